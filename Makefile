@@ -1,0 +1,25 @@
+# Footfall: `make demo` runs the whole loop on the sample video; `make test` runs every test.
+PY := .venv/bin/python
+export FOOTFALL_ASSETS ?= $(abspath ../shared)
+
+.PHONY: setup test test-fast demo bench clean
+
+setup:
+	@bash scripts/bootstrap.sh
+
+test: setup
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
+
+demo: setup
+	$(PY) -m scripts.demo
+
+bench: setup
+	$(PY) bench/edge_speed.py
+	$(PY) bench/transport.py
+	$(PY) bench/dashboard_api.py
+
+clean:
+	rm -rf .venv .pytest_cache artifacts

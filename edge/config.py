@@ -1,0 +1,247 @@
+"""The store configuration: one validated YAML file per store.
+
+Every field has its default and unit in its description; `load_config` names the file and the
+key of anything wrong. Geometry is in floor metres (`*_m`) or image pixels (`*_px`).
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edge.assets import expand
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, _ and -")]
+Point = tuple[float, float]
+
+
+class ConfigError(ValueError):
+    """A store config that cannot be used; the message names the file and the key."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreInfo(Strict):
+    id: Name = Field(description="Store id, used in MQTT topics and the dashboard.")
+    name: str = Field("", description="Display name; defaults to the id.")
+    timezone: str = Field("UTC", description="IANA time zone for hour-of-day and weekday charts.")
+    region: str = Field("", description="Region, for filtering in the HQ comparison.")
+    tags: list[str] = Field(default_factory=list, description="Free tags for filtering.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (expected an IANA name like Europe/Paris)")
+        return value
+
+
+class FloorPlan(Strict):
+    image: str | None = Field(None, description="Plan image, relative to the config file. Optional.")
+    origin_m: Point = Field((0.0, 0.0), description="Floor coordinates (m) of the plan's top-left corner.")
+    width_m: float = Field(gt=0, le=2000, description="Plan width in metres (x).")
+    height_m: float = Field(gt=0, le=2000, description="Plan height in metres (y, downwards).")
+
+
+class Analysis(Strict):
+    fps: float = Field(5.0, gt=0, le=60, description="Frames analysed per second (default 5).")
+    bucket_s: int = Field(60, ge=1, le=3600, description="Aggregate bucket length in seconds (default 60).")
+    cell_m: float = Field(0.5, gt=0.05, le=10, description="Heat grid cell size in metres (default 0.5).")
+    flow_cell_m: float = Field(1.0, gt=0.1, le=20, description="Walking-direction grid cell in metres (default 1).")
+    min_step_m: float = Field(0.15, ge=0, le=5, description="Least move between analysed frames counted as walking (default 0.15 m).")
+    min_dwell_s: float = Field(10.0, ge=0, description="Shorter stays in a zone are passing through, not dwell (default 10 s).")
+    zone_exit_grace_s: float = Field(1.0, ge=0, description="Time outside a zone before a stay ends (default 1 s).")
+    line_hysteresis_m: float = Field(0.3, ge=0, le=5, description="Distance past a line before a crossing counts (default 0.3 m).")
+    track_timeout_s: float = Field(3.0, gt=0, description="A track unseen this long is closed (default 3 s).")
+    max_dt_s: float = Field(2.0, gt=0, description="Most time one analysed frame stands for (default 2 s).")
+    live_interval_s: float = Field(2.0, gt=0, le=60, description="Live occupancy message period (default 2 s).")
+    live_cell_m: float = Field(1.0, gt=0.1, le=20, description="Cell size of the live grid (default 1 m).")
+
+
+class Tiling(Strict):
+    cols: int = Field(2, ge=1, le=8, description="Tiles across (default 2).")
+    rows: int = Field(2, ge=1, le=8, description="Tiles down (default 2).")
+    overlap: float = Field(0.2, ge=0, lt=1, description="Overlap of neighbouring tiles, fraction of a tile (default 0.2).")
+    full_frame: bool = Field(False, description="Also run one pass on the whole frame for large people (default off).")
+
+
+class Detector(Strict):
+    model: str = Field("yolox_nano.onnx", description="Model file name from the registry (models/registry.py).")
+    models_dir: str | None = Field(None, description="Where weights are; default ${FOOTFALL_ASSETS}/models.")
+    score_threshold: float = Field(0.3, gt=0, lt=1, description="Least person score kept (default 0.3).")
+    nms_iou: float = Field(0.45, gt=0, lt=1, description="IoU above which overlapping boxes merge (default 0.45).")
+    threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads (default 1).")
+
+
+class Calibration(Strict):
+    image_points_px: list[Point] = Field(description="Points on the camera image (px), at least 4.")
+    floor_points_m: list[Point] = Field(description="The same points on the floor plan (m).")
+    max_error_m: float = Field(0.3, gt=0, description="Largest accepted reprojection error (default 0.3 m).")
+    camera_matrix: list[list[float]] | None = Field(None, description="OpenCV 3x3 intrinsics, for lens distortion.")
+    dist_coeffs: list[float] | None = Field(None, description="OpenCV distortion coefficients (k1 k2 p1 p2 [k3...]).")
+    homography: list[list[float]] | None = Field(None, description="Image→floor 3x3, written by `calibration solve`.")
+
+    @model_validator(mode="after")
+    def _pairs(self) -> "Calibration":
+        if len(self.image_points_px) != len(self.floor_points_m):
+            raise ValueError(
+                f"image_points_px has {len(self.image_points_px)} points, floor_points_m "
+                f"{len(self.floor_points_m)}: they must pair up"
+            )
+        if len(self.image_points_px) < 4:
+            raise ValueError(f"need at least 4 point pairs, got {len(self.image_points_px)}")
+        if (self.camera_matrix is None) != (self.dist_coeffs is None):
+            raise ValueError("camera_matrix and dist_coeffs go together")
+        return self
+
+
+class Camera(Strict):
+    name: Name = Field(description="Camera id, unique in the store.")
+    source: str = Field(
+        description="Video file, rtsp:// or http(s):// URL, USB device index ('0'), or an image "
+        "pattern such as frames/seq_%06d.jpg. ${FOOTFALL_ASSETS} is expanded; relative paths "
+        "are from the config file."
+    )
+    fps: float | None = Field(None, gt=0, le=120, description="Source frame rate for recordings and image patterns (default: the container's; required for patterns).")
+    start_index: int = Field(1, ge=0, description="First number of an image pattern (default 1).")
+    loop: bool = Field(False, description="Play a recording again when it ends (default off).")
+    realtime: bool = Field(False, description="Pace a recording at its frame rate, wall-clock timestamps (default off).")
+    start_time: str | None = Field(None, description="ISO time of a recording's first frame (default: when the run starts).")
+    detector: Detector | None = Field(None, description="Per-camera detector override (default: the store's).")
+    tiling: Tiling | None = Field(None, description="Tiled inference for small or distant people (default off).")
+    calibration: Calibration
+    image_mask_px: list[Point] | None = Field(None, description="Image polygon outside which detections are ignored (default: whole frame).")
+
+
+class Zone(Strict):
+    name: Name
+    polygon_m: list[Point] = Field(description="Floor polygon (m), at least 3 points.")
+    capacity: int | None = Field(None, ge=1, description="Occupancy above which the zone shows as crowded (default: none).")
+
+    @field_validator("polygon_m")
+    @classmethod
+    def _polygon(cls, value: list[Point]) -> list[Point]:
+        if len(value) < 3:
+            raise ValueError(f"a polygon needs at least 3 points, got {len(value)}")
+        area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(value, value[1:] + value[:1])))
+        if area <= 1e-6:
+            raise ValueError("polygon has no area (points are collinear or repeated)")
+        return value
+
+    @property
+    def area_m2(self) -> float:
+        p = self.polygon_m
+        return 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(p, p[1:] + p[:1])))
+
+
+class Line(Strict):
+    name: Name
+    start_m: Point
+    end_m: Point = Field(description="Walking from the right of start→end to its left counts as 'in' (floor y down: that is, seen on the plan, counter-clockwise).")
+
+    @model_validator(mode="after")
+    def _length(self) -> "Line":
+        if math.dist(self.start_m, self.end_m) < 0.1:
+            raise ValueError("line is shorter than 0.1 m")
+        return self
+
+
+class Tls(Strict):
+    ca_file: str | None = Field(None, description="CA bundle that signed the broker's certificate.")
+    cert_file: str | None = Field(None, description="Client certificate (optional).")
+    key_file: str | None = Field(None, description="Client key (optional).")
+    insecure: bool = Field(False, description="Skip hostname checks (testing only).")
+
+
+class Mqtt(Strict):
+    url: str = Field("mqtt://127.0.0.1:1883", description="Broker URL, mqtt:// or mqtts://.")
+    username: str | None = Field(None, description="Store's broker user (default: none).")
+    password_file: str | None = Field(None, description="File holding the password (default: none).")
+    tls: Tls | None = None
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive (default 30 s).")
+    outbox_path: str = Field("outbox.sqlite3", description="Durable outbox file, relative to the state directory.")
+    outbox_max_messages: int = Field(200_000, ge=10, description="Outbox bound; the oldest are dropped past it (default 200000).")
+    outbox_max_age_s: float = Field(14 * 86400, gt=0, description="Oldest age kept in the outbox (default 14 days).")
+    health_interval_s: float = Field(30.0, gt=0, description="Device health message period (default 30 s).")
+
+
+class StoreConfig(Strict):
+    store: StoreInfo
+    floor_plan: FloorPlan
+    analysis: Analysis = Field(default_factory=Analysis)
+    detector: Detector = Field(default_factory=Detector)
+    cameras: list[Camera] = Field(min_length=1)
+    zones: list[Zone] = Field(default_factory=list)
+    lines: list[Line] = Field(default_factory=list)
+    mqtt: Mqtt = Field(default_factory=Mqtt)
+    path: Path | None = Field(None, exclude=True, description="Where this config was read from (set by load_config).")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "StoreConfig":
+        for section in ("cameras", "zones", "lines"):
+            names = [item.name for item in getattr(self, section)]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{section}: duplicate name(s) {', '.join(dupes)}")
+        return self
+
+    def camera(self, name: str) -> Camera:
+        for camera in self.cameras:
+            if camera.name == name:
+                return camera
+        raise ConfigError(f"{self.path or 'config'}: cameras: no camera named {name!r} "
+                          f"(have {', '.join(c.name for c in self.cameras)})")
+
+    def detector_for(self, camera: Camera) -> Detector:
+        return camera.detector or self.detector
+
+    def resolve(self, text: str) -> str:
+        """A path from the config, with ${FOOTFALL_ASSETS} expanded, relative to the config file."""
+        text = expand(text)
+        if re.match(r"^[a-z]+://", text) or text.isdigit():
+            return text
+        path = Path(text)
+        if not path.is_absolute() and self.path is not None:
+            path = self.path.parent / path
+        return str(path)
+
+
+def _key(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def parse_config(data: object, path: Path | str | None = None) -> StoreConfig:
+    where = str(path) if path else "config"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        config = StoreConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{where}: {_key(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+    return config.model_copy(update={"path": Path(path).resolve() if path else None})
+
+
+def load_config(path: Path | str) -> StoreConfig:
+    """Read and validate a store YAML; every error names the file and the key."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(data, path)

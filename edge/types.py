@@ -1,0 +1,102 @@
+"""Typed values that flow between the edge stages.
+
+Coordinate frames: `*_xy` in image pixels unless named `floor_xy` (metres on the store's
+floor plan, x to the right and y down the plan image, origin at the plan's `origin_m`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One decoded camera frame; `timestamp_s` is UTC epoch seconds from the source's clock."""
+
+    camera: str
+    index: int
+    timestamp_s: float
+    image: np.ndarray  # (H, W, 3) uint8, BGR
+
+
+def _as(array, shape_tail: tuple[int, ...], dtype, name: str) -> np.ndarray:
+    out = np.asarray(array, dtype=dtype)
+    if out.ndim != 1 + len(shape_tail) or out.shape[1:] != shape_tail:
+        want = "(N" + "".join(f", {d}" for d in shape_tail) + ")"
+        raise ValueError(f"{name}: expected shape {want}, got {out.shape}")
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Detections:
+    """People found in one frame, in image pixels. One row per person."""
+
+    xyxy: np.ndarray  # (N, 4) float32: x1, y1, x2, y2
+    confidence: np.ndarray  # (N,) float32 in [0, 1]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "xyxy", _as(self.xyxy, (4,), np.float32, "xyxy"))
+        object.__setattr__(self, "confidence", _as(self.confidence, (), np.float32, "confidence"))
+        if len(self.xyxy) != len(self.confidence):
+            raise ValueError(f"xyxy has {len(self.xyxy)} rows, confidence {len(self.confidence)}")
+
+    @classmethod
+    def empty(cls) -> "Detections":
+        return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, index) -> "Detections":
+        return Detections(self.xyxy[index].reshape(-1, 4), self.confidence[index].reshape(-1))
+
+    @property
+    def feet_xy(self) -> np.ndarray:
+        """(N, 2) float32 bottom-centre of each box: where the person stands."""
+        return np.stack([(self.xyxy[:, 0] + self.xyxy[:, 2]) / 2, self.xyxy[:, 3]], axis=1)
+
+
+@dataclass(frozen=True, eq=False)
+class Tracks:
+    """Detections with tracker ids. `track_id` is -1 for a person not (yet) in a confirmed track:
+    such people still count for occupancy and heat, but not for lines, dwell or flows."""
+
+    detections: Detections
+    track_id: np.ndarray  # (N,) int64
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "track_id", _as(self.track_id, (), np.int64, "track_id"))
+        if len(self.track_id) != len(self.detections):
+            raise ValueError(
+                f"track_id has {len(self.track_id)} rows, detections {len(self.detections)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.track_id)
+
+
+@dataclass(frozen=True, eq=False)
+class FloorObservation:
+    """Everyone one camera sees at one instant, on the floor plan. Input of every analytic.
+
+    `dt_s` is the time this observation stands for (the interval since the previous analysed
+    frame, capped), so that `person_seconds` = people × dt_s whatever the analysis rate.
+    Rows are only the people on floor cells this camera owns.
+    """
+
+    timestamp_s: float
+    dt_s: float
+    floor_xy: np.ndarray  # (N, 2) float64 metres
+    track_id: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int64))  # (N,) int64
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "floor_xy", _as(self.floor_xy, (2,), np.float64, "floor_xy"))
+        object.__setattr__(self, "track_id", _as(self.track_id, (), np.int64, "track_id"))
+        if len(self.track_id) != len(self.floor_xy):
+            raise ValueError(
+                f"track_id has {len(self.track_id)} rows, floor_xy {len(self.floor_xy)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.floor_xy)
