@@ -1,0 +1,61 @@
+import logging
+import socket
+
+import pytest
+
+from edge.logs import setup_logging
+from edge.watchdog import Notifier
+
+
+@pytest.fixture
+def notify_socket(tmp_path):
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(0.5)
+    yield str(path), sock
+    sock.close()
+
+
+def received(sock) -> list[str]:
+    out = []
+    try:
+        while True:
+            out.append(sock.recv(4096).decode())
+    except (socket.timeout, BlockingIOError):
+        return out
+
+
+def test_ready_then_periodic_keepalives_only_while_healthy(notify_socket):
+    path, sock = notify_socket
+    now = [0.0]
+    notifier = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}, clock=lambda: now[0])
+    assert notifier.interval_s == 1.0
+    notifier.ready()
+    assert received(sock) == ["READY=1\nSTATUS=running"]
+    pings = []
+    for step in range(10):  # 5 s of a healthy loop ticking every 0.5 s
+        now[0] = step * 0.5
+        pings.append(notifier.keepalive(healthy=True))
+    assert sum(pings) == 5
+    assert received(sock) == ["WATCHDOG=1"] * 5
+    for step in range(10, 20):  # the frame loop stalls: no more pings, so systemd restarts us
+        now[0] = step * 0.5
+        assert not notifier.keepalive(healthy=False)
+    assert received(sock) == []
+
+
+def test_abstract_socket_and_no_systemd():
+    assert Notifier({"NOTIFY_SOCKET": "@footfall"})._address == "\0footfall"
+    silent = Notifier({})
+    assert not silent.enabled and not silent.keepalive(True)
+    silent.ready()  # harmless outside systemd
+
+
+def test_log_lines_carry_store_and_camera(capsys):
+    setup_logging("INFO", store="pets09", camera="view001")
+    logging.getLogger("edge.test").info("source reconnected")
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "store=pets09 camera=view001" in line and 'msg="source reconnected"' in line
+    with pytest.raises(ValueError, match="--log-level"):
+        setup_logging("LOUD")
