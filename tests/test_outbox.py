@@ -1,0 +1,80 @@
+"""The durable outbox: order, persistence across a reopen, bounds, and a full disk."""
+from __future__ import annotations
+
+import pytest
+
+from edge.outbox import Outbox
+
+
+def _payload(i: int, size: int = 200) -> bytes:
+    return f"{i:08d}".encode() + b"x" * (size - 8)
+
+
+def test_messages_survive_a_reopen_in_order(tmp_path):
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    for i in range(50):
+        assert outbox.put(f"t/{i}", _payload(i))
+    first = outbox.peek(10)
+    for message in first[:5]:
+        outbox.delete(message.seq)
+    outbox.close()  # no clean shutdown needed: every put was committed
+
+    reopened = Outbox(tmp_path / "o.sqlite3")
+    left = reopened.peek(1000)
+    assert [m.topic for m in left] == [f"t/{i}" for i in range(5, 50)]
+    assert reopened.depth == 45
+    assert [m.seq for m in reopened.peek(3, after_seq=left[0].seq)] == [m.seq for m in left[1:4]]
+    reopened.put("t/new", b"new")
+    assert reopened.peek(1000)[-1].topic == "t/new"
+    assert reopened.peek(1000)[-1].seq > left[-1].seq
+
+
+def test_full_outbox_drops_the_oldest_and_remembers_the_count(tmp_path):
+    outbox = Outbox(tmp_path / "o.sqlite3", max_messages=10)
+    for i in range(25):
+        assert outbox.put("t", _payload(i))
+    assert outbox.depth == 10
+    assert outbox.dropped == 15
+    assert [m.payload[:8] for m in outbox.peek(100)] == [f"{i:08d}".encode() for i in range(15, 25)]
+    outbox.close()
+    assert Outbox(tmp_path / "o.sqlite3", max_messages=10).dropped == 15
+
+
+def test_messages_older_than_max_age_are_dropped(tmp_path):
+    now_s = [1_000_000.0]
+    outbox = Outbox(tmp_path / "o.sqlite3", max_age_s=3600, clock=lambda: now_s[0])
+    for i in range(5):
+        outbox.put("old", _payload(i))
+    now_s[0] += 3601
+    outbox.put("fresh", b"fresh")
+    assert [m.topic for m in outbox.peek(100)] == ["fresh"]
+    assert outbox.dropped == 5
+
+
+def _full_disk(outbox: Outbox, spare_pages: int) -> None:
+    """Simulate a full disk: SQLite refuses to grow the file past a few more pages."""
+    pages = outbox._db.execute("PRAGMA page_count").fetchone()[0]
+    outbox._db.execute(f"PRAGMA max_page_count = {pages + spare_pages}")
+
+
+def test_disk_full_drops_the_oldest_and_keeps_going(tmp_path):
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    _full_disk(outbox, spare_pages=10)
+    stored = 0
+    for i in range(400):  # 400 × 1 kB is far more than 12 pages of 4 kB
+        stored += outbox.put("t", _payload(i, 1000))
+    assert stored == 400, "with old messages to drop, every new one fits"
+    assert outbox.dropped > 0
+    assert outbox.depth + outbox.dropped == 400
+    newest = outbox.peek(1000)
+    assert newest[-1].payload[:8] == b"00000399"
+    assert [int(m.payload[:8]) for m in newest] == list(range(400 - len(newest), 400))
+
+
+def test_disk_full_with_nothing_to_drop_counts_the_message(tmp_path):
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    _full_disk(outbox, spare_pages=2)
+    assert outbox.put("t", b"small")
+    assert not outbox.put("t", b"y" * 100_000)  # larger than the whole capped database
+    assert outbox.dropped >= 1
+    assert outbox.put("t", b"small again"), "the outbox still works after refusing one"
