@@ -1,0 +1,100 @@
+"""Where people go: zone-to-zone transitions and walking directions, for a `FlowsAggregate`.
+
+Transitions: each confirmed track remembers the last zone it was in (the first zone in config
+order that contains it); entering a different zone counts one `from → to` transition, even if
+the track crossed unzoned floor in between.
+
+Directions: each track keeps an anchor point; once it is at least `min_step_m` from the anchor
+the step counts one walk in the direction bin of its heading, in the `flow_cell_m` cell
+(counted from the plan's origin_m) holding the step's midpoint, and the anchor moves to the
+new point. Bin k covers the heading k·45° ± 22.5°, measured on the floor plan from +x towards
++y (0 = right, 2 = down the plan), as FlowsAggregate documents. Anchoring (rather than
+comparing consecutive frames) lets slow walkers count while standing jitter mostly does not.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.analytics.floor import cell_indices, in_polygon
+from edge.analytics.tracks import TrackStates
+from edge.config import FloorPlan, Zone
+from edge.contract import DIRECTION_BINS, Transition
+from edge.types import FloorObservation
+
+
+@dataclass
+class _Walk:
+    anchor_xy: np.ndarray | None = None
+    last_zone: str | None = None
+
+
+def heading_bin(step_xy: np.ndarray) -> np.ndarray:
+    """(N,) int direction bin of floor steps (N, 2) metres: round(atan2(dy, dx) / 45°) mod 8."""
+    angle = np.arctan2(step_xy[:, 1], step_xy[:, 0])
+    return np.round(angle / (2 * np.pi / DIRECTION_BINS)).astype(np.int64) % DIRECTION_BINS
+
+
+class Flows:
+    """Transitions between the config's zones and per-cell histograms of walking directions."""
+
+    def __init__(self, plan: FloorPlan, zones: list[Zone], flow_cell_m: float, min_step_m: float,
+                 track_timeout_s: float) -> None:
+        self.plan = plan
+        self.zones = list(zones)
+        self.flow_cell_m = flow_cell_m
+        self.min_step_m = min_step_m
+        self._tracks: TrackStates[_Walk] = TrackStates(track_timeout_s, _Walk)
+        self._transitions: dict[tuple[str, str], int] = {}
+        self._directions: dict[tuple[int, int], np.ndarray] = {}
+
+    def observe(self, obs: FloorObservation) -> None:
+        tracked = np.flatnonzero(obs.track_id >= 0)
+        xy = obs.floor_xy[tracked]
+        inside = np.stack([in_polygon(xy, z.polygon_m) for z in self.zones], axis=1) if self.zones else None
+        steps: list[tuple[np.ndarray, np.ndarray]] = []  # (from, to) floor points
+        for k, row in enumerate(tracked):
+            walk = self._tracks.seen(int(obs.track_id[row]), obs.timestamp_s)
+            if inside is not None and inside[k].any():
+                self._enter(walk, self.zones[int(np.argmax(inside[k]))].name)
+            if walk.anchor_xy is None:
+                walk.anchor_xy = xy[k]
+            elif np.hypot(*(xy[k] - walk.anchor_xy)) >= max(self.min_step_m, 1e-9):
+                steps.append((walk.anchor_xy, xy[k]))
+                walk.anchor_xy = xy[k]
+        self._count_steps(steps)
+        self._tracks.expire(obs.timestamp_s)
+
+    def _enter(self, walk: _Walk, zone: str) -> None:
+        if walk.last_zone is not None and walk.last_zone != zone:
+            key = (walk.last_zone, zone)
+            self._transitions[key] = self._transitions.get(key, 0) + 1
+        walk.last_zone = zone
+
+    def _count_steps(self, steps: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        if not steps:
+            return
+        start = np.array([s for s, _ in steps])
+        end = np.array([e for _, e in steps])
+        bins = heading_bin(end - start)
+        cells, on_plan = cell_indices((start + end) / 2, self.plan, self.flow_cell_m)
+        for (ix, iy), b in zip(cells, bins[on_plan]):
+            hist = self._directions.setdefault((int(ix), int(iy)), np.zeros(DIRECTION_BINS, np.int64))
+            hist[b] += 1
+
+    def collect(self) -> tuple[list[Transition], list[tuple[int, int, list[int]]]]:
+        """This bucket's transitions and `[ix, iy, [count per bin]]` direction cells, then reset."""
+        transitions = [Transition(from_zone=a, to_zone=b, count=n) for (a, b), n in sorted(self._transitions.items())]
+        directions = [(ix, iy, [int(c) for c in hist]) for (ix, iy), hist in sorted(self._directions.items())]
+        self._transitions.clear()
+        self._directions.clear()
+        return transitions, directions
+
+    def end(self, now_s: float) -> None:
+        """Forget every track (nothing pending: transitions and steps count when they happen)."""
+        self._tracks.drain()
+
+    @property
+    def open_tracks(self) -> int:
+        return len(self._tracks)

@@ -1,0 +1,112 @@
+"""Counting lines: people crossing a floor segment, each way, for a `LinesAggregate`.
+
+Direction, on the floor plan (metres, x right, y *down* the plan image): for a line from
+`start_m` to `end_m`, the signed distance of a point p is
+
+    side(p) = cross(end - start, p - start) / |end - start|
+            = ((ex - sx)(py - sy) - (ey - sy)(px - sx)) / length
+
+With y pointing down, side < 0 is on the *left* of start→end as the plan is drawn, side > 0 on
+its right. "in" is a crossing from right to left (side goes from > 0 to < 0), "out" the reverse.
+Example: a line from (0, 0) to (4, 0); someone walking from (2, 1) (below it on the plan) to
+(2, -1) (above it) counts one "in".
+
+Debouncing: a track has a *confirmed side* once it is at least `hysteresis_m` from the line;
+a crossing counts only when the confirmed side flips, so someone lingering on the line counts
+once at most. It counts only if the track's last step across the infinite line passed between
+the segment's end points, so walking round the end of a line does not count. Tracks without a
+confirmed id (-1) never count.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.analytics.tracks import TrackStates
+from edge.config import Line
+from edge.contract import LineCount
+from edge.types import FloorObservation
+
+
+@dataclass
+class _Side:
+    confirmed: int = 0  # +1 right, -1 left, 0 not yet known
+    last_side_m: float | None = None  # signed distance at the last observation
+    last_along_m: float = 0.0  # position along the line at the last observation
+    crossed_in_extent: bool = False  # the last step across the infinite line was within the segment
+
+
+class _LineCounter:
+    def __init__(self, line: Line, hysteresis_m: float, track_timeout_s: float) -> None:
+        self.line = line
+        start, end = np.asarray(line.start_m, float), np.asarray(line.end_m, float)
+        self._start = start
+        self._length_m = float(np.linalg.norm(end - start))
+        self._unit = (end - start) / self._length_m
+        self.hysteresis_m = hysteresis_m
+        self._tracks: TrackStates[_Side] = TrackStates(track_timeout_s, _Side)
+        self.in_count = 0
+        self.out_count = 0
+
+    def observe(self, obs: FloorObservation) -> None:
+        tracked = np.flatnonzero(obs.track_id >= 0)
+        rel = obs.floor_xy[tracked] - self._start
+        along_m = rel @ self._unit
+        side_m = self._unit[0] * rel[:, 1] - self._unit[1] * rel[:, 0]
+        for row, along, side in zip(tracked, along_m, side_m):
+            self._step(self._tracks.seen(int(obs.track_id[row]), obs.timestamp_s), float(along), float(side))
+        self._tracks.expire(obs.timestamp_s)
+
+    def _step(self, state: _Side, along_m: float, side_m: float) -> None:
+        if state.last_side_m is not None and (state.last_side_m > 0) != (side_m > 0):
+            # where the step from the last position meets the infinite line, along the line
+            t = state.last_side_m / (state.last_side_m - side_m)
+            where_m = state.last_along_m + t * (along_m - state.last_along_m)
+            state.crossed_in_extent = 0.0 <= where_m <= self._length_m
+        state.last_side_m, state.last_along_m = side_m, along_m
+        if abs(side_m) < self.hysteresis_m:
+            return
+        side = 1 if side_m > 0 else -1
+        if state.confirmed == -side and state.crossed_in_extent:
+            if side < 0:
+                self.in_count += 1
+            else:
+                self.out_count += 1
+        state.confirmed = side
+
+    def collect(self) -> LineCount:
+        count = LineCount(line=self.line.name, in_count=self.in_count, out_count=self.out_count)
+        self.in_count = self.out_count = 0
+        return count
+
+    @property
+    def open_tracks(self) -> int:
+        return len(self._tracks)
+
+    def end(self) -> None:
+        self._tracks.drain()
+
+
+class Lines:
+    """In/out counts over the config's lines (floor metres)."""
+
+    def __init__(self, lines: list[Line], hysteresis_m: float, track_timeout_s: float) -> None:
+        self._counters = [_LineCounter(line, hysteresis_m, track_timeout_s) for line in lines]
+
+    def observe(self, obs: FloorObservation) -> None:
+        for counter in self._counters:
+            counter.observe(obs)
+
+    def collect(self) -> list[LineCount]:
+        """This bucket's counts per line, then reset them."""
+        return [counter.collect() for counter in self._counters]
+
+    def end(self, now_s: float) -> None:
+        """Forget every track: a crossing not yet confirmed past the hysteresis does not count."""
+        for counter in self._counters:
+            counter.end()
+
+    @property
+    def open_tracks(self) -> int:
+        return sum(counter.open_tracks for counter in self._counters)

@@ -1,0 +1,44 @@
+"""Live occupancy of one camera: who is where *now*, every `live_interval_s`, as a LiveMessage.
+
+Not history (aggregates are): the message reflects the latest analysed frame only. It lists
+this camera alone (`cameras=[name]`); merging a store's cameras is the publisher's job.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+
+from edge.analytics.floor import cell_indices, in_polygon, sparse_sum
+from edge.config import FloorPlan, Zone
+from edge.contract import LiveMessage, LiveZone
+from edge.types import FloorObservation
+
+
+class Live:
+    """`observe(obs)` returns a LiveMessage when `interval_s` has passed since the last one
+    (by observation time, seconds), else None. Counts per `cell_m` floor cell from origin_m."""
+
+    def __init__(self, store: str, camera: str, plan: FloorPlan, zones: list[Zone], cell_m: float,
+                 interval_s: float) -> None:
+        self.store, self.camera = store, camera
+        self.plan, self.zones = plan, list(zones)
+        self.cell_m, self.interval_s = cell_m, interval_s
+        self._last_sent_s = float("-inf")
+
+    def observe(self, obs: FloorObservation) -> LiveMessage | None:
+        if obs.timestamp_s - self._last_sent_s < self.interval_s:
+            return None
+        self._last_sent_s = obs.timestamp_s
+        cells, _ = cell_indices(obs.floor_xy, self.plan, self.cell_m)
+        counts = sparse_sum(cells, np.ones(len(cells)))
+        return LiveMessage(
+            store=self.store,
+            sent_at=datetime.fromtimestamp(obs.timestamp_s, tz=timezone.utc),
+            cell_m=self.cell_m,
+            people=len(obs),
+            zones=[LiveZone(zone=z.name, occupancy=int(np.count_nonzero(in_polygon(obs.floor_xy, z.polygon_m))))
+                   for z in self.zones],
+            cells=[(ix, iy, int(n)) for (ix, iy), n in sorted(counts.items())],
+            cameras=[self.camera],
+        )

@@ -1,0 +1,107 @@
+"""Zone occupancy, entries and dwell times on floor polygons: the content of a `ZonesAggregate`.
+
+Occupancy counts everyone inside a zone (tracked or not), frame by frame; its mean is weighted
+by each frame's `dt_s`. Entries and dwell need a confirmed track: a *stay* starts when a track
+is first seen inside the zone (an entry) and ends once the track has been outside it for more
+than `exit_grace_s` (or the track times out, or the recording ends). The stay lasts from the
+first to the last time the track was seen inside; stays of at least `min_dwell_s` are reported
+as dwells, in the bucket in which they end. Stepping out and back within the grace continues
+the same stay, so someone standing on the edge is one entry, not many.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.analytics.floor import in_polygon
+from edge.analytics.tracks import TrackStates
+from edge.config import Zone
+from edge.contract import ZoneStats
+from edge.types import FloorObservation
+
+
+@dataclass
+class _Stay:
+    entered_s: float
+    last_inside_s: float
+
+
+@dataclass
+class _Bucket:
+    person_s: float = 0.0
+    max_occupancy: int = 0
+    entries: int = 0
+    dwells_s: list[float] = field(default_factory=list)
+
+
+class Zones:
+    """Per-zone occupancy and stays over the config's zones (floor metres)."""
+
+    def __init__(self, zones: list[Zone], min_dwell_s: float, exit_grace_s: float, track_timeout_s: float) -> None:
+        self.zones = list(zones)
+        self.min_dwell_s = min_dwell_s
+        self.exit_grace_s = exit_grace_s
+        self._tracks: TrackStates[dict[str, _Stay]] = TrackStates(track_timeout_s, dict)
+        self._bucket = {z.name: _Bucket() for z in self.zones}
+
+    def observe(self, obs: FloorObservation) -> None:
+        now = obs.timestamp_s
+        inside = {z.name: in_polygon(obs.floor_xy, z.polygon_m) for z in self.zones}
+        for name, mask in inside.items():
+            count = int(np.count_nonzero(mask))
+            bucket = self._bucket[name]
+            bucket.person_s += count * obs.dt_s
+            bucket.max_occupancy = max(bucket.max_occupancy, count)
+        for row in np.flatnonzero(obs.track_id >= 0):
+            stays = self._tracks.seen(int(obs.track_id[row]), now)
+            for name, mask in inside.items():
+                if mask[row]:
+                    self._stay_inside(stays, name, now)
+                elif name in stays and now - stays[name].last_inside_s > self.exit_grace_s:
+                    self._close(name, stays.pop(name))
+        for stays, _ in self._tracks.expire(now):
+            self._close_all(stays)
+
+    def _stay_inside(self, stays: dict[str, _Stay], name: str, now_s: float) -> None:
+        stay = stays.get(name)
+        if stay is None:
+            stays[name] = _Stay(entered_s=now_s, last_inside_s=now_s)
+            self._bucket[name].entries += 1
+        else:
+            stay.last_inside_s = now_s
+
+    def _close(self, name: str, stay: _Stay) -> None:
+        duration_s = stay.last_inside_s - stay.entered_s
+        if duration_s >= self.min_dwell_s:
+            self._bucket[name].dwells_s.append(round(duration_s, 3))
+
+    def _close_all(self, stays: dict[str, _Stay]) -> None:
+        for name, stay in stays.items():
+            self._close(name, stay)
+
+    def collect(self, covered_s: float) -> list[ZoneStats]:
+        """This bucket's stats per zone, the mean over the `covered_s` seconds analysed, then
+        reset the bucket."""
+        stats = [
+            ZoneStats(
+                zone=name,
+                mean_occupancy=round(b.person_s / covered_s, 3) if covered_s > 0 else 0.0,
+                max_occupancy=b.max_occupancy,
+                person_seconds=round(b.person_s, 3),
+                entries=b.entries,
+                dwells_s=b.dwells_s,
+            )
+            for name, b in self._bucket.items()
+        ]
+        self._bucket = {z.name: _Bucket() for z in self.zones}
+        return stats
+
+    def end(self, now_s: float) -> None:
+        """Close every open stay (end of a recording or a stop)."""
+        for stays, _ in self._tracks.drain():
+            self._close_all(stays)
+
+    @property
+    def open_tracks(self) -> int:
+        return len(self._tracks)
