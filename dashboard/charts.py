@@ -1,0 +1,357 @@
+"""Pure chart builders: plain data in, a Plotly figure out. No SQL, no HTTP, no clock.
+
+Floor charts are drawn in floor-plan metres with y pointing down the plan (as in the store
+config and the contract), equal scale on both axes. A sparse grid is a list of
+`(ix, iy, value)`: cell (ix, iy) covers [origin_x + ix·cell_m, +cell_m) × [origin_y + iy·cell_m,
++cell_m). Pages serialise the figures with `figure_json`; the live page receives the same JSON
+over Server-Sent Events and redraws it with `Plotly.react`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from edge.contract import DIRECTION_BINS, LiveMessage
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+HEAT_SCALE = "YlOrRd"
+DIVERGING_SCALE = "RdBu_r"  # blue = fewer than the previous week, red = more
+# Occupancy / capacity: green up to 60 %, amber to 100 %, red beyond (crowded).
+LOAD_SCALE = [[0.0, "#2e7d32"], [0.5, "#f9a825"], [0.8333, "#ef6c00"], [1.0, "#c62828"]]
+LOAD_MAX = 1.2
+FONT = dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=13, color="#263238")
+
+
+@dataclass(frozen=True)
+class ZoneShape:
+    """A named floor polygon (metres) and the occupancy above which it is crowded."""
+
+    name: str
+    polygon_m: Sequence[tuple[float, float]]
+    capacity: int | None = None
+
+    @property
+    def centroid_m(self) -> tuple[float, float]:
+        """Area centroid of the polygon (falls back to the vertex mean if degenerate)."""
+        pts = list(self.polygon_m)
+        a = cx = cy = 0.0
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1]):
+            cross = x0 * y1 - x1 * y0
+            a += cross
+            cx += (x0 + x1) * cross
+            cy += (y0 + y1) * cross
+        if abs(a) < 1e-9:
+            return (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
+        return (cx / (3 * a), cy / (3 * a))
+
+
+@dataclass(frozen=True)
+class FloorGeometry:
+    """What a floor chart needs of a store: the plan rectangle (m), its image, its zones."""
+
+    width_m: float
+    height_m: float
+    origin_m: tuple[float, float] = (0.0, 0.0)
+    zones: tuple[ZoneShape, ...] = field(default_factory=tuple)
+    image_url: str | None = None
+
+    def zone(self, name: str) -> ZoneShape | None:
+        return next((z for z in self.zones if z.name == name), None)
+
+
+def figure_json(figure: go.Figure) -> str:
+    """The figure as JSON for `Plotly.newPlot`/`Plotly.react` (numpy arrays included)."""
+    return figure.to_json()
+
+
+def dense_grid(cells: Iterable[Sequence[float]], cell_m: float, geometry: FloorGeometry) -> np.ndarray:
+    """Sparse `(ix, iy, value)` cells → a (ny, nx) float array covering the whole plan.
+
+    Cells outside the plan are dropped (a miscalibrated camera must not stretch the chart).
+    """
+    nx = max(1, math.ceil(geometry.width_m / cell_m - 1e-9))
+    ny = max(1, math.ceil(geometry.height_m / cell_m - 1e-9))
+    grid = np.zeros((ny, nx), dtype=float)
+    for ix, iy, value in cells:
+        ix, iy = int(ix), int(iy)
+        if 0 <= ix < nx and 0 <= iy < ny:
+            grid[iy, ix] += float(value)
+    return grid
+
+
+def _floor_layout(figure: go.Figure, geometry: FloorGeometry, title: str, height_px: int = 520) -> None:
+    """Axes in metres, y down the plan, equal scale, the plan image (if any) underneath."""
+    x0, y0 = geometry.origin_m
+    x1, y1 = x0 + geometry.width_m, y0 + geometry.height_m
+    figure.update_layout(
+        title=dict(text=title, x=0.01),
+        font=FONT,
+        height=height_px,
+        margin=dict(l=50, r=20, t=50, b=40),
+        plot_bgcolor="#fafafa",
+        paper_bgcolor="white",
+        showlegend=False,
+        xaxis=dict(range=[x0, x1], title="x (m)", showgrid=False, zeroline=False, constrain="domain"),
+        yaxis=dict(range=[y1, y0], title="y (m)", showgrid=False, zeroline=False,
+                   scaleanchor="x", scaleratio=1, constrain="domain"),
+    )
+    figure.add_shape(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, line=dict(color="#455a64", width=2),
+                     layer="below")
+    if geometry.image_url:
+        figure.add_layout_image(source=geometry.image_url, xref="x", yref="y", x=x0, y=y0,
+                                sizex=geometry.width_m, sizey=geometry.height_m, sizing="stretch",
+                                layer="below", opacity=0.9)
+
+
+def _zone_outlines(figure: go.Figure, geometry: FloorGeometry) -> None:
+    """Each zone as a thin closed outline with its name at the centroid."""
+    for zone in geometry.zones:
+        xs = [p[0] for p in zone.polygon_m] + [zone.polygon_m[0][0]]
+        ys = [p[1] for p in zone.polygon_m] + [zone.polygon_m[0][1]]
+        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#37474f", width=1.5, dash="dot"),
+                                    hoverinfo="skip", name=zone.name))
+        cx, cy = zone.centroid_m
+        figure.add_annotation(x=cx, y=cy, text=zone.name, showarrow=False, yshift=-18,
+                              font=dict(size=11, color="#37474f"))
+
+
+def _heat_trace(grid: np.ndarray, cell_m: float, geometry: FloorGeometry, *, name: str, unit: str,
+                colorscale: str | list = HEAT_SCALE, zmin: float = 0.0, zmax: float | None = None,
+                opacity: float = 0.75, showscale: bool = True) -> go.Heatmap:
+    """A heat layer over the plan; zero cells are transparent so the plan shows through."""
+    z = np.where(grid == 0, np.nan, grid)
+    x0, y0 = geometry.origin_m
+    return go.Heatmap(z=z, x0=x0 + cell_m / 2, dx=cell_m, y0=y0 + cell_m / 2, dy=cell_m, colorscale=colorscale,
+                      zmin=zmin, zmax=zmax if zmax is not None else max(float(grid.max()), zmin + 1e-9),
+                      opacity=opacity, name=name, showscale=showscale,
+                      colorbar=dict(title=dict(text=unit), thickness=12, x=1.0),
+                      hovertemplate=f"x %{{x:.1f}} m, y %{{y:.1f}} m<br>%{{z:.2f}} {unit}<extra></extra>",
+                      hoverongaps=False)
+
+
+def zone_load(occupancy: float, capacity: int | None) -> float | None:
+    """Occupancy as a fraction of capacity (None when the zone has no capacity)."""
+    return None if not capacity else occupancy / capacity
+
+
+def live_floor_figure(geometry: FloorGeometry, live: LiveMessage | None) -> go.Figure:
+    """The store-manager congestion map: live heat layer plus one bubble per zone.
+
+    The heat layer is people now per `live.cell_m` cell. Each zone's bubble sits at its
+    centroid; its area grows with the people in it and its colour goes green → amber → red as
+    occupancy approaches and passes the zone's capacity (grey when the zone has no capacity).
+    """
+    figure = go.Figure()
+    _floor_layout(figure, geometry, "Live congestion" if live else "Live congestion (waiting for data)")
+    if live is not None:
+        grid = dense_grid(live.cells, live.cell_m, geometry)
+        figure.add_trace(_heat_trace(grid, live.cell_m, geometry, name="people now", unit="people",
+                                     colorscale="Blues", zmax=max(2.0, float(grid.max())), opacity=0.55,
+                                     showscale=False))
+    _zone_outlines(figure, geometry)
+    occupancy = {z.zone: z.occupancy for z in live.zones} if live else {}
+    zones = list(geometry.zones)
+    if zones:
+        counts = [occupancy.get(z.name, 0) for z in zones]
+        loads = [zone_load(c, z.capacity) for c, z in zip(counts, zones)]
+        figure.add_trace(go.Scatter(
+            x=[z.centroid_m[0] for z in zones], y=[z.centroid_m[1] for z in zones],
+            mode="markers+text", name="zone occupancy",
+            text=[str(c) for c in counts], textfont=dict(color="white", size=13),
+            customdata=[[z.name, c, z.capacity or "-"] for z, c in zip(zones, counts)],
+            hovertemplate="%{customdata[0]}: %{customdata[1]} people (capacity %{customdata[2]})<extra></extra>",
+            marker=dict(
+                size=[22 + 9 * math.sqrt(c) for c in counts], sizemode="diameter",
+                color=[min(load, LOAD_MAX) if load is not None else 0 for load in loads],
+                cmin=0, cmax=LOAD_MAX, colorscale=LOAD_SCALE, opacity=0.85,
+                line=dict(width=[3 if (load or 0) > 1 else 1 for load in loads], color="#263238"),
+                colorbar=dict(title=dict(text="load"), tickvals=[0, 0.5, 1.0, LOAD_MAX],
+                              ticktext=["0", "50 %", "100 %", "≥120 %"], thickness=12),
+            ),
+        ))
+    return figure
+
+
+def hour_of_day_bars(values: Sequence[float], unit: str, title: str = "Congestion by hour of day") -> go.Figure:
+    """24 bars, local hour 0–23 of the store's time zone."""
+    if len(values) != 24:
+        raise ValueError(f"hour_of_day_bars: expected 24 values, got {len(values)}")
+    figure = go.Figure(go.Bar(x=list(range(24)), y=list(values), marker_color="#ef6c00", name=unit,
+                              hovertemplate="%{x}:00 – %{y:.2f} " + unit + "<extra></extra>"))
+    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=300, margin=dict(l=50, r=20, t=50, b=40),
+                         xaxis=dict(title="hour", tickmode="linear", dtick=2), yaxis=dict(title=unit),
+                         plot_bgcolor="white")
+    return figure
+
+
+def weekday_bars(values: Sequence[float], unit: str, title: str = "Congestion by day of week") -> go.Figure:
+    """7 bars, Monday first (ISO weekday order)."""
+    if len(values) != 7:
+        raise ValueError(f"weekday_bars: expected 7 values, got {len(values)}")
+    figure = go.Figure(go.Bar(x=list(WEEKDAYS), y=list(values), marker_color="#1565c0", name=unit,
+                              hovertemplate="%{x} – %{y:.2f} " + unit + "<extra></extra>"))
+    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=300, margin=dict(l=50, r=20, t=50, b=40),
+                         yaxis=dict(title=unit), plot_bgcolor="white")
+    return figure
+
+
+def hour_weekday_heatmap(matrix: Sequence[Sequence[float]], unit: str,
+                         title: str = "Hour × weekday") -> go.Figure:
+    """A 7 × 24 grid (rows Monday..Sunday, columns local hour)."""
+    z = np.asarray(matrix, dtype=float)
+    if z.shape != (7, 24):
+        raise ValueError(f"hour_weekday_heatmap: expected shape (7, 24), got {z.shape}")
+    figure = go.Figure(go.Heatmap(z=z, x=list(range(24)), y=list(WEEKDAYS), colorscale=HEAT_SCALE, zmin=0,
+                                  colorbar=dict(title=dict(text=unit), thickness=12),
+                                  hovertemplate="%{y} %{x}:00 – %{z:.2f} " + unit + "<extra></extra>"))
+    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=320, margin=dict(l=50, r=20, t=50, b=40),
+                         xaxis=dict(title="hour", dtick=2), yaxis=dict(autorange="reversed"))
+    return figure
+
+
+def floor_heatmap(geometry: FloorGeometry, cells: Iterable[Sequence[float]], cell_m: float, *,
+                  title: str, unit: str) -> go.Figure:
+    """A period's congestion on the plan (e.g. mean people per cell over the week)."""
+    figure = go.Figure()
+    _floor_layout(figure, geometry, title)
+    figure.add_trace(_heat_trace(dense_grid(cells, cell_m, geometry), cell_m, geometry, name=title, unit=unit))
+    _zone_outlines(figure, geometry)
+    return figure
+
+
+def difference_heatmap(geometry: FloorGeometry, this_cells: Iterable[Sequence[float]],
+                       previous_cells: Iterable[Sequence[float]], cell_m: float, *, unit: str,
+                       title: str = "This week − previous week") -> go.Figure:
+    """Cell-wise change between two periods on a diverging scale centred on zero."""
+    diff = dense_grid(this_cells, cell_m, geometry) - dense_grid(previous_cells, cell_m, geometry)
+    limit = float(np.abs(diff).max()) or 1.0
+    figure = go.Figure()
+    _floor_layout(figure, geometry, title)
+    figure.add_trace(_heat_trace(diff, cell_m, geometry, name=title, unit=unit, colorscale=DIVERGING_SCALE,
+                                 zmin=-limit, zmax=limit))
+    _zone_outlines(figure, geometry)
+    return figure
+
+
+def direction_vectors(directions: Iterable[Sequence], flow_cell_m: float,
+                      min_count: int = 1) -> list[tuple[float, float, float, float, int]]:
+    """Per flow cell, the net walking direction: `(x_m, y_m, ux, uy, walks)`.
+
+    (x_m, y_m) is the cell centre relative to the plan origin; (ux, uy) is the mean unit heading
+    weighted by the direction histogram (bin k at k·45°, from +x towards +y), so its length is
+    1 when everyone walks the same way and near 0 when directions cancel out.
+    """
+    angles = np.arange(DIRECTION_BINS) * (2 * math.pi / DIRECTION_BINS)
+    unit_x, unit_y = np.cos(angles), np.sin(angles)
+    out = []
+    for ix, iy, counts in directions:
+        counts = np.asarray(counts, dtype=float)
+        total = int(counts.sum())
+        if total < min_count:
+            continue
+        out.append(((int(ix) + 0.5) * flow_cell_m, (int(iy) + 0.5) * flow_cell_m,
+                    float(counts @ unit_x / total), float(counts @ unit_y / total), total))
+    return out
+
+
+def flow_figure(geometry: FloorGeometry, directions: Iterable[Sequence], flow_cell_m: float,
+                transitions: Iterable[tuple[str, str, int]], top_transitions: int = 8) -> go.Figure:
+    """Walking directions as small arrows per flow cell, and the strongest zone-to-zone
+    transitions as thick arrows between zone centroids (width ∝ count)."""
+    figure = go.Figure()
+    _floor_layout(figure, geometry, "Flow lines")
+    _zone_outlines(figure, geometry)
+    ox, oy = geometry.origin_m
+    vectors = direction_vectors(directions, flow_cell_m)
+    most = max((v[4] for v in vectors), default=1)
+    for x, y, ux, uy, walks in vectors:
+        length = 0.45 * flow_cell_m * (0.3 + 0.7 * walks / most)
+        norm = math.hypot(ux, uy) or 1.0
+        figure.add_annotation(x=ox + x + length * ux / norm, y=oy + y + length * uy / norm, ax=ox + x, ay=oy + y,
+                              xref="x", yref="y", axref="x", ayref="y", showarrow=True, arrowhead=2,
+                              arrowsize=1, arrowwidth=1 + 2 * walks / most, arrowcolor="#1565c0",
+                              opacity=0.35 + 0.6 * min(1.0, math.hypot(ux, uy)))
+    if vectors:
+        figure.add_trace(go.Scatter(x=[ox + v[0] for v in vectors], y=[oy + v[1] for v in vectors], mode="markers",
+                                    marker=dict(size=4, color="#1565c0"), name="walks",
+                                    customdata=[v[4] for v in vectors],
+                                    hovertemplate="%{customdata} walks<extra></extra>"))
+    strongest = sorted((t for t in transitions if t[2] > 0), key=lambda t: -t[2])[:top_transitions]
+    top = strongest[0][2] if strongest else 1
+    mids = []
+    for source, target, count in strongest:
+        a, b = geometry.zone(source), geometry.zone(target)
+        if a is None or b is None or a is b:
+            continue
+        (x0, y0), (x1, y1) = a.centroid_m, b.centroid_m
+        figure.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
+                              showarrow=True, arrowhead=3, arrowsize=0.8, standoff=14, startstandoff=14,
+                              arrowwidth=2 + 8 * count / top, arrowcolor="rgba(198,40,40,0.75)")
+        mids.append(((x0 + x1) / 2, (y0 + y1) / 2, f"{source} → {target}", count))
+    if mids:
+        figure.add_trace(go.Scatter(x=[m[0] for m in mids], y=[m[1] for m in mids], mode="markers",
+                                    marker=dict(size=10, color="rgba(198,40,40,0.9)", symbol="diamond"),
+                                    name="transitions", customdata=[[m[2], m[3]] for m in mids],
+                                    hovertemplate="%{customdata[0]}: %{customdata[1]}<extra></extra>"))
+    return figure
+
+
+def dwell_box(dwells_s: Mapping[str, Sequence[float]], title: str = "Dwell time per zone") -> go.Figure:
+    """One box per zone of completed stays, in minutes (whiskers 1.5 IQR, mean marked)."""
+    figure = go.Figure()
+    for zone, values in dwells_s.items():
+        figure.add_trace(go.Box(y=[v / 60 for v in values], name=zone, boxmean=True, boxpoints=False,
+                                marker_color="#6a1b9a"))
+    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=320, showlegend=False,
+                         margin=dict(l=50, r=20, t=50, b=40), yaxis=dict(title="minutes", rangemode="tozero"),
+                         plot_bgcolor="white")
+    return figure
+
+
+def daily_lines(series: Mapping[str, Sequence[tuple[str, float]]], unit: str,
+                title: str = "Footfall per store per day") -> go.Figure:
+    """One line per store: `[(iso_date, value), ...]`."""
+    figure = go.Figure()
+    for store, points in series.items():
+        figure.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
+                                    name=store, marker=dict(size=4)))
+    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=360, margin=dict(l=50, r=20, t=50, b=40),
+                         yaxis=dict(title=unit, rangemode="tozero"), plot_bgcolor="white",
+                         legend=dict(orientation="h", y=-0.2))
+    return figure
+
+
+def small_multiples(series: Mapping[str, Sequence[tuple[str, float]]], unit: str, columns: int = 4,
+                    title: str = "Footfall per day, one panel per store") -> go.Figure:
+    """A grid of small daily charts sharing the y axis, so stores compare at a glance."""
+    from plotly.subplots import make_subplots
+
+    names = list(series)
+    rows = max(1, math.ceil(len(names) / columns))
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=names or [""], shared_yaxes=True,
+                           shared_xaxes=True, vertical_spacing=0.12 / max(1, rows) + 0.04, horizontal_spacing=0.03)
+    for i, name in enumerate(names):
+        points = series[name]
+        figure.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines",
+                                    fill="tozeroy", line=dict(color="#1565c0", width=1.5), name=name,
+                                    hovertemplate="%{x}: %{y:.0f} " + unit + "<extra>" + name + "</extra>"),
+                         row=i // columns + 1, col=i % columns + 1)
+    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=170 * rows + 80, showlegend=False,
+                         margin=dict(l=50, r=20, t=70, b=30), plot_bgcolor="white")
+    figure.update_xaxes(showticklabels=False)
+    figure.update_annotations(font_size=11)
+    return figure
+
+
+def ranking_bars(values: Mapping[str, float], unit: str, title: str) -> go.Figure:
+    """Horizontal bars, largest on top."""
+    items = sorted(values.items(), key=lambda kv: kv[1])
+    figure = go.Figure(go.Bar(x=[v for _, v in items], y=[k for k, _ in items], orientation="h",
+                              marker_color="#00897b", hovertemplate="%{y}: %{x:.2f} " + unit + "<extra></extra>"))
+    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=max(260, 22 * len(items) + 90),
+                         margin=dict(l=110, r=20, t=50, b=40), xaxis=dict(title=unit), plot_bgcolor="white")
+    return figure

@@ -1,0 +1,226 @@
+"""The serve process's live view of every store: an MQTT subscriber and an in-memory cache.
+
+The subscriber listens to `footfall/v1/+/live` (current people and zone occupancy),
+`footfall/v1/+/+/status` (retained camera online/offline, the device's last will) and
+`footfall/v1/+/health` (publisher health). `LiveHub` keeps only the latest state per store,
+so memory is bounded by the number of stores, never by time. Web requests read snapshots; the
+SSE endpoint awaits `LiveHub.updates(store)`, which wakes on every change of that store (the
+MQTT thread hands the wake-up to the listener's event loop) and also every `heartbeat_s`
+so "last seen" ages stay current while a store is silent.
+
+Nothing here is history: a message missed while the dashboard was down is simply gone.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import AsyncIterator, Callable
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+
+from edge.contract import (
+    TOPIC_ROOT,
+    ContractError,
+    DeviceHealth,
+    LiveMessage,
+    StatusMessage,
+    parse_message,
+)
+
+log = logging.getLogger(__name__)
+
+LIVE_TOPICS = (f"{TOPIC_ROOT}/+/live", f"{TOPIC_ROOT}/+/+/status", f"{TOPIC_ROOT}/+/health")
+
+
+@dataclass(frozen=True)
+class CameraState:
+    """What the centre knows of one camera: its retained status, when it was last heard of
+    (UTC), and the publisher's health word for it ("ok", "stalled", ...; None if unknown)."""
+
+    status: str = "unknown"
+    last_seen: datetime | None = None
+    health: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreSnapshot:
+    """The latest live state of one store; `version` grows with every change."""
+
+    store: str
+    live: LiveMessage | None = None
+    cameras: dict[str, CameraState] = field(default_factory=dict)
+    device: DeviceHealth | None = None
+    version: int = 0
+
+
+class LiveHub:
+    """Latest live state per store, written from the MQTT thread, read from the web loop."""
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._stores: dict[str, StoreSnapshot] = {}
+        self._listeners: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+
+    def snapshot(self, store: str) -> StoreSnapshot:
+        with self._lock:
+            return self._stores.get(store) or StoreSnapshot(store)
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        """Apply one message; raises ContractError naming the topic if it breaks the contract."""
+        parts = topic.split("/")
+        if len(parts) < 4 or "/".join(parts[:2]) != TOPIC_ROOT:
+            raise ContractError(f"topic {topic!r}: not under {TOPIC_ROOT}/")
+        store, kind = parts[2], parts[-1]
+        try:
+            if kind == "live" and len(parts) == 4:
+                self._apply_live(store, parse_message(LiveMessage, payload))
+            elif kind == "health" and len(parts) == 4:
+                self._apply_health(store, parse_message(DeviceHealth, payload))
+            elif kind == "status" and len(parts) == 5:
+                self._apply_status(store, parts[3], parse_message(StatusMessage, payload))
+            else:
+                raise ContractError("not a live, status or health topic")
+        except ContractError as exc:
+            raise ContractError(f"topic {topic!r}: {exc}") from None
+
+    def _check(self, store: str, message) -> None:
+        if message.store != store:
+            raise ContractError(f"payload is for store {message.store!r}")
+
+    def _apply_live(self, store: str, message: LiveMessage) -> None:
+        self._check(store, message)
+        with self._lock:
+            old = self._stores.get(store) or StoreSnapshot(store)
+            if old.live is not None and message.sent_at < old.live.sent_at:
+                return  # a late duplicate must not move the map backwards
+            cameras = dict(old.cameras)
+            for name in message.cameras:
+                state = cameras.get(name, CameraState())
+                cameras[name] = replace(state, last_seen=_later(state.last_seen, message.sent_at),
+                                        status="online" if state.status == "unknown" else state.status)
+            self._stores[store] = replace(old, live=message, cameras=cameras, version=old.version + 1)
+        self._wake(store)
+
+    def _apply_status(self, store: str, camera: str, message: StatusMessage) -> None:
+        self._check(store, message)
+        if message.camera != camera:
+            raise ContractError(f"payload is for camera {message.camera!r}")
+        with self._lock:
+            old = self._stores.get(store) or StoreSnapshot(store)
+            state = old.cameras.get(camera, CameraState())
+            seen = message.sent_at or (self._clock() if message.status == "online" else None)
+            cameras = {**old.cameras, camera: replace(state, status=message.status,
+                                                      last_seen=_later(state.last_seen, seen))}
+            self._stores[store] = replace(old, cameras=cameras, version=old.version + 1)
+        self._wake(store)
+
+    def _apply_health(self, store: str, message: DeviceHealth) -> None:
+        self._check(store, message)
+        with self._lock:
+            old = self._stores.get(store) or StoreSnapshot(store)
+            cameras = dict(old.cameras)
+            for name, word in message.cameras.items():
+                cameras[name] = replace(cameras.get(name, CameraState()), health=word)
+            self._stores[store] = replace(old, device=message, cameras=cameras, version=old.version + 1)
+        self._wake(store)
+
+    def _wake(self, store: str) -> None:
+        with self._lock:
+            listeners = list(self._listeners.get(store, ()))
+        for loop, event in listeners:
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:  # that loop has closed; its listener is leaving anyway
+                pass
+
+    async def updates(self, store: str, heartbeat_s: float = 5.0) -> AsyncIterator[StoreSnapshot]:
+        """The current snapshot now, then again at every change of `store` and at least every
+        `heartbeat_s`. Bursts coalesce: a slow reader gets the latest state, not a backlog."""
+        event = asyncio.Event()
+        key = (asyncio.get_running_loop(), event)
+        with self._lock:
+            self._listeners.setdefault(store, set()).add(key)
+        try:
+            while True:
+                event.clear()
+                yield self.snapshot(store)
+                try:
+                    await asyncio.wait_for(event.wait(), heartbeat_s)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            with self._lock:
+                self._listeners[store].discard(key)
+                if not self._listeners[store]:
+                    del self._listeners[store]
+
+    def listener_count(self, store: str) -> int:
+        with self._lock:
+            return len(self._listeners.get(store, ()))
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+class LiveSubscriber:
+    """Feeds a LiveHub from the broker on paho's network thread; reconnects with backoff and
+    subscribes in on_connect so subscriptions survive a broker restart."""
+
+    def __init__(self, hub: LiveHub, url: str, *, username: str | None = None, password: str | None = None,
+                 ca_file: str | None = None, client_id: str = "footfall-dashboard-live", keepalive_s: int = 30):
+        parsed = urlparse(url)
+        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
+            raise ValueError(f"live MQTT url {url!r}: expected mqtt://host[:port] or mqtts://host[:port]")
+        self.hub = hub
+        self.host = parsed.hostname
+        self.port = parsed.port or (8883 if parsed.scheme == "mqtts" else 1883)
+        self.keepalive_s = keepalive_s
+        self.connected = threading.Event()
+        self.rejected = 0
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        if username:
+            self._client.username_pw_set(username, password)
+        if parsed.scheme == "mqtts":
+            self._client.tls_set(ca_certs=ca_file, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("live: broker %s:%s refused the connection: %s", self.host, self.port, reason_code)
+            return
+        client.subscribe([(topic, 0) for topic in LIVE_TOPICS])
+        self.connected.set()
+        log.info("live: subscribed to %s on %s:%s", ", ".join(LIVE_TOPICS), self.host, self.port)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        if reason_code.is_failure:
+            log.warning("live: lost the broker %s:%s (%s), reconnecting", self.host, self.port, reason_code)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        try:
+            self.hub.handle(message.topic, message.payload)
+        except ContractError as exc:
+            self.rejected += 1
+            log.warning("live: dropped a message: %s", exc)
+
+    def start(self) -> "LiveSubscriber":
+        """Connect in the background (the app starts even if the broker is down)."""
+        self._client.connect_async(self.host, self.port, keepalive=self.keepalive_s)
+        self._client.loop_start()
+        return self
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.connected.clear()
