@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 log = logging.getLogger(__name__)
 
@@ -154,13 +154,20 @@ class Outbox:
             ).fetchall()
         return [OutboxMessage(seq, topic, bytes(payload)) for seq, topic, payload in rows]
 
-    def delete(self, seq: int) -> None:
-        """Forget a message the broker has acknowledged (PUBACK)."""
+    def delete(self, seqs: Iterable[int]) -> None:
+        """Forget messages the broker has acknowledged (PUBACK), in one transaction."""
+        params = [(seq,) for seq in seqs]
         with self._lock:
             try:
-                self._depth -= self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,)).rowcount
-            except sqlite3.OperationalError as exc:  # disk full: it will be sent again, harmless
-                log.warning("outbox %s: cannot delete acknowledged seq %d: %s", self.path, seq, exc)
+                self._db.execute("BEGIN IMMEDIATE")
+                before = self._db.total_changes
+                self._db.executemany("DELETE FROM outbox WHERE seq = ?", params)
+                deleted = self._db.total_changes - before
+                self._db.execute("COMMIT")
+                self._depth -= deleted
+            except sqlite3.OperationalError as exc:  # disk full: they will be sent again, harmless
+                self._rollback()
+                log.warning("outbox %s: cannot delete %d acknowledged message(s): %s", self.path, len(params), exc)
 
     @property
     def depth(self) -> int:

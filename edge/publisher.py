@@ -1,0 +1,268 @@
+"""The edge's only way out: aggregates from the durable outbox to the broker, plus live and health.
+
+Delivery (see docs/mqtt.md):
+- aggregates: written to the Outbox first; a pump thread feeds at most `window` of them to
+  paho while connected (QoS 1, oldest first) and deletes each row only after its PUBACK. Paho
+  re-sends its in-flight ones after a reconnect; after a crash the outbox sends them again.
+  At-least-once: the centre drops duplicates by aggregate id.
+- live: QoS 0, only while connected, never stored (a stale live map is worse than none).
+- device health: DeviceHealth every `health_interval_s`, QoS 1 retained, only while connected.
+- status: per camera, retained `online` on every connect and `offline` as that camera's
+  last will. MQTT allows one will per connection, so each camera has a tiny status-only
+  connection (client id `<client_id>-<camera>`); aggregates share one persistent session.
+The edge subscribes to nothing.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Literal
+
+import paho.mqtt.client as paho
+
+from edge.config import Mqtt, StoreConfig
+from edge.contract import (
+    DeviceHealth,
+    LiveMessage,
+    StatusMessage,
+    agg_topic,
+    health_topic,
+    live_topic,
+    status_topic,
+)
+from edge.live import LiveMerger
+from edge.mqtt_link import connect_async, new_client
+from edge.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+CameraState = Literal["ok", "reconnecting", "ended", "error", "stalled"]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _StatusLink:
+    """A status-only connection for one camera: retained online on connect, offline as its will."""
+
+    def __init__(self, settings: Mqtt, store: str, camera: str, client_id: str, resolve: Callable[[str], str]):
+        self.topic = status_topic(store, camera)
+        self.store, self.camera = store, camera
+        self.client, self.address = new_client(settings, client_id, resolve)
+        offline = StatusMessage(store=store, camera=camera, status="offline").to_json()
+        self.client.will_set(self.topic, offline, qos=1, retain=True)
+        self.client.on_connect = self._on_connect
+        self.keepalive_s = settings.keepalive_s
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("status link for camera %s refused by %s: %s", self.camera, self.address.host, reason_code)
+            return
+        online = StatusMessage(store=self.store, camera=self.camera, status="online", sent_at=_now())
+        client.publish(self.topic, online.to_json(), qos=1, retain=True)
+
+    def start(self) -> None:
+        connect_async(self.client, self.address, self.keepalive_s, persistent=False)
+
+    def close(self) -> None:
+        """A clean stop: say offline ourselves (a clean DISCONNECT suppresses the will)."""
+        if self.client.is_connected():
+            offline = StatusMessage(store=self.store, camera=self.camera, status="offline", sent_at=_now())
+            self.client.publish(self.topic, offline.to_json(), qos=1, retain=True).wait_for_publish(2)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class Publisher:
+    """Moves a store's messages to the broker. Thread-safe; call `start()` then `close()`.
+
+    window: most aggregates handed to paho and not yet acknowledged; the rest wait on disk.
+    client_id: stable per device (the broker keeps its session across reconnects).
+    """
+
+    def __init__(self, settings: Mqtt, store: str, cameras: list[str], outbox: Outbox, *, client_id: str,
+                 resolve: Callable[[str], str] = str, window: int = 100, live: LiveMerger | None = None):
+        self.settings = settings
+        self.store = store
+        self.outbox = outbox
+        self.window = window
+        self.live_merger = live
+        self.client, self.address = new_client(settings, client_id, resolve)
+        self.client.max_inflight_messages_set(window)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        self._status = [_StatusLink(settings, store, camera, f"{client_id}-{camera}", resolve) for camera in cameras]
+        self._camera_state: dict[str, CameraState] = {camera: "ok" for camera in cameras}
+        self._lock = threading.Lock()  # guards the maps below; never held while calling paho
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
+        self._early_acks: set[int] = set()  # PUBACKs that beat the bookkeeping of their publish
+        self._acked: list[int] = []  # outbox seqs to delete
+        self._cursor = 0  # highest outbox seq handed to paho
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._connected = False
+        self.published = 0
+        self._pump = threading.Thread(target=self._run, name=f"publisher-{store}", daemon=True)
+
+    # -- the producer side ---------------------------------------------------------------------
+
+    def publish_aggregate(self, message) -> bool:
+        """Store an aggregate durably and wake the pump; False only if the outbox had to drop it."""
+        stored = self.outbox.put(agg_topic(message.store, message.camera), message.to_json())
+        self._wake.set()
+        return stored
+
+    def publish_live(self, message: LiveMessage) -> bool:
+        """Send a store-wide live snapshot now at QoS 0; dropped (False) while offline."""
+        if not self._connected:
+            return False
+        return self.client.publish(live_topic(self.store), message.to_json(), qos=0).rc == paho.MQTT_ERR_SUCCESS
+
+    def camera_live(self, message: LiveMessage) -> None:
+        """A camera's own live snapshot: merged with the others' before it goes out."""
+        if self.live_merger is None:
+            raise RuntimeError("this publisher was built without a LiveMerger")
+        merged = self.live_merger.update(message)
+        if merged is not None:
+            self.publish_live(merged)
+
+    def set_camera_state(self, camera: str, state: CameraState) -> None:
+        """What DeviceHealth reports for a camera."""
+        self._camera_state[camera] = state
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def health(self) -> DeviceHealth:
+        return DeviceHealth(store=self.store, sent_at=_now(), outbox_depth=self.outbox.depth,
+                            outbox_dropped=self.outbox.dropped, published=self.published,
+                            connected=self._connected, cameras=dict(self._camera_state))
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> "Publisher":
+        for link in self._status:
+            link.start()
+        connect_async(self.client, self.address, self.settings.keepalive_s, persistent=True)
+        self._pump.start()
+        return self
+
+    def drain(self, timeout_s: float) -> bool:
+        """Wait until the outbox is empty (everything acknowledged); False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.outbox.depth == 0:
+                return True
+            self._wake.set()
+            time.sleep(0.05)
+        return self.outbox.depth == 0
+
+    def close(self, drain_timeout_s: float = 5.0) -> None:
+        """Try to flush the outbox for a while, then disconnect; what is left stays on disk."""
+        if self._pump.is_alive():
+            self.drain(drain_timeout_s)
+            self._stop.set()
+            self._wake.set()
+            self._pump.join()
+        self._delete_acked()
+        for link in self._status:
+            link.close()
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # -- paho callbacks (network thread) -------------------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker %s:%d refused the store %s publisher: %s", self.address.host, self.address.port,
+                      self.store, reason_code)
+            return
+        log.info("connected to %s:%d (session present: %s)", self.address.host, self.address.port,
+                 flags.session_present)
+        self._connected = True
+        self._wake.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self._connected:
+            log.warning("disconnected from %s:%d: %s; %d aggregate(s) wait in the outbox", self.address.host,
+                        self.address.port, reason_code, self.outbox.depth)
+        self._connected = False
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        if reason_code.is_failure:  # e.g. not authorised: retrying cannot help, so it is dropped too
+            log.error("broker %s:%d refused an aggregate of store %s: %s", self.address.host, self.address.port,
+                      self.store, reason_code)
+        with self._lock:
+            seq = self._inflight.pop(mid, None)
+            if seq is None:
+                self._early_acks.add(mid)
+                return
+            self._acked.append(seq)
+        self._wake.set()
+
+    # -- the pump thread -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        next_health_s = time.monotonic()
+        while not self._stop.is_set():
+            self._wake.wait(timeout=min(self.live_merger.min_gap_s, 1.0) if self.live_merger else 1.0)
+            self._wake.clear()
+            try:
+                self._delete_acked()
+                if self._connected:
+                    self._fill_window()
+                    if time.monotonic() >= next_health_s:
+                        self.client.publish(health_topic(self.store), self.health().to_json(), qos=1, retain=True)
+                        next_health_s = time.monotonic() + self.settings.health_interval_s
+                if self.live_merger is not None and (merged := self.live_merger.due()) is not None:
+                    self.publish_live(merged)
+            except Exception:  # keep the pump alive: the outbox still holds everything
+                log.exception("publisher pump for store %s", self.store)
+                time.sleep(1.0)
+
+    def _delete_acked(self) -> None:
+        with self._lock:
+            acked, self._acked = self._acked, []
+        if acked:
+            self.outbox.delete(acked)
+            self.published += len(acked)
+
+    def _fill_window(self) -> None:
+        with self._lock:
+            room = self.window - len(self._inflight)
+            cursor = self._cursor
+        if room <= 0:
+            return
+        for row in self.outbox.peek(room, after_seq=cursor):
+            info = self.client.publish(row.topic, row.payload, qos=1)
+            if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):  # NO_CONN: paho queues it
+                log.warning("paho refused outbox seq %d: %s", row.seq, paho.error_string(info.rc))
+                break
+            with self._lock:
+                self._cursor = row.seq
+                if info.mid in self._early_acks:
+                    self._early_acks.discard(info.mid)
+                    self._acked.append(row.seq)
+                    self._wake.set()
+                else:
+                    self._inflight[info.mid] = row.seq
+
+
+def device_client_id(config: StoreConfig) -> str:
+    """Stable per store device: the broker keeps this session across reconnects."""
+    return f"footfall-edge-{config.store.id}"
+
+
+def build_publisher(config: StoreConfig, state_dir: str = ".") -> Publisher:
+    """The publisher for a store config, with its outbox in `state_dir` and a live merger."""
+    outbox_path = Path(state_dir) / config.mqtt.outbox_path
+    outbox = Outbox(outbox_path, config.mqtt.outbox_max_messages, config.mqtt.outbox_max_age_s)
+    merger = LiveMerger(config.store.id, config.analysis.live_cell_m, config.analysis.live_interval_s)
+    return Publisher(config.mqtt, config.store.id, [c.name for c in config.cameras], outbox,
+                     client_id=device_client_id(config), resolve=config.resolve, live=merger)

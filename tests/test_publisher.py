@@ -1,0 +1,76 @@
+"""The edge publisher against a real Mosquitto: outbox drained in order, status, live, health."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from edge.config import Mqtt
+from edge.contract import LiveMessage, LiveZone, parse_aggregate, status_topic
+from edge.live import LiveMerger
+from edge.outbox import Outbox
+from edge.publisher import Publisher
+from tests.transport_support import Collector, make_aggregates, wait_until
+
+
+def _publisher(broker, tmp_path, cameras=("cam1", "cam2"), **kwargs) -> Publisher:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    settings = Mqtt(url=broker.url, health_interval_s=0.5)
+    return Publisher(settings, "shop-1", list(cameras), outbox, client_id="edge-shop-1", window=10, **kwargs)
+
+
+def test_publishes_every_aggregate_in_order_and_empties_the_outbox(broker, tmp_path):
+    collector = Collector(broker.url, "footfall/v1/#")
+    messages = make_aggregates("shop-1", ["cam1", "cam2"], buckets=10)
+    publisher = _publisher(broker, tmp_path).start()
+    for message in messages:
+        assert publisher.publish_aggregate(message)
+    assert publisher.drain(20), f"outbox still holds {publisher.outbox.depth}"
+    assert wait_until(lambda: sum(t.endswith("/agg") for t, _ in collector.messages) >= len(messages), 10)
+    got = [parse_aggregate(p, t).id for t, p in collector.messages if t.endswith("/agg")]
+    assert got == [m.id for m in messages], "one connection, QoS 1, a window fed oldest first: order kept"
+    assert publisher.published == len(messages)
+    assert wait_until(lambda: any(t == "footfall/v1/shop-1/health" for t, _ in collector.messages), 5)
+    health = json.loads([p for t, p in collector.messages if t == "footfall/v1/shop-1/health"][-1])
+    assert health["connected"] is True and health["cameras"] == {"cam1": "ok", "cam2": "ok"}
+    publisher.close()
+    collector.close()
+
+
+def test_status_is_retained_online_then_offline_when_the_device_dies(broker, tmp_path):
+    publisher = _publisher(broker, tmp_path).start()
+    assert wait_until(lambda: publisher.connected, 10)
+    late = Collector(broker.url, "footfall/v1/shop-1/+/status", client_id="late")  # retained: arrives late too
+    assert wait_until(lambda: len(late.messages) >= 2, 5)
+    assert {json.loads(p)["status"] for _, p in late.messages} == {"online"}
+    late.close()
+    for link in publisher._status:  # a dead device: sockets drop without a DISCONNECT, the will fires
+        link.client.loop_stop()
+        link.client.socket().close()
+    after = Collector(broker.url, status_topic("shop-1", "cam1"), client_id="after")
+    assert wait_until(lambda: any(json.loads(p)["status"] == "offline" for _, p in after.messages), 10)
+    after.close()
+    publisher.close()
+
+
+def test_live_snapshots_are_merged_and_dropped_while_offline(broker, tmp_path):
+    merger = LiveMerger("shop-1", cell_m=1.0, interval_s=0.2)
+    publisher = _publisher(broker, tmp_path, live=merger).start()
+    assert wait_until(lambda: publisher.connected, 10)
+    collector = Collector(broker.url, "footfall/v1/shop-1/live")
+    now = datetime.now(timezone.utc)
+    for camera, people, cell in (("cam1", 2, (1, 1, 2)), ("cam2", 3, (1, 1, 3))):
+        publisher.camera_live(LiveMessage(store="shop-1", sent_at=now, cell_m=1.0, people=people,
+                                          zones=[LiveZone(zone="entrance", occupancy=people)],
+                                          cells=[cell], cameras=[camera]))
+    assert wait_until(lambda: any(json.loads(p)["cameras"] == ["cam1", "cam2"] for _, p in collector.messages), 5)
+    merged = [json.loads(p) for _, p in collector.messages if json.loads(p)["cameras"] == ["cam1", "cam2"]][-1]
+    assert merged["people"] == 5 and merged["cells"] == [[1, 1, 5]]
+    assert merged["zones"] == [{"zone": "entrance", "occupancy": 5}]
+    broker.stop()
+    assert wait_until(lambda: not publisher.connected, 10)
+    assert not publisher.publish_live(LiveMessage(store="shop-1", sent_at=now, cell_m=1.0, people=0, zones=[],
+                                                  cells=[], cameras=["cam1"]))
+    assert publisher.outbox.depth == 0, "live snapshots are never stored"
+    broker.start()
+    publisher.close()
+    collector.close()

@@ -1,0 +1,86 @@
+"""Helpers for the transport tests: real contract messages, a subscriber, waiting."""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import paho.mqtt.client as paho
+
+from edge.contract import (
+    FlowsAggregate,
+    GridAggregate,
+    HealthAggregate,
+    LineCount,
+    LinesAggregate,
+    Transition,
+    ZonesAggregate,
+    ZoneStats,
+)
+from edge.mqtt_link import BrokerAddress
+
+START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+
+
+def make_aggregates(store: str, cameras: list[str], buckets: int, bucket_s: int = 60, seed: int = 0,
+                    start: datetime = START) -> list:
+    """`buckets` consecutive buckets × cameras × the five kinds, with plausible random content."""
+    rng = random.Random(seed)
+    out = []
+    for b in range(buckets):
+        when = start + timedelta(seconds=b * bucket_s)
+        for camera in cameras:
+            common = dict(store=store, camera=camera, bucket_start=when, bucket_s=bucket_s,
+                          covered_s=float(bucket_s))
+            cells = [(rng.randrange(40), rng.randrange(30), round(rng.uniform(0.2, 60), 2)) for _ in range(25)]
+            out.append(GridAggregate(**common, cell_m=0.5, cells=cells))
+            out.append(ZonesAggregate(**common, zones=[
+                ZoneStats(zone=z, mean_occupancy=round(rng.uniform(0, 5), 3), max_occupancy=rng.randrange(8),
+                          person_seconds=round(rng.uniform(0, 300), 2), entries=rng.randrange(10),
+                          dwells_s=[round(rng.uniform(10, 200), 1) for _ in range(rng.randrange(3))])
+                for z in ("entrance", "checkout")]))
+            out.append(LinesAggregate(**common, lines=[
+                LineCount(line="door", in_count=rng.randrange(20), out_count=rng.randrange(20))]))
+            out.append(FlowsAggregate(**common, flow_cell_m=1.0,
+                                      transitions=[Transition(from_zone="entrance", to_zone="checkout",
+                                                              count=rng.randrange(5))],
+                                      directions=[(rng.randrange(20), rng.randrange(15),
+                                                   [rng.randrange(6) for _ in range(8)])]))
+            out.append(HealthAggregate(**common, frames_read=bucket_s * 25, frames_analysed=bucket_s * 5,
+                                       frames_dropped=0, detector_ms_mean=31.5, detector_ms_max=80.0,
+                                       source_status="ok"))
+    return out
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, step_s: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step_s)
+    return predicate()
+
+
+class Collector:
+    """A plain subscriber that records every (topic, payload) it gets, duplicates included."""
+
+    def __init__(self, url: str, topic: str, client_id: str = "collector", username: str | None = None,
+                 password: str | None = None):
+        address = BrokerAddress.parse(url)
+        self.messages: list[tuple[str, bytes]] = []
+        self.subscribed = threading.Event()
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+        if username:
+            self.client.username_pw_set(username, password)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: self.subscribed.set()
+        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
+        self.client.connect(address.host, address.port)
+        self.client.loop_start()
+        assert self.subscribed.wait(10), f"collector could not subscribe to {topic}"
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
