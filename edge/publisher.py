@@ -72,7 +72,10 @@ class _StatusLink:
         """A clean stop: say offline ourselves (a clean DISCONNECT suppresses the will)."""
         if self.client.is_connected():
             offline = StatusMessage(store=self.store, camera=self.camera, status="offline", sent_at=_now())
-            self.client.publish(self.topic, offline.to_json(), qos=1, retain=True).wait_for_publish(2)
+            try:
+                self.client.publish(self.topic, offline.to_json(), qos=1, retain=True).wait_for_publish(2)
+            except (RuntimeError, ValueError) as exc:  # connection gone: the will says offline instead
+                log.info("camera %s: could not say offline before leaving: %s", self.camera, exc)
         self.client.disconnect()
         self.client.loop_stop()
 
