@@ -1,0 +1,211 @@
+"""From contract aggregates to raw rows and additive hour/day rollup rows (used by storage).
+
+Each message becomes raw rows (one per zone, line, transition... of its bucket) and
+contributions to the hour and day rollups of its store's local time. Contributions are summed
+in Python first (one upsert per key and batch), then added to what the database holds:
+sums add, `max_occupancy` takes the max, `simulated` is OR-ed, and packed grids are merged
+cell by cell. Re-adding is only safe because storage refuses a message id it has seen.
+A bucket counts wholly in the hour (and local day) of its start.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from dashboard import cells as packed
+from dashboard import tables as t
+from edge.contract import FlowsAggregate, GridAggregate, HealthAggregate, LinesAggregate, ZonesAggregate
+
+MAXED = {"max_occupancy"}
+ORED = {"simulated"}
+DESCRIPTIVE = {"period_start", "local_date", "local_hour", "local_weekday"}
+BLOB_TABLES = {t.grid_hours, t.grid_days, t.direction_hours, t.direction_days}
+
+
+class StoreClock:
+    """Maps UTC bucket starts to the store's local hour and day."""
+
+    def __init__(self, tz_name: str) -> None:
+        self.tz = ZoneInfo(tz_name)
+
+    @lru_cache(maxsize=4096)
+    def hour(self, start: datetime) -> dict:
+        """Period columns of the UTC hour holding `start` (naive UTC)."""
+        hour = start.replace(minute=0, second=0, microsecond=0)
+        local = hour.replace(tzinfo=timezone.utc).astimezone(self.tz)
+        return dict(period_start=hour, local_date=local.date(), local_hour=local.hour,
+                    local_weekday=local.weekday())
+
+    @lru_cache(maxsize=4096)
+    def day(self, start: datetime) -> dict:
+        """Period columns of the store's local day holding `start` (naive UTC)."""
+        local_date = start.replace(tzinfo=timezone.utc).astimezone(self.tz).date()
+        return dict(period_start=self.midnight_utc(local_date), local_date=local_date,
+                    local_weekday=local_date.weekday())
+
+    def midnight_utc(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), self.tz).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+class Rows:
+    """Rows to write, per table. Raw tables get a list; rollups get one summed row per key."""
+
+    def __init__(self) -> None:
+        self._raw: dict[sa.Table, list[dict]] = defaultdict(list)
+        self._keyed: dict[sa.Table, dict[tuple, dict]] = defaultdict(dict)
+        self.blobs: dict[sa.Table, dict[tuple, dict]] = defaultdict(dict)
+
+    def append(self, table: sa.Table, row: dict) -> None:
+        self._raw[table].append(row)
+
+    def add(self, table: sa.Table, row: dict) -> None:
+        """Add a rollup contribution; grids (`cells` arrays) are kept apart for merging."""
+        key = tuple(row[c.name] for c in table.primary_key.columns)
+        target = self.blobs if table in BLOB_TABLES else self._keyed
+        have = target[table].get(key)
+        if have is None:
+            target[table][key] = dict(row, cells=[row["cells"]]) if "cells" in row else dict(row)
+        else:
+            combine(have, row, key_names(table))
+
+    def items(self):
+        yield from self._raw.items()
+        for table, rows in self._keyed.items():
+            yield table, list(rows.values())
+
+
+def key_names(table: sa.Table) -> set[str]:
+    return {c.name for c in table.primary_key.columns}
+
+
+def combine(have: dict, row: dict, keys: set[str]) -> None:
+    """Fold one rollup row into another of the same key (in place)."""
+    for name, value in row.items():
+        if name in keys or name in DESCRIPTIVE:
+            continue
+        if name == "cells":
+            have["cells"].append(value)
+        elif name in MAXED:
+            have[name] = max(have[name], value)
+        elif name in ORED:
+            have[name] = bool(have[name] or value)
+        else:
+            have[name] = have[name] + value
+
+
+def _dwell_histogram(dwells_s: list[float]) -> dict:
+    bins = np.searchsorted(np.asarray(t.DWELL_BINS_S[1:]), np.asarray(dwells_s, np.float64), side="right")
+    counts = np.bincount(bins, minlength=len(t.DWELL_BINS_S))
+    return {name: int(n) for name, n in zip(t.DWELL_COLUMNS, counts)}
+
+
+def accumulate(m, clock: StoreClock, raw: Rows, rollups: Rows) -> None:
+    """Turn one aggregate into raw rows and rollup contributions."""
+    start = m.bucket_start.astimezone(timezone.utc).replace(tzinfo=None)
+    base = dict(store_id=m.store, camera=m.camera, covered_s=m.covered_s, simulated=m.simulated)
+    bucket = dict(base, bucket_start=start, bucket_s=m.bucket_s)
+    periods = [("hour", clock.hour(start)), ("day", clock.day(start))]
+    if isinstance(m, ZonesAggregate):
+        for z in m.zones:
+            raw.append(t.zone_minutes, dict(bucket, zone=z.zone, mean_occupancy=z.mean_occupancy,
+                                            max_occupancy=z.max_occupancy, person_seconds=z.person_seconds,
+                                            entries=z.entries,
+                                            dwells_s=np.asarray(z.dwells_s, "<f4").tobytes()))
+            measures = dict(person_seconds=z.person_seconds, max_occupancy=z.max_occupancy, entries=z.entries,
+                            dwell_count=len(z.dwells_s), dwell_sum_s=float(sum(z.dwells_s)),
+                            **_dwell_histogram(z.dwells_s))
+            for grain, period in periods:
+                rollups.add(t.ROLLUPS[grain]["zones"], dict(base, zone=z.zone, **period, **measures))
+    elif isinstance(m, LinesAggregate):
+        for c in m.lines:
+            counts = dict(in_count=c.in_count, out_count=c.out_count)
+            raw.append(t.line_minutes, dict(bucket, line=c.line, **counts))
+            for grain, period in periods:
+                rollups.add(t.ROLLUPS[grain]["lines"], dict(base, line=c.line, **period, **counts))
+    elif isinstance(m, FlowsAggregate):
+        for tr in m.transitions:
+            names = dict(from_zone=tr.from_zone, to_zone=tr.to_zone, count=tr.count)
+            raw.append(t.transition_minutes, dict(bucket, **names))
+            for grain, period in periods:
+                rollups.add(t.ROLLUPS[grain]["transitions"], dict(base, **period, **names))
+        grid = packed.from_cells(m.directions, packed.DIRECTIONS)
+        raw.append(t.direction_minutes, dict(bucket, flow_cell_m=m.flow_cell_m, cells=packed.pack(grid)))
+        for grain, period in periods:
+            rollups.add(t.ROLLUPS[grain]["directions"], dict(base, flow_cell_m=m.flow_cell_m, **period, cells=grid))
+    elif isinstance(m, GridAggregate):
+        grid = packed.from_cells(m.cells, packed.HEAT)
+        raw.append(t.grid_minutes, dict(bucket, cell_m=m.cell_m, cells=packed.pack(grid)))
+        total = float(sum(c[2] for c in m.cells))
+        for grain, period in periods:
+            rollups.add(t.ROLLUPS[grain]["grid"], dict(base, cell_m=m.cell_m, **period, person_seconds=total,
+                                                       cells=grid))
+    elif isinstance(m, HealthAggregate):
+        raw.append(t.health_minutes, dict(
+            bucket, frames_read=m.frames_read, frames_analysed=m.frames_analysed, frames_dropped=m.frames_dropped,
+            detector_ms_mean=m.detector_ms_mean, detector_ms_max=m.detector_ms_max,
+            source_status=m.source_status, reconnects=m.reconnects))
+    else:
+        raise TypeError(f"not a contract aggregate: {type(m).__name__}")
+
+
+def merged_blobs(conn: sa.Connection, blobs: dict[sa.Table, dict[tuple, dict]]) -> dict[sa.Table, list[dict]]:
+    """Grid rollup rows merged with what the database holds for the same keys (rows locked)."""
+    out: dict[sa.Table, list[dict]] = {}
+    for table, by_key in blobs.items():
+        dtype = packed.HEAT if "grid" in table.name else packed.DIRECTIONS
+        pk = list(table.primary_key.columns)
+        existing: dict[tuple, dict] = {}
+        keys = list(by_key)
+        for i in range(0, len(keys), 200):
+            chunk = keys[i:i + 200]
+            query = sa.select(table).where(sa.tuple_(*pk).in_(chunk)).with_for_update()
+            for row in conn.execute(query).mappings():
+                existing[tuple(row[c.name] for c in pk)] = dict(row)
+        rows = []
+        for key, row in by_key.items():
+            grids = row["cells"]
+            old = existing.get(key)
+            if old is not None:
+                grids = [packed.unpack(old["cells"], dtype), *grids]
+                combine(row, {k: v for k, v in old.items() if k != "cells"}, key_names(table))
+            rows.append(dict(row, cells=packed.pack(packed.merge(grids, dtype))))
+        out[table] = rows
+    return out
+
+
+def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], replace: bool = False,
+           nothing: bool = False) -> None:
+    """Insert rows; on a primary-key clash add the measures (default), overwrite every column
+    (`replace`) or keep the old row (`nothing`). Works on SQLite and PostgreSQL."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    keys = [c.name for c in table.primary_key.columns]
+    if nothing:
+        statement = insert.on_conflict_do_nothing(index_elements=keys)
+    else:
+        greatest = sa.func.greatest if dialect == "postgresql" else sa.func.max
+        new = insert.excluded
+        changes = {}
+        for name in rows[0]:
+            if name in keys:
+                continue
+            column = table.c[name]
+            if replace or name in DESCRIPTIVE:
+                changes[name] = new[name]
+            elif name in MAXED:
+                changes[name] = greatest(column, new[name])
+            elif name in ORED:
+                changes[name] = sa.or_(column, new[name])
+            else:
+                changes[name] = column + new[name]
+        statement = insert.on_conflict_do_update(index_elements=keys, set_=changes)
+    for i in range(0, len(rows), 1000):
+        conn.execute(statement, rows[i:i + 1000])

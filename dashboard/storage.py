@@ -1,0 +1,247 @@
+"""The dashboard's storage: schema migration, the idempotent write path, retention.
+
+`Storage(url).write_aggregates(messages)` is what `dashboard.ingest` calls: in one transaction it
+records each message id in `ingested` (a redelivered id changes nothing), stores the raw
+per-bucket rows, and adds the message to the hour and day rollups of the store's local time
+zone. Unknown stores, cameras, zones and lines are registered on the fly with defaults.
+
+`python -m dashboard migrate --db URL [--prune]` upgrades the schema (and applies retention).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from dashboard import tables as t
+from dashboard.rollups import Rows, accumulate, merged_blobs, upsert
+from edge.contract import GridAggregate, FlowsAggregate, HealthAggregate, LinesAggregate, ZonesAggregate
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).with_name("migrations")
+DEFAULT_DB_URL = "sqlite:///var/footfall.sqlite3"
+
+# Retention (docs/storage.md). Message ids are kept longer than the edge outbox keeps messages
+# (14 days), so that a redelivery is always recognised; older messages are dead-lettered.
+RETENTION = {
+    "raw_minutes": timedelta(days=14),
+    "ingested_ids": timedelta(days=35),
+    "hour_grids": timedelta(days=35),
+    "hours": timedelta(days=400),
+    "dead_letters": timedelta(days=30),
+}
+Aggregate = GridAggregate | ZonesAggregate | LinesAggregate | FlowsAggregate | HealthAggregate
+
+
+def utc_naive(value: datetime) -> datetime:
+    """The database convention: naive datetimes in UTC."""
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for a SQLite or PostgreSQL URL; SQLite gets WAL, foreign keys and a busy timeout
+    so that ingest and the web app can share one file."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    path = sa.engine.make_url(url).database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+class Storage:
+    """The database of one dashboard; `url` is a SQLAlchemy URL (sqlite:///path or
+    postgresql+psycopg://user@host/db)."""
+
+    def __init__(self, url: str, engine: sa.Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or create_engine(url)
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest alembic revision."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    # ---- the write path -------------------------------------------------------------------
+
+    def write_aggregates(self, messages: Sequence[Aggregate]) -> int:
+        """Store aggregates in one transaction; returns how many were new (not seen before)."""
+        if not messages:
+            return 0
+        with self.engine.begin() as conn:
+            fresh = self._claim_ids(conn, messages)
+            if not fresh:
+                return 0
+            clocks = _register(conn, fresh)
+            raw, rollups = Rows(), Rows()
+            for message in fresh:
+                accumulate(message, clocks[message.store], raw, rollups)
+            for table, rows in raw.items():
+                conn.execute(sa.insert(table), rows)
+            for table, rows in rollups.items():
+                upsert(conn, table, rows)
+            for table, rows in merged_blobs(conn, rollups.blobs).items():
+                upsert(conn, table, rows, replace=True)
+        return len(fresh)
+
+    def _claim_ids(self, conn: sa.Connection, messages: Sequence[Aggregate]) -> list[Aggregate]:
+        """The messages whose id is new, with their ids recorded; too old ones are dead-lettered."""
+        unique = list({m.id: m for m in reversed(messages)}.values())[::-1]
+        seen: set[str] = set()
+        ids = [m.id for m in unique]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            seen.update(conn.scalars(sa.select(t.ingested.c.id).where(t.ingested.c.id.in_(chunk))))
+        horizon = conn.scalar(sa.select(t.meta.c.value).where(t.meta.c.key == "dedup_horizon"))
+        horizon_at = datetime.fromisoformat(horizon) if horizon else None
+        fresh, received = [], now_utc()
+        for message in unique:
+            if message.id in seen:
+                continue
+            if horizon_at and utc_naive(message.bucket_start) < horizon_at:
+                conn.execute(sa.insert(t.dead_letters), dict(
+                    received_at=received, topic=f"{message.store}/{message.camera}/{message.kind}",
+                    payload=message.to_json(),
+                    reason=f"bucket {message.id} is older than the dedup horizon {horizon} (retention)"))
+                continue
+            fresh.append(message)
+        if fresh:
+            conn.execute(sa.insert(t.ingested), [
+                dict(id=m.id, bucket_start=utc_naive(m.bucket_start), received_at=received) for m in fresh])
+        return fresh
+
+    def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
+        """Keep a message that could not be stored, with why, for 30 days."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(t.dead_letters), dict(
+                received_at=now_utc(), topic=topic, payload=bytes(payload), reason=reason))
+
+    def dead_letters(self, limit: int = 1000) -> list[dict]:
+        """Newest first: dicts with id, received_at, topic, payload (bytes), reason."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.dead_letters).order_by(t.dead_letters.c.id.desc()).limit(limit))
+            return [dict(row._mapping) for row in rows]
+
+    def camera_status(self, store: str, camera: str, status: str, at: datetime | None = None) -> None:
+        """Record a camera's online/offline status (from its retained status message)."""
+        at = utc_naive(at) if at else now_utc()
+        with self.engine.begin() as conn:
+            _ensure_stores(conn, {store})
+            _insert_missing(conn, t.cameras, [dict(store_id=store, name=camera)])
+            conn.execute(sa.update(t.cameras).where(t.cameras.c.store_id == store, t.cameras.c.name == camera)
+                         .values(status=status, status_at=at))
+
+    # ---- retention ------------------------------------------------------------------------
+
+    def prune(self, now: datetime | None = None) -> dict[str, int]:
+        """Apply the retention policy; returns rows deleted (or blobs cleared) per table."""
+        now = utc_naive(now) if now else now_utc()
+        done: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            for table in t.RAW.values():
+                done[table.name] = _delete(conn, table, table.c.bucket_start < now - RETENTION["raw_minutes"])
+            for table in t.ROLLUPS["hour"].values():
+                done[table.name] = _delete(conn, table, table.c.period_start < now - RETENTION["hours"])
+            for table in (t.grid_hours, t.direction_hours):
+                old = (table.c.period_start < now - RETENTION["hour_grids"]) & table.c.cells.is_not(None)
+                done[f"{table.name}.cells"] = conn.execute(sa.update(table).where(old).values(cells=None)).rowcount
+            horizon = now - RETENTION["ingested_ids"]
+            done["ingested"] = _delete(conn, t.ingested, t.ingested.c.bucket_start < horizon)
+            upsert(conn, t.meta, [dict(key="dedup_horizon", value=horizon.isoformat())], replace=True)
+            done["dead_letters"] = _delete(conn, t.dead_letters,
+                                           t.dead_letters.c.received_at < now - RETENTION["dead_letters"])
+        return done
+
+
+def _delete(conn: sa.Connection, table: sa.Table, where) -> int:
+    return conn.execute(sa.delete(table).where(where)).rowcount
+
+
+def _insert_missing(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """Insert rows whose primary key is absent; existing rows are left as they are."""
+    if rows:
+        upsert(conn, table, rows, nothing=True)
+
+
+def _ensure_stores(conn: sa.Connection, store_ids: Iterable[str]) -> None:
+    """Auto-register unknown stores with defaults (UTC, no floor plan), marked auto_registered."""
+    wanted = set(store_ids)
+    known = set(conn.scalars(sa.select(t.stores.c.id).where(t.stores.c.id.in_(wanted))))
+    missing = sorted(wanted - known)
+    if missing:
+        log.info("auto-registering unknown store(s): %s", ", ".join(missing))
+        _insert_missing(conn, t.stores, [dict(id=s, name=s, tags=[], auto_registered=True, created_at=now_utc())
+                                         for s in missing])
+
+
+def _register(conn: sa.Connection, messages: list[Aggregate]) -> dict[str, "StoreClock"]:
+    """Register stores, cameras, zones and lines seen in messages; returns each store's clock."""
+    from dashboard.rollups import StoreClock
+
+    _ensure_stores(conn, {m.store for m in messages})
+    cams, zone_rows, line_rows, last_seen = {}, {}, {}, {}
+    for m in messages:
+        cams[(m.store, m.camera)] = dict(store_id=m.store, name=m.camera)
+        end = utc_naive(m.bucket_start) + timedelta(seconds=m.bucket_s)
+        last_seen[(m.store, m.camera)] = max(end, last_seen.get((m.store, m.camera), end))
+        if isinstance(m, ZonesAggregate):
+            zone_rows.update({(m.store, z.zone): dict(store_id=m.store, name=z.zone) for z in m.zones})
+        elif isinstance(m, LinesAggregate):
+            line_rows.update({(m.store, c.line): dict(store_id=m.store, name=c.line) for c in m.lines})
+        elif isinstance(m, FlowsAggregate):
+            for tr in m.transitions:
+                zone_rows.update({(m.store, z): dict(store_id=m.store, name=z) for z in (tr.from_zone, tr.to_zone)})
+    _insert_missing(conn, t.cameras, list(cams.values()))
+    _insert_missing(conn, t.zones, list(zone_rows.values()))
+    _insert_missing(conn, t.lines, list(line_rows.values()))
+    cam = t.cameras.c
+    for (store, camera), end in last_seen.items():
+        conn.execute(sa.update(t.cameras).where(cam.store_id == store, cam.name == camera)
+                     .where(sa.or_(cam.last_seen.is_(None), cam.last_seen < end)).values(last_seen=end))
+    zones_tz = conn.execute(sa.select(t.stores.c.id, t.stores.c.timezone)
+                            .where(t.stores.c.id.in_({m.store for m in messages})))
+    return {store: StoreClock(tz) for store, tz in zones_tz}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=os.environ.get("FOOTFALL_DB_URL", DEFAULT_DB_URL),
+                        help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})")
+    parser.add_argument("--prune", action="store_true",
+                        help="also apply the retention policy of docs/storage.md (run it daily)")
+
+
+def main(args: argparse.Namespace) -> int:
+    storage = Storage(args.db)
+    storage.migrate()
+    log.info("schema of %s is at the newest revision", storage.engine.url.render_as_string())
+    if args.prune:
+        for table, count in storage.prune().items():
+            if count:
+                log.info("prune: %s: %d", table, count)
+    return 0

@@ -1,0 +1,239 @@
+"""The dashboard schema (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+Times: every DateTime column is naive UTC. `local_date`, `local_hour` and `local_weekday`
+(Monday = 0) are in the store's time zone, fixed when the row is written.
+
+Three layers (retention in docs/storage.md):
+- registry: stores, zones, lines, cameras, users;
+- raw minutes (`*_minutes`): one row per received aggregate (per camera, per zone/line...);
+- rollups (`*_hours`, `*_days`): additive sums kept per camera, updated on ingest in the
+  same transaction. Mean occupancy is person_seconds / covered_s; dwell is a count, a sum and
+  a histogram over DWELL_BINS_S. Heat and direction grids are packed arrays (dashboard.cells).
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(naming_convention={
+    "pk": "pk_%(table_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+})
+
+# Dwell histogram bin edges (s): bin k holds stays in [edge k, edge k+1); the last is open-ended.
+DWELL_BINS_S = (0, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+DWELL_COLUMNS = tuple(f"dwell_b{k}" for k in range(len(DWELL_BINS_S)))
+NAME = sa.String(63)
+
+
+def _store_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("stores.id", ondelete="CASCADE")
+
+
+stores = sa.Table(
+    "stores", metadata,
+    sa.Column("id", NAME, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("region", sa.String(100), nullable=False, server_default=""),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False, server_default="UTC"),
+    sa.Column("origin_x_m", sa.Float, nullable=False, server_default="0"),
+    sa.Column("origin_y_m", sa.Float, nullable=False, server_default="0"),
+    sa.Column("width_m", sa.Float),
+    sa.Column("height_m", sa.Float),
+    sa.Column("plan_image", sa.String(500)),
+    sa.Column("area_m2", sa.Float, doc="Sales floor area; default width_m × height_m."),
+    sa.Column("auto_registered", sa.Boolean, nullable=False, default=False),
+    sa.Column("simulated", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+zones = sa.Table(
+    "zones", metadata,
+    sa.Column("store_id", NAME, _store_fk(), primary_key=True),
+    sa.Column("name", NAME, primary_key=True),
+    sa.Column("polygon_m", sa.JSON, doc="[[x, y], ...] floor metres; null when learned from messages."),
+    sa.Column("area_m2", sa.Float),
+    sa.Column("capacity", sa.Integer),
+)
+
+lines = sa.Table(
+    "lines", metadata,
+    sa.Column("store_id", NAME, _store_fk(), primary_key=True),
+    sa.Column("name", NAME, primary_key=True),
+    sa.Column("start_m", sa.JSON),
+    sa.Column("end_m", sa.JSON),
+)
+
+cameras = sa.Table(
+    "cameras", metadata,
+    sa.Column("store_id", NAME, _store_fk(), primary_key=True),
+    sa.Column("name", NAME, primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False, server_default="unknown"),
+    sa.Column("status_at", sa.DateTime),
+    sa.Column("last_seen", sa.DateTime, doc="End of the latest aggregate bucket received."),
+)
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("name", NAME, primary_key=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+user_stores = sa.Table(
+    "user_stores", metadata,
+    sa.Column("user_name", NAME, sa.ForeignKey("users.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("store_id", NAME, _store_fk(), primary_key=True),
+)
+
+api_tokens = sa.Table(
+    "api_tokens", metadata,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column("user_name", NAME, sa.ForeignKey("users.name", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+ingested = sa.Table(
+    "ingested", metadata,
+    sa.Column("id", sa.String(240), primary_key=True, doc="Aggregate id store/camera/kind/bucket_start."),
+    sa.Column("bucket_start", sa.DateTime, nullable=False, index=True),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+)
+
+meta = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String(63), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+)
+
+dead_letters = sa.Table(
+    "dead_letters", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("received_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("topic", sa.String(300), nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
+
+def _raw(name: str, keys: list[sa.Column], measures: list[sa.Column]) -> sa.Table:
+    """A raw per-bucket table: one row per aggregate message (and per zone/line/...)."""
+    return sa.Table(
+        name, metadata,
+        sa.Column("store_id", NAME, _store_fk(), primary_key=True),
+        sa.Column("camera", NAME, primary_key=True),
+        *keys,
+        sa.Column("bucket_start", sa.DateTime, primary_key=True, index=True),
+        sa.Column("bucket_s", sa.Integer, nullable=False),
+        sa.Column("covered_s", sa.Float, nullable=False),
+        *measures,
+        sa.Column("simulated", sa.Boolean, nullable=False),
+    )
+
+
+def _key(name: str) -> sa.Column:
+    return sa.Column(name, NAME, primary_key=True)
+
+
+zone_minutes = _raw("zone_minutes", [_key("zone")], [
+    sa.Column("mean_occupancy", sa.Float, nullable=False),
+    sa.Column("max_occupancy", sa.Integer, nullable=False),
+    sa.Column("person_seconds", sa.Float, nullable=False),
+    sa.Column("entries", sa.Integer, nullable=False),
+    sa.Column("dwells_s", sa.LargeBinary, nullable=False, doc="float32 little-endian, one per stay."),
+])
+line_minutes = _raw("line_minutes", [_key("line")], [
+    sa.Column("in_count", sa.Integer, nullable=False),
+    sa.Column("out_count", sa.Integer, nullable=False),
+])
+transition_minutes = _raw("transition_minutes", [_key("from_zone"), _key("to_zone")], [
+    sa.Column("count", sa.Integer, nullable=False),
+])
+health_minutes = _raw("health_minutes", [], [
+    sa.Column("frames_read", sa.Integer, nullable=False),
+    sa.Column("frames_analysed", sa.Integer, nullable=False),
+    sa.Column("frames_dropped", sa.Integer, nullable=False),
+    sa.Column("detector_ms_mean", sa.Float, nullable=False),
+    sa.Column("detector_ms_max", sa.Float, nullable=False),
+    sa.Column("source_status", sa.String(20), nullable=False),
+    sa.Column("reconnects", sa.Integer, nullable=False),
+])
+grid_minutes = _raw("grid_minutes", [], [
+    sa.Column("cell_m", sa.Float, nullable=False),
+    sa.Column("cells", sa.LargeBinary, nullable=False, doc="dashboard.cells.HEAT records."),
+])
+direction_minutes = _raw("direction_minutes", [], [
+    sa.Column("flow_cell_m", sa.Float, nullable=False),
+    sa.Column("cells", sa.LargeBinary, nullable=False, doc="dashboard.cells.DIRECTIONS records."),
+])
+
+
+def _rollup(name: str, grain: str, keys: list[sa.Column], measures: list[sa.Column]) -> sa.Table:
+    """An additive rollup. Hours are keyed by the UTC hour start (`period_start`); days by the
+    store's local date, with `period_start` the UTC instant of that local midnight."""
+    by_hour = grain == "hour"
+    return sa.Table(
+        name, metadata,
+        sa.Column("store_id", NAME, _store_fk(), primary_key=True),
+        sa.Column("camera", NAME, primary_key=True),
+        *keys,
+        sa.Column("period_start", sa.DateTime, primary_key=by_hour, nullable=False),
+        sa.Column("local_date", sa.Date, primary_key=not by_hour, nullable=False),
+        *([sa.Column("local_hour", sa.SmallInteger, nullable=False)] if by_hour else []),
+        sa.Column("local_weekday", sa.SmallInteger, nullable=False),
+        sa.Column("covered_s", sa.Float, nullable=False),
+        *measures,
+        sa.Column("simulated", sa.Boolean, nullable=False),
+        sa.Index(f"ix_{name}_store_date", "store_id", "local_date"),
+    )
+
+
+def _zone_measures() -> list[sa.Column]:
+    return [
+        sa.Column("person_seconds", sa.Float, nullable=False),
+        sa.Column("max_occupancy", sa.Integer, nullable=False),
+        sa.Column("entries", sa.Integer, nullable=False),
+        sa.Column("dwell_count", sa.Integer, nullable=False),
+        sa.Column("dwell_sum_s", sa.Float, nullable=False),
+        *[sa.Column(c, sa.Integer, nullable=False) for c in DWELL_COLUMNS],
+    ]
+
+
+def _line_measures() -> list[sa.Column]:
+    return [sa.Column("in_count", sa.Integer, nullable=False), sa.Column("out_count", sa.Integer, nullable=False)]
+
+
+def _heat_measures() -> list[sa.Column]:
+    return [sa.Column("person_seconds", sa.Float, nullable=False, doc="Sum over all cells."),
+            sa.Column("cells", sa.LargeBinary, doc="HEAT records; null once pruned (hours).")]
+
+
+def _direction_measures() -> list[sa.Column]:
+    return [sa.Column("cells", sa.LargeBinary, doc="DIRECTIONS records; null once pruned (hours).")]
+
+
+ROLLUPS: dict[str, dict[str, sa.Table]] = {}
+for _grain in ("hour", "day"):
+    _s = "hours" if _grain == "hour" else "days"
+    ROLLUPS[_grain] = {
+        "zones": _rollup(f"zone_{_s}", _grain, [_key("zone")], _zone_measures()),
+        "lines": _rollup(f"line_{_s}", _grain, [_key("line")], _line_measures()),
+        "transitions": _rollup(f"transition_{_s}", _grain, [_key("from_zone"), _key("to_zone")],
+                               [sa.Column("count", sa.Integer, nullable=False)]),
+        "grid": _rollup(f"grid_{_s}", _grain, [sa.Column("cell_m", sa.Float, primary_key=True)],
+                        _heat_measures()),
+        "directions": _rollup(f"direction_{_s}", _grain, [sa.Column("flow_cell_m", sa.Float, primary_key=True)],
+                              _direction_measures()),
+    }
+
+zone_hours, zone_days = ROLLUPS["hour"]["zones"], ROLLUPS["day"]["zones"]
+line_hours, line_days = ROLLUPS["hour"]["lines"], ROLLUPS["day"]["lines"]
+transition_hours, transition_days = ROLLUPS["hour"]["transitions"], ROLLUPS["day"]["transitions"]
+grid_hours, grid_days = ROLLUPS["hour"]["grid"], ROLLUPS["day"]["grid"]
+direction_hours, direction_days = ROLLUPS["hour"]["directions"], ROLLUPS["day"]["directions"]
+RAW = {"zones": zone_minutes, "lines": line_minutes, "transitions": transition_minutes,
+       "health": health_minutes, "grid": grid_minutes, "directions": direction_minutes}
