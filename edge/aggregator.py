@@ -38,6 +38,7 @@ class HealthCounters:
     frames_read: int = 0
     frames_analysed: int = 0
     frames_dropped: int = 0
+    reconnects: int = 0
     detector_ms_sum: float = 0.0
     detector_ms_max: float = 0.0
 
@@ -63,8 +64,7 @@ class Aggregator:
         self.lines = Lines(config.lines, a.line_hysteresis_m, a.track_timeout_s)
         self.flows = Flows(config.floor_plan, config.zones, a.flow_cell_m, a.min_step_m, a.track_timeout_s)
         self.health = HealthCounters()
-        self.source_status = "ok"
-        self.reconnects = 0
+        self.source_status = "ok"  # the source's latest status, reported with each bucket
         self._start_s: float | None = None  # start of the open bucket, UTC epoch seconds
         self._covered_s = 0.0
 
@@ -112,7 +112,7 @@ class Aggregator:
             HealthAggregate(**common, frames_read=h.frames_read, frames_analysed=h.frames_analysed,
                             frames_dropped=h.frames_dropped, detector_ms_mean=round(h.detector_ms_mean, 2),
                             detector_ms_max=round(h.detector_ms_max, 2), source_status=self.source_status,
-                            reconnects=self.reconnects),
+                            reconnects=h.reconnects),
         ]
         self.health = HealthCounters()
         self._covered_s = 0.0

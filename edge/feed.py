@@ -1,0 +1,82 @@
+"""Reads a FrameSource on its own thread, so that the frame loop wakes at least every `tick_s`
+(to send heartbeats and close buckets) even while a live source waits to reconnect.
+
+Live sources (and recordings paced in real time) must not queue up stale frames when analysis
+is slower than the camera: the feed keeps only the newest `depth` frames and counts the ones it
+discards in `dropped`. Recordings replayed as fast as possible lose nothing: the reader waits
+for the loop instead.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+
+from edge.source import FrameSource
+from edge.types import Frame
+
+_END = object()
+
+
+class FrameFeed:
+    """Iterate to get `Frame`s, or `None` when no frame came within `tick_s` seconds. Ends when
+    the source ends; an exception raised by the source is raised again in the iterating thread."""
+
+    def __init__(self, source: FrameSource, *, drop_stale: bool, tick_s: float = 1.0, depth: int = 2) -> None:
+        self.source = source
+        self.drop_stale = drop_stale
+        self.tick_s = tick_s
+        self.dropped = 0
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name=f"feed-{source.camera}", daemon=True)
+
+    def _put(self, item: object) -> None:
+        droppable = self.drop_stale and isinstance(item, Frame)
+        while not self._stop.is_set():
+            try:
+                if droppable:
+                    self._queue.put_nowait(item)
+                else:
+                    self._queue.put(item, timeout=self.tick_s)
+                return
+            except queue.Full:
+                if droppable:
+                    try:
+                        self._queue.get_nowait()
+                        self.dropped += 1
+                    except queue.Empty:
+                        pass
+
+    def _read(self) -> None:
+        try:
+            for frame in self.source:
+                self._put(frame)
+                if self._stop.is_set():
+                    break
+        except Exception as exc:  # handed to the frame loop, which owns error handling
+            self._put(exc)
+        self._put(_END)
+
+    def __iter__(self) -> Iterator[Frame | None]:
+        self._thread.start()
+        while True:
+            try:
+                item = self._queue.get(timeout=self.tick_s)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                yield None
+                continue
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop the source and the reader thread (safe from any thread, and more than once)."""
+        self._stop.set()
+        self.source.close()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
