@@ -300,15 +300,29 @@ def flow_figure(geometry: FloorGeometry, directions: Iterable[Sequence], flow_ce
     return figure
 
 
-def dwell_box(dwells_s: Mapping[str, Sequence[float]], title: str = "Dwell time per zone") -> go.Figure:
-    """One box per zone of completed stays, in minutes (whiskers 1.5 IQR, mean marked)."""
+def dwell_label(lo_s: float, hi_s: float | None) -> str:
+    """'30 s–1 min' style label of a dwell bin [lo_s, hi_s)."""
+    def fmt(v: float) -> str:
+        return f"{v:g} s" if v < 60 else f"{v / 60:g} min"
+    return f"≥ {fmt(lo_s)}" if hi_s is None else f"{fmt(lo_s)}–{fmt(hi_s)}" if lo_s else f"< {fmt(hi_s)}"
+
+
+def dwell_histogram(bin_edges_s: Sequence[float], counts_by_zone: Mapping[str, Sequence[int]],
+                    title: str = "Dwell time per zone") -> go.Figure:
+    """Share of each zone's completed stays per dwell bin (bin k = [edge k, edge k+1), the
+    last open-ended), one bar group per zone, so zones of different traffic compare."""
+    labels = [dwell_label(lo, hi) for lo, hi in zip(bin_edges_s, list(bin_edges_s[1:]) + [None])]
     figure = go.Figure()
-    for zone, values in dwells_s.items():
-        figure.add_trace(go.Box(y=[v / 60 for v in values], name=zone, boxmean=True, boxpoints=False,
-                                marker_color="#6a1b9a"))
-    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=320, showlegend=False,
-                         margin=dict(l=50, r=20, t=50, b=40), yaxis=dict(title="minutes", rangemode="tozero"),
-                         plot_bgcolor="white")
+    for zone, counts in counts_by_zone.items():
+        if len(counts) != len(labels):
+            raise ValueError(f"dwell_histogram: zone {zone!r} has {len(counts)} bins, expected {len(labels)}")
+        total = sum(counts)
+        figure.add_trace(go.Bar(x=labels, y=[100 * c / total if total else 0 for c in counts], name=zone,
+                                customdata=list(counts),
+                                hovertemplate=zone + ": %{y:.0f} % (%{customdata} stays)<extra></extra>"))
+    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=320, barmode="group",
+                         margin=dict(l=50, r=20, t=50, b=40), yaxis=dict(title="% of stays"),
+                         plot_bgcolor="white", legend=dict(orientation="h", y=-0.2))
     return figure
 
 

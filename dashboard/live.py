@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import AsyncIterator, Callable
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 
+from edge.config import Mqtt
 from edge.contract import (
     TOPIC_ROOT,
     ContractError,
@@ -31,6 +30,7 @@ from edge.contract import (
     StatusMessage,
     parse_message,
 )
+from edge.mqtt_link import connect_async, new_client
 
 log = logging.getLogger(__name__)
 
@@ -170,26 +170,18 @@ def _later(a: datetime | None, b: datetime | None) -> datetime | None:
 
 
 class LiveSubscriber:
-    """Feeds a LiveHub from the broker on paho's network thread; reconnects with backoff and
-    subscribes in on_connect so subscriptions survive a broker restart."""
+    """Feeds a LiveHub from the broker on paho's network thread. The client is built by
+    edge.mqtt_link (same URL, credential and TLS handling as the edge and ingest); it
+    reconnects with backoff and subscribes in on_connect, so subscriptions survive a broker
+    restart. The session is clean: live state missed while away is not worth replaying."""
 
-    def __init__(self, hub: LiveHub, url: str, *, username: str | None = None, password: str | None = None,
-                 ca_file: str | None = None, client_id: str = "footfall-dashboard-live", keepalive_s: int = 30):
-        parsed = urlparse(url)
-        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-            raise ValueError(f"live MQTT url {url!r}: expected mqtt://host[:port] or mqtts://host[:port]")
+    def __init__(self, hub: LiveHub, settings: Mqtt, client_id: str = "footfall-dashboard-live"):
         self.hub = hub
-        self.host = parsed.hostname
-        self.port = parsed.port or (8883 if parsed.scheme == "mqtts" else 1883)
-        self.keepalive_s = keepalive_s
+        self.settings = settings
         self.connected = threading.Event()
         self.rejected = 0
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-        if username:
-            self._client.username_pw_set(username, password)
-        if parsed.scheme == "mqtts":
-            self._client.tls_set(ca_certs=ca_file, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client, self._address = new_client(settings, client_id)
+        self.host, self.port = self._address.host, self._address.port
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -216,8 +208,7 @@ class LiveSubscriber:
 
     def start(self) -> "LiveSubscriber":
         """Connect in the background (the app starts even if the broker is down)."""
-        self._client.connect_async(self.host, self.port, keepalive=self.keepalive_s)
-        self._client.loop_start()
+        connect_async(self._client, self._address, self.settings.keepalive_s, persistent=False)
         return self
 
     def stop(self) -> None:

@@ -132,10 +132,16 @@ def test_time_charts_carry_the_values():
     assert np.asarray(grid.z)[6, 23] == 167
 
 
-def test_dwell_box_in_minutes_and_compare_charts():
-    box = charts.dwell_box({"tills": [60, 120, 180], "entrance": [30]})
-    assert [t.name for t in box.data] == ["tills", "entrance"]
-    assert list(box.data[0].y) == [1, 2, 3]
+def test_dwell_histogram_shares_and_labels():
+    fig = charts.dwell_histogram((0, 30, 60, 120), {"tills": [1, 1, 2, 0], "entrance": [0, 0, 0, 0]})
+    assert list(fig.data[0].x) == ["< 30 s", "30 s–1 min", "1 min–2 min", "≥ 2 min"]
+    assert list(fig.data[0].y) == [25, 25, 50, 0]
+    assert list(fig.data[1].y) == [0, 0, 0, 0]
+    with pytest.raises(ValueError, match="zone 'x' has 2 bins, expected 4"):
+        charts.dwell_histogram((0, 30, 60, 120), {"x": [1, 2]})
+
+
+def test_compare_charts():
     series = {f"s{i}": [("2026-03-02", i), ("2026-03-03", 2 * i)] for i in range(1, 6)}
     grid = charts.small_multiples(series, "visits", columns=4)
     assert len(grid.data) == 5 and grid.data[4].xaxis == "x5"

@@ -9,6 +9,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from dashboard.live import LiveHub, LiveSubscriber
+from edge.config import Mqtt
 from edge.contract import (
     ContractError,
     DeviceHealth,
@@ -53,7 +54,7 @@ def publish(client, topic: str, payload: bytes, retain: bool = False) -> None:
 
 def test_subscriber_keeps_latest_state_per_store(broker, publisher):
     hub = LiveHub()
-    subscriber = LiveSubscriber(hub, broker.url, client_id="t-live-1").start()
+    subscriber = LiveSubscriber(hub, Mqtt(url=broker.url), "t-live-1").start()
     try:
         assert subscriber.connected.wait(10)
         publish(publisher, status_topic("s1", "cam1"),
@@ -87,7 +88,7 @@ def test_subscriber_keeps_latest_state_per_store(broker, publisher):
 
 def test_subscriber_resubscribes_after_broker_restart(broker, publisher):
     hub = LiveHub()
-    subscriber = LiveSubscriber(hub, broker.url, client_id="t-live-2").start()
+    subscriber = LiveSubscriber(hub, Mqtt(url=broker.url), "t-live-2").start()
     try:
         assert subscriber.connected.wait(10)
         broker.restart()
@@ -106,7 +107,7 @@ def test_retained_status_arrives_on_connect(broker, publisher):
     publish(publisher, status_topic("s1", "door"),
             StatusMessage(store="s1", camera="door", status="offline").to_json(), retain=True)
     hub = LiveHub()
-    subscriber = LiveSubscriber(hub, broker.url, client_id="t-live-3").start()
+    subscriber = LiveSubscriber(hub, Mqtt(url=broker.url), "t-live-3").start()
     try:
         wait_until(lambda: "door" in hub.snapshot("s1").cameras)
         assert hub.snapshot("s1").cameras["door"].status == "offline"
