@@ -11,17 +11,19 @@ from edge.config import load_config
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def synthetic_camera(height_m=4.0, tilt_deg=35.0, f_px=800.0, size_px=(1280, 720)):
-    """A pinhole camera `height_m` above the floor at (0, 0), looking along floor +y, tilted
-    down. Returns (K, rvec, tvec) such that cv2.projectPoints maps floor (x, y, 0) to pixels."""
+def synthetic_camera(height_m=4.0, tilt_deg=35.0, f_px=800.0, size_px=(1280, 720), at_m=(0.0, 0.0), yaw_deg=0.0):
+    """A pinhole camera `height_m` above floor point `at_m`, looking along floor +y turned by
+    `yaw_deg` (towards +x), tilted down. Returns (K, rvec, tvec) such that cv2.projectPoints
+    maps floor (x, y, 0) to pixels."""
     K = np.array([[f_px, 0, size_px[0] / 2], [0, f_px, size_px[1] / 2], [0, 0, 1.0]])
-    t = np.radians(tilt_deg)
+    t, yaw = np.radians(tilt_deg), np.radians(yaw_deg)
     # camera axes in floor coordinates (floor z up): x right, y down the image, z forward
-    forward = np.array([0, np.cos(t), -np.sin(t)])
-    right = np.array([1.0, 0, 0])
+    ahead = np.array([np.sin(yaw), np.cos(yaw), 0.0])
+    forward = np.cos(t) * ahead + np.array([0, 0, -np.sin(t)])
+    right = np.cross(ahead, [0, 0, 1.0])
     down = np.cross(forward, right)
     R = np.stack([right, down, forward])
-    centre = np.array([0, 0, height_m])
+    centre = np.array([at_m[0], at_m[1], height_m])
     rvec, _ = cv2.Rodrigues(R)
     return K, rvec, -R @ centre
 

@@ -1,0 +1,110 @@
+"""Which camera counts which floor cell, so that people in overlapping views count once.
+
+Every cell of the floor plan's heat grid (`analysis.cell_m`, row-major from the plan's
+`origin_m`, x right and y down in floor metres) is owned by at most one camera: among the
+cameras that see the cell's centre (it projects inside the frame and inside the camera's
+`image_mask_px`, in front of the camera), the one with the most pixels per floor metre there,
+i.e. the one that sees it in most detail and detects people there most reliably. Ties go to
+the camera listed first in the config. Each camera then keeps only people standing on its own
+cells (`keep`), and the union over cameras counts everyone once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from calibration.geometry import CalibrationError, CameraGeometry
+from edge.analytics.floor import cell_indices
+from edge.config import FloorPlan, StoreConfig
+
+UNSEEN = -1
+
+
+@dataclass(frozen=True)
+class FloorGrid:
+    """The plan's cells: `cols` × `rows` squares of `cell_m` metres from `origin_m`, numbered
+    as `edge.analytics.floor.cell_indices` numbers them (a partial last row/column included)."""
+
+    origin_m: tuple[float, float]
+    cell_m: float
+    cols: int
+    rows: int
+
+    @classmethod
+    def of(cls, plan: FloorPlan, cell_m: float) -> "FloorGrid":
+        return cls(tuple(plan.origin_m), cell_m, int(np.ceil(plan.width_m / cell_m - 1e-9)),
+                   int(np.ceil(plan.height_m / cell_m - 1e-9)))
+
+    def centres_m(self) -> np.ndarray:
+        """(rows*cols, 2) floor m, the centre of every cell in row-major order."""
+        x = self.origin_m[0] + (np.arange(self.cols) + 0.5) * self.cell_m
+        y = self.origin_m[1] + (np.arange(self.rows) + 0.5) * self.cell_m
+        xx, yy = np.meshgrid(x, y)
+        return np.stack([xx.ravel(), yy.ravel()], axis=1)
+
+
+def visible(geometry: CameraGeometry, points_m: np.ndarray, frame_size_px: tuple[int, int],
+            image_mask_px: list[tuple[float, float]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Which floor points (N, 2) m one camera sees: in front of it, inside its frame of
+    `frame_size_px` (width, height) and inside its mask polygon. Returns (N,) bool and the
+    points' image positions (N, 2) px (NaN behind the camera)."""
+    width, height = frame_size_px
+    image_px = geometry.floor_to_image(points_m)
+    with np.errstate(invalid="ignore"):
+        seen = (np.isfinite(image_px).all(axis=1) & (image_px[:, 0] >= 0) & (image_px[:, 0] < width)
+                & (image_px[:, 1] >= 0) & (image_px[:, 1] < height))
+    if image_mask_px is not None and seen.any():
+        mask = np.zeros((height, width), np.uint8)
+        cv2.fillPoly(mask, [np.round(np.asarray(image_mask_px)).astype(np.int32)], 1)
+        pixels = image_px[seen].astype(np.int64)
+        seen[np.flatnonzero(seen)] = mask[pixels[:, 1], pixels[:, 0]] > 0
+    return seen, image_px
+
+
+class Ownership:
+    """The owner of every floor cell. `grid` (rows, cols) int: index into `cameras`, -1 where
+    no camera sees the cell. `coverage[name]` (rows, cols) bool: where that camera sees."""
+
+    def __init__(self, cameras: list[str], grid: np.ndarray, coverage: dict[str, np.ndarray],
+                 plan: FloorPlan, floor: FloorGrid):
+        self.cameras = cameras
+        self.plan = plan
+        self.grid = grid
+        self.coverage = coverage
+        self.floor = floor
+
+    @classmethod
+    def build(cls, config: StoreConfig, frame_sizes: dict[str, tuple[int, int]],
+              geometries: dict[str, CameraGeometry] | None = None) -> "Ownership":
+        """Assign every cell of `config`'s plan. `frame_sizes` gives (width, height) px per
+        camera name; `geometries` may pass already solved cameras (default: from the config)."""
+        floor = FloorGrid.of(config.floor_plan, config.analysis.cell_m)
+        centres = floor.centres_m()
+        names = [camera.name for camera in config.cameras]
+        best = np.full(len(centres), -np.inf)
+        owner = np.full(len(centres), UNSEEN, np.int64)
+        coverage = {}
+        for index, camera in enumerate(config.cameras):
+            if camera.name not in frame_sizes:
+                raise CalibrationError(f"camera {camera.name}: no frame size given to Ownership.build "
+                                       f"(have {', '.join(sorted(frame_sizes)) or 'none'})")
+            size = frame_sizes[camera.name]
+            geometry = (geometries or {}).get(camera.name) or CameraGeometry.from_config(camera, size)
+            seen, _ = visible(geometry, centres, size, camera.image_mask_px)
+            scale = np.where(seen, geometry.pixels_per_metre(centres), -np.inf)
+            better = seen & (scale > best)
+            owner[better], best[better] = index, scale[better]
+            coverage[camera.name] = seen.reshape(floor.rows, floor.cols)
+        return cls(names, owner.reshape(floor.rows, floor.cols), coverage, config.floor_plan, floor)
+
+    def keep(self, camera: str, floor_xy: np.ndarray) -> np.ndarray:
+        """(N, 2) floor m → (N,) bool: True for the points on cells `camera` owns. Points off
+        the plan or NaN (beyond the horizon) are not kept by anyone."""
+        if camera not in self.cameras:
+            raise KeyError(f"camera {camera!r} is not in this store (have {', '.join(self.cameras)})")
+        cells, inside = cell_indices(floor_xy, self.plan, self.floor.cell_m)
+        kept = inside.copy()
+        kept[inside] = self.grid[cells[:, 1], cells[:, 0]] == self.cameras.index(camera)
+        return kept
