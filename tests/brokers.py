@@ -1,6 +1,7 @@
 """Real Mosquitto brokers for tests: each on a free port with its own config and directory."""
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -47,6 +48,9 @@ class Mosquitto:
 
     def write_config(self) -> Path:
         allow = "" if "password_file" in self.extra_config else "allow_anonymous true\n"
+        # Run as whoever runs the tests: as root, Mosquitto would otherwise switch to the
+        # `mosquitto` user, which cannot write persistence or logs into a private tmp dir.
+        allow += f"user {getpass.getuser()}\n"
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n{allow}persistence true\n"
