@@ -1,0 +1,86 @@
+"""Dependencies shared by the API routers, as `Annotated` aliases.
+
+`Conn` is one database connection per request, from the engine that `create_app` put in
+`app.state.engine`; tests swap it with `app.dependency_overrides[get_conn]`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+from typing import Annotated, Iterator, Literal
+
+import sqlalchemy as sa
+from fastapi import Depends, HTTPException, Path, Query, Request
+from fastapi.responses import Response
+
+from dashboard import auth
+
+STORE_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+def get_conn(request: Request) -> Iterator[sa.Connection]:
+    with request.app.state.engine.connect() as conn:
+        yield conn
+
+
+Conn = Annotated[sa.Connection, Depends(get_conn)]
+
+
+def current_user(request: Request, conn: Conn) -> auth.Principal:
+    user = auth.request_principal(conn, request)
+    if user is None:
+        raise HTTPException(401, "log in (POST /api/v1/session) or send Authorization: Bearer TOKEN",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+User = Annotated[auth.Principal, Depends(current_user)]
+
+
+def hq_user(user: User) -> auth.Principal:
+    if user.role != "hq":
+        raise HTTPException(403, f"user {user.name!r} is a {user.role}; this needs the hq role")
+    return user
+
+
+HqUser = Annotated[auth.Principal, Depends(hq_user)]
+
+
+def visible_store(store_id: Annotated[str, Path(pattern=STORE_ID)], user: User) -> str:
+    """The path's store id, if this user may see it (403 otherwise, before any query runs)."""
+    if not user.can_see(store_id):
+        raise HTTPException(403, f"user {user.name!r} may not see store {store_id!r}")
+    return store_id
+
+
+StoreId = Annotated[str, Depends(visible_store)]
+Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
+
+
+def _cell(value) -> str:
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=str)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def csv_response(rows: list[dict], filename: str) -> Response:
+    """Rows (dicts with the same keys) as a CSV download; lists and dicts become JSON text."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if rows:
+        writer.writerow(rows[0].keys())
+        writer.writerows([_cell(v) for v in row.values()] for row in rows)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def date_range(start: date, end: date) -> tuple[date, date]:
+    if end < start:
+        raise HTTPException(422, f"end {end} is before start {start}")
+    if (end - start).days > 400:
+        raise HTTPException(422, f"range {start}..{end} is longer than 400 days")
+    return start, end

@@ -1,0 +1,25 @@
+"""CSV downloads of the rollup tables (zone_hours, line_days, ...) for the stores a user may see."""
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, HTTPException
+
+from dashboard import repository
+from dashboard.api.deps import Conn, User, csv_response, date_range
+
+router = APIRouter(tags=["export"])
+
+
+@router.get("/export/{dataset}.csv")
+def export(dataset: str, user: User, conn: Conn, start: date, end: date, store: str | None = None):
+    """One rollup table as CSV over local dates [start, end]: zone_hours, zone_days, line_hours,
+    line_days, transition_hours, transition_days, grid_hours, grid_days (totals only)."""
+    if store is not None and not user.can_see(store):
+        raise HTTPException(403, f"user {user.name!r} may not see store {store!r}")
+    first, last = date_range(start, end)
+    try:
+        rows = repository.export(conn, dataset, {store} if store else user.visible(), first, last)
+    except repository.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    return csv_response(rows, f"{dataset}-{first}-{last}.csv")

@@ -1,0 +1,19 @@
+"""A store's latest stored minute per zone and its cameras' status (the live MQTT stream is
+the web page's business: dashboard/live.py)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from dashboard import repository
+from dashboard.api.deps import Conn, Format, StoreId, csv_response
+
+router = APIRouter(tags=["live"])
+
+
+@router.get("/stores/{store_id}/live")
+def live(store_id: StoreId, conn: Conn, format: Format = "json"):
+    try:
+        state = repository.live(conn, store_id)
+    except repository.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    return csv_response(state["zones"], f"{store_id}-live.csv") if format == "csv" else state

@@ -1,0 +1,95 @@
+"""The web app: `create_app(settings)` builds the engine and the FastAPI app at call time.
+
+It mounts the JSON API (dashboard.api, under /api/v1, OpenAPI at /docs) and, when the web
+pages exist, `dashboard.pages.router` (HTML pages, static files, live stream), with the live
+MQTT subscriber started and stopped in the app's lifespan (dashboard.live.start_live).
+`app.state.engine`, `.storage` and `.settings` serve both.
+`python -m dashboard serve` runs it with uvicorn.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.middleware.sessions import SessionMiddleware
+
+from dashboard import api, auth
+from dashboard.settings import Settings, SettingsError
+from dashboard.storage import Storage
+
+log = logging.getLogger(__name__)
+SESSION_COOKIE = "footfall_session"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    storage = Storage(settings.db_url)
+    if settings.migrate:
+        storage.migrate()
+    pages = importlib.import_module("dashboard.pages") if importlib.util.find_spec("dashboard.pages") else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if pages is None:
+            yield
+            return
+        from dashboard.live import start_live, stop_live
+
+        start_live(app.state, settings.mqtt)
+        try:
+            yield
+        finally:
+            stop_live(app.state)
+
+    app = FastAPI(lifespan=lifespan, title="Footfall dashboard", version="1",
+                  description="In-store analytics: per-store trends, chain comparison, heat grids, CSV export. "
+                              "Log in with POST /api/v1/session or send Authorization: Bearer TOKEN.")
+    app.state.engine = storage.engine
+    app.state.storage = storage
+    app.state.settings = settings
+
+    @app.middleware("http")
+    async def _same_origin_only(request: Request, call_next):
+        """CSRF guard: cookie-authenticated writes must come from this site (SameSite=strict too)."""
+        if not auth.same_origin(request):
+            return JSONResponse({"detail": "cross-site request refused: Origin or Referer must be this site"},
+                                status_code=403)
+        return await call_next(request)
+
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie=SESSION_COOKIE,
+                       max_age=settings.session_max_age_s, same_site="strict", https_only=settings.secure_cookies)
+    for router in api.ROUTERS:
+        app.include_router(router, prefix=api.PREFIX)
+    if pages is not None:
+        app.include_router(pages.router)
+    return app
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", help="SQLAlchemy URL (default $FOOTFALL_DB_URL or sqlite:///var/footfall.sqlite3)")
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="listen port (default 8000)")
+    parser.add_argument("--secret-file", help="file holding the session secret (default $FOOTFALL_SECRET_FILE)")
+    parser.add_argument("--mqtt", help="broker URL for the live page (default $FOOTFALL_MQTT_URL)")
+
+
+def main(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    env = dict(os.environ)
+    if args.secret_file:
+        env["FOOTFALL_SECRET_FILE"] = args.secret_file
+    if args.mqtt:
+        env["FOOTFALL_MQTT_URL"] = args.mqtt
+    try:
+        settings = Settings.from_env(env, db_url=args.db)
+    except SettingsError as exc:
+        log.error("%s", exc)
+        return 2
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0

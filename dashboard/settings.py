@@ -1,0 +1,67 @@
+"""Dashboard settings, read when the app is created (never at import).
+
+From the environment: FOOTFALL_DB_URL (SQLAlchemy URL, default sqlite:///var/footfall.sqlite3),
+FOOTFALL_SECRET_KEY or FOOTFALL_SECRET_FILE (signs session cookies: at least 32 characters,
+placeholders refused), FOOTFALL_MQTT_URL (broker for the live page; unset: no live page),
+FOOTFALL_SECURE_COOKIES=1 (cookies only over HTTPS; set it behind TLS).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from edge.config import Mqtt
+
+PLACEHOLDERS = ("change", "secret", "example", "placeholder", "xxxx", "1234")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the variable."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    db_url: str = Field("sqlite:///var/footfall.sqlite3", description="SQLAlchemy URL of the dashboard database.")
+    secret_key: str = Field(description="Signs session cookies; at least 32 random characters.", repr=False)
+    session_max_age_s: int = Field(8 * 3600, ge=60, description="Session lifetime (default 8 h).")
+    secure_cookies: bool = Field(False, description="Send the session cookie over HTTPS only.")
+    mqtt: Mqtt | None = Field(None, description="Broker the live page subscribes to (default: none).")
+    migrate: bool = Field(True, description="Upgrade the schema when the app starts.")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong(cls, value: str) -> str:
+        if len(value) < 32:
+            raise ValueError(f"secret key has {len(value)} characters, need at least 32 "
+                             "(python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+        if any(word in value.lower() for word in PLACEHOLDERS):
+            raise ValueError("secret key looks like a placeholder; generate a random one")
+        return value
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Settings from FOOTFALL_* variables; `overrides` (e.g. from the command line) win."""
+        env = os.environ if env is None else env
+        values: dict = {}
+        if "FOOTFALL_DB_URL" in env:
+            values["db_url"] = env["FOOTFALL_DB_URL"]
+        if env.get("FOOTFALL_SECRET_FILE"):
+            try:
+                values["secret_key"] = Path(env["FOOTFALL_SECRET_FILE"]).read_text().strip()
+            except OSError as exc:
+                raise SettingsError(f"FOOTFALL_SECRET_FILE={env['FOOTFALL_SECRET_FILE']}: {exc.strerror}") from None
+        elif env.get("FOOTFALL_SECRET_KEY"):
+            values["secret_key"] = env["FOOTFALL_SECRET_KEY"]
+        if env.get("FOOTFALL_MQTT_URL"):
+            values["mqtt"] = Mqtt(url=env["FOOTFALL_MQTT_URL"])
+        values["secure_cookies"] = env.get("FOOTFALL_SECURE_COOKIES", "") in ("1", "true", "yes")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "secret_key" not in values:
+            raise SettingsError("no secret key: set FOOTFALL_SECRET_KEY or FOOTFALL_SECRET_FILE")
+        try:
+            return cls(**values)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
