@@ -1,0 +1,134 @@
+"""Calibration tools for a store config.
+
+    python -m calibration solve STORE.yaml --camera NAME
+        Solve the camera's image→floor homography from its point pairs, print every point's
+        reprojection error in metres (outliers flagged), and write `homography` back into the
+        YAML, keeping its comments and order. Nothing is written while a point is an outlier.
+
+    python -m calibration check STORE.yaml --camera NAME --frame IMAGE_OR_VIDEO --out DIR
+        Write check pictures to DIR: the floor grid, zones and lines on the camera frame
+        (NAME_frame.png), the frame warped onto the floor plan (NAME_plan.png), each camera's
+        coverage and owned cells (coverage_CAMERA.png) and all owners (ownership.png).
+        Other cameras' frame sizes come from the first frame of their sources.
+
+Exit status: 0 done, 1 calibration has outliers, 2 unusable config or input.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from calibration.check import draw_on_frame, draw_ownership, warp_to_plan
+from calibration.geometry import CalibrationError, CameraGeometry
+from calibration.ownership import Ownership
+from calibration.store_yaml import write_homography
+from edge.config import ConfigError, StoreConfig, load_config
+
+
+def first_frame(path: str) -> np.ndarray | None:
+    """The BGR image at `path`: an image file, or the first frame of a video, image pattern
+    (frames/seq_%06d.jpg) or stream. None when nothing can be read."""
+    if "%" not in path and Path(path).is_file():
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is not None:
+            return image
+    capture = cv2.VideoCapture(path)
+    try:
+        ok, image = capture.read()
+    finally:
+        capture.release()
+    return image if ok else None
+
+
+def source_frame_size(config: StoreConfig, camera: str) -> tuple[int, int]:
+    """(width, height) px of a camera's source, from its first frame."""
+    source = config.resolve(config.camera(camera).source)
+    image = first_frame(source)
+    if image is None:
+        raise CalibrationError(f"camera {camera}: cannot read a frame from its source {source}")
+    return image.shape[1], image.shape[0]
+
+
+def solve(config: StoreConfig, camera: str) -> int:
+    entry = config.camera(camera)
+    cal = entry.calibration
+    try:
+        size = source_frame_size(config, camera)
+    except CalibrationError as exc:
+        print(f"note: {exc}; points are not checked against the frame size", file=sys.stderr)
+        size = None
+    geometry = CameraGeometry.solve(camera, cal.image_points_px, cal.floor_points_m, cal.max_error_m,
+                                    cal.camera_matrix, cal.dist_coeffs, size, strict=False)
+    projected = geometry.image_to_floor(geometry.image_points_px)
+    print(f"camera {camera}: {len(projected)} points, max_error_m {cal.max_error_m:g}")
+    print(f"{'#':>3} {'image px':>20} {'floor m':>20} {'projected m':>20} {'error m':>8}")
+    for i, (image, floor, got, error, bad) in enumerate(zip(geometry.image_points_px, geometry.floor_points_m,
+                                                             projected, geometry.errors_m, geometry.outliers)):
+        print(f"{i:>3} {_pair(image):>20} {_pair(floor):>20} {_pair(got):>20} {error:8.3f}"
+              + ("  OUTLIER" if bad else ""))
+    print(f"median {np.median(geometry.errors_m):.3f} m, max {geometry.errors_m.max():.3f} m")
+    if geometry.outliers.any():
+        print(f"not written: {int(geometry.outliers.sum())} point(s) off by more than {cal.max_error_m:g} m; "
+              "fix or remove them", file=sys.stderr)
+        return 1
+    write_homography(config.path, camera, geometry.homography)
+    print(f"wrote cameras.{camera}.calibration.homography to {config.path}")
+    return 0
+
+
+def _pair(values: np.ndarray) -> str:
+    return f"({values[0]:.3f}, {values[1]:.3f})"
+
+
+def check(config: StoreConfig, camera: str, frame_path: str, out_dir: Path) -> int:
+    config.camera(camera)  # names the camera if it is not in the store
+    frame = first_frame(frame_path)
+    if frame is None:
+        raise CalibrationError(f"camera {camera}: cannot read an image or video frame from {frame_path}")
+    sizes = {c.name: ((frame.shape[1], frame.shape[0]) if c.name == camera else source_frame_size(config, c.name))
+             for c in config.cameras}
+    geometries = {c.name: CameraGeometry.from_config(c, sizes[c.name]) for c in config.cameras}
+    ownership = Ownership.build(config, sizes, geometries)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pictures = {
+        f"{camera}_frame.png": draw_on_frame(frame, geometries[camera], config),
+        f"{camera}_plan.png": warp_to_plan(frame, geometries[camera], config),
+        "ownership.png": draw_ownership(config, ownership),
+    }
+    for name in ownership.cameras:
+        pictures[f"coverage_{name}.png"] = draw_ownership(config, ownership, name)
+    for name, image in pictures.items():
+        path = out_dir / name
+        if not cv2.imwrite(str(path), image):
+            raise OSError(f"cannot write {path}")
+        print(path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m calibration", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    solve_parser = commands.add_parser("solve", help="solve a camera's homography and write it into the YAML")
+    check_parser = commands.add_parser("check", help="render check pictures of a calibration")
+    for sub in (solve_parser, check_parser):
+        sub.add_argument("store", type=Path, help="store config YAML")
+        sub.add_argument("--camera", required=True, help="camera name in the store config")
+    check_parser.add_argument("--frame", required=True, help="a frame of the camera: image or video file")
+    check_parser.add_argument("--out", required=True, type=Path, help="directory for the PNGs")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.store)
+        if args.command == "solve":
+            return solve(config, args.camera)
+        return check(config, args.camera, args.frame, args.out)
+    except (ConfigError, CalibrationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
