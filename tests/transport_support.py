@@ -1,6 +1,7 @@
 """Helpers for the transport tests: real contract messages, a subscriber, waiting."""
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -84,3 +85,97 @@ class Collector:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class IngestThread:
+    """dashboard.ingest.Ingest running in a thread of the test process, on its own database."""
+
+    def __init__(self, broker_url: str, db_url: str, client_id: str = "ingest-test", batch_max: int = 500):
+        from dashboard.ingest import Ingest
+        from dashboard.storage import Storage
+        from edge.config import Mqtt
+
+        self.storage = Storage(db_url)
+        self.storage.migrate()
+        self.ingest = Ingest(self.storage, Mqtt(url=broker_url), group="test", client_id=client_id,
+                             batch_max=batch_max)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.ingest.run, args=(self.stop,), daemon=True)
+
+    def start(self) -> "IngestThread":
+        self.thread.start()
+        assert self.ingest.connected.wait(10), "ingest did not connect"
+        return self
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        assert not self.thread.is_alive(), "ingest did not stop"
+
+
+def stored_ids(storage) -> list[str]:
+    """Every aggregate id the database has stored (one row per id by construction)."""
+    import sqlalchemy as sa
+
+    from dashboard import tables
+
+    with storage.engine.connect() as conn:
+        return list(conn.scalars(sa.select(tables.ingested.c.id)))
+
+
+def _plain(table: str, value):
+    """A column value that compares across SQLite and PostgreSQL (see `assert_same_content`)."""
+    if isinstance(value, memoryview):
+        value = bytes(value)
+    if isinstance(value, bytes) and table.startswith("grid"):
+        from dashboard.cells import HEAT, unpack
+
+        grid = unpack(value, HEAT)
+        return tuple(zip(grid["ix"].tolist(), grid["iy"].tolist(), grid["value"].tolist()))
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat()
+    return value
+
+
+def fingerprint(storage) -> dict[str, list]:
+    """Every raw and rollup row, minus arrival times: equal only if each message counted once."""
+    import sqlalchemy as sa
+
+    from dashboard import tables
+
+    skip = {"received_at", "created_at", "status_at", "status"}
+    out = {}
+    with storage.engine.connect() as conn:
+        for table in [*tables.RAW.values(), *[t for grain in tables.ROLLUPS.values() for t in grain.values()]]:
+            columns = [c for c in table.columns if c.name not in skip]
+            rows = [tuple(_plain(table.name, v) for v in row) for row in conn.execute(sa.select(*columns))]
+            key = lambda row: repr([v for v in row if not isinstance(v, (float, tuple))])  # noqa: E731
+            out[table.name] = sorted(rows, key=key)
+    return out
+
+
+def _close(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-4)
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def assert_same_content(got: dict[str, list], want: dict[str, list]) -> None:
+    """Equal tables, floats within float32 summation error (batches add in another order)."""
+    assert got.keys() == want.keys()
+    for name in want:
+        assert len(got[name]) == len(want[name]), f"{name}: {len(got[name])} rows, expected {len(want[name])}"
+        for g, w in zip(got[name], want[name]):
+            assert _close(g, w), f"{name}: {g} != {w}"
+
+
+def reference_fingerprint(messages: list, workdir) -> dict[str, list]:
+    """What a database holds when every message is written exactly once, directly (SQLite)."""
+    from dashboard.storage import Storage
+
+    storage = Storage(f"sqlite:///{workdir}/reference.sqlite3")
+    storage.migrate()
+    storage.write_aggregates(messages)
+    return fingerprint(storage)

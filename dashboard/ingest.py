@@ -1,0 +1,245 @@
+"""`python -m dashboard ingest`: broker → validated aggregates → database, acknowledged after commit.
+
+Several workers may run at once: they join one MQTT 5 shared subscription
+(`$share/<group>/footfall/v1/+/+/agg`) and the broker splits the messages between them.
+
+Why it cannot lose or double anything (docs/mqtt.md):
+- the session is persistent (stable client id, clean_start False), and every message is
+  acknowledged (paho manual_ack) only after the transaction holding its row has committed; a
+  worker that dies before that gets the message again from the broker when it comes back;
+- storage is idempotent on the aggregate id, so a redelivery changes nothing;
+- a payload that breaks the contract (or the database's rules) goes to the dead-letter table with
+  the reason, and is acknowledged: one bad message never blocks the others.
+
+Throughput: messages are written in batches of up to `batch_max`, one transaction per batch.
+Camera status messages (retained) come through a plain subscription, since a shared one does
+not deliver retained messages.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import queue
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+from prometheus_client import Counter, Histogram, start_http_server
+
+from edge.config import Mqtt
+from edge.contract import TOPIC_ROOT, ContractError, StatusMessage, parse_aggregate, parse_message
+from edge.mqtt_link import connect_async, new_client
+from edge.watchdog import Notifier
+
+log = logging.getLogger(__name__)
+
+AGG_FILTER = f"{TOPIC_ROOT}/+/+/agg"
+STATUS_FILTER = f"{TOPIC_ROOT}/+/+/status"
+RETRY_MAX_S = 30.0
+
+MESSAGES = Counter("footfall_ingest_messages", "Messages handled by ingest, by outcome",
+                   ["outcome"])  # stored, duplicate, dead_letter, status
+BATCH_SECONDS = Histogram("footfall_ingest_batch_seconds", "Time to validate, store and acknowledge one batch")
+
+
+@dataclass(frozen=True)
+class _Received:
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+
+
+class Ingest:
+    """One ingest worker. `storage` offers write_aggregates, dead_letter and camera_status
+    (dashboard.storage.Storage). Call `run(stop)`; it returns when `stop` is set."""
+
+    def __init__(self, storage, settings: Mqtt, group: str = "ingest", client_id: str | None = None,
+                 batch_max: int = 500, batch_wait_s: float = 0.05):
+        self.storage = storage
+        self.group = group
+        self.batch_max = batch_max
+        self.batch_wait_s = batch_wait_s
+        self.client_id = client_id or f"footfall-ingest-{group}-{socket.gethostname()}"
+        self.client, self.address = new_client(settings, self.client_id, manual_ack=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.keepalive_s = settings.keepalive_s
+        self._inbox: queue.Queue[_Received] = queue.Queue()
+        self.connected = threading.Event()
+        self.stored = 0
+
+    # -- network thread ------------------------------------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker %s:%d refused ingest %s: %s", self.address.host, self.address.port,
+                      self.client_id, reason_code)
+            return
+        # Subscribing again is harmless with a kept session, and needed when the broker lost it.
+        client.subscribe([(f"$share/{self.group}/{AGG_FILTER}", 1), (STATUS_FILTER, 1)])
+        log.info("ingest %s subscribed at %s:%d (session present: %s)", self.client_id, self.address.host,
+                 self.address.port, flags.session_present)
+        self.connected.set()
+
+    def _on_message(self, client, userdata, message: paho.MQTTMessage) -> None:
+        self._inbox.put(_Received(message.mid, message.qos, message.topic, bytes(message.payload)))
+
+    # -- the writer (caller's thread) ----------------------------------------------------------
+
+    def run(self, stop: threading.Event, notifier: Notifier | None = None) -> None:
+        connect_async(self.client, self.address, self.keepalive_s, persistent=True)
+        if notifier:
+            notifier.ready(f"ingest {self.client_id}")
+        try:
+            while not stop.is_set():
+                batch = self._next_batch(stop)
+                if batch:
+                    self._handle(batch, stop)
+                if notifier:
+                    notifier.keepalive(True, f"stored {self.stored}")
+        finally:
+            if notifier:
+                notifier.stopping()
+            self.client.disconnect()  # unacknowledged messages stay with the broker for our session
+            self.client.loop_stop()
+
+    def _next_batch(self, stop: threading.Event) -> list[_Received]:
+        try:
+            batch = [self._inbox.get(timeout=0.5)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.batch_wait_s
+        while len(batch) < self.batch_max and not stop.is_set():
+            try:
+                batch.append(self._inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return batch
+
+    def _handle(self, batch: list[_Received], stop: threading.Event) -> None:
+        """Validate, store and only then acknowledge; retries while the database is down."""
+        started = time.monotonic()
+        valid, received, bad, statuses = [], [], [], []
+        for item in batch:
+            if item.topic.endswith("/status"):
+                statuses.append(item)
+                continue
+            try:
+                valid.append(parse_aggregate(item.payload, item.topic))
+                received.append(item)
+            except ContractError as exc:
+                bad.append((item, str(exc)))
+        delay_s = 0.5
+        while True:
+            try:
+                self._store(valid, received, bad, statuses)
+                break
+            except Exception as exc:  # database unreachable: keep the batch, nothing is acknowledged
+                log.error("ingest: cannot store a batch of %d: %s; retrying in %.0f s", len(batch), exc, delay_s)
+                if stop.wait(delay_s):
+                    return  # not acknowledged: the broker redelivers after our restart
+                delay_s = min(RETRY_MAX_S, delay_s * 2)
+        for item in batch:
+            self.client.ack(item.mid, item.qos)
+        BATCH_SECONDS.observe(time.monotonic() - started)
+
+    def _store(self, valid: list, received: list[_Received], bad: list[tuple[_Received, str]],
+               statuses: list[_Received]) -> None:
+        invalid = len(bad)
+        try:
+            new = self.storage.write_aggregates(valid) if valid else 0
+        except Exception as exc:
+            if not _is_data_error(exc):
+                raise
+            new = self._store_one_by_one(valid, received, bad)
+        self.stored += new
+        MESSAGES.labels("stored").inc(new)
+        MESSAGES.labels("duplicate").inc(len(valid) - new - (len(bad) - invalid))
+        while bad:  # popped once written, so that a retry of this batch does not dead-letter them twice
+            item, reason = bad[0]
+            log.warning("dead letter from %s: %s", item.topic, reason)
+            self.storage.dead_letter(item.topic, item.payload, reason)
+            MESSAGES.labels("dead_letter").inc()
+            bad.pop(0)
+        for item in statuses:
+            self._status(item)
+
+    def _store_one_by_one(self, valid: list, received: list[_Received], bad: list[tuple[_Received, str]]) -> int:
+        """A batch the database refused: find the culprits, store the rest."""
+        new = 0
+        for message, item in zip(valid, received):
+            try:
+                new += self.storage.write_aggregates([message])
+            except Exception as exc:
+                if not _is_data_error(exc):
+                    raise
+                bad.append((item, f"database refused it: {exc.__class__.__name__}: {exc}"[:500]))
+        return new
+
+    def _status(self, item: _Received) -> None:
+        try:
+            status = parse_message(StatusMessage, item.payload)
+        except ContractError as exc:
+            self.storage.dead_letter(item.topic, item.payload, str(exc))
+            MESSAGES.labels("dead_letter").inc()
+            return
+        if item.topic != f"{TOPIC_ROOT}/{status.store}/{status.camera}/status":
+            self.storage.dead_letter(item.topic, item.payload, "status topic does not match its store and camera")
+            MESSAGES.labels("dead_letter").inc()
+            return
+        self.storage.camera_status(status.store, status.camera, status.status, status.sent_at)
+        MESSAGES.labels("status").inc()
+
+
+def _is_data_error(exc: Exception) -> bool:
+    """The database refused the data itself (not the connection): retrying cannot help."""
+    import sqlalchemy.exc as sa_exc
+
+    return isinstance(exc, (sa_exc.IntegrityError, sa_exc.DataError)) or (
+        isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.OperationalError)
+        and not isinstance(exc, sa_exc.InterfaceError))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mqtt", default=os.environ.get("FOOTFALL_MQTT_URL", "mqtt://127.0.0.1:1883"),
+                        help="broker URL, mqtt[s]://[user[:password]@]host[:port] (default $FOOTFALL_MQTT_URL)")
+    parser.add_argument("--password-file", help="file holding the ingest user's password")
+    parser.add_argument("--ca-file", help="CA bundle for an mqtts:// broker")
+    parser.add_argument("--db", default=os.environ.get("FOOTFALL_DB_URL", "sqlite:///var/footfall.sqlite3"),
+                        help="SQLAlchemy database URL (default $FOOTFALL_DB_URL)")
+    parser.add_argument("--group", default="ingest", help="shared-subscription group; workers in one group split the load")
+    parser.add_argument("--client-id", help="stable MQTT client id, unique per worker "
+                                            "(default footfall-ingest-<group>-<hostname>)")
+    parser.add_argument("--batch", type=int, default=500, help="most messages per database transaction (default 500)")
+    parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+
+
+def main(args: argparse.Namespace) -> int:
+    from dashboard.storage import Storage
+    from edge.config import Tls
+
+    storage = Storage(args.db)
+    storage.migrate()
+    settings = Mqtt(url=args.mqtt, password_file=args.password_file,
+                    tls=Tls(ca_file=args.ca_file) if args.ca_file else None)
+    if args.password_file and "@" not in args.mqtt:
+        raise SystemExit("--password-file needs a user name in the URL: mqtt://USER@host:port")
+    ingest = Ingest(storage, settings, group=args.group, client_id=args.client_id, batch_max=args.batch)
+    if args.metrics_port:
+        start_http_server(args.metrics_port)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("ingest %s: %s → %s", ingest.client_id, args.mqtt, storage.engine.url.render_as_string())
+    notifier = Notifier()
+    try:
+        ingest.run(stop, notifier)
+    finally:
+        notifier.close()
+    log.info("ingest %s stopped after storing %d aggregate(s)", ingest.client_id, ingest.stored)
+    return 0
