@@ -62,6 +62,23 @@ class FloorGeometry:
     def zone(self, name: str) -> ZoneShape | None:
         return next((z for z in self.zones if z.name == name), None)
 
+    @classmethod
+    def from_store(cls, store: dict, image_url: str | None = None) -> "FloorGeometry":
+        """From a dashboard.repository store dict. A store registered only from messages has
+        no plan size: the plan then spans its zones (or 10 × 10 m) so that charts still draw;
+        zones without a polygon (learned from messages) are left off the plan."""
+        plan = store["floor_plan"]
+        origin = tuple(plan.get("origin_m") or (0.0, 0.0))
+        zones = tuple(ZoneShape(z["name"], [tuple(p) for p in z["polygon_m"]], z.get("capacity"))
+                      for z in store.get("zones", []) if z.get("polygon_m"))
+        width, height = plan.get("width_m"), plan.get("height_m")
+        if not width or not height:
+            xs = [p[0] for z in zones for p in z.polygon_m] or [origin[0] + 10.0]
+            ys = [p[1] for z in zones for p in z.polygon_m] or [origin[1] + 10.0]
+            width, height = max(xs) - origin[0] + 1.0, max(ys) - origin[1] + 1.0
+        return cls(float(width), float(height), (float(origin[0]), float(origin[1])), zones,
+                   image_url if plan.get("image") else None)
+
 
 def figure_json(figure: go.Figure) -> str:
     """The figure as JSON for `Plotly.newPlot`/`Plotly.react` (numpy arrays included)."""
@@ -223,11 +240,11 @@ def floor_heatmap(geometry: FloorGeometry, cells: Iterable[Sequence[float]], cel
     return figure
 
 
-def difference_heatmap(geometry: FloorGeometry, this_cells: Iterable[Sequence[float]],
-                       previous_cells: Iterable[Sequence[float]], cell_m: float, *, unit: str,
-                       title: str = "This week − previous week") -> go.Figure:
-    """Cell-wise change between two periods on a diverging scale centred on zero."""
-    diff = dense_grid(this_cells, cell_m, geometry) - dense_grid(previous_cells, cell_m, geometry)
+def difference_heatmap(geometry: FloorGeometry, difference_cells: Iterable[Sequence[float]], cell_m: float, *,
+                       unit: str, title: str = "This week − previous week") -> go.Figure:
+    """Cell-wise change between two periods (this − previous) on a diverging scale centred on
+    zero: red where it got busier, blue where it got quieter."""
+    diff = dense_grid(difference_cells, cell_m, geometry)
     limit = float(np.abs(diff).max()) or 1.0
     figure = go.Figure()
     _floor_layout(figure, geometry, title)

@@ -66,6 +66,7 @@ class LiveHub:
         self._lock = threading.Lock()
         self._stores: dict[str, StoreSnapshot] = {}
         self._listeners: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self.closed = False
 
     def snapshot(self, store: str) -> StoreSnapshot:
         with self._lock:
@@ -102,7 +103,7 @@ class LiveHub:
             cameras = dict(old.cameras)
             for name in message.cameras:
                 state = cameras.get(name, CameraState())
-                cameras[name] = replace(state, last_seen=_later(state.last_seen, message.sent_at),
+                cameras[name] = replace(state, last_seen=later(state.last_seen, message.sent_at),
                                         status="online" if state.status == "unknown" else state.status)
             self._stores[store] = replace(old, live=message, cameras=cameras, version=old.version + 1)
         self._wake(store)
@@ -116,7 +117,7 @@ class LiveHub:
             state = old.cameras.get(camera, CameraState())
             seen = message.sent_at or (self._clock() if message.status == "online" else None)
             cameras = {**old.cameras, camera: replace(state, status=message.status,
-                                                      last_seen=_later(state.last_seen, seen))}
+                                                      last_seen=later(state.last_seen, seen))}
             self._stores[store] = replace(old, cameras=cameras, version=old.version + 1)
         self._wake(store)
 
@@ -129,6 +130,12 @@ class LiveHub:
                 cameras[name] = replace(cameras.get(name, CameraState()), health=word)
             self._stores[store] = replace(old, device=message, cameras=cameras, version=old.version + 1)
         self._wake(store)
+
+    def close(self) -> None:
+        """End every `updates()` stream (server shutdown must not wait for open browsers)."""
+        self.closed = True
+        for store in list(self._listeners):
+            self._wake(store)
 
     def _wake(self, store: str) -> None:
         with self._lock:
@@ -147,7 +154,7 @@ class LiveHub:
         with self._lock:
             self._listeners.setdefault(store, set()).add(key)
         try:
-            while True:
+            while not self.closed:
                 event.clear()
                 yield self.snapshot(store)
                 try:
@@ -165,7 +172,8 @@ class LiveHub:
             return len(self._listeners.get(store, ()))
 
 
-def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+def later(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The later of two aware times, either of which may be unknown."""
     return b if a is None else a if b is None else max(a, b)
 
 
@@ -215,3 +223,18 @@ class LiveSubscriber:
         self._client.disconnect()
         self._client.loop_stop()
         self.connected.clear()
+
+
+def start_live(state, settings: Mqtt | None) -> None:
+    """For the app lifespan: put a LiveHub in `state.live_hub` fed from the broker in
+    `settings` (no broker configured: no hub, and the live page answers 503)."""
+    state.live_hub = LiveHub() if settings is not None else None
+    state.live_subscriber = LiveSubscriber(state.live_hub, settings).start() if settings is not None else None
+
+
+def stop_live(state) -> None:
+    """For the app lifespan: close open live streams and disconnect from the broker."""
+    if getattr(state, "live_hub", None) is not None:
+        state.live_hub.close()
+    if getattr(state, "live_subscriber", None) is not None:
+        state.live_subscriber.stop()

@@ -75,6 +75,18 @@ def test_live_figure_without_data_still_draws_the_plan():
     assert len(fig.layout.shapes) == 1
 
 
+def test_geometry_from_a_repository_store():
+    store = dict(floor_plan=dict(origin_m=[1.0, 2.0], width_m=None, height_m=None, image=None),
+                 zones=[dict(name="a", polygon_m=[[1, 2], [5, 2], [5, 8]], capacity=3),
+                        dict(name="learned", polygon_m=None, capacity=None)])
+    geometry = FloorGeometry.from_store(store, image_url="/x.png")
+    assert (geometry.width_m, geometry.height_m, geometry.origin_m) == (5.0, 7.0, (1.0, 2.0))
+    assert [z.name for z in geometry.zones] == ["a"] and geometry.image_url is None
+    store["floor_plan"].update(width_m=30, height_m=20, image="plan.png")
+    geometry = FloorGeometry.from_store(store, image_url="/x.png")
+    assert (geometry.width_m, geometry.height_m, geometry.image_url) == (30.0, 20.0, "/x.png")
+
+
 def test_plan_image_goes_under_the_chart():
     fig = charts.floor_heatmap(FloorGeometry(10, 5, image_url="/plan.png"), [], 1.0, title="t", unit="u")
     image = fig.layout.images[0]
@@ -82,10 +94,11 @@ def test_plan_image_goes_under_the_chart():
 
 
 def test_difference_heatmap_is_signed_and_symmetric():
-    fig = charts.difference_heatmap(PLAN, [(0, 0, 5.0), (1, 0, 1.0)], [(0, 0, 2.0), (1, 0, 4.0)], 1.0, unit="p")
+    fig = charts.difference_heatmap(PLAN, [(0, 0, 3.0), (1, 0, -3.0), (2, 0, 1.0)], 1.0, unit="p")
     heat = fig.data[0]
     z = np.asarray(heat.z, dtype=float)
-    assert z[0, 0] == 3.0 and z[0, 1] == -3.0
+    assert z[0, 0] == 3.0 and z[0, 1] == -3.0 and z[0, 2] == 1.0
+    assert heat.colorscale[0][1] != heat.colorscale[-1][1]  # diverging: two ends differ
     assert (heat.zmin, heat.zmax) == (-3.0, 3.0)
 
 

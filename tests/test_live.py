@@ -184,3 +184,18 @@ def test_updates_heartbeat_repeats_the_state_while_silent():
                 return out
 
     assert asyncio.run(two()) == [1, 1]
+
+
+def test_close_ends_open_streams():
+    hub = LiveHub()
+
+    async def follow():
+        seen = 0
+        async for _ in hub.updates("s1", heartbeat_s=30):
+            seen += 1
+            if seen == 1:
+                asyncio.get_running_loop().call_later(0.05, hub.close)
+        return seen
+
+    assert asyncio.run(asyncio.wait_for(follow(), 5)) == 1
+    assert hub.listener_count("s1") == 0

@@ -1,0 +1,78 @@
+"""What the store-live page shows, as one JSON-able dict: built from a LiveHub snapshot and the
+store's plan, sent whole at page load and then on every SSE event (the browser only redraws).
+
+Cameras merge two sources: the registry in the database (every camera that ever sent data,
+with the end of its latest bucket) and the live hub (retained status, live messages, device
+health). A camera that says "online" but has not been heard of for `STALE_AFTER_S` is shown as
+"stale": a silent device whose last will has not fired yet must not look healthy.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from dashboard import charts
+from dashboard.charts import FloorGeometry
+from dashboard.live import StoreSnapshot, later
+
+STALE_AFTER_S = 30.0
+
+
+def ago(when: datetime | None, now: datetime) -> str:
+    """'12 s ago', '5 min ago', '3 h ago', '2 d ago' or 'never'."""
+    if when is None:
+        return "never"
+    seconds = max(0.0, (now - _aware(when)).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return f"{int(seconds)} s ago"
+
+
+def live_state(geometry: FloorGeometry, snapshot: StoreSnapshot, registry: list[dict],
+               now: datetime) -> dict:
+    """The live page's state: figure, people, zones (with crowding) and cameras.
+
+    `registry` is the store's cameras from dashboard.repository (dicts with name, status and
+    last_seen, naive UTC); `now` is aware UTC."""
+    live = snapshot.live
+    figure = charts.live_floor_figure(geometry, live)
+    occupancy = {z.zone: z.occupancy for z in live.zones} if live else {}
+    zones = []
+    for name in [z.name for z in geometry.zones] + sorted(set(occupancy) - {z.name for z in geometry.zones}):
+        shape = geometry.zone(name)
+        capacity = shape.capacity if shape else None
+        count = occupancy.get(name, 0)
+        load = charts.zone_load(count, capacity)
+        zones.append(dict(zone=name, occupancy=count, capacity=capacity,
+                          load_pct=None if load is None else round(100 * load),
+                          crowded=bool(load is not None and load > 1.0)))
+    cameras = {}
+    for row in registry:
+        cameras[row["name"]] = dict(camera=row["name"], status=row["status"], seen=_aware(row["last_seen"]),
+                                    health=None)
+    for name, state in snapshot.cameras.items():
+        have = cameras.setdefault(name, dict(camera=name, status="unknown", seen=None, health=None))
+        if state.status != "unknown":
+            have["status"] = state.status
+        have["seen"] = later(have["seen"], state.last_seen)
+        have["health"] = state.health
+    for camera in cameras.values():
+        seen = camera.pop("seen")
+        if camera["status"] == "online" and (seen is None or (now - seen).total_seconds() > STALE_AFTER_S):
+            camera["status"] = "stale"
+        camera["last_seen"] = ago(seen, now)
+    return dict(
+        store=snapshot.store,
+        version=snapshot.version,
+        people=live.people if live else 0,
+        updated=ago(live.sent_at, now) if live else "no live data yet",
+        figure=json.loads(charts.figure_json(figure)),
+        zones=zones,
+        cameras=sorted(cameras.values(), key=lambda c: c["camera"]),
+    )
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    """The database's naive UTC as aware UTC (the hub's times are already aware)."""
+    return when.replace(tzinfo=timezone.utc) if when is not None and when.tzinfo is None else when

@@ -1,0 +1,378 @@
+"""The dashboard's web pages: login, store live, trends, compare (server-rendered Jinja2 with
+Plotly figures built by dashboard.charts), the live SSE stream, and their static files.
+
+dashboard.app calls `install(app, settings)`: it includes `router`, runs
+`start_live`/`stop_live` (dashboard.live) in the app's lifespan (the hub is
+`app.state.live_hub`) and shows browsers an HTML page for errors outside /api. Every page needs a logged-in user;
+a store page for a store the user may not see is a 403 before any query runs. Forms that
+change state (login, logout) carry a per-session CSRF token *and* must come from this origin
+(auth.same_origin), on top of the SameSite=strict session cookie.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from contextlib import asynccontextmanager
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+import plotly
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dashboard import auth, charts, repository
+from dashboard.api.deps import STORE_ID, Conn, csv_response, date_range
+from dashboard.charts import FloorGeometry, figure_json
+from dashboard.live import LiveHub, start_live, stop_live
+from dashboard.settings import Settings
+from dashboard.live_view import live_state
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+CONGESTION_UNIT = "people"
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+templates.env.filters["duration"] = _duration
+templates.env.filters["number"] = _number
+
+
+def page_user(request: Request, conn: Conn) -> auth.Principal:
+    """The logged-in user; anyone else is sent to the login page (303) and back afterwards."""
+    user = auth.request_principal(conn, request)
+    if user is None:
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise HTTPException(303, "log in first", headers={"Location": f"/login?next={quote(back, safe='')}"})
+    return user
+
+
+PageUser = Annotated[auth.Principal, Depends(page_user)]
+
+
+def page_store(store_id: str, user: PageUser, conn: Conn) -> dict:
+    """The path's store (repository dict) if the user may see it: 403 before any store data
+    is read, 404 if it does not exist."""
+    if not user.can_see(store_id):
+        raise HTTPException(403, f"user {user.name!r} may not see store {store_id!r}")
+    try:
+        return repository.store(conn, store_id)
+    except repository.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+PageStore = Annotated[dict, Depends(page_store)]
+
+
+def csrf_token(request: Request) -> str:
+    """This session's CSRF token (made on first use)."""
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(24)
+    return token
+
+
+def check_csrf(request: Request, token: str) -> None:
+    expected = request.session.get("csrf")
+    if not expected or not secrets.compare_digest(expected, token) or not auth.same_origin(request):
+        raise HTTPException(403, "form expired or sent from another site: reload the page and try again")
+
+
+def render(request: Request, template: str, user: auth.Principal | None, status_code: int = 200, **context):
+    return templates.TemplateResponse(request, template, dict(
+        context, user=user, csrf_token=csrf_token(request)), status_code=status_code)
+
+
+async def _html_errors(request: Request, exc: StarletteHTTPException):
+    """Browsers outside /api get an HTML page with the reason (and no data); the API and
+    redirects keep FastAPI's default handling."""
+    wants_html = "text/html" in request.headers.get("accept", "")
+    if request.url.path.startswith("/api/") or exc.status_code < 400 or not wants_html:
+        return await http_exception_handler(request, exc)
+    heading = {401: "Log in", 403: "Not allowed", 404: "Not found", 422: "Bad request"}.get(exc.status_code, "Error")
+    return templates.TemplateResponse(request, "error.html", dict(
+        status=exc.status_code, heading=heading, message=exc.detail, user=None), status_code=exc.status_code)
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the pages, their error pages and the live subscriber (in the app lifespan)."""
+    app.include_router(router)
+    app.add_exception_handler(StarletteHTTPException, _html_errors)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application):
+        start_live(application.state, settings.mqtt)
+        try:
+            async with inner(application) as state:
+                yield state
+        finally:
+            stop_live(application.state)
+
+    app.router.lifespan_context = lifespan
+
+
+def script_json(value) -> str:
+    """JSON safe to put inside <script type="application/json">."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text.replace("</", "<\\/")
+
+
+def _plan_url(request: Request, store: dict) -> str | None:
+    return str(request.url_for("plan_image", store_id=store["id"])) if store["floor_plan"]["image"] else None
+
+
+def _local_today(store: dict) -> date:
+    """The store's local date of its newest data (cameras' last bucket), else today."""
+    seen = [c["last_seen"] for c in store["cameras"] if c.get("last_seen")]
+    newest = max(seen).replace(tzinfo=timezone.utc) if seen else datetime.now(timezone.utc)
+    return newest.astimezone(ZoneInfo(store["timezone"])).date()
+
+
+# ---- login -------------------------------------------------------------------------------
+
+def _safe_next(next_url: str) -> str:
+    """Only local paths: a login link must not bounce the user to another site."""
+    return next_url if next_url.startswith("/") and not next_url.startswith("//") else "/"
+
+
+@router.get("/login", name="login_page")
+def login_page(request: Request, next: str = "/"):
+    return render(request, "login.html", None, next=_safe_next(next), error=None)
+
+
+@router.post("/login", name="login_submit")
+def login_submit(request: Request, conn: Conn, username: Annotated[str, Form()], password: Annotated[str, Form()],
+                 csrf_token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"):
+    check_csrf(request, csrf_token)
+    user = auth.authenticate(conn, username, password)
+    conn.commit()  # a password rehash, if any
+    if user is None:
+        return render(request, "login.html", None, status_code=401, next=_safe_next(next),
+                      error="Wrong user name or password.")
+    auth.log_in(request, user)
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout", name="logout")
+def logout(request: Request, csrf_token: Annotated[str, Form()]):
+    check_csrf(request, csrf_token)
+    auth.log_out(request)
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/", name="home")
+def home(user: PageUser, conn: Conn):
+    """HQ lands on the comparison, a store manager on their first store's live page."""
+    if user.stores is None:
+        return RedirectResponse("/compare", status_code=303)
+    first = min(user.stores, default=None)
+    return RedirectResponse(f"/stores/{first}/live" if first else "/compare", status_code=303)
+
+
+# ---- store live --------------------------------------------------------------------------
+
+def _hub(request: Request) -> LiveHub:
+    hub = getattr(request.app.state, "live_hub", None)
+    if hub is None:
+        raise HTTPException(503, "the live view is off: set FOOTFALL_MQTT_URL for the dashboard")
+    return hub
+
+
+def _live_json(request: Request, store: dict, hub: LiveHub) -> dict:
+    geometry = FloorGeometry.from_store(store, _plan_url(request, store))
+    return live_state(geometry, hub.snapshot(store["id"]), store["cameras"], datetime.now(timezone.utc))
+
+
+@router.get("/stores/{store_id}/live", name="store_live")
+def store_live(request: Request, user: PageUser, store: PageStore):
+    state = _live_json(request, store, _hub(request))
+    return render(request, "live.html", user, store=store, nav_store=store["id"], active="live",
+                  initial=script_json(state))
+
+
+@router.get("/stores/{store_id}/live/events", name="store_live_events")
+async def store_live_events(request: Request, store: PageStore):
+    """Server-Sent Events: the whole live state of the store at every change (and every few
+    seconds as a heartbeat). The registry part (cameras' last bucket) is read once."""
+    hub = _hub(request)
+
+    async def stream():
+        async for _snapshot in hub.updates(store["id"]):
+            if await request.is_disconnected():
+                return
+            state = await asyncio.to_thread(_live_json, request, store, hub)
+            yield f"id: {state['version']}\ndata: {json.dumps(state)}\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.get("/stores/{store_id}/plan-image", name="plan_image")
+def plan_image(store: PageStore):
+    image = store["floor_plan"]["image"]
+    if not image or not Path(image).is_file():
+        raise HTTPException(404, f"store {store['id']!r} has no readable plan image ({image or 'none set'})")
+    return FileResponse(image, headers={"Cache-Control": "private, max-age=3600"})
+
+
+# ---- trends ------------------------------------------------------------------------------
+
+def _parse_week(text: str | None, store: dict) -> tuple[int, int]:
+    if not text:
+        year, week, _ = _local_today(store).isocalendar()
+        return year, week
+    try:
+        year, week = text.upper().split("-W")
+        return int(year), int(week)
+    except ValueError:
+        raise HTTPException(422, f"week {text!r}: expected an ISO week like 2026-W09") from None
+
+
+def _iso(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _change(value: float | None) -> tuple[str | None, str]:
+    if value is None:
+        return None, ""
+    return f"{value:+.0%}", "up" if value > 0 else "down" if value < 0 else ""
+
+
+def trends_figures(store: dict, data: dict, geometry: FloorGeometry) -> dict[str, str]:
+    """The trends page's charts as Plotly JSON, from repository.trends output."""
+    cell_m = data["cell_m"]
+    unit = "mean people per cell"
+    return dict(
+        by_hour=figure_json(charts.hour_of_day_bars(data["occupancy_by_hour"], CONGESTION_UNIT)),
+        by_weekday=figure_json(charts.weekday_bars(data["occupancy_by_weekday"], CONGESTION_UNIT)),
+        hour_weekday=figure_json(charts.hour_weekday_heatmap(data["occupancy_hour_weekday"], CONGESTION_UNIT)),
+        heat=figure_json(charts.floor_heatmap(geometry, data["heat"], cell_m, title="Congestion this week",
+                                              unit=unit)),
+        flows=figure_json(charts.flow_figure(geometry, data["directions"], data["flow_cell_m"] or 1.0,
+                                             [(t["from_zone"], t["to_zone"], t["count"]) for t in data["transitions"]])),
+        difference=figure_json(charts.difference_heatmap(geometry, data["heat_difference"], cell_m, unit=unit)),
+        dwell=figure_json(charts.dwell_histogram(data["dwell_bins_s"], {z["zone"]: z["histogram"]
+                                                                        for z in data["zones"]})),
+    )
+
+
+@router.get("/trends", name="trends_redirect")
+def trends_redirect(user: PageUser, store: Annotated[str, Query(pattern=STORE_ID)], week: str | None = None):
+    """Target of the store/week picker form."""
+    return RedirectResponse(f"/stores/{store}/trends" + (f"?week={quote(week)}" if week else ""), status_code=303)
+
+
+@router.get("/stores/{store_id}/trends", name="store_trends")
+def store_trends(request: Request, user: PageUser, store: PageStore, conn: Conn, week: str | None = None):
+    year, number = _parse_week(week, store)
+    try:
+        data = repository.trends(conn, store["id"], year, number)
+    except repository.NotFound as exc:
+        raise HTTPException(422, str(exc)) from None
+    geometry = FloorGeometry.from_store(store, _plan_url(request, store))
+    footfall_change, footfall_dir = _change(data["footfall_change"])
+    dwell_change, dwell_dir = _change(data["mean_dwell_change"])
+    kpis = [
+        dict(key="footfall", value=f"{data['footfall']:,}", label="people in", change=footfall_change,
+             direction=footfall_dir),
+        dict(key="dwell", value=_duration(data["mean_dwell_s"]), label="mean dwell", change=dwell_change,
+             direction=dwell_dir),
+        dict(key="peak", value=f"{max(range(24), key=data['occupancy_by_hour'].__getitem__):02d}:00",
+             label="busiest hour", change=None, direction=""),
+    ]
+    following = data["first"] + timedelta(days=7)
+    visible = repository.stores(conn, user.visible())
+    return render(request, "trends.html", user, store=store, nav_store=store["id"], active="trends", data=data,
+                  stores=visible, week_label=f"{year}-W{number:02d}",
+                  previous_week=_iso(data["first"] - timedelta(days=7)),
+                  next_week=_iso(following) if following <= _local_today(store) else None,
+                  has_data=bool(data["heat"] or data["zones"] or data["footfall"]), kpis=kpis,
+                  figures=trends_figures(store, data, geometry))
+
+
+# ---- compare -----------------------------------------------------------------------------
+
+def _compare_range(conn, user: auth.Principal, start: date | None, end: date | None) -> tuple[date, date]:
+    """The requested range, or the last 7 days up to the newest data the user may see."""
+    if end is None:
+        seen = [c["last_seen"] for s in repository.stores(conn, user.visible()) for c in s["cameras"]
+                if c.get("last_seen")]
+        end = (max(seen) if seen else datetime.now(timezone.utc).replace(tzinfo=None)).date()
+    return date_range(start or end - timedelta(days=6), end)
+
+
+def _compare_data(conn, user, start, end, region, tag) -> dict:
+    first, last = _compare_range(conn, user, start, end)
+    return repository.compare(conn, first, last, user.visible(), region or None, tag or None)
+
+
+@router.get("/compare", name="compare_page")
+def compare_page(request: Request, user: PageUser, conn: Conn, start: date | None = None, end: date | None = None,
+                 region: str = "", tag: str = ""):
+    data = _compare_data(conn, user, start, end, region, tag)
+    everything = repository.stores(conn, user.visible())
+    days = [d.isoformat() for d in data["days"]]
+    rows = [dict(r, per_day=r["footfall"] / max(1, len(days)),
+                 per_100m2=None if r["occupancy_per_m2"] is None else 100 * r["occupancy_per_m2"])
+            for r in data["stores"]]
+    series = {r["store"]: list(zip(days, r["footfall_by_day"])) for r in rows}
+    figures = dict(
+        daily=figure_json(charts.daily_lines(series, "people in")),
+        density=figure_json(charts.ranking_bars({r["store"]: r["per_100m2"] or 0 for r in rows},
+                                                "people per 100 m²", "Congestion per 100 m²")),
+        dwell=figure_json(charts.ranking_bars({r["store"]: (r["mean_dwell_s"] or 0) / 60 for r in rows},
+                                              "minutes", "Mean dwell")),
+        multiples=figure_json(charts.small_multiples(series, "people in")),
+    )
+    query = urlencode(dict(start=data["first"], end=data["last"], region=region, tag=tag))
+    return render(request, "compare.html", user, active="compare", rows=rows, figures=figures,
+                  first=data["first"], last=data["last"], region=region, tag=tag, query=query,
+                  regions=sorted({s["region"] for s in everything if s["region"]}),
+                  tags=sorted({t for s in everything for t in s["tags"]}),
+                  nav_store=rows[0]["store"] if rows else min(user.stores or [""]) or None)
+
+
+@router.get("/compare/daily.csv", name="compare_daily_csv")
+def compare_daily_csv(user: PageUser, conn: Conn, start: date | None = None, end: date | None = None,
+                      region: str = "", tag: str = ""):
+    """Footfall per store per local day, one row each (long format, for spreadsheets)."""
+    data = _compare_data(conn, user, start, end, region, tag)
+    rows = [dict(store=r["store"], date=d, footfall=n) for r in data["stores"]
+            for d, n in zip(data["days"], r["footfall_by_day"])]
+    return csv_response(rows, f"footfall-{data['first']}-{data['last']}.csv")
+
+
+# ---- static files ------------------------------------------------------------------------
+
+@router.get("/static/plotly.min.js", name="plotly_js")
+def plotly_js() -> FileResponse:
+    """Plotly's browser bundle from the installed plotly package (the dashboard never uses a CDN)."""
+    return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/static/{name}", name="page_static")
+def page_static(name: str) -> Response:
+    path = STATIC / name
+    if "/" in name or name.startswith(".") or not path.is_file():
+        raise HTTPException(404, f"no static file {name!r}")
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=300"})

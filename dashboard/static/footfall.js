@@ -1,0 +1,102 @@
+// Footfall dashboard: draws the server-built Plotly figures, follows the live stream (SSE),
+// sorts tables. Figures arrive as JSON in <script type="application/json"> next to their div.
+"use strict";
+
+const PLOT_CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+
+function drawFigure(div, figure) {
+  return Plotly.react(div, figure.data, figure.layout, PLOT_CONFIG);
+}
+
+function drawAll() {
+  document.querySelectorAll("div.chart[data-figure]").forEach((div) => {
+    const source = document.getElementById(div.dataset.figure);
+    if (source) drawFigure(div, JSON.parse(source.textContent));
+  });
+}
+
+function text(value) { return document.createTextNode(value == null ? "" : String(value)); }
+
+function cell(row, value, className) {
+  const td = row.insertCell();
+  if (className) td.className = className;
+  if (value instanceof Node) td.appendChild(value); else td.appendChild(text(value));
+  return td;
+}
+
+function badge(word) {
+  const span = document.createElement("span");
+  span.className = "badge " + word;
+  span.textContent = word;
+  return span;
+}
+
+function renderLive(state) {
+  const map = document.getElementById("live-map");
+  drawFigure(map, state.figure);
+  document.getElementById("live-people").textContent = state.people;
+  document.getElementById("live-updated").textContent = state.updated;
+  const zones = document.querySelector("#live-zones tbody");
+  zones.replaceChildren();
+  for (const z of state.zones) {
+    const row = zones.insertRow();
+    row.dataset.zone = z.zone;
+    if (z.crowded) row.className = "crowded";
+    cell(row, z.zone);
+    cell(row, z.occupancy, "num occupancy");
+    cell(row, z.capacity == null ? "–" : z.capacity, "num");
+    cell(row, z.load_pct == null ? "–" : z.load_pct + " %", "num");
+  }
+  const cams = document.querySelector("#live-cameras tbody");
+  cams.replaceChildren();
+  for (const c of state.cameras) {
+    const row = cams.insertRow();
+    row.dataset.camera = c.camera;
+    cell(row, c.camera);
+    cell(row, badge(c.status));
+    cell(row, c.last_seen);
+    cell(row, c.health || "–");
+  }
+  document.body.dataset.liveVersion = state.version;
+}
+
+function followLive() {
+  const map = document.getElementById("live-map");
+  if (!map || !map.dataset.stream) return;
+  const initial = document.getElementById("live-initial");
+  if (initial) renderLive(JSON.parse(initial.textContent));
+  const status = document.getElementById("live-connection");
+  const source = new EventSource(map.dataset.stream);
+  source.addEventListener("open", () => { status.textContent = "live"; status.className = "badge online"; });
+  source.addEventListener("error", () => { status.textContent = "reconnecting"; status.className = "badge stale"; });
+  source.addEventListener("message", (event) => renderLive(JSON.parse(event.data)));
+}
+
+function sortable(table) {
+  const headers = Array.from(table.tHead.rows[0].cells);
+  headers.forEach((th, index) => th.addEventListener("click", () => {
+    const ascending = th.getAttribute("aria-sort") !== "ascending";
+    headers.forEach((h) => h.removeAttribute("aria-sort"));
+    th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    const body = table.tBodies[0];
+    const rows = Array.from(body.rows);
+    const key = (row) => {
+      const td = row.cells[index];
+      const raw = td.dataset.value ?? td.textContent.trim();
+      const number = parseFloat(raw);
+      return isNaN(number) ? raw.toLowerCase() : number;
+    };
+    rows.sort((a, b) => {
+      const ka = key(a), kb = key(b);
+      const order = ka < kb ? -1 : ka > kb ? 1 : 0;
+      return ascending ? order : -order;
+    });
+    body.append(...rows);
+  }));
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  drawAll();
+  followLive();
+  document.querySelectorAll("table.sortable").forEach(sortable);
+});
