@@ -1,0 +1,107 @@
+"""`python -m dashboard stores ...` and `python -m dashboard users ...`: the store registry and
+the users, from the command line (the API offers the same to hq users).
+
+    stores import STORE.yaml...       register stores from edge store configs (floor plan, zones, lines)
+    stores add ID [--name --region --tags a,b --timezone --width-m --height-m --area-m2]
+    stores list [--region R] [--tag T]
+    users add NAME --role hq|manager [--stores a,b] --password-file F
+    users token NAME                  print a new API bearer token
+    users list
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from dashboard import auth, registry, repository
+from dashboard import tables as t
+from dashboard.storage import DEFAULT_DB_URL, Storage
+from edge.config import ConfigError, load_config
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    parser.add_argument("--db", default=os.environ.get("FOOTFALL_DB_URL", DEFAULT_DB_URL),
+                        help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})")
+    actions = parser.add_subparsers(dest="action", required=True)
+    if command == "stores":
+        imp = actions.add_parser("import", help="register stores from edge store YAML files")
+        imp.add_argument("configs", nargs="+", type=Path)
+        add = actions.add_parser("add", help="create or update one store by hand")
+        add.add_argument("id")
+        add.add_argument("--name", default="")
+        add.add_argument("--region", default="")
+        add.add_argument("--tags", default="", help="comma-separated")
+        add.add_argument("--timezone", default="UTC", help="IANA name (default UTC)")
+        add.add_argument("--width-m", type=float, help="floor plan width in metres")
+        add.add_argument("--height-m", type=float, help="floor plan height in metres")
+        add.add_argument("--area-m2", type=float, help="sales area (default width × height)")
+        lst = actions.add_parser("list", help="list the registry")
+        lst.add_argument("--region")
+        lst.add_argument("--tag")
+    else:
+        add = actions.add_parser("add", help="create or replace a user")
+        add.add_argument("name")
+        add.add_argument("--role", required=True, choices=auth.ROLES)
+        add.add_argument("--stores", default="", help="comma-separated store ids (managers)")
+        add.add_argument("--password-file", required=True, type=Path, help="file whose first line is the password")
+        token = actions.add_parser("token", help="print a new API bearer token for a user")
+        token.add_argument("name")
+        actions.add_parser("list", help="list users, roles and stores")
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _stores(conn: sa.Connection, args: argparse.Namespace) -> None:
+    if args.action == "import":
+        for path in args.configs:
+            config = load_config(path)
+            registry.save(conn, registry.StoreRecord.from_config(config))
+            print(f"{config.store.id}: {len(config.zones)} zones, {len(config.lines)} lines from {path}")
+    elif args.action == "add":
+        plan = dict(width_m=args.width_m, height_m=args.height_m) if args.width_m and args.height_m else None
+        record = registry.StoreRecord.model_validate(dict(
+            store=dict(id=args.id, name=args.name, region=args.region, tags=_split(args.tags), timezone=args.timezone),
+            floor_plan=plan, area_m2=args.area_m2))
+        registry.save(conn, record)
+        print(f"{args.id}: saved")
+    else:
+        for s in repository.stores(conn, None, args.region, args.tag):
+            fields = [s["id"], s["name"], s["region"], ",".join(s["tags"]), s["timezone"], f"{len(s['zones'])} zones",
+                      f"{len(s['lines'])} lines", f"{len(s['cameras'])} cameras"]
+            print("\t".join(fields + (["auto-registered"] if s["auto_registered"] else [])))
+
+
+def _users(conn: sa.Connection, args: argparse.Namespace) -> None:
+    if args.action == "add":
+        try:
+            password = args.password_file.read_text().splitlines()[0]
+        except (OSError, IndexError) as exc:
+            raise auth.AuthError(f"--password-file {args.password_file}: cannot read a password ({exc})") from None
+        auth.add_user(conn, args.name, args.role, password, _split(args.stores))
+        print(f"{args.name}: {args.role}")
+    elif args.action == "token":
+        print(auth.new_token(conn, args.name))
+    else:
+        for name, role in conn.execute(sa.select(t.users.c.name, t.users.c.role).order_by(t.users.c.name)):
+            user = auth.principal(conn, name)
+            print(f"{name}\t{role}\t{'*' if user.stores is None else ','.join(sorted(user.stores))}")
+
+
+def main(args: argparse.Namespace) -> int:
+    storage = Storage(args.db)
+    storage.migrate()
+    try:
+        with storage.engine.begin() as conn:
+            (_stores if args.command == "stores" else _users)(conn, args)
+    except (ConfigError, auth.AuthError, ValueError) as exc:
+        log.error("%s", exc)
+        return 2
+    return 0
