@@ -179,3 +179,37 @@ def reference_fingerprint(messages: list, workdir) -> dict[str, list]:
     storage.migrate()
     storage.write_aggregates(messages)
     return fingerprint(storage)
+
+
+def run_edge(argv: list[str] | None = None) -> None:
+    """A stand-alone edge publisher for crash tests: puts aggregates `start`.. of a fixed
+    sequence into the outbox one by one, printing `put <i>` after each commit."""
+    import argparse
+    import sys
+
+    from edge.config import Mqtt
+    from edge.outbox import Outbox
+    from edge.publisher import Publisher
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--outbox", required=True)
+    parser.add_argument("--buckets", type=int, required=True)
+    parser.add_argument("--start", type=int, default=0)
+    parser.add_argument("--delay-s", type=float, default=0.01)
+    args = parser.parse_args(argv)
+    messages = make_aggregates("shop-1", ["cam1", "cam2"], args.buckets)
+    publisher = Publisher(Mqtt(url=args.url), "shop-1", ["cam1", "cam2"], Outbox(args.outbox),
+                          client_id="edge-crash-test", window=20).start()
+    for i in range(args.start, len(messages)):
+        publisher.publish_aggregate(messages[i])
+        print(f"put {i}", flush=True)
+        time.sleep(args.delay_s)
+    publisher.drain(60)
+    print("drained", flush=True)
+    publisher.close()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    run_edge()

@@ -1,0 +1,85 @@
+"""End to end, edge outbox → Mosquitto → ingest → database, through broker outages and crashes."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from edge.config import Mqtt
+from edge.outbox import Outbox
+from edge.publisher import Publisher
+from tests.transport_support import (
+    IngestThread,
+    assert_same_content,
+    fingerprint,
+    make_aggregates,
+    reference_fingerprint,
+    stored_ids,
+    wait_until,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_broker_outage_loses_nothing_and_doubles_nothing(broker, db_url, tmp_path):
+    messages = make_aggregates("shop-1", ["cam1", "cam2"], buckets=30)  # 300 aggregates
+    ingest = IngestThread(broker.url, db_url).start()
+    publisher = Publisher(Mqtt(url=broker.url), "shop-1", ["cam1", "cam2"], Outbox(tmp_path / "o.sqlite3"),
+                          client_id="edge-outage", window=20).start()
+    assert wait_until(lambda: publisher.connected, 10)
+
+    def produce():
+        for message in messages:
+            publisher.publish_aggregate(message)
+            time.sleep(0.01)
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    assert wait_until(lambda: len(stored_ids(ingest.storage)) >= 50, 30), "nothing arrives before the outage"
+    broker.stop()
+    time.sleep(3)  # the edge keeps producing into its outbox meanwhile
+    assert publisher.outbox.depth > 0
+    broker.start()
+    producer.join()
+    assert publisher.drain(60), f"{publisher.outbox.depth} aggregates still in the outbox"
+    assert wait_until(lambda: len(stored_ids(ingest.storage)) == len(messages), 60)
+    ingest.close()
+    publisher.close()
+    assert sorted(stored_ids(ingest.storage)) == sorted(m.id for m in messages)
+    assert_same_content(fingerprint(ingest.storage), reference_fingerprint(messages, tmp_path))
+
+
+def _edge(broker, tmp_path, buckets: int, start: int = 0) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.transport_support", "--url", broker.url, "--outbox",
+         str(tmp_path / "edge.sqlite3"), "--buckets", str(buckets), "--start", str(start), "--delay-s", "0.01"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+
+def test_edge_killed_mid_run_resends_from_its_outbox(broker, tmp_path):
+    messages = make_aggregates("shop-1", ["cam1", "cam2"], buckets=30)
+    ingest = IngestThread(broker.url, f"sqlite:///{tmp_path / 'central.sqlite3'}").start()
+    edge = _edge(broker, tmp_path, 30)
+    last = -1
+    for line in edge.stdout:
+        last = int(line.split()[1])
+        if last == 60:
+            broker.stop()  # from here on, the aggregates exist only in the edge's outbox
+        if last >= 120:
+            break
+    edge.send_signal(signal.SIGKILL)  # no goodbye, no flush
+    edge.wait()
+    left = Outbox(tmp_path / "edge.sqlite3")
+    assert left.depth >= 50, "the 60 put while the broker was down are still on disk"
+    left.close()
+    broker.start()
+    edge = _edge(broker, tmp_path, 30, start=last + 1)  # the pipeline goes on where it was
+    assert edge.stdout.readlines()[-1].strip() == "drained"
+    assert edge.wait(30) == 0
+    assert wait_until(lambda: len(stored_ids(ingest.storage)) == len(messages), 30)
+    ingest.close()
+    assert sorted(stored_ids(ingest.storage)) == sorted(m.id for m in messages)
+    assert_same_content(fingerprint(ingest.storage), reference_fingerprint(messages, tmp_path))
