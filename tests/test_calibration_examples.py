@@ -1,0 +1,85 @@
+"""The example stores fit their footage: solved homographies, zones and lines where people are."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from calibration.geometry import CameraGeometry
+from edge.analytics.floor import in_polygon
+from edge.config import load_config
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.parametrize("name, camera, size_px", [("pets09", "view001", (768, 576)), ("mall", "cam1", (640, 480))])
+def test_examples_carry_a_solved_homography_and_shapes_on_the_plan(name, camera, size_px):
+    config = load_config(EXAMPLES / f"{name}.yaml")
+    cal = config.camera(camera).calibration
+    assert cal.homography is not None, "run: python -m calibration solve"
+    geometry = CameraGeometry.from_config(config.camera(camera), size_px)
+    np.testing.assert_allclose(geometry.homography, cal.homography)  # the stored one still fits
+    assert geometry.errors_m.max() < 0.05
+    plan = config.floor_plan
+    low, high = np.array(plan.origin_m), np.array(plan.origin_m) + [plan.width_m, plan.height_m]
+    shapes = [zone.polygon_m for zone in config.zones] + [[line.start_m, line.end_m] for line in config.lines]
+    for points in shapes:
+        assert ((np.array(points) >= low) & (np.array(points) <= high)).all(), points
+
+
+def pets09_tracks(assets):
+    gt = np.loadtxt(assets / "datasets/pets09_s2l1/gt/gt.txt", delimiter=",")
+    gt = gt[gt[:, 6] == 1]
+    return {int(i): gt[gt[:, 1] == i][np.argsort(gt[gt[:, 1] == i][:, 0])][:, 7:9] for i in np.unique(gt[:, 1])}
+
+
+def test_pets09_zones_hold_the_walkers_and_the_line_is_crossed_by_most(assets):
+    config = load_config(EXAMPLES / "pets09.yaml")
+    tracks = pets09_tracks(assets)  # floor = GT world coordinates, by the example's choice
+    everyone_m = np.vstack(list(tracks.values()))
+    in_zone = np.zeros(len(everyone_m), bool)
+    for zone in config.zones:
+        inside = in_polygon(everyone_m, zone.polygon_m)
+        assert inside.mean() > 0.2, zone.name  # both zones see real traffic
+        in_zone |= inside
+    assert in_zone.mean() > 0.9
+    line = config.lines[0]
+    start, end = np.array(line.start_m), np.array(line.end_m)
+    (dx, dy), crossers = end - start, 0
+    for path_m in tracks.values():
+        rel = path_m - start
+        side = np.sign(dx * rel[:, 1] - dy * rel[:, 0])
+        steps = np.flatnonzero(side[1:] * side[:-1] < 0)
+        along = [(path_m[i] - start) @ (end - start) / np.sum((end - start) ** 2) for i in steps]
+        crossers += any(0 <= a <= 1 for a in along)
+    print(f"PETS09: {crossers} of {len(tracks)} annotated people cross line {line.name}")
+    assert crossers >= len(tracks) // 2
+
+
+def test_mall_ground_plane_agrees_with_the_perspective_map(assets):
+    """Across an image row, floor metres per pixel are constant and proportional to the
+    distance below the horizon; the dataset's perspective map (∝ 1 / person height²) must
+    give the same scale row by row, up to one constant."""
+    geometry = CameraGeometry.from_config(load_config(EXAMPLES / "mall.yaml").camera("cam1"))
+    weight = np.load(assets / "datasets/mall_dev/perspective_map.npy")
+    rows = np.arange(20, 480, 20).astype(float)
+    left = geometry.image_to_floor(np.c_[np.full_like(rows, 300), rows])
+    right = geometry.image_to_floor(np.c_[np.full_like(rows, 340), rows])
+    px_per_m = 40 / np.linalg.norm(right - left, axis=1)
+    ratio = px_per_m * np.sqrt(weight[rows.astype(int), 320])
+    spread = np.ptp(ratio) / ratio.mean()
+    print(f"mall: px-per-metre vs perspective map scale spread {spread:.3%} over rows 20..460")
+    assert spread < 0.02
+
+
+def test_mall_roi_zone_is_the_annotated_region_on_the_floor(assets):
+    config = load_config(EXAMPLES / "mall.yaml")
+    geometry = CameraGeometry.from_config(config.camera("cam1"))
+    roi = cv2.imread(str(assets / "datasets/mall_dev/roi_mask.png"), cv2.IMREAD_GRAYSCALE) > 127
+    ys, xs = np.mgrid[2:480:4, 2:640:4]
+    pixels = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(float)
+    in_roi = roi[ys.ravel(), xs.ravel()]
+    in_zone = in_polygon(geometry.image_to_floor(pixels + 0.5), config.zones[0].polygon_m)
+    agreement = (in_zone == in_roi).mean()
+    print(f"mall: ROI mask and roi zone agree on {agreement:.2%} of pixels")
+    assert agreement > 0.98 and in_roi.sum() > 0.5 * len(in_roi)
