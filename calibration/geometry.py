@@ -31,6 +31,8 @@ COLLINEAR_RATIO = 0.01
 HORIZON_EPS = 1e-9
 # Condition number of the homography in Hartley-normalised coordinates above which it is degenerate.
 MAX_CONDITION = 1e6
+# Point sets up to this size are searched for a line holding all points but one.
+MAX_SPREAD_CHECK = 64
 UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
 
 
@@ -50,25 +52,34 @@ def _point_text(index: int, point: np.ndarray, unit: str) -> str:
 
 
 def _check_spread(points: np.ndarray, name: str, unit: str, camera: str) -> None:
-    """Refuse point sets that cannot fix a homography: all collinear, or (with exactly four
-    points) three of them on one line, which leaves one degree of freedom unconstrained."""
+    """Refuse point sets that cannot fix a homography. It needs four points with no three on
+    one line; such four exist unless all points but at most one lie on one line (then every
+    four include three on it and the fit is free to fold the floor along that line).
+    "On a line" means within COLLINEAR_RATIO of the points' span; sets of more than
+    MAX_SPREAD_CHECK points are only checked for all lying on one line."""
     span = np.ptp(points, axis=0).max()
     if span <= 0:
         raise CalibrationError(f"camera {camera}: {name}: all points are the same")
-    triples = itertools.combinations(range(len(points)), 3) if len(points) == 4 else ()
-    for i, j, k in triples:
-        a, b, c = points[i], points[j], points[k]
-        longest = max(np.linalg.norm(a - b), np.linalg.norm(b - c), np.linalg.norm(c - a))
-        twice_area = abs((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]))
-        if longest == 0 or twice_area / longest**2 < COLLINEAR_RATIO:
+    centred = (points - points.mean(axis=0)) / span
+    if np.linalg.svd(centred, compute_uv=False)[-1] < COLLINEAR_RATIO:
+        raise CalibrationError(f"camera {camera}: {name}: all points are (nearly) on one line; "
+                               "spread them over the floor")
+    if len(points) > MAX_SPREAD_CHECK:
+        return
+    unit_points = points / span
+    for i, j in itertools.combinations(range(len(points)), 2):
+        direction = unit_points[j] - unit_points[i]
+        length = np.linalg.norm(direction)
+        if length < 0.1:  # a short pair fixes no direction; a longer pair on the same line will
+            continue
+        offset = unit_points - unit_points[i]
+        distance = np.abs(direction[0] * offset[:, 1] - direction[1] * offset[:, 0]) / length
+        on_line = np.flatnonzero(distance < COLLINEAR_RATIO)
+        if len(on_line) >= len(points) - 1:
+            listed = ", ".join(_point_text(k, points[k], unit) for k in on_line)
             raise CalibrationError(
-                f"camera {camera}: {name}: {_point_text(i, a, unit)}, {_point_text(j, b, unit)} and "
-                f"{_point_text(k, c, unit)} are (nearly) on one line; move one of them off it or add points"
-            )
-    centred = points - points.mean(axis=0)
-    singular = np.linalg.svd(centred / span, compute_uv=False)
-    if singular[-1] < COLLINEAR_RATIO:
-        raise CalibrationError(f"camera {camera}: {name}: all points are (nearly) on one line; spread them over the floor")
+                f"camera {camera}: {name}: {listed} are (nearly) on one line, with at most one point off "
+                "it: a homography needs four points with no three on a line; move one off it or add points")
 
 
 def _hartley(points: np.ndarray) -> np.ndarray:

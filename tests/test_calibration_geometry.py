@@ -131,6 +131,8 @@ def pets09_points_with_typo():
     (SQUARE_PX[:3], SQUARE_M[:3], None, "at least 4 point pairs, got 3"),
     ([[0, 0], [100, 1], [200, 2], [300, 3], [400, 4]], SQUARE_M + [[2, 2]], None, "all points are (nearly) on one line"),
     (with_point(SQUARE_PX, 3, [300, 110]), SQUARE_M, None, "point 3 (300, 110) px are (nearly) on one line"),
+    ([[0, 0], [100, 10], [200, 20], [300, 30], [150, 300]], [[0, 0], [1, 0], [2, 0], [3, 0], [1.5, 3]], None,
+     "point 0 (0, 0) px, point 1 (100, 10) px, point 2 (200, 20) px, point 3 (300, 30) px are (nearly) on one line"),
     (SQUARE_PX, with_point(SQUARE_M, 2, [2, 0]), None, "point 2 (2, 0) m are (nearly) on one line"),
     (SQUARE_PX, SQUARE_M, (510, 500), "point 2 (520, 400) px is outside the 510x500 frame"),
     (with_point(SQUARE_PX, 0, [float("nan"), 1]), SQUARE_M, None, "point 0 is not a finite number"),
