@@ -9,11 +9,10 @@ import subprocess
 import sys
 
 import paho.mqtt.client as paho
-import pytest
 
 from dashboard.storage import Storage
 from edge.config import Mqtt
-from edge.contract import ContractError, StatusMessage, agg_topic, parse_aggregate, status_topic
+from edge.contract import ContractError, agg_topic, parse_aggregate, status_topic
 from edge.outbox import Outbox
 from edge.publisher import Publisher
 from tests.transport_support import (
@@ -95,3 +94,61 @@ def test_malformed_payloads_go_to_dead_letters_and_valid_ones_still_land(broker,
     sender.loop_stop()
     ingest.close()
     assert_same_content(fingerprint(ingest.storage), reference_fingerprint(valid, tmp_path))
+
+
+def _ingest_process(broker, db: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "dashboard", "--log-level", "WARNING", "ingest",
+                             "--mqtt", broker.url, "--db", db, "--group", "crash", "--client-id", "ingest-crash",
+                             "--batch", "20"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_ingest_killed_mid_stream_loses_nothing_and_doubles_nothing(broker, db_url, tmp_path):
+    messages = make_aggregates("shop-1", ["cam1", "cam2"], buckets=60)  # 600 aggregates
+    storage = Storage(db_url)
+    storage.migrate()
+    ingest = _ingest_process(broker, db_url)
+    publisher = Publisher(Mqtt(url=broker.url), "shop-1", ["cam1", "cam2"], Outbox(tmp_path / "o.sqlite3"),
+                          client_id="edge-1", window=50).start()
+    assert wait_until(lambda: publisher.connected, 10)
+    # Until the worker has subscribed the broker drops what nobody listens to: repeat (harmless).
+    assert wait_until(lambda: publisher.publish_aggregate(messages[0]) and len(stored_ids(storage)) == 1,
+                      60, step_s=0.5), "ingest never subscribed"
+    for message in messages[1:]:
+        publisher.publish_aggregate(message)
+    assert wait_until(lambda: len(stored_ids(storage)) >= 100, 60)
+    ingest.send_signal(signal.SIGKILL)  # mid-stream: some received, some stored but not acknowledged
+    ingest.wait()
+    stored_at_kill = len(stored_ids(storage))
+    assert publisher.drain(60), "the broker keeps queueing for the dead worker's session"
+    assert stored_at_kill < len(messages), "the kill came too late to test anything"
+    ingest = _ingest_process(broker, db_url)
+    assert wait_until(lambda: len(stored_ids(storage)) == len(messages), 90)
+    ingest.send_signal(signal.SIGTERM)
+    assert ingest.wait(20) == 0, ingest.stderr.read().decode()[-2000:]
+    publisher.close()
+    assert sorted(stored_ids(storage)) == sorted(m.id for m in messages)
+    assert_same_content(fingerprint(storage), reference_fingerprint(messages, tmp_path))
+
+
+
+def test_camera_status_is_recorded(broker, tmp_path):
+    import sqlalchemy as sa
+
+    from dashboard import tables
+
+    def statuses() -> dict[str, str]:
+        with ingest.storage.engine.connect() as conn:
+            return dict(conn.execute(sa.select(tables.cameras.c.name, tables.cameras.c.status)).all())
+
+    publisher = Publisher(Mqtt(url=broker.url), "shop-1", ["cam1", "cam2"], Outbox(tmp_path / "o.sqlite3"),
+                          client_id="edge-1").start()
+    assert wait_until(lambda: publisher.connected, 10)
+    ingest = IngestThread(broker.url, f"sqlite:///{tmp_path / 'c.sqlite3'}").start()  # retained: comes late
+    assert wait_until(lambda: statuses() == {"cam1": "online", "cam2": "online"}, 10)
+    publisher.close()
+    assert wait_until(lambda: statuses() == {"cam1": "offline", "cam2": "offline"}, 10)
+    sender = _sender(broker.port)
+    sender.publish(status_topic("shop-1", "cam1"), b'{"status": "sideways"}', qos=1).wait_for_publish(5)
+    assert wait_until(lambda: any(d["topic"].endswith("/status") for d in ingest.storage.dead_letters()), 10)
+    sender.loop_stop()
+    ingest.close()
