@@ -140,7 +140,7 @@ def _heat_trace(grid: np.ndarray, cell_m: float, geometry: FloorGeometry, *, nam
                 colorscale: str | list = HEAT_SCALE, zmin: float = 0.0, zmax: float | None = None,
                 opacity: float = 0.75, showscale: bool = True) -> go.Heatmap:
     """A heat layer over the plan; zero cells are transparent so the plan shows through."""
-    z = np.where(grid == 0, np.nan, grid)
+    z = _rows(np.where(grid == 0, np.nan, grid))
     x0, y0 = geometry.origin_m
     return go.Heatmap(z=z, x0=x0 + cell_m / 2, dx=cell_m, y0=y0 + cell_m / 2, dy=cell_m, colorscale=colorscale,
                       zmin=zmin, zmax=zmax if zmax is not None else max(float(grid.max()), zmin + 1e-9),
@@ -148,6 +148,12 @@ def _heat_trace(grid: np.ndarray, cell_m: float, geometry: FloorGeometry, *, nam
                       colorbar=dict(title=dict(text=unit), thickness=12, x=1.0),
                       hovertemplate=f"x %{{x:.1f}} m, y %{{y:.1f}} m<br>%{{z:.2f}} {unit}<extra></extra>",
                       hoverongaps=False)
+
+
+def _rows(grid: np.ndarray) -> list[list[float | None]]:
+    """A 2-D array as plain nested lists, NaN as None (a gap): the JSON stays readable and
+    Plotly.js gets ordinary arrays rather than base64 typed arrays."""
+    return [[None if math.isnan(v) else float(v) for v in row] for row in grid.tolist()]
 
 
 def zone_load(occupancy: float, capacity: int | None) -> float | None:
@@ -222,7 +228,7 @@ def hour_weekday_heatmap(matrix: Sequence[Sequence[float]], unit: str,
     z = np.asarray(matrix, dtype=float)
     if z.shape != (7, 24):
         raise ValueError(f"hour_weekday_heatmap: expected shape (7, 24), got {z.shape}")
-    figure = go.Figure(go.Heatmap(z=z, x=list(range(24)), y=list(WEEKDAYS), colorscale=HEAT_SCALE, zmin=0,
+    figure = go.Figure(go.Heatmap(z=_rows(z), x=list(range(24)), y=list(WEEKDAYS), colorscale=HEAT_SCALE, zmin=0,
                                   colorbar=dict(title=dict(text=unit), thickness=12),
                                   hovertemplate="%{y} %{x}:00 – %{z:.2f} " + unit + "<extra></extra>"))
     figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=320, margin=dict(l=50, r=20, t=50, b=40),

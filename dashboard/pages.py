@@ -1,9 +1,9 @@
 """The dashboard's web pages: login, store live, trends, compare (server-rendered Jinja2 with
 Plotly figures built by dashboard.charts), the live SSE stream, and their static files.
 
-dashboard.app calls `install(app, settings)`: it includes `router`, runs
-`start_live`/`stop_live` (dashboard.live) in the app's lifespan (the hub is
-`app.state.live_hub`) and shows browsers an HTML page for errors outside /api. Every page needs a logged-in user;
+dashboard.app includes `router` and runs dashboard.live's `start_live`/`stop_live` in its
+lifespan (the hub is `app.state.live_hub`). Errors on pages are HTML pages for browsers
+(`PageRoute`), JSON otherwise. Every page needs a logged-in user;
 a store page for a store the user may not see is a 403 before any query runs. Forms that
 change state (login, logout) carry a per-session CSRF token *and* must come from this origin
 (auth.same_origin), on top of the SameSite=strict session cookie.
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated
@@ -21,24 +20,21 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import plotly
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.routing import APIRoute
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dashboard import auth, charts, repository
 from dashboard.api.deps import STORE_ID, Conn, csv_response, date_range
 from dashboard.charts import FloorGeometry, figure_json
-from dashboard.live import LiveHub, start_live, stop_live
-from dashboard.settings import Settings
+from dashboard.live import LiveHub
 from dashboard.live_view import live_state
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 CONGESTION_UNIT = "people"
-router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
@@ -101,33 +97,31 @@ def render(request: Request, template: str, user: auth.Principal | None, status_
         context, user=user, csrf_token=csrf_token(request)), status_code=status_code)
 
 
-async def _html_errors(request: Request, exc: StarletteHTTPException):
-    """Browsers outside /api get an HTML page with the reason (and no data); the API and
-    redirects keep FastAPI's default handling."""
-    wants_html = "text/html" in request.headers.get("accept", "")
-    if request.url.path.startswith("/api/") or exc.status_code < 400 or not wants_html:
-        return await http_exception_handler(request, exc)
-    heading = {401: "Log in", 403: "Not allowed", 404: "Not found", 422: "Bad request"}.get(exc.status_code, "Error")
-    return templates.TemplateResponse(request, "error.html", dict(
-        status=exc.status_code, heading=heading, message=exc.detail, user=None), status_code=exc.status_code)
+class PageRoute(APIRoute):
+    """A page route: an HTTPException (from the route or its dependencies) becomes an HTML page
+    with the reason and no data for browsers, and a 303 becomes a plain redirect."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException as exc:
+                if exc.status_code == 303:
+                    return RedirectResponse(exc.headers["Location"], status_code=303)
+                if "text/html" not in request.headers.get("accept", ""):
+                    raise
+                heading = {403: "Not allowed", 404: "Not found", 422: "Bad request",
+                           503: "Unavailable"}.get(exc.status_code, "Error")
+                return templates.TemplateResponse(request, "error.html", dict(
+                    status=exc.status_code, heading=heading, message=exc.detail, user=None),
+                    status_code=exc.status_code)
+
+        return handle
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    """Add the pages, their error pages and the live subscriber (in the app lifespan)."""
-    app.include_router(router)
-    app.add_exception_handler(StarletteHTTPException, _html_errors)
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application):
-        start_live(application.state, settings.mqtt)
-        try:
-            async with inner(application) as state:
-                yield state
-        finally:
-            stop_live(application.state)
-
-    app.router.lifespan_context = lifespan
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 def script_json(value) -> str:

@@ -1,0 +1,282 @@
+"""Acceptance in a real browser: Debian's headless Chromium drives a real uvicorn server over a
+SQLite database filled through the ingest path (tests/pages_data.py), with a real Mosquitto
+for the live page. Screenshots of each page go to artifacts/screenshots/.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+import uvicorn
+
+from dashboard.app import create_app
+from dashboard.settings import Settings
+from edge.config import Mqtt
+from edge.contract import LiveMessage, LiveZone, StatusMessage, live_topic, status_topic
+from tests import pages_data
+from tests.brokers import free_port, wait_for_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+class Server:
+    """uvicorn in a thread on a free port; stopped by setting should_exit."""
+
+    def __init__(self, app):
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    timeout_graceful_shutdown=5))
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "Server":
+        self.thread.start()
+        wait_for_port(self.port)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'dashboard.sqlite3'}"
+    pages_data.build(url)
+    return url
+
+
+@pytest.fixture
+def server(database, broker):
+    settings = Settings(db_url=database, secret_key="browser-tests-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url))
+    with Server(create_app(settings)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+class Page:
+    """A logged-in browser tab that records console errors and failed requests."""
+
+    def __init__(self, browser, server: Server, user: str):
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.server = server
+        self.page.goto(server.url + "/")
+        assert "/login" in self.page.url
+        self.page.fill("input[name=username]", user)
+        self.page.fill("input[name=password]", pages_data.PASSWORD)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_load_state("networkidle")
+
+    def open(self, path: str):
+        response = self.page.goto(self.server.url + path)
+        return response
+
+    def traces(self, div_id: str) -> list[dict]:
+        """Per trace Plotly drew in the div: type, name, data points (non-empty heatmap cells),
+        non-zero points and the sum of the values."""
+        self.page.wait_for_function(f"document.getElementById('{div_id}').data !== undefined")
+        return self.page.evaluate(f"""() => document.getElementById('{div_id}').data.map(t => {{
+            const values = t.type === 'heatmap' ? t.z.flatMap(row => Array.from(row)) : Array.from(t.y || t.x || []);
+            const numbers = values.filter(v => typeof v === 'number' && !Number.isNaN(v));
+            return {{type: t.type, name: t.name,
+                     points: t.type === 'heatmap' ? numbers.length : values.length,
+                     nonzero: numbers.filter(v => v !== 0).length,
+                     total: numbers.reduce((a, b) => a + b, 0)}};
+        }})""")
+
+    def shot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def publish(url_port: int, topic: str, payload: bytes, retain: bool = False) -> None:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"browser-test-{time.monotonic_ns()}")
+    client.connect("127.0.0.1", url_port)
+    client.loop_start()
+    client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+    client.disconnect()
+    client.loop_stop()
+
+
+def live_message(occupancy: dict[str, int]) -> bytes:
+    from datetime import datetime, timezone
+
+    return LiveMessage(store="north", sent_at=datetime.now(timezone.utc), cell_m=1.0,
+                       people=sum(occupancy.values()),
+                       zones=[LiveZone(zone=z, occupancy=n) for z, n in occupancy.items()],
+                       cells=[(2, 2, occupancy.get("entrance", 0)), (9, 6, occupancy.get("aisle", 0)),
+                              (16, 8, occupancy.get("tills", 0))], cameras=["cam1"]).to_json()
+
+
+def test_trends_page_draws_every_chart_with_data(browser, server):
+    tab = Page(browser, server, "hq")
+    try:
+        assert tab.open("/stores/north/trends?week=2026-W10").status == 200
+        tab.page.wait_for_load_state("networkidle")
+        by_hour = tab.traces("by-hour")
+        assert by_hour[0]["type"] == "bar" and by_hour[0]["points"] == 24
+        assert by_hour[0]["nonzero"] == len(pages_data.OPEN_HOURS)
+        assert tab.traces("by-weekday")[0]["points"] == 7
+        assert tab.traces("hour-weekday")[0]["nonzero"] == 7 * len(pages_data.OPEN_HOURS)
+        heat = tab.traces("week-heat")[0]
+        assert heat["type"] == "heatmap" and heat["points"] == 3
+        flows = tab.traces("week-flows")
+        assert {"walks", "transitions"} <= {t["name"] for t in flows}
+        # Week 10 is busier, and the till queue moved one cell down: 3 cells up, 1 down.
+        diff = tab.page.evaluate("document.getElementById('week-difference').data[0].z.flat()"
+                                 ".filter(v => v !== null)")
+        assert sum(v > 0 for v in diff) == 3 and sum(v < 0 for v in diff) == 1
+        dwell = tab.traces("dwell")
+        assert {t["name"] for t in dwell} == set(pages_data.ZONES)
+        footfall = tab.page.inner_text("[data-kpi=footfall] .value").replace(",", "")
+        assert int(footfall) == pages_data.week_footfall("north", 10)
+        change = tab.page.inner_text("[data-kpi=footfall] .label")
+        expected = pages_data.week_footfall("north", 10) / pages_data.week_footfall("north", 9) - 1
+        assert f"{expected:+.0%}" in change
+        tab.shot("trends")
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def test_compare_page_ranks_and_exports(browser, server):
+    tab = Page(browser, server, "hq")
+    try:
+        assert tab.open("/compare?start=2026-02-23&end=2026-03-08").status == 200
+        tab.page.wait_for_load_state("networkidle")
+        stores = tab.page.eval_on_selector_all("#ranking tbody tr", "rows => rows.map(r => r.dataset.store)")
+        assert stores == ["north", "south"]  # north has twice the visitors
+        footfall = tab.page.eval_on_selector_all("#ranking tbody tr td:nth-child(4)",
+                                                 "cells => cells.map(c => +c.textContent)")
+        assert footfall == [pages_data.week_footfall(s, 9) + pages_data.week_footfall(s, 10) for s in stores]
+        daily = tab.traces("daily")
+        assert [t["points"] for t in daily] == [pages_data.DAYS, pages_data.DAYS]
+        assert len(tab.traces("multiples")) == 2
+        assert tab.traces("density")[0]["points"] == 2
+        tab.page.click("#ranking th:nth-child(4)")  # sort by footfall, ascending
+        stores = tab.page.eval_on_selector_all("#ranking tbody tr", "rows => rows.map(r => r.dataset.store)")
+        assert stores == ["south", "north"]
+        tab.page.select_option("select[name=region]", "west")
+        tab.page.click("form.filters button")
+        tab.page.wait_for_load_state("networkidle")
+        assert tab.page.eval_on_selector_all("#ranking tbody tr", "rows => rows.map(r => r.dataset.store)") == ["south"]
+        links = tab.page.locator("a.csv")
+        ranking_csv = tab.page.request.get(links.nth(0).evaluate("a => a.href"))
+        assert ranking_csv.status == 200 and ranking_csv.text().splitlines()[1].startswith("south,")
+        csv = tab.page.request.get(links.nth(1).evaluate("a => a.href"))
+        assert csv.status == 200
+        lines = csv.text().strip().splitlines()
+        assert lines[0] == "store,date,footfall" and len(lines) == 1 + pages_data.DAYS
+        tab.open("/compare?start=2026-02-23&end=2026-03-08")
+        tab.page.wait_for_load_state("networkidle")
+        tab.shot("compare")
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def test_live_page_follows_the_broker(browser, server, broker):
+    publish(broker.port, status_topic("north", "cam1"),
+            StatusMessage(store="north", camera="cam1", status="online").to_json(), retain=True)
+    tab = Page(browser, server, "anna")
+    try:
+        assert "/stores/north/live" in tab.page.url  # a manager lands on their store
+        tab.page.wait_for_selector("#live-connection.online")
+        publish(broker.port, live_topic("north"), live_message({"entrance": 1, "aisle": 2, "tills": 1}))
+        tab.page.wait_for_function("document.querySelector('#live-zones tr[data-zone=aisle] .occupancy')"
+                                   "?.textContent === '2'", timeout=5000)
+        assert tab.page.inner_text("#live-people") == "4"
+        assert tab.page.get_attribute("#live-zones tr[data-zone=tills]", "class") in (None, "")
+        started = time.monotonic()
+        publish(broker.port, live_topic("north"), live_message({"entrance": 1, "aisle": 2, "tills": 5}))
+        tab.page.wait_for_function("document.querySelector('#live-zones tr[data-zone=tills] .occupancy')"
+                                   "?.textContent === '5'", timeout=5000)
+        print(f"live update reached the page {time.monotonic() - started:.3f} s after publishing")
+        assert tab.page.get_attribute("#live-zones tr[data-zone=tills]", "class") == "crowded"
+        bubbles = next(t for t in tab.traces("live-map") if t["name"] == "zone occupancy")
+        assert bubbles["points"] == 3
+        heat = next(t for t in tab.traces("live-map") if t["type"] == "heatmap")
+        assert heat["total"] == 8
+        assert tab.page.inner_text("#live-cameras tr[data-camera=cam1] .badge") == "online"
+        tab.shot("live")
+        publish(broker.port, status_topic("north", "cam1"),
+                StatusMessage(store="north", camera="cam1", status="offline").to_json(), retain=True)
+        tab.page.wait_for_selector("#live-cameras tr[data-camera=cam1] .badge.offline", timeout=5000)
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def test_manager_gets_403_and_no_data_for_another_store(browser, server):
+    tab = Page(browser, server, "anna")
+    try:
+        for path in ("/stores/south/live", "/stores/south/trends?week=2026-W10", "/stores/south/live/events",
+                     "/api/v1/stores/south/trends?iso_year=2026&iso_week=10", "/api/v1/stores/south/live"):
+            response = tab.page.request.get(server.url + path)
+            assert response.status == 403, path
+            body = response.text()
+            assert "South Square" not in body and "aisle" not in body, path
+        response = tab.open("/stores/south/trends?week=2026-W10")
+        assert response.status == 403
+        assert "may not see store 'south'" in tab.page.inner_text("main")
+        assert tab.page.locator("div.chart").count() == 0
+        tab.shot("forbidden")
+        compare = tab.page.request.get(server.url + "/compare/daily.csv?start=2026-02-23&end=2026-03-08")
+        assert {line.split(",")[0] for line in compare.text().strip().splitlines()[1:]} == {"north"}
+        tab.open("/compare?start=2026-02-23&end=2026-03-08")
+        stores = tab.page.eval_on_selector_all("#ranking tbody tr", "rows => rows.map(r => r.dataset.store)")
+        assert stores == ["north"]
+    finally:
+        tab.close()
+
+
+def test_login_page_refuses_bad_password_and_cross_site_posts(browser, server):
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(server.url + "/login")
+        page.screenshot(path=str(SCREENSHOTS / "login.png"))
+        page.fill("input[name=username]", "hq")
+        page.fill("input[name=password]", "wrong password")
+        page.click("button[type=submit]")
+        assert "Wrong user name or password" in page.inner_text(".error")
+        token = page.get_attribute("input[name=csrf_token]", "value")
+        forged = page.request.post(server.url + "/login", form=dict(
+            username="hq", password=pages_data.PASSWORD, csrf_token="forged", next="/"),
+            headers={"Origin": server.url}, max_redirects=0)
+        assert forged.status == 403
+        other_site = page.request.post(server.url + "/login", form=dict(
+            username="hq", password=pages_data.PASSWORD, csrf_token=token, next="/"),
+            headers={"Origin": "http://evil.example"}, max_redirects=0)
+        assert other_site.status == 403
+        assert page.request.get(server.url + "/compare", max_redirects=0).status == 303  # still logged out
+    finally:
+        context.close()
