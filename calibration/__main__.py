@@ -11,6 +11,12 @@
         coverage and owned cells (coverage_CAMERA.png) and all owners (ownership.png).
         Other cameras' frame sizes come from the first frame of their sources.
 
+    python -m calibration intrinsics IMAGES... --board 9x6 --square-mm 25 [--store STORE.yaml --camera NAME]
+        Estimate the lens (camera matrix, distortion) from chessboard photos taken by the
+        camera at its working resolution (board = inner corners across x down). With --store,
+        write `camera_matrix` and `dist_coeffs` into the camera's calibration and solve its
+        homography again through the new lens model.
+
 Exit status: 0 done, 1 calibration has outliers, 2 unusable config or input.
 """
 from __future__ import annotations
@@ -24,8 +30,9 @@ import numpy as np
 
 from calibration.check import draw_on_frame, draw_ownership, warp_to_plan
 from calibration.geometry import CalibrationError, CameraGeometry
+from calibration.intrinsics import calibrate, parse_board
 from calibration.ownership import Ownership
-from calibration.store_yaml import write_homography
+from calibration.store_yaml import write_calibration
 from edge.config import ConfigError, StoreConfig, load_config
 
 
@@ -53,16 +60,18 @@ def source_frame_size(config: StoreConfig, camera: str) -> tuple[int, int]:
     return image.shape[1], image.shape[0]
 
 
-def solve(config: StoreConfig, camera: str) -> int:
-    entry = config.camera(camera)
-    cal = entry.calibration
+def solve(config: StoreConfig, camera: str, lens: dict[str, np.ndarray] | None = None) -> int:
+    """Solve, print the per-point table, and write the homography (and `lens`, the camera
+    matrix and distortion to store with it, if given) when no point is an outlier."""
+    cal = config.camera(camera).calibration
+    K, D = (lens["camera_matrix"], lens["dist_coeffs"]) if lens else (cal.camera_matrix, cal.dist_coeffs)
     try:
         size = source_frame_size(config, camera)
     except CalibrationError as exc:
         print(f"note: {exc}; points are not checked against the frame size", file=sys.stderr)
         size = None
     geometry = CameraGeometry.solve(camera, cal.image_points_px, cal.floor_points_m, cal.max_error_m,
-                                    cal.camera_matrix, cal.dist_coeffs, size, strict=False)
+                                    K, D, size, strict=False)
     projected = geometry.image_to_floor(geometry.image_points_px)
     print(f"camera {camera}: {len(projected)} points, max_error_m {cal.max_error_m:g}")
     print(f"{'#':>3} {'image px':>20} {'floor m':>20} {'projected m':>20} {'error m':>8}")
@@ -75,8 +84,9 @@ def solve(config: StoreConfig, camera: str) -> int:
         print(f"not written: {int(geometry.outliers.sum())} point(s) off by more than {cal.max_error_m:g} m; "
               "fix or remove them", file=sys.stderr)
         return 1
-    write_homography(config.path, camera, geometry.homography)
-    print(f"wrote cameras.{camera}.calibration.homography to {config.path}")
+    values = {**(lens or {}), "homography": geometry.homography / geometry.homography[2, 2]}
+    write_calibration(config.path, camera, values)
+    print(f"wrote cameras.{camera}.calibration.{', '.join(values)} to {config.path}")
     return 0
 
 
@@ -109,6 +119,33 @@ def check(config: StoreConfig, camera: str, frame_path: str, out_dir: Path) -> i
     return 0
 
 
+def intrinsics(paths: list[str], board: tuple[int, int], square_mm: float, config: StoreConfig | None,
+               camera: str | None) -> int:
+    images = {}
+    for path in paths:
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            raise CalibrationError(f"intrinsics: cannot read image {path}")
+        images[path] = image
+    result = calibrate(images, board, square_mm)
+    np.set_printoptions(precision=6, suppress=True)
+    print(f"{len(result.views)} views used, RMS corner error {result.rms_px:.3f} px, image "
+          f"{result.image_size_px[0]}x{result.image_size_px[1]}")
+    if result.skipped:
+        print(f"board not found in: {', '.join(result.skipped)}")
+    print(f"camera_matrix:\n{result.camera_matrix}\ndist_coeffs (k1 k2 p1 p2 k3): {result.dist_coeffs}")
+    if config is None:
+        return 0
+    return solve(config, camera, {"camera_matrix": result.camera_matrix, "dist_coeffs": result.dist_coeffs})
+
+
+def _board(text: str) -> tuple[int, int]:
+    try:
+        return parse_board(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m calibration", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -119,12 +156,24 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--camera", required=True, help="camera name in the store config")
     check_parser.add_argument("--frame", required=True, help="a frame of the camera: image or video file")
     check_parser.add_argument("--out", required=True, type=Path, help="directory for the PNGs")
+    lens_parser = commands.add_parser("intrinsics", help="estimate lens distortion from chessboard photos")
+    lens_parser.add_argument("images", nargs="+", help="chessboard photos from the camera")
+    lens_parser.add_argument("--board", required=True, type=_board, help="inner corners across x down, e.g. 9x6")
+    lens_parser.add_argument("--square-mm", required=True, type=float, help="side of one square in mm")
+    lens_parser.add_argument("--store", type=Path, help="store config YAML to write the lens into")
+    lens_parser.add_argument("--camera", help="camera name in --store")
     args = parser.parse_args(argv)
+    if args.command == "intrinsics" and (args.store is None) != (args.camera is None):
+        parser.error("intrinsics: --store and --camera go together")
     try:
-        config = load_config(args.store)
+        config = load_config(args.store) if args.store else None
         if args.command == "solve":
             return solve(config, args.camera)
-        return check(config, args.camera, args.frame, args.out)
+        if args.command == "check":
+            return check(config, args.camera, args.frame, args.out)
+        if config is not None:
+            config.camera(args.camera)  # fail before the slow part if the camera is unknown
+        return intrinsics(args.images, args.board, args.square_mm, config, args.camera)
     except (ConfigError, CalibrationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

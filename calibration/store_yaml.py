@@ -1,8 +1,9 @@
-"""Writing a solved homography back into a store YAML without losing its comments or order.
+"""Writing solved calibration values back into a store YAML without losing comments or order.
 
 PyYAML (used by `edge.config.load_config`) drops comments, so the write-back goes through a
-ruamel.yaml round trip: only `cameras[name].calibration.homography` changes; every other key,
-comment, quote and ordering stays as the person who wrote the file left it.
+ruamel.yaml round trip: only the given keys of `cameras[name].calibration` change; every other
+key, comment, quote and ordering stays as the person who wrote the file left it. Comment lines
+that follow a value in the file (often the heading of the next section) stay where they were.
 """
 from __future__ import annotations
 
@@ -20,19 +21,27 @@ from edge.config import ConfigError
 SIGNIFICANT_DIGITS = 10  # enough for sub-millimetre floor positions anywhere in a 2 km plan
 
 
-def _matrix_yaml(matrix: np.ndarray) -> CommentedSeq:
-    """A 3×3 matrix as three flow-style rows: `- [a, b, c]`."""
-    rows = CommentedSeq()
-    for row in np.asarray(matrix, dtype=np.float64):
-        seq = CommentedSeq(float(f"{value:.{SIGNIFICANT_DIGITS}g}") for value in row)
+def _number(value: float) -> float:
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+
+
+def _yaml_value(array: np.ndarray) -> CommentedSeq:
+    """A matrix as block rows of flow lists (`- [a, b, c]`), a vector as one flow list."""
+    array = np.asarray(array, dtype=np.float64)
+    if array.ndim == 1:
+        seq = CommentedSeq(_number(v) for v in array)
         seq.fa.set_flow_style()
-        rows.append(seq)
+        return seq
+    rows = CommentedSeq()
+    for row in array:
+        rows.append(_yaml_value(row))
     return rows
 
 
-def write_homography(path: Path | str, camera: str, homography: np.ndarray) -> None:
-    """Set `calibration.homography` (image px → floor m, 3×3) of one camera in the YAML file,
-    normalised so that its bottom-right element is 1."""
+def write_calibration(path: Path | str, camera: str, values: dict[str, np.ndarray]) -> None:
+    """Set keys of one camera's `calibration` (e.g. `homography` 3×3, `camera_matrix` 3×3,
+    `dist_coeffs` (K,)) in the YAML file at `path`. Existing keys keep their place; new ones
+    go at the end of the section."""
     path = Path(path)
     text = path.read_text()
     _, sequence_indent, dash_offset = load_yaml_guess_indent(text)
@@ -45,35 +54,52 @@ def write_homography(path: Path | str, camera: str, homography: np.ndarray) -> N
     entry = next((c for c in cameras or [] if isinstance(c, CommentedMap) and c.get("name") == camera), None)
     if entry is None or not isinstance(entry.get("calibration"), CommentedMap):
         raise ConfigError(f"{path}: cameras: no camera {camera!r} with a calibration section")
-    matrix = np.asarray(homography, dtype=np.float64)
-    if abs(matrix[2, 2]) > 1e-12:
-        matrix = matrix / matrix[2, 2]
     calibration = entry["calibration"]
-    rows = _matrix_yaml(matrix)
-    old = calibration.get("homography")
-    if isinstance(old, CommentedSeq) and old.ca.end:  # what followed the old matrix, read back as its end
-        trailing = "".join(token.value for token in old.ca.end)
-    else:
-        trailing = _detach_trailing(calibration) if old is None else None
-    if trailing:
-        rows.ca.items[len(rows) - 1] = [CommentToken("\n" + trailing, CommentMark(0), None), None]
-    calibration["homography"] = rows
+    section_tail = _take_trailing(calibration, next(reversed(calibration)))
+    for key, array in values.items():
+        own_tail = _take_trailing(calibration, key) if key in calibration else ""
+        calibration[key] = _yaml_value(array)
+        _put_trailing(calibration, key, own_tail)
+    _put_trailing(calibration, next(reversed(calibration)), section_tail)
     with path.open("w") as stream:
         yaml.dump(data, stream)
 
 
-def _detach_trailing(mapping: CommentedMap) -> str | None:
-    """Comment lines after a mapping's last value belong to whatever follows it in the file
-    (the next section's heading); take them off the last key so that they stay below a key
-    appended after it. Returns their text, or None."""
-    last = next(reversed(mapping), None)
-    slots = mapping.ca.items.get(last)
-    token = slots[2] if slots and len(slots) > 2 else None
+def _split(token: CommentToken | None) -> str:
+    """Cut the lines after a value's own end-of-line comment off `token`; return them."""
     if token is None or "\n" not in token.value:
-        return None
+        return ""
     cut = token.value.index("\n") + 1
-    head, tail = token.value[:cut], token.value[cut:]
-    if not tail:
-        return None
-    token.value = head
+    tail, token.value = token.value[cut:], token.value[:cut]
     return tail
+
+
+def _take_trailing(mapping: CommentedMap, key: str) -> str:
+    """Remove and return the comment lines that follow `mapping[key]` in the file. ruamel
+    keeps them on the key (scalars, flow lists), on a block list's last item, or, read back
+    after a block list, in the list's `end`."""
+    tail = ""
+    slot = mapping.ca.items.get(key)
+    if slot and len(slot) > 2:
+        tail += _split(slot[2])
+    value = mapping[key]
+    if isinstance(value, CommentedSeq) and not value.fa.flow_style() and len(value):
+        item = value.ca.items.get(len(value) - 1)
+        if item:
+            tail += _split(item[0])
+        if value.ca.end:
+            tail += "".join(token.value for token in value.ca.end)
+            value.ca.end = []
+    return tail
+
+
+def _put_trailing(mapping: CommentedMap, key: str, tail: str) -> None:
+    """Put comment lines back after `mapping[key]` (see `_take_trailing`)."""
+    if not tail:
+        return
+    token = CommentToken("\n" + tail, CommentMark(0), None)
+    value = mapping[key]
+    if isinstance(value, CommentedSeq) and not value.fa.flow_style() and len(value):
+        value.ca.items[len(value) - 1] = [token, None]
+    else:
+        mapping.ca.items.setdefault(key, [None, None, None, None])[2] = token
