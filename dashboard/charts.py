@@ -20,8 +20,8 @@ from edge.contract import DIRECTION_BINS, LiveMessage
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 HEAT_SCALE = "YlOrRd"
 DIVERGING_SCALE = "RdBu_r"  # blue = fewer than the previous week, red = more
-# Occupancy / capacity: green up to 60 %, amber to 100 %, red beyond (crowded).
-LOAD_SCALE = [[0.0, "#2e7d32"], [0.5, "#f9a825"], [0.8333, "#ef6c00"], [1.0, "#c62828"]]
+# Occupancy / capacity: green up to 30 %, turning amber by 60 %, orange at 100 %, red beyond.
+LOAD_SCALE = [[0.0, "#2e7d32"], [0.25, "#43a047"], [0.5, "#f9a825"], [0.8333, "#ef6c00"], [1.0, "#c62828"]]
 LOAD_MAX = 1.2
 FONT = dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=13, color="#263238")
 
@@ -100,10 +100,12 @@ def dense_grid(cells: Iterable[Sequence[float]], cell_m: float, geometry: FloorG
     return grid
 
 
-def _floor_layout(figure: go.Figure, geometry: FloorGeometry, title: str, height_px: int = 520) -> None:
-    """Axes in metres, y down the plan, equal scale, the plan image (if any) underneath."""
+def _floor_layout(figure: go.Figure, geometry: FloorGeometry, title: str, width_px: int = 560) -> None:
+    """Axes in metres, y down the plan, equal scale, the plan image (if any) underneath. The
+    height follows the plan's aspect for a plot about `width_px` wide, so no band is empty."""
     x0, y0 = geometry.origin_m
     x1, y1 = x0 + geometry.width_m, y0 + geometry.height_m
+    height_px = int(min(760, max(300, 110 + width_px * geometry.height_m / geometry.width_m)))
     figure.update_layout(
         title=dict(text=title, x=0.01),
         font=FONT,
@@ -131,9 +133,10 @@ def _zone_outlines(figure: go.Figure, geometry: FloorGeometry) -> None:
         ys = [p[1] for p in zone.polygon_m] + [zone.polygon_m[0][1]]
         figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#37474f", width=1.5, dash="dot"),
                                     hoverinfo="skip", name=zone.name))
-        cx, cy = zone.centroid_m
-        figure.add_annotation(x=cx, y=cy, text=zone.name, showarrow=False, yshift=-18,
-                              font=dict(size=11, color="#37474f"))
+        left = min(p[0] for p in zone.polygon_m)
+        top = min(p[1] for p in zone.polygon_m)
+        figure.add_annotation(x=left, y=top, text=zone.name, showarrow=False, xanchor="left", yanchor="top",
+                              xshift=3, yshift=-2, font=dict(size=11, color="#37474f"))
 
 
 def _heat_trace(grid: np.ndarray, cell_m: float, geometry: FloorGeometry, *, name: str, unit: str,
@@ -145,7 +148,7 @@ def _heat_trace(grid: np.ndarray, cell_m: float, geometry: FloorGeometry, *, nam
     return go.Heatmap(z=z, x0=x0 + cell_m / 2, dx=cell_m, y0=y0 + cell_m / 2, dy=cell_m, colorscale=colorscale,
                       zmin=zmin, zmax=zmax if zmax is not None else max(float(grid.max()), zmin + 1e-9),
                       opacity=opacity, name=name, showscale=showscale,
-                      colorbar=dict(title=dict(text=unit), thickness=12, x=1.0),
+                      colorbar=dict(title=dict(text=unit, side="right"), thickness=12),
                       hovertemplate=f"x %{{x:.1f}} m, y %{{y:.1f}} m<br>%{{z:.2f}} {unit}<extra></extra>",
                       hoverongaps=False)
 
@@ -169,11 +172,12 @@ def live_floor_figure(geometry: FloorGeometry, live: LiveMessage | None) -> go.F
     occupancy approaches and passes the zone's capacity (grey when the zone has no capacity).
     """
     figure = go.Figure()
-    _floor_layout(figure, geometry, "Live congestion" if live else "Live congestion (waiting for data)")
+    _floor_layout(figure, geometry, "Live congestion" if live else "Live congestion (waiting for data)",
+                  width_px=760)
     if live is not None:
         grid = dense_grid(live.cells, live.cell_m, geometry)
         figure.add_trace(_heat_trace(grid, live.cell_m, geometry, name="people now", unit="people",
-                                     colorscale="Blues", zmax=max(2.0, float(grid.max())), opacity=0.55,
+                                     colorscale="Blues", zmax=max(2.0, float(grid.max())), opacity=0.7,
                                      showscale=False))
     _zone_outlines(figure, geometry)
     occupancy = {z.zone: z.occupancy for z in live.zones} if live else {}
@@ -324,10 +328,12 @@ def flow_figure(geometry: FloorGeometry, directions: Iterable[Sequence], flow_ce
 
 
 def dwell_label(lo_s: float, hi_s: float | None) -> str:
-    """'30 s–1 min' style label of a dwell bin [lo_s, hi_s)."""
-    def fmt(v: float) -> str:
-        return f"{v:g} s" if v < 60 else f"{v / 60:g} min"
-    return f"≥ {fmt(lo_s)}" if hi_s is None else f"{fmt(lo_s)}–{fmt(hi_s)}" if lo_s else f"< {fmt(hi_s)}"
+    """Short label of the dwell bin [lo_s, hi_s): '< 30 s', '30–60 s', '2–5 min', '≥ 60 min'."""
+    if hi_s is None:
+        return f"≥ {lo_s / 60:g} min" if lo_s >= 60 else f"≥ {lo_s:g} s"
+    if not lo_s:
+        return f"< {hi_s:g} s" if hi_s <= 60 else f"< {hi_s / 60:g} min"
+    return f"{lo_s:g}–{hi_s:g} s" if hi_s <= 60 else f"{lo_s / 60:g}–{hi_s / 60:g} min"
 
 
 def dwell_histogram(bin_edges_s: Sequence[float], counts_by_zone: Mapping[str, Sequence[int]],

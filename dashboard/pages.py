@@ -255,7 +255,7 @@ def _change(value: float | None) -> tuple[str | None, str]:
 def trends_figures(store: dict, data: dict, geometry: FloorGeometry) -> dict[str, str]:
     """The trends page's charts as Plotly JSON, from repository.trends output."""
     cell_m = data["cell_m"]
-    unit = "mean people per cell"
+    unit = "people / cell (mean)"
     return dict(
         by_hour=figure_json(charts.hour_of_day_bars(data["occupancy_by_hour"], CONGESTION_UNIT)),
         by_weekday=figure_json(charts.weekday_bars(data["occupancy_by_weekday"], CONGESTION_UNIT)),

@@ -147,7 +147,7 @@ def test_time_charts_carry_the_values():
 
 def test_dwell_histogram_shares_and_labels():
     fig = charts.dwell_histogram((0, 30, 60, 120), {"tills": [1, 1, 2, 0], "entrance": [0, 0, 0, 0]})
-    assert list(fig.data[0].x) == ["< 30 s", "30 s–1 min", "1 min–2 min", "≥ 2 min"]
+    assert list(fig.data[0].x) == ["< 30 s", "30–60 s", "1–2 min", "≥ 2 min"]
     assert list(fig.data[0].y) == [25, 25, 50, 0]
     assert list(fig.data[1].y) == [0, 0, 0, 0]
     with pytest.raises(ValueError, match="zone 'x' has 2 bins, expected 4"):
