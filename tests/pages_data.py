@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-import sqlalchemy as sa
-
 from dashboard import auth, registry
 from dashboard.storage import Storage
 from edge.config import FloorPlan, Line, StoreInfo, Zone
@@ -98,7 +96,3 @@ def week_footfall(store: str, week: int) -> int:
     days = range(0, 7) if week == 9 else range(7, 14)
     return sum(visitors(store, d, h) for d in days for h in OPEN_HOURS)
 
-
-def count_rows(engine: sa.Engine, table: str) -> int:
-    with engine.connect() as conn:
-        return conn.scalar(sa.text(f"SELECT count(*) FROM {table}"))
