@@ -140,7 +140,7 @@ class Ingest:
                 self._store(valid, received, bad, statuses)
                 break
             except Exception as exc:  # database unreachable: keep the batch, nothing is acknowledged
-                log.error("ingest: cannot store a batch of %d: %s; retrying in %.0f s", len(batch), exc, delay_s)
+                log.error("ingest: cannot store a batch of %d: %s; retrying in %.1f s", len(batch), exc, delay_s)
                 if stop.wait(delay_s):
                     return  # not acknowledged: the broker redelivers after our restart
                 delay_s = min(RETRY_MAX_S, delay_s * 2)

@@ -1,0 +1,164 @@
+"""Central transport throughput: simulated stores → Mosquitto → `dashboard ingest` → SQLite / PostgreSQL.
+
+Starts its own broker on a free port and its own databases (a temp SQLite file, a fresh
+PostgreSQL database dropped afterwards), publishes `--count` real contract aggregates from
+`--stores` simulated stores as fast as the broker takes them, and prints per backend:
+- sustained rate: aggregates committed per second, first publish to last commit;
+- end-to-end lag p50/p95: publish → the row's `received_at` (set inside the committing
+  transaction), under that full load, so it includes queueing.
+Then a paced run at `--paced-rate` messages/s gives the lag of a system that is not saturated.
+
+    .venv/bin/python bench/transport.py [--count 20000] [--stores 200] [--workers 1]
+
+Bounded: stops after the count or after --timeout-s per run, whichever comes first.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import paho.mqtt.client as paho  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from dashboard import tables  # noqa: E402
+from dashboard.storage import Storage  # noqa: E402
+from edge.contract import agg_topic  # noqa: E402
+from tests.brokers import Mosquitto  # noqa: E402
+from tests.transport_support import make_aggregates  # noqa: E402
+
+PG_ADMIN = os.environ.get("FOOTFALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PUBLISHERS = 4  # paho clients sharing the simulated stores
+
+
+def _messages(stores: int, count: int) -> list[tuple[str, str, bytes]]:
+    """(id, topic, payload) round-robin over stores, each store walking through its own buckets."""
+    per_store = -(-count // stores)
+    buckets = -(-per_store // 5)
+    streams = [make_aggregates(f"store-{s:04d}", ["cam1"], buckets, seed=s) for s in range(stores)]
+    out = []
+    for i in range(per_store):
+        for stream in streams:
+            m = stream[i]
+            out.append((m.id, agg_topic(m.store, m.camera), m.to_json()))
+    return out[:count]
+
+
+def _publishers(port: int) -> list[paho.Client]:
+    clients = []
+    for k in range(PUBLISHERS):
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{k}", protocol=paho.MQTTv5)
+        client.max_inflight_messages_set(1000)
+        client.connect("127.0.0.1", port)
+        client.loop_start()
+        clients.append(client)
+    return clients
+
+
+def _committed(storage: Storage) -> dict[str, float]:
+    with storage.engine.connect() as conn:
+        rows = conn.execute(sa.select(tables.ingested.c.id, tables.ingested.c.received_at)).all()
+    epoch = datetime(1970, 1, 1)
+    return {i: (at - epoch).total_seconds() for i, at in rows}
+
+
+def _percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def run(label: str, db_url: str, workdir: Path, messages, workers: int, rate: float | None,
+        timeout_s: float) -> None:
+    """One run on a fresh broker (no sessions left over from the previous run)."""
+    broker = Mosquitto(workdir / f"broker-{uuid.uuid4().hex[:6]}", "max_inflight_messages 0\n").start()
+    storage = Storage(db_url)
+    storage.migrate()
+    procs = [subprocess.Popen([sys.executable, "-m", "dashboard", "--log-level", "WARNING", "ingest",
+                               "--mqtt", broker.url, "--db", db_url, "--group", "bench",
+                               "--client-id", f"bench-ingest-{label}-{w}"], cwd=ROOT)
+             for w in range(workers)]
+    clients = _publishers(broker.port)
+    try:
+        probe = messages[0]  # wait until the workers have subscribed (unheard messages are dropped)
+        deadline = time.monotonic() + 30
+        while not _committed(storage) and time.monotonic() < deadline:
+            clients[0].publish(probe[1], probe[2], qos=1)
+            time.sleep(0.3)
+        sent_at: dict[str, float] = {}
+        start = time.time()
+        for n, (mid, topic, payload) in enumerate(messages[1:], 1):
+            if rate:
+                delay = start + n / rate - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+            sent_at[mid] = time.time()
+            clients[n % PUBLISHERS].publish(topic, payload, qos=1)
+        published_s = time.time() - start
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            committed = _committed(storage)
+            if len(committed) >= len(messages):
+                break
+            time.sleep(0.5)
+        committed = _committed(storage)
+        lags = [committed[i] - t for i, t in sent_at.items() if i in committed]
+        done = [committed[i] for i in sent_at if i in committed]
+        span = max(done) - start if done else float("nan")
+        mode = f"paced {rate:.0f}/s" if rate else "full load"
+        print(f"{label:10s} {mode:12s} {len(done):6d}/{len(sent_at)} stored  "
+              f"published in {published_s:5.1f} s  sustained {len(done) / span:7.0f} msg/s  "
+              f"lag p50 {1000 * _percentile(lags, 0.5):7.0f} ms  p95 {1000 * _percentile(lags, 0.95):7.0f} ms",
+              flush=True)
+    finally:
+        for client in clients:
+            client.disconnect()
+            client.loop_stop()
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
+        broker.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=20_000, help="aggregates per full-load run (default 20000)")
+    parser.add_argument("--stores", type=int, default=200, help="simulated stores (default 200)")
+    parser.add_argument("--workers", type=int, default=1, help="ingest processes in the shared group (default 1)")
+    parser.add_argument("--paced-rate", type=float, default=500, help="messages/s of the paced run (default 500)")
+    parser.add_argument("--timeout-s", type=float, default=120, help="most time to wait for commits per run")
+    parser.add_argument("--backends", default="sqlite,postgres", help="comma list (default sqlite,postgres)")
+    args = parser.parse_args()
+    import psycopg
+
+    messages = _messages(args.stores, args.count + 1)
+    paced = messages[: max(2, int(args.paced_rate * 10))]  # ten seconds of paced load
+    with tempfile.TemporaryDirectory(prefix="footfall-bench-") as tmp:
+        workdir = Path(tmp)
+        for backend in args.backends.split(","):
+            for rate, batch in ((None, messages), (args.paced_rate, paced)):
+                if backend == "sqlite":
+                    url = f"sqlite:///{tmp}/bench-{uuid.uuid4().hex[:6]}.sqlite3"
+                    run("sqlite", url, workdir, batch, args.workers, rate, args.timeout_s)
+                    continue
+                name = f"footfall_bench_{uuid.uuid4().hex[:8]}"
+                with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                    conn.execute(f'CREATE DATABASE "{name}"')
+                try:
+                    url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+                    run("postgresql", url, workdir, batch, args.workers, rate, args.timeout_s)
+                finally:
+                    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
