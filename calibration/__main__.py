@@ -29,35 +29,12 @@ import cv2
 import numpy as np
 
 from calibration.check import draw_on_frame, draw_ownership, warp_to_plan
+from calibration.frames import first_frame, source_frame_size
 from calibration.geometry import CalibrationError, CameraGeometry
 from calibration.intrinsics import calibrate, parse_board
 from calibration.ownership import Ownership
 from calibration.store_yaml import write_calibration
 from edge.config import ConfigError, StoreConfig, load_config
-
-
-def first_frame(path: str) -> np.ndarray | None:
-    """The BGR image at `path`: an image file, or the first frame of a video, image pattern
-    (frames/seq_%06d.jpg) or stream. None when nothing can be read."""
-    if "%" not in path and Path(path).is_file():
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is not None:
-            return image
-    capture = cv2.VideoCapture(path)
-    try:
-        ok, image = capture.read()
-    finally:
-        capture.release()
-    return image if ok else None
-
-
-def source_frame_size(config: StoreConfig, camera: str) -> tuple[int, int]:
-    """(width, height) px of a camera's source, from its first frame."""
-    source = config.resolve(config.camera(camera).source)
-    image = first_frame(source)
-    if image is None:
-        raise CalibrationError(f"camera {camera}: cannot read a frame from its source {source}")
-    return image.shape[1], image.shape[0]
 
 
 def solve(config: StoreConfig, camera: str, lens: dict[str, np.ndarray] | None = None) -> int:

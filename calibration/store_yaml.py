@@ -7,16 +7,19 @@ that follow a value in the file (often the heading of the next section) stay whe
 """
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 
 import numpy as np
+import yaml as safe_yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from edge.config import ConfigError
+from edge.config import ConfigError, parse_config
 
 SIGNIFICANT_DIGITS = 10  # enough for sub-millimetre floor positions anywhere in a 2 km plan
 
@@ -40,9 +43,59 @@ def _yaml_value(array: np.ndarray) -> CommentedSeq:
 
 def write_calibration(path: Path | str, camera: str, values: dict[str, np.ndarray]) -> None:
     """Set keys of one camera's `calibration` (e.g. `homography` 3×3, `camera_matrix` 3×3,
-    `dist_coeffs` (K,)) in the YAML file at `path`. Existing keys keep their place; new ones
-    go at the end of the section."""
-    path = Path(path)
+    `dist_coeffs` (K,), `image_points_px` (N, 2)) in the YAML file at `path`. Existing keys keep
+    their place; new ones go at the end of the section."""
+
+    def change(data: CommentedMap) -> None:
+        cameras = data.get("cameras")
+        entry = next((c for c in cameras or [] if isinstance(c, CommentedMap) and c.get("name") == camera), None)
+        if entry is None or not isinstance(entry.get("calibration"), CommentedMap):
+            raise ConfigError(f"{path}: cameras: no camera {camera!r} with a calibration section")
+        _set(entry["calibration"], {key: _yaml_value(array) for key, array in values.items()})
+
+    _edit(Path(path), change)
+
+
+def write_sections(path: Path | str, sections: dict[str, list[dict]]) -> None:
+    """Replace top-level list sections of the store YAML, e.g. `zones` and `lines`, with plain
+    lists of mappings (points as [x, y] pairs, written in flow style)."""
+
+    def change(data: CommentedMap) -> None:
+        _set(data, {key: _plain_yaml(items) for key, items in sections.items()})
+
+    _edit(Path(path), change)
+
+
+def _plain_yaml(value):
+    """Plain data → ruamel nodes; lists of numbers and lists of number pairs in flow style."""
+    if isinstance(value, dict):
+        node = CommentedMap()
+        for key, item in value.items():
+            node[key] = _plain_yaml(item)
+        return node
+    if isinstance(value, (list, tuple)):
+        node = CommentedSeq(_plain_yaml(item) for item in value)
+        if all(isinstance(item, (int, float)) for item in value) or all(
+                isinstance(item, (list, tuple)) and all(isinstance(v, (int, float)) for v in item) for item in value):
+            node.fa.set_flow_style()
+        return node
+    return _number(value) if isinstance(value, float) else value
+
+
+def _set(mapping: CommentedMap, values: dict) -> None:
+    """Set keys of a round-trip mapping, keeping comment lines that followed each old value
+    and the comment lines at the mapping's end where they were."""
+    end_tail = _take_trailing(mapping, next(reversed(mapping))) if len(mapping) else ""
+    for key, node in values.items():
+        own_tail = _take_trailing(mapping, key) if key in mapping else ""
+        mapping[key] = node
+        _put_trailing(mapping, key, own_tail)
+    _put_trailing(mapping, next(reversed(mapping)), end_tail)
+
+
+def _edit(path: Path, change) -> None:
+    """Load `path` round-trip, apply `change(data)`, check that the result is still a valid
+    store config, then replace the file atomically (a failed edit leaves it untouched)."""
     text = path.read_text()
     _, sequence_indent, dash_offset = load_yaml_guess_indent(text)
     yaml = YAML()  # round-trip mode
@@ -50,19 +103,15 @@ def write_calibration(path: Path | str, camera: str, values: dict[str, np.ndarra
     yaml.preserve_quotes = True
     yaml.width = 4096  # never fold long lines the author kept on one line
     data = yaml.load(text)
-    cameras = data.get("cameras") if isinstance(data, CommentedMap) else None
-    entry = next((c for c in cameras or [] if isinstance(c, CommentedMap) and c.get("name") == camera), None)
-    if entry is None or not isinstance(entry.get("calibration"), CommentedMap):
-        raise ConfigError(f"{path}: cameras: no camera {camera!r} with a calibration section")
-    calibration = entry["calibration"]
-    section_tail = _take_trailing(calibration, next(reversed(calibration)))
-    for key, array in values.items():
-        own_tail = _take_trailing(calibration, key) if key in calibration else ""
-        calibration[key] = _yaml_value(array)
-        _put_trailing(calibration, key, own_tail)
-    _put_trailing(calibration, next(reversed(calibration)), section_tail)
-    with path.open("w") as stream:
-        yaml.dump(data, stream)
+    if not isinstance(data, CommentedMap):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    change(data)
+    out = io.StringIO()
+    yaml.dump(data, out)
+    parse_config(safe_yaml.safe_load(out.getvalue()), path)  # raises ConfigError naming the key
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(out.getvalue())
+    os.replace(temporary, path)
 
 
 def _split(token: CommentToken | None) -> str:
@@ -74,32 +123,43 @@ def _split(token: CommentToken | None) -> str:
     return tail
 
 
+def _is_block_list(node) -> bool:
+    return isinstance(node, CommentedSeq) and not node.fa.flow_style() and len(node) > 0
+
+
 def _take_trailing(mapping: CommentedMap, key: str) -> str:
     """Remove and return the comment lines that follow `mapping[key]` in the file. ruamel
-    keeps them on the key (scalars, flow lists), on a block list's last item, or, read back
-    after a block list, in the list's `end`."""
-    tail = ""
+    keeps them on the key (scalars, flow lists), on the last item of a block list or mapping
+    (recursively), or, read back after a block list, in the list's `end`."""
     slot = mapping.ca.items.get(key)
-    if slot and len(slot) > 2:
-        tail += _split(slot[2])
+    tail = _split(slot[2]) if slot and len(slot) > 2 else ""
     value = mapping[key]
-    if isinstance(value, CommentedSeq) and not value.fa.flow_style() and len(value):
+    if isinstance(value, CommentedMap) and len(value):
+        tail += _take_trailing(value, next(reversed(value)))
+    elif _is_block_list(value):
         item = value.ca.items.get(len(value) - 1)
         if item:
             tail += _split(item[0])
+        if isinstance(value[-1], CommentedMap) and len(value[-1]):
+            tail += _take_trailing(value[-1], next(reversed(value[-1])))
         if value.ca.end:
-            tail += "".join(token.value for token in value.ca.end)
+            tail += "".join(" " * token.start_mark.column + token.value if token.value.startswith("#")
+                            else token.value for token in value.ca.end)
             value.ca.end = []
     return tail
 
 
 def _put_trailing(mapping: CommentedMap, key: str, tail: str) -> None:
-    """Put comment lines back after `mapping[key]` (see `_take_trailing`)."""
+    """Put comment lines back after `mapping[key]`, where ruamel writes them (see above)."""
     if not tail:
         return
-    token = CommentToken("\n" + tail, CommentMark(0), None)
     value = mapping[key]
-    if isinstance(value, CommentedSeq) and not value.fa.flow_style() and len(value):
-        value.ca.items[len(value) - 1] = [token, None]
+    if isinstance(value, CommentedMap) and len(value):
+        _put_trailing(value, next(reversed(value)), tail)
+    elif _is_block_list(value) and isinstance(value[-1], CommentedMap) and len(value[-1]):
+        _put_trailing(value[-1], next(reversed(value[-1])), tail)
+    elif _is_block_list(value):
+        value.ca.items[len(value) - 1] = [CommentToken("\n" + tail, CommentMark(0), None), None]
     else:
+        token = CommentToken("\n" + tail, CommentMark(0), None)
         mapping.ca.items.setdefault(key, [None, None, None, None])[2] = token

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import yaml
 
-from calibration.__main__ import first_frame, main
+from calibration.__main__ import main
+from calibration.frames import first_frame
 from calibration.check import GRID_BGR
 from calibration.geometry import CameraGeometry
 from edge.config import load_config
