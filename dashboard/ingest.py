@@ -64,7 +64,7 @@ class Ingest:
         self.group = group
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
-        self.client_id = client_id or f"footfall-ingest-{group}-{socket.gethostname()}"
+        self.client_id = client_id or default_client_id(group)
         self.client, self.address = new_client(settings, self.client_id, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -196,6 +196,13 @@ class Ingest:
         MESSAGES.labels("status").inc()
 
 
+def default_client_id(group: str) -> str:
+    """Stable across restarts (the broker keeps unacknowledged messages for this session) and
+    unique per worker: several workers on one host set FOOTFALL_INGEST_WORKER (e.g. to %i)."""
+    worker = os.environ.get("FOOTFALL_INGEST_WORKER")
+    return f"footfall-ingest-{group}-{socket.gethostname()}" + (f"-{worker}" if worker else "")
+
+
 def _is_data_error(exc: Exception) -> bool:
     """The database refused the data itself (not the connection): retrying cannot help."""
     import sqlalchemy.exc as sa_exc
@@ -208,13 +215,14 @@ def _is_data_error(exc: Exception) -> bool:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt", default=os.environ.get("FOOTFALL_MQTT_URL", "mqtt://127.0.0.1:1883"),
                         help="broker URL, mqtt[s]://[user[:password]@]host[:port] (default $FOOTFALL_MQTT_URL)")
-    parser.add_argument("--password-file", help="file holding the ingest user's password")
+    parser.add_argument("--password-file", default=os.environ.get("FOOTFALL_MQTT_PASSWORD_FILE"),
+                        help="file holding the ingest user's password (default $FOOTFALL_MQTT_PASSWORD_FILE)")
     parser.add_argument("--ca-file", help="CA bundle for an mqtts:// broker")
     parser.add_argument("--db", default=os.environ.get("FOOTFALL_DB_URL", "sqlite:///var/footfall.sqlite3"),
                         help="SQLAlchemy database URL (default $FOOTFALL_DB_URL)")
     parser.add_argument("--group", default="ingest", help="shared-subscription group; workers in one group split the load")
     parser.add_argument("--client-id", help="stable MQTT client id, unique per worker "
-                                            "(default footfall-ingest-<group>-<hostname>)")
+                                            "(default footfall-ingest-<group>-<hostname>[-$FOOTFALL_INGEST_WORKER])")
     parser.add_argument("--batch", type=int, default=500, help="most messages per database transaction (default 500)")
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
 
