@@ -17,6 +17,11 @@
         write `camera_matrix` and `dist_coeffs` into the camera's calibration and solve its
         homography again through the new lens model.
 
+    python -m calibration serve STORE.yaml [--host 127.0.0.1] [--port 8321]
+        The calibration web page (calibration/web.py): click point pairs on a camera snapshot
+        and the floor plan, draw zones and lines, save them into STORE.yaml. No login: keep
+        it on localhost or the installer's network.
+
 Exit status: 0 done, 1 calibration has outliers, 2 unusable config or input.
 """
 from __future__ import annotations
@@ -116,6 +121,17 @@ def intrinsics(paths: list[str], board: tuple[int, int], square_mm: float, confi
     return solve(config, camera, {"camera_matrix": result.camera_matrix, "dist_coeffs": result.dist_coeffs})
 
 
+def serve(config: StoreConfig, host: str, port: int) -> int:
+    """Run the calibration page until interrupted (the config was loaded: it is valid)."""
+    import uvicorn
+
+    from calibration.web import create_app
+
+    print(f"calibration page for {config.path} on http://{host}:{port}/")
+    uvicorn.run(create_app(config.path), host=host, port=port, log_level="warning")
+    return 0
+
+
 def _board(text: str) -> tuple[int, int]:
     try:
         return parse_board(text)
@@ -139,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     lens_parser.add_argument("--square-mm", required=True, type=float, help="side of one square in mm")
     lens_parser.add_argument("--store", type=Path, help="store config YAML to write the lens into")
     lens_parser.add_argument("--camera", help="camera name in --store")
+    serve_parser = commands.add_parser("serve", help="the calibration web page on localhost")
+    serve_parser.add_argument("store", type=Path, help="store config YAML to edit")
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve_parser.add_argument("--port", type=int, default=8321, help="port (default 8321)")
     args = parser.parse_args(argv)
     if args.command == "intrinsics" and (args.store is None) != (args.camera is None):
         parser.error("intrinsics: --store and --camera go together")
@@ -148,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             return solve(config, args.camera)
         if args.command == "check":
             return check(config, args.camera, args.frame, args.out)
+        if args.command == "serve":
+            return serve(config, args.host, args.port)
         if config is not None:
             config.camera(args.camera)  # fail before the slow part if the camera is unknown
         return intrinsics(args.images, args.board, args.square_mm, config, args.camera)

@@ -1,0 +1,151 @@
+"""The calibration web page: pair points on a camera snapshot with points on the floor plan,
+draw zones and counting lines, and save them into the store YAML.
+
+Served on localhost by `python -m calibration serve STORE.yaml` (or mounted by the edge with
+`create_app(store_path)`). Only for the installer on the shop's network: it binds 127.0.0.1 by
+default and has no login. Every save is validated (geometry by `CameraGeometry`, the whole
+file by the store schema) before the YAML is replaced, keeping its comments.
+
+JSON API (floor points in metres, image points in pixels of the camera's frame):
+- GET  /api/store: plan, cameras (frame size, point pairs, their errors), zones, lines.
+- GET  /api/cameras/{name}/snapshot.jpg: the camera's first frame.
+- GET  /api/cameras/{name}/check.jpg: the snapshot with the floor grid, zones and lines drawn.
+- GET  /api/plan-image: the floor plan picture, when the config names one.
+- PUT  /api/cameras/{name}/points {image_points_px, floor_points_m}: solve, and save the pairs
+  and the homography when every point fits within max_error_m; 422 naming the point otherwise.
+- PUT  /api/layout {zones, lines}: replace the zones and lines.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from pydantic import BaseModel
+
+from calibration.check import draw_on_frame
+from calibration.frames import first_frame
+from calibration.geometry import CalibrationError, CameraGeometry
+from calibration.store_yaml import write_calibration, write_sections
+from edge.config import ConfigError, Line, Point, StoreConfig, Zone, load_config
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+class PointPairs(BaseModel):
+    image_points_px: list[Point]
+    floor_points_m: list[Point]
+
+
+class Layout(BaseModel):
+    zones: list[Zone]
+    lines: list[Line]
+
+
+def _jpeg(image: np.ndarray) -> Response:
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return Response(data.tobytes(), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+def create_app(store_path: Path | str) -> FastAPI:
+    """The page and its API over one store YAML, re-read on every request (it is edited)."""
+    store_path = Path(store_path)
+    app = FastAPI(title="Footfall calibration", docs_url=None, redoc_url=None, openapi_url=None)
+    snapshots: dict[str, np.ndarray] = {}
+
+    def config() -> StoreConfig:
+        try:
+            return load_config(store_path)
+        except ConfigError as exc:
+            raise HTTPException(500, str(exc)) from None
+
+    def snapshot(store: StoreConfig, camera: str) -> np.ndarray:
+        try:
+            source = store.resolve(store.camera(camera).source)
+        except ConfigError as exc:
+            raise HTTPException(404, str(exc)) from None
+        if source not in snapshots:
+            image = first_frame(source)
+            if image is None:
+                raise HTTPException(502, f"camera {camera}: cannot read a frame from {source}")
+            snapshots[source] = image
+        return snapshots[source]
+
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> str:
+        return (STATIC / "calibrate.html").read_text()
+
+    @app.get("/static/calibrate.js")
+    def script() -> FileResponse:
+        return FileResponse(STATIC / "calibrate.js", media_type="text/javascript")
+
+    @app.get("/api/store")
+    def store_view() -> dict:
+        store = config()
+        cameras = []
+        for camera in store.cameras:
+            image = snapshot(store, camera.name)
+            cal = camera.calibration
+            entry = {"name": camera.name, "frame_size_px": [image.shape[1], image.shape[0]],
+                     "image_points_px": cal.image_points_px, "floor_points_m": cal.floor_points_m,
+                     "max_error_m": cal.max_error_m, "errors_m": None, "problem": None}
+            try:
+                entry["errors_m"] = CameraGeometry.from_config(camera).errors_m.round(4).tolist()
+            except CalibrationError as exc:
+                entry["problem"] = str(exc)
+            cameras.append(entry)
+        plan = store.floor_plan
+        return {"store": store.store.id, "cameras": cameras,
+                "floor_plan": {"origin_m": plan.origin_m, "width_m": plan.width_m, "height_m": plan.height_m,
+                               "has_image": plan.image is not None},
+                "zones": [zone.model_dump(exclude_none=True) for zone in store.zones],
+                "lines": [line.model_dump() for line in store.lines]}
+
+    @app.get("/api/cameras/{name}/snapshot.jpg")
+    def snapshot_jpeg(name: str) -> Response:
+        return _jpeg(snapshot(config(), name))
+
+    @app.get("/api/cameras/{name}/check.jpg")
+    def check_jpeg(name: str) -> Response:
+        store = config()
+        image = snapshot(store, name)
+        try:
+            geometry = CameraGeometry.from_config(store.camera(name), (image.shape[1], image.shape[0]))
+        except CalibrationError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return _jpeg(draw_on_frame(image, geometry, store))
+
+    @app.get("/api/plan-image")
+    def plan_image() -> FileResponse:
+        store = config()
+        if store.floor_plan.image is None:
+            raise HTTPException(404, f"{store_path}: floor_plan.image is not set")
+        return FileResponse(store.resolve(store.floor_plan.image))
+
+    @app.put("/api/cameras/{name}/points")
+    def save_points(name: str, pairs: PointPairs) -> dict:
+        store = config()
+        image = snapshot(store, name)
+        cal = store.camera(name).calibration
+        try:
+            geometry = CameraGeometry.solve(name, pairs.image_points_px, pairs.floor_points_m, cal.max_error_m,
+                                            cal.camera_matrix, cal.dist_coeffs, (image.shape[1], image.shape[0]))
+            write_calibration(store_path, name, {
+                "image_points_px": np.round(pairs.image_points_px, 1), "floor_points_m": np.round(pairs.floor_points_m, 3),
+                "homography": geometry.homography / geometry.homography[2, 2]})
+        except (CalibrationError, ConfigError) as exc:
+            raise HTTPException(422, str(exc)) from None
+        return {"errors_m": geometry.errors_m.round(4).tolist(), "median_error_m": float(np.median(geometry.errors_m))}
+
+    @app.put("/api/layout")
+    def save_layout(layout: Layout) -> dict:
+        try:
+            write_sections(store_path, {"zones": [zone.model_dump(exclude_none=True) for zone in layout.zones],
+                                        "lines": [line.model_dump() for line in layout.lines]})
+        except ConfigError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return {"zones": len(layout.zones), "lines": len(layout.lines)}
+
+    return app
