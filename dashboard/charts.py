@@ -296,15 +296,16 @@ def flow_figure(geometry: FloorGeometry, directions: Iterable[Sequence], flow_ce
     vectors = direction_vectors(directions, flow_cell_m)
     most = max((v[4] for v in vectors), default=1)
     for x, y, ux, uy, walks in vectors:
-        length = 0.45 * flow_cell_m * (0.3 + 0.7 * walks / most)
+        half = 0.45 * flow_cell_m * (0.4 + 0.6 * walks / most)  # the arrow spans most of its cell
         norm = math.hypot(ux, uy) or 1.0
-        figure.add_annotation(x=ox + x + length * ux / norm, y=oy + y + length * uy / norm, ax=ox + x, ay=oy + y,
+        dx, dy = half * ux / norm, half * uy / norm
+        figure.add_annotation(x=ox + x + dx, y=oy + y + dy, ax=ox + x - dx, ay=oy + y - dy,
                               xref="x", yref="y", axref="x", ayref="y", showarrow=True, arrowhead=2,
                               arrowsize=1, arrowwidth=1 + 2 * walks / most, arrowcolor="#1565c0",
                               opacity=0.35 + 0.6 * min(1.0, math.hypot(ux, uy)))
     if vectors:
         figure.add_trace(go.Scatter(x=[ox + v[0] for v in vectors], y=[oy + v[1] for v in vectors], mode="markers",
-                                    marker=dict(size=4, color="#1565c0"), name="walks",
+                                    marker=dict(size=3, color="rgba(21,101,192,0.35)"), name="walks",
                                     customdata=[v[4] for v in vectors],
                                     hovertemplate="%{customdata} walks<extra></extra>"))
     strongest = sorted((t for t in transitions if t[2] > 0), key=lambda t: -t[2])[:top_transitions]
@@ -349,9 +350,10 @@ def dwell_histogram(bin_edges_s: Sequence[float], counts_by_zone: Mapping[str, S
         figure.add_trace(go.Bar(x=labels, y=[100 * c / total if total else 0 for c in counts], name=zone,
                                 customdata=list(counts),
                                 hovertemplate=zone + ": %{y:.0f} % (%{customdata} stays)<extra></extra>"))
-    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=320, barmode="group",
+    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=360, barmode="group",
                          margin=dict(l=50, r=20, t=50, b=40), yaxis=dict(title="% of stays"),
-                         plot_bgcolor="white", legend=dict(orientation="h", y=-0.2))
+                         xaxis=dict(tickangle=-35, automargin=True), plot_bgcolor="white",
+                         legend=dict(orientation="h", y=-0.45))
     return figure
 
 

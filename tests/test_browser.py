@@ -101,7 +101,8 @@ class Page:
         non-zero points and the sum of the values."""
         self.page.wait_for_function(f"document.getElementById('{div_id}').data !== undefined")
         return self.page.evaluate(f"""() => document.getElementById('{div_id}').data.map(t => {{
-            const values = t.type === 'heatmap' ? t.z.flatMap(row => Array.from(row)) : Array.from(t.y || t.x || []);
+            const values = t.type === 'heatmap' ? t.z.flatMap(row => Array.from(row))
+                         : Array.from((t.orientation === 'h' ? t.x : t.y || t.x) || []);
             const numbers = values.filter(v => typeof v === 'number' && !Number.isNaN(v));
             return {{type: t.type, name: t.name,
                      points: t.type === 'heatmap' ? numbers.length : values.length,
@@ -280,3 +281,43 @@ def test_login_page_refuses_bad_password_and_cross_site_posts(browser, server):
         assert page.request.get(server.url + "/compare", max_redirects=0).status == 303  # still logged out
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def seeded_url(tmp_path_factory) -> str:
+    """`python -m dashboard seed` for 3 generated stores × 2 weeks (ending Sunday 2026-03-08)."""
+    from dashboard import auth
+    from dashboard.__main__ import main as dashboard_main
+    from dashboard.storage import Storage
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('seeded') / 'chain.sqlite3'}"
+    assert dashboard_main(["--log-level", "WARNING", "seed", "--db", url, "--stores", "3", "--weeks", "2",
+                           "--end", "2026-03-09"]) == 0
+    with Storage(url).engine.begin() as conn:
+        auth.add_user(conn, "hq", "hq", pages_data.PASSWORD)
+    return url
+
+
+def test_every_page_of_a_seeded_chain_draws_data(browser, seeded_url, broker):
+    settings = Settings(db_url=seeded_url, secret_key="browser-tests-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url))
+    with Server(create_app(settings)) as running:
+        tab = Page(browser, running, "hq")
+        try:
+            assert tab.open("/compare?start=2026-02-23&end=2026-03-08").status == 200
+            stores = tab.page.eval_on_selector_all("#ranking tbody tr", "rows => rows.map(r => r.dataset.store)")
+            assert sorted(stores) == ["store-001", "store-002", "store-003"]
+            for chart in ("daily", "density", "dwell-ranking", "multiples"):
+                assert all(t["nonzero"] > 0 for t in tab.traces(chart)), chart
+            tab.shot("seeded-compare")
+            for store in stores:
+                assert tab.open(f"/stores/{store}/trends?week=2026-W10").status == 200
+                for chart in ("by-hour", "by-weekday", "hour-weekday", "week-heat", "week-difference", "dwell"):
+                    assert any(t["nonzero"] > 0 for t in tab.traces(chart)), (store, chart)
+                assert any(t["name"] == "walks" and t["points"] > 0 for t in tab.traces("week-flows")), store
+                assert tab.open(f"/stores/{store}/live").status == 200
+                assert any(t["name"] == "zone occupancy" for t in tab.traces("live-map"))
+            tab.open(f"/stores/{stores[0]}/trends?week=2026-W10")
+            tab.shot("seeded-trends")
+            assert tab.errors == []
+        finally:
+            tab.close()
