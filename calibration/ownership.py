@@ -2,11 +2,15 @@
 
 Every cell of the floor plan's heat grid (`analysis.cell_m`, row-major from the plan's
 `origin_m`, x right and y down in floor metres) is owned by at most one camera: among the
-cameras that see the cell's centre (it projects inside the frame and inside the camera's
-`image_mask_px`, in front of the camera), the one with the most pixels per floor metre there,
-i.e. the one that sees it in most detail and detects people there most reliably. Ties go to
-the camera listed first in the config. Each camera then keeps only people standing on its own
-cells (`keep`), and the union over cameras counts everyone once.
+cameras that see part of the cell (its centre or a corner projects inside the frame and inside
+the camera's `image_mask_px`, in front of the camera), the one with the most pixels per floor
+metre there, i.e. the one that sees it in most detail and detects people there most reliably.
+Ties go to the camera listed first in the config. Each camera then keeps only people standing
+on its own cells (`keep`), and the union over cameras counts everyone once.
+
+A person can still stand on a cell that no camera owns (a sliver of the frame's edge that
+misses the cell's centre and corners): the camera that reports them keeps them, since nobody
+else can count them.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from edge.analytics.floor import cell_indices
 from edge.config import FloorPlan, StoreConfig
 
 UNSEEN = -1
+CELL_SAMPLES = [(0.5, 0.5), (0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]  # centre and corners, in cells
 
 
 @dataclass(frozen=True)
@@ -37,10 +42,11 @@ class FloorGrid:
         return cls(tuple(plan.origin_m), cell_m, int(np.ceil(plan.width_m / cell_m - 1e-9)),
                    int(np.ceil(plan.height_m / cell_m - 1e-9)))
 
-    def centres_m(self) -> np.ndarray:
-        """(rows*cols, 2) floor m, the centre of every cell in row-major order."""
-        x = self.origin_m[0] + (np.arange(self.cols) + 0.5) * self.cell_m
-        y = self.origin_m[1] + (np.arange(self.rows) + 0.5) * self.cell_m
+    def points_m(self, at: tuple[float, float] = (0.5, 0.5)) -> np.ndarray:
+        """(rows*cols, 2) floor m, one point of every cell in row-major order: `at` is its
+        place within the cell in cell sizes ((0.5, 0.5) the centre, (0, 0) the top-left corner)."""
+        x = self.origin_m[0] + (np.arange(self.cols) + at[0]) * self.cell_m
+        y = self.origin_m[1] + (np.arange(self.rows) + at[1]) * self.cell_m
         xx, yy = np.meshgrid(x, y)
         return np.stack([xx.ravel(), yy.ravel()], axis=1)
 
@@ -65,7 +71,7 @@ def visible(geometry: CameraGeometry, points_m: np.ndarray, frame_size_px: tuple
 
 class Ownership:
     """The owner of every floor cell. `grid` (rows, cols) int: index into `cameras`, -1 where
-    no camera sees the cell. `coverage[name]` (rows, cols) bool: where that camera sees."""
+    no camera sees the cell. `coverage[name]` (rows, cols) bool: the cells that camera sees."""
 
     def __init__(self, cameras: list[str], grid: np.ndarray, coverage: dict[str, np.ndarray],
                  plan: FloorPlan, floor: FloorGrid):
@@ -81,10 +87,10 @@ class Ownership:
         """Assign every cell of `config`'s plan. `frame_sizes` gives (width, height) px per
         camera name; `geometries` may pass already solved cameras (default: from the config)."""
         floor = FloorGrid.of(config.floor_plan, config.analysis.cell_m)
-        centres = floor.centres_m()
+        samples = [floor.points_m(at) for at in CELL_SAMPLES]
         names = [camera.name for camera in config.cameras]
-        best = np.full(len(centres), -np.inf)
-        owner = np.full(len(centres), UNSEEN, np.int64)
+        best = np.full(floor.rows * floor.cols, -np.inf)
+        owner = np.full(floor.rows * floor.cols, UNSEEN, np.int64)
         coverage = {}
         for index, camera in enumerate(config.cameras):
             if camera.name not in frame_sizes:
@@ -92,19 +98,23 @@ class Ownership:
                                        f"(have {', '.join(sorted(frame_sizes)) or 'none'})")
             size = frame_sizes[camera.name]
             geometry = (geometries or {}).get(camera.name) or CameraGeometry.from_config(camera, size)
-            seen, _ = visible(geometry, centres, size, camera.image_mask_px)
-            scale = np.where(seen, geometry.pixels_per_metre(centres), -np.inf)
+            seen, scale = np.zeros(len(best), bool), np.full(len(best), -np.inf)
+            for points in samples:  # the cell counts as seen if any sample point is; its scale is the best seen
+                sample_seen, _ = visible(geometry, points, size, camera.image_mask_px)
+                seen |= sample_seen
+                scale = np.fmax(scale, np.where(sample_seen, geometry.pixels_per_metre(points), -np.inf))
             better = seen & (scale > best)
             owner[better], best[better] = index, scale[better]
             coverage[camera.name] = seen.reshape(floor.rows, floor.cols)
         return cls(names, owner.reshape(floor.rows, floor.cols), coverage, config.floor_plan, floor)
 
     def keep(self, camera: str, floor_xy: np.ndarray) -> np.ndarray:
-        """(N, 2) floor m → (N,) bool: True for the points on cells `camera` owns. Points off
-        the plan or NaN (beyond the horizon) are not kept by anyone."""
+        """(N, 2) floor m of people `camera` sees → (N,) bool: True for those on cells it owns
+        or on cells nobody owns. Points off the plan or NaN (beyond the horizon) are not kept."""
         if camera not in self.cameras:
             raise KeyError(f"camera {camera!r} is not in this store (have {', '.join(self.cameras)})")
         cells, inside = cell_indices(floor_xy, self.plan, self.floor.cell_m)
         kept = inside.copy()
-        kept[inside] = self.grid[cells[:, 1], cells[:, 0]] == self.cameras.index(camera)
+        owners = self.grid[cells[:, 1], cells[:, 0]]
+        kept[inside] = (owners == self.cameras.index(camera)) | (owners == UNSEEN)
         return kept
