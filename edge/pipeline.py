@@ -1,0 +1,170 @@
+"""One camera, end to end: source → rate gate → detector → tracker → floor → analytics → buckets.
+
+`CameraPipeline(config, camera).run()` yields, in time order:
+- the five contract aggregates of every closed bucket (`edge.aggregator`), and of the final
+  partial bucket when the source ends or `stop()` is called;
+- the camera's own `LiveMessage` every `analysis.live_interval_s`;
+- a `Heartbeat` at least every `HEARTBEAT_S` of wall time, also while the source reconnects,
+  so a supervisor can tell a hung loop from a quiet shop.
+
+Coordinate frames: detections are image pixels; people are placed where their feet are (the
+bottom centre of the box), projected to floor metres by the camera's homography. A person is
+kept only if the feet are inside `image_mask_px` (when given), project below the horizon, and
+fall on floor cells this camera owns (`calibration.ownership`), so that overlapping cameras do
+not count the same person twice.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from calibration.geometry import CameraGeometry
+from calibration.ownership import Ownership
+from edge.aggregator import AggregateMessage, Aggregator
+from edge.analytics import Live
+from edge.analytics.floor import in_polygon
+from edge.config import StoreConfig
+from edge.contract import LiveMessage
+from edge.detector import Detector
+from edge.feed import FrameFeed
+from edge.source import RateGate, open_source
+from edge.tracker import Tracker
+from edge.types import Detections, FloorObservation, Frame, Tracks
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 1.0  # most wall time between two heartbeats
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The frame loop is alive at `at_s` (UTC epoch seconds, wall clock); never leaves the device."""
+
+    camera: str
+    at_s: float
+    source_status: str
+
+
+Message = AggregateMessage | LiveMessage | Heartbeat
+
+
+class CameraPipeline:
+    """Runs one camera of a store; `run()` is a generator, `stop()` ends it from any thread
+    (the open bucket is still flushed). `detector` may be passed to share a loaded model.
+    `frame_sizes` gives the (width, height) px of the store's other cameras, which floor
+    ownership needs; cameras left out do not take part in it (see `_ownership`)."""
+
+    def __init__(self, config: StoreConfig, camera_name: str, *, detector: Detector | None = None,
+                 frame_sizes: dict[str, tuple[int, int]] | None = None) -> None:
+        self.config = config
+        self.camera = config.camera(camera_name)
+        a = config.analysis
+        self.detector = detector or Detector.for_camera(self.camera, config)
+        self.geometry = CameraGeometry.from_config(self.camera)
+        self.tracker = Tracker(frame_rate=a.fps, lost_track_s=a.track_timeout_s / 2)
+        self.aggregator = Aggregator(config, camera_name)
+        self.live = Live(config.store.id, self.camera.name, config.floor_plan, config.zones, a.live_cell_m,
+                         a.live_interval_s)
+        self.mask_px = np.asarray(self.camera.image_mask_px, float) if self.camera.image_mask_px else None
+        self.frame_sizes = dict(frame_sizes or {})
+        self.ownership: Ownership | None = None  # built on the first frame, once its size is known
+        self.frames_read = 0
+        self.frames_analysed = 0
+        self._feed: FrameFeed | None = None
+        self._last_analysed_s: float | None = None
+        self._feed_dropped = self._reconnects = 0  # totals already booked into a bucket
+
+    # -- the frame loop --------------------------------------------------------------------------
+
+    def run(self) -> Iterator[Message]:
+        source = open_source(self.camera, self.config)
+        self._feed = feed = FrameFeed(source, drop_stale=source.live or self.camera.realtime)
+        gate = RateGate(self.config.analysis.fps)
+        last_beat_s = 0.0
+        try:
+            for frame in feed:
+                yield from self._account(source, feed, frame)
+                if frame is not None and gate.admit(frame.timestamp_s):
+                    yield from self._analyse(frame)
+                elif frame is not None:
+                    self.aggregator.health.frames_dropped += 1
+                if time.monotonic() - last_beat_s >= HEARTBEAT_S:
+                    last_beat_s = time.monotonic()
+                    yield Heartbeat(self.camera.name, time.time(), source.status)
+        finally:
+            feed.close()
+            self.aggregator.source_status = source.status
+            end_s = self._last_analysed_s if self._last_analysed_s is not None else time.time()
+            yield from self.aggregator.flush(end_s)
+
+    def stop(self) -> None:
+        """End `run()` soon (from any thread or a signal handler); it flushes the open bucket."""
+        if self._feed is not None:
+            self._feed.close()
+
+    def _account(self, source, feed: FrameFeed, frame: Frame | None) -> list[AggregateMessage]:
+        """Health bookkeeping for one loop turn; closes the bucket when time has moved past it
+        (by frame time, or by wall clock for a live source that delivers nothing)."""
+        agg = self.aggregator
+        closed = []
+        if frame is not None:
+            closed = agg.advance(frame.timestamp_s)
+            agg.health.frames_read += 1
+            self.frames_read += 1
+        elif source.live or self.camera.realtime:
+            closed = agg.advance(time.time())
+        agg.source_status = source.status
+        agg.health.frames_read += feed.dropped - self._feed_dropped  # read by the feed, never seen here
+        agg.health.frames_dropped += feed.dropped - self._feed_dropped
+        agg.health.reconnects += source.reconnects - self._reconnects
+        self._feed_dropped, self._reconnects = feed.dropped, source.reconnects
+        return closed
+
+    def _analyse(self, frame: Frame) -> Iterator[Message]:
+        detections = self._inside_mask(self.detector(frame.image))
+        self.aggregator.health.analysed(self.detector.last_latency_ms)
+        self.frames_analysed += 1
+        tracks = self.tracker.update(detections, frame.timestamp_s)
+        obs = self._to_floor(tracks, frame)
+        yield from self.aggregator.observe(obs)
+        live = self.live.observe(obs)
+        if live is not None:
+            yield live
+
+    # -- stages ----------------------------------------------------------------------------------
+
+    def _inside_mask(self, detections: Detections) -> Detections:
+        """Only people whose feet are inside the camera's image mask (image pixels)."""
+        if self.mask_px is None or len(detections) == 0:
+            return detections
+        return detections[in_polygon(detections.feet_xy, self.mask_px)]
+
+    def _ownership(self, frame: Frame) -> Ownership:
+        """Floor cells this camera counts, among the cameras whose frame size is known. A
+        camera of unknown size is left out: where it overlaps this one, both would count."""
+        height, width = frame.image.shape[:2]
+        sizes = {**self.frame_sizes, self.camera.name: (width, height)}
+        known = [c for c in self.config.cameras if c.name in sizes]
+        if len(known) < len(self.config.cameras):
+            log.warning("frame size unknown for camera(s) %s: floor ownership ignores them",
+                        ", ".join(c.name for c in self.config.cameras if c.name not in sizes))
+        return Ownership.build(self.config.model_copy(update={"cameras": known}), sizes,
+                               {self.camera.name: self.geometry})
+
+    def _to_floor(self, tracks: Tracks, frame: Frame) -> FloorObservation:
+        """Feet (image px) → floor metres; keeps people below the horizon on owned floor cells.
+        `dt_s` is the time since the previous analysed frame, capped at analysis.max_dt_s."""
+        a = self.config.analysis
+        if self.ownership is None:
+            self.ownership = self._ownership(frame)
+        floor_xy = self.geometry.image_to_floor(tracks.detections.feet_xy)
+        keep = np.isfinite(floor_xy).all(axis=1)
+        keep[keep] = self.ownership.keep(self.camera.name, floor_xy[keep])
+        previous_s, self._last_analysed_s = self._last_analysed_s, frame.timestamp_s
+        dt_s = 1.0 / a.fps if previous_s is None else frame.timestamp_s - previous_s
+        return FloorObservation(timestamp_s=frame.timestamp_s, dt_s=min(max(dt_s, 0.0), a.max_dt_s),
+                                floor_xy=floor_xy[keep], track_id=tracks.track_id[keep])

@@ -1,0 +1,191 @@
+"""Runs every camera of a store, one child process per camera, and restarts the ones that die.
+
+Process model (docs/edge.md): the parent loads nothing heavy; each camera's `CameraPipeline`
+runs in its own *spawned* process (its own onnxruntime session and OpenCV capture, no state
+forked from the parent), so a crash or a hung driver in one camera cannot take the others
+down. Children put every message (aggregates, live, heartbeats, and a final `_Done`) on one
+multiprocessing queue; the parent hands aggregates and live messages to a `Sink` and notes
+each camera's last heartbeat. A child that exits without saying it is done (crash, kill,
+exception) is started again after a backoff of 1 s doubling to 60 s (reset after 60 s of good
+running). `stop()` asks every child to stop via a shared event; each flushes its open bucket
+before it exits, and the parent keeps draining the queue until they have.
+"""
+from __future__ import annotations
+
+import faulthandler
+import logging
+import multiprocessing as mp
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from edge.config import StoreConfig
+from edge.contract import LiveMessage
+from edge.logs import setup_logging
+from edge.pipeline import Heartbeat
+from edge.sinks import Sink
+
+log = logging.getLogger(__name__)
+
+BACKOFF_INITIAL_S = 1.0
+BACKOFF_MAX_S = 60.0
+STOP_TIMEOUT_S = 20.0  # time children get to flush before they are terminated
+
+
+@dataclass(frozen=True)
+class _Done:
+    """A child's last message: its pipeline ended (recording over, or asked to stop)."""
+
+    camera: str
+
+
+def _watch_stop(stop: mp.Event, pipeline) -> None:
+    """Stop the pipeline once the parent sets `stop`. Polls `is_set()` rather than `wait()`: a
+    process that exits while waiting on a multiprocessing Event makes the parent's `set()` hang."""
+    while not stop.is_set():
+        time.sleep(0.2)
+    pipeline.stop()
+
+
+def _child(config: StoreConfig, camera: str, out: mp.Queue, stop: mp.Event, log_level: str) -> None:
+    """Entry point of a camera process."""
+    from edge.pipeline import CameraPipeline  # imported here: the heavy stack loads in the child only
+
+    faulthandler.enable()
+    setup_logging(log_level, store=config.store.id, camera=camera)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which asks us to stop
+    pipeline = CameraPipeline(config, camera)
+    signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
+    threading.Thread(target=_watch_stop, args=(stop, pipeline), daemon=True, name="stop-watch").start()
+    log.info("camera process started")
+    for message in pipeline.run():
+        out.put(message)
+    out.put(_Done(camera))
+    log.info("camera process done: %d frames read, %d analysed", pipeline.frames_read, pipeline.frames_analysed)
+
+
+@dataclass
+class _Child:
+    process: mp.Process | None = None
+    started_s: float = 0.0
+    backoff_s: float = BACKOFF_INITIAL_S
+    restart_at_s: float | None = None
+    done: bool = False
+    restarts: int = 0
+
+
+class Supervisor:
+    """Parent side. `start()`, then `poll()` in a loop (or `run(stop_flag)`), then `stop()`.
+    `last_heartbeat_s` maps camera → monotonic time of its last heartbeat (or start)."""
+
+    def __init__(self, config: StoreConfig, sink: Sink, *, log_level: str = "INFO",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.sink = sink
+        self.log_level = log_level
+        self.clock = clock
+        self._ctx = mp.get_context("spawn")
+        self._queue: mp.Queue = self._ctx.Queue()
+        self._stop = self._ctx.Event()
+        self.children = {camera.name: _Child() for camera in config.cameras}
+        self.last_heartbeat_s: dict[str, float] = {}
+
+    def start(self) -> None:
+        for name in self.children:
+            self._spawn(name)
+
+    def _spawn(self, camera: str) -> None:
+        child = self.children[camera]
+        child.process = self._ctx.Process(target=_child, name=f"footfall-{camera}", daemon=True,
+                                          args=(self.config, camera, self._queue, self._stop, self.log_level))
+        child.process.start()
+        child.started_s = self.last_heartbeat_s[camera] = self.clock()
+        child.restart_at_s = None
+        log.info("started camera %s (pid %s)", camera, child.process.pid, extra={"camera": camera})
+
+    @property
+    def finished(self) -> bool:
+        """Every camera's pipeline has ended on its own (recordings without `loop`)."""
+        return all(child.done for child in self.children.values())
+
+    def all_alive(self, max_age_s: float) -> bool:
+        """Every camera that should run sent a heartbeat within `max_age_s` (for the watchdog)."""
+        now = self.clock()
+        return all(child.done or now - self.last_heartbeat_s.get(name, -1e18) <= max_age_s
+                   for name, child in self.children.items())
+
+    def poll(self, timeout_s: float = 0.5) -> None:
+        """Hand over queued messages (waiting up to `timeout_s` for the first), then restart
+        children that died."""
+        deadline = self.clock() + timeout_s
+        while True:
+            try:
+                message = self._queue.get(timeout=max(0.0, deadline - self.clock()))
+            except queue.Empty:
+                break
+            self._route(message)
+            if self.clock() >= deadline:
+                break
+        if not self._stop.is_set():
+            self._restart_dead()
+
+    def _route(self, message: object) -> None:
+        if isinstance(message, Heartbeat):
+            self.last_heartbeat_s[message.camera] = self.clock()
+        elif isinstance(message, _Done):
+            self.children[message.camera].done = True
+        elif isinstance(message, LiveMessage):
+            self.sink.live(message)
+        else:
+            self.sink.aggregate(message)
+            self.last_heartbeat_s[message.camera] = self.clock()
+
+    def _restart_dead(self) -> None:
+        now = self.clock()
+        for name, child in self.children.items():
+            process = child.process
+            if child.done or process is None or process.is_alive():
+                continue
+            if child.restart_at_s is None:
+                if now - child.started_s > BACKOFF_MAX_S:
+                    child.backoff_s = BACKOFF_INITIAL_S  # it ran well for a while: start over
+                child.restart_at_s = now + child.backoff_s
+                log.error("camera %s process died (exit code %s); restarting in %.0f s", name, process.exitcode,
+                          child.backoff_s, extra={"camera": name})
+                child.backoff_s = min(child.backoff_s * 2, BACKOFF_MAX_S)
+            elif now >= child.restart_at_s:
+                child.restarts += 1
+                self._spawn(name)
+
+    def run(self, should_stop: Callable[[], bool]) -> None:
+        """Supervise until `should_stop()` or every camera has finished; then stop cleanly."""
+        self.start()
+        try:
+            while not should_stop() and not self.finished:
+                self.poll(0.5)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Ask every child to stop, hand over their final (flushed) buckets, reap them."""
+        self._stop.set()
+        deadline = self.clock() + STOP_TIMEOUT_S
+        alive = lambda: [c.process for c in self.children.values()  # noqa: E731
+                         if c.process is not None and c.process.is_alive()]
+        while alive() and self.clock() < deadline:
+            self.poll(0.2)  # keep draining: a child exits only once its queued messages are out
+        for process in alive():
+            log.warning("camera process %s did not stop in time; terminating", process.name)
+            process.terminate()
+        for child in self.children.values():
+            if child.process is not None:
+                child.process.join(timeout=5)
+        while True:
+            try:
+                self._route(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        self.sink.close()
