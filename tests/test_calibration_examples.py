@@ -83,3 +83,34 @@ def test_mall_roi_zone_is_the_annotated_region_on_the_floor(assets):
     agreement = (in_zone == in_roi).mean()
     print(f"mall: ROI mask and roi zone agree on {agreement:.2%} of pixels")
     assert agreement > 0.98 and in_roi.sum() > 0.5 * len(in_roi)
+
+
+@pytest.mark.slow
+def test_mall_roi_zone_counts_detected_people_like_the_annotated_region(assets):
+    """Detected people whose feet land in the roi zone (floor) are as many as those whose head
+    is inside roi_mask.png (image), which is how counts.csv was annotated: the zone adds no
+    error of its own to the detector's."""
+    from edge.detector import Detector
+
+    config = load_config(EXAMPLES / "mall.yaml")
+    camera = config.camera("cam1")
+    geometry = CameraGeometry.from_config(camera)
+    detector = Detector.for_camera(camera, config)
+    roi = cv2.imread(str(assets / "datasets/mall_dev/roi_mask.png"), cv2.IMREAD_GRAYSCALE) > 127
+    counts = np.loadtxt(assets / "datasets/mall_dev/counts.csv", delimiter=",", skiprows=1)
+    in_zone, head_in_roi, truth = [], [], []
+    for frame in range(1, 801, 40):
+        image = cv2.imread(str(assets / f"datasets/mall_dev/frames/seq_{frame:06d}.jpg"))
+        detections = detector(image)
+        floor_m = geometry.image_to_floor(detections.feet_xy)
+        in_zone.append(in_polygon(floor_m, config.zones[0].polygon_m).sum())
+        xyxy = detections.xyxy
+        head_x = np.clip((xyxy[:, 0] + xyxy[:, 2]) / 2, 0, 639).astype(int)
+        head_y = np.clip(xyxy[:, 1] + 0.1 * (xyxy[:, 3] - xyxy[:, 1]), 0, 479).astype(int)
+        head_in_roi.append(roi[head_y, head_x].sum())
+        truth.append(counts[frame - 1, 1])
+    zone_mae = np.abs(np.subtract(in_zone, truth)).mean()
+    roi_mae = np.abs(np.subtract(head_in_roi, truth)).mean()
+    print(f"mall, {len(truth)} frames: roi zone occupancy MAE {zone_mae:.2f}, heads in ROI MAE {roi_mae:.2f} "
+          f"(mean count {np.mean(truth):.1f})")
+    assert abs(zone_mae - roi_mae) < 1.0 and zone_mae < 0.35 * np.mean(truth)
