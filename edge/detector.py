@@ -1,0 +1,251 @@
+"""Person detection with an ONNX model on the CPU: BGR frame in, `Detections` in image pixels out.
+
+The model's output layout is read from the output shape, so any model of either family works:
+- YOLOX, [1, N, 5 + C]: per anchor point raw `cx, cy, w, h` (xy = (out + grid) * stride,
+  wh = exp(out) * stride, strides 8/16/32), objectness and C class scores; score = obj × class;
+- Ultralytics YOLOv8/YOLO11, [1, 4 + C, N]: `cx, cy, w, h` in input pixels, then C class scores.
+Input is a square letterbox: the image scaled to fit, at the top-left, padded with 114, BGR
+0–255 float32, NCHW (the convention of the shared models, see their README).
+
+Tiling (for small, distant people) runs the model on cols × rows overlapping tiles, each
+letterboxed to the model input and so enlarged, optionally plus a full-frame pass, and merges
+everything: IoU NMS, then a box cut by an inner tile edge is merged into the box that continues
+it across that edge (the same person, seen by the neighbouring tile), so nobody counts twice.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from edge.assets import expand
+from edge.config import Detector as DetectorConfig
+from edge.config import Camera, StoreConfig, Tiling
+from edge.types import Detections
+from models.registry import ModelError, find_model
+
+Layout = Literal["yolox", "ultralytics"]
+PAD_VALUE = 114
+STRIDES = (8, 16, 32)
+EDGE_MARGIN_PX = 2.0  # a box this close to an inner tile edge counts as cut by it
+CUT_COVERED = 0.5  # least share of a cut box's area inside the box continuing it across the edge
+SAME_SPAN = 0.6  # least share of a cut box's extent along the edge spanned by that box too
+
+
+def letterbox(image: np.ndarray, size_px: int) -> tuple[np.ndarray, float]:
+    """(1, 3, size, size) float32 BGR 0–255 blob and the scale applied (model px per image px)."""
+    height, width = image.shape[:2]
+    scale = min(size_px / height, size_px / width)
+    resized_w, resized_h = max(1, round(width * scale)), max(1, round(height * scale))
+    canvas = np.full((size_px, size_px, 3), PAD_VALUE, np.uint8)
+    interpolation = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
+    canvas[:resized_h, :resized_w] = cv2.resize(image, (resized_w, resized_h), interpolation=interpolation)
+    return canvas.transpose(2, 0, 1)[None].astype(np.float32), scale
+
+
+def yolox_grid(size_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """Anchor-point grid (N, 2) in cells and stride (N, 1) in input px, YOLOX output order."""
+    grids, strides = [], []
+    for stride in STRIDES:
+        cells = size_px // stride
+        ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
+        grids.append(np.stack([xs.ravel(), ys.ravel()], axis=1))
+        strides.append(np.full((cells * cells, 1), stride))
+    return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
+
+
+def detect_layout(output_shape: tuple[int, ...], size_px: int) -> tuple[Layout, int]:
+    """The layout and class count of a [1, A, B] output for a square input of `size_px`."""
+    anchors = sum((size_px // s) ** 2 for s in STRIDES)
+    if len(output_shape) == 3 and output_shape[0] == 1:
+        _, a, b = output_shape
+        if a == anchors and b >= 6:
+            return "yolox", b - 5
+        if b == anchors and a >= 5:
+            return "ultralytics", a - 4
+    raise ModelError(f"unrecognised output shape {list(output_shape)} for input {size_px}px: expected "
+                     f"YOLOX [1, {anchors}, 5+C] or Ultralytics [1, 4+C, N]")
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A crop of the frame, in image pixels: x0, y0 inclusive, x1, y1 exclusive; `inner` tells
+    which of its edges (left, top, right, bottom) lie inside the frame, next to another tile."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    inner: tuple[bool, bool, bool, bool]
+
+
+def make_tiles(width_px: int, height_px: int, tiling: Tiling) -> list[Tile]:
+    """cols × rows tiles covering the frame, neighbours overlapping by `overlap` of a tile."""
+    tiles = []
+    spans = []
+    for count, length in ((tiling.cols, width_px), (tiling.rows, height_px)):
+        tile = length / (count - (count - 1) * tiling.overlap)
+        step = tile * (1 - tiling.overlap)
+        spans.append([(round(i * step), min(length, round(i * step + tile))) for i in range(count)])
+    for row, (y0, y1) in enumerate(spans[1]):
+        for col, (x0, x1) in enumerate(spans[0]):
+            inner = (col > 0, row > 0, col < tiling.cols - 1, row < tiling.rows - 1)
+            tiles.append(Tile(x0, y0, x1, y1, inner))
+    return tiles
+
+
+class Detector:
+    """An onnxruntime session (CPU) for one model. Call it on a BGR image to get the people in
+    it. `last_latency_ms` is the wall time of the last call (all tiles), for health reports."""
+
+    def __init__(self, model_path: Path | str, *, score_threshold: float = 0.3, nms_iou: float = 0.45,
+                 threads: int = 1, person_class: int = 0, tiling: Tiling | None = None):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self.model_path = Path(model_path)
+        try:
+            self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"model {model_path}: onnxruntime cannot load it: {exc}") from None
+        model_input = self._session.get_inputs()[0]
+        size = model_input.shape[-1]
+        if not isinstance(size, int) or model_input.shape[-2] != size:
+            raise ModelError(f"model {model_path}: input {model_input.shape} is not a fixed square")
+        self.input_name, self.input_size_px = model_input.name, size
+        warm_up = self._session.run(None, {self.input_name: np.zeros((1, 3, size, size), np.float32)})[0]
+        self.layout, self.num_classes = detect_layout(warm_up.shape, size)
+        if not 0 <= person_class < self.num_classes:
+            raise ModelError(f"model {model_path}: person class {person_class} but {self.num_classes} classes")
+        self.person_class = person_class
+        self.score_threshold, self.nms_iou = score_threshold, nms_iou
+        self.tiling = tiling
+        self._grid, self._stride = yolox_grid(size)
+        self.last_latency_ms = 0.0
+
+    @classmethod
+    def from_config(cls, config: DetectorConfig, tiling: Tiling | None = None,
+                    store: StoreConfig | None = None) -> "Detector":
+        """Build from the config: the model is found and sha256-checked through the registry
+        (models_dir resolved against the store config file when given), and must have the
+        layout the registry states."""
+        models_dir = None
+        if config.models_dir is not None:
+            models_dir = store.resolve(config.models_dir) if store else expand(config.models_dir)
+        found = find_model(config.model, models_dir)
+        detector = cls(found.path, score_threshold=config.score_threshold, nms_iou=config.nms_iou,
+                       threads=config.threads, person_class=found.spec.person_class, tiling=tiling)
+        if (detector.layout, detector.num_classes) != (found.spec.layout, found.spec.num_classes):
+            raise ModelError(f"model {found.path}: output is {detector.layout} with {detector.num_classes} "
+                             f"classes, registry says {found.spec.layout} with {found.spec.num_classes}")
+        return detector
+
+    @classmethod
+    def for_camera(cls, camera: Camera, store: StoreConfig) -> "Detector":
+        """The camera's detector: its own settings or the store's, with its tiling."""
+        return cls.from_config(store.detector_for(camera), camera.tiling, store)
+
+    def __call__(self, image: np.ndarray) -> Detections:
+        """People in a BGR uint8 (H, W, 3) image; boxes in its pixels, clipped to it."""
+        started = time.perf_counter()
+        height, width = image.shape[:2]
+        if self.tiling is None:
+            xyxy, score = self._run(image)
+        else:
+            xyxy, score = self._tiled(image)
+        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, width)
+        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, height)
+        self.last_latency_ms = (time.perf_counter() - started) * 1000
+        return Detections(xyxy, score)
+
+    def _run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One model pass: NMS-ed (M, 4) xyxy in `image` pixels and (M,) scores."""
+        blob, scale = letterbox(image, self.input_size_px)
+        raw = self._session.run(None, {self.input_name: blob})[0][0]
+        if self.layout == "yolox":
+            score = raw[:, 4] * raw[:, 5 + self.person_class]
+            keep = score >= self.score_threshold
+            raw, score = raw[keep], score[keep]
+            centre = (raw[:, :2] + self._grid[keep]) * self._stride[keep]
+            size = np.exp(raw[:, 2:4]) * self._stride[keep]
+        else:
+            score = raw[4 + self.person_class]
+            keep = score >= self.score_threshold
+            boxes, score = raw[:4, keep].T, score[keep]
+            centre, size = boxes[:, :2], boxes[:, 2:4]
+        xyxy = np.concatenate([centre - size / 2, centre + size / 2], axis=1) / scale
+        keep = self._nms(xyxy, score)
+        return xyxy[keep].astype(np.float32), score[keep].astype(np.float32)
+
+    def _nms(self, xyxy: np.ndarray, score: np.ndarray) -> np.ndarray:
+        if len(xyxy) == 0:
+            return np.zeros((0,), np.int64)
+        xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
+        keep = cv2.dnn.NMSBoxes(xywh.tolist(), score.tolist(), self.score_threshold, self.nms_iou)
+        return np.asarray(keep, np.int64).reshape(-1)
+
+    def _tiled(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        height, width = image.shape[:2]
+        boxes, scores, cut_edges = [], [], []
+        for tile in make_tiles(width, height, self.tiling):
+            xyxy, score = self._run(image[tile.y0:tile.y1, tile.x0:tile.x1])
+            xyxy += np.array([tile.x0, tile.y0, tile.x0, tile.y0], np.float32)
+            edges = np.array([tile.x0, tile.y0, tile.x1, tile.y1], np.float32)
+            cut = (np.abs(xyxy - edges) <= EDGE_MARGIN_PX) & np.array(tile.inner)
+            boxes.append(xyxy)
+            scores.append(score)
+            cut_edges.append(np.where(cut, edges, np.nan))
+        if self.tiling.full_frame:
+            xyxy, score = self._run(image)
+            boxes.append(xyxy)
+            scores.append(score)
+            cut_edges.append(np.full((len(xyxy), 4), np.nan, np.float32))
+        xyxy, score, cut_edges = np.concatenate(boxes), np.concatenate(scores), np.concatenate(cut_edges)
+        keep = self._nms(xyxy, score)
+        xyxy, score, cut_edges = xyxy[keep], score[keep], cut_edges[keep]
+        return merge_cut_boxes(xyxy, score, cut_edges)
+
+
+def merge_cut_boxes(xyxy: np.ndarray, score: np.ndarray, cut_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Join the pieces of people cut by tile edges; returns the remaining (xyxy, score).
+
+    `cut_edges` (M, 4) holds, per box, the image coordinate of each tile edge (left, top, right,
+    bottom) that cuts it, NaN where none does. Another box continues a cut box when it crosses
+    that edge (reaches past it and into the cut box), covers >= CUT_COVERED of the cut box's
+    area and >= SAME_SPAN of its extent along the edge: the same person, seen beyond the edge by
+    a neighbouring tile. Pieces are taken smallest first and merged into their continuation (box
+    union, higher score), so a person split between tiles becomes one whole box. Overlap alone
+    is not enough: in a crowd, a partly hidden person's box lies largely inside the box of the
+    person in front, and must stay."""
+    xyxy, score = xyxy.copy(), score.copy()
+    alive = np.ones(len(xyxy), bool)
+    area = np.prod(xyxy[:, 2:] - xyxy[:, :2], axis=1)
+    for i in np.argsort(area):
+        sides = np.flatnonzero(~np.isnan(cut_edges[i]))
+        if len(sides) == 0:
+            continue
+        overlap = np.clip(np.minimum(xyxy[:, 2:], xyxy[i, 2:]) - np.maximum(xyxy[:, :2], xyxy[i, :2]), 0, None)
+        covered = overlap.prod(axis=1) / max(area[i], 1e-6)
+        continues = np.zeros(len(xyxy), bool)
+        for side in sides:
+            axis, edge = side % 2, float(cut_edges[i, side])  # axis 0: left/right edge (x), 1: top/bottom (y)
+            lo, hi = xyxy[:, axis], xyxy[:, axis + 2]
+            crosses = (lo < edge - EDGE_MARGIN_PX) & (hi > edge + EDGE_MARGIN_PX)
+            along = 1 - axis
+            same_span = overlap[:, along] / max(xyxy[i, along + 2] - xyxy[i, along], 1e-6) >= SAME_SPAN
+            continues |= crosses & same_span
+        continues &= alive & (covered >= CUT_COVERED)
+        continues[i] = False
+        if continues.any():
+            j = int(np.argmax(np.where(continues, covered, -1.0)))
+            xyxy[j, :2] = np.minimum(xyxy[j, :2], xyxy[i, :2])
+            xyxy[j, 2:] = np.maximum(xyxy[j, 2:], xyxy[i, 2:])
+            score[j] = max(score[j], score[i])
+            alive[i] = False
+    return xyxy[alive], score[alive]
