@@ -104,7 +104,7 @@ class CameraGeometry:
     `homography` maps undistorted image px to floor m and is scaled so that w > 0 in front of
     the camera. `errors_m` (N,) is each calibration point's distance in metres between its
     floor position and its image point projected onto the floor; `outliers` (N,) flags those
-    above `max_error_m` (or rejected by RANSAC).
+    above `max_error_m` (RANSAC's inlier threshold too, so these are the points it rejected).
     """
 
     camera: str
