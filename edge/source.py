@@ -151,7 +151,7 @@ class FrameSource:
 
     @property
     def fps(self) -> float | None:
-        """Frames per second of a recording (config, else container); None for live sources."""
+        """Frames per second: the config's, else the container's or stream's; None if unknown."""
         return self._fps or self._reader.fps
 
     def open(self) -> None:
