@@ -9,6 +9,7 @@ one frame's people and how long building the floor ownership of each example sto
 """
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from pathlib import Path
@@ -63,12 +64,8 @@ def main() -> None:
     print(f"image_to_floor, 8 people: {per_frame_s * 1e6:.1f} µs per frame")
     for name, camera_name, size in (("pets09", "view001", (768, 576)), ("mall", "cam1", (640, 480))):
         store = load_config(ROOT / f"examples/{name}.yaml")
-        cells = None
-
-        def build():
-            nonlocal cells
-            cells = Ownership.build(store, {camera_name: size}).grid.size
-
+        build = functools.partial(Ownership.build, store, {camera_name: size})
+        cells = build().grid.size
         print(f"Ownership.build {name} ({camera_name}): {best_of(5, build) * 1e3:.1f} ms for {cells} cells")
 
 

@@ -57,8 +57,9 @@ def solve(config: StoreConfig, camera: str, lens: dict[str, np.ndarray] | None =
     projected = geometry.image_to_floor(geometry.image_points_px)
     print(f"camera {camera}: {len(projected)} points, max_error_m {cal.max_error_m:g}")
     print(f"{'#':>3} {'image px':>20} {'floor m':>20} {'projected m':>20} {'error m':>8}")
-    for i, (image, floor, got, error, bad) in enumerate(zip(geometry.image_points_px, geometry.floor_points_m,
-                                                             projected, geometry.errors_m, geometry.outliers)):
+    rows = zip(geometry.image_points_px, geometry.floor_points_m, projected, geometry.errors_m,
+               geometry.outliers)
+    for i, (image, floor, got, error, bad) in enumerate(rows):
         print(f"{i:>3} {_pair(image):>20} {_pair(floor):>20} {_pair(got):>20} {error:8.3f}"
               + ("  OUTLIER" if bad else ""))
     print(f"median {np.median(geometry.errors_m):.3f} m, max {geometry.errors_m.max():.3f} m")
@@ -81,8 +82,8 @@ def check(config: StoreConfig, camera: str, frame_path: str, out_dir: Path) -> i
     frame = first_frame(frame_path)
     if frame is None:
         raise CalibrationError(f"camera {camera}: cannot read an image or video frame from {frame_path}")
-    sizes = {c.name: ((frame.shape[1], frame.shape[0]) if c.name == camera else source_frame_size(config, c.name))
-             for c in config.cameras}
+    sizes = {c.name: source_frame_size(config, c.name) for c in config.cameras if c.name != camera}
+    sizes[camera] = (frame.shape[1], frame.shape[0])
     geometries = {c.name: CameraGeometry.from_config(c, sizes[c.name]) for c in config.cameras}
     ownership = Ownership.build(config, sizes, geometries)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -151,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     check_parser.add_argument("--out", required=True, type=Path, help="directory for the PNGs")
     lens_parser = commands.add_parser("intrinsics", help="estimate lens distortion from chessboard photos")
     lens_parser.add_argument("images", nargs="+", help="chessboard photos from the camera")
-    lens_parser.add_argument("--board", required=True, type=_board, help="inner corners across x down, e.g. 9x6")
+    lens_parser.add_argument("--board", required=True, type=_board,
+                             help="inner corners across x down, e.g. 9x6")
     lens_parser.add_argument("--square-mm", required=True, type=float, help="side of one square in mm")
     lens_parser.add_argument("--store", type=Path, help="store config YAML to write the lens into")
     lens_parser.add_argument("--camera", help="camera name in --store")

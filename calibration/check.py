@@ -83,7 +83,8 @@ def draw_on_frame(frame: np.ndarray, geometry: CameraGeometry, config: StoreConf
         polyline(segment, False, GRID_BGR, 1)
     for zone in config.zones:
         polyline(zone.polygon_m, True, ZONE_BGR, 2)
-        _label(out, zone.name, geometry.floor_to_image(np.mean(zone.polygon_m, axis=0, keepdims=True))[0], ZONE_BGR)
+        centre_m = np.mean(zone.polygon_m, axis=0, keepdims=True)
+        _label(out, zone.name, geometry.floor_to_image(centre_m)[0], ZONE_BGR)
     for line in config.lines:
         polyline([line.start_m, line.end_m], False, LINE_BGR, 2)
         _label(out, line.name, geometry.floor_to_image([line.end_m])[0], LINE_BGR)
@@ -91,7 +92,8 @@ def draw_on_frame(frame: np.ndarray, geometry: CameraGeometry, config: StoreConf
     for i, (clicked, projected) in enumerate(zip(geometry.image_points_px, reprojected)):
         cv2.circle(out, tuple(np.round(clicked).astype(int)), 4, POINT_BGR, -1)
         if np.isfinite(projected).all():
-            cv2.drawMarker(out, tuple(np.round(projected).astype(int)), REPROJECTED_BGR, cv2.MARKER_CROSS, 12, 2)
+            at = tuple(np.round(projected).astype(int))
+            cv2.drawMarker(out, at, REPROJECTED_BGR, cv2.MARKER_CROSS, 12, 2)
         _label(out, str(i), clicked + 6, POINT_BGR)
     return out
 
@@ -115,7 +117,8 @@ def plan_px(config: StoreConfig, points_m, px_per_m: float) -> np.ndarray:
 def _draw_plan_overlay(image: np.ndarray, config: StoreConfig, px_per_m: float) -> None:
     """Grid, zones and lines onto a plan picture (in place)."""
     for segment in grid_lines_m(config):
-        cv2.polylines(image, [np.round(plan_px(config, segment, px_per_m)).astype(np.int32)], False, GRID_BGR, 1)
+        run = np.round(plan_px(config, segment, px_per_m)).astype(np.int32)
+        cv2.polylines(image, [run], False, GRID_BGR, 1)
     for zone in config.zones:
         outline = np.round(plan_px(config, zone.polygon_m, px_per_m)).astype(np.int32)
         cv2.polylines(image, [outline], True, ZONE_BGR, 2)
@@ -133,7 +136,8 @@ def warp_to_plan(frame: np.ndarray, geometry: CameraGeometry, config: StoreConfi
     the camera: only the floor is where it belongs."""
     width, height = plan_size_px(config, px_per_m)
     cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-    floor_m = np.asarray(config.floor_plan.origin_m) + np.stack([cols.ravel(), rows.ravel()], axis=1) / px_per_m
+    plan_xy_px = np.stack([cols.ravel(), rows.ravel()], axis=1)
+    floor_m = np.asarray(config.floor_plan.origin_m) + plan_xy_px / px_per_m
     image_px = geometry.floor_to_image(floor_m).astype(np.float32)
     image_px[~np.isfinite(image_px).all(axis=1)] = -1.0
     maps = image_px.reshape(height, width, 2)

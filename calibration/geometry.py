@@ -140,8 +140,8 @@ class CameraGeometry:
             stored = cls.from_homography(homography=cal.homography, **kwargs)
             if not stored.outliers.any():
                 return stored
-            log.warning("camera %s: stored homography no longer fits the points (worst %.3f m); solving again",
-                        camera.name, stored.errors_m.max())
+            log.warning("camera %s: stored homography no longer fits the points (worst %.3f m); "
+                        "solving again", camera.name, stored.errors_m.max())
         return cls.solve(**kwargs)
 
     @classmethod
@@ -166,30 +166,35 @@ class CameraGeometry:
     @classmethod
     def from_homography(cls, camera: str, homography, image_points_px, floor_points_m,
                         max_error_m: float = 0.3, camera_matrix=None, dist_coeffs=None,
-                        image_size_px: tuple[int, int] | None = None, strict: bool = False) -> "CameraGeometry":
+                        image_size_px: tuple[int, int] | None = None,
+                        strict: bool = False) -> "CameraGeometry":
         """Wrap a known image→floor homography and measure it on the point pairs."""
         image_px, floor_m, K, D = cls._inputs(camera, image_points_px, floor_points_m, camera_matrix,
                                               dist_coeffs, image_size_px)
         matrix = np.asarray(homography, dtype=np.float64)
         if matrix.shape != (3, 3) or not np.isfinite(matrix).all():
-            raise CalibrationError(f"camera {camera}: homography: expected a finite 3x3 matrix, got shape {matrix.shape}")
+            raise CalibrationError(f"camera {camera}: homography: expected a finite 3x3 matrix, "
+                                   f"got shape {matrix.shape}")
         ideal_px = _undistort(image_px, K, D)
         normalised = _hartley(floor_m) @ matrix @ np.linalg.inv(_hartley(ideal_px))
         condition = np.linalg.cond(normalised)
         if not np.isfinite(condition) or condition > MAX_CONDITION:
-            raise CalibrationError(f"camera {camera}: the homography is degenerate (condition number {condition:.3g}); "
-                                   "check that the point pairs match and are spread over the floor")
+            raise CalibrationError(f"camera {camera}: the homography is degenerate (condition number "
+                                   f"{condition:.3g}); check that the point pairs match and are spread "
+                                   "over the floor")
         _, w = _apply(matrix, ideal_px)
         if np.median(w) < 0:
             matrix, w = -matrix, -w
         behind = np.flatnonzero(w <= HORIZON_EPS * np.abs(w).max())
         if len(behind):
             i = behind[0]
-            raise CalibrationError(f"camera {camera}: image {_point_text(i, image_px[i], 'px')} falls beyond the "
-                                   "floor's horizon of the other points; it does not pair with its floor point")
+            raise CalibrationError(f"camera {camera}: image {_point_text(i, image_px[i], 'px')} falls beyond "
+                                   "the floor's horizon of the other points; it does not pair with its "
+                                   "floor point")
         projected, _ = _apply(matrix, ideal_px)
         errors = np.linalg.norm(projected - floor_m, axis=1)
-        geometry = cls(camera, matrix, image_px, floor_m, errors, errors > max_error_m, max_error_m, K, D, image_size_px)
+        geometry = cls(camera, matrix, image_px, floor_m, errors, errors > max_error_m, max_error_m, K, D,
+                       image_size_px)
         if strict:
             geometry.raise_for_outliers()
         return geometry
@@ -199,7 +204,8 @@ class CameraGeometry:
         image_px = _points(image_points_px, "image_points_px", camera)
         floor_m = _points(floor_points_m, "floor_points_m", camera)
         if len(image_px) != len(floor_m):
-            raise CalibrationError(f"camera {camera}: {len(image_px)} image points but {len(floor_m)} floor points")
+            raise CalibrationError(f"camera {camera}: {len(image_px)} image points but "
+                                   f"{len(floor_m)} floor points")
         if len(image_px) < 4:
             raise CalibrationError(f"camera {camera}: need at least 4 point pairs, got {len(image_px)}")
         for name, array in (("image_points_px", image_px), ("floor_points_m", floor_m)):
@@ -212,7 +218,8 @@ class CameraGeometry:
                                      | (image_px[:, 1] < 0) | (image_px[:, 1] > height))
             if len(outside):
                 i = outside[0]
-                raise CalibrationError(f"camera {camera}: image_points_px: {_point_text(i, image_px[i], 'px')} "
+                raise CalibrationError(f"camera {camera}: image_points_px: "
+                                       f"{_point_text(i, image_px[i], 'px')} "
                                        f"is outside the {width}x{height} frame")
         if (camera_matrix is None) != (dist_coeffs is None):
             raise CalibrationError(f"camera {camera}: camera_matrix and dist_coeffs go together")
@@ -223,7 +230,8 @@ class CameraGeometry:
             if K.shape != (3, 3):
                 raise CalibrationError(f"camera {camera}: camera_matrix: expected 3x3, got shape {K.shape}")
             if D.size not in (4, 5, 8, 12, 14):
-                raise CalibrationError(f"camera {camera}: dist_coeffs: expected 4, 5, 8, 12 or 14 values, got {D.size}")
+                raise CalibrationError(f"camera {camera}: dist_coeffs: expected 4, 5, 8, 12 or 14 values, "
+                                       f"got {D.size}")
         return image_px, floor_m, K, D
 
     def raise_for_outliers(self) -> None:
@@ -280,7 +288,8 @@ def _undistort(points_px: np.ndarray, K: np.ndarray | None, D: np.ndarray | None
         return points_px
     # cv2.undistortPoints with P=K, iterated to convergence: its default 5 iterations leave
     # ~0.01 px of error at strong barrel distortion.
-    return cv2.undistortPoints(points_px.reshape(-1, 1, 2), K, D, None, None, K, UNDISTORT_CRITERIA).reshape(-1, 2)
+    ideal = cv2.undistortPoints(points_px.reshape(-1, 1, 2), K, D, None, None, K, UNDISTORT_CRITERIA)
+    return ideal.reshape(-1, 2)
 
 
 def _distort(ideal_px: np.ndarray, K: np.ndarray | None, D: np.ndarray | None) -> np.ndarray:

@@ -99,7 +99,7 @@ class Ownership:
             size = frame_sizes[camera.name]
             geometry = (geometries or {}).get(camera.name) or CameraGeometry.from_config(camera, size)
             seen, scale = np.zeros(len(best), bool), np.full(len(best), -np.inf)
-            for points in samples:  # the cell counts as seen if any sample point is; its scale is the best seen
+            for points in samples:  # seen if any sample point is; scale: the best among those seen
                 sample_seen, _ = visible(geometry, points, size, camera.image_mask_px)
                 seen |= sample_seen
                 scale = np.fmax(scale, np.where(sample_seen, geometry.pixels_per_metre(points), -np.inf))

@@ -48,7 +48,8 @@ def write_calibration(path: Path | str, camera: str, values: dict[str, np.ndarra
 
     def change(data: CommentedMap) -> None:
         cameras = data.get("cameras")
-        entry = next((c for c in cameras or [] if isinstance(c, CommentedMap) and c.get("name") == camera), None)
+        entries = [c for c in cameras or [] if isinstance(c, CommentedMap) and c.get("name") == camera]
+        entry = entries[0] if entries else None
         if entry is None or not isinstance(entry.get("calibration"), CommentedMap):
             raise ConfigError(f"{path}: cameras: no camera {camera!r} with a calibration section")
         _set(entry["calibration"], {key: _yaml_value(array) for key, array in values.items()})
@@ -75,8 +76,10 @@ def _plain_yaml(value):
         return node
     if isinstance(value, (list, tuple)):
         node = CommentedSeq(_plain_yaml(item) for item in value)
-        if all(isinstance(item, (int, float)) for item in value) or all(
-                isinstance(item, (list, tuple)) and all(isinstance(v, (int, float)) for v in item) for item in value):
+        numbers = all(isinstance(item, (int, float)) for item in value)
+        pairs = all(isinstance(item, (list, tuple)) and all(isinstance(v, (int, float)) for v in item)
+                    for item in value)
+        if numbers or pairs:
             node.fa.set_flow_style()
         return node
     return _number(value) if isinstance(value, float) else value

@@ -130,20 +130,24 @@ def create_app(store_path: Path | str) -> FastAPI:
         image = snapshot(store, name)
         cal = store.camera(name).calibration
         try:
-            geometry = CameraGeometry.solve(name, pairs.image_points_px, pairs.floor_points_m, cal.max_error_m,
-                                            cal.camera_matrix, cal.dist_coeffs, (image.shape[1], image.shape[0]))
+            geometry = CameraGeometry.solve(name, pairs.image_points_px, pairs.floor_points_m,
+                                            cal.max_error_m, cal.camera_matrix, cal.dist_coeffs,
+                                            (image.shape[1], image.shape[0]))
             write_calibration(store_path, name, {
-                "image_points_px": np.round(pairs.image_points_px, 1), "floor_points_m": np.round(pairs.floor_points_m, 3),
+                "image_points_px": np.round(pairs.image_points_px, 1),
+                "floor_points_m": np.round(pairs.floor_points_m, 3),
                 "homography": geometry.homography / geometry.homography[2, 2]})
         except (CalibrationError, ConfigError) as exc:
             raise HTTPException(422, str(exc)) from None
-        return {"errors_m": geometry.errors_m.round(4).tolist(), "median_error_m": float(np.median(geometry.errors_m))}
+        return {"errors_m": geometry.errors_m.round(4).tolist(),
+                "median_error_m": float(np.median(geometry.errors_m))}
 
     @app.put("/api/layout")
     def save_layout(layout: Layout) -> dict:
         try:
-            write_sections(store_path, {"zones": [zone.model_dump(exclude_none=True) for zone in layout.zones],
-                                        "lines": [line.model_dump() for line in layout.lines]})
+            write_sections(store_path, {
+                "zones": [zone.model_dump(exclude_none=True) for zone in layout.zones],
+                "lines": [line.model_dump() for line in layout.lines]})
         except ConfigError as exc:
             raise HTTPException(422, str(exc)) from None
         return {"zones": len(layout.zones), "lines": len(layout.lines)}
