@@ -8,25 +8,13 @@ import pytest
 from calibration.geometry import CameraGeometry
 from calibration.web import create_app
 from edge.config import load_config
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Server
+from tests.test_browser import SCREENSHOTS, Server, browser  # noqa: F401 (browser: the Chromium fixture)
 from tests.test_calibration_geometry import median_error_m, pets09_ground_truth
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "pets09.yaml"
 # Where on the image to take ground-truth feet from: spread over the walkway and the grass.
 TARGETS_PX = [(100, 240), (420, 210), (690, 200), (150, 340), (600, 420), (350, 520)]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def ground_truth_pairs(assets):
