@@ -69,8 +69,8 @@ def main() -> None:
                                 person_class=MODELS[name].person_class)
             for dataset, frames in datasets.items():
                 fps, median_ms, p90_ms, people = measure(detector, frames)
-                print(f"{name:26s} {dataset:16s} {mode:10s} {fps:9.1f} {median_ms:10.1f} {p90_ms:8.1f} {people:7.1f}",
-                      flush=True)
+                print(f"{name:26s} {dataset:16s} {mode:10s} {fps:9.1f} {median_ms:10.1f} "
+                      f"{p90_ms:8.1f} {people:7.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -122,7 +122,8 @@ class Detector:
         warm_up = self._session.run(None, {self.input_name: np.zeros((1, 3, size, size), np.float32)})[0]
         self.layout, self.num_classes = detect_layout(warm_up.shape, size)
         if not 0 <= person_class < self.num_classes:
-            raise ModelError(f"model {model_path}: person class {person_class} but {self.num_classes} classes")
+            raise ModelError(f"model {model_path}: person class {person_class} "
+                             f"but {self.num_classes} classes")
         self.person_class = person_class
         self.score_threshold, self.nms_iou = score_threshold, nms_iou
         self.tiling = tiling
@@ -153,6 +154,8 @@ class Detector:
 
     def __call__(self, image: np.ndarray) -> Detections:
         """People in a BGR uint8 (H, W, 3) image; boxes in its pixels, clipped to it."""
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected a BGR image, shape (H, W, 3) uint8, got {image.shape} {image.dtype}")
         started = time.perf_counter()
         height, width = image.shape[:2]
         if self.tiling is None:
@@ -212,7 +215,8 @@ class Detector:
         return merge_cut_boxes(xyxy, score, cut_edges)
 
 
-def merge_cut_boxes(xyxy: np.ndarray, score: np.ndarray, cut_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def merge_cut_boxes(xyxy: np.ndarray, score: np.ndarray,
+                    cut_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Join the pieces of people cut by tile edges; returns the remaining (xyxy, score).
 
     `cut_edges` (M, 4) holds, per box, the image coordinate of each tile edge (left, top, right,
@@ -230,7 +234,8 @@ def merge_cut_boxes(xyxy: np.ndarray, score: np.ndarray, cut_edges: np.ndarray) 
         sides = np.flatnonzero(~np.isnan(cut_edges[i]))
         if len(sides) == 0:
             continue
-        overlap = np.clip(np.minimum(xyxy[:, 2:], xyxy[i, 2:]) - np.maximum(xyxy[:, :2], xyxy[i, :2]), 0, None)
+        overlap = np.minimum(xyxy[:, 2:], xyxy[i, 2:]) - np.maximum(xyxy[:, :2], xyxy[i, :2])
+        overlap = np.clip(overlap, 0, None)  # (M, 2) px shared with box i along x and y
         covered = overlap.prod(axis=1) / max(area[i], 1e-6)
         continues = np.zeros(len(xyxy), bool)
         for side in sides:

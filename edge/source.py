@@ -114,8 +114,9 @@ class PatternReader:
         path = self.pattern % self._next
         image = cv2.imread(path, cv2.IMREAD_COLOR)
         if image is None:
-            raise SourceError(f"image {path} vanished or cannot be decoded (frame {self._next - self.start_index} "
-                              f"of {self.length})")
+            position = self._next - self.start_index
+            raise SourceError(f"image {path} vanished or cannot be decoded "
+                              f"(frame {position} of {self.length})")
         self._next += 1
         return image
 
@@ -215,8 +216,8 @@ class FrameSource:
         """Record a failure and wait `delay_s` (interruptible); returns the next, doubled delay."""
         self.status, self.last_error = "reconnecting", reason
         self.reconnects += 1
-        log.warning("camera %s: source %s: %s; reconnecting in %.3g s", self.camera, self.source, reason, delay_s,
-                    extra={"camera": self.camera})
+        log.warning("camera %s: source %s: %s; reconnecting in %.3g s",
+                    self.camera, self.source, reason, delay_s, extra={"camera": self.camera})
         self._stop.wait(delay_s)
         return min(delay_s * 2, self.backoff_max_s)
 
@@ -281,7 +282,8 @@ def open_source(camera: Camera, config: StoreConfig, *, backoff_initial_s: float
         reader = CaptureReader(target)
     elif "%" in target:
         if camera.fps is None:
-            raise SourceError(f"camera {camera.name}: source {target}: an image pattern needs fps in the config")
+            raise SourceError(f"camera {camera.name}: source {target}: "
+                              "an image pattern needs fps in the config")
         reader = PatternReader(target, camera.start_index)
     else:
         if not os.path.isfile(target):

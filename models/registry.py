@@ -109,7 +109,8 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return MODELS[name]
     except KeyError:
-        raise ModelError(f"unknown model {name!r}: registered models are {', '.join(sorted(MODELS))}") from None
+        known = ", ".join(sorted(MODELS))
+        raise ModelError(f"unknown model {name!r}: registered models are {known}") from None
 
 
 def find_model(name: str, models_dir: Path | str | None = None) -> ModelFile:

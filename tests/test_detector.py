@@ -195,7 +195,8 @@ def test_from_config_finds_and_checks_the_model(assets, tmp_path):
     assert detector.tiling == config.cameras[0].tiling
     copy.write_bytes(copy.read_bytes()[:-1] + b"\x00")
     with pytest.raises(ModelAlteredError):
-        Detector.from_config(DetectorConfig(model="person_detector_192.onnx", models_dir=str(tmp_path / "weights")))
+        Detector.from_config(DetectorConfig(model="person_detector_192.onnx",
+                                            models_dir=str(tmp_path / "weights")))
 
 
 def test_not_a_model_and_wrong_layout(tmp_path, assets):
@@ -213,6 +214,8 @@ def test_blank_frame_has_nobody(assets):
     detector = Detector(model(assets, "yolox_nano.onnx"), tiling=Tiling(cols=2, rows=2, full_frame=True))
     found = detector(np.full((480, 640, 3), 128, np.uint8))
     assert len(found) == 0 and found.xyxy.shape == (0, 4)
+    with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8, got \(480, 640\) uint8"):
+        detector(np.zeros((480, 640), np.uint8))
 
 
 def test_letterbox_is_top_left_padded_114():

@@ -16,6 +16,7 @@ from edge.config import StoreConfig, parse_config
 from edge.source import FrameSource, RateGate, SourceError, open_source
 from tests.brokers import free_port
 
+PETS = "${FOOTFALL_ASSETS}/datasets/pets09_s2l1/vtest.avi"
 CALIBRATION = {"image_points_px": [[0, 0], [10, 0], [10, 10], [0, 10]],
                "floor_points_m": [[0, 0], [1, 0], [1, 1], [0, 1]]}
 
@@ -33,7 +34,7 @@ def source_for(tmp_path, **camera) -> FrameSource:
 
 def test_pets_video_frames_and_timestamps(tmp_path):
     start = "2024-05-01T09:00:00+02:00"
-    source = source_for(tmp_path, source="${FOOTFALL_ASSETS}/datasets/pets09_s2l1/vtest.avi", start_time=start)
+    source = source_for(tmp_path, source=PETS, start_time=start)
     assert source.fps == 10.0  # the container's rate, since the config gives none
     t0 = datetime(2024, 5, 1, 7, 0, tzinfo=timezone.utc).timestamp()
     count = 0
@@ -47,7 +48,7 @@ def test_pets_video_frames_and_timestamps(tmp_path):
 
 
 def test_config_fps_overrides_container(tmp_path):
-    source = source_for(tmp_path, source="${FOOTFALL_ASSETS}/datasets/pets09_s2l1/vtest.avi", fps=7,
+    source = source_for(tmp_path, source=PETS, fps=7,
                         start_time="2024-05-01T07:00:00")
     frames = [frame for frame, _ in zip(source, range(15))]
     source.close()
@@ -82,7 +83,7 @@ def test_pattern_start_index_and_loop(assets, tmp_path):
     ({"source": "frames/seq_%06d.jpg", "fps": 2}, r"camera cam1: source .*seq_%06d\.jpg: no first image"),
     ({"source": "frames/seq_%06d.jpg"}, r"camera cam1: .*needs fps"),
     ({"source": "notvideo.avi"}, r"camera cam1: source .*notvideo\.avi: cannot open"),
-    ({"source": "${FOOTFALL_ASSETS}/datasets/pets09_s2l1/vtest.avi", "start_time": "9am"}, r"cam1: start_time"),
+    ({"source": PETS, "start_time": "9am"}, r"cam1: start_time"),
 ])
 def test_bad_sources_name_camera_and_source(tmp_path, camera, message):
     (tmp_path / "notvideo.avi").write_text("this is not a video")
