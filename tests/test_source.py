@@ -2,8 +2,10 @@
 frames vanishing mid-stream, live streams dropping and coming back."""
 from __future__ import annotations
 
+import http.server
 import logging
 import re
+import socketserver
 import shutil
 import threading
 import time
@@ -122,6 +124,47 @@ def test_pattern_frame_vanishing_mid_stream_is_an_error(assets, tmp_path):
             if frame.index == 2:
                 (tmp_path / "seq_000006.jpg").unlink()
     assert seen == [0, 1, 2, 3, 4] and source.status == "error"
+
+
+@pytest.fixture
+def mjpeg_url(assets):
+    """A local HTTP MJPEG camera that sends 5 Mall frames per connection, then hangs up."""
+    jpegs = [(assets / f"datasets/mall_dev/frames/seq_{i:06d}.jpg").read_bytes() for i in range(1, 6)]
+
+    class Camera(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            for jpeg in jpegs:
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n"
+                                 % (len(jpeg), jpeg))
+                self.wfile.flush()
+
+        def log_message(self, *args):
+            pass
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Camera)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/video.mjpg"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_http_stream_that_hangs_up_is_reconnected(tmp_path, mjpeg_url):
+    source = source_for(tmp_path, source=mjpeg_url)
+    assert source.live
+    before = time.time()
+    frames = [frame for frame, _ in zip(source, range(12))]
+    source.close()
+    assert len(frames) == 12 and frames[0].image.shape == (480, 640, 3)
+    assert source.reconnects >= 2 and source.last_error == "stream stopped delivering frames"
+    stamps = [f.timestamp_s for f in frames]
+    assert before <= stamps[0] and stamps == sorted(stamps) and stamps[-1] <= time.time()
+    assert source.status == "ended"
 
 
 class DroppingReader:
