@@ -287,7 +287,8 @@ def direction_vectors(directions: Iterable[Sequence], flow_cell_m: float,
 
 def flow_figure(geometry: FloorGeometry, directions: Iterable[Sequence], flow_cell_m: float,
                 transitions: Iterable[tuple[str, str, int]], top_transitions: int = 8) -> go.Figure:
-    """Walking directions as small arrows per flow cell, and the strongest zone-to-zone
+    """Walking directions as one arrow marker per flow cell (pointing the net way people walk,
+    larger where more walk, fainter where directions cancel out), and the strongest zone-to-zone
     transitions as thick arrows between zone centroids (width ∝ count)."""
     figure = go.Figure()
     _floor_layout(figure, geometry, "Flow lines")
@@ -295,19 +296,17 @@ def flow_figure(geometry: FloorGeometry, directions: Iterable[Sequence], flow_ce
     ox, oy = geometry.origin_m
     vectors = direction_vectors(directions, flow_cell_m)
     most = max((v[4] for v in vectors), default=1)
-    for x, y, ux, uy, walks in vectors:
-        half = 0.45 * flow_cell_m * (0.4 + 0.6 * walks / most)  # the arrow spans most of its cell
-        norm = math.hypot(ux, uy) or 1.0
-        dx, dy = half * ux / norm, half * uy / norm
-        figure.add_annotation(x=ox + x + dx, y=oy + y + dy, ax=ox + x - dx, ay=oy + y - dy,
-                              xref="x", yref="y", axref="x", ayref="y", showarrow=True, arrowhead=2,
-                              arrowsize=1, arrowwidth=1 + 2 * walks / most, arrowcolor="#1565c0",
-                              opacity=0.35 + 0.6 * min(1.0, math.hypot(ux, uy)))
     if vectors:
-        figure.add_trace(go.Scatter(x=[ox + v[0] for v in vectors], y=[oy + v[1] for v in vectors], mode="markers",
-                                    marker=dict(size=3, color="rgba(21,101,192,0.35)"), name="walks",
-                                    customdata=[v[4] for v in vectors],
-                                    hovertemplate="%{customdata} walks<extra></extra>"))
+        # Marker angles are screen degrees clockwise from up; the plan's y points down the
+        # screen, so a heading θ (from +x towards +y) is 90° + θ.
+        figure.add_trace(go.Scatter(
+            x=[ox + v[0] for v in vectors], y=[oy + v[1] for v in vectors], mode="markers", name="walks",
+            marker=dict(symbol="arrow", angle=[90 + math.degrees(math.atan2(v[3], v[2])) for v in vectors],
+                        size=[7 + 11 * v[4] / most for v in vectors], color="#1565c0",
+                        opacity=[0.3 + 0.7 * min(1.0, math.hypot(v[2], v[3])) for v in vectors],
+                        line=dict(width=0)),
+            customdata=[v[4] for v in vectors], hovertemplate="%{customdata} walks<extra></extra>"))
+    arrows: list[dict] = []  # set once at the end: add_annotation one by one is quadratic
     strongest = sorted((t for t in transitions if t[2] > 0), key=lambda t: -t[2])[:top_transitions]
     top = strongest[0][2] if strongest else 1
     mids = []
@@ -316,15 +315,16 @@ def flow_figure(geometry: FloorGeometry, directions: Iterable[Sequence], flow_ce
         if a is None or b is None or a is b:
             continue
         (x0, y0), (x1, y1) = a.centroid_m, b.centroid_m
-        figure.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
-                              showarrow=True, arrowhead=3, arrowsize=0.8, standoff=14, startstandoff=14,
-                              arrowwidth=2 + 8 * count / top, arrowcolor="rgba(198,40,40,0.75)")
+        arrows.append(dict(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
+                           showarrow=True, arrowhead=3, arrowsize=0.8, standoff=14, startstandoff=14,
+                           arrowwidth=2 + 8 * count / top, arrowcolor="rgba(198,40,40,0.75)"))
         mids.append(((x0 + x1) / 2, (y0 + y1) / 2, f"{source} → {target}", count))
     if mids:
         figure.add_trace(go.Scatter(x=[m[0] for m in mids], y=[m[1] for m in mids], mode="markers",
                                     marker=dict(size=10, color="rgba(198,40,40,0.9)", symbol="diamond"),
                                     name="transitions", customdata=[[m[2], m[3]] for m in mids],
                                     hovertemplate="%{customdata[0]}: %{customdata[1]}<extra></extra>"))
+    figure.update_layout(annotations=list(figure.layout.annotations) + arrows)
     return figure
 
 

@@ -125,6 +125,14 @@ def test_flow_figure_draws_strongest_transitions_between_centroids():
     assert first.arrowwidth > thick[1].arrowwidth
     walks = next(t for t in fig.data if t.name == "walks")
     assert (walks.x[0], walks.y[0]) == (5.5, 2.5)
+    assert walks.marker.angle[0] == pytest.approx(90)  # walking +x points right on screen
+
+
+def test_flow_arrows_point_down_the_plan_for_bin_2():
+    fig = charts.flow_figure(PLAN, [(0, 0, [0, 0, 3, 0, 0, 0, 0, 0]), (1, 0, [0, 0, 0, 0, 0, 0, 1, 0])], 1.0, [])
+    walks = next(t for t in fig.data if t.name == "walks")
+    assert [a % 360 for a in walks.marker.angle] == pytest.approx([180, 0])  # down, then up the screen
+    assert walks.marker.size[0] > walks.marker.size[1]
 
 
 @pytest.mark.parametrize("builder, values, message", [
