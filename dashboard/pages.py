@@ -131,7 +131,7 @@ def script_json(value) -> str:
 
 
 def _plan_url(request: Request, store: dict) -> str | None:
-    return str(request.url_for("plan_image", store_id=store["id"])) if store["floor_plan"]["image"] else None
+    return request.url_for("plan_image", store_id=store["id"]).path if store["floor_plan"]["image"] else None
 
 
 def _local_today(store: dict) -> date:
