@@ -30,16 +30,20 @@ def _area(row) -> float | None:
     return row["area_m2"] or ((row["width_m"] or 0) * (row["height_m"] or 0)) or None
 
 
-def stores(conn: sa.Connection, ids: set[str] | None = None, region: str | None = None,
-           tag: str | None = None) -> list[dict]:
-    """The registry: stores (those in `ids` if given) with zones, lines and cameras."""
+def _store_rows(conn: sa.Connection, ids: set[str] | None, region: str | None, tag: str | None) -> list:
     s = t.stores.c
     query = sa.select(t.stores).order_by(s.id)
     if ids is not None:
         query = query.where(s.id.in_(ids))
     if region:
         query = query.where(s.region == region)
-    rows = [r for r in conn.execute(query).mappings() if not tag or tag in (r["tags"] or [])]
+    return [r for r in conn.execute(query).mappings() if not tag or tag in (r["tags"] or [])]
+
+
+def stores(conn: sa.Connection, ids: set[str] | None = None, region: str | None = None,
+           tag: str | None = None) -> list[dict]:
+    """The registry: stores (those in `ids` if given) with zones, lines and cameras."""
+    rows = _store_rows(conn, ids, region, tag)
     wanted = [r["id"] for r in rows]
     children: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for name, table in (("zones", t.zones), ("lines", t.lines), ("cameras", t.cameras)):
@@ -105,9 +109,9 @@ def _footfall_by_day(conn: sa.Connection, store_ids, first: date, last: date) ->
     out = {(s, d): int(n) for s, d, n in conn.execute(
         sa.select(ld.store_id, ld.local_date, sa.func.sum(ld.in_count))
         .where(_days(t.line_days, store_ids, first, last)).group_by(ld.store_id, ld.local_date))}
-    with_lines = set(conn.scalars(sa.select(t.lines.c.store_id).distinct()))
+    with_lines = sa.select(t.lines.c.store_id).distinct()
     fallback = (sa.select(zd.store_id, zd.local_date, sa.func.sum(zd.entries))
-                .where(_days(t.zone_days, store_ids, first, last) & zd.store_id.not_in(with_lines or {""}))
+                .where(_days(t.zone_days, store_ids, first, last) & zd.store_id.not_in(with_lines))
                 .group_by(zd.store_id, zd.local_date))
     out.update({(s, d): int(n) for s, d, n in conn.execute(fallback)})
     return out
@@ -228,8 +232,10 @@ def trends(conn: sa.Connection, store_id: str, iso_year: int, iso_week: int, top
 def compare(conn: sa.Connection, first: date, last: date, store_ids: set[str] | None = None,
             region: str | None = None, tag: str | None = None) -> dict:
     """Every store (allowed, matching region/tag) over local dates [first, last], ranked by footfall."""
-    chosen = stores(conn, store_ids, region, tag)
-    ids = [s["id"] for s in chosen]
+    chosen = _store_rows(conn, store_ids, region, tag)
+    with_lines = set(conn.scalars(sa.select(t.lines.c.store_id).distinct()))
+    # Filter by store only when some are left out: an IN list of every store only slows the scan.
+    ids = [s["id"] for s in chosen] if store_ids is not None or region or tag else None
     footfall = _footfall_by_day(conn, ids, first, last)
     occupancy = _occupancy(conn, t.grid_days, _days(t.grid_days, ids, first, last), ["store_id"])
     hourly = _occupancy(conn, t.grid_hours, _days(t.grid_hours, ids, first, last), ["store_id", "local_hour"])
@@ -243,12 +249,13 @@ def compare(conn: sa.Connection, first: date, last: date, store_ids: set[str] | 
     for s in chosen:
         people = occupancy.get((s["id"],))
         daily = [footfall.get((s["id"], d), 0) for d in days]
+        area = _area(s)
         rows.append(dict(
-            store=s["id"], name=s["name"], region=s["region"], tags=s["tags"], area_m2=s["area_m2"],
+            store=s["id"], name=s["name"] or s["id"], region=s["region"], tags=list(s["tags"] or []), area_m2=area,
             footfall=sum(daily), footfall_by_day=daily, mean_occupancy=people,
-            occupancy_per_m2=people / s["area_m2"] if people is not None and s["area_m2"] else None,
+            occupancy_per_m2=people / area if people is not None and area else None,
             peak_hour=peak.get(s["id"], (None,))[0], mean_dwell_s=dwell.get(s["id"], {}).get("mean_dwell_s"),
-            footfall_source="lines" if s["lines"] else "zone entries"))
+            footfall_source="lines" if s["id"] in with_lines else "zone entries"))
     rows.sort(key=lambda r: (-r["footfall"], r["store"]))
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank

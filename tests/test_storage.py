@@ -148,3 +148,17 @@ def test_prune_applies_retention_and_refuses_redelivery_past_the_horizon(storage
     assert storage.write_aggregates([old]) == 0
     assert rows(storage, t.zone_days)[0]["person_seconds"] == 60
     assert "dedup horizon" in storage.dead_letters()[0]["reason"]
+
+
+def test_migrate_command_prunes_on_request(db_url):
+    from dashboard.__main__ import main as dashboard_main
+
+    assert dashboard_main(["migrate", "--db", db_url]) == 0
+    storage = Storage(db_url)
+    storage.write_aggregates([zones_msg(0, 60, 1, 1, [])])  # March 2026: past raw retention by now
+    with storage.engine.connect() as conn:
+        assert conn.scalar(sa.select(t.meta.c.value).where(t.meta.c.key == "dedup_horizon")) is None
+    assert dashboard_main(["migrate", "--db", db_url, "--prune"]) == 0
+    with storage.engine.connect() as conn:
+        assert conn.scalar(sa.select(t.meta.c.value).where(t.meta.c.key == "dedup_horizon")) is not None
+    assert rows(storage, t.zone_minutes) == [] and len(rows(storage, t.zone_hours)) == 1

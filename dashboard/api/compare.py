@@ -6,7 +6,7 @@ from datetime import date
 from fastapi import APIRouter
 
 from dashboard import repository
-from dashboard.api.deps import Conn, Format, User, csv_response, date_range
+from dashboard.api.deps import Conn, Format, User, csv_response, json_response, date_range
 
 router = APIRouter(tags=["compare"])
 
@@ -18,4 +18,4 @@ def compare(user: User, conn: Conn, start: date, end: date, region: str | None =
     hour, mean dwell, rank. Managers see only their stores."""
     first, last = date_range(start, end)
     data = repository.compare(conn, first, last, user.visible(), region, tag)
-    return csv_response(data["stores"], f"compare-{first}-{last}.csv") if format == "csv" else data
+    return csv_response(data["stores"], f"compare-{first}-{last}.csv") if format == "csv" else json_response(data)

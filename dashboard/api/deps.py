@@ -67,6 +67,18 @@ def _cell(value) -> str:
     return "" if value is None else str(value)
 
 
+def _plain(value):
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"cannot put {type(value).__name__} in JSON")
+
+
+def json_response(data) -> Response:
+    """Plain JSON (dates as ISO text) without FastAPI's per-value encoder: the comparison of
+    1,000 stores serialises in milliseconds instead of hundreds of them."""
+    return Response(json.dumps(data, default=_plain, separators=(",", ":")), media_type="application/json")
+
+
 def csv_response(rows: list[dict], filename: str) -> Response:
     """Rows (dicts with the same keys) as a CSV download; lists and dicts become JSON text."""
     out = io.StringIO()

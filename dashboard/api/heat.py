@@ -6,7 +6,7 @@ from datetime import date
 from fastapi import APIRouter
 
 from dashboard import repository
-from dashboard.api.deps import Conn, Format, StoreId, csv_response, date_range
+from dashboard.api.deps import Conn, Format, StoreId, csv_response, json_response, date_range
 
 router = APIRouter(tags=["heat"])
 
@@ -18,4 +18,4 @@ def heat(store_id: StoreId, conn: Conn, start: date, end: date, format: Format =
     if format == "csv":
         return csv_response([dict(ix=ix, iy=iy, mean_people=v) for ix, iy, v in data["cells"]],
                             f"{store_id}-heat-{first}-{last}.csv")
-    return data
+    return json_response(data)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 
 from dashboard import repository, tables
-from dashboard.api.deps import Conn, Format, StoreId, csv_response
+from dashboard.api.deps import Conn, Format, StoreId, csv_response, json_response
 
 router = APIRouter(tags=["trends"])
 Table = Literal["hours", "zones", "transitions", "heat", "heat_difference", "directions"]
@@ -47,4 +47,4 @@ def trends(store_id: StoreId, conn: Conn,
         raise HTTPException(404, str(exc)) from None
     if format == "csv":
         return csv_response(_table(data, table), f"{store_id}-{year}-W{week:02d}-{table}.csv")
-    return data
+    return json_response(data)
