@@ -1,4 +1,5 @@
-"""`python -m models list | verify [--models-dir D]`: the registered models and their files' state.
+"""`python -m models list | verify [--models-dir D]`: the registered models and their files' state
+("ok", "missing" or "altered"); `list` adds what each model is, `verify` the expected sha256.
 
 `verify` exits 1 when any registered model is missing or altered, so scripts can gate on it.
 """
@@ -21,14 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"models directory: {directory}")
     bad = 0
     for name, spec in MODELS.items():
+        status = model_status(name, directory)
+        bad += status != "ok"
         if args.command == "list":
-            print(f"{name:28s} input {spec.input_size_px}px  layout {spec.layout:11s} "
+            print(f"{name:28s} {status:8s} input {spec.input_size_px}px  layout {spec.layout:11s} "
                   f"classes {spec.num_classes:3d} person={spec.person_class}  {spec.license}  {spec.origin}")
         else:
-            status = model_status(name, directory)
-            bad += status != "ok"
             print(f"{name:28s} {status:8s} sha256 {spec.sha256}")
-    return 1 if bad else 0
+    return 1 if bad and args.command == "verify" else 0
 
 
 if __name__ == "__main__":
