@@ -22,8 +22,9 @@ from zoneinfo import ZoneInfo
 import plotly
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.routing import APIRoute
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from dashboard import auth, charts, repository
 from dashboard.api.deps import STORE_ID, Conn, csv_response, date_range
@@ -124,10 +125,14 @@ class PageRoute(APIRoute):
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
-def script_json(value) -> str:
-    """JSON safe to put inside <script type="application/json">."""
+def script_json(value) -> Markup:
+    """JSON (or a JSON string) made safe to put inside <script type="application/json">:
+    no "</" can close the element, whatever a store or zone name holds."""
     text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text.replace("</", "<\\/")
+    return Markup(text.replace("</", "<\\/"))
+
+
+templates.env.filters["script_json"] = script_json
 
 
 def _plan_url(request: Request, store: dict) -> str | None:
@@ -200,7 +205,7 @@ def _live_json(request: Request, store: dict, hub: LiveHub) -> dict:
 def store_live(request: Request, user: PageUser, store: PageStore):
     state = _live_json(request, store, _hub(request))
     return render(request, "live.html", user, store=store, nav_store=store["id"], active="live",
-                  initial=script_json(state))
+                  initial=state)
 
 
 @router.get("/stores/{store_id}/live/events", name="store_live_events")
@@ -252,7 +257,7 @@ def _change(value: float | None) -> tuple[str | None, str]:
     return f"{value:+.0%}", "up" if value > 0 else "down" if value < 0 else ""
 
 
-def trends_figures(store: dict, data: dict, geometry: FloorGeometry) -> dict[str, str]:
+def trends_figures(data: dict, geometry: FloorGeometry) -> dict[str, str]:
     """The trends page's charts as Plotly JSON, from repository.trends output."""
     cell_m = data["cell_m"]
     unit = "people / cell (mean)"
@@ -301,7 +306,7 @@ def store_trends(request: Request, user: PageUser, store: PageStore, conn: Conn,
                   previous_week=_iso(data["first"] - timedelta(days=7)),
                   next_week=_iso(following) if following <= _local_today(store) else None,
                   has_data=bool(data["heat"] or data["zones"] or data["footfall"]), kpis=kpis,
-                  figures=trends_figures(store, data, geometry))
+                  figures=trends_figures(data, geometry))
 
 
 # ---- compare -----------------------------------------------------------------------------

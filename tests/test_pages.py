@@ -243,3 +243,10 @@ def test_plan_image_is_served_under_the_floor_charts(tmp_path):
     assert (layout_image["sizex"], layout_image["sizey"]) == (20, 12)
     plan.unlink()
     assert client.get("/stores/east/plan-image").status_code == 404
+
+
+def test_script_json_cannot_close_its_script_element():
+    from dashboard.pages import script_json
+
+    text = script_json({"name": "</script><script>alert(1)</script>"})
+    assert "</" not in text and json.loads(text) == {"name": "</script><script>alert(1)</script>"}
