@@ -176,7 +176,7 @@ def test_compare_page_ranks_and_exports(browser, server):
         stores = tab.page.eval_on_selector_all("#ranking tbody tr", "rows => rows.map(r => r.dataset.store)")
         assert stores == ["north", "south"]  # north has twice the visitors
         footfall = tab.page.eval_on_selector_all("#ranking tbody tr td:nth-child(4)",
-                                                 "cells => cells.map(c => +c.textContent)")
+                                                 "cells => cells.map(c => +c.dataset.value)")
         assert footfall == [pages_data.week_footfall(s, 9) + pages_data.week_footfall(s, 10) for s in stores]
         daily = tab.traces("daily")
         assert [t["points"] for t in daily] == [pages_data.DAYS, pages_data.DAYS]
