@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -183,11 +185,13 @@ class LiveSubscriber:
     reconnects with backoff and subscribes in on_connect, so subscriptions survive a broker
     restart. The session is clean: live state missed while away is not worth replaying."""
 
-    def __init__(self, hub: LiveHub, settings: Mqtt, client_id: str = "footfall-dashboard-live"):
+    def __init__(self, hub: LiveHub, settings: Mqtt, client_id: str | None = None):
         self.hub = hub
         self.settings = settings
         self.connected = threading.Event()
         self.rejected = 0
+        # One id per process: two dashboard workers sharing an id would keep kicking each other off.
+        client_id = client_id or f"footfall-dashboard-live-{socket.gethostname()}-{os.getpid()}"
         self._client, self._address = new_client(settings, client_id)
         self.host, self.port = self._address.host, self._address.port
         self._client.on_connect = self._on_connect
