@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from edge.assets import expand
-from edge.config import ConfigError, StoreConfig, load_config
+from edge.config import ConfigError, load_config
 from edge.logs import setup_logging
 
 log = logging.getLogger("edge")
@@ -24,28 +24,23 @@ log = logging.getLogger("edge")
 EXIT_CONFIG = 2
 
 
-def _recording(config: StoreConfig, camera: str, source: str, start: str | None) -> StoreConfig:
-    """The config with `camera` reading `source` (a path relative to the working directory, or a
-    URL) as fast as it can, once, from `start` (ISO time) if given."""
+def _cli_source(source: str) -> str:
+    """A SOURCE argument: ${FOOTFALL_ASSETS} expanded, a file path made absolute from the
+    working directory (config paths are relative to the config file instead)."""
     source = expand(source)
     if "://" not in source and not source.isdigit():
         source = str(Path(source).resolve())
-    chosen = config.camera(camera)
-    update = {"source": source, "realtime": False, "loop": False}
-    if start is not None:
-        update["start_time"] = start
-    cameras = [c.model_copy(update=update) if c.name == chosen.name else c for c in config.cameras]
-    return config.model_copy(update={"cameras": cameras})
+    return source
 
 
 def replay(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from edge.contract import LiveMessage
-    from edge.pipeline import CameraPipeline, Heartbeat
+    from edge.pipeline import CameraPipeline, Heartbeat, recording_config
     from edge.sinks import JsonlSink
 
-    config = _recording(load_config(args.config), args.camera, args.source, args.start)
+    config = recording_config(load_config(args.config), args.camera, _cli_source(args.source), args.start)
     setup_logging(args.log_level, store=config.store.id, camera=args.camera)
     pipeline = CameraPipeline(config, args.camera)
     sink = files = JsonlSink(args.out)

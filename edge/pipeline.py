@@ -52,6 +52,21 @@ class Heartbeat:
 Message = AggregateMessage | LiveMessage | Heartbeat
 
 
+def recording_config(config: StoreConfig, camera: str, source: str | None = None,
+                     start: str | None = None) -> StoreConfig:
+    """`config` with `camera` replaying a recording once, as fast as it can (not paced, no loop),
+    optionally from another `source` and with its first frame at `start` (ISO time), so that
+    a replay lands in reproducible buckets."""
+    update: dict[str, object] = {"realtime": False, "loop": False}
+    if source is not None:
+        update["source"] = source
+    if start is not None:
+        update["start_time"] = start
+    chosen = config.camera(camera).name
+    cameras = [c.model_copy(update=update) if c.name == chosen else c for c in config.cameras]
+    return config.model_copy(update={"cameras": cameras})
+
+
 class CameraPipeline:
     """Runs one camera of a store; `run()` is a generator, `stop()` ends it from any thread
     (the open bucket is still flushed). `detector` may be passed to share a loaded model.

@@ -1,0 +1,45 @@
+"""Acceptance on the Mall dataset (real crowded footage): per-bucket mean occupancy of the
+annotated ROI zone (examples/mall.yaml `roi`, the floor outline of roi_mask.png) from the whole
+pipeline against the annotated head count per frame (counts.csv; every head is in the ROI),
+averaged over the same buckets. 10 s buckets give 40 buckets over the 800 frames."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from tests.pipeline_runs import START, run_example
+
+pytestmark = pytest.mark.slow
+
+BUCKET_S = 10
+# The example's 2×2 tiles at score 0.2 still miss about 6 of 30 people a frame (bucket MAE 6.6);
+# at 0.1 the misses and the false alarms balance (measured: see the report / bench).
+SCORE_THRESHOLD = 0.1
+
+
+def bucket_errors(run, counts_csv) -> np.ndarray:
+    counts = np.loadtxt(counts_csv, delimiter=",", skiprows=1)
+    fps = run.config.cameras[0].fps
+    frame_s = datetime.fromisoformat(START.replace("Z", "+00:00")).timestamp() + (counts[:, 0] - 1) / fps
+    errors = []
+    for message in run.messages:
+        if getattr(message, "kind", None) != "zones":
+            continue
+        start_s = message.bucket_start.timestamp()
+        in_bucket = (frame_s >= start_s) & (frame_s < start_s + message.bucket_s)
+        [roi] = [z for z in message.zones if z.zone == "roi"]
+        if in_bucket.any():
+            errors.append(roi.mean_occupancy - counts[in_bucket, 1].mean())
+    return np.array(errors)
+
+
+def test_roi_occupancy_per_bucket_with_tiling(assets):
+    run = run_example("mall", "cam1", score_threshold=SCORE_THRESHOLD, bucket_s=BUCKET_S)
+    assert run.config.cameras[0].tiling is not None
+    errors = bucket_errors(run, assets / "datasets/mall_dev/counts.csv")
+    print(f"mall roi occupancy, tiling on: {len(errors)} buckets, MAE {np.abs(errors).mean():.2f}, "
+          f"bias {errors.mean():+.2f} people")
+    assert len(errors) >= 30
+    assert np.abs(errors).mean() <= 4.0
