@@ -32,7 +32,7 @@ from models.registry import ModelError, find_model
 Layout = Literal["yolox", "ultralytics"]
 PAD_VALUE = 114
 STRIDES = (8, 16, 32)
-EDGE_MARGIN_PX = 2.0  # a box this close to an inner tile edge counts as cut by it
+EDGE_MARGIN_PX = 2.0  # a box this close to (or past) an inner tile edge counts as cut by it
 CUT_COVERED = 0.5  # least share of a cut box's area inside the box continuing it across the edge
 SAME_SPAN = 0.6  # least share of a cut box's extent along the edge spanned by that box too
 
@@ -200,7 +200,9 @@ class Detector:
             xyxy, score = self._run(image[tile.y0:tile.y1, tile.x0:tile.x1])
             xyxy += np.array([tile.x0, tile.y0, tile.x0, tile.y0], np.float32)
             edges = np.array([tile.x0, tile.y0, tile.x1, tile.y1], np.float32)
-            cut = (np.abs(xyxy - edges) <= EDGE_MARGIN_PX) & np.array(tile.inner)
+            at_edge = np.concatenate([xyxy[:, :2] <= edges[:2] + EDGE_MARGIN_PX,
+                                      xyxy[:, 2:] >= edges[2:] - EDGE_MARGIN_PX], axis=1)
+            cut = at_edge & np.array(tile.inner)  # boxes may reach past the crop: >=, not ==
             boxes.append(xyxy)
             scores.append(score)
             cut_edges.append(np.where(cut, edges, np.nan))
