@@ -67,6 +67,14 @@ class Analysis(Strict):
     max_dt_s: float = Field(2.0, gt=0, description="Most time one analysed frame stands for (default 2 s).")
     live_interval_s: float = Field(2.0, gt=0, le=60, description="Live occupancy message period (default 2 s).")
     live_cell_m: float = Field(1.0, gt=0.1, le=20, description="Cell size of the live grid (default 1 m).")
+    # Levers that skip the detector (edge.gating); off by default, see docs/performance.md.
+    motion_gating: bool = Field(False, description="Run the detector only when the picture changed since its last run; still frames re-use its people (default off).")
+    motion_pixel_delta: int = Field(20, ge=1, le=255, description="Grey-level change (0-255) that marks a pixel as changed (default 20).")
+    motion_min_changed: float = Field(0.001, gt=0, lt=1, description="Least share of changed pixels that counts as motion (default 0.001).")
+    motion_recheck_s: float = Field(5.0, gt=0, description="Longest re-use of the last people on a still picture, s (default 5).")
+    adaptive_rate: bool = Field(False, description="Run the detector less often while nobody is seen (default off).")
+    empty_after_s: float = Field(2.0, ge=0, description="Time with nobody seen before the empty rate applies, s (default 2).")
+    empty_fps: float = Field(1.0, gt=0, le=60, description="Detector runs per second while the scene is empty (default 1).")
 
 
 class Tiling(Strict):

@@ -31,6 +31,7 @@ from edge.config import StoreConfig
 from edge.contract import LiveMessage
 from edge.detector import Detector
 from edge.feed import FrameFeed
+from edge.gating import GatedDetector
 from edge.source import RateGate, open_source
 from edge.tracker import Tracker
 from edge.types import Detections, FloorObservation, Frame, Tracks
@@ -79,6 +80,7 @@ class CameraPipeline:
         self.camera = config.camera(camera_name)
         a = config.analysis
         self.detector = detector or Detector.for_camera(self.camera, config)
+        self.gate = GatedDetector.from_analysis(self.detector, a)  # motion gating, adaptive rate
         self.geometry = CameraGeometry.from_config(self.camera)
         self.tracker = Tracker(frame_rate=a.fps, lost_track_s=a.track_timeout_s / 2)
         self.aggregator = Aggregator(config, camera_name)
@@ -140,8 +142,8 @@ class CameraPipeline:
         return closed
 
     def _analyse(self, frame: Frame) -> Iterator[Message]:
-        detections = self._inside_mask(self.detector(frame.image))
-        self.aggregator.health.analysed(self.detector.last_latency_ms)
+        detections = self._inside_mask(self.gate(frame))
+        self.aggregator.health.analysed(self.gate.last_latency_ms)
         self.frames_analysed += 1
         tracks = self.tracker.update(detections, frame.timestamp_s)
         obs = self._to_floor(tracks, frame)
