@@ -299,21 +299,27 @@ def open_source(camera: Camera, config: StoreConfig, *, backoff_initial_s: float
 
 
 class RateGate:
-    """Keeps frames at most `fps` per second: a frame is admitted when it is at least 1/fps
-    seconds (by its own timestamp) after the last admitted one. A timestamp going backwards
-    (clock step) is admitted and restarts the spacing. Pure: no clock of its own."""
+    """Keeps frames at `fps` per second on average: time is cut into slots of 1/fps seconds (by
+    the frames' own timestamps) and the first frame of each slot is admitted, so a 7 fps source
+    gated at 5 fps gives 5 frames a second, not 3.5. Timestamps are compared with a tolerance
+    of 0.1 % of a slot, as epoch seconds carry rounding. A timestamp going backwards (clock
+    step) or a gap longer than a slot restarts the slots. Pure: no clock of its own."""
 
     def __init__(self, fps: float):
         if fps <= 0:
             raise ValueError(f"fps must be > 0, got {fps}")
         self.period_s = 1.0 / fps
+        self._tolerance_s = self.period_s * 1e-3
         self._last_s: float | None = None
+        self._due_s = 0.0
         self.admitted = 0
         self.skipped = 0
 
     def admit(self, timestamp_s: float) -> bool:
         last = self._last_s
-        if last is None or timestamp_s - last >= self.period_s - 1e-9 or timestamp_s < last:
+        if last is None or timestamp_s < last or timestamp_s >= self._due_s - self._tolerance_s:
+            restart = last is None or timestamp_s < last or timestamp_s - self._due_s >= self.period_s
+            self._due_s = (timestamp_s if restart else self._due_s) + self.period_s
             self._last_s = timestamp_s
             self.admitted += 1
             return True

@@ -223,7 +223,7 @@ def test_realtime_recording_uses_clock(assets, tmp_path):
 @pytest.mark.parametrize("fps_in, fps_gate, admitted", [
     (10, 5, [0, 2, 4, 6, 8]),
     (5, 5, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
-    (7, 5, [0, 2, 4, 6, 8]),
+    (7, 5, [0, 2, 3, 5, 6, 7, 9]),  # 7 frames in 10/7 s: 5 a second
     (20, 2, [0]),
 ])
 def test_rate_gate(fps_in, fps_gate, admitted):
@@ -231,6 +231,13 @@ def test_rate_gate(fps_in, fps_gate, admitted):
     result = [i for i in range(10) if gate.admit(1000.0 + i / fps_in)]
     assert result == admitted
     assert (gate.admitted, gate.skipped) == (len(admitted), 10 - len(admitted))
+
+
+def test_rate_gate_is_not_fooled_by_timestamp_rounding():
+    """Epoch timestamps of a 7 fps recording gated at 7 fps: every frame is analysed."""
+    gate = RateGate(7)
+    start = 1_793_000_000.123
+    assert all(gate.admit(start + i / 7) for i in range(700))
 
 
 def test_rate_gate_restarts_when_clock_steps_back():
