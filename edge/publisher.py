@@ -5,6 +5,10 @@ Delivery (see docs/mqtt.md):
   paho while connected (QoS 1, oldest first) and deletes each row only after its PUBACK. Paho
   re-sends its in-flight ones after a reconnect; after a crash the outbox sends them again.
   At-least-once: the centre drops duplicates by aggregate id.
+  A PUBACK saying "No matching subscribers" (MQTT 5) means nobody will ever get that message
+  (no ingest session subscribed: a fresh centre, or a Mosquitto 2.0 restart, which does not
+  restore shared subscriptions until the ingest subscribes again): the row stays and is sent
+  again every UNROUTED_RETRY_S.
 - live: QoS 0, only while connected, never stored (a stale live map is worse than none).
 - device health: DeviceHealth every `health_interval_s`, QoS 1 retained, only while connected.
 - status: per camera, retained `online` on every connect and `offline` as that camera's
@@ -40,6 +44,8 @@ from edge.outbox import Outbox
 log = logging.getLogger(__name__)
 
 CameraState = Literal["ok", "reconnecting", "ended", "error", "stalled"]
+NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK reason code
+UNROUTED_RETRY_S = 1.0
 
 
 def _now() -> datetime:
@@ -103,7 +109,9 @@ class Publisher:
         self._camera_state: dict[str, CameraState] = {camera: "ok" for camera in cameras}
         self._lock = threading.Lock()  # guards the maps below; never held while calling paho
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
-        self._early_acks: set[int] = set()  # PUBACKs that beat the bookkeeping of their publish
+        self._early_acks: dict[int, bool] = {}  # PUBACKs that beat the bookkeeping of their publish: routed?
+        self._unrouted_seq: int | None = None  # oldest seq that found no subscriber: send again from it
+        self._retry_at_s = 0.0
         self._acked: list[int] = []  # outbox seqs to delete
         self._cursor = 0  # highest outbox seq handed to paho
         self._wake = threading.Event()
@@ -201,13 +209,25 @@ class Publisher:
         if reason_code.is_failure:  # e.g. not authorised: retrying cannot help, so it is dropped too
             log.error("broker %s:%d refused an aggregate of store %s: %s", self.address.host, self.address.port,
                       self.store, reason_code)
+        routed = reason_code.value != NO_MATCHING_SUBSCRIBERS
         with self._lock:
             seq = self._inflight.pop(mid, None)
             if seq is None:
-                self._early_acks.add(mid)
+                self._early_acks[mid] = routed
                 return
-            self._acked.append(seq)
+            self._settle(seq, routed)
         self._wake.set()
+
+    def _settle(self, seq: int, routed: bool) -> None:
+        """Bookkeeping of one PUBACK (holding self._lock)."""
+        if routed:
+            self._acked.append(seq)
+            return
+        if self._unrouted_seq is None:
+            log.warning("no subscriber for store %s's aggregates (is the ingest running?): they stay in the "
+                        "outbox and are sent again every %.0f s", self.store, UNROUTED_RETRY_S)
+        self._unrouted_seq = min(seq, self._unrouted_seq if self._unrouted_seq is not None else seq)
+        self._retry_at_s = time.monotonic() + UNROUTED_RETRY_S
 
     # -- the pump thread -----------------------------------------------------------------------
 
@@ -238,6 +258,10 @@ class Publisher:
 
     def _fill_window(self) -> None:
         with self._lock:
+            if self._unrouted_seq is not None:  # rewind once the window is empty and the pause is over
+                if self._inflight or time.monotonic() < self._retry_at_s:
+                    return
+                self._cursor, self._unrouted_seq = self._unrouted_seq - 1, None
             room = self.window - len(self._inflight)
             cursor = self._cursor
         if room <= 0:
@@ -250,8 +274,7 @@ class Publisher:
             with self._lock:
                 self._cursor = row.seq
                 if info.mid in self._early_acks:
-                    self._early_acks.discard(info.mid)
-                    self._acked.append(row.seq)
+                    self._settle(row.seq, self._early_acks.pop(info.mid))
                     self._wake.set()
                 else:
                     self._inflight[info.mid] = row.seq

@@ -10,6 +10,7 @@ import sys
 
 import paho.mqtt.client as paho
 
+from dashboard.ingest import MESSAGES
 from dashboard.storage import Storage
 from edge.config import Mqtt
 from edge.contract import ContractError, agg_topic, parse_aggregate, status_topic
@@ -76,6 +77,7 @@ def _sender(url_port: int) -> paho.Client:
 def test_malformed_payloads_go_to_dead_letters_and_valid_ones_still_land(broker, db_url, tmp_path):
     valid = make_aggregates("shop-1", ["cam1", "cam2"], buckets=20)
     bad = _mutants(valid, 2000, seed=7)
+    dead_before = MESSAGES.labels("dead_letter")._value.get()
     ingest = IngestThread(broker.url, db_url).start()
     sender = _sender(broker.port)
     rng = random.Random(1)
@@ -91,6 +93,7 @@ def test_malformed_payloads_go_to_dead_letters_and_valid_ones_still_land(broker,
     assert all(d["reason"] for d in dead)
     assert sorted(stored_ids(ingest.storage)) == sorted(m.id for m in valid)
     assert ingest.thread.is_alive()
+    assert MESSAGES.labels("dead_letter")._value.get() - dead_before == len(bad), "the Prometheus counter"
     sender.loop_stop()
     ingest.close()
     assert_same_content(fingerprint(ingest.storage), reference_fingerprint(valid, tmp_path))

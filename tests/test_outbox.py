@@ -1,8 +1,6 @@
 """The durable outbox: order, persistence across a reopen, bounds, and a full disk."""
 from __future__ import annotations
 
-import pytest
-
 from edge.outbox import Outbox
 
 

@@ -74,3 +74,19 @@ def test_live_snapshots_are_merged_and_dropped_while_offline(broker, tmp_path):
     broker.start()
     publisher.close()
     collector.close()
+
+
+def test_aggregates_nobody_subscribes_to_stay_in_the_outbox_until_someone_does(broker, tmp_path):
+    """A broker PUBACKs "no matching subscribers": that message would be lost, so it is kept."""
+    messages = make_aggregates("shop-1", ["cam1"], buckets=4)
+    publisher = _publisher(broker, tmp_path, cameras=("cam1",)).start()
+    for message in messages:
+        publisher.publish_aggregate(message)
+    assert not publisher.drain(3), "acknowledged by the broker, but routed nowhere: kept"
+    assert publisher.outbox.depth == len(messages)
+    collector = Collector(broker.url, "footfall/v1/+/+/agg")
+    assert publisher.drain(10)
+    assert wait_until(lambda: len(collector.messages) >= len(messages), 5)
+    assert sorted({parse_aggregate(p, t).id for t, p in collector.messages}) == sorted(m.id for m in messages)
+    publisher.close()
+    collector.close()
