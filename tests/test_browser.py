@@ -30,6 +30,7 @@ class Server:
     """uvicorn in a thread on a free port; stopped by setting should_exit."""
 
     def __init__(self, app):
+        self.app = app
         self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                                     timeout_graceful_shutdown=5))
@@ -232,8 +233,14 @@ def test_live_page_follows_the_broker(browser, server, broker):
                 StatusMessage(store="north", camera="cam1", status="offline").to_json(), retain=True)
         tab.page.wait_for_selector("#live-cameras tr[data-camera=cam1] .badge.offline", timeout=5000)
         assert tab.errors == []
+        hub = server.app.state.live_hub
+        assert hub.listener_count("north") == 1
     finally:
         tab.close()
+    deadline = time.monotonic() + 15  # a closed tab must not leave its stream behind (24/7 process)
+    while hub.listener_count("north") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert hub.listener_count("north") == 0
 
 
 def test_manager_gets_403_and_no_data_for_another_store(browser, server):
