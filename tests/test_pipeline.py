@@ -1,0 +1,91 @@
+"""The camera pipeline and the `edge` command line on real footage, plus heartbeats and bucket
+closing while a live source cannot be reached."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from edge.assets import REPO_ROOT
+from edge.contract import AGGREGATE_KINDS, HealthAggregate, LiveMessage, parse_aggregate
+from edge.pipeline import CameraPipeline, Heartbeat
+from tests.pipeline_runs import START, example
+
+PETS = "${FOOTFALL_ASSETS}/datasets/pets09_s2l1/vtest.avi"
+
+
+def _edge(*args: str, timeout_s: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edge", *args], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=timeout_s)
+
+
+@pytest.mark.slow
+def test_replay_writes_the_contract_payloads(tmp_path):
+    out = tmp_path / "agg.jsonl"
+    done = _edge("replay", PETS, "--config", "examples/pets09.yaml", "--camera", "view001",
+                 "--out", str(out), "--start", START)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "frames/s" in done.stdout
+    lines = out.read_bytes().splitlines()
+    messages = [parse_aggregate(line, "footfall/v1/pets09/view001/agg") for line in lines]
+    assert [m.kind for m in messages] == list(AGGREGATE_KINDS) * 2  # 795 frames at 7 fps: 113.6 s
+    assert [line for line in lines] == [m.to_json() for m in messages], "exactly the publisher's bytes"
+    assert messages[0].bucket_start.isoformat() == "2024-05-01T09:00:00+00:00"
+    assert sum(m.frames_read for m in messages if m.kind == "health") == 795
+
+
+@pytest.mark.parametrize("config_text, expected", [
+    ("store: {id: shop}\nfloor_plan: {width_m: -1, height_m: 3}\n", "floor_plan.width_m"),
+    ("store: {id: shop}\n  bad: [\n", "not valid YAML"),
+])
+def test_bad_config_exits_2_naming_file_and_key(tmp_path, config_text, expected):
+    path = tmp_path / "store.yaml"
+    path.write_text(config_text)
+    for command in (["run", "--config", str(path)],
+                    ["replay", "x.avi", "--config", str(path), "--camera", "a", "--out", str(tmp_path / "o")]):
+        done = _edge(*command, timeout_s=60)
+        assert done.returncode == 2
+        assert str(path) in done.stderr and expected in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_heartbeats_and_buckets_continue_while_the_source_reconnects():
+    config = example("pets09", "view001", bucket_s=1)
+    camera = config.cameras[0].model_copy(update={"source": "rtsp://127.0.0.1:9/nothing-here"})
+    config = config.model_copy(update={"cameras": [camera]})
+    pipeline = CameraPipeline(config, "view001")
+    beats, health = [], []
+    started = time.monotonic()
+    for message in pipeline.run():
+        if isinstance(message, Heartbeat):
+            beats.append(message)
+        elif isinstance(message, HealthAggregate):
+            health.append(message)
+        if time.monotonic() - started > 3.5:
+            pipeline.stop()
+    assert len(beats) >= 3
+    assert [b.source_status for b in beats[:3]] == ["reconnecting"] * 3
+    assert len(health) >= 2, "buckets close by the wall clock when no frame comes"
+    assert all(h.covered_s == 0 and h.frames_read == 0 for h in health)
+    assert sum(h.reconnects for h in health) >= 1
+    assert any(h.source_status == "reconnecting" for h in health)
+
+
+@pytest.mark.slow
+def test_stop_flushes_the_open_bucket_and_live_lists_this_camera_only():
+    pipeline = CameraPipeline(example("pets09", "view001"), "view001")
+    messages = []
+    for message in pipeline.run():
+        messages.append(message)
+        if pipeline.frames_read >= 100:
+            pipeline.stop()
+    aggregates = [m for m in messages if hasattr(m, "kind")]
+    assert [m.kind for m in aggregates] == list(AGGREGATE_KINDS)  # the one, partial, bucket
+    assert 100 <= aggregates[-1].frames_read < 795
+    assert 0 < aggregates[0].covered_s < 60
+    live = [m for m in messages if isinstance(m, LiveMessage)]
+    assert live and all(m.cameras == ["view001"] for m in live)
+    assert all(json.loads(m.to_json())["store"] == "pets09" for m in live)
