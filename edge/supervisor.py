@@ -126,6 +126,9 @@ class Supervisor:
                 message = self._queue.get(timeout=max(0.0, deadline - self.clock()))
             except queue.Empty:
                 break
+            except Exception:  # a child killed mid-write leaves a torn message: skip it
+                log.exception("unreadable message from a camera process")
+                continue
             self._route(message)
             if self.clock() >= deadline:
                 break

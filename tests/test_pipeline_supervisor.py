@@ -1,0 +1,66 @@
+"""The per-camera process supervisor with a real camera process (PETS09 paced in real time,
+looped): heartbeats, restart of a killed child, watchdog verdict, clean stop with flushed buckets."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from edge.contract import AGGREGATE_KINDS, LiveMessage
+from edge.supervisor import Supervisor
+from tests.pipeline_runs import example
+
+pytestmark = pytest.mark.slow
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.aggregates, self.lives, self.closed = [], [], False
+
+    def aggregate(self, message) -> None:
+        self.aggregates.append(message)
+
+    def live(self, message: LiveMessage) -> None:
+        self.lives.append(message)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _poll_until(supervisor: Supervisor, condition, timeout_s: float = 90.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        supervisor.poll(0.2)
+        if condition():
+            return True
+    return False
+
+
+def test_killed_camera_is_restarted_and_stop_flushes():
+    config = example("pets09", "view001", bucket_s=2)
+    camera = config.cameras[0].model_copy(update={"realtime": True, "loop": True})
+    config = config.model_copy(update={"cameras": [camera]})
+    sink = ListSink()
+    supervisor = Supervisor(config, sink, log_level="WARNING")
+    supervisor.start()
+    try:
+        child = supervisor.children["view001"]
+        assert _poll_until(supervisor, lambda: len(sink.aggregates) >= 5 and sink.lives), "camera never reported"
+        assert supervisor.all_alive(max_age_s=2.0)
+
+        os.kill(child.process.pid, signal.SIGKILL)
+        saw_stale = _poll_until(supervisor, lambda: not supervisor.all_alive(max_age_s=1.5), timeout_s=10)
+        assert saw_stale, "the watchdog verdict turns false when heartbeats stop"
+        before = len(sink.aggregates)
+        assert _poll_until(supervisor, lambda: child.restarts == 1 and len(sink.aggregates) > before)
+        assert supervisor.all_alive(max_age_s=2.0)
+    finally:
+        supervisor.stop()
+    assert sink.closed
+    assert not child.process.is_alive()
+    kinds = [m.kind for m in sink.aggregates]
+    assert kinds[-5:] == list(AGGREGATE_KINDS), "the open bucket was flushed whole on stop"
+    assert sink.aggregates[-1].frames_read > 0
+    assert all(m.cameras == ["view001"] for m in sink.lives)
