@@ -202,10 +202,16 @@ def _live_json(request: Request, store: dict, hub: LiveHub) -> dict:
 
 
 @router.get("/stores/{store_id}/live", name="store_live")
-def store_live(request: Request, user: PageUser, store: PageStore):
+def store_live(request: Request, user: PageUser, store: PageStore, conn: Conn):
     state = _live_json(request, store, _hub(request))
     return render(request, "live.html", user, store=store, nav_store=store["id"], active="live",
-                  initial=state)
+                  initial=state, stores=repository.stores(conn, user.visible()))
+
+
+@router.get("/live", name="live_redirect")
+def live_redirect(user: PageUser, store: Annotated[str, Query(pattern=STORE_ID)]):
+    """Target of the live page's store picker."""
+    return RedirectResponse(f"/stores/{store}/live", status_code=303)
 
 
 @router.get("/stores/{store_id}/live/events", name="store_live_events")

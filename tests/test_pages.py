@@ -100,7 +100,8 @@ def test_logout_needs_the_token_and_ends_the_session(app):
 
 @pytest.mark.parametrize("path", ["/stores/south/trends", "/stores/south/trends?week=2026-W10",
                                   "/stores/south/live", "/stores/south/live/events", "/stores/south/plan-image",
-                                  "/stores/nowhere/trends", "/trends?store=south&week=2026-W10"])
+                                  "/stores/nowhere/trends", "/trends?store=south&week=2026-W10",
+                                  "/live?store=south"])
 def test_manager_sees_403_and_nothing_of_other_stores(anna, path):
     response = anna.get(path, headers=HTML)
     assert response.status_code == 403
@@ -147,9 +148,11 @@ def test_trends_without_a_week_shows_the_latest_week_with_data(hq):
     assert 'value="2026-W10"' in page.text and "2026-W11 →" not in page.text
 
 
-def test_trends_store_picker_redirects(hq):
+def test_store_pickers_redirect(hq):
     response = hq.get("/trends?store=south&week=2026-W09", follow_redirects=False)
     assert response.headers["location"] == "/stores/south/trends?week=2026-W09"
+    assert hq.get("/live?store=south", follow_redirects=False).headers["location"] == "/stores/south/live"
+    assert hq.get("/live?store=../x", follow_redirects=False).status_code == 422
 
 
 def test_compare_defaults_to_the_last_week_of_data_and_exports_csv(hq):
