@@ -33,7 +33,7 @@ import sqlalchemy as sa  # noqa: E402
 from dashboard import tables  # noqa: E402
 from dashboard.storage import Storage  # noqa: E402
 from edge.contract import agg_topic  # noqa: E402
-from tests.brokers import Mosquitto  # noqa: E402
+from tests.brokers import Mosquitto, free_port  # noqa: E402
 from tests.transport_support import make_aggregates  # noqa: E402
 
 PG_ADMIN = os.environ.get("FOOTFALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -71,6 +71,16 @@ def _committed(storage: Storage) -> dict[str, float]:
     return {i: (at - epoch).total_seconds() for i, at in rows}
 
 
+def _metric(port: int, name: str) -> float:
+    """One value from an ingest worker's Prometheus endpoint."""
+    import httpx
+
+    for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
 def _percentile(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
@@ -82,10 +92,11 @@ def run(label: str, db_url: str, workdir: Path, messages, workers: int, rate: fl
     broker = Mosquitto(workdir / f"broker-{uuid.uuid4().hex[:6]}", "max_inflight_messages 0\n").start()
     storage = Storage(db_url)
     storage.migrate()
+    metrics_ports = [free_port() for _ in range(workers)]
     procs = [subprocess.Popen([sys.executable, "-m", "dashboard", "--log-level", "WARNING", "ingest",
                                "--mqtt", broker.url, "--db", db_url, "--group", "bench",
-                               "--client-id", f"bench-ingest-{label}-{w}"], cwd=ROOT)
-             for w in range(workers)]
+                               "--client-id", f"bench-ingest-{label}-{w}", "--metrics-port", str(port)], cwd=ROOT)
+             for w, port in enumerate(metrics_ports)]
     clients = _publishers(broker.port)
     try:
         probe = messages[0]  # wait until the workers have subscribed (unheard messages are dropped)
@@ -114,10 +125,11 @@ def run(label: str, db_url: str, workdir: Path, messages, workers: int, rate: fl
         done = [committed[i] for i in sent_at if i in committed]
         span = max(done) - start if done else float("nan")
         mode = f"paced {rate:.0f}/s" if rate else "full load"
+        batches = sum(_metric(port, "footfall_ingest_batch_seconds_count") for port in metrics_ports)
         print(f"{label:10s} {mode:12s} {len(done):6d}/{len(sent_at)} stored  "
               f"published in {published_s:5.1f} s  sustained {len(done) / span:7.0f} msg/s  "
-              f"lag p50 {1000 * _percentile(lags, 0.5):7.0f} ms  p95 {1000 * _percentile(lags, 0.95):7.0f} ms",
-              flush=True)
+              f"lag p50 {1000 * _percentile(lags, 0.5):7.0f} ms  p95 {1000 * _percentile(lags, 0.95):7.0f} ms  "
+              f"mean batch {len(messages) / max(batches, 1):5.0f}", flush=True)
     finally:
         for client in clients:
             client.disconnect()

@@ -27,6 +27,8 @@ class MqttSink:
 
     def aggregate(self, message) -> None:
         self.publisher.publish_aggregate(message)
+        if message.kind == "health":  # what DeviceHealth reports per camera
+            self.publisher.set_camera_state(message.camera, message.source_status)
 
     def live(self, message: LiveMessage) -> None:
         self.publisher.camera_live(message)

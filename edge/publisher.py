@@ -118,6 +118,7 @@ class Publisher:
         self._stop = threading.Event()
         self._connected = False
         self.published = 0
+        self.on_health: Callable[[DeviceHealth], None] | None = None  # e.g. EdgeMetrics.observe_device
         self._pump = threading.Thread(target=self._run, name=f"publisher-{store}", daemon=True)
 
     # -- the producer side ---------------------------------------------------------------------
@@ -241,7 +242,10 @@ class Publisher:
                 if self._connected:
                     self._fill_window()
                     if time.monotonic() >= next_health_s:
-                        self.client.publish(health_topic(self.store), self.health().to_json(), qos=1, retain=True)
+                        health = self.health()
+                        self.client.publish(health_topic(self.store), health.to_json(), qos=1, retain=True)
+                        if self.on_health is not None:
+                            self.on_health(health)
                         next_health_s = time.monotonic() + self.settings.health_interval_s
                 if self.live_merger is not None and (merged := self.live_merger.due()) is not None:
                     self.publish_live(merged)

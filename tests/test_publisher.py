@@ -21,7 +21,10 @@ def _publisher(broker, tmp_path, cameras=("cam1", "cam2"), **kwargs) -> Publishe
 def test_publishes_every_aggregate_in_order_and_empties_the_outbox(broker, tmp_path):
     collector = Collector(broker.url, "footfall/v1/#")
     messages = make_aggregates("shop-1", ["cam1", "cam2"], buckets=10)
-    publisher = _publisher(broker, tmp_path).start()
+    publisher = _publisher(broker, tmp_path)
+    reports = []
+    publisher.on_health = reports.append
+    publisher.start()
     for message in messages:
         assert publisher.publish_aggregate(message)
     assert publisher.drain(20), f"outbox still holds {publisher.outbox.depth}"
@@ -32,6 +35,7 @@ def test_publishes_every_aggregate_in_order_and_empties_the_outbox(broker, tmp_p
     assert wait_until(lambda: any(t == "footfall/v1/shop-1/health" for t, _ in collector.messages), 5)
     health = json.loads([p for t, p in collector.messages if t == "footfall/v1/shop-1/health"][-1])
     assert health["connected"] is True and health["cameras"] == {"cam1": "ok", "cam2": "ok"}
+    assert reports and reports[-1].connected and reports[-1].store == "shop-1"
     publisher.close()
     collector.close()
 
