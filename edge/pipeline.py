@@ -48,6 +48,7 @@ class Heartbeat:
     camera: str
     at_s: float
     source_status: str
+    frame_size_px: tuple[int, int] | None = None  # (width, height) of the latest frame, for ownership
 
 
 Message = AggregateMessage | LiveMessage | Heartbeat
@@ -89,6 +90,7 @@ class CameraPipeline:
         self.mask_px = np.asarray(self.camera.image_mask_px, float) if self.camera.image_mask_px else None
         self.frame_sizes = dict(frame_sizes or {})
         self.ownership: Ownership | None = None  # built on the first frame, once its size is known
+        self.frame_size_px: tuple[int, int] | None = None
         self.frames_read = 0
         self.frames_analysed = 0
         self._feed: FrameFeed | None = None
@@ -111,12 +113,18 @@ class CameraPipeline:
                     self.aggregator.health.frames_dropped += 1
                 if time.monotonic() - last_beat_s >= HEARTBEAT_S:
                     last_beat_s = time.monotonic()
-                    yield Heartbeat(self.camera.name, time.time(), source.status)
+                    yield Heartbeat(self.camera.name, time.time(), source.status, self.frame_size_px)
         finally:
             feed.close()
             self.aggregator.source_status = source.status
             end_s = self._last_analysed_s if self._last_analysed_s is not None else time.time()
             yield from self.aggregator.flush(end_s)
+
+    def update_frame_sizes(self, frame_sizes: dict[str, tuple[int, int]]) -> None:
+        """Other cameras' frame sizes learned later (from any thread): ownership is rebuilt at
+        the next frame."""
+        self.frame_sizes = dict(frame_sizes)
+        self.ownership = None
 
     def stop(self) -> None:
         """End `run()` soon (from any thread or a signal handler); it flushes the open bucket."""
@@ -160,11 +168,10 @@ class CameraPipeline:
             return detections
         return detections[in_polygon(detections.feet_xy, self.mask_px)]
 
-    def _ownership(self, frame: Frame) -> Ownership:
+    def _ownership(self) -> Ownership:
         """Floor cells this camera counts, among the cameras whose frame size is known. A
         camera of unknown size is left out: where it overlaps this one, both would count."""
-        height, width = frame.image.shape[:2]
-        sizes = {**self.frame_sizes, self.camera.name: (width, height)}
+        sizes = {**self.frame_sizes, self.camera.name: self.frame_size_px}
         known = [c for c in self.config.cameras if c.name in sizes]
         if len(known) < len(self.config.cameras):
             log.warning("frame size unknown for camera(s) %s: floor ownership ignores them",
@@ -176,11 +183,14 @@ class CameraPipeline:
         """Feet (image px) → floor metres; keeps people below the horizon on owned floor cells.
         `dt_s` is the time since the previous analysed frame, capped at analysis.max_dt_s."""
         a = self.config.analysis
-        if self.ownership is None:
-            self.ownership = self._ownership(frame)
+        height, width = frame.image.shape[:2]
+        ownership = self.ownership  # read once: update_frame_sizes may reset it from another thread
+        if ownership is None or self.frame_size_px != (width, height):
+            self.frame_size_px = (width, height)
+            ownership = self.ownership = self._ownership()
         floor_xy = self.geometry.image_to_floor(tracks.detections.feet_xy)
         keep = np.isfinite(floor_xy).all(axis=1)
-        keep[keep] = self.ownership.keep(self.camera.name, floor_xy[keep])
+        keep[keep] = ownership.keep(self.camera.name, floor_xy[keep])
         previous_s, self._last_analysed_s = self._last_analysed_s, frame.timestamp_s
         dt_s = 1.0 / a.fps if previous_s is None else frame.timestamp_s - previous_s
         return FloorObservation(timestamp_s=frame.timestamp_s, dt_s=min(max(dt_s, 0.0), a.max_dt_s),

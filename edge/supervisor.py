@@ -5,9 +5,11 @@ runs in its own *spawned* process (its own onnxruntime session and OpenCV captur
 forked from the parent), so a crash or a hung driver in one camera cannot take the others
 down. Children put every message (aggregates, live, heartbeats, and a final `_Done`) on one
 multiprocessing queue; the parent hands aggregates and live messages to a `Sink` and notes
-each camera's last heartbeat. A child that exits without saying it is done (crash, kill,
-exception) is started again after a backoff of 1 s doubling to 60 s (reset after 60 s of good
-running). `stop()` asks every child to stop via a shared event; each flushes its open bucket
+each camera's last heartbeat. Heartbeats also carry the camera's frame size: floor ownership
+(which camera counts which floor cell) needs every camera's, so the parent passes the sizes it
+knows to each child it starts and sends newly learned ones to the running children. A child
+that exits without saying it is done (crash, kill, exception) is started again after a backoff
+of 1 s doubling to 60 s (reset after 60 s of good running). `stop()` asks every child to stop via a shared event; each flushes its open bucket
 before it exits, and the parent keeps draining the queue until they have.
 """
 from __future__ import annotations
@@ -42,24 +44,29 @@ class _Done:
     camera: str
 
 
-def _watch_stop(stop: mp.Event, pipeline) -> None:
-    """Stop the pipeline once the parent sets `stop`. Polls `is_set()` rather than `wait()`: a
-    process that exits while waiting on a multiprocessing Event makes the parent's `set()` hang."""
+def _watch_parent(stop: mp.Event, control: mp.Queue, pipeline) -> None:
+    """Pass on the other cameras' frame sizes (for floor ownership) as the parent learns them,
+    and stop the pipeline once the parent sets `stop`. Polls `is_set()` rather than `wait()`:
+    a process that exits while waiting on a multiprocessing Event makes the parent's `set()` hang."""
     while not stop.is_set():
-        time.sleep(0.2)
+        try:
+            pipeline.update_frame_sizes(control.get(timeout=0.2))
+        except queue.Empty:
+            pass
     pipeline.stop()
 
 
-def _child(config: StoreConfig, camera: str, out: mp.Queue, stop: mp.Event, log_level: str) -> None:
+def _child(config: StoreConfig, camera: str, out: mp.Queue, stop: mp.Event, control: mp.Queue,
+           frame_sizes: dict[str, tuple[int, int]], log_level: str) -> None:
     """Entry point of a camera process."""
     from edge.pipeline import CameraPipeline  # imported here: the heavy stack loads in the child only
 
     faulthandler.enable()
     setup_logging(log_level, store=config.store.id, camera=camera)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which asks us to stop
-    pipeline = CameraPipeline(config, camera)
+    pipeline = CameraPipeline(config, camera, frame_sizes=frame_sizes)
     signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
-    threading.Thread(target=_watch_stop, args=(stop, pipeline), daemon=True, name="stop-watch").start()
+    threading.Thread(target=_watch_parent, args=(stop, control, pipeline), daemon=True, name="parent-watch").start()
     log.info("camera process started")
     for message in pipeline.run():
         out.put(message)
@@ -70,6 +77,7 @@ def _child(config: StoreConfig, camera: str, out: mp.Queue, stop: mp.Event, log_
 @dataclass
 class _Child:
     process: mp.Process | None = None
+    control: mp.Queue | None = None  # parent → child: other cameras' frame sizes
     started_s: float = 0.0
     backoff_s: float = BACKOFF_INITIAL_S
     restart_at_s: float | None = None
@@ -92,6 +100,7 @@ class Supervisor:
         self._stop = self._ctx.Event()
         self.children = {camera.name: _Child() for camera in config.cameras}
         self.last_heartbeat_s: dict[str, float] = {}
+        self.frame_sizes: dict[str, tuple[int, int]] = {}  # (width, height) px, as children report them
 
     def start(self) -> None:
         for name in self.children:
@@ -99,8 +108,10 @@ class Supervisor:
 
     def _spawn(self, camera: str) -> None:
         child = self.children[camera]
-        child.process = self._ctx.Process(target=_child, name=f"footfall-{camera}", daemon=True,
-                                          args=(self.config, camera, self._queue, self._stop, self.log_level))
+        child.control = self._ctx.Queue()
+        child.process = self._ctx.Process(
+            target=_child, name=f"footfall-{camera}", daemon=True,
+            args=(self.config, camera, self._queue, self._stop, child.control, dict(self.frame_sizes), self.log_level))
         child.process.start()
         child.started_s = self.last_heartbeat_s[camera] = self.clock()
         child.restart_at_s = None
@@ -138,6 +149,8 @@ class Supervisor:
     def _route(self, message: object) -> None:
         if isinstance(message, Heartbeat):
             self.last_heartbeat_s[message.camera] = self.clock()
+            if message.frame_size_px and self.frame_sizes.get(message.camera) != message.frame_size_px:
+                self._share_frame_size(message.camera, message.frame_size_px)
         elif isinstance(message, _Done):
             self.children[message.camera].done = True
         elif isinstance(message, LiveMessage):
@@ -145,6 +158,14 @@ class Supervisor:
         else:
             self.sink.aggregate(message)
             self.last_heartbeat_s[message.camera] = self.clock()
+
+    def _share_frame_size(self, camera: str, size_px: tuple[int, int]) -> None:
+        """A camera's frame size is new: tell the other cameras, whose floor ownership needs it."""
+        self.frame_sizes[camera] = tuple(size_px)
+        for name, child in self.children.items():
+            if name != camera and child.control is not None and child.process is not None \
+                    and child.process.is_alive():
+                child.control.put(dict(self.frame_sizes))
 
     def _restart_dead(self) -> None:
         now = self.clock()

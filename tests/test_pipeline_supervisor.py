@@ -64,3 +64,26 @@ def test_killed_camera_is_restarted_and_stop_flushes():
     assert kinds[-5:] == list(AGGREGATE_KINDS), "the open bucket was flushed whole on stop"
     assert sink.aggregates[-1].frames_read > 0
     assert all(m.cameras == ["view001"] for m in sink.lives)
+
+
+def test_overlapping_cameras_learn_each_others_frame_size_and_count_once():
+    """Two cameras with the same view and calibration: once each knows the other's frame size,
+    floor ownership gives every cell to the first one, and the second counts nobody."""
+    config = example("pets09", "view001", bucket_s=2)
+    view = config.cameras[0].model_copy(update={"realtime": True, "loop": True})
+    config = config.model_copy(update={"cameras": [view.model_copy(update={"name": "first"}),
+                                                   view.model_copy(update={"name": "second"})]})
+    sink = ListSink()
+    supervisor = Supervisor(config, sink, log_level="ERROR")
+    supervisor.start()
+    try:
+        assert _poll_until(supervisor, lambda: len(supervisor.frame_sizes) == 2)
+        shared = len(sink.aggregates)
+        grids = lambda camera: [m for m in sink.aggregates[shared:]  # noqa: E731
+                                if m.kind == "grid" and m.camera == camera]
+        assert _poll_until(supervisor, lambda: len(grids("first")) >= 3 and len(grids("second")) >= 3)
+    finally:
+        supervisor.stop()
+    assert supervisor.frame_sizes == {"first": (768, 576), "second": (768, 576)}
+    assert sum(s for m in grids("first")[1:] for _, _, s in m.cells) > 0
+    assert [m.cells for m in grids("second")[1:]] == [[]] * (len(grids("second")) - 1)
