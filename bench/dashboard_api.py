@@ -61,10 +61,13 @@ def replicate(conn: sa.Connection, table: sa.Table, stores: int, weeks: int, blo
             exprs.append(f"round(r.{name} * m.f)::int")
         else:
             exprs.append(f"r.{name} * m.f")
+    # In primary-key order: the b-trees then fill left to right (about twice as fast as random order).
+    keys = [c.name for c in table.primary_key.columns if c.name not in ("store_id", "period_start", "local_date")]
+    order = ["m.store_id", *[f"r.{k}" for k in keys], "w DESC", "r.local_date", "r.period_start"]
     sql = (f"INSERT INTO {table.name} ({', '.join(c.name for c in table.c)}) SELECT {', '.join(exprs)} "
            f"FROM {table.name} r JOIN (SELECT 'store-' || lpad(s::text, 4, '0') AS store_id, "
            f"'tpl-' || (s % {TEMPLATES}) AS tpl, 0.6 + (s % 17) / 20.0 AS f FROM generate_series(1, {stores}) s) m "
-           f"ON r.store_id = m.tpl CROSS JOIN generate_series(0, {weeks - 1}) w")
+           f"ON r.store_id = m.tpl CROSS JOIN generate_series(0, {weeks - 1}) w ORDER BY {', '.join(order)}")
     return conn.execute(sa.text(sql)).rowcount
 
 

@@ -174,6 +174,8 @@ def week_start(iso_year: int, iso_week: int) -> date:
 
 def trends(conn: sa.Connection, store_id: str, iso_year: int, iso_week: int, top: int = 10) -> dict:
     """One store over one ISO week, and how it compares with the week before."""
+    if conn.scalar(sa.select(t.stores.c.id).where(t.stores.c.id == store_id)) is None:
+        raise NotFound(f"no store {store_id!r}")
     first = week_start(iso_year, iso_week)
     last, prev = first + timedelta(days=6), first - timedelta(days=7)
     gh = t.grid_hours
@@ -234,8 +236,8 @@ def compare(conn: sa.Connection, first: date, last: date, store_ids: set[str] | 
     """Every store (allowed, matching region/tag) over local dates [first, last], ranked by footfall."""
     chosen = _store_rows(conn, store_ids, region, tag)
     with_lines = set(conn.scalars(sa.select(t.lines.c.store_id).distinct()))
-    # Filter by store only when some are left out: an IN list of every store only slows the scan.
-    ids = [s["id"] for s in chosen] if store_ids is not None or region or tag else None
+    # Always by store id: the (store_id, local_date) indexes then serve the date range too.
+    ids = [s["id"] for s in chosen]
     footfall = _footfall_by_day(conn, ids, first, last)
     occupancy = _occupancy(conn, t.grid_days, _days(t.grid_days, ids, first, last), ["store_id"])
     hourly = _occupancy(conn, t.grid_hours, _days(t.grid_hours, ids, first, last), ["store_id", "local_hour"])

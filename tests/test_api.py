@@ -5,6 +5,7 @@ import csv
 import io
 import secrets
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -180,4 +181,8 @@ def test_hq_manages_the_registry_and_reads_live_state(app):
     live = boss.get("/api/v1/stores/s1/live").json()
     assert [(z["zone"], z["entries"]) for z in live["zones"]] == [("a", 4), ("b", 1)]
     assert live["cameras"][0]["name"] == "c1"
-    assert boss.get("/api/v1/stores/nowhere").status_code == 404
+    for path in ("/api/v1/stores/nowhere", "/api/v1/stores/nowhere/trends", "/api/v1/stores/nowhere/live"):
+        assert boss.get(path).status_code == 404
+    this_week = boss.get("/api/v1/stores/s2/trends").json()  # default: the current week in Paris
+    assert (this_week["iso_year"], this_week["iso_week"]) == datetime.now(ZoneInfo("Europe/Paris")).isocalendar()[:2]
+    assert boss.get("/api/v1/stores/s1/trends", params=dict(year=2025, week=53)).status_code == 404  # 52 weeks

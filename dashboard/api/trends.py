@@ -1,8 +1,9 @@
 """One store over one ISO week (local time), against the week before."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -39,9 +40,9 @@ def trends(store_id: StoreId, conn: Conn,
     dwell change. With format=csv, `table` picks which table."""
     if (year is None) != (week is None):
         raise HTTPException(422, "give both year and week, or neither")
-    if year is None:
-        year, week, _ = date.today().isocalendar()
     try:
+        if year is None:  # this week, in the store's own time zone
+            year, week, _ = datetime.now(ZoneInfo(repository.store(conn, store_id)["timezone"])).isocalendar()
         data = repository.trends(conn, store_id, year, week)
     except repository.NotFound as exc:
         raise HTTPException(404, str(exc)) from None
