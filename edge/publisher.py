@@ -201,7 +201,7 @@ class Publisher:
         self._wake.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        if self._connected:
+        if self._connected and not self._stop.is_set():
             log.warning("disconnected from %s:%d: %s; %d aggregate(s) wait in the outbox", self.address.host,
                         self.address.port, reason_code, self.outbox.depth)
         self._connected = False
