@@ -39,6 +39,7 @@ from edge.types import Detections, FloorObservation, Frame, Tracks
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 1.0  # most wall time between two heartbeats
+LOST_TRACK_S = 1.5  # longest a person may go undetected and keep their track id
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ class CameraPipeline:
         self.detector = detector or Detector.for_camera(self.camera, config)
         self.gate = GatedDetector.from_analysis(self.detector, a)  # motion gating, adaptive rate
         self.geometry = CameraGeometry.from_config(self.camera)
-        self.tracker = Tracker(frame_rate=a.fps, lost_track_s=a.track_timeout_s / 2)
+        # ByteTrack keeps a lost track for re-association at most as long as the analytics keep its state
+        self.tracker = Tracker(frame_rate=a.fps, lost_track_s=min(LOST_TRACK_S, a.track_timeout_s))
         self.aggregator = Aggregator(config, camera_name)
         self.live = Live(config.store.id, self.camera.name, config.floor_plan, config.zones, a.live_cell_m,
                          a.live_interval_s)
@@ -114,11 +116,11 @@ class CameraPipeline:
                 if time.monotonic() - last_beat_s >= HEARTBEAT_S:
                     last_beat_s = time.monotonic()
                     yield Heartbeat(self.camera.name, time.time(), source.status, self.frame_size_px)
-        finally:
+        finally:  # also when the consumer abandons the generator: then nothing more is yielded
             feed.close()
-            self.aggregator.source_status = source.status
-            end_s = self._last_analysed_s if self._last_analysed_s is not None else time.time()
-            yield from self.aggregator.flush(end_s)
+        self.aggregator.source_status = source.status
+        end_s = self._last_analysed_s if self._last_analysed_s is not None else time.time()
+        yield from self.aggregator.flush(end_s)
 
     def update_frame_sizes(self, frame_sizes: dict[str, tuple[int, int]]) -> None:
         """Other cameras' frame sizes learned later (from any thread): ownership is rebuilt at
