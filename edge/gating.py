@@ -13,12 +13,15 @@ The detector is most of the edge CPU (docs/performance.md). Two levers avoid run
 - adaptive rate (`edge.adaptive.AdaptiveRate`): while nobody is seen, run at a low rate.
 
 `GatedDetector` combines them in front of a `Detector`; each lever may veto a run, and with
-both off it is the detector itself. Times are frame timestamps (seconds); images are BGR
+both off it is the detector itself. `keep` filters the detector's people before anything else
+sees them (the pipeline's image mask), so that a thing outside the mask that the detector
+takes for a person (a sign, a poster) does not keep an empty scene at the full rate. Times are frame timestamps (seconds); images are BGR
 uint8 (H, W, 3) in image pixels.
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -70,26 +73,31 @@ class GatedDetector:
     `last_latency_ms` is this call's wall time (the detector's, or the gate's own when skipped)."""
 
     def __init__(self, detector: Detector, *, motion: MotionGate | None = None, recheck_s: float = 5.0,
-                 rate: AdaptiveRate | None = None) -> None:
+                 rate: AdaptiveRate | None = None,
+                 keep: Callable[[Detections], Detections] | None = None) -> None:
         if recheck_s <= 0:
             raise ValueError(f"recheck_s must be > 0 s, got {recheck_s}")
         self.detector, self.motion, self.recheck_s, self.rate = detector, motion, recheck_s, rate
+        self.keep = keep
         self.runs = self.reused = 0
         self.last_latency_ms = 0.0
         self._last: Detections | None = None
         self._last_run_s: float | None = None
 
     @classmethod
-    def from_analysis(cls, detector: Detector, analysis: Analysis) -> "GatedDetector":
+    def from_analysis(cls, detector: Detector, analysis: Analysis,
+                      keep: Callable[[Detections], Detections] | None = None) -> "GatedDetector":
         """The levers `analysis` turns on (motion_gating, adaptive_rate) in front of `detector`."""
         motion = MotionGate(analysis.motion_pixel_delta, analysis.motion_min_changed) if analysis.motion_gating else None
         rate = AdaptiveRate(analysis.empty_after_s, analysis.empty_fps) if analysis.adaptive_rate else None
-        return cls(detector, motion=motion, recheck_s=analysis.motion_recheck_s, rate=rate)
+        return cls(detector, motion=motion, recheck_s=analysis.motion_recheck_s, rate=rate, keep=keep)
 
     def __call__(self, frame: Frame) -> Detections:
         started = time.perf_counter()
         if self._must_run(frame):
             detections = self.detector(frame.image)
+            if self.keep is not None:
+                detections = self.keep(detections)
             self.last_latency_ms = self.detector.last_latency_ms
             self._last, self._last_run_s = detections, frame.timestamp_s
             if self.motion is not None:

@@ -82,7 +82,8 @@ class CameraPipeline:
         self.camera = config.camera(camera_name)
         a = config.analysis
         self.detector = detector or Detector.for_camera(self.camera, config)
-        self.gate = GatedDetector.from_analysis(self.detector, a)  # motion gating, adaptive rate
+        # motion gating and adaptive rate (edge.gating), on the people inside the image mask
+        self.gate = GatedDetector.from_analysis(self.detector, a, keep=self._inside_mask)
         self.geometry = CameraGeometry.from_config(self.camera)
         # ByteTrack keeps a lost track for re-association at most as long as the analytics keep its state
         self.tracker = Tracker(frame_rate=a.fps, lost_track_s=min(LOST_TRACK_S, a.track_timeout_s))
@@ -152,7 +153,7 @@ class CameraPipeline:
         return closed
 
     def _analyse(self, frame: Frame) -> Iterator[Message]:
-        detections = self._inside_mask(self.gate(frame))
+        detections = self.gate(frame)
         self.aggregator.health.analysed(self.gate.last_latency_ms)
         self.frames_analysed += 1
         tracks = self.tracker.update(detections, frame.timestamp_s)
