@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start", help="ISO time of the first frame (default: the camera's start_time, else now)")
     p.add_argument("--mqtt", metavar="URL", help="also publish the aggregates to this broker, through the outbox")
     p.add_argument("--state-dir", default=".", help="directory of the MQTT outbox (default .)")
-    p.add_argument("--log-level", default="INFO", help=argparse.SUPPRESS)
+    p.add_argument("--log-level", default=argparse.SUPPRESS, help="as above, after the command")
     p.set_defaults(handler=replay)
 
     p = commands.add_parser("run", help="run every camera of the store until stopped")
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mqtt", metavar="URL", nargs="?", const="config",
                    help="publish to the broker instead of --out: to URL, or alone for the config's mqtt.url")
     p.add_argument("--state-dir", default=".", help="directory of the MQTT outbox (default .)")
-    p.add_argument("--log-level", default="INFO", help=argparse.SUPPRESS)
+    p.add_argument("--log-level", default=argparse.SUPPRESS, help="as above, after the command")
     p.set_defaults(handler=run)
 
     args = parser.parse_args(argv)
@@ -120,11 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     from models.registry import ModelError
 
     try:
+        setup_logging(args.log_level)
+    except ValueError as exc:  # an unknown --log-level
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
         return args.handler(args)
     except (ConfigError, SourceError, CalibrationError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-
 
 if __name__ == "__main__":
     sys.exit(main())
