@@ -7,6 +7,8 @@ PostgreSQL database dropped afterwards), publishes `--count` real contract aggre
 - end-to-end lag p50/p95: publish → the row's `received_at` (set inside the committing
   transaction), under that full load, so it includes queueing.
 Then a paced run at `--paced-rate` messages/s gives the lag of a system that is not saturated.
+First, the edge side: how fast one device's outbox takes messages (one fsync each) and how fast
+a backlog of `--edge-backlog` aggregates drains to the broker after an outage.
 
     .venv/bin/python bench/transport.py [--count 20000] [--stores 200] [--workers 1]
 
@@ -38,6 +40,7 @@ from tests.transport_support import make_aggregates  # noqa: E402
 
 PG_ADMIN = os.environ.get("FOOTFALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 PUBLISHERS = 4  # paho clients sharing the simulated stores
+BROKER_CONFIG = "max_inflight_messages 1000\n"  # as in systemd/mosquitto/footfall.conf
 
 
 def _messages(stores: int, count: int) -> list[tuple[str, str, bytes]]:
@@ -89,7 +92,7 @@ def _percentile(values: list[float], q: float) -> float:
 def run(label: str, db_url: str, workdir: Path, messages, workers: int, rate: float | None,
         timeout_s: float) -> None:
     """One run on a fresh broker (no sessions left over from the previous run)."""
-    broker = Mosquitto(workdir / f"broker-{uuid.uuid4().hex[:6]}", "max_inflight_messages 0\n").start()
+    broker = Mosquitto(workdir / f"broker-{uuid.uuid4().hex[:6]}", BROKER_CONFIG).start()
     storage = Storage(db_url)
     storage.migrate()
     metrics_ports = [free_port() for _ in range(workers)]
@@ -140,6 +143,34 @@ def run(label: str, db_url: str, workdir: Path, messages, workers: int, rate: fl
         broker.stop()
 
 
+def edge_catch_up(workdir: Path, count: int) -> None:
+    """One edge device's backlog after an outage: outbox put rate, then the drain rate to a broker."""
+    from edge.config import Mqtt
+    from edge.outbox import Outbox
+    from edge.publisher import Publisher
+    from tests.transport_support import Collector
+
+    broker = Mosquitto(workdir / "broker-edge", BROKER_CONFIG).start()
+    try:
+        collector = Collector(broker.url, "footfall/v1/+/+/agg", client_id="bench-centre")
+        messages = make_aggregates("store-edge", ["cam1", "cam2", "cam3", "cam4"], -(-count // 20))[:count]
+        outbox = Outbox(workdir / "edge-outbox.sqlite3")
+        started = time.perf_counter()
+        for message in messages:
+            outbox.put(agg_topic(message.store, message.camera), message.to_json())
+        put_s = time.perf_counter() - started
+        publisher = Publisher(Mqtt(url=broker.url), "store-edge", ["cam1"], outbox, client_id="bench-edge").start()
+        started = time.perf_counter()
+        drained = publisher.drain(300)
+        drain_s = time.perf_counter() - started
+        publisher.close()
+        collector.close()
+        print(f"edge       outbox        {count:6d} puts (synchronous=FULL) {count / put_s:7.0f} msg/s; backlog drained "
+              f"{'' if drained else 'NOT '}in {drain_s:5.1f} s: {count / drain_s:7.0f} msg/s to the broker", flush=True)
+    finally:
+        broker.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=20_000, help="aggregates per full-load run (default 20000)")
@@ -148,6 +179,7 @@ def main() -> None:
     parser.add_argument("--paced-rate", type=float, default=500, help="messages/s of the paced run (default 500)")
     parser.add_argument("--timeout-s", type=float, default=120, help="most time to wait for commits per run")
     parser.add_argument("--backends", default="sqlite,postgres", help="comma list (default sqlite,postgres)")
+    parser.add_argument("--edge-backlog", type=int, default=20_000, help="aggregates in the edge catch-up run")
     args = parser.parse_args()
     import psycopg
 
@@ -155,6 +187,7 @@ def main() -> None:
     paced = messages[: max(2, int(args.paced_rate * 10))]  # ten seconds of paced load
     with tempfile.TemporaryDirectory(prefix="footfall-bench-") as tmp:
         workdir = Path(tmp)
+        edge_catch_up(workdir, args.edge_backlog)
         for backend in args.backends.split(","):
             for rate, batch in ((None, messages), (args.paced_rate, paced)):
                 if backend == "sqlite":

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload BLOB NOT NULL,
     created_s REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS outbox_created_s ON outbox (created_s);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
