@@ -7,8 +7,10 @@ import random
 import signal
 import subprocess
 import sys
+import time
 
 import paho.mqtt.client as paho
+import pytest
 
 from dashboard.ingest import MESSAGES
 from dashboard.storage import Storage
@@ -155,3 +157,30 @@ def test_camera_status_is_recorded(broker, tmp_path):
     assert wait_until(lambda: any(d["topic"].endswith("/status") for d in ingest.storage.dead_letters()), 10)
     sender.loop_stop()
     ingest.close()
+
+
+@pytest.mark.postgres
+def test_database_outage_holds_messages_unacknowledged_until_it_is_back(broker, pg_url, pg_server, tmp_path):
+    import psycopg
+
+    db_url = pg_url.replace("postgresql://", "postgresql+psycopg://")
+    name = pg_url.rsplit("/", 1)[1]
+    messages = make_aggregates("shop-1", ["cam1", "cam2"], buckets=20)
+    ingest = IngestThread(broker.url, db_url).start()
+    sender = _sender(broker.port)
+    for message in messages[:50]:
+        sender.publish(agg_topic(message.store, message.camera), message.to_json(), qos=1)
+    assert wait_until(lambda: len(stored_ids(ingest.storage)) == 50, 30)
+    with psycopg.connect(pg_server, autocommit=True) as admin:  # the database goes away
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+    for message in messages[50:]:
+        sender.publish(agg_topic(message.store, message.camera), message.to_json(), qos=1)
+    time.sleep(3)  # ingest fails, retries, acknowledges nothing
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    assert wait_until(lambda: len(stored_ids(ingest.storage)) == len(messages), 60)
+    assert ingest.thread.is_alive()
+    sender.loop_stop()
+    ingest.close()
+    assert_same_content(fingerprint(ingest.storage), reference_fingerprint(messages, tmp_path))
