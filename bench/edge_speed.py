@@ -1,78 +1,158 @@
-"""Detector-only speed on real footage: frames/s of one onnxruntime thread per model, on frames
-decoded beforehand (decoding is not timed), for PETS09 (768×576) and Mall (640×480), whole
-frame and 2×2 tiles. Prints a table; run `.venv/bin/python bench/edge_speed.py [--frames N]`.
-Numbers depend on the machine and on what else runs on it: compare on one machine only."""
+"""Edge speed on real footage (GitHub issue 7), one onnxruntime thread, for each model on
+PETS09 (768×576) and Mall (640×480), the example configs' own settings (Mall in 2×2 tiles):
+
+1. detector only: frames/s per model, whole frame and 2×2 tiles, on frames decoded beforehand;
+2. over the same decoded frames: detector only, the whole pipeline with decode excluded and
+   included, CPU ms per stage, Python heap peak; the peer baseline (same detector, then
+   trackers' ByteTrack, supervision's HeatMapAnnotator and LineZone on every frame) and our
+   frames/s divided by the peer's and by the detector's (targets: >= 1.7 and >= 0.9);
+3. the levers (motion gating, adaptive rate) on whole recordings: speed-up, detector runs,
+   accuracy against the ground truth and change of counts against no lever;
+4. cameras at 5 fps one core sustains, with and without the levers.
+
+Frames/s are frames per CPU second of this process (what one core sustains, not inflated by
+other work on a shared machine). Run `.venv/bin/python bench/edge_speed.py [--quick]`; the
+quick run takes under 2 minutes, the full one under 10 on an idle 2-core machine. Numbers
+depend on the machine: compare on one machine only (docs/performance.md)."""
 from __future__ import annotations
 
 import argparse
 import os
+import platform
+import resource
 import statistics
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
-import cv2
 import numpy as np
+import onnxruntime
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge.assets import assets_dir  # noqa: E402
-from edge.config import Tiling  # noqa: E402
+from bench.edge_levers import lever_table  # noqa: E402
+from bench.edge_runs import (  # noqa: E402
+    MemoryReader,
+    decode,
+    decoding_reader,
+    detector_fps,
+    run_peer,
+    run_pipeline,
+)
+from edge.config import StoreConfig, Tiling  # noqa: E402
 from edge.detector import Detector  # noqa: E402
 from models.registry import MODELS, find_model  # noqa: E402
+from tests.pipeline_runs import example  # noqa: E402
+
+DATASETS = {"pets09 768x576": ("pets09", "view001"), "mall 640x480": ("mall", "cam1")}
+STAGES = ("gate", "detect", "track", "floor", "analytics", "live")
 
 
-def pets_frames(count: int) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(assets_dir() / "datasets/pets09_s2l1/vtest.avi"))
-    frames = []
-    while len(frames) < count:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image)
-    capture.release()
-    return frames
-
-
-def mall_frames(count: int) -> list[np.ndarray]:
-    root = assets_dir() / "datasets/mall_dev/frames"
-    return [cv2.imread(str(root / f"seq_{i:06d}.jpg")) for i in range(1, count + 1)]
-
-
-def measure(detector: Detector, frames: list[np.ndarray]) -> tuple[float, float, float, float, float]:
-    """(frames/s, median ms, p90 ms, CPU ms a frame, mean people) over `frames`, after two
-    warm-up calls. CPU ms (process time) is the figure least disturbed by other load."""
+def measure(detector: Detector, frames: list[np.ndarray]) -> tuple[float, float, float, float]:
+    """(frames/s, median ms, p90 ms, mean people) over `frames`, after two warm-up calls."""
     for image in frames[:2]:
         detector(image)
     latencies_ms, people = [], []
-    started, started_cpu = time.perf_counter(), time.process_time()
+    started = time.perf_counter()
     for image in frames:
         people.append(len(detector(image)))
         latencies_ms.append(detector.last_latency_ms)
-    elapsed_s, cpu_s = time.perf_counter() - started, time.process_time() - started_cpu
+    elapsed_s = time.perf_counter() - started
     p90 = float(np.percentile(latencies_ms, 90))
-    return (len(frames) / elapsed_s, statistics.median(latencies_ms), p90, cpu_s * 1000 / len(frames),
-            float(np.mean(people)))
+    return len(frames) / elapsed_s, statistics.median(latencies_ms), p90, float(np.mean(people))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--frames", type=int, default=100, help="frames per dataset (default 100)")
-    args = parser.parse_args()
-    datasets = {"pets09 768x576": pets_frames(args.frames), "mall 640x480": mall_frames(args.frames)}
+def detector_table(images: dict[str, list[np.ndarray]]) -> None:
+    """Section 1: the detector alone (wall time), whole frame and 2×2 tiles."""
     tilings = {"whole": None, "2x2 tiles": Tiling(cols=2, rows=2, overlap=0.2)}
-    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print("\n## Detector only (wall time per call)")
     print(f"{'model':26s} {'dataset':16s} {'mode':10s} {'frames/s':>9s} {'median ms':>10s} "
-          f"{'p90 ms':>8s} {'CPU ms':>7s} {'people':>7s}")
+          f"{'p90 ms':>8s} {'people':>7s}")
     for name in MODELS:
         path = find_model(name).path
         for mode, tiling in tilings.items():
             detector = Detector(path, score_threshold=0.3, threads=1, tiling=tiling,
                                 person_class=MODELS[name].person_class)
-            for dataset, frames in datasets.items():
-                fps, median_ms, p90_ms, cpu_ms, people = measure(detector, frames)
+            for dataset, frames in images.items():
+                fps, median_ms, p90_ms, people = measure(detector, frames)
                 print(f"{name:26s} {dataset:16s} {mode:10s} {fps:9.1f} {median_ms:10.1f} "
-                      f"{p90_ms:8.1f} {cpu_ms:7.1f} {people:7.1f}", flush=True)
+                      f"{p90_ms:8.1f} {people:7.1f}", flush=True)
+
+
+def with_model(config: StoreConfig, model: str) -> StoreConfig:
+    return config.model_copy(update={"detector": config.detector.model_copy(update={"model": model})})
+
+
+def heap_peak_mb(config: StoreConfig, camera: str, images: list[np.ndarray], detector: Detector) -> float:
+    """Peak Python-heap MB (tracemalloc: numpy arrays included, onnxruntime's arena not) of the
+    pipeline over `images`, decode excluded; a separate run, as tracing slows it down."""
+    tracemalloc.start()
+    run_pipeline(config, camera, MemoryReader(images, config.camera(camera).fps), detector, stages=False)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def pipeline_table(images: dict[str, list[np.ndarray]], heap_frames: int) -> dict[str, float]:
+    """Section 2; returns pipeline frames/s (decode included) per 'model dataset'."""
+    print("\n## Same decoded frames: detector, pipeline, peer (frames per CPU second, one thread)")
+    print(f"{'model':26s} {'dataset':16s} {'detector':>8s} {'pipe':>6s} {'+decode':>7s} {'peer':>6s} "
+          f"{'pipe/det':>8s} {'pipe/peer':>9s} {'peer/det':>8s} | CPU ms/frame: "
+          + " ".join(f"{s:>6s}" for s in (*STAGES, "other")) + f" | {'heap MB':>7s} | peer ms: det trk heat line")
+    included = {}
+    for model in MODELS:
+        for dataset, (example_name, camera) in DATASETS.items():
+            config = with_model(example(example_name, camera), model)
+            frames, fps = images[dataset], config.camera(camera).fps
+            detector = Detector.for_camera(config.camera(camera), config)
+            det = detector_fps(detector, frames)
+            excl = run_pipeline(config, camera, MemoryReader(frames, fps), detector)
+            incl = run_pipeline(config, camera, decoding_reader(config, camera, len(frames)), detector,
+                                stages=False)
+            peer, peer_s, _ = run_peer(config, camera, frames, detector, fps)
+            ms = {s: excl.stage_s.get(s, 0.0) * 1000 / excl.frames for s in STAGES}
+            other = excl.cpu_s * 1000 / excl.frames - sum(ms.values())
+            heap = heap_peak_mb(config, camera, frames[:heap_frames], detector)
+            peer_ms = " ".join(f"{peer_s[k] * 1000 / len(frames):.1f}" for k in ("detect", "track", "heatmap", "line"))
+            print(f"{model:26s} {dataset:16s} {det:8.1f} {excl.fps:6.1f} {incl.fps:7.1f} {peer:6.1f} "
+                  f"{excl.fps / det:8.2f} {excl.fps / peer:9.2f} {peer / det:8.2f} |              "
+                  + " ".join(f"{ms[s]:6.1f}" for s in STAGES) + f" {other:6.1f} | {heap:7.1f} | {peer_ms}",
+                  flush=True)
+            included[f"{model} {dataset}"] = incl.fps
+    return included
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return (f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, onnxruntime "
+            f"{onnxruntime.__version__}, load average {os.getloadavg()[0]:.2f} at start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer frames, levers on part of PETS09 only")
+    parser.add_argument("--frames", type=int, help="frames per dataset for sections 1-2 (default 100, quick 20)")
+    args = parser.parse_args()
+    frames = args.frames or (20 if args.quick else 100)
+    started = time.perf_counter()
+    print(f"machine: {machine()}")
+    images = {dataset: decode(example(name, camera), camera, frames) for dataset, (name, camera) in DATASETS.items()}
+    detector_table(images)
+    included = pipeline_table(images, heap_frames=min(frames, 20))
+    if args.quick:
+        runs = lever_table(pets_frames=200, empty_s=15, mall_frames=0)
+    else:
+        runs = lever_table(pets_frames=None, empty_s=60, mall_frames=300)
+    print("\n## Cameras at 5 fps one core sustains (decode included)")
+    for key, fps in included.items():
+        print(f"{key:44s} no lever: {fps / 5:5.1f}")
+    for r in runs:
+        print(f"yolox_nano.onnx {r.scene:28s} {r.lever:14s} {r.run.fps / 5:5.1f}")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak RSS of this process (all decoded frames held in memory included): {peak_mb:.0f} MB; "
+          f"bench wall time {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,157 @@
+"""The speed levers beyond the detector (motion gating, adaptive rate; edge.gating), each run
+through the whole pipeline on real footage, decode included, with its speed and its accuracy
+against the ground truth, for bench/edge_speed.py.
+
+Scenes: PETS09-S2L1 (people walk through the whole clip), the same clip after a stretch of
+its empty walkway (tests/quiet_clip.py: what a shop looks like between customers), and Mall
+(crowded all the time). Accuracy: on PETS09 the walkway line's in/out counts against the
+crossings of the annotated trajectories, and the Pearson r of the 1 m heat grid against the
+annotated positions; on Mall the ROI occupancy MAE per 10 s bucket against counts.csv (the
+acceptance tests' own measures, tests/test_accuracy_*.py)."""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from bench.edge_runs import PipelineRun, decoding_reader, run_pipeline
+from edge.analytics import Heatmap
+from edge.assets import assets_dir
+from edge.config import StoreConfig
+from edge.detector import Detector
+from edge.types import FloorObservation
+from tests.gt import PETS_FPS, pets09_gt
+from tests.pipeline_runs import example
+from tests.quiet_clip import quiet_config, write_quiet_clip
+from tests.test_accuracy_mall import bucket_errors
+from tests.test_accuracy_pets09 import _gt_crossings
+
+HEAT_CELL_M = 1.0  # as tests/test_accuracy_pets09.py
+MALL_BUCKET_S = 10  # as tests/test_accuracy_mall.py
+LEVERS_MODEL_NOTE = "each example's own detector settings: yolox_nano.onnx, Mall in 2x2 tiles"
+LEVERS: dict[str, dict[str, bool]] = {
+    "none": {},
+    "motion gating": {"motion_gating": True},
+    "adaptive rate": {"adaptive_rate": True},
+    "both": {"motion_gating": True, "adaptive_rate": True},
+}
+
+
+@dataclass(frozen=True)
+class Scene:
+    name: str
+    config: StoreConfig
+    camera: str
+    frames: int  # frames to read from the source
+    clip_frames: int  # of which frames of the annotated recording (the ground truth to compare)
+
+
+@dataclass(frozen=True)
+class LeverRun:
+    scene: str
+    lever: str
+    run: PipelineRun
+    accuracy: str  # against the ground truth, printable
+    counts: tuple[float, ...]  # the figures the levers must keep within 2 % of "none"
+
+
+def with_analysis(config: StoreConfig, **analysis) -> StoreConfig:
+    return config.model_copy(update={"analysis": config.analysis.model_copy(update=analysis)})
+
+
+def scenes(workdir: Path, pets_frames: int | None, empty_s: float, mall_frames: int | None) -> list[Scene]:
+    """The scenes above; `None` frames = the whole recording, `mall_frames=0` leaves Mall out."""
+    pets = example("pets09", "view001", cell_m=HEAT_CELL_M)
+    pattern, empty = write_quiet_clip(assets_dir(), workdir / "quiet", empty_s, pets_frames)
+    clip = pets_frames or 795
+    quiet = quiet_config(pets, "view001", pattern)
+    out = [Scene("pets09", pets, "view001", clip, clip),
+           Scene(f"pets09 after {empty_s:g} s empty", quiet, "view001", clip + empty, clip)]
+    if mall_frames != 0:
+        mall = example("mall", "cam1", bucket_s=MALL_BUCKET_S)
+        out.append(Scene("mall", mall, "cam1", mall_frames or 800, mall_frames or 800))
+    return out
+
+
+def of_kind(run: PipelineRun, kind: str) -> list:
+    """The run's aggregates of one kind (grid, zones, lines, flows, health)."""
+    return [m for m in run.messages if getattr(m, "kind", None) == kind]
+
+
+def pets_accuracy(run: PipelineRun, config: StoreConfig, clip_frames: int) -> tuple[str, tuple[float, ...]]:
+    """Line in/out against the annotated crossings and heat r against the annotated positions,
+    of the first `clip_frames` frames."""
+    gt = pets09_gt(assets_dir())
+    gt = gt[gt["frame"] <= clip_frames]
+    [line] = config.lines
+    truth_in, truth_out = _gt_crossings(gt, line.start_m, line.end_m)
+    counted_in = sum(c.in_count for m in of_kind(run, "lines") for c in m.lines)
+    counted_out = sum(c.out_count for m in of_kind(run, "lines") for c in m.lines)
+    plan = config.floor_plan
+    truth = Heatmap(plan, HEAT_CELL_M)
+    for frame in np.unique(gt["frame"]):
+        rows = gt[gt["frame"] == frame]
+        truth.observe(FloorObservation(0.0, 1 / PETS_FPS, np.stack([rows["wx"], rows["wy"]], 1),
+                                       np.zeros(len(rows), np.int64)))
+    truth_cells = {(ix, iy): s for ix, iy, s in truth.collect()}
+    ours: dict[tuple[int, int], float] = {}
+    for message in of_kind(run, "grid"):
+        for ix, iy, person_s in message.cells:
+            ours[ix, iy] = ours.get((ix, iy), 0.0) + person_s
+    keys = sorted(set(truth_cells) | set(ours))
+    r = np.corrcoef([ours.get(k, 0.0) for k in keys], [truth_cells.get(k, 0.0) for k in keys])[0, 1]
+    person_s = sum(ours.values())
+    text = (f"line in {counted_in}/{truth_in} out {counted_out}/{truth_out}, heat r {r:.3f}, "
+            f"{person_s:.0f}/{sum(truth_cells.values()):.0f} person-s")
+    return text, (counted_in, counted_out, person_s)
+
+
+def mall_accuracy(run: PipelineRun, config: StoreConfig, clip_frames: int) -> tuple[str, tuple[float, ...]]:
+    """ROI occupancy MAE per bucket against counts.csv, and the mean ROI occupancy."""
+    errors = bucket_errors(SimpleNamespace(config=config, messages=run.messages),
+                           assets_dir() / "datasets/mall_dev/counts.csv")
+    occupancy = [z.mean_occupancy for m in of_kind(run, "zones") for z in m.zones]
+    return (f"roi occupancy MAE {np.abs(errors).mean():.2f} per {MALL_BUCKET_S} s bucket "
+            f"({len(errors)} buckets)", (float(np.mean(occupancy)),))
+
+
+def run_levers(scene: Scene) -> list[LeverRun]:
+    """Every lever on one scene, with one detector (the levers do not change it)."""
+    detector = Detector.for_camera(scene.config.camera(scene.camera), scene.config)
+    runs = []
+    for lever, options in LEVERS.items():
+        config = with_analysis(scene.config, **options)
+        reader = decoding_reader(config, scene.camera, scene.frames)
+        run = run_pipeline(config, scene.camera, reader, detector, stages=False)
+        score = mall_accuracy if scene.name == "mall" else pets_accuracy
+        text, counts = score(run, config, scene.clip_frames)
+        runs.append(LeverRun(scene.name, lever, run, text, counts))
+    return runs
+
+
+def worst_change(runs: list[LeverRun]) -> dict[str, float]:
+    """Per lever, the largest relative change of any count against the run without levers."""
+    base = runs[0].counts
+    return {r.lever: max(abs(c - b) / max(abs(b), 1e-9) for c, b in zip(r.counts, base)) for r in runs}
+
+
+def lever_table(pets_frames: int | None, empty_s: float, mall_frames: int | None) -> list[LeverRun]:
+    """Runs every scene × lever and prints one row each; returns the runs."""
+    print(f"\n## Levers (whole pipeline, decode included, {LEVERS_MODEL_NOTE})")
+    print(f"{'scene':24s} {'lever':14s} {'frames':>6s} {'det runs':>8s} {'fps/core':>8s} "
+          f"{'speed-up':>8s} {'cams@5fps':>9s} {'max Δcount':>10s}  accuracy vs ground truth")
+    all_runs: list[LeverRun] = []
+    with tempfile.TemporaryDirectory(prefix="footfall-bench-") as workdir:
+        for scene in scenes(Path(workdir), pets_frames, empty_s, mall_frames):
+            runs = run_levers(scene)
+            change = worst_change(runs)
+            for r in runs:
+                print(f"{r.scene:24s} {r.lever:14s} {r.run.frames:6d} {r.run.detector_runs:8d} "
+                      f"{r.run.fps:8.1f} {r.run.fps / runs[0].run.fps:7.2f}x {r.run.fps / 5:9.1f} "
+                      f"{change[r.lever]:9.1%}  {r.accuracy}", flush=True)
+            all_runs += runs
+    return all_runs
+
