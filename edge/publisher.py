@@ -110,6 +110,7 @@ class Publisher:
         self._lock = threading.Lock()  # guards the maps below; never held while calling paho
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
         self._early_acks: dict[int, bool] = {}  # PUBACKs that beat the bookkeeping of their publish: routed?
+        self._untracked: set[int] = set()  # mids of live and health messages (not from the outbox)
         self._unrouted_seq: int | None = None  # oldest seq that found no subscriber: send again from it
         self._retry_at_s = 0.0
         self._acked: list[int] = []  # outbox seqs to delete
@@ -133,7 +134,18 @@ class Publisher:
         """Send a store-wide live snapshot now at QoS 0; dropped (False) while offline."""
         if not self._connected:
             return False
-        return self.client.publish(live_topic(self.store), message.to_json(), qos=0).rc == paho.MQTT_ERR_SUCCESS
+        return self._publish_untracked(live_topic(self.store), message.to_json(), qos=0, retain=False)
+
+    def _publish_untracked(self, topic: str, payload: bytes, qos: int, retain: bool) -> bool:
+        """Publish something that is not in the outbox, so that its acknowledgement is ignored
+        (paho reuses mids: a stale entry in _early_acks would settle a later aggregate)."""
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            return False
+        with self._lock:
+            if self._early_acks.pop(info.mid, None) is None:
+                self._untracked.add(info.mid)
+        return True
 
     def camera_live(self, message: LiveMessage) -> None:
         """A camera's own live snapshot: merged with the others' before it goes out."""
@@ -207,16 +219,19 @@ class Publisher:
         self._connected = False
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        if reason_code.is_failure:  # e.g. not authorised: retrying cannot help, so it is dropped too
-            log.error("broker %s:%d refused an aggregate of store %s: %s", self.address.host, self.address.port,
-                      self.store, reason_code)
         routed = reason_code.value != NO_MATCHING_SUBSCRIBERS
         with self._lock:
+            if mid in self._untracked:
+                self._untracked.discard(mid)
+                return
             seq = self._inflight.pop(mid, None)
             if seq is None:
                 self._early_acks[mid] = routed
-                return
-            self._settle(seq, routed)
+            else:
+                self._settle(seq, routed)
+        if reason_code.is_failure:  # e.g. not authorised: retrying cannot help, so it is dropped too
+            log.error("broker %s:%d refused an aggregate of store %s: %s", self.address.host, self.address.port,
+                      self.store, reason_code)
         self._wake.set()
 
     def _settle(self, seq: int, routed: bool) -> None:
@@ -243,7 +258,7 @@ class Publisher:
                     self._fill_window()
                     if time.monotonic() >= next_health_s:
                         health = self.health()
-                        self.client.publish(health_topic(self.store), health.to_json(), qos=1, retain=True)
+                        self._publish_untracked(health_topic(self.store), health.to_json(), qos=1, retain=True)
                         if self.on_health is not None:
                             self.on_health(health)
                         next_health_s = time.monotonic() + self.settings.health_interval_s

@@ -94,3 +94,18 @@ def test_aggregates_nobody_subscribes_to_stay_in_the_outbox_until_someone_does(b
     assert sorted({parse_aggregate(p, t).id for t, p in collector.messages}) == sorted(m.id for m in messages)
     publisher.close()
     collector.close()
+
+
+def test_live_and_health_acknowledgements_never_settle_an_aggregate(broker, tmp_path):
+    """Paho reuses message ids: the acks of thousands of live/health messages must leave no
+    trace that could later delete an aggregate before its own PUBACK."""
+    merger = LiveMerger("shop-1", cell_m=1.0, interval_s=0.2)
+    publisher = _publisher(broker, tmp_path, live=merger).start()
+    assert wait_until(lambda: publisher.connected, 10)
+    now = datetime.now(timezone.utc)
+    for _ in range(3000):
+        publisher.publish_live(LiveMessage(store="shop-1", sent_at=now, cell_m=1.0, people=0, zones=[],
+                                           cells=[], cameras=["cam1"]))
+    assert wait_until(lambda: not publisher._untracked, 10)
+    assert not publisher._early_acks
+    publisher.close()
