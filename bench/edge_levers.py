@@ -114,8 +114,9 @@ def mall_accuracy(run: PipelineRun, config: StoreConfig, clip_frames: int) -> tu
     errors = bucket_errors(SimpleNamespace(config=config, messages=run.messages),
                            assets_dir() / "datasets/mall_dev/counts.csv")
     occupancy = [z.mean_occupancy for m in of_kind(run, "zones") for z in m.zones]
-    return (f"roi occupancy MAE {np.abs(errors).mean():.2f} per {MALL_BUCKET_S} s bucket "
-            f"({len(errors)} buckets)", (float(np.mean(occupancy)),))
+    mae = np.abs(errors).mean()
+    text = f"roi occupancy MAE {mae:.2f} per {MALL_BUCKET_S} s bucket, {len(errors)} buckets"
+    return text, (float(np.mean(occupancy)),)
 
 
 def run_levers(scene: Scene) -> list[LeverRun]:
@@ -135,7 +136,8 @@ def run_levers(scene: Scene) -> list[LeverRun]:
 def worst_change(runs: list[LeverRun]) -> dict[str, float]:
     """Per lever, the largest relative change of any count against the run without levers."""
     base = runs[0].counts
-    return {r.lever: max(abs(c - b) / max(abs(b), 1e-9) for c, b in zip(r.counts, base)) for r in runs}
+    return {r.lever: max(abs(c - b) / max(abs(b), 1e-9) for c, b in zip(r.counts, base, strict=True))
+            for r in runs}
 
 
 def lever_table(pets_frames: int | None, empty_s: float, mall_frames: int | None) -> list[LeverRun]:

@@ -4,9 +4,10 @@ included), with the time spent in each stage; and the peer baseline a user would
 together from the ecosystem (same detector, then `trackers.ByteTrackTracker`, supervision's
 `HeatMapAnnotator` and `LineZone` on every frame).
 
-Stage times are summed over the run; the rest of the loop (feed thread hand-off, rate gate, bucket accounting, message building) is
-"other". Times are CPU seconds (process_time for a whole run, thread_time inside a stage), so
-that other work on a shared machine does not inflate them; wall time is kept alongside.
+Stage times are summed over the run; the rest of the loop (feed thread hand-off, rate gate,
+bucket accounting, message building) is "other". Times are CPU seconds (process_time for a
+whole run, thread_time inside a stage), so that other work on a shared machine does not
+inflate them; wall time is kept alongside.
 Nothing here changes what the pipeline computes."""
 from __future__ import annotations
 

@@ -99,7 +99,8 @@ def pipeline_table(images: dict[str, list[np.ndarray]], heap_frames: int) -> dic
     print("\n## Same decoded frames: detector, pipeline, peer (frames per CPU second, one thread)")
     print(f"{'model':26s} {'dataset':16s} {'detector':>8s} {'pipe':>6s} {'+decode':>7s} {'peer':>6s} "
           f"{'pipe/det':>8s} {'pipe/peer':>9s} {'peer/det':>8s} | CPU ms/frame: "
-          + " ".join(f"{s:>6s}" for s in (*STAGES, "other")) + f" | {'heap MB':>7s} | peer ms: det trk heat line")
+          + " ".join(f"{s:>6s}" for s in (*STAGES, "other"))
+          + f" | {'heap MB':>7s} | peer ms: det trk heat line")
     included = {}
     for model in MODELS:
         for dataset, (example_name, camera) in DATASETS.items():
@@ -114,7 +115,8 @@ def pipeline_table(images: dict[str, list[np.ndarray]], heap_frames: int) -> dic
             ms = {s: excl.stage_s.get(s, 0.0) * 1000 / excl.frames for s in STAGES}
             other = excl.cpu_s * 1000 / excl.frames - sum(ms.values())
             heap = heap_peak_mb(config, camera, frames[:heap_frames], detector)
-            peer_ms = " ".join(f"{peer_s[k] * 1000 / len(frames):.1f}" for k in ("detect", "track", "heatmap", "line"))
+            peer_ms = " ".join(f"{peer_s[k] * 1000 / len(frames):.1f}"
+                               for k in ("detect", "track", "heatmap", "line"))
             print(f"{model:26s} {dataset:16s} {det:8.1f} {excl.fps:6.1f} {incl.fps:7.1f} {peer:6.1f} "
                   f"{excl.fps / det:8.2f} {excl.fps / peer:9.2f} {peer / det:8.2f} |              "
                   + " ".join(f"{ms[s]:6.1f}" for s in STAGES) + f" {other:6.1f} | {heap:7.1f} | {peer_ms}",
@@ -131,14 +133,16 @@ def machine() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer frames, levers on part of PETS09 only")
-    parser.add_argument("--frames", type=int, help="frames per dataset for sections 1-2 (default 100, quick 20)")
+    parser.add_argument("--frames", type=int, help="frames per dataset, sections 1-2 (default 100, quick 20)")
     args = parser.parse_args()
     frames = args.frames or (20 if args.quick else 100)
     started = time.perf_counter()
     print(f"machine: {machine()}")
-    images = {dataset: decode(example(name, camera), camera, frames) for dataset, (name, camera) in DATASETS.items()}
+    images = {dataset: decode(example(name, camera), camera, frames)
+              for dataset, (name, camera) in DATASETS.items()}
     detector_table(images)
     included = pipeline_table(images, heap_frames=min(frames, 20))
     if args.quick:

@@ -15,8 +15,8 @@ The detector is most of the edge CPU (docs/performance.md). Two levers avoid run
 `GatedDetector` combines them in front of a `Detector`; each lever may veto a run, and with
 both off it is the detector itself. `keep` filters the detector's people before anything else
 sees them (the pipeline's image mask), so that a thing outside the mask that the detector
-takes for a person (a sign, a poster) does not keep an empty scene at the full rate. Times are frame timestamps (seconds); images are BGR
-uint8 (H, W, 3) in image pixels.
+takes for a person (a sign, a poster) does not keep an empty scene at the full rate.
+Times are frame timestamps (seconds); images are BGR uint8 (H, W, 3) in image pixels.
 """
 from __future__ import annotations
 
@@ -88,7 +88,9 @@ class GatedDetector:
     def from_analysis(cls, detector: Detector, analysis: Analysis,
                       keep: Callable[[Detections], Detections] | None = None) -> "GatedDetector":
         """The levers `analysis` turns on (motion_gating, adaptive_rate) in front of `detector`."""
-        motion = MotionGate(analysis.motion_pixel_delta, analysis.motion_min_changed) if analysis.motion_gating else None
+        motion = None
+        if analysis.motion_gating:
+            motion = MotionGate(analysis.motion_pixel_delta, analysis.motion_min_changed)
         rate = AdaptiveRate(analysis.empty_after_s, analysis.empty_fps) if analysis.adaptive_rate else None
         return cls(detector, motion=motion, recheck_s=analysis.motion_recheck_s, rate=rate, keep=keep)
 

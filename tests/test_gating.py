@@ -48,7 +48,7 @@ def test_sensor_noise_on_a_still_picture_is_not_motion(background):
 def test_people_walking_between_frames_are_motion(frames):
     gate = MotionGate()
     changed = []
-    for a, b in zip(frames[:40], frames[1:41]):
+    for a, b in zip(frames[:40], frames[1:41], strict=True):
         gate.changed(a)
         gate.keep_reference()
         changed.append(gate.changed(b))
