@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
+import yaml
 
-from edge.contract import AGGREGATE_KINDS, LiveMessage
+from edge.assets import REPO_ROOT
+from edge.contract import AGGREGATE_KINDS, LiveMessage, parse_aggregate
 from edge.supervisor import Supervisor
 from tests.pipeline_runs import example
 
@@ -87,3 +91,27 @@ def test_overlapping_cameras_learn_each_others_frame_size_and_count_once():
     assert supervisor.frame_sizes == {"first": (768, 576), "second": (768, 576)}
     assert sum(s for m in grids("first")[1:] for _, _, s in m.cells) > 0
     assert [m.cells for m in grids("second")[1:]] == [[]] * (len(grids("second")) - 1)
+
+
+def test_run_command_stops_on_sigterm_and_flushes(tmp_path):
+    """`python -m edge run` on a looping, real-time camera: SIGTERM ends it with status 0 and the
+    open bucket written out."""
+    data = yaml.safe_load((REPO_ROOT / "examples/pets09.yaml").read_text())
+    data["cameras"][0].update(realtime=True, loop=True)
+    config = tmp_path / "store.yaml"
+    config.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(config), "--out", str(out)],
+                               cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True)
+    live = out / "view001.live.jsonl"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (live.exists() and live.stat().st_size > 0):
+        time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr[-2000:]
+    assert "store=pets09 camera=view001" in stderr, "log lines carry the store and the camera"
+    lines = (out / "view001.agg.jsonl").read_bytes().splitlines()
+    kinds = [parse_aggregate(line).kind for line in lines]
+    assert kinds[-5:] == list(AGGREGATE_KINDS)
+    assert parse_aggregate(lines[-1]).frames_read > 0

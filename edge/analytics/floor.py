@@ -19,7 +19,8 @@ def cell_indices(floor_xy: np.ndarray, plan: FloorPlan, cell_m: float) -> tuple[
 
 
 def in_polygon(floor_xy: np.ndarray, polygon_m: Sequence[tuple[float, float]]) -> np.ndarray:
-    """(N,) bool: which floor points lie inside the polygon (even-odd rule; edges are ambiguous)."""
+    """(N,) bool: which points lie inside the polygon (even-odd rule; edges are ambiguous).
+    Points and polygon in one frame: floor metres, or image pixels for `image_mask_px`."""
     pts = np.asarray(floor_xy, dtype=np.float64).reshape(-1, 2)
     poly = np.asarray(polygon_m, dtype=np.float64)
     x, y = pts[:, 0:1], pts[:, 1:2]
