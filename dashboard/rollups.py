@@ -10,8 +10,7 @@ A bucket counts wholly in the hour (and local day) of its start.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -29,25 +28,22 @@ BLOB_TABLES = {t.grid_hours, t.grid_days, t.direction_hours, t.direction_days}
 
 
 class StoreClock:
-    """Maps UTC bucket starts to the store's local hour and day."""
+    """Maps UTC bucket starts to the store's local hour and day (one per store and batch)."""
 
     def __init__(self, tz_name: str) -> None:
         self.tz = ZoneInfo(tz_name)
+        self._periods: dict[datetime, tuple[dict, dict]] = {}
 
-    @lru_cache(maxsize=4096)
-    def hour(self, start: datetime) -> dict:
-        """Period columns of the UTC hour holding `start` (naive UTC)."""
+    def periods(self, start: datetime) -> tuple[dict, dict]:
+        """Period columns of the UTC hour and of the local day holding `start` (naive UTC)."""
         hour = start.replace(minute=0, second=0, microsecond=0)
-        local = hour.replace(tzinfo=timezone.utc).astimezone(self.tz)
-        return dict(period_start=hour, local_date=local.date(), local_hour=local.hour,
-                    local_weekday=local.weekday())
-
-    @lru_cache(maxsize=4096)
-    def day(self, start: datetime) -> dict:
-        """Period columns of the store's local day holding `start` (naive UTC)."""
-        local_date = start.replace(tzinfo=timezone.utc).astimezone(self.tz).date()
-        return dict(period_start=self.midnight_utc(local_date), local_date=local_date,
-                    local_weekday=local_date.weekday())
+        if hour not in self._periods:
+            local = hour.replace(tzinfo=timezone.utc).astimezone(self.tz)
+            day = local.date()
+            self._periods[hour] = (
+                dict(period_start=hour, local_date=day, local_hour=local.hour, local_weekday=local.weekday()),
+                dict(period_start=self.midnight_utc(day), local_date=day, local_weekday=day.weekday()))
+        return self._periods[hour]
 
     def midnight_utc(self, day: date) -> datetime:
         return datetime.combine(day, time(0), self.tz).astimezone(timezone.utc).replace(tzinfo=None)
@@ -110,7 +106,8 @@ def accumulate(m, clock: StoreClock, raw: Rows, rollups: Rows) -> None:
     start = m.bucket_start.astimezone(timezone.utc).replace(tzinfo=None)
     base = dict(store_id=m.store, camera=m.camera, covered_s=m.covered_s, simulated=m.simulated)
     bucket = dict(base, bucket_start=start, bucket_s=m.bucket_s)
-    periods = [("hour", clock.hour(start)), ("day", clock.day(start))]
+    by_hour, by_day = clock.periods(start)
+    periods = [("hour", by_hour), ("day", by_day)]
     if isinstance(m, ZonesAggregate):
         for z in m.zones:
             raw.append(t.zone_minutes, dict(bucket, zone=z.zone, mean_occupancy=z.mean_occupancy,

@@ -21,7 +21,7 @@ from alembic import command
 from alembic.config import Config
 
 from dashboard import tables as t
-from dashboard.rollups import Rows, accumulate, merged_blobs, upsert
+from dashboard.rollups import Rows, StoreClock, accumulate, merged_blobs, upsert
 from edge.contract import GridAggregate, FlowsAggregate, HealthAggregate, LinesAggregate, ZonesAggregate
 
 log = logging.getLogger(__name__)
@@ -200,10 +200,8 @@ def _ensure_stores(conn: sa.Connection, store_ids: Iterable[str]) -> None:
                                          for s in missing])
 
 
-def _register(conn: sa.Connection, messages: list[Aggregate]) -> dict[str, "StoreClock"]:
+def _register(conn: sa.Connection, messages: list[Aggregate]) -> dict[str, StoreClock]:
     """Register stores, cameras, zones and lines seen in messages; returns each store's clock."""
-    from dashboard.rollups import StoreClock
-
     _ensure_stores(conn, {m.store for m in messages})
     cams, zone_rows, line_rows, last_seen = {}, {}, {}, {}
     for m in messages:

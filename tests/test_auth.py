@@ -2,7 +2,6 @@
 matters here beyond what test_api covers on both backends)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
