@@ -5,6 +5,9 @@ records each message id in `ingested` (a redelivered id changes nothing), stores
 per-bucket rows, and adds the message to the hour and day rollups of the store's local time
 zone. Unknown stores, cameras, zones and lines are registered on the fly with defaults.
 
+On PostgreSQL, concurrent writers (several ingest workers) are serialised per store by an
+advisory lock; SQLite has one writer at a time anyway (others wait up to 30 s).
+
 `python -m dashboard migrate --db URL [--prune]` upgrades the schema (and applies retention).
 """
 from __future__ import annotations
@@ -95,6 +98,11 @@ class Storage:
         if not messages:
             return 0
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Writers of the same store take turns (locks in a fixed order: no deadlock), so
+                # that two ingest workers can neither both claim an id nor both merge a new grid.
+                for store in sorted({m.store for m in messages}):
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(store))))
             fresh = self._claim_ids(conn, messages)
             if not fresh:
                 return 0

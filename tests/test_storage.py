@@ -162,3 +162,31 @@ def test_migrate_command_prunes_on_request(db_url):
     with storage.engine.connect() as conn:
         assert conn.scalar(sa.select(t.meta.c.value).where(t.meta.c.key == "dedup_horizon")) is not None
     assert rows(storage, t.zone_minutes) == [] and len(rows(storage, t.zone_hours)) == 1
+
+
+@pytest.mark.postgres
+def test_concurrent_writers_neither_lose_nor_double_grid_cells(pg_url):
+    import threading
+
+    storage = Storage(pg_url.replace("postgresql://", "postgresql+psycopg://"))
+    storage.migrate()
+    rounds, barrier, errors = 20, threading.Barrier(2), []
+
+    def worker(k: int) -> None:
+        # Each round both workers start together on a new hour (a grid row neither has seen) with
+        # their own bucket and one bucket both got (a redelivery through a shared subscription).
+        for r in range(rounds):
+            barrier.wait()
+            try:
+                storage.write_aggregates([grid_msg(60 * r + 1 + k, [(0, 0, 1.0)]), grid_msg(60 * r, [(0, 0, 1.0)])])
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in (0, 1)]
+    [th.start() for th in threads]
+    [th.join() for th in threads]
+    assert errors == []
+    hours = rows(storage, t.grid_hours)
+    assert len(hours) == rounds and len(rows(storage, t.ingested)) == 3 * rounds
+    assert [(h["covered_s"], cells.unpack(h["cells"], cells.HEAT).tolist()) for h in hours] == \
+        [(180.0, [(0, 0, 3.0)])] * rounds
