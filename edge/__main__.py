@@ -62,7 +62,8 @@ def replay(args: argparse.Namespace) -> int:
             sink.close()
     wall_s = time.perf_counter() - started
     print(f"replayed {pipeline.frames_read} frames ({pipeline.frames_analysed} analysed) in {wall_s:.1f} s: "
-          f"{pipeline.frames_read / wall_s:.1f} frames/s, {pipeline.frames_analysed / wall_s:.1f} analysed/s; "
+          f"{pipeline.frames_read / wall_s:.1f} frames/s, "
+          f"{pipeline.frames_analysed / wall_s:.1f} analysed/s; "
           f"{files.count} aggregates -> {args.out}")
     return 0
 
@@ -100,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--camera", required=True, help="camera of the store whose calibration applies")
     p.add_argument("--out", required=True, help="output JSONL, one aggregate payload per line (appended)")
     p.add_argument("--start", help="ISO time of the first frame (default: the camera's start_time, else now)")
-    p.add_argument("--mqtt", metavar="URL", help="also publish the aggregates to this broker, through the outbox")
+    p.add_argument("--mqtt", metavar="URL",
+                   help="also publish the aggregates to this broker, through the outbox")
     p.add_argument("--state-dir", default=".", help="directory of the MQTT outbox (default .)")
     p.add_argument("--log-level", default=argparse.SUPPRESS, help="as above, after the command")
     p.set_defaults(handler=replay)

@@ -9,8 +9,9 @@ each camera's last heartbeat. Heartbeats also carry the camera's frame size: flo
 (which camera counts which floor cell) needs every camera's, so the parent passes the sizes it
 knows to each child it starts and sends newly learned ones to the running children. A child
 that exits without saying it is done (crash, kill, exception) is started again after a backoff
-of 1 s doubling to 60 s (reset after 60 s of good running). `stop()` asks every child to stop via a shared event; each flushes its open bucket
-before it exits, and the parent keeps draining the queue until they have.
+of 1 s doubling to 60 s (reset after 60 s of good running). `stop()` asks every child to stop
+via a shared event; each flushes its open bucket before it exits, and the parent keeps
+draining the queue until they have.
 """
 from __future__ import annotations
 
@@ -66,12 +67,14 @@ def _child(config: StoreConfig, camera: str, out: mp.Queue, stop: mp.Event, cont
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which asks us to stop
     pipeline = CameraPipeline(config, camera, frame_sizes=frame_sizes)
     signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
-    threading.Thread(target=_watch_parent, args=(stop, control, pipeline), daemon=True, name="parent-watch").start()
+    threading.Thread(target=_watch_parent, args=(stop, control, pipeline), daemon=True,
+                     name="parent-watch").start()
     log.info("camera process started")
     for message in pipeline.run():
         out.put(message)
     out.put(_Done(camera))
-    log.info("camera process done: %d frames read, %d analysed", pipeline.frames_read, pipeline.frames_analysed)
+    log.info("camera process done: %d frames read, %d analysed", pipeline.frames_read,
+             pipeline.frames_analysed)
 
 
 @dataclass
@@ -111,7 +114,8 @@ class Supervisor:
         child.control = self._ctx.Queue()
         child.process = self._ctx.Process(
             target=_child, name=f"footfall-{camera}", daemon=True,
-            args=(self.config, camera, self._queue, self._stop, child.control, dict(self.frame_sizes), self.log_level))
+            args=(self.config, camera, self._queue, self._stop, child.control, dict(self.frame_sizes),
+                  self.log_level))
         child.process.start()
         child.started_s = self.last_heartbeat_s[camera] = self.clock()
         child.restart_at_s = None
@@ -177,8 +181,8 @@ class Supervisor:
                 if now - child.started_s > BACKOFF_MAX_S:
                     child.backoff_s = BACKOFF_INITIAL_S  # it ran well for a while: start over
                 child.restart_at_s = now + child.backoff_s
-                log.error("camera %s process died (exit code %s); restarting in %.0f s", name, process.exitcode,
-                          child.backoff_s, extra={"camera": name})
+                log.error("camera %s process died (exit code %s); restarting in %.0f s", name,
+                          process.exitcode, child.backoff_s, extra={"camera": name})
                 child.backoff_s = min(child.backoff_s * 2, BACKOFF_MAX_S)
             elif now >= child.restart_at_s:
                 child.restarts += 1

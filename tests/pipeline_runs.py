@@ -45,4 +45,5 @@ def run_example(name: str, camera: str, tiling: bool = True, score_threshold: fl
     pipeline = CameraPipeline(config, camera)
     started = time.perf_counter()
     messages = tuple(m for m in pipeline.run() if not isinstance(m, Heartbeat))
-    return Run(config, messages, pipeline.frames_read, pipeline.frames_analysed, time.perf_counter() - started)
+    wall_s = time.perf_counter() - started
+    return Run(config, messages, pipeline.frames_read, pipeline.frames_analysed, wall_s)

@@ -120,11 +120,13 @@ def test_zone_transitions_follow_the_last_zone():
     for k, p in enumerate(path):
         flows.observe(obs(k, [p], [4]))
     transitions, _ = flows.collect()
-    assert {(t.from_zone, t.to_zone): t.count for t in transitions} == {("shelf", "till"): 1, ("till", "shelf"): 1}
+    counts = {(t.from_zone, t.to_zone): t.count for t in transitions}
+    assert counts == {("shelf", "till"): 1, ("till", "shelf"): 1}
 
 
 def test_direction_bins_and_min_step():
-    assert list(heading_bin(np.array([[1, 0], [0, 1], [-1, 0], [0, -1], [1, 1], [1, -0.3]]))) == [0, 2, 4, 6, 1, 0]
+    steps = np.array([[1, 0], [0, 1], [-1, 0], [0, -1], [1, 1], [1, -0.3]])
+    assert list(heading_bin(steps)) == [0, 2, 4, 6, 1, 0]
     flows = Flows(PLAN, [], flow_cell_m=1, min_step_m=0.15, track_timeout_s=3)
     for k in range(5):
         flows.observe(obs(k, [(0.5 + 0.1 * k, 0.5)], [1]))  # 0.1 m steps: the anchor catches up every 2

@@ -45,7 +45,8 @@ def test_bad_config_exits_2_naming_file_and_key(tmp_path, config_text, expected)
     path = tmp_path / "store.yaml"
     path.write_text(config_text)
     for command in (["run", "--config", str(path)],
-                    ["replay", "x.avi", "--config", str(path), "--camera", "a", "--out", str(tmp_path / "o")]):
+                    ["replay", "x.avi", "--config", str(path), "--camera", "a",
+                     "--out", str(tmp_path / "o")]):
         done = _edge(*command, timeout_s=60)
         assert done.returncode == 2
         assert str(path) in done.stderr and expected in done.stderr

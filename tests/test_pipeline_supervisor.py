@@ -51,7 +51,8 @@ def test_killed_camera_is_restarted_and_stop_flushes():
     supervisor.start()
     try:
         child = supervisor.children["view001"]
-        assert _poll_until(supervisor, lambda: len(sink.aggregates) >= 5 and sink.lives), "camera never reported"
+        reported = _poll_until(supervisor, lambda: len(sink.aggregates) >= 5 and sink.lives)
+        assert reported, "camera never reported"
         assert supervisor.all_alive(max_age_s=2.0)
 
         os.kill(child.process.pid, signal.SIGKILL)
@@ -101,8 +102,8 @@ def test_run_command_stops_on_sigterm_and_flushes(tmp_path):
     config = tmp_path / "store.yaml"
     config.write_text(yaml.safe_dump(data))
     out = tmp_path / "out"
-    process = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(config), "--out", str(out)],
-                               cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "edge", "run", "--config", str(config), "--out", str(out)]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True)
     live = out / "view001.live.jsonl"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not (live.exists() and live.stat().st_size > 0):

@@ -23,7 +23,8 @@ ALLOWED = {
     "live": {"schema_version", "store", "sent_at", "cell_m", "people", "zones", "cells", "cameras"},
 }
 NESTED = {
-    "zones": {"zone", "mean_occupancy", "max_occupancy", "person_seconds", "entries", "dwells_s", "occupancy"},
+    "zones": {"zone", "mean_occupancy", "max_occupancy", "person_seconds", "entries", "dwells_s",
+              "occupancy"},
     "lines": {"line", "in_count", "out_count"},
     "transitions": {"from_zone", "to_zone", "count"},
 }

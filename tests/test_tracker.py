@@ -42,7 +42,8 @@ def test_ids_follow_the_ground_truth_people(gt_frames):
     assert confirmed > 0.95
     # each track id should mostly stand for one person: count rows whose id maps to another person
     pairs = np.array(pairs)
-    majority = {t: np.bincount(pairs[pairs[:, 1] == t, 0].astype(int)).argmax() for t in np.unique(pairs[:, 1])}
+    majority = {t: np.bincount(pairs[pairs[:, 1] == t, 0].astype(int)).argmax()
+                for t in np.unique(pairs[:, 1])}
     wrong = sum(majority[t] != g for g, t in pairs)
     assert wrong / len(pairs) < 0.02
     assert len(majority) < 2 * len(np.unique(pairs[:, 0])), "few id switches"

@@ -85,7 +85,8 @@ class Flows:
 
     def collect(self) -> tuple[list[Transition], list[tuple[int, int, list[int]]]]:
         """This bucket's transitions and `[ix, iy, [count per bin]]` direction cells, then reset."""
-        transitions = [Transition(from_zone=a, to_zone=b, count=n) for (a, b), n in sorted(self._transitions.items())]
+        transitions = [Transition(from_zone=a, to_zone=b, count=n)
+                       for (a, b), n in sorted(self._transitions.items())]
         directions = [(ix, iy, [int(c) for c in hist]) for (ix, iy), hist in sorted(self._directions.items())]
         self._transitions.clear()
         self._directions.clear()

@@ -37,7 +37,8 @@ class Live:
             sent_at=datetime.fromtimestamp(obs.timestamp_s, tz=timezone.utc),
             cell_m=self.cell_m,
             people=len(obs),
-            zones=[LiveZone(zone=z.name, occupancy=int(np.count_nonzero(in_polygon(obs.floor_xy, z.polygon_m))))
+            zones=[LiveZone(zone=z.name,
+                            occupancy=int(np.count_nonzero(in_polygon(obs.floor_xy, z.polygon_m))))
                    for z in self.zones],
             cells=[(ix, iy, int(n)) for (ix, iy), n in sorted(counts.items())],
             cameras=[self.camera],

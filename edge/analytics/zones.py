@@ -38,7 +38,8 @@ class _Bucket:
 class Zones:
     """Per-zone occupancy and stays over the config's zones (floor metres)."""
 
-    def __init__(self, zones: list[Zone], min_dwell_s: float, exit_grace_s: float, track_timeout_s: float) -> None:
+    def __init__(self, zones: list[Zone], min_dwell_s: float, exit_grace_s: float,
+                 track_timeout_s: float) -> None:
         self.zones = list(zones)
         self.min_dwell_s = min_dwell_s
         self.exit_grace_s = exit_grace_s
