@@ -174,7 +174,8 @@ def week_start(iso_year: int, iso_week: int) -> date:
 
 def trends(conn: sa.Connection, store_id: str, iso_year: int, iso_week: int, top: int = 10) -> dict:
     """One store over one ISO week, and how it compares with the week before."""
-    if conn.scalar(sa.select(t.stores.c.id).where(t.stores.c.id == store_id)) is None:
+    simulated = conn.scalar(sa.select(t.stores.c.simulated).where(t.stores.c.id == store_id))
+    if simulated is None:
         raise NotFound(f"no store {store_id!r}")
     first = week_start(iso_year, iso_week)
     last, prev = first + timedelta(days=6), first - timedelta(days=7)
@@ -209,7 +210,7 @@ def trends(conn: sa.Connection, store_id: str, iso_year: int, iso_week: int, top
     dwell_now = _dwell(conn, store_id, first, last, by_zone=False).get(store_id, {})
     dwell_prev = _dwell(conn, store_id, prev, first - timedelta(days=1), by_zone=False).get(store_id, {})
     return dict(
-        store=store_id, iso_year=iso_year, iso_week=iso_week, first=first, last=last,
+        store=store_id, simulated=simulated, iso_year=iso_year, iso_week=iso_week, first=first, last=last,
         occupancy_by_hour=[by_hour.get((h,), 0.0) for h in range(24)],
         occupancy_by_weekday=[by_day.get((d,), 0.0) for d in range(7)],
         occupancy_hour_weekday=[[hw.get((d, h), 0.0) for h in range(24)] for d in range(7)],
@@ -257,7 +258,7 @@ def compare(conn: sa.Connection, first: date, last: date, store_ids: set[str] | 
             footfall=sum(daily), footfall_by_day=daily, mean_occupancy=people,
             occupancy_per_m2=people / area if people is not None and area else None,
             peak_hour=peak.get(s["id"], (None,))[0], mean_dwell_s=dwell.get(s["id"], {}).get("mean_dwell_s"),
-            footfall_source="lines" if s["id"] in with_lines else "zone entries"))
+            footfall_source="lines" if s["id"] in with_lines else "zone entries", simulated=s["simulated"]))
     rows.sort(key=lambda r: (-r["footfall"], r["store"]))
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank

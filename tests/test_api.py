@@ -112,7 +112,8 @@ def test_compare_ranks_stores_by_footfall_with_fallback_and_local_days(app):
     assert (s1["store"], s1["rank"], s1["footfall"], s1["footfall_by_day"]) == ("s1", 1, 8, [5, 0, 3, 0, 0, 0, 0])
     assert s1["mean_occupancy"] == pytest.approx(240 / 180) and s1["occupancy_per_m2"] == pytest.approx(2.4 / 180)
     assert (s1["peak_hour"], s1["mean_dwell_s"], s1["footfall_source"]) == (9, pytest.approx(460 / 3), "lines")
-    assert (s2["store"], s2["rank"], s2["footfall"], s2["footfall_source"]) == ("s2", 2, 7, "zone entries")
+    assert (s2["store"], s2["rank"], s2["footfall"], s2["footfall_source"], s2["simulated"]) == (
+        "s2", 2, 7, "zone entries", False)
     assert (s2["mean_occupancy"], s2["peak_hour"]) == (1.0, 0)  # Sunday 23:30 UTC is Monday 00:30 in Paris
     south = client(app, "boss").get("/api/v1/compare", params=dict(start="2026-03-02", end="2026-03-08",
                                                                    region="south")).json()

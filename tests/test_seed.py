@@ -46,7 +46,7 @@ def test_the_week_has_a_shops_shape(seeded):
     assert by_hour[:8].sum() == 0 and by_hour[22:].sum() == 0  # closed at night (local time)
     assert by_hour[12] > by_hour[10] and by_hour[18] > by_hour[15]  # lunch and evening peaks
     assert by_day[5] > by_day[1]  # Saturday busier than Tuesday
-    assert data["footfall"] > 0 and data["previous_footfall"] > 0 and data["transitions"]
+    assert data["simulated"] and data["footfall"] > 0 and data["previous_footfall"] > 0 and data["transitions"]
     assert all(z["dwell_count"] > 0 for z in data["zones"])
 
 
@@ -64,4 +64,4 @@ def test_real_store_config_gives_its_zones_lines_and_plan(seeded):
     cols, rows = config.floor_plan.width_m / config.analysis.cell_m, config.floor_plan.height_m / config.analysis.cell_m
     assert len(grid) > 100 and grid["ix"].max() < cols and grid["iy"].max() < rows
     assert {s["store"] for s in compared["stores"]} == {"pets09", "store-001", "store-002", "store-003"}
-    assert all(s["footfall"] > 0 and s["footfall_source"] == "lines" for s in compared["stores"])
+    assert all(s["footfall"] > 0 and s["footfall_source"] == "lines" and s["simulated"] for s in compared["stores"])
