@@ -1,11 +1,11 @@
 """Runs every camera of a store, one child process per camera, and restarts the ones that die.
 
 Process model (docs/edge.md): the parent opens no model and no capture; each camera's
-`CameraPipeline` runs in its own *spawned* process (its own onnxruntime session and OpenCV capture, no state
-forked from the parent), so a crash or a hung driver in one camera cannot take the others
-down. Children put every message (aggregates, live, heartbeats, and a final `_Done`) on one
-multiprocessing queue; the parent hands aggregates and live messages to a `Sink` and notes
-each camera's last heartbeat. Heartbeats also carry the camera's frame size: floor ownership
+`CameraPipeline` runs in its own *spawned* process (its own onnxruntime session and OpenCV
+capture, no state forked from the parent), so a crash or a hung driver in one camera cannot
+take the others down. Children put every message (aggregates, live, heartbeats, and a final
+`_Done`) on one multiprocessing queue; the parent hands aggregates and live messages to a
+`Sink` and notes each camera's last heartbeat. Heartbeats also carry the camera's frame size: floor ownership
 (which camera counts which floor cell) needs every camera's, so the parent passes the sizes it
 knows to each child it starts and sends newly learned ones to the running children. A child
 that exits without saying it is done (crash, kill, exception) is started again after a backoff
