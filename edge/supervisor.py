@@ -5,13 +5,13 @@ Process model (docs/edge.md): the parent opens no model and no capture; each cam
 capture, no state forked from the parent), so a crash or a hung driver in one camera cannot
 take the others down. Children put every message (aggregates, live, heartbeats, and a final
 `_Done`) on one multiprocessing queue; the parent hands aggregates and live messages to a
-`Sink` and notes each camera's last heartbeat. Heartbeats also carry the camera's frame size: floor ownership
-(which camera counts which floor cell) needs every camera's, so the parent passes the sizes it
-knows to each child it starts and sends newly learned ones to the running children. A child
-that exits without saying it is done (crash, kill, exception) is started again after a backoff
-of 1 s doubling to 60 s (reset after 60 s of good running). `stop()` asks every child to stop
-via a shared event; each flushes its open bucket before it exits, and the parent keeps
-draining the queue until they have.
+`Sink` and notes each camera's last heartbeat. Heartbeats also carry the camera's frame size:
+floor ownership (which camera counts which floor cell) needs every camera's, so the parent
+passes the sizes it knows to each child it starts and sends newly learned ones to the running
+children. A child that exits without saying it is done (crash, kill, exception) is started
+again after a backoff of 1 s doubling to 60 s (reset after 60 s of good running). `stop()`
+asks every child to stop via a shared event; each flushes its open bucket before it exits, and
+the parent keeps draining the queue until they have.
 """
 from __future__ import annotations
 
