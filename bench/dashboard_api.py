@@ -16,6 +16,7 @@ latency. A scratch database is created and dropped (Ctrl-C included).
 
     FOOTFALL_BENCH_PG=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/dashboard_api.py
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard import auth, seed, tables as t  # noqa: E402
-from dashboard.storage import Storage  # noqa: E402
+from dashboard import auth, seed
+from dashboard import tables as t
+from dashboard.storage import Storage
 
 TEMPLATES = 8
 KEYS = {"store_id", "camera", "zone", "line", "from_zone", "to_zone", "cell_m", "flow_cell_m"}
@@ -62,27 +64,43 @@ def replicate(conn: sa.Connection, table: sa.Table, stores: int, weeks: int, blo
         else:
             exprs.append(f"r.{name} * m.f")
     # In primary-key order: the b-trees then fill left to right (about twice as fast as random order).
-    keys = [c.name for c in table.primary_key.columns if c.name not in ("store_id", "period_start", "local_date")]
+    keys = [
+        c.name for c in table.primary_key.columns if c.name not in ("store_id", "period_start", "local_date")
+    ]
     order = ["m.store_id", *[f"r.{k}" for k in keys], "w DESC", "r.local_date", "r.period_start"]
-    sql = (f"INSERT INTO {table.name} ({', '.join(c.name for c in table.c)}) SELECT {', '.join(exprs)} "
-           f"FROM {table.name} r JOIN (SELECT 'store-' || lpad(s::text, 4, '0') AS store_id, "
-           f"'tpl-' || (s % {TEMPLATES}) AS tpl, 0.6 + (s % 17) / 20.0 AS f FROM generate_series(1, {stores}) s) m "
-           f"ON r.store_id = m.tpl CROSS JOIN generate_series(0, {weeks - 1}) w ORDER BY {', '.join(order)}")
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(c.name for c in table.c)}) SELECT {', '.join(exprs)} "
+        f"FROM {table.name} r JOIN (SELECT 'store-' || lpad(s::text, 4, '0') AS store_id, "
+        f"'tpl-' || (s % {TEMPLATES}) AS tpl, 0.6 + (s % 17) / 20.0 AS f "
+        f"FROM generate_series(1, {stores}) s) m "
+        f"ON r.store_id = m.tpl CROSS JOIN generate_series(0, {weeks - 1}) w ORDER BY {', '.join(order)}"
+    )
     return conn.execute(sa.text(sql)).rowcount
 
 
 def copy_registry(conn: sa.Connection, stores: int) -> None:
-    mapping = (f"(SELECT s, 'store-' || lpad(s::text, 4, '0') AS store_id, 'tpl-' || (s % {TEMPLATES}) AS tpl "
-               f"FROM generate_series(1, {stores}) s) m")
-    conn.execute(sa.text(
-        "INSERT INTO stores (id, name, region, tags, timezone, origin_x_m, origin_y_m, width_m, height_m, "
-        "plan_image, area_m2, auto_registered, simulated, created_at) SELECT m.store_id, 'Store ' || m.s, region, "
-        "tags, timezone, origin_x_m, origin_y_m, width_m, height_m, plan_image, area_m2, auto_registered, "
-        f"simulated, created_at FROM stores r JOIN {mapping} ON r.id = m.tpl"))
+    mapping = (
+        f"(SELECT s, 'store-' || lpad(s::text, 4, '0') AS store_id, 'tpl-' || (s % {TEMPLATES}) AS tpl "
+        f"FROM generate_series(1, {stores}) s) m"
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO stores (id, name, region, tags, timezone, origin_x_m, origin_y_m, width_m, "
+            "height_m, plan_image, area_m2, auto_registered, simulated, created_at) "
+            "SELECT m.store_id, 'Store ' || m.s, region, tags, timezone, origin_x_m, origin_y_m, width_m, "
+            "height_m, plan_image, area_m2, auto_registered, simulated, created_at "
+            f"FROM stores r JOIN {mapping} ON r.id = m.tpl"
+        )
+    )
     for table in (t.zones, t.lines, t.cameras):
         cols = [c.name for c in table.c if c.name != "store_id"]
-        conn.execute(sa.text(f"INSERT INTO {table.name} (store_id, {', '.join(cols)}) SELECT m.store_id, "
-                             f"{', '.join('r.' + c for c in cols)} FROM {table.name} r JOIN {mapping} ON r.store_id = m.tpl"))
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {table.name} (store_id, {', '.join(cols)}) SELECT m.store_id, "
+                f"{', '.join('r.' + c for c in cols)} FROM {table.name} r "
+                f"JOIN {mapping} ON r.store_id = m.tpl"
+            )
+        )
 
 
 def build(url: str, stores: int, weeks: int, end: date) -> None:
@@ -92,12 +110,16 @@ def build(url: str, stores: int, weeks: int, end: date) -> None:
     templates = []
     for i in range(TEMPLATES):
         store = seed.generated_store(i, rng)
-        store.record = store.record.model_copy(update={"store": store.record.store.model_copy(update={"id": f"tpl-{i}"})})
+        store.record = store.record.model_copy(
+            update={"store": store.record.store.model_copy(update={"id": f"tpl-{i}"})}
+        )
         templates.append(store)
     began = time.perf_counter()
     messages = seed.seed(storage, templates, 1, end, rng)
-    print(f"templates: {TEMPLATES} stores × 1 week, {messages} messages through write_aggregates "
-          f"in {time.perf_counter() - began:.1f} s")
+    print(
+        f"templates: {TEMPLATES} stores × 1 week, {messages} messages through write_aggregates "
+        f"in {time.perf_counter() - began:.1f} s"
+    )
     began = time.perf_counter()
     with storage.engine.begin() as conn:
         copy_registry(conn, stores)
@@ -110,8 +132,10 @@ def build(url: str, stores: int, weeks: int, end: date) -> None:
         auth.add_user(conn, "bench", "hq", "bench-password")
     with storage.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE"))
-    print(f"copied to {stores} stores × {weeks} weeks in {time.perf_counter() - began:.1f} s: "
-          + ", ".join(f"{name} {n:,}" for name, n in counts.items()))
+    print(
+        f"copied to {stores} stores × {weeks} weeks in {time.perf_counter() - began:.1f} s: "
+        + ", ".join(f"{name} {n:,}" for name, n in counts.items())
+    )
 
 
 def percentiles(samples_s: list[float]) -> str:
@@ -148,14 +172,20 @@ def measure(url: str, stores: int, end: date, runs: int) -> None:
         response = client.get("/api/v1/compare", params=dict(start=first, end=first + timedelta(days=6)))
         compare.append(time.perf_counter() - began)
         assert response.status_code == 200 and len(response.json()["stores"]) == stores
-    print(f"trends, one store-week ({year}-W{week:02d}, random stores): {percentiles(trends)}  [target p95 < 300 ms]")
+    print(
+        f"trends, one store-week ({year}-W{week:02d}, random stores): {percentiles(trends)}"
+        "  [target p95 < 300 ms]"
+    )
     print(f"compare, all {stores} stores over one week: {percentiles(compare)}  [target p95 < 1000 ms]")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pg", default=os.environ.get("FOOTFALL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
-                        help="admin URL of the PostgreSQL server (a scratch database is created and dropped)")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("FOOTFALL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        help="admin URL of the PostgreSQL server (a scratch database is created and dropped)",
+    )
     parser.add_argument("--stores", type=int, default=1000)
     parser.add_argument("--weeks", type=int, default=52)
     parser.add_argument("--runs", type=int, default=200, help="trends requests (compare: a tenth)")

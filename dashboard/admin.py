@@ -8,6 +8,7 @@ the users, from the command line (the API offers the same to hq users).
     users token NAME                  print a new API bearer token
     users list
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,11 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
-    parser.add_argument("--db", default=os.environ.get("FOOTFALL_DB_URL", DEFAULT_DB_URL),
-                        help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})")
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("FOOTFALL_DB_URL", DEFAULT_DB_URL),
+        help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})",
+    )
     actions = parser.add_subparsers(dest="action", required=True)
     if command == "stores":
         imp = actions.add_parser("import", help="register stores from edge store YAML files")
@@ -49,7 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         add.add_argument("name")
         add.add_argument("--role", required=True, choices=auth.ROLES)
         add.add_argument("--stores", default="", help="comma-separated store ids (managers)")
-        add.add_argument("--password-file", required=True, type=Path, help="file whose first line is the password")
+        add.add_argument(
+            "--password-file", required=True, type=Path, help="file whose first line is the password"
+        )
         token = actions.add_parser("token", help="print a new API bearer token for a user")
         token.add_argument("name")
         actions.add_parser("list", help="list users, roles and stores")
@@ -67,15 +73,33 @@ def _stores(conn: sa.Connection, args: argparse.Namespace) -> None:
             print(f"{config.store.id}: {len(config.zones)} zones, {len(config.lines)} lines from {path}")
     elif args.action == "add":
         plan = dict(width_m=args.width_m, height_m=args.height_m) if args.width_m and args.height_m else None
-        record = registry.StoreRecord.model_validate(dict(
-            store=dict(id=args.id, name=args.name, region=args.region, tags=_split(args.tags), timezone=args.timezone),
-            floor_plan=plan, area_m2=args.area_m2))
+        record = registry.StoreRecord.model_validate(
+            dict(
+                store=dict(
+                    id=args.id,
+                    name=args.name,
+                    region=args.region,
+                    tags=_split(args.tags),
+                    timezone=args.timezone,
+                ),
+                floor_plan=plan,
+                area_m2=args.area_m2,
+            )
+        )
         registry.save(conn, record)
         print(f"{args.id}: saved")
     else:
         for s in repository.stores(conn, None, args.region, args.tag):
-            fields = [s["id"], s["name"], s["region"], ",".join(s["tags"]), s["timezone"], f"{len(s['zones'])} zones",
-                      f"{len(s['lines'])} lines", f"{len(s['cameras'])} cameras"]
+            fields = [
+                s["id"],
+                s["name"],
+                s["region"],
+                ",".join(s["tags"]),
+                s["timezone"],
+                f"{len(s['zones'])} zones",
+                f"{len(s['lines'])} lines",
+                f"{len(s['cameras'])} cameras",
+            ]
             print("\t".join(fields + (["auto-registered"] if s["auto_registered"] else [])))
 
 
@@ -84,7 +108,9 @@ def _users(conn: sa.Connection, args: argparse.Namespace) -> None:
         try:
             password = args.password_file.read_text().splitlines()[0]
         except (OSError, IndexError) as exc:
-            raise auth.AuthError(f"--password-file {args.password_file}: cannot read a password ({exc})") from None
+            raise auth.AuthError(
+                f"--password-file {args.password_file}: cannot read a password ({exc})"
+            ) from None
         auth.add_user(conn, args.name, args.role, password, _split(args.stores))
         print(f"{args.name}: {args.role}")
     elif args.action == "token":

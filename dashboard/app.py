@@ -6,6 +6,7 @@ MQTT subscriber started and stopped in the app's lifespan (dashboard.live.start_
 `app.state.engine`, `.storage` and `.settings` serve both.
 `python -m dashboard serve` runs it with uvicorn.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,9 @@ def create_app(settings: Settings) -> FastAPI:
     storage = Storage(settings.db_url)
     if settings.migrate:
         storage.migrate()
-    pages = importlib.import_module("dashboard.pages") if importlib.util.find_spec("dashboard.pages") else None
+    pages = (
+        importlib.import_module("dashboard.pages") if importlib.util.find_spec("dashboard.pages") else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -44,9 +47,13 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             stop_live(app.state)
 
-    app = FastAPI(lifespan=lifespan, title="Footfall dashboard", version="1",
-                  description="In-store analytics: per-store trends, chain comparison, heat grids, CSV export. "
-                              "Log in with POST /api/v1/session or send Authorization: Bearer TOKEN.")
+    app = FastAPI(
+        lifespan=lifespan,
+        title="Footfall dashboard",
+        version="1",
+        description="In-store analytics: per-store trends, chain comparison, heat grids, CSV export. "
+        "Log in with POST /api/v1/session or send Authorization: Bearer TOKEN.",
+    )
     app.state.engine = storage.engine
     app.state.storage = storage
     app.state.settings = settings
@@ -55,12 +62,19 @@ def create_app(settings: Settings) -> FastAPI:
     async def _same_origin_only(request: Request, call_next):
         """CSRF guard: cookie-authenticated writes must come from this site (SameSite=strict too)."""
         if not auth.same_origin(request):
-            return JSONResponse({"detail": "cross-site request refused: Origin or Referer must be this site"},
-                                status_code=403)
+            return JSONResponse(
+                {"detail": "cross-site request refused: Origin or Referer must be this site"}, status_code=403
+            )
         return await call_next(request)
 
-    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie=SESSION_COOKIE,
-                       max_age=settings.session_max_age_s, same_site="strict", https_only=settings.secure_cookies)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_s,
+        same_site="strict",
+        https_only=settings.secure_cookies,
+    )
     for router in api.ROUTERS:
         app.include_router(router, prefix=api.PREFIX)
     if pages is not None:
@@ -69,10 +83,14 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help="SQLAlchemy URL (default $FOOTFALL_DB_URL or sqlite:///var/footfall.sqlite3)")
+    parser.add_argument(
+        "--db", help="SQLAlchemy URL (default $FOOTFALL_DB_URL or sqlite:///var/footfall.sqlite3)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="listen port (default 8000)")
-    parser.add_argument("--secret-file", help="file holding the session secret (default $FOOTFALL_SECRET_FILE)")
+    parser.add_argument(
+        "--secret-file", help="file holding the session secret (default $FOOTFALL_SECRET_FILE)"
+    )
     parser.add_argument("--mqtt", help="broker URL for the live page (default $FOOTFALL_MQTT_URL)")
 
 

@@ -7,12 +7,14 @@ send `Authorization: Bearer TOKEN` with a token from `python -m dashboard users 
 (only its SHA-256 is stored). State-changing requests that ride on the cookie must come from
 the dashboard's own origin (see `same_origin`), which with SameSite=strict closes CSRF.
 """
+
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -65,8 +67,10 @@ def add_user(conn: sa.Connection, name: str, role: str, password: str, stores: I
     if unknown:
         raise AuthError(f"unknown store(s) for {name!r}: {', '.join(sorted(unknown))}")
     conn.execute(sa.delete(t.users).where(t.users.c.name == name))
-    conn.execute(sa.insert(t.users), dict(name=name, role=role, password_hash=_hasher.hash(password),
-                                          created_at=now_utc()))
+    conn.execute(
+        sa.insert(t.users),
+        dict(name=name, role=role, password_hash=_hasher.hash(password), created_at=now_utc()),
+    )
     if role == "manager":
         conn.execute(sa.insert(t.user_stores), [dict(user_name=name, store_id=s) for s in stores])
 
@@ -91,7 +95,9 @@ def authenticate(conn: sa.Connection, name: str, password: str) -> Principal | N
     if stored is None:
         return None
     if _hasher.check_needs_rehash(stored):
-        conn.execute(sa.update(t.users).where(t.users.c.name == name).values(password_hash=_hasher.hash(password)))
+        conn.execute(
+            sa.update(t.users).where(t.users.c.name == name).values(password_hash=_hasher.hash(password))
+        )
     return principal(conn, name)
 
 
@@ -104,12 +110,16 @@ def new_token(conn: sa.Connection, name: str) -> str:
     if principal(conn, name) is None:
         raise AuthError(f"no user {name!r}")
     token = secrets.token_urlsafe(32)
-    conn.execute(sa.insert(t.api_tokens), dict(token_sha256=_digest(token), user_name=name, created_at=now_utc()))
+    conn.execute(
+        sa.insert(t.api_tokens), dict(token_sha256=_digest(token), user_name=name, created_at=now_utc())
+    )
     return token
 
 
 def token_principal(conn: sa.Connection, token: str) -> Principal | None:
-    name = conn.scalar(sa.select(t.api_tokens.c.user_name).where(t.api_tokens.c.token_sha256 == _digest(token)))
+    name = conn.scalar(
+        sa.select(t.api_tokens.c.user_name).where(t.api_tokens.c.token_sha256 == _digest(token))
+    )
     return principal(conn, name) if name else None
 
 
@@ -135,7 +145,9 @@ def request_principal(conn: sa.Connection, request: Request) -> Principal | None
 def same_origin(request: Request) -> bool:
     """True when a state-changing request comes from this site: its Origin (or Referer) has the
     host the request was sent to. Bearer-token requests are not exposed to CSRF and pass."""
-    if request.method in ("GET", "HEAD", "OPTIONS") or request.headers.get("authorization", "").lower().startswith("bearer "):
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.headers.get(
+        "authorization", ""
+    ).lower().startswith("bearer "):
         return True
     source = request.headers.get("origin") or request.headers.get("referer")
     if not source:

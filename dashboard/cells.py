@@ -6,9 +6,10 @@ a direction grid is (ix int32, iy int32, counts int32[8]). Cell (ix, iy) covers
 exactly as in the MQTT contract. Records are sorted by (iy, ix), one per cell.
 Packing keeps a day of heat for a 40 × 25 m store at 0.5 m under 50 kB and merges with numpy.
 """
+
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 

@@ -5,11 +5,11 @@ stores` and by PUT /api/v1/stores/{id}.
 Zones and lines are upserted by name; ones the record does not list are kept (they may have
 history, and the ingest would learn them again anyway).
 """
+
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard import tables as t
 from dashboard.rollups import upsert
@@ -30,7 +30,7 @@ class StoreRecord(BaseModel):
     lines: list[Line] = Field(default_factory=list)
 
     @classmethod
-    def from_config(cls, config: StoreConfig) -> "StoreRecord":
+    def from_config(cls, config: StoreConfig) -> StoreRecord:
         plan = config.floor_plan
         if plan.image:
             plan = plan.model_copy(update={"image": config.resolve(plan.image)})
@@ -40,18 +40,51 @@ class StoreRecord(BaseModel):
 def save(conn: sa.Connection, record: StoreRecord, simulated: bool = False) -> None:
     """Create or update a store from a record (the store is no longer `auto_registered`)."""
     info, plan = record.store, record.floor_plan
-    row = dict(id=info.id, name=info.name or info.id, region=info.region, tags=list(info.tags),
-               timezone=info.timezone, auto_registered=False, simulated=simulated, area_m2=record.area_m2)
+    row = dict(
+        id=info.id,
+        name=info.name or info.id,
+        region=info.region,
+        tags=list(info.tags),
+        timezone=info.timezone,
+        auto_registered=False,
+        simulated=simulated,
+        area_m2=record.area_m2,
+    )
     if plan is not None:
-        row.update(origin_x_m=plan.origin_m[0], origin_y_m=plan.origin_m[1], width_m=plan.width_m,
-                   height_m=plan.height_m, plan_image=plan.image)
+        row.update(
+            origin_x_m=plan.origin_m[0],
+            origin_y_m=plan.origin_m[1],
+            width_m=plan.width_m,
+            height_m=plan.height_m,
+            plan_image=plan.image,
+        )
         row["area_m2"] = record.area_m2 or plan.width_m * plan.height_m
     exists = conn.scalar(sa.select(sa.func.count()).where(t.stores.c.id == info.id))
     if exists:
         conn.execute(sa.update(t.stores).where(t.stores.c.id == info.id).values(**row))
     else:
         conn.execute(sa.insert(t.stores), dict(row, created_at=now_utc()))
-    upsert(conn, t.zones, [dict(store_id=info.id, name=z.name, polygon_m=[list(p) for p in z.polygon_m],
-                                area_m2=z.area_m2, capacity=z.capacity) for z in record.zones], replace=True)
-    upsert(conn, t.lines, [dict(store_id=info.id, name=ln.name, start_m=list(ln.start_m), end_m=list(ln.end_m))
-                           for ln in record.lines], replace=True)
+    upsert(
+        conn,
+        t.zones,
+        [
+            dict(
+                store_id=info.id,
+                name=z.name,
+                polygon_m=[list(p) for p in z.polygon_m],
+                area_m2=z.area_m2,
+                capacity=z.capacity,
+            )
+            for z in record.zones
+        ],
+        replace=True,
+    )
+    upsert(
+        conn,
+        t.lines,
+        [
+            dict(store_id=info.id, name=ln.name, start_m=list(ln.start_m), end_m=list(ln.end_m))
+            for ln in record.lines
+        ],
+        replace=True,
+    )

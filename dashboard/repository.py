@@ -10,6 +10,7 @@ Definitions (docs/storage.md):
 - dwell: completed zone stays of at least min_dwell_s (count, mean, DWELL_BINS_S histogram);
 - weeks are ISO weeks of the store's local dates, Monday first; hours are local hours.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -40,24 +41,41 @@ def _store_rows(conn: sa.Connection, ids: set[str] | None, region: str | None, t
     return [r for r in conn.execute(query).mappings() if not tag or tag in (r["tags"] or [])]
 
 
-def stores(conn: sa.Connection, ids: set[str] | None = None, region: str | None = None,
-           tag: str | None = None) -> list[dict]:
+def stores(
+    conn: sa.Connection, ids: set[str] | None = None, region: str | None = None, tag: str | None = None
+) -> list[dict]:
     """The registry: stores (those in `ids` if given) with zones, lines and cameras."""
     rows = _store_rows(conn, ids, region, tag)
     wanted = [r["id"] for r in rows]
     children: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for name, table in (("zones", t.zones), ("lines", t.lines), ("cameras", t.cameras)):
-        for child in conn.execute(sa.select(table).where(table.c.store_id.in_(wanted))
-                                  .order_by(table.c.store_id, table.c.name)).mappings():
+        for child in conn.execute(
+            sa.select(table).where(table.c.store_id.in_(wanted)).order_by(table.c.store_id, table.c.name)
+        ).mappings():
             child = dict(child)
             children[child.pop("store_id")][name].append(child)
-    return [dict(
-        id=r["id"], name=r["name"] or r["id"], region=r["region"], tags=list(r["tags"] or []),
-        timezone=r["timezone"], area_m2=_area(r), auto_registered=r["auto_registered"], simulated=r["simulated"],
-        floor_plan=dict(origin_m=[r["origin_x_m"], r["origin_y_m"]], width_m=r["width_m"], height_m=r["height_m"],
-                        image=r["plan_image"]),
-        zones=children[r["id"]]["zones"], lines=children[r["id"]]["lines"],
-        cameras=children[r["id"]]["cameras"]) for r in rows]
+    return [
+        dict(
+            id=r["id"],
+            name=r["name"] or r["id"],
+            region=r["region"],
+            tags=list(r["tags"] or []),
+            timezone=r["timezone"],
+            area_m2=_area(r),
+            auto_registered=r["auto_registered"],
+            simulated=r["simulated"],
+            floor_plan=dict(
+                origin_m=[r["origin_x_m"], r["origin_y_m"]],
+                width_m=r["width_m"],
+                height_m=r["height_m"],
+                image=r["plan_image"],
+            ),
+            zones=children[r["id"]]["zones"],
+            lines=children[r["id"]]["lines"],
+            cameras=children[r["id"]]["cameras"],
+        )
+        for r in rows
+    ]
 
 
 def store(conn: sa.Connection, store_id: str) -> dict:
@@ -70,18 +88,42 @@ def store(conn: sa.Connection, store_id: str) -> dict:
 def live(conn: sa.Connection, store_id: str) -> dict:
     """The newest minute bucket of each zone (summed over cameras) and the cameras' status."""
     zm = t.zone_minutes.c
-    latest = (sa.select(zm.zone, sa.func.max(zm.bucket_start).label("bucket_start"))
-              .where(zm.store_id == store_id).group_by(zm.zone).subquery())
+    latest = (
+        sa.select(zm.zone, sa.func.max(zm.bucket_start).label("bucket_start"))
+        .where(zm.store_id == store_id)
+        .group_by(zm.zone)
+        .subquery()
+    )
     rows = conn.execute(
-        sa.select(zm.zone, zm.bucket_start, sa.func.sum(zm.mean_occupancy), sa.func.sum(zm.max_occupancy),
-                  sa.func.sum(zm.entries))
+        sa.select(
+            zm.zone,
+            zm.bucket_start,
+            sa.func.sum(zm.mean_occupancy),
+            sa.func.sum(zm.max_occupancy),
+            sa.func.sum(zm.entries),
+        )
         .join(latest, (zm.zone == latest.c.zone) & (zm.bucket_start == latest.c.bucket_start))
-        .where(zm.store_id == store_id).group_by(zm.zone, zm.bucket_start).order_by(zm.zone)).all()
+        .where(zm.store_id == store_id)
+        .group_by(zm.zone, zm.bucket_start)
+        .order_by(zm.zone)
+    ).all()
     info = store(conn, store_id)
     capacity = {z["name"]: z["capacity"] for z in info["zones"]}
-    return dict(store=store_id, cameras=info["cameras"], zones=[
-        dict(zone=z, bucket_start=b, mean_occupancy=float(mean), max_occupancy=int(mx), entries=int(n),
-             capacity=capacity.get(z)) for z, b, mean, mx, n in rows])
+    return dict(
+        store=store_id,
+        cameras=info["cameras"],
+        zones=[
+            dict(
+                zone=z,
+                bucket_start=b,
+                mean_occupancy=float(mean),
+                max_occupancy=int(mx),
+                entries=int(n),
+                capacity=capacity.get(z),
+            )
+            for z, b, mean, mx, n in rows
+        ],
+    )
 
 
 def _days(table: sa.Table, store_ids, first: date, last: date):
@@ -94,9 +136,17 @@ def _days(table: sa.Table, store_ids, first: date, last: date):
 def _occupancy(conn: sa.Connection, table: sa.Table, where, by: list[str]) -> dict[tuple, float]:
     """Mean people present per group of `by` columns: Σ over cameras of Σps / Σcovered."""
     c = table.c
-    per_camera = (sa.select(*[c[n] for n in by], c.camera, sa.func.sum(c.person_seconds).label("ps"),
-                            sa.func.sum(c.covered_s).label("cov"))
-                  .where(where).group_by(*[c[n] for n in by], c.camera).subquery())
+    per_camera = (
+        sa.select(
+            *[c[n] for n in by],
+            c.camera,
+            sa.func.sum(c.person_seconds).label("ps"),
+            sa.func.sum(c.covered_s).label("cov"),
+        )
+        .where(where)
+        .group_by(*[c[n] for n in by], c.camera)
+        .subquery()
+    )
     p = per_camera.c
     ratio = sa.case((p.cov > 0, p.ps / p.cov), else_=0.0)
     rows = conn.execute(sa.select(*[p[n] for n in by], sa.func.sum(ratio)).group_by(*[p[n] for n in by]))
@@ -106,13 +156,20 @@ def _occupancy(conn: sa.Connection, table: sa.Table, where, by: list[str]) -> di
 def _footfall_by_day(conn: sa.Connection, store_ids, first: date, last: date) -> dict[tuple[str, date], int]:
     """(store, local date) → footfall: line `in` counts, or zone entries for stores without lines."""
     ld, zd = t.line_days.c, t.zone_days.c
-    out = {(s, d): int(n) for s, d, n in conn.execute(
-        sa.select(ld.store_id, ld.local_date, sa.func.sum(ld.in_count))
-        .where(_days(t.line_days, store_ids, first, last)).group_by(ld.store_id, ld.local_date))}
+    out = {
+        (s, d): int(n)
+        for s, d, n in conn.execute(
+            sa.select(ld.store_id, ld.local_date, sa.func.sum(ld.in_count))
+            .where(_days(t.line_days, store_ids, first, last))
+            .group_by(ld.store_id, ld.local_date)
+        )
+    }
     with_lines = sa.select(t.lines.c.store_id).distinct()
-    fallback = (sa.select(zd.store_id, zd.local_date, sa.func.sum(zd.entries))
-                .where(_days(t.zone_days, store_ids, first, last) & zd.store_id.not_in(with_lines))
-                .group_by(zd.store_id, zd.local_date))
+    fallback = (
+        sa.select(zd.store_id, zd.local_date, sa.func.sum(zd.entries))
+        .where(_days(t.zone_days, store_ids, first, last) & zd.store_id.not_in(with_lines))
+        .group_by(zd.store_id, zd.local_date)
+    )
     out.update({(s, d): int(n) for s, d, n in conn.execute(fallback)})
     return out
 
@@ -120,15 +177,26 @@ def _footfall_by_day(conn: sa.Connection, store_ids, first: date, last: date) ->
 def _dwell(conn: sa.Connection, store_ids, first: date, last: date, by_zone: bool) -> dict:
     zd = t.zone_days.c
     keys = [zd.store_id, zd.zone] if by_zone else [zd.store_id]
-    rows = conn.execute(sa.select(*keys, sa.func.sum(zd.dwell_count), sa.func.sum(zd.dwell_sum_s),
-                                  sa.func.sum(zd.entries), *[sa.func.sum(zd[c]) for c in t.DWELL_COLUMNS])
-                        .where(_days(t.zone_days, store_ids, first, last)).group_by(*keys))
+    rows = conn.execute(
+        sa.select(
+            *keys,
+            sa.func.sum(zd.dwell_count),
+            sa.func.sum(zd.dwell_sum_s),
+            sa.func.sum(zd.entries),
+            *[sa.func.sum(zd[c]) for c in t.DWELL_COLUMNS],
+        )
+        .where(_days(t.zone_days, store_ids, first, last))
+        .group_by(*keys)
+    )
     out = {}
     for row in rows:
-        key, (count, total, entries, *bins) = tuple(row[:len(keys)]), row[len(keys):]
-        out[key if by_zone else key[0]] = dict(dwell_count=int(count or 0),
-                                               mean_dwell_s=float(total) / count if count else None,
-                                               entries=int(entries or 0), histogram=[int(b or 0) for b in bins])
+        key, (count, total, entries, *bins) = tuple(row[: len(keys)]), row[len(keys) :]
+        out[key if by_zone else key[0]] = dict(
+            dwell_count=int(count or 0),
+            mean_dwell_s=float(total) / count if count else None,
+            entries=int(entries or 0),
+            histogram=[int(b or 0) for b in bins],
+        )
     return out
 
 
@@ -136,8 +204,11 @@ def _heat(conn: sa.Connection, store_id: str, first: date, last: date) -> tuple[
     """Mean people per floor cell over the days: each camera's person-seconds / its covered
     seconds, cameras added. Only the most common cell size is kept."""
     gd = t.grid_days.c
-    rows = conn.execute(sa.select(gd.camera, gd.cell_m, gd.covered_s, gd.cells)
-                        .where(_days(t.grid_days, store_id, first, last))).all()
+    rows = conn.execute(
+        sa.select(gd.camera, gd.cell_m, gd.covered_s, gd.cells).where(
+            _days(t.grid_days, store_id, first, last)
+        )
+    ).all()
     sizes = [r.cell_m for r in rows]
     if not sizes:
         return 0.5, np.zeros(0, packed.HEAT)
@@ -157,8 +228,14 @@ def _heat(conn: sa.Connection, store_id: str, first: date, last: date) -> tuple[
 
 def heat(conn: sa.Connection, store_id: str, first: date, last: date) -> dict:
     cell_m, grid = _heat(conn, store_id, first, last)
-    return dict(store=store_id, first=first, last=last, cell_m=cell_m, unit="mean people per cell",
-                cells=[[int(c["ix"]), int(c["iy"]), round(float(c["value"]), 5)] for c in grid])
+    return dict(
+        store=store_id,
+        first=first,
+        last=last,
+        cell_m=cell_m,
+        unit="mean people per cell",
+        cells=[[int(c["ix"]), int(c["iy"]), round(float(c["value"]), 5)] for c in grid],
+    )
 
 
 def _change(now: float | None, before: float | None) -> float | None:
@@ -184,21 +261,32 @@ def trends(conn: sa.Connection, store_id: str, iso_year: int, iso_week: int, top
     by_hour = _occupancy(conn, gh, _days(gh, store_id, first, last), ["local_hour"])
     by_day = _occupancy(conn, t.grid_days, _days(t.grid_days, store_id, first, last), ["local_weekday"])
     zone_occ = _occupancy(conn, t.zone_days, _days(t.zone_days, store_id, first, last), ["zone"])
-    zmax = dict(conn.execute(sa.select(t.zone_days.c.zone, sa.func.max(t.zone_days.c.max_occupancy))
-                             .where(_days(t.zone_days, store_id, first, last)).group_by(t.zone_days.c.zone)).all())
+    zmax = dict(
+        conn.execute(
+            sa.select(t.zone_days.c.zone, sa.func.max(t.zone_days.c.max_occupancy))
+            .where(_days(t.zone_days, store_id, first, last))
+            .group_by(t.zone_days.c.zone)
+        ).all()
+    )
     dwell = _dwell(conn, store_id, first, last, by_zone=True)
     td = t.transition_days.c
-    transitions = conn.execute(sa.select(td.from_zone, td.to_zone, sa.func.sum(td.count).label("n"))
-                               .where(_days(t.transition_days, store_id, first, last))
-                               .group_by(td.from_zone, td.to_zone).order_by(sa.desc("n"), td.from_zone, td.to_zone)
-                               .limit(top)).all()
+    transitions = conn.execute(
+        sa.select(td.from_zone, td.to_zone, sa.func.sum(td.count).label("n"))
+        .where(_days(t.transition_days, store_id, first, last))
+        .group_by(td.from_zone, td.to_zone)
+        .order_by(sa.desc("n"), td.from_zone, td.to_zone)
+        .limit(top)
+    ).all()
     dd = t.direction_days.c
-    direction_rows = conn.execute(sa.select(dd.flow_cell_m, dd.cells)
-                                  .where(_days(t.direction_days, store_id, first, last))).all()
+    direction_rows = conn.execute(
+        sa.select(dd.flow_cell_m, dd.cells).where(_days(t.direction_days, store_id, first, last))
+    ).all()
     sizes = [r.flow_cell_m for r in direction_rows]
     flow_cell_m = max(set(sizes), key=sizes.count) if sizes else None
-    directions = packed.merge([packed.unpack(r.cells, packed.DIRECTIONS) for r in direction_rows
-                               if r.flow_cell_m == flow_cell_m], packed.DIRECTIONS)
+    directions = packed.merge(
+        [packed.unpack(r.cells, packed.DIRECTIONS) for r in direction_rows if r.flow_cell_m == flow_cell_m],
+        packed.DIRECTIONS,
+    )
     cell_m, heat_now = _heat(conn, store_id, first, last)
     _, heat_before = _heat(conn, store_id, prev, prev + timedelta(days=6))
     before = heat_before.copy()
@@ -210,14 +298,27 @@ def trends(conn: sa.Connection, store_id: str, iso_year: int, iso_week: int, top
     dwell_now = _dwell(conn, store_id, first, last, by_zone=False).get(store_id, {})
     dwell_prev = _dwell(conn, store_id, prev, first - timedelta(days=1), by_zone=False).get(store_id, {})
     return dict(
-        store=store_id, simulated=simulated, iso_year=iso_year, iso_week=iso_week, first=first, last=last,
+        store=store_id,
+        simulated=simulated,
+        iso_year=iso_year,
+        iso_week=iso_week,
+        first=first,
+        last=last,
         occupancy_by_hour=[by_hour.get((h,), 0.0) for h in range(24)],
         occupancy_by_weekday=[by_day.get((d,), 0.0) for d in range(7)],
         occupancy_hour_weekday=[[hw.get((d, h), 0.0) for h in range(24)] for d in range(7)],
-        zones=[dict(zone=z, mean_occupancy=zone_occ.get((z,), 0.0), max_occupancy=int(zmax.get(z) or 0),
-                    **dwell.get((store_id, z), dict(dwell_count=0, mean_dwell_s=None, entries=0,
-                                                    histogram=[0] * len(t.DWELL_BINS_S))))
-               for z in sorted({k[0] for k in zone_occ} | {k[1] for k in dwell})],
+        zones=[
+            dict(
+                zone=z,
+                mean_occupancy=zone_occ.get((z,), 0.0),
+                max_occupancy=int(zmax.get(z) or 0),
+                **dwell.get(
+                    (store_id, z),
+                    dict(dwell_count=0, mean_dwell_s=None, entries=0, histogram=[0] * len(t.DWELL_BINS_S)),
+                ),
+            )
+            for z in sorted({k[0] for k in zone_occ} | {k[1] for k in dwell})
+        ],
         dwell_bins_s=list(t.DWELL_BINS_S),
         transitions=[dict(from_zone=a, to_zone=b, count=int(n)) for a, b, n in transitions],
         flow_cell_m=flow_cell_m,
@@ -226,14 +327,23 @@ def trends(conn: sa.Connection, store_id: str, iso_year: int, iso_week: int, top
         cell_m=cell_m,
         heat=[[int(c["ix"]), int(c["iy"]), round(float(c["value"]), 5)] for c in heat_now],
         heat_difference=[[int(c["ix"]), int(c["iy"]), round(float(c["value"]), 5)] for c in difference],
-        footfall=week_footfall, previous_footfall=prev_footfall,
+        footfall=week_footfall,
+        previous_footfall=prev_footfall,
         footfall_change=_change(week_footfall, prev_footfall),
-        mean_dwell_s=dwell_now.get("mean_dwell_s"), previous_mean_dwell_s=dwell_prev.get("mean_dwell_s"),
-        mean_dwell_change=_change(dwell_now.get("mean_dwell_s"), dwell_prev.get("mean_dwell_s")))
+        mean_dwell_s=dwell_now.get("mean_dwell_s"),
+        previous_mean_dwell_s=dwell_prev.get("mean_dwell_s"),
+        mean_dwell_change=_change(dwell_now.get("mean_dwell_s"), dwell_prev.get("mean_dwell_s")),
+    )
 
 
-def compare(conn: sa.Connection, first: date, last: date, store_ids: set[str] | None = None,
-            region: str | None = None, tag: str | None = None) -> dict:
+def compare(
+    conn: sa.Connection,
+    first: date,
+    last: date,
+    store_ids: set[str] | None = None,
+    region: str | None = None,
+    tag: str | None = None,
+) -> dict:
     """Every store (allowed, matching region/tag) over local dates [first, last], ranked by footfall."""
     chosen = _store_rows(conn, store_ids, region, tag)
     with_lines = set(conn.scalars(sa.select(t.lines.c.store_id).distinct()))
@@ -253,28 +363,48 @@ def compare(conn: sa.Connection, first: date, last: date, store_ids: set[str] | 
         people = occupancy.get((s["id"],))
         daily = [footfall.get((s["id"], d), 0) for d in days]
         area = _area(s)
-        rows.append(dict(
-            store=s["id"], name=s["name"] or s["id"], region=s["region"], tags=list(s["tags"] or []), area_m2=area,
-            footfall=sum(daily), footfall_by_day=daily, mean_occupancy=people,
-            occupancy_per_m2=people / area if people is not None and area else None,
-            peak_hour=peak.get(s["id"], (None,))[0], mean_dwell_s=dwell.get(s["id"], {}).get("mean_dwell_s"),
-            footfall_source="lines" if s["id"] in with_lines else "zone entries", simulated=s["simulated"]))
+        rows.append(
+            dict(
+                store=s["id"],
+                name=s["name"] or s["id"],
+                region=s["region"],
+                tags=list(s["tags"] or []),
+                area_m2=area,
+                footfall=sum(daily),
+                footfall_by_day=daily,
+                mean_occupancy=people,
+                occupancy_per_m2=people / area if people is not None and area else None,
+                peak_hour=peak.get(s["id"], (None,))[0],
+                mean_dwell_s=dwell.get(s["id"], {}).get("mean_dwell_s"),
+                footfall_source="lines" if s["id"] in with_lines else "zone entries",
+                simulated=s["simulated"],
+            )
+        )
     rows.sort(key=lambda r: (-r["footfall"], r["store"]))
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
     return dict(first=first, last=last, days=days, stores=rows)
 
 
-EXPORTS = {table.name: table for grain in t.ROLLUPS.values() for table in grain.values()
-           if table not in (t.direction_hours, t.direction_days)}
+EXPORTS = {
+    table.name: table
+    for grain in t.ROLLUPS.values()
+    for table in grain.values()
+    if table not in (t.direction_hours, t.direction_days)
+}
 
 
-def export(conn: sa.Connection, dataset: str, store_ids: set[str] | None, first: date, last: date) -> list[dict]:
+def export(
+    conn: sa.Connection, dataset: str, store_ids: set[str] | None, first: date, last: date
+) -> list[dict]:
     """Rows of one rollup table over local dates [first, last] (packed grids left out)."""
     table = EXPORTS.get(dataset)
     if table is None:
         raise NotFound(f"no dataset {dataset!r} (have {', '.join(sorted(EXPORTS))})")
     columns = [c for c in table.c if c.name != "cells"]
-    query = (sa.select(*columns).where(_days(table, store_ids, first, last))
-             .order_by(table.c.store_id, table.c.local_date, *table.primary_key.columns))
+    query = (
+        sa.select(*columns)
+        .where(_days(table, store_ids, first, last))
+        .order_by(table.c.store_id, table.c.local_date, *table.primary_key.columns)
+    )
     return [dict(row) for row in conn.execute(query).mappings()]

@@ -7,10 +7,11 @@ sums add, `max_occupancy` takes the max, `simulated` is OR-ed, and packed grids 
 cell by cell. Re-adding is only safe because storage refuses a message id it has seen.
 A bucket counts wholly in the hour (and local day) of its start.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -38,15 +39,16 @@ class StoreClock:
         """Period columns of the UTC hour and of the local day holding `start` (naive UTC)."""
         hour = start.replace(minute=0, second=0, microsecond=0)
         if hour not in self._periods:
-            local = hour.replace(tzinfo=timezone.utc).astimezone(self.tz)
+            local = hour.replace(tzinfo=UTC).astimezone(self.tz)
             day = local.date()
             self._periods[hour] = (
                 dict(period_start=hour, local_date=day, local_hour=local.hour, local_weekday=local.weekday()),
-                dict(period_start=self.midnight_utc(day), local_date=day, local_weekday=day.weekday()))
+                dict(period_start=self.midnight_utc(day), local_date=day, local_weekday=day.weekday()),
+            )
         return self._periods[hour]
 
     def midnight_utc(self, day: date) -> datetime:
-        return datetime.combine(day, time(0), self.tz).astimezone(timezone.utc).replace(tzinfo=None)
+        return datetime.combine(day, time(0), self.tz).astimezone(UTC).replace(tzinfo=None)
 
 
 class Rows:
@@ -103,20 +105,33 @@ def _dwell_histogram(dwells_s: list[float]) -> dict:
 
 def accumulate(m, clock: StoreClock, raw: Rows, rollups: Rows) -> None:
     """Turn one aggregate into raw rows and rollup contributions."""
-    start = m.bucket_start.astimezone(timezone.utc).replace(tzinfo=None)
+    start = m.bucket_start.astimezone(UTC).replace(tzinfo=None)
     base = dict(store_id=m.store, camera=m.camera, covered_s=m.covered_s, simulated=m.simulated)
     bucket = dict(base, bucket_start=start, bucket_s=m.bucket_s)
     by_hour, by_day = clock.periods(start)
     periods = [("hour", by_hour), ("day", by_day)]
     if isinstance(m, ZonesAggregate):
         for z in m.zones:
-            raw.append(t.zone_minutes, dict(bucket, zone=z.zone, mean_occupancy=z.mean_occupancy,
-                                            max_occupancy=z.max_occupancy, person_seconds=z.person_seconds,
-                                            entries=z.entries,
-                                            dwells_s=np.asarray(z.dwells_s, "<f4").tobytes()))
-            measures = dict(person_seconds=z.person_seconds, max_occupancy=z.max_occupancy, entries=z.entries,
-                            dwell_count=len(z.dwells_s), dwell_sum_s=float(sum(z.dwells_s)),
-                            **_dwell_histogram(z.dwells_s))
+            raw.append(
+                t.zone_minutes,
+                dict(
+                    bucket,
+                    zone=z.zone,
+                    mean_occupancy=z.mean_occupancy,
+                    max_occupancy=z.max_occupancy,
+                    person_seconds=z.person_seconds,
+                    entries=z.entries,
+                    dwells_s=np.asarray(z.dwells_s, "<f4").tobytes(),
+                ),
+            )
+            measures = dict(
+                person_seconds=z.person_seconds,
+                max_occupancy=z.max_occupancy,
+                entries=z.entries,
+                dwell_count=len(z.dwells_s),
+                dwell_sum_s=float(sum(z.dwells_s)),
+                **_dwell_histogram(z.dwells_s),
+            )
             for grain, period in periods:
                 rollups.add(t.ROLLUPS[grain]["zones"], dict(base, zone=z.zone, **period, **measures))
     elif isinstance(m, LinesAggregate):
@@ -134,19 +149,32 @@ def accumulate(m, clock: StoreClock, raw: Rows, rollups: Rows) -> None:
         grid = packed.from_cells(m.directions, packed.DIRECTIONS)
         raw.append(t.direction_minutes, dict(bucket, flow_cell_m=m.flow_cell_m, cells=packed.pack(grid)))
         for grain, period in periods:
-            rollups.add(t.ROLLUPS[grain]["directions"], dict(base, flow_cell_m=m.flow_cell_m, **period, cells=grid))
+            rollups.add(
+                t.ROLLUPS[grain]["directions"], dict(base, flow_cell_m=m.flow_cell_m, **period, cells=grid)
+            )
     elif isinstance(m, GridAggregate):
         grid = packed.from_cells(m.cells, packed.HEAT)
         raw.append(t.grid_minutes, dict(bucket, cell_m=m.cell_m, cells=packed.pack(grid)))
         total = float(sum(c[2] for c in m.cells))
         for grain, period in periods:
-            rollups.add(t.ROLLUPS[grain]["grid"], dict(base, cell_m=m.cell_m, **period, person_seconds=total,
-                                                       cells=grid))
+            rollups.add(
+                t.ROLLUPS[grain]["grid"],
+                dict(base, cell_m=m.cell_m, **period, person_seconds=total, cells=grid),
+            )
     elif isinstance(m, HealthAggregate):
-        raw.append(t.health_minutes, dict(
-            bucket, frames_read=m.frames_read, frames_analysed=m.frames_analysed, frames_dropped=m.frames_dropped,
-            detector_ms_mean=m.detector_ms_mean, detector_ms_max=m.detector_ms_max,
-            source_status=m.source_status, reconnects=m.reconnects))
+        raw.append(
+            t.health_minutes,
+            dict(
+                bucket,
+                frames_read=m.frames_read,
+                frames_analysed=m.frames_analysed,
+                frames_dropped=m.frames_dropped,
+                detector_ms_mean=m.detector_ms_mean,
+                detector_ms_max=m.detector_ms_max,
+                source_status=m.source_status,
+                reconnects=m.reconnects,
+            ),
+        )
     else:
         raise TypeError(f"not a contract aggregate: {type(m).__name__}")
 
@@ -160,7 +188,7 @@ def merged_blobs(conn: sa.Connection, blobs: dict[sa.Table, dict[tuple, dict]]) 
         existing: dict[tuple, dict] = {}
         keys = list(by_key)
         for i in range(0, len(keys), 200):
-            chunk = keys[i:i + 200]
+            chunk = keys[i : i + 200]
             query = sa.select(table).where(sa.tuple_(*pk).in_(chunk)).with_for_update()
             for row in conn.execute(query).mappings():
                 existing[tuple(row[c.name] for c in pk)] = dict(row)
@@ -176,8 +204,9 @@ def merged_blobs(conn: sa.Connection, blobs: dict[sa.Table, dict[tuple, dict]]) 
     return out
 
 
-def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], replace: bool = False,
-           nothing: bool = False) -> None:
+def upsert(
+    conn: sa.Connection, table: sa.Table, rows: list[dict], replace: bool = False, nothing: bool = False
+) -> None:
     """Insert rows; on a primary-key clash add the measures (default), overwrite every column
     (`replace`) or keep the old row (`nothing`). Works on SQLite and PostgreSQL."""
     if not rows:
@@ -205,4 +234,4 @@ def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], replace: bool
                 changes[name] = column + new[name]
         statement = insert.on_conflict_do_update(index_elements=keys, set_=changes)
     for i in range(0, len(rows), 1000):
-        conn.execute(statement, rows[i:i + 1000])
+        conn.execute(statement, rows[i : i + 1000])

@@ -15,6 +15,7 @@ and the aisles; walking directions along the aisles; transitions entrance → ai
     python -m dashboard seed --db URL --stores 50 --weeks 8
     python -m dashboard seed --db URL --store-config examples/pets09.yaml --weeks 3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,12 +32,25 @@ import numpy as np
 from dashboard import registry
 from dashboard.storage import DEFAULT_DB_URL, Storage
 from edge.config import StoreConfig, load_config
-from edge.contract import (FlowsAggregate, GridAggregate, HealthAggregate, LineCount, LinesAggregate,
-                           Transition, ZonesAggregate, ZoneStats)
+from edge.contract import (
+    FlowsAggregate,
+    GridAggregate,
+    HealthAggregate,
+    LineCount,
+    LinesAggregate,
+    Transition,
+    ZonesAggregate,
+    ZoneStats,
+)
 
 log = logging.getLogger(__name__)
-REGIONS = {"north": "Europe/London", "south": "Europe/Madrid", "east": "Europe/Berlin",
-           "west": "Europe/Dublin", "central": "Europe/Paris"}
+REGIONS = {
+    "north": "Europe/London",
+    "south": "Europe/Madrid",
+    "east": "Europe/Berlin",
+    "west": "Europe/Dublin",
+    "central": "Europe/Paris",
+}
 KINDS = ("mall", "street", "outlet", "station")
 VISIT_S = 12 * 60  # mean time a visitor spends in the store
 DWELL_MEAN_S = {"entrance": 15.0, "checkout": 150.0, "aisle": 90.0}
@@ -62,12 +76,24 @@ FLOW_CELL_M = 2.0
 
 
 def _zone_kind(name: str) -> str:
-    return "entrance" if "entr" in name or "door" in name else "checkout" if "check" in name or "till" in name \
+    return (
+        "entrance"
+        if "entr" in name or "door" in name
+        else "checkout"
+        if "check" in name or "till" in name
         else "aisle"
+    )
 
 
-def _layout(record: registry.StoreRecord, camera: str, cell_m: float, peak: float, closed_sunday: bool,
-            rng: np.random.Generator, min_dwell_s: float = 10.0) -> SeedStore:
+def _layout(
+    record: registry.StoreRecord,
+    camera: str,
+    cell_m: float,
+    peak: float,
+    closed_sunday: bool,
+    rng: np.random.Generator,
+    min_dwell_s: float = 10.0,
+) -> SeedStore:
     """Hot spots on the zones' centres (entrance and checkout hotter), shares by zone area."""
     plan = record.floor_plan
     ox, oy = plan.origin_m
@@ -81,20 +107,30 @@ def _layout(record: registry.StoreRecord, camera: str, cell_m: float, peak: floa
         sx, sy = np.ptp(poly[:, 0]) / 3 + 0.5, np.ptp(poly[:, 1]) / 3 + 0.5
         kinds[zone.name] = _zone_kind(zone.name)
         strength = {"entrance": 3.0, "checkout": 2.0, "aisle": 1.0}[kinds[zone.name]] * rng.uniform(0.7, 1.3)
-        weight += strength * np.exp(-((xs - cx) / sx) ** 2 - ((ys - cy) / sy) ** 2)
+        weight += strength * np.exp(-(((xs - cx) / sx) ** 2) - ((ys - cy) / sy) ** 2)
         areas[zone.name] = zone.area_m2 * strength
         along_y = np.ptp(poly[:, 1]) >= np.ptp(poly[:, 0])
         for fx in np.arange(poly[:, 0].min(), poly[:, 0].max(), FLOW_CELL_M):
             for fy in np.arange(poly[:, 1].min(), poly[:, 1].max(), FLOW_CELL_M):
-                flow_cells.append((int((fx - ox) // FLOW_CELL_M), int((fy - oy) // FLOW_CELL_M), 2 if along_y else 0))
+                flow_cells.append(
+                    (int((fx - ox) // FLOW_CELL_M), int((fy - oy) // FLOW_CELL_M), 2 if along_y else 0)
+                )
     weight[weight < 0.05 * weight.max()] = 0
     weight /= weight.sum()
     iy, ix = np.nonzero(weight)
     total_area = sum(areas.values()) or 1.0
-    return SeedStore(record, camera, cell_m, peak, closed_sunday,
-                     [(int(a), int(b), float(weight[b, a])) for a, b in zip(ix, iy)],
-                     {z: 0.8 * a / total_area for z, a in areas.items()}, kinds,
-                     sorted(set(flow_cells)), min_dwell_s)
+    return SeedStore(
+        record,
+        camera,
+        cell_m,
+        peak,
+        closed_sunday,
+        [(int(a), int(b), float(weight[b, a])) for a, b in zip(ix, iy)],
+        {z: 0.8 * a / total_area for z, a in areas.items()},
+        kinds,
+        sorted(set(flow_cells)),
+        min_dwell_s,
+    )
 
 
 def generated_store(index: int, rng: np.random.Generator) -> SeedStore:
@@ -103,20 +139,51 @@ def generated_store(index: int, rng: np.random.Generator) -> SeedStore:
     kind = KINDS[int(rng.integers(len(KINDS)))]
     width, height = float(rng.integers(20, 61)), float(rng.integers(15, 41))
     aisles = int(rng.integers(3, 7))
-    zones = [dict(name="entrance", polygon_m=[[width / 2 - 3, height - 4], [width / 2 + 3, height - 4],
-                                              [width / 2 + 3, height], [width / 2 - 3, height]]),
-             dict(name="checkout", polygon_m=[[width - 10, height - 8], [width - 1, height - 8],
-                                              [width - 1, height - 4], [width - 10, height - 4]])]
+    zones = [
+        dict(
+            name="entrance",
+            polygon_m=[
+                [width / 2 - 3, height - 4],
+                [width / 2 + 3, height - 4],
+                [width / 2 + 3, height],
+                [width / 2 - 3, height],
+            ],
+        ),
+        dict(
+            name="checkout",
+            polygon_m=[
+                [width - 10, height - 8],
+                [width - 1, height - 8],
+                [width - 1, height - 4],
+                [width - 10, height - 4],
+            ],
+        ),
+    ]
     step = (width - 4) / aisles
     for k in range(aisles):
         x0 = 2 + k * step
-        zones.append(dict(name=f"aisle-{k + 1}", polygon_m=[[x0, 2], [x0 + step * 0.6, 2],
-                                                            [x0 + step * 0.6, height - 10], [x0, height - 10]]))
-    record = registry.StoreRecord.model_validate(dict(
-        store=dict(id=f"store-{index + 1:03d}", name=f"{region.title()} {kind} {index + 1}", region=region,
-                   tags=[kind] + (["flagship"] if width * height > 1800 else []), timezone=REGIONS[region]),
-        floor_plan=dict(width_m=width, height_m=height), zones=zones,
-        lines=[dict(name="door", start_m=[width / 2 + 3, height - 0.5], end_m=[width / 2 - 3, height - 0.5])]))
+        zones.append(
+            dict(
+                name=f"aisle-{k + 1}",
+                polygon_m=[[x0, 2], [x0 + step * 0.6, 2], [x0 + step * 0.6, height - 10], [x0, height - 10]],
+            )
+        )
+    record = registry.StoreRecord.model_validate(
+        dict(
+            store=dict(
+                id=f"store-{index + 1:03d}",
+                name=f"{region.title()} {kind} {index + 1}",
+                region=region,
+                tags=[kind] + (["flagship"] if width * height > 1800 else []),
+                timezone=REGIONS[region],
+            ),
+            floor_plan=dict(width_m=width, height_m=height),
+            zones=zones,
+            lines=[
+                dict(name="door", start_m=[width / 2 + 3, height - 0.5], end_m=[width / 2 - 3, height - 0.5])
+            ],
+        )
+    )
     peak = width * height / 6 * rng.uniform(0.6, 1.4) * (1.5 if kind == "mall" else 1.0)
     return _layout(record, "cam1", 1.0, peak, kind == "street", rng)
 
@@ -125,26 +192,36 @@ def configured_store(config: StoreConfig, rng: np.random.Generator) -> SeedStore
     """The store of an edge config: its own plan, zones, lines, camera and cell size."""
     record = registry.StoreRecord.from_config(config)
     peak = config.floor_plan.width_m * config.floor_plan.height_m / 8
-    return _layout(record, config.cameras[0].name, config.analysis.cell_m, peak, False, rng,
-                   config.analysis.min_dwell_s)
+    return _layout(
+        record, config.cameras[0].name, config.analysis.cell_m, peak, False, rng, config.analysis.min_dwell_s
+    )
 
 
-def arrivals_per_hour(store: SeedStore, local_hour: int, weekday: int, week: int, rng: np.random.Generator) -> float:
+def arrivals_per_hour(
+    store: SeedStore, local_hour: int, weekday: int, week: int, rng: np.random.Generator
+) -> float:
     """Expected arrivals in a local hour: lunch and evening peaks, busy end of week, a slow trend."""
     h = local_hour + 0.5
-    profile = 0.3 + 0.6 * math.exp(-((h - 12.75) / 1.3) ** 2) + 0.75 * math.exp(-((h - 18) / 1.6) ** 2)
+    profile = 0.3 + 0.6 * math.exp(-(((h - 12.75) / 1.3) ** 2)) + 0.75 * math.exp(-(((h - 18) / 1.6) ** 2))
     day = (0.85, 0.8, 0.9, 0.95, 1.15, 1.4, 0.75)[weekday]
     return store.peak_per_hour * profile * day * (1 + 0.01 * week) * rng.lognormal(0, 0.12)
 
 
-def hour_messages(store: SeedStore, start: datetime, local_hour: int, weekday: int, week: int,
-                  rng: np.random.Generator) -> list:
+def hour_messages(
+    store: SeedStore, start: datetime, local_hour: int, weekday: int, week: int, rng: np.random.Generator
+) -> list:
     """The five aggregates of one store-hour (UTC `start`, a whole hour)."""
     rate = arrivals_per_hour(store, local_hour, weekday, week, rng)
     covered = 3600.0 if rng.random() > 0.01 else 1800.0  # now and then the camera is down half the hour
     rate *= covered / 3600
-    common = dict(store=store.record.store.id, camera=store.camera, bucket_start=start, bucket_s=3600,
-                  covered_s=covered, simulated=True)
+    common = dict(
+        store=store.record.store.id,
+        camera=store.camera,
+        bucket_start=start,
+        bucket_s=3600,
+        covered_s=covered,
+        simulated=True,
+    )
     people = rate * VISIT_S / 3600 * covered / 3600  # mean people present
     person_seconds = people * covered
     zones, in_zone = [], {}
@@ -155,8 +232,16 @@ def hour_messages(store: SeedStore, start: datetime, local_hour: int, weekday: i
         n_dwell = int(rng.binomial(entries, 0.1 if kind == "entrance" else 0.7))
         dwells = store.min_dwell_s + rng.lognormal(math.log(DWELL_MEAN_S[kind]), 0.6, n_dwell)
         mean = ps / covered
-        zones.append(ZoneStats(zone=name, mean_occupancy=mean, max_occupancy=int(math.ceil(mean + 2 * math.sqrt(mean))),
-                               person_seconds=ps, entries=entries, dwells_s=dwells.round(1).tolist()))
+        zones.append(
+            ZoneStats(
+                zone=name,
+                mean_occupancy=mean,
+                max_occupancy=int(math.ceil(mean + 2 * math.sqrt(mean))),
+                person_seconds=ps,
+                entries=entries,
+                dwells_s=dwells.round(1).tolist(),
+            )
+        )
         in_zone[name] = entries
     noise = rng.lognormal(0, 0.25, len(store.heat_weights))
     shares = np.array([w for _, _, w in store.heat_weights]) * noise
@@ -165,10 +250,17 @@ def hour_messages(store: SeedStore, start: datetime, local_hour: int, weekday: i
     aisles = [z for z, k in store.zone_kind.items() if k == "aisle"]
     entrance = next((z for z, k in store.zone_kind.items() if k == "entrance"), None)
     checkout = next((z for z, k in store.zone_kind.items() if k == "checkout"), None)
-    pairs = [(entrance, a, 0.3) for a in aisles] + [(a, checkout, 0.25) for a in aisles] + \
-            [(a, b, 0.08) for a in aisles for b in aisles if a != b] + [(checkout, entrance, 0.5)]
-    transitions = [Transition(from_zone=a, to_zone=b, count=n) for a, b, p in pairs
-                   if a and b and (n := int(rng.poisson(rate * p))) > 0]
+    pairs = (
+        [(entrance, a, 0.3) for a in aisles]
+        + [(a, checkout, 0.25) for a in aisles]
+        + [(a, b, 0.08) for a in aisles for b in aisles if a != b]
+        + [(checkout, entrance, 0.5)]
+    )
+    transitions = [
+        Transition(from_zone=a, to_zone=b, count=n)
+        for a, b, p in pairs
+        if a and b and (n := int(rng.poisson(rate * p))) > 0
+    ]
     directions = []
     for ix, iy, main in store.flow_cells:
         counts = rng.poisson(rate * 0.02, 8)
@@ -176,14 +268,25 @@ def hour_messages(store: SeedStore, start: datetime, local_hour: int, weekday: i
         counts[(main + 4) % 8] += rng.poisson(rate * 0.12)
         if counts.any():
             directions.append((ix, iy, [int(c) for c in counts]))
-    lines = [LineCount(line=line.name, in_count=int(rng.poisson(rate)), out_count=int(rng.poisson(rate * 0.98)))
-             for line in store.record.lines]
+    lines = [
+        LineCount(line=line.name, in_count=int(rng.poisson(rate)), out_count=int(rng.poisson(rate * 0.98)))
+        for line in store.record.lines
+    ]
     fps_frames = int(5 * covered)
-    out = [ZonesAggregate(**common, zones=zones), GridAggregate(**common, cell_m=store.cell_m, cells=cells),
-           FlowsAggregate(**common, flow_cell_m=FLOW_CELL_M, transitions=transitions, directions=directions),
-           HealthAggregate(**common, frames_read=fps_frames, frames_analysed=fps_frames - int(rng.poisson(3)),
-                           frames_dropped=int(rng.poisson(3)), detector_ms_mean=round(float(rng.normal(24, 2)), 2),
-                           detector_ms_max=round(float(rng.normal(60, 8)), 2), source_status="ok")]
+    out = [
+        ZonesAggregate(**common, zones=zones),
+        GridAggregate(**common, cell_m=store.cell_m, cells=cells),
+        FlowsAggregate(**common, flow_cell_m=FLOW_CELL_M, transitions=transitions, directions=directions),
+        HealthAggregate(
+            **common,
+            frames_read=fps_frames,
+            frames_analysed=fps_frames - int(rng.poisson(3)),
+            frames_dropped=int(rng.poisson(3)),
+            detector_ms_mean=round(float(rng.normal(24, 2)), 2),
+            detector_ms_max=round(float(rng.normal(60, 8)), 2),
+            source_status="ok",
+        ),
+    ]
     if lines:
         out.append(LinesAggregate(**common, lines=lines))
     return out
@@ -208,7 +311,7 @@ def seed(storage: Storage, stores: list[SeedStore], weeks: int, end: date, rng: 
             for offset in range(7):
                 day = first + timedelta(weeks=week, days=offset)
                 for hour in open_hours(store, day):
-                    start = datetime.combine(day, time(hour), tz).astimezone(timezone.utc)
+                    start = datetime.combine(day, time(hour), tz).astimezone(UTC)
                     if start.minute == 0:  # half-hour time zones are not simulated
                         batch.extend(hour_messages(store, start, hour, day.weekday(), week, rng))
             written += storage.write_aggregates(batch)
@@ -217,12 +320,20 @@ def seed(storage: Storage, stores: list[SeedStore], weeks: int, end: date, rng: 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=os.environ.get("FOOTFALL_DB_URL", DEFAULT_DB_URL),
-                        help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})")
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("FOOTFALL_DB_URL", DEFAULT_DB_URL),
+        help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})",
+    )
     parser.add_argument("--stores", type=int, help="generated stores (default 50, or 0 with --store-config)")
     parser.add_argument("--weeks", type=int, default=8, help="weeks of history up to today (default 8)")
-    parser.add_argument("--store-config", type=Path, action="append", default=[],
-                        help="also seed the real store of this edge config (its zones, lines, plan); repeatable")
+    parser.add_argument(
+        "--store-config",
+        type=Path,
+        action="append",
+        default=[],
+        help="also seed the real store of this edge config (its zones, lines, plan); repeatable",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--end", type=date.fromisoformat, help="first day NOT seeded (default today, UTC)")
 
@@ -234,8 +345,13 @@ def main(args: argparse.Namespace) -> int:
     stores += [generated_store(i, rng) for i in range(count)]
     storage = Storage(args.db)
     storage.migrate()
-    written = seed(storage, stores, args.weeks, args.end or datetime.now(timezone.utc).date(), rng)
+    written = seed(storage, stores, args.weeks, args.end or datetime.now(UTC).date(), rng)
     pruned = storage.prune()
-    log.info("seeded %d stores × %d weeks: %d simulated messages; pruned %d raw rows past retention",
-             len(stores), args.weeks, written, sum(v for k, v in pruned.items() if k.endswith("_minutes")))
+    log.info(
+        "seeded %d stores × %d weeks: %d simulated messages; pruned %d raw rows past retention",
+        len(stores),
+        args.weeks,
+        written,
+        sum(v for k, v in pruned.items() if k.endswith("_minutes")),
+    )
     return 0

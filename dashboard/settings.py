@@ -5,6 +5,7 @@ FOOTFALL_SECRET_KEY or FOOTFALL_SECRET_FILE (signs session cookies: at least 32 
 placeholders refused), FOOTFALL_MQTT_URL (broker for the live page; unset: no live page),
 FOOTFALL_SECURE_COOKIES=1 (cookies only over HTTPS; set it behind TLS).
 """
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,9 @@ class SettingsError(ValueError):
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    db_url: str = Field("sqlite:///var/footfall.sqlite3", description="SQLAlchemy URL of the dashboard database.")
+    db_url: str = Field(
+        "sqlite:///var/footfall.sqlite3", description="SQLAlchemy URL of the dashboard database."
+    )
     secret_key: str = Field(description="Signs session cookies; at least 32 random characters.", repr=False)
     session_max_age_s: int = Field(8 * 3600, ge=60, description="Session lifetime (default 8 h).")
     secure_cookies: bool = Field(False, description="Send the session cookie over HTTPS only.")
@@ -35,14 +38,16 @@ class Settings(BaseModel):
     @classmethod
     def _strong(cls, value: str) -> str:
         if len(value) < 32:
-            raise ValueError(f"secret key has {len(value)} characters, need at least 32 "
-                             "(python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+            raise ValueError(
+                f"secret key has {len(value)} characters, need at least 32 "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
         if any(word in value.lower() for word in PLACEHOLDERS):
             raise ValueError("secret key looks like a placeholder; generate a random one")
         return value
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
         """Settings from FOOTFALL_* variables; `overrides` (e.g. from the command line) win."""
         env = os.environ if env is None else env
         values: dict = {}
@@ -52,7 +57,9 @@ class Settings(BaseModel):
             try:
                 values["secret_key"] = Path(env["FOOTFALL_SECRET_FILE"]).read_text().strip()
             except OSError as exc:
-                raise SettingsError(f"FOOTFALL_SECRET_FILE={env['FOOTFALL_SECRET_FILE']}: {exc.strerror}") from None
+                raise SettingsError(
+                    f"FOOTFALL_SECRET_FILE={env['FOOTFALL_SECRET_FILE']}: {exc.strerror}"
+                ) from None
         elif env.get("FOOTFALL_SECRET_KEY"):
             values["secret_key"] = env["FOOTFALL_SECRET_KEY"]
         if env.get("FOOTFALL_MQTT_URL"):

@@ -10,14 +10,15 @@ advisory lock; SQLite has one writer at a time anyway (others wait up to 30 s).
 
 `python -m dashboard migrate --db URL [--prune]` upgrades the schema (and applies retention).
 """
+
 from __future__ import annotations
 
 import argparse
 import logging
 import os
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import sqlalchemy as sa
 from alembic import command
@@ -25,7 +26,7 @@ from alembic.config import Config
 
 from dashboard import tables as t
 from dashboard.rollups import Rows, StoreClock, accumulate, merged_blobs, upsert
-from edge.contract import GridAggregate, FlowsAggregate, HealthAggregate, LinesAggregate, ZonesAggregate
+from edge.contract import FlowsAggregate, GridAggregate, HealthAggregate, LinesAggregate, ZonesAggregate
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -45,18 +46,18 @@ Aggregate = GridAggregate | ZonesAggregate | LinesAggregate | FlowsAggregate | H
 
 def utc_naive(value: datetime) -> datetime:
     """The database convention: naive datetimes in UTC."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def create_engine(url: str) -> sa.Engine:
     """An engine for a SQLite or PostgreSQL URL; SQLite gets WAL, foreign keys and a busy timeout
     so that ingest and the web app can share one file."""
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if not url.startswith("sqlite"):
         return sa.create_engine(url, pool_pre_ping=True)
     path = sa.engine.make_url(url).database
@@ -124,7 +125,7 @@ class Storage:
         seen: set[str] = set()
         ids = [m.id for m in unique]
         for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
+            chunk = ids[i : i + 500]
             seen.update(conn.scalars(sa.select(t.ingested.c.id).where(t.ingested.c.id.in_(chunk))))
         horizon = conn.scalar(sa.select(t.meta.c.value).where(t.meta.c.key == "dedup_horizon"))
         horizon_at = datetime.fromisoformat(horizon) if horizon else None
@@ -133,22 +134,31 @@ class Storage:
             if message.id in seen:
                 continue
             if horizon_at and utc_naive(message.bucket_start) < horizon_at:
-                conn.execute(sa.insert(t.dead_letters), dict(
-                    received_at=received, topic=f"{message.store}/{message.camera}/{message.kind}",
-                    payload=message.to_json(),
-                    reason=f"bucket {message.id} is older than the dedup horizon {horizon} (retention)"))
+                conn.execute(
+                    sa.insert(t.dead_letters),
+                    dict(
+                        received_at=received,
+                        topic=f"{message.store}/{message.camera}/{message.kind}",
+                        payload=message.to_json(),
+                        reason=f"bucket {message.id} is older than the dedup horizon {horizon} (retention)",
+                    ),
+                )
                 continue
             fresh.append(message)
         if fresh:
-            conn.execute(sa.insert(t.ingested), [
-                dict(id=m.id, bucket_start=utc_naive(m.bucket_start), received_at=received) for m in fresh])
+            conn.execute(
+                sa.insert(t.ingested),
+                [dict(id=m.id, bucket_start=utc_naive(m.bucket_start), received_at=received) for m in fresh],
+            )
         return fresh
 
     def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
         """Keep a message that could not be stored, with why, for 30 days."""
         with self.engine.begin() as conn:
-            conn.execute(sa.insert(t.dead_letters), dict(
-                received_at=now_utc(), topic=topic, payload=bytes(payload), reason=reason))
+            conn.execute(
+                sa.insert(t.dead_letters),
+                dict(received_at=now_utc(), topic=topic, payload=bytes(payload), reason=reason),
+            )
 
     def dead_letters(self, limit: int = 1000) -> list[dict]:
         """Newest first: dicts with id, received_at, topic, payload (bytes), reason."""
@@ -162,8 +172,11 @@ class Storage:
         with self.engine.begin() as conn:
             _ensure_stores(conn, {store})
             _insert_missing(conn, t.cameras, [dict(store_id=store, name=camera)])
-            conn.execute(sa.update(t.cameras).where(t.cameras.c.store_id == store, t.cameras.c.name == camera)
-                         .values(status=status, status_at=at))
+            conn.execute(
+                sa.update(t.cameras)
+                .where(t.cameras.c.store_id == store, t.cameras.c.name == camera)
+                .values(status=status, status_at=at)
+            )
 
     # ---- retention ------------------------------------------------------------------------
 
@@ -178,12 +191,15 @@ class Storage:
                 done[table.name] = _delete(conn, table, table.c.period_start < now - RETENTION["hours"])
             for table in (t.grid_hours, t.direction_hours):
                 old = (table.c.period_start < now - RETENTION["hour_grids"]) & table.c.cells.is_not(None)
-                done[f"{table.name}.cells"] = conn.execute(sa.update(table).where(old).values(cells=None)).rowcount
+                done[f"{table.name}.cells"] = conn.execute(
+                    sa.update(table).where(old).values(cells=None)
+                ).rowcount
             horizon = now - RETENTION["ingested_ids"]
             done["ingested"] = _delete(conn, t.ingested, t.ingested.c.bucket_start < horizon)
             upsert(conn, t.meta, [dict(key="dedup_horizon", value=horizon.isoformat())], replace=True)
-            done["dead_letters"] = _delete(conn, t.dead_letters,
-                                           t.dead_letters.c.received_at < now - RETENTION["dead_letters"])
+            done["dead_letters"] = _delete(
+                conn, t.dead_letters, t.dead_letters.c.received_at < now - RETENTION["dead_letters"]
+            )
         return done
 
 
@@ -204,8 +220,11 @@ def _ensure_stores(conn: sa.Connection, store_ids: Iterable[str]) -> None:
     missing = sorted(wanted - known)
     if missing:
         log.info("auto-registering unknown store(s): %s", ", ".join(missing))
-        _insert_missing(conn, t.stores, [dict(id=s, name=s, tags=[], auto_registered=True, created_at=now_utc())
-                                         for s in missing])
+        _insert_missing(
+            conn,
+            t.stores,
+            [dict(id=s, name=s, tags=[], auto_registered=True, created_at=now_utc()) for s in missing],
+        )
 
 
 def _register(conn: sa.Connection, messages: list[Aggregate]) -> dict[str, StoreClock]:
@@ -222,24 +241,37 @@ def _register(conn: sa.Connection, messages: list[Aggregate]) -> dict[str, Store
             line_rows.update({(m.store, c.line): dict(store_id=m.store, name=c.line) for c in m.lines})
         elif isinstance(m, FlowsAggregate):
             for tr in m.transitions:
-                zone_rows.update({(m.store, z): dict(store_id=m.store, name=z) for z in (tr.from_zone, tr.to_zone)})
+                zone_rows.update(
+                    {(m.store, z): dict(store_id=m.store, name=z) for z in (tr.from_zone, tr.to_zone)}
+                )
     _insert_missing(conn, t.cameras, list(cams.values()))
     _insert_missing(conn, t.zones, list(zone_rows.values()))
     _insert_missing(conn, t.lines, list(line_rows.values()))
     cam = t.cameras.c
     for (store, camera), end in last_seen.items():
-        conn.execute(sa.update(t.cameras).where(cam.store_id == store, cam.name == camera)
-                     .where(sa.or_(cam.last_seen.is_(None), cam.last_seen < end)).values(last_seen=end))
-    zones_tz = conn.execute(sa.select(t.stores.c.id, t.stores.c.timezone)
-                            .where(t.stores.c.id.in_({m.store for m in messages})))
+        conn.execute(
+            sa.update(t.cameras)
+            .where(cam.store_id == store, cam.name == camera)
+            .where(sa.or_(cam.last_seen.is_(None), cam.last_seen < end))
+            .values(last_seen=end)
+        )
+    zones_tz = conn.execute(
+        sa.select(t.stores.c.id, t.stores.c.timezone).where(t.stores.c.id.in_({m.store for m in messages}))
+    )
     return {store: StoreClock(tz) for store, tz in zones_tz}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=os.environ.get("FOOTFALL_DB_URL", DEFAULT_DB_URL),
-                        help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})")
-    parser.add_argument("--prune", action="store_true",
-                        help="also apply the retention policy of docs/storage.md (run it daily)")
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("FOOTFALL_DB_URL", DEFAULT_DB_URL),
+        help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})",
+    )
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="also apply the retention policy of docs/storage.md (run it daily)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:

@@ -10,17 +10,20 @@ Three layers (retention in docs/storage.md):
   same transaction. Mean occupancy is person_seconds / covered_s; dwell is a count, a sum and
   a histogram over DWELL_BINS_S. Heat and direction grids are packed arrays (dashboard.cells).
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-metadata = sa.MetaData(naming_convention={
-    "pk": "pk_%(table_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-})
+metadata = sa.MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
 
 # Dwell histogram bin edges (s): bin k holds stays in [edge k, edge k+1); the last is open-ended.
 DWELL_BINS_S = (0, 30, 60, 120, 300, 600, 1200, 1800, 3600)
@@ -33,7 +36,8 @@ def _store_fk() -> sa.ForeignKey:
 
 
 stores = sa.Table(
-    "stores", metadata,
+    "stores",
+    metadata,
     sa.Column("id", NAME, primary_key=True),
     sa.Column("name", sa.String(200), nullable=False, server_default=""),
     sa.Column("region", sa.String(100), nullable=False, server_default=""),
@@ -51,7 +55,8 @@ stores = sa.Table(
 )
 
 zones = sa.Table(
-    "zones", metadata,
+    "zones",
+    metadata,
     sa.Column("store_id", NAME, _store_fk(), primary_key=True),
     sa.Column("name", NAME, primary_key=True),
     sa.Column("polygon_m", sa.JSON, doc="[[x, y], ...] floor metres; null when learned from messages."),
@@ -60,7 +65,8 @@ zones = sa.Table(
 )
 
 lines = sa.Table(
-    "lines", metadata,
+    "lines",
+    metadata,
     sa.Column("store_id", NAME, _store_fk(), primary_key=True),
     sa.Column("name", NAME, primary_key=True),
     sa.Column("start_m", sa.JSON),
@@ -68,7 +74,8 @@ lines = sa.Table(
 )
 
 cameras = sa.Table(
-    "cameras", metadata,
+    "cameras",
+    metadata,
     sa.Column("store_id", NAME, _store_fk(), primary_key=True),
     sa.Column("name", NAME, primary_key=True),
     sa.Column("status", sa.String(20), nullable=False, server_default="unknown"),
@@ -77,7 +84,8 @@ cameras = sa.Table(
 )
 
 users = sa.Table(
-    "users", metadata,
+    "users",
+    metadata,
     sa.Column("name", NAME, primary_key=True),
     sa.Column("password_hash", sa.String(200), nullable=False),
     sa.Column("role", sa.String(20), nullable=False),
@@ -85,33 +93,38 @@ users = sa.Table(
 )
 
 user_stores = sa.Table(
-    "user_stores", metadata,
+    "user_stores",
+    metadata,
     sa.Column("user_name", NAME, sa.ForeignKey("users.name", ondelete="CASCADE"), primary_key=True),
     sa.Column("store_id", NAME, _store_fk(), primary_key=True),
 )
 
 api_tokens = sa.Table(
-    "api_tokens", metadata,
+    "api_tokens",
+    metadata,
     sa.Column("token_sha256", sa.String(64), primary_key=True),
     sa.Column("user_name", NAME, sa.ForeignKey("users.name", ondelete="CASCADE"), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
 ingested = sa.Table(
-    "ingested", metadata,
+    "ingested",
+    metadata,
     sa.Column("id", sa.String(240), primary_key=True, doc="Aggregate id store/camera/kind/bucket_start."),
     sa.Column("bucket_start", sa.DateTime, nullable=False, index=True),
     sa.Column("received_at", sa.DateTime, nullable=False),
 )
 
 meta = sa.Table(
-    "meta", metadata,
+    "meta",
+    metadata,
     sa.Column("key", sa.String(63), primary_key=True),
     sa.Column("value", sa.String(200), nullable=False),
 )
 
 dead_letters = sa.Table(
-    "dead_letters", metadata,
+    "dead_letters",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("received_at", sa.DateTime, nullable=False, index=True),
     sa.Column("topic", sa.String(300), nullable=False),
@@ -123,7 +136,8 @@ dead_letters = sa.Table(
 def _raw(name: str, keys: list[sa.Column], measures: list[sa.Column]) -> sa.Table:
     """A raw per-bucket table: one row per aggregate message (and per zone/line/...)."""
     return sa.Table(
-        name, metadata,
+        name,
+        metadata,
         sa.Column("store_id", NAME, _store_fk(), primary_key=True),
         sa.Column("camera", NAME, primary_key=True),
         *keys,
@@ -139,37 +153,61 @@ def _key(name: str) -> sa.Column:
     return sa.Column(name, NAME, primary_key=True)
 
 
-zone_minutes = _raw("zone_minutes", [_key("zone")], [
-    sa.Column("mean_occupancy", sa.Float, nullable=False),
-    sa.Column("max_occupancy", sa.Integer, nullable=False),
-    sa.Column("person_seconds", sa.Float, nullable=False),
-    sa.Column("entries", sa.Integer, nullable=False),
-    sa.Column("dwells_s", sa.LargeBinary, nullable=False, doc="float32 little-endian, one per stay."),
-])
-line_minutes = _raw("line_minutes", [_key("line")], [
-    sa.Column("in_count", sa.Integer, nullable=False),
-    sa.Column("out_count", sa.Integer, nullable=False),
-])
-transition_minutes = _raw("transition_minutes", [_key("from_zone"), _key("to_zone")], [
-    sa.Column("count", sa.Integer, nullable=False),
-])
-health_minutes = _raw("health_minutes", [], [
-    sa.Column("frames_read", sa.Integer, nullable=False),
-    sa.Column("frames_analysed", sa.Integer, nullable=False),
-    sa.Column("frames_dropped", sa.Integer, nullable=False),
-    sa.Column("detector_ms_mean", sa.Float, nullable=False),
-    sa.Column("detector_ms_max", sa.Float, nullable=False),
-    sa.Column("source_status", sa.String(20), nullable=False),
-    sa.Column("reconnects", sa.Integer, nullable=False),
-])
-grid_minutes = _raw("grid_minutes", [], [
-    sa.Column("cell_m", sa.Float, nullable=False),
-    sa.Column("cells", sa.LargeBinary, nullable=False, doc="dashboard.cells.HEAT records."),
-])
-direction_minutes = _raw("direction_minutes", [], [
-    sa.Column("flow_cell_m", sa.Float, nullable=False),
-    sa.Column("cells", sa.LargeBinary, nullable=False, doc="dashboard.cells.DIRECTIONS records."),
-])
+zone_minutes = _raw(
+    "zone_minutes",
+    [_key("zone")],
+    [
+        sa.Column("mean_occupancy", sa.Float, nullable=False),
+        sa.Column("max_occupancy", sa.Integer, nullable=False),
+        sa.Column("person_seconds", sa.Float, nullable=False),
+        sa.Column("entries", sa.Integer, nullable=False),
+        sa.Column("dwells_s", sa.LargeBinary, nullable=False, doc="float32 little-endian, one per stay."),
+    ],
+)
+line_minutes = _raw(
+    "line_minutes",
+    [_key("line")],
+    [
+        sa.Column("in_count", sa.Integer, nullable=False),
+        sa.Column("out_count", sa.Integer, nullable=False),
+    ],
+)
+transition_minutes = _raw(
+    "transition_minutes",
+    [_key("from_zone"), _key("to_zone")],
+    [
+        sa.Column("count", sa.Integer, nullable=False),
+    ],
+)
+health_minutes = _raw(
+    "health_minutes",
+    [],
+    [
+        sa.Column("frames_read", sa.Integer, nullable=False),
+        sa.Column("frames_analysed", sa.Integer, nullable=False),
+        sa.Column("frames_dropped", sa.Integer, nullable=False),
+        sa.Column("detector_ms_mean", sa.Float, nullable=False),
+        sa.Column("detector_ms_max", sa.Float, nullable=False),
+        sa.Column("source_status", sa.String(20), nullable=False),
+        sa.Column("reconnects", sa.Integer, nullable=False),
+    ],
+)
+grid_minutes = _raw(
+    "grid_minutes",
+    [],
+    [
+        sa.Column("cell_m", sa.Float, nullable=False),
+        sa.Column("cells", sa.LargeBinary, nullable=False, doc="dashboard.cells.HEAT records."),
+    ],
+)
+direction_minutes = _raw(
+    "direction_minutes",
+    [],
+    [
+        sa.Column("flow_cell_m", sa.Float, nullable=False),
+        sa.Column("cells", sa.LargeBinary, nullable=False, doc="dashboard.cells.DIRECTIONS records."),
+    ],
+)
 
 
 def _rollup(name: str, grain: str, keys: list[sa.Column], measures: list[sa.Column]) -> sa.Table:
@@ -177,7 +215,8 @@ def _rollup(name: str, grain: str, keys: list[sa.Column], measures: list[sa.Colu
     store's local date, with `period_start` the UTC instant of that local midnight."""
     by_hour = grain == "hour"
     return sa.Table(
-        name, metadata,
+        name,
+        metadata,
         sa.Column("store_id", NAME, _store_fk(), primary_key=True),
         sa.Column("camera", NAME, primary_key=True),
         *keys,
@@ -204,12 +243,17 @@ def _zone_measures() -> list[sa.Column]:
 
 
 def _line_measures() -> list[sa.Column]:
-    return [sa.Column("in_count", sa.Integer, nullable=False), sa.Column("out_count", sa.Integer, nullable=False)]
+    return [
+        sa.Column("in_count", sa.Integer, nullable=False),
+        sa.Column("out_count", sa.Integer, nullable=False),
+    ]
 
 
 def _heat_measures() -> list[sa.Column]:
-    return [sa.Column("person_seconds", sa.Float, nullable=False, doc="Sum over all cells."),
-            sa.Column("cells", sa.LargeBinary, doc="HEAT records; null once pruned (hours).")]
+    return [
+        sa.Column("person_seconds", sa.Float, nullable=False, doc="Sum over all cells."),
+        sa.Column("cells", sa.LargeBinary, doc="HEAT records; null once pruned (hours)."),
+    ]
 
 
 def _direction_measures() -> list[sa.Column]:
@@ -222,12 +266,21 @@ for _grain in ("hour", "day"):
     ROLLUPS[_grain] = {
         "zones": _rollup(f"zone_{_s}", _grain, [_key("zone")], _zone_measures()),
         "lines": _rollup(f"line_{_s}", _grain, [_key("line")], _line_measures()),
-        "transitions": _rollup(f"transition_{_s}", _grain, [_key("from_zone"), _key("to_zone")],
-                               [sa.Column("count", sa.Integer, nullable=False)]),
-        "grid": _rollup(f"grid_{_s}", _grain, [sa.Column("cell_m", sa.Float, primary_key=True)],
-                        _heat_measures()),
-        "directions": _rollup(f"direction_{_s}", _grain, [sa.Column("flow_cell_m", sa.Float, primary_key=True)],
-                              _direction_measures()),
+        "transitions": _rollup(
+            f"transition_{_s}",
+            _grain,
+            [_key("from_zone"), _key("to_zone")],
+            [sa.Column("count", sa.Integer, nullable=False)],
+        ),
+        "grid": _rollup(
+            f"grid_{_s}", _grain, [sa.Column("cell_m", sa.Float, primary_key=True)], _heat_measures()
+        ),
+        "directions": _rollup(
+            f"direction_{_s}",
+            _grain,
+            [sa.Column("flow_cell_m", sa.Float, primary_key=True)],
+            _direction_measures(),
+        ),
     }
 
 zone_hours, zone_days = ROLLUPS["hour"]["zones"], ROLLUPS["day"]["zones"]
@@ -235,5 +288,11 @@ line_hours, line_days = ROLLUPS["hour"]["lines"], ROLLUPS["day"]["lines"]
 transition_hours, transition_days = ROLLUPS["hour"]["transitions"], ROLLUPS["day"]["transitions"]
 grid_hours, grid_days = ROLLUPS["hour"]["grid"], ROLLUPS["day"]["grid"]
 direction_hours, direction_days = ROLLUPS["hour"]["directions"], ROLLUPS["day"]["directions"]
-RAW = {"zones": zone_minutes, "lines": line_minutes, "transitions": transition_minutes,
-       "health": health_minutes, "grid": grid_minutes, "directions": direction_minutes}
+RAW = {
+    "zones": zone_minutes,
+    "lines": line_minutes,
+    "transitions": transition_minutes,
+    "health": health_minutes,
+    "grid": grid_minutes,
+    "directions": direction_minutes,
+}

@@ -1,10 +1,11 @@
 """The JSON API over SQLite and PostgreSQL, on a small chain with hand-computed answers."""
+
 from __future__ import annotations
 
 import csv
 import io
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,15 +14,22 @@ from fastapi.testclient import TestClient
 from dashboard import auth, registry
 from dashboard.app import create_app
 from dashboard.settings import Settings
-from edge.contract import (FlowsAggregate, GridAggregate, LineCount, LinesAggregate, Transition,
-                           ZonesAggregate, ZoneStats)
+from edge.contract import (
+    FlowsAggregate,
+    GridAggregate,
+    LineCount,
+    LinesAggregate,
+    Transition,
+    ZonesAggregate,
+    ZoneStats,
+)
 
 ORIGIN = {"origin": "http://testserver"}
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     """UTC time on a day of 2026 (Monday 2 March is ISO week 10)."""
-    return datetime(2026, 2, 1, tzinfo=timezone.utc) + timedelta(days=day - 1, hours=hour, minutes=minute)
+    return datetime(2026, 2, 1, tzinfo=UTC) + timedelta(days=day - 1, hours=hour, minutes=minute)
 
 
 MON, TUE, WED, PREV_MON, SUN_BEFORE = 30, 31, 32, 23, 29  # days counted from 1 February (day 1)
@@ -32,8 +40,19 @@ def common(store: str, start: datetime) -> dict:
 
 
 def zones(store, start, zone, ps, mx, entries, dwells):
-    return ZonesAggregate(**common(store, start), zones=[ZoneStats(
-        zone=zone, mean_occupancy=ps / 60, max_occupancy=mx, person_seconds=ps, entries=entries, dwells_s=dwells)])
+    return ZonesAggregate(
+        **common(store, start),
+        zones=[
+            ZoneStats(
+                zone=zone,
+                mean_occupancy=ps / 60,
+                max_occupancy=mx,
+                person_seconds=ps,
+                entries=entries,
+                dwells_s=dwells,
+            )
+        ],
+    )
 
 
 def chain() -> list:
@@ -44,14 +63,21 @@ def chain() -> list:
         GridAggregate(**common("s1", at(PREV_MON, 10)), cell_m=0.5, cells=[(0, 0, 60)]),
         LinesAggregate(**common("s1", at(MON, 9)), lines=[LineCount(line="door", in_count=5, out_count=2)]),
         LinesAggregate(**common("s1", at(WED, 12)), lines=[LineCount(line="door", in_count=3, out_count=0)]),
-        LinesAggregate(**common("s1", at(PREV_MON, 10)), lines=[LineCount(line="door", in_count=4, out_count=4)]),
+        LinesAggregate(
+            **common("s1", at(PREV_MON, 10)), lines=[LineCount(line="door", in_count=4, out_count=4)]
+        ),
         zones("s1", at(MON, 9), "a", 120, 3, 4, [20, 40]),
         zones("s1", at(TUE, 14), "b", 60, 1, 1, [400]),
         zones("s1", at(PREV_MON, 10), "a", 60, 1, 1, [10]),
-        FlowsAggregate(**common("s1", at(MON, 9)), flow_cell_m=1.0,
-                       transitions=[Transition(from_zone="a", to_zone="b", count=3),
-                                    Transition(from_zone="b", to_zone="a", count=1)],
-                       directions=[(0, 0, [1, 0, 2, 0, 0, 0, 0, 0])]),
+        FlowsAggregate(
+            **common("s1", at(MON, 9)),
+            flow_cell_m=1.0,
+            transitions=[
+                Transition(from_zone="a", to_zone="b", count=3),
+                Transition(from_zone="b", to_zone="a", count=1),
+            ],
+            directions=[(0, 0, [1, 0, 2, 0, 0, 0, 0, 0])],
+        ),
         # s2 is in Paris and has no line: footfall falls back to zone entries.
         zones("s2", at(MON, 8, 30), "c", 60, 2, 7, []),
         GridAggregate(**common("s2", at(SUN_BEFORE, 23, 30)), cell_m=0.5, cells=[(0, 0, 60)]),  # 00:30 Monday
@@ -59,17 +85,23 @@ def chain() -> list:
 
 
 def record(store_id: str, tz: str, region: str, tags: list[str], lines: list) -> registry.StoreRecord:
-    return registry.StoreRecord.model_validate(dict(
-        store=dict(id=store_id, timezone=tz, region=region, tags=tags),
-        floor_plan=dict(width_m=10, height_m=10),
-        zones=[dict(name="a", polygon_m=[[0, 0], [5, 0], [5, 5]])], lines=lines))
+    return registry.StoreRecord.model_validate(
+        dict(
+            store=dict(id=store_id, timezone=tz, region=region, tags=tags),
+            floor_plan=dict(width_m=10, height_m=10),
+            zones=[dict(name="a", polygon_m=[[0, 0], [5, 0], [5, 5]])],
+            lines=lines,
+        )
+    )
 
 
 @pytest.fixture
 def app(db_url):
     app = create_app(Settings(db_url=db_url, secret_key=secrets.token_urlsafe(40)))
     with app.state.engine.begin() as conn:
-        registry.save(conn, record("s1", "UTC", "north", ["street"], [dict(name="door", start_m=[0, 0], end_m=[0, 2])]))
+        registry.save(
+            conn, record("s1", "UTC", "north", ["street"], [dict(name="door", start_m=[0, 0], end_m=[0, 2])])
+        )
         registry.save(conn, record("s2", "Europe/Paris", "south", ["mall"], []))
         auth.add_user(conn, "boss", "hq", "boss-password")
         auth.add_user(conn, "ann", "manager", "ann-password", ["s2"])
@@ -87,53 +119,101 @@ def client(app, name: str) -> TestClient:
 def test_trends_of_a_store_week_match_hand_computed_values(app):
     data = client(app, "boss").get("/api/v1/stores/s1/trends", params=dict(year=2026, week=10)).json()
     assert (data["first"], data["last"]) == ("2026-03-02", "2026-03-08")
-    assert data["occupancy_by_hour"][9] == pytest.approx(1.5) and data["occupancy_by_hour"][14] == pytest.approx(1.0)
+    assert data["occupancy_by_hour"][9] == pytest.approx(1.5) and data["occupancy_by_hour"][
+        14
+    ] == pytest.approx(1.0)
     assert sum(data["occupancy_by_hour"]) == pytest.approx(2.5)
     assert data["occupancy_by_weekday"][:3] == pytest.approx([1.5, 1.0, 0.0])
     assert data["occupancy_hour_weekday"][0][9] == pytest.approx(1.5)
-    assert data["heat"] == [[0, 0, pytest.approx(150 / 180, abs=1e-4)], [1, 0, pytest.approx(30 / 180, abs=1e-4)],
-                            [1, 1, pytest.approx(60 / 180, abs=1e-4)]]
-    assert data["heat_difference"] == [[0, 0, pytest.approx(150 / 180 - 1, abs=1e-4)],
-                                       [1, 0, pytest.approx(30 / 180, abs=1e-4)],
-                                       [1, 1, pytest.approx(60 / 180, abs=1e-4)]]
+    assert data["heat"] == [
+        [0, 0, pytest.approx(150 / 180, abs=1e-4)],
+        [1, 0, pytest.approx(30 / 180, abs=1e-4)],
+        [1, 1, pytest.approx(60 / 180, abs=1e-4)],
+    ]
+    assert data["heat_difference"] == [
+        [0, 0, pytest.approx(150 / 180 - 1, abs=1e-4)],
+        [1, 0, pytest.approx(30 / 180, abs=1e-4)],
+        [1, 1, pytest.approx(60 / 180, abs=1e-4)],
+    ]
     assert (data["footfall"], data["previous_footfall"], data["footfall_change"]) == (8, 4, 1.0)
     assert data["mean_dwell_s"] == pytest.approx(460 / 3) and data["previous_mean_dwell_s"] == 10
     assert data["mean_dwell_change"] == pytest.approx((460 / 3 - 10) / 10)
-    assert data["transitions"] == [dict(from_zone="a", to_zone="b", count=3), dict(from_zone="b", to_zone="a", count=1)]
+    assert data["transitions"] == [
+        dict(from_zone="a", to_zone="b", count=3),
+        dict(from_zone="b", to_zone="a", count=1),
+    ]
     assert data["direction_histogram"] == [1, 0, 2, 0, 0, 0, 0, 0]
     zone_a, zone_b = data["zones"]
-    assert (zone_a["zone"], zone_a["mean_occupancy"], zone_a["max_occupancy"], zone_a["entries"]) == ("a", 2.0, 3, 4)
+    assert (zone_a["zone"], zone_a["mean_occupancy"], zone_a["max_occupancy"], zone_a["entries"]) == (
+        "a",
+        2.0,
+        3,
+        4,
+    )
     assert zone_a["histogram"][:3] == [1, 1, 0] and zone_b["histogram"][4] == 1  # 400 s: 300–600 bin
 
 
 def test_compare_ranks_stores_by_footfall_with_fallback_and_local_days(app):
-    data = client(app, "boss").get("/api/v1/compare", params=dict(start="2026-03-02", end="2026-03-08")).json()
+    data = (
+        client(app, "boss").get("/api/v1/compare", params=dict(start="2026-03-02", end="2026-03-08")).json()
+    )
     s1, s2 = data["stores"]
-    assert (s1["store"], s1["rank"], s1["footfall"], s1["footfall_by_day"]) == ("s1", 1, 8, [5, 0, 3, 0, 0, 0, 0])
-    assert s1["mean_occupancy"] == pytest.approx(240 / 180) and s1["occupancy_per_m2"] == pytest.approx(2.4 / 180)
-    assert (s1["peak_hour"], s1["mean_dwell_s"], s1["footfall_source"]) == (9, pytest.approx(460 / 3), "lines")
+    assert (s1["store"], s1["rank"], s1["footfall"], s1["footfall_by_day"]) == (
+        "s1",
+        1,
+        8,
+        [5, 0, 3, 0, 0, 0, 0],
+    )
+    assert s1["mean_occupancy"] == pytest.approx(240 / 180) and s1["occupancy_per_m2"] == pytest.approx(
+        2.4 / 180
+    )
+    assert (s1["peak_hour"], s1["mean_dwell_s"], s1["footfall_source"]) == (
+        9,
+        pytest.approx(460 / 3),
+        "lines",
+    )
     assert (s2["store"], s2["rank"], s2["footfall"], s2["footfall_source"], s2["simulated"]) == (
-        "s2", 2, 7, "zone entries", False)
+        "s2",
+        2,
+        7,
+        "zone entries",
+        False,
+    )
     assert (s2["mean_occupancy"], s2["peak_hour"]) == (1.0, 0)  # Sunday 23:30 UTC is Monday 00:30 in Paris
-    south = client(app, "boss").get("/api/v1/compare", params=dict(start="2026-03-02", end="2026-03-08",
-                                                                   region="south")).json()
+    south = (
+        client(app, "boss")
+        .get("/api/v1/compare", params=dict(start="2026-03-02", end="2026-03-08", region="south"))
+        .json()
+    )
     assert [s["store"] for s in south["stores"]] == ["s2"]
 
 
 def test_manager_sees_only_their_stores(app):
     ann = client(app, "ann")
-    for path in ("/api/v1/stores/s1", "/api/v1/stores/s1/trends", "/api/v1/stores/s1/live",
-                 "/api/v1/stores/s1/heat?start=2026-03-02&end=2026-03-08",
-                 "/api/v1/export/zone_days.csv?store=s1&start=2026-03-02&end=2026-03-08"):
+    for path in (
+        "/api/v1/stores/s1",
+        "/api/v1/stores/s1/trends",
+        "/api/v1/stores/s1/live",
+        "/api/v1/stores/s1/heat?start=2026-03-02&end=2026-03-08",
+        "/api/v1/export/zone_days.csv?store=s1&start=2026-03-02&end=2026-03-08",
+    ):
         response = ann.get(path)
-        assert response.status_code == 403 and "s1" in response.json()["detail"] and "person_seconds" not in response.text
+        assert (
+            response.status_code == 403
+            and "s1" in response.json()["detail"]
+            and "person_seconds" not in response.text
+        )
     assert [s["id"] for s in ann.get("/api/v1/stores").json()] == ["s2"]
     compared = ann.get("/api/v1/compare", params=dict(start="2026-03-02", end="2026-03-08")).json()
     assert [s["store"] for s in compared["stores"]] == ["s2"]
     exported = ann.get("/api/v1/export/zone_days.csv", params=dict(start="2026-03-01", end="2026-03-08")).text
     assert {row["store_id"] for row in csv.DictReader(io.StringIO(exported))} == {"s2"}
-    assert ann.put("/api/v1/stores/s3", json=record("s3", "UTC", "", [], []).model_dump(mode="json"),
-                   headers=ORIGIN).status_code == 403
+    assert (
+        ann.put(
+            "/api/v1/stores/s3", json=record("s3", "UTC", "", [], []).model_dump(mode="json"), headers=ORIGIN
+        ).status_code
+        == 403
+    )
     assert ann.get("/api/v1/stores/s2/trends", params=dict(year=2026, week=10)).status_code == 200
 
 
@@ -142,10 +222,15 @@ def test_login_is_required_and_checked(app):
     assert anonymous.get("/api/v1/stores").status_code == 401
     wrong = anonymous.post("/api/v1/session", json=dict(name="boss", password="nope-nope"), headers=ORIGIN)
     assert wrong.status_code == 401
-    unknown = anonymous.post("/api/v1/session", json=dict(name="nobody", password="nope-nope"), headers=ORIGIN)
+    unknown = anonymous.post(
+        "/api/v1/session", json=dict(name="nobody", password="nope-nope"), headers=ORIGIN
+    )
     assert unknown.status_code == 401
-    cross_site = anonymous.post("/api/v1/session", json=dict(name="boss", password="boss-password"),
-                                headers={"origin": "http://evil.example"})
+    cross_site = anonymous.post(
+        "/api/v1/session",
+        json=dict(name="boss", password="boss-password"),
+        headers={"origin": "http://evil.example"},
+    )
     assert cross_site.status_code == 403
     with app.state.engine.begin() as conn:
         token = auth.new_token(conn, "ann")
@@ -160,17 +245,44 @@ def test_csv_exports_hold_the_same_numbers(app):
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [(r["store"], r["footfall"], r["rank"]) for r in rows] == [("s1", "8", "1"), ("s2", "7", "2")]
-    days = list(csv.DictReader(io.StringIO(boss.get(
-        "/api/v1/export/line_days.csv", params=dict(start="2026-02-23", end="2026-03-08")).text)))
+    days = list(
+        csv.DictReader(
+            io.StringIO(
+                boss.get(
+                    "/api/v1/export/line_days.csv", params=dict(start="2026-02-23", end="2026-03-08")
+                ).text
+            )
+        )
+    )
     assert [(r["local_date"], r["in_count"], r["out_count"]) for r in days] == [
-        ("2026-02-23", "4", "4"), ("2026-03-02", "5", "2"), ("2026-03-04", "3", "0")]
-    hours = list(csv.DictReader(io.StringIO(boss.get(
-        "/api/v1/stores/s1/trends", params=dict(year=2026, week=10, format="csv", table="hours")).text)))
+        ("2026-02-23", "4", "4"),
+        ("2026-03-02", "5", "2"),
+        ("2026-03-04", "3", "0"),
+    ]
+    hours = list(
+        csv.DictReader(
+            io.StringIO(
+                boss.get(
+                    "/api/v1/stores/s1/trends", params=dict(year=2026, week=10, format="csv", table="hours")
+                ).text
+            )
+        )
+    )
     assert len(hours) == 7 * 24 and float(hours[9]["mean_occupancy"]) == pytest.approx(1.5)
-    heat = list(csv.DictReader(io.StringIO(boss.get(
-        "/api/v1/stores/s1/heat", params=dict(start="2026-03-02", end="2026-03-08", format="csv")).text)))
+    heat = list(
+        csv.DictReader(
+            io.StringIO(
+                boss.get(
+                    "/api/v1/stores/s1/heat", params=dict(start="2026-03-02", end="2026-03-08", format="csv")
+                ).text
+            )
+        )
+    )
     assert [(r["ix"], r["iy"]) for r in heat] == [("0", "0"), ("1", "0"), ("1", "1")]
-    assert boss.get("/api/v1/export/nothing.csv", params=dict(start="2026-03-02", end="2026-03-08")).status_code == 404
+    assert (
+        boss.get("/api/v1/export/nothing.csv", params=dict(start="2026-03-02", end="2026-03-08")).status_code
+        == 404
+    )
 
 
 def test_hq_manages_the_registry_and_reads_live_state(app):
@@ -185,5 +297,9 @@ def test_hq_manages_the_registry_and_reads_live_state(app):
     for path in ("/api/v1/stores/nowhere", "/api/v1/stores/nowhere/trends", "/api/v1/stores/nowhere/live"):
         assert boss.get(path).status_code == 404
     this_week = boss.get("/api/v1/stores/s2/trends").json()  # default: the current week in Paris
-    assert (this_week["iso_year"], this_week["iso_week"]) == datetime.now(ZoneInfo("Europe/Paris")).isocalendar()[:2]
-    assert boss.get("/api/v1/stores/s1/trends", params=dict(year=2025, week=53)).status_code == 404  # 52 weeks
+    assert (this_week["iso_year"], this_week["iso_week"]) == datetime.now(
+        ZoneInfo("Europe/Paris")
+    ).isocalendar()[:2]
+    assert (
+        boss.get("/api/v1/stores/s1/trends", params=dict(year=2025, week=53)).status_code == 404
+    )  # 52 weeks

@@ -1,7 +1,7 @@
 """Users and roles, settings checks and the registry/users commands (SQLite: no SQL dialect
 matters here beyond what test_api covers on both backends)."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
@@ -23,11 +23,14 @@ def storage(tmp_path) -> Storage:
     return s
 
 
-@pytest.mark.parametrize("secret, message", [
-    ("short", "at least 32"),
-    ("change-me-change-me-change-me-change-me", "placeholder"),
-    ("my-secret-key-for-the-footfall-dashboard", "placeholder"),
-])
+@pytest.mark.parametrize(
+    "secret, message",
+    [
+        ("short", "at least 32"),
+        ("change-me-change-me-change-me-change-me", "placeholder"),
+        ("my-secret-key-for-the-footfall-dashboard", "placeholder"),
+    ],
+)
 def test_settings_refuse_weak_secrets(secret, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env({"FOOTFALL_SECRET_KEY": secret})
@@ -37,9 +40,19 @@ def test_settings_read_the_environment(tmp_path):
     with pytest.raises(SettingsError, match="FOOTFALL_SECRET_KEY or FOOTFALL_SECRET_FILE"):
         Settings.from_env({})
     (tmp_path / "secret").write_text(GOOD_SECRET + "\n")
-    settings = Settings.from_env({"FOOTFALL_SECRET_FILE": str(tmp_path / "secret"), "FOOTFALL_DB_URL": "sqlite:///x",
-                                  "FOOTFALL_MQTT_URL": "mqtt://broker:1884"}, db_url=None)
-    assert (settings.secret_key, settings.db_url, settings.mqtt.url) == (GOOD_SECRET, "sqlite:///x", "mqtt://broker:1884")
+    settings = Settings.from_env(
+        {
+            "FOOTFALL_SECRET_FILE": str(tmp_path / "secret"),
+            "FOOTFALL_DB_URL": "sqlite:///x",
+            "FOOTFALL_MQTT_URL": "mqtt://broker:1884",
+        },
+        db_url=None,
+    )
+    assert (settings.secret_key, settings.db_url, settings.mqtt.url) == (
+        GOOD_SECRET,
+        "sqlite:///x",
+        "mqtt://broker:1884",
+    )
     assert GOOD_SECRET not in repr(settings)
     with pytest.raises(SettingsError, match="FOOTFALL_SECRET_FILE=.*nope"):
         Settings.from_env({"FOOTFALL_SECRET_FILE": str(tmp_path / "nope")})
@@ -53,7 +66,9 @@ def test_passwords_are_argon2_and_roles_scope_stores(storage):
         auth.add_user(conn, "m1", "manager", "battery staple", ["b"])
         stored = conn.scalar(sa.select(t.users.c.password_hash).where(t.users.c.name == "m1"))
         assert stored.startswith("$argon2id$") and "battery" not in stored
-        assert auth.authenticate(conn, "m1", "battery staple") == auth.Principal("m1", "manager", frozenset({"b"}))
+        assert auth.authenticate(conn, "m1", "battery staple") == auth.Principal(
+            "m1", "manager", frozenset({"b"})
+        )
         assert auth.authenticate(conn, "m1", "Battery staple") is None
         assert auth.authenticate(conn, "ghost", "battery staple") is None
         hq = auth.authenticate(conn, "hq1", "correct horse")
@@ -63,12 +78,15 @@ def test_passwords_are_argon2_and_roles_scope_stores(storage):
         assert [s["id"] for s in repository.stores(conn, m1.visible())] == ["b"]
 
 
-@pytest.mark.parametrize("role, stores, password, message", [
-    ("boss", [], "long enough", "role must be one of hq, manager"),
-    ("manager", [], "long enough", "needs at least one store"),
-    ("manager", ["a", "zz"], "long enough", "unknown store.*zz"),
-    ("hq", [], "short", "shorter than 8"),
-])
+@pytest.mark.parametrize(
+    "role, stores, password, message",
+    [
+        ("boss", [], "long enough", "role must be one of hq, manager"),
+        ("manager", [], "long enough", "needs at least one store"),
+        ("manager", ["a", "zz"], "long enough", "unknown store.*zz"),
+        ("hq", [], "short", "shorter than 8"),
+    ],
+)
 def test_bad_users_are_refused_with_the_reason(storage, role, stores, password, message):
     with storage.engine.begin() as conn:
         registry.save(conn, registry.StoreRecord.model_validate(dict(store=dict(id="a"))))
@@ -79,26 +97,87 @@ def test_bad_users_are_refused_with_the_reason(storage, role, stores, password, 
 def test_commands_import_stores_and_add_users(storage, tmp_path, capsys):
     db = ["--db", storage.url]
     assert dashboard_main(["stores", *db, "import", "examples/pets09.yaml"]) == 0
-    assert dashboard_main(["stores", *db, "add", "shop-7", "--region", "north", "--tags", "mall,big",
-                           "--timezone", "Europe/Paris", "--width-m", "40", "--height-m", "25"]) == 0
+    assert (
+        dashboard_main(
+            [
+                "stores",
+                *db,
+                "add",
+                "shop-7",
+                "--region",
+                "north",
+                "--tags",
+                "mall,big",
+                "--timezone",
+                "Europe/Paris",
+                "--width-m",
+                "40",
+                "--height-m",
+                "25",
+            ]
+        )
+        == 0
+    )
     password = tmp_path / "pw"
     password.write_text("a good password\n")
-    assert dashboard_main(["users", *db, "add", "bob", "--role", "manager", "--stores", "shop-7",
-                           "--password-file", str(password)]) == 0
-    assert dashboard_main(["users", *db, "add", "eve", "--role", "manager", "--stores", "nowhere",
-                           "--password-file", str(password)]) == 2
-    assert dashboard_main(["users", *db, "add", "eve", "--role", "hq", "--password-file", str(tmp_path / "none")]) == 2
+    assert (
+        dashboard_main(
+            [
+                "users",
+                *db,
+                "add",
+                "bob",
+                "--role",
+                "manager",
+                "--stores",
+                "shop-7",
+                "--password-file",
+                str(password),
+            ]
+        )
+        == 0
+    )
+    assert (
+        dashboard_main(
+            [
+                "users",
+                *db,
+                "add",
+                "eve",
+                "--role",
+                "manager",
+                "--stores",
+                "nowhere",
+                "--password-file",
+                str(password),
+            ]
+        )
+        == 2
+    )
+    assert (
+        dashboard_main(
+            ["users", *db, "add", "eve", "--role", "hq", "--password-file", str(tmp_path / "none")]
+        )
+        == 2
+    )
     with storage.engine.connect() as conn:
         pets, shop = repository.stores(conn)
         assert auth.authenticate(conn, "bob", "a good password").stores == frozenset({"shop-7"})
         assert auth.principal(conn, "eve") is None
     config = load_config("examples/pets09.yaml")
     assert (pets["id"], pets["timezone"], [z["name"] for z in pets["zones"]]) == (
-        config.store.id, config.store.timezone, sorted(z.name for z in config.zones))
+        config.store.id,
+        config.store.timezone,
+        sorted(z.name for z in config.zones),
+    )
     assert [z["polygon_m"] for z in pets["zones"]] == [
-        [list(p) for p in z.polygon_m] for z in sorted(config.zones, key=lambda z: z.name)]
+        [list(p) for p in z.polygon_m] for z in sorted(config.zones, key=lambda z: z.name)
+    ]
     plan = config.floor_plan
-    assert pets["floor_plan"]["origin_m"] == list(plan.origin_m) and pets["area_m2"] == plan.width_m * plan.height_m
+    assert (
+        pets["floor_plan"]["origin_m"] == list(plan.origin_m)
+        and pets["area_m2"] == plan.width_m * plan.height_m
+    )
     assert (shop["region"], shop["tags"], shop["area_m2"]) == ("north", ["mall", "big"], 1000)
     capsys.readouterr()
     assert dashboard_main(["stores", *db, "list", "--tag", "mall"]) == 0

@@ -1,5 +1,6 @@
 """The simulated chain: written through the ingest path, marked simulated, rollups consistent,
 and shaped like a shop's week (closed at night, busier Saturdays, lunch and evening peaks)."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,9 @@ END = date(2026, 3, 2)  # Monday: two full ISO weeks 8 and 9 before it
 
 @pytest.fixture
 def seeded(db_url) -> Storage:
-    args = argparse.Namespace(db=db_url, stores=3, weeks=2, store_config=["examples/pets09.yaml"], seed=7, end=END)
+    args = argparse.Namespace(
+        db=db_url, stores=3, weeks=2, store_config=["examples/pets09.yaml"], seed=7, end=END
+    )
     assert seed.main(args) == 0
     return Storage(db_url)
 
@@ -30,11 +33,16 @@ def test_every_row_is_simulated_and_days_equal_their_hours(seeded):
         assert all(conn.scalars(sa.select(t.stores.c.simulated)))
         for table in (t.zone_hours, t.zone_days, t.line_days, t.grid_days, t.transition_hours):
             assert set(conn.scalars(sa.select(table.c.simulated).distinct())) == {True}
-        for hours, days, column in ((t.zone_hours, t.zone_days, "entries"), (t.line_hours, t.line_days, "in_count"),
-                                    (t.grid_hours, t.grid_days, "person_seconds"),
-                                    (t.transition_hours, t.transition_days, "count")):
+        for hours, days, column in (
+            (t.zone_hours, t.zone_days, "entries"),
+            (t.line_hours, t.line_days, "in_count"),
+            (t.grid_hours, t.grid_days, "person_seconds"),
+            (t.transition_hours, t.transition_days, "count"),
+        ):
             by_hour = conn.scalar(sa.select(sa.func.sum(hours.c[column])))
-            assert by_hour > 0 and conn.scalar(sa.select(sa.func.sum(days.c[column]))) == pytest.approx(by_hour)
+            assert by_hour > 0 and conn.scalar(sa.select(sa.func.sum(days.c[column]))) == pytest.approx(
+                by_hour
+            )
         # 1 h buckets older than 14 days were pruned like real raw minutes would be.
         assert conn.scalar(sa.select(sa.func.count()).select_from(t.zone_minutes)) == 0
 
@@ -46,7 +54,9 @@ def test_the_week_has_a_shops_shape(seeded):
     assert by_hour[:8].sum() == 0 and by_hour[22:].sum() == 0  # closed at night (local time)
     assert by_hour[12] > by_hour[10] and by_hour[18] > by_hour[15]  # lunch and evening peaks
     assert by_day[5] > by_day[1]  # Saturday busier than Tuesday
-    assert data["simulated"] and data["footfall"] > 0 and data["previous_footfall"] > 0 and data["transitions"]
+    assert (
+        data["simulated"] and data["footfall"] > 0 and data["previous_footfall"] > 0 and data["transitions"]
+    )
     assert all(z["dwell_count"] > 0 for z in data["zones"])
 
 
@@ -54,14 +64,21 @@ def test_real_store_config_gives_its_zones_lines_and_plan(seeded):
     config = load_config("examples/pets09.yaml")
     with seeded.engine.connect() as conn:
         info = repository.store(conn, "pets09")
-        zone_names = set(conn.scalars(sa.select(t.zone_days.c.zone).where(t.zone_days.c.store_id == "pets09")))
+        zone_names = set(
+            conn.scalars(sa.select(t.zone_days.c.zone).where(t.zone_days.c.store_id == "pets09"))
+        )
         blobs = conn.scalars(sa.select(t.grid_days.c.cells).where(t.grid_days.c.store_id == "pets09")).all()
         compared = repository.compare(conn, date(2026, 2, 16), date(2026, 3, 1))
     assert zone_names == {z.name for z in config.zones}
     assert [ln["name"] for ln in info["lines"]] == [ln.name for ln in config.lines]
     assert info["timezone"] == config.store.timezone and info["simulated"]
     grid = cells.merge([cells.unpack(b, cells.HEAT) for b in blobs], cells.HEAT)
-    cols, rows = config.floor_plan.width_m / config.analysis.cell_m, config.floor_plan.height_m / config.analysis.cell_m
+    cols, rows = (
+        config.floor_plan.width_m / config.analysis.cell_m,
+        config.floor_plan.height_m / config.analysis.cell_m,
+    )
     assert len(grid) > 100 and grid["ix"].max() < cols and grid["iy"].max() < rows
     assert {s["store"] for s in compared["stores"]} == {"pets09", "store-001", "store-002", "store-003"}
-    assert all(s["footfall"] > 0 and s["footfall_source"] == "lines" and s["simulated"] for s in compared["stores"])
+    assert all(
+        s["footfall"] > 0 and s["footfall_source"] == "lines" and s["simulated"] for s in compared["stores"]
+    )

@@ -1,31 +1,69 @@
 """Storage write path over SQLite and PostgreSQL: migrations, idempotency, rollups, retention."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
-import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from dashboard import cells, tables as t
+from dashboard import cells
+from dashboard import tables as t
 from dashboard.storage import Storage
-from edge.contract import (FlowsAggregate, GridAggregate, HealthAggregate, LineCount, LinesAggregate,
-                           Transition, ZonesAggregate, ZoneStats)
+from edge.contract import (
+    FlowsAggregate,
+    GridAggregate,
+    HealthAggregate,
+    LineCount,
+    LinesAggregate,
+    Transition,
+    ZonesAggregate,
+    ZoneStats,
+)
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
 
-def zones_msg(minute: int, person_seconds: float, max_occ: int, entries: int, dwells: list[float],
-              store="s1", camera="c1", zone="a", start=T0) -> ZonesAggregate:
-    return ZonesAggregate(store=store, camera=camera, bucket_start=start + timedelta(minutes=minute), bucket_s=60,
-                          covered_s=60, zones=[ZoneStats(zone=zone, mean_occupancy=person_seconds / 60,
-                                                         max_occupancy=max_occ, person_seconds=person_seconds,
-                                                         entries=entries, dwells_s=dwells)])
+def zones_msg(
+    minute: int,
+    person_seconds: float,
+    max_occ: int,
+    entries: int,
+    dwells: list[float],
+    store="s1",
+    camera="c1",
+    zone="a",
+    start=T0,
+) -> ZonesAggregate:
+    return ZonesAggregate(
+        store=store,
+        camera=camera,
+        bucket_start=start + timedelta(minutes=minute),
+        bucket_s=60,
+        covered_s=60,
+        zones=[
+            ZoneStats(
+                zone=zone,
+                mean_occupancy=person_seconds / 60,
+                max_occupancy=max_occ,
+                person_seconds=person_seconds,
+                entries=entries,
+                dwells_s=dwells,
+            )
+        ],
+    )
 
 
 def grid_msg(minute: int, cells_: list, store="s1", camera="c1", start=T0) -> GridAggregate:
-    return GridAggregate(store=store, camera=camera, bucket_start=start + timedelta(minutes=minute), bucket_s=60,
-                         covered_s=60, cell_m=0.5, cells=cells_)
+    return GridAggregate(
+        store=store,
+        camera=camera,
+        bucket_start=start + timedelta(minutes=minute),
+        bucket_s=60,
+        covered_s=60,
+        cell_m=0.5,
+        cells=cells_,
+    )
 
 
 @pytest.fixture
@@ -37,7 +75,9 @@ def storage(db_url) -> Storage:
 
 def rows(storage: Storage, table: sa.Table) -> list[dict]:
     with storage.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(sa.select(table).order_by(*table.primary_key.columns)).mappings()]
+        return [
+            dict(r) for r in conn.execute(sa.select(table).order_by(*table.primary_key.columns)).mappings()
+        ]
 
 
 def test_migrate_from_empty_creates_every_table_and_is_repeatable(db_url):
@@ -67,19 +107,38 @@ def test_minutes_roll_up_to_hours_and_days(storage):
     storage.write_aggregates([zones_msg(0, 120, 3, 4, [12, 45]), zones_msg(30, 60, 5, 1, [700])])
     storage.write_aggregates([zones_msg(75, 30, 2, 2, [4000]), zones_msg(14 * 60 + 30, 6, 1, 1, [])])
     hours = rows(storage, t.zone_hours)
-    assert [(h["period_start"].hour, h["local_hour"], h["covered_s"], h["person_seconds"], h["max_occupancy"],
-             h["entries"]) for h in hours] == [(9, 9, 120, 180, 5, 5), (10, 10, 60, 30, 2, 2), (23, 23, 60, 6, 1, 1)]
+    assert [
+        (
+            h["period_start"].hour,
+            h["local_hour"],
+            h["covered_s"],
+            h["person_seconds"],
+            h["max_occupancy"],
+            h["entries"],
+        )
+        for h in hours
+    ] == [(9, 9, 120, 180, 5, 5), (10, 10, 60, 30, 2, 2), (23, 23, 60, 6, 1, 1)]
     assert [h[c] for c in t.DWELL_COLUMNS for h in hours[:1]] == [1, 1, 0, 0, 0, 1, 0, 0, 0]
     (day,) = rows(storage, t.zone_days)
-    assert (day["local_date"], day["local_weekday"], day["covered_s"], day["person_seconds"], day["max_occupancy"],
-            day["entries"], day["dwell_count"], day["dwell_sum_s"]) == (date(2026, 3, 2), 0, 240, 216, 5, 8, 4, 4757)
+    assert (
+        day["local_date"],
+        day["local_weekday"],
+        day["covered_s"],
+        day["person_seconds"],
+        day["max_occupancy"],
+        day["entries"],
+        day["dwell_count"],
+        day["dwell_sum_s"],
+    ) == (date(2026, 3, 2), 0, 240, 216, 5, 8, 4, 4757)
     assert day["dwell_b8"] == 1 and day["simulated"] is False
 
 
 def test_local_time_zone_decides_hour_and_day(storage):
     with storage.engine.begin() as conn:
-        conn.execute(sa.insert(t.stores), dict(id="paris", name="Paris", tags=[], timezone="Europe/Paris",
-                                               created_at=datetime(2026, 1, 1)))
+        conn.execute(
+            sa.insert(t.stores),
+            dict(id="paris", name="Paris", tags=[], timezone="Europe/Paris", created_at=datetime(2026, 1, 1)),
+        )
     storage.write_aggregates([zones_msg(14 * 60 + 30, 6, 1, 1, [], store="paris")])  # 23:30 UTC = 00:30 CET
     (hour,) = rows(storage, t.zone_hours)
     assert (hour["local_date"], hour["local_hour"], hour["local_weekday"]) == (date(2026, 3, 3), 0, 1)
@@ -96,17 +155,50 @@ def test_heat_grids_merge_cell_by_cell_across_batches(storage):
 
 
 def test_lines_flows_and_health_are_kept(storage):
-    lines = LinesAggregate(store="s1", camera="c1", bucket_start=T0, bucket_s=60, covered_s=60,
-                           lines=[LineCount(line="door", in_count=3, out_count=1)])
-    flows = FlowsAggregate(store="s1", camera="c1", bucket_start=T0, bucket_s=60, covered_s=60, flow_cell_m=1,
-                           transitions=[Transition(from_zone="a", to_zone="b", count=2)],
-                           directions=[(0, 0, [1, 0, 0, 0, 0, 0, 0, 2])])
-    health = HealthAggregate(store="s1", camera="c1", bucket_start=T0, bucket_s=60, covered_s=60, frames_read=300,
-                             frames_analysed=290, frames_dropped=10, detector_ms_mean=20, detector_ms_max=40,
-                             source_status="ok")
+    lines = LinesAggregate(
+        store="s1",
+        camera="c1",
+        bucket_start=T0,
+        bucket_s=60,
+        covered_s=60,
+        lines=[LineCount(line="door", in_count=3, out_count=1)],
+    )
+    flows = FlowsAggregate(
+        store="s1",
+        camera="c1",
+        bucket_start=T0,
+        bucket_s=60,
+        covered_s=60,
+        flow_cell_m=1,
+        transitions=[Transition(from_zone="a", to_zone="b", count=2)],
+        directions=[(0, 0, [1, 0, 0, 0, 0, 0, 0, 2])],
+    )
+    health = HealthAggregate(
+        store="s1",
+        camera="c1",
+        bucket_start=T0,
+        bucket_s=60,
+        covered_s=60,
+        frames_read=300,
+        frames_analysed=290,
+        frames_dropped=10,
+        detector_ms_mean=20,
+        detector_ms_max=40,
+        source_status="ok",
+    )
     second = lines.model_copy(update={"bucket_start": T0 + timedelta(minutes=1)})
-    assert storage.write_aggregates([lines, flows, health, second, flows.model_copy(
-        update={"bucket_start": T0 + timedelta(minutes=1)})]) == 5
+    assert (
+        storage.write_aggregates(
+            [
+                lines,
+                flows,
+                health,
+                second,
+                flows.model_copy(update={"bucket_start": T0 + timedelta(minutes=1)}),
+            ]
+        )
+        == 5
+    )
     (line_day,) = rows(storage, t.line_days)
     assert (line_day["in_count"], line_day["out_count"]) == (6, 2)
     (tr,) = rows(storage, t.transition_hours)
@@ -125,7 +217,10 @@ def test_unknown_store_is_registered_and_camera_status_recorded(storage):
     storage.camera_status("new-shop", "cam9", "offline", T0 + timedelta(minutes=5))
     (camera,) = rows(storage, t.cameras)
     assert (camera["status"], camera["status_at"], camera["last_seen"]) == (
-        "offline", datetime(2026, 3, 2, 9, 5), datetime(2026, 3, 2, 9, 1))
+        "offline",
+        datetime(2026, 3, 2, 9, 5),
+        datetime(2026, 3, 2, 9, 1),
+    )
 
 
 def test_dead_letters_are_kept_newest_first(storage):
@@ -134,7 +229,8 @@ def test_dead_letters_are_kept_newest_first(storage):
     letters = storage.dead_letters()
     assert [(d["topic"], d["payload"], d["reason"]) for d in letters] == [
         ("footfall/v1/s1/c2/agg", b"{}", "unsupported schema_version None"),
-        ("footfall/v1/s1/c1/agg", b"{bad", "not JSON")]
+        ("footfall/v1/s1/c1/agg", b"{bad", "not JSON"),
+    ]
 
 
 def test_prune_applies_retention_and_refuses_redelivery_past_the_horizon(storage):
@@ -178,8 +274,10 @@ def test_concurrent_writers_neither_lose_nor_double_grid_cells(pg_url):
         for r in range(rounds):
             barrier.wait()
             try:
-                storage.write_aggregates([grid_msg(60 * r + 1 + k, [(0, 0, 1.0)]), grid_msg(60 * r, [(0, 0, 1.0)])])
-            except Exception as exc:  # noqa: BLE001 - asserted below
+                storage.write_aggregates(
+                    [grid_msg(60 * r + 1 + k, [(0, 0, 1.0)]), grid_msg(60 * r, [(0, 0, 1.0)])]
+                )
+            except Exception as exc:
                 errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in (0, 1)]
@@ -188,5 +286,6 @@ def test_concurrent_writers_neither_lose_nor_double_grid_cells(pg_url):
     assert errors == []
     hours = rows(storage, t.grid_hours)
     assert len(hours) == rounds and len(rows(storage, t.ingested)) == 3 * rounds
-    assert [(h["covered_s"], cells.unpack(h["cells"], cells.HEAT).tolist()) for h in hours] == \
-        [(180.0, [(0, 0, 3.0)])] * rounds
+    assert [(h["covered_s"], cells.unpack(h["cells"], cells.HEAT).tolist()) for h in hours] == [
+        (180.0, [(0, 0, 3.0)])
+    ] * rounds

@@ -1,7 +1,16 @@
 """The JSON API under /api/v1: one router per resource (see `ROUTERS`), OpenAPI at /docs."""
+
 from __future__ import annotations
 
 from dashboard.api import compare, export, heat, live, session, stores, trends
 
 PREFIX = "/api/v1"
-ROUTERS = (session.router, stores.router, live.router, trends.router, compare.router, heat.router, export.router)
+ROUTERS = (
+    session.router,
+    stores.router,
+    live.router,
+    trends.router,
+    compare.router,
+    heat.router,
+    export.router,
+)

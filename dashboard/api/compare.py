@@ -1,4 +1,5 @@
 """All the stores a user may see over a date range, ranked by footfall."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -6,16 +7,27 @@ from datetime import date
 from fastapi import APIRouter
 
 from dashboard import repository
-from dashboard.api.deps import Conn, Format, User, csv_response, json_response, date_range
+from dashboard.api.deps import Conn, Format, User, csv_response, date_range, json_response
 
 router = APIRouter(tags=["compare"])
 
 
 @router.get("/compare")
-def compare(user: User, conn: Conn, start: date, end: date, region: str | None = None, tag: str | None = None,
-            format: Format = "json"):
+def compare(
+    user: User,
+    conn: Conn,
+    start: date,
+    end: date,
+    region: str | None = None,
+    tag: str | None = None,
+    format: Format = "json",
+):
     """Per store: footfall (total and per local day), mean occupancy, occupancy per m², peak local
     hour, mean dwell, rank. Managers see only their stores."""
     first, last = date_range(start, end)
     data = repository.compare(conn, first, last, user.visible(), region, tag)
-    return csv_response(data["stores"], f"compare-{first}-{last}.csv") if format == "csv" else json_response(data)
+    return (
+        csv_response(data["stores"], f"compare-{first}-{last}.csv")
+        if format == "csv"
+        else json_response(data)
+    )

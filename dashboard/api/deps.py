@@ -3,13 +3,15 @@
 `Conn` is one database connection per request, from the engine that `create_app` put in
 `app.state.engine`; tests swap it with `app.dependency_overrides[get_conn]`.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import json
+from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Annotated, Iterator, Literal
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Path, Query, Request
@@ -31,8 +33,11 @@ Conn = Annotated[sa.Connection, Depends(get_conn)]
 def current_user(request: Request, conn: Conn) -> auth.Principal:
     user = auth.request_principal(conn, request)
     if user is None:
-        raise HTTPException(401, "log in (POST /api/v1/session) or send Authorization: Bearer TOKEN",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            "log in (POST /api/v1/session) or send Authorization: Bearer TOKEN",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return user
 
 
@@ -86,8 +91,11 @@ def csv_response(rows: list[dict], filename: str) -> Response:
     if rows:
         writer.writerow(rows[0].keys())
         writer.writerows([_cell(v) for v in row.values()] for row in rows)
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def date_range(start: date, end: date) -> tuple[date, date]:

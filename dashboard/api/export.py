@@ -1,4 +1,5 @@
 """CSV downloads of the rollup tables (zone_hours, line_days, ...) for the stores a user may see."""
+
 from __future__ import annotations
 
 from datetime import date

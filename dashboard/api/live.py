@@ -1,5 +1,6 @@
 """A store's latest stored minute per zone and its cameras' status (the live MQTT stream is
 the web page's business: dashboard/live.py)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException

@@ -1,4 +1,5 @@
 """Log in and out (cookie session) and who am I."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request

@@ -1,4 +1,5 @@
 """The store registry: list and read (per role), create or update (hq only)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
@@ -10,13 +11,20 @@ router = APIRouter(tags=["stores"])
 
 
 @router.get("/stores")
-def list_stores(user: User, conn: Conn, region: str | None = None, tag: str | None = None, format: Format = "json"):
+def list_stores(
+    user: User, conn: Conn, region: str | None = None, tag: str | None = None, format: Format = "json"
+):
     """Stores this user may see, with floor plan, zones, lines and cameras; filter by region or tag."""
     rows = repository.stores(conn, user.visible(), region, tag)
     if format == "csv":
-        return csv_response([{k: v for k, v in r.items() if k not in ("zones", "lines", "cameras")} | dict(
-            zones=[z["name"] for z in r["zones"]], lines=[ln["name"] for ln in r["lines"]]) for r in rows],
-            "stores.csv")
+        return csv_response(
+            [
+                {k: v for k, v in r.items() if k not in ("zones", "lines", "cameras")}
+                | dict(zones=[z["name"] for z in r["zones"]], lines=[ln["name"] for ln in r["lines"]])
+                for r in rows
+            ],
+            "stores.csv",
+        )
     return rows
 
 

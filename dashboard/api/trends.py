@@ -1,4 +1,5 @@
 """One store over one ISO week (local time), against the week before."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,24 +18,36 @@ Table = Literal["hours", "zones", "transitions", "heat", "heat_difference", "dir
 def _table(data: dict, table: Table) -> list[dict]:
     """One table of the trends as CSV rows."""
     if table == "hours":
-        return [dict(weekday=d, hour=h, mean_occupancy=v) for d, row in enumerate(data["occupancy_hour_weekday"])
-                for h, v in enumerate(row)]
+        return [
+            dict(weekday=d, hour=h, mean_occupancy=v)
+            for d, row in enumerate(data["occupancy_hour_weekday"])
+            for h, v in enumerate(row)
+        ]
     if table == "zones":
-        return [{k: v for k, v in z.items() if k != "histogram"} | {
-            f"dwell_{lo}s": n for lo, n in zip(tables.DWELL_BINS_S, z["histogram"])} for z in data["zones"]]
+        return [
+            {k: v for k, v in z.items() if k != "histogram"}
+            | {f"dwell_{lo}s": n for lo, n in zip(tables.DWELL_BINS_S, z["histogram"])}
+            for z in data["zones"]
+        ]
     if table == "transitions":
         return data["transitions"]
     if table == "directions":
-        return [dict(ix=ix, iy=iy, **{f"bin{k}": n for k, n in enumerate(counts)})
-                for ix, iy, counts in data["directions"]]
+        return [
+            dict(ix=ix, iy=iy, **{f"bin{k}": n for k, n in enumerate(counts)})
+            for ix, iy, counts in data["directions"]
+        ]
     return [dict(ix=ix, iy=iy, value=v) for ix, iy, v in data[table]]
 
 
 @router.get("/stores/{store_id}/trends")
-def trends(store_id: StoreId, conn: Conn,
-           year: Annotated[int | None, Query(ge=2000, le=2100, description="ISO year (default: this week)")] = None,
-           week: Annotated[int | None, Query(ge=1, le=53, description="ISO week number")] = None,
-           format: Format = "json", table: Table = "hours"):
+def trends(
+    store_id: StoreId,
+    conn: Conn,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="ISO year (default: this week)")] = None,
+    week: Annotated[int | None, Query(ge=1, le=53, description="ISO week number")] = None,
+    format: Format = "json",
+    table: Table = "hours",
+):
     """Congestion by hour, weekday and hour×weekday; the week's heat grid and its difference from
     the week before; walking directions; strongest transitions; dwell per zone; footfall and
     dwell change. With format=csv, `table` picks which table."""
