@@ -1,4 +1,4 @@
-"""Real Mosquitto brokers for tests: each on a free port with its own config and directory."""
+"""A private Mosquitto on a free port with its own config and directory: for `make demo` and the tests."""
 from __future__ import annotations
 
 import getpass
