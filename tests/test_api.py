@@ -303,3 +303,12 @@ def test_hq_manages_the_registry_and_reads_live_state(app):
     assert (
         boss.get("/api/v1/stores/s1/trends", params=dict(year=2025, week=53)).status_code == 404
     )  # 52 weeks
+
+
+def test_hq_reads_dead_letters_managers_do_not(app):
+    app.state.storage.dead_letter("footfall/v1/s1/c1/agg", b"\xff{not json", "not JSON: bad byte")
+    letters = client(app, "boss").get("/api/v1/dead-letters").json()
+    assert [(d["topic"], d["payload"], d["reason"]) for d in letters] == [
+        ("footfall/v1/s1/c1/agg", "\ufffd{not json", "not JSON: bad byte")
+    ]
+    assert client(app, "ann").get("/api/v1/dead-letters").status_code == 403

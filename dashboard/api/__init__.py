@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboard.api import compare, export, heat, live, session, stores, trends
+from dashboard.api import compare, dead_letters, export, heat, live, session, stores, trends
 
 PREFIX = "/api/v1"
 ROUTERS = (
@@ -13,4 +13,5 @@ ROUTERS = (
     compare.router,
     heat.router,
     export.router,
+    dead_letters.router,
 )
