@@ -1,6 +1,7 @@
 """`python -m dashboard seed`: a simulated chain of stores with weeks of believable history.
 
-Every value is generated, marked `simulated=True` (messages and stores), and written through
+Every value is generated, marked `simulated=True` (every message, and every made-up store; a
+real store seeded from its config stays a real store with simulated history), and written through
 `Storage.write_aggregates` like real data, so the hour and day rollups are exercised. Buckets
 are one hour long (bucket_s=3600, the contract's largest): 50 stores × 8 weeks is about 170k
 messages instead of 10M at one minute. The raw rows of those buckets older than the raw
@@ -70,6 +71,7 @@ class SeedStore:
     zone_kind: dict[str, str]
     flow_cells: list[tuple[int, int, int]]  # (ix, iy, main direction bin) at FLOW_CELL_M
     min_dwell_s: float = 10.0
+    made_up: bool = True  # False for a real store (from its config) given simulated history
 
 
 FLOW_CELL_M = 2.0
@@ -192,9 +194,11 @@ def configured_store(config: StoreConfig, rng: np.random.Generator) -> SeedStore
     """The store of an edge config: its own plan, zones, lines, camera and cell size."""
     record = registry.StoreRecord.from_config(config)
     peak = config.floor_plan.width_m * config.floor_plan.height_m / 8
-    return _layout(
+    store = _layout(
         record, config.cameras[0].name, config.analysis.cell_m, peak, False, rng, config.analysis.min_dwell_s
     )
+    store.made_up = False
+    return store
 
 
 def arrivals_per_hour(
@@ -303,7 +307,7 @@ def seed(storage: Storage, stores: list[SeedStore], weeks: int, end: date, rng: 
     written = 0
     for store in stores:
         with storage.engine.begin() as conn:
-            registry.save(conn, store.record, simulated=True)
+            registry.save(conn, store.record, simulated=store.made_up)
         tz = ZoneInfo(store.record.store.timezone)
         first = end - timedelta(weeks=weeks)
         for week in range(weeks):
