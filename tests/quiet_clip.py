@@ -11,6 +11,7 @@ ground-truth figure of the clip (tests/gt.py) holds for the whole recording, shi
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -26,22 +27,27 @@ PATTERN = "seq_%06d.jpg"
 SIGN_MASKED_PX = [(0.0, 150.0), (60.0, 150.0), (60.0, 0.0), (768.0, 0.0), (768.0, 576.0), (0.0, 576.0)]
 
 
-def pets09_frames(assets: Path, count: int | None = None) -> list[np.ndarray]:
-    """The first `count` (default all 795) decoded frames of vtest.avi, BGR uint8."""
+def pets09_stream(assets: Path, count: int | None = None) -> Iterator[np.ndarray]:
+    """The first `count` (default all 795) decoded frames of vtest.avi, BGR uint8, one by one."""
     capture = cv2.VideoCapture(str(assets / "datasets/pets09_s2l1/vtest.avi"))
-    frames = []
-    while count is None or len(frames) < count:
+    read = 0
+    while count is None or read < count:
         ok, image = capture.read()
         if not ok:
             break
-        frames.append(image)
+        read += 1
+        yield image
     capture.release()
-    return frames
 
 
-def empty_background(frames: list[np.ndarray]) -> np.ndarray:
-    """Per-pixel median of every 8th frame: the scene without the people walking through it."""
-    return np.median(np.stack(frames[::8]), axis=0).astype(np.uint8)
+def pets09_frames(assets: Path, count: int | None = None) -> list[np.ndarray]:
+    """The first `count` (default all 795) decoded frames of vtest.avi, in memory (1.3 MB each)."""
+    return list(pets09_stream(assets, count))
+
+
+def empty_background(frames: list[np.ndarray], every: int = 8) -> np.ndarray:
+    """Per-pixel median of every `every`th frame: the scene without the people walking through it."""
+    return np.median(np.stack(frames[::every]), axis=0).astype(np.uint8)
 
 
 def write_quiet_clip(assets: Path, out_dir: Path, empty_s: float, count: int | None = None,
@@ -49,14 +55,14 @@ def write_quiet_clip(assets: Path, out_dir: Path, empty_s: float, count: int | N
     """JPEG frames in `out_dir`: `empty_s` seconds of the empty walkway, then the first `count`
     frames of the clip. Returns (image pattern for a camera source, number of empty frames)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    frames = pets09_frames(assets, count)
-    background = empty_background(frames).astype(np.float32)
+    sampled = [image for i, image in enumerate(pets09_stream(assets, count)) if i % 8 == 0]
+    background = empty_background(sampled, every=1).astype(np.float32)
     rng = np.random.default_rng(seed)
     empty = round(empty_s * PETS_FPS)
     for index in range(empty):
         noisy = np.clip(background + rng.normal(0, noise_sd, background.shape), 0, 255).astype(np.uint8)
         cv2.imwrite(str(out_dir / (PATTERN % (index + 1))), noisy, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    for index, image in enumerate(frames, start=empty + 1):
+    for index, image in enumerate(pets09_stream(assets, count), start=empty + 1):
         cv2.imwrite(str(out_dir / (PATTERN % index)), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     return str(out_dir / PATTERN), empty
 
