@@ -1,7 +1,7 @@
 """`python -m edge`: replay a recording into aggregates, or run every camera of a store.
 
     python -m edge replay SOURCE --config STORE.yaml --camera NAME --out AGG.jsonl [--start ISO]
-    python -m edge run --config STORE.yaml [--out DIR] [--log-level INFO]
+    python -m edge run --config STORE.yaml [--out DIR | --mqtt [URL] --state-dir DIR] [--metrics-port P]
 
 A config, source or calibration problem prints one message naming the file and key (or the
 camera and source) and exits with status 2, without a traceback.
@@ -18,6 +18,8 @@ from pathlib import Path
 from edge.assets import expand
 from edge.config import ConfigError, load_config
 from edge.logs import setup_logging
+from edge.metrics import EdgeMetrics
+from edge.watchdog import Notifier
 
 log = logging.getLogger("edge")
 
@@ -80,12 +82,39 @@ def run(args: argparse.Namespace) -> int:
         sink = MqttSink(config, None if args.mqtt == "config" else args.mqtt, args.state_dir)
     else:
         sink = CameraFiles(args.out)
+    publisher = getattr(sink, "publisher", None)
+    if args.metrics_port:
+        metrics = EdgeMetrics()
+        sink = metrics.metered(sink)
+        if publisher is not None:
+            publisher.on_health = metrics.observe_device
+        metrics.serve(args.metrics_port, args.metrics_address)
+        log.info("metrics on http://%s:%d/metrics", args.metrics_address, args.metrics_port)
     supervisor = Supervisor(config, sink, log_level=args.log_level)
+    notifier = Notifier()
+    stalled_before: set[str] = set()
+
+    def tick() -> None:
+        """systemd keep-alive only while every camera loop reports in; report stalls."""
+        nonlocal stalled_before
+        stalled = set(supervisor.stalled(args.stall_after_s))
+        for camera in stalled - stalled_before:
+            log.error("camera loop stalled: no heartbeat for %.0f s", args.stall_after_s, extra={"camera": camera})
+        if publisher is not None:
+            for camera in stalled ^ stalled_before:
+                publisher.set_camera_state(camera, "stalled" if camera in stalled else "ok")
+        stalled_before = stalled
+        notifier.keepalive(not stalled, status=f"{len(config.cameras) - len(stalled)} camera(s) running")
+
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
     signal.signal(signal.SIGINT, lambda *_: stopping.append("SIGINT"))
     log.info("running %d camera(s), aggregates to %s", len(config.cameras), "MQTT" if args.mqtt else args.out)
-    supervisor.run(lambda: bool(stopping))
+    notifier.ready(f"{len(config.cameras)} camera(s) starting")
+    try:
+        supervisor.run(lambda: bool(stopping), on_tick=tick)
+    finally:
+        notifier.stopping()
     log.info("stopped (%s)", stopping[0] if stopping else "every source ended")
     return 0
 
@@ -113,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mqtt", metavar="URL", nargs="?", const="config",
                    help="publish to the broker instead of --out: to URL, or alone for the config's mqtt.url")
     p.add_argument("--state-dir", default=".", help="directory of the MQTT outbox (default .)")
+    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (default: off)")
+    p.add_argument("--metrics-address", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
+    p.add_argument("--stall-after-s", type=float, default=10.0,
+                   help="a camera loop silent this long is stalled: the systemd watchdog pings stop (default 10)")
     p.add_argument("--log-level", default=argparse.SUPPRESS, help="as above, after the command")
     p.set_defaults(handler=run)
 

@@ -51,6 +51,26 @@ class EdgeMetrics:
         for camera, status in device.cameras.items():
             self.set_source_status(camera, status)
 
+    def metered(self, sink):
+        """Wrap a Sink so that every camera health aggregate passing through updates the metrics."""
+        return _MeteredSink(sink, self)
+
     def serve(self, port: int, address: str = "127.0.0.1"):
         """Start the /metrics HTTP server in a daemon thread; returns (server, thread)."""
         return start_http_server(port, addr=address, registry=self.registry)
+
+
+class _MeteredSink:
+    def __init__(self, sink, metrics: EdgeMetrics) -> None:
+        self.sink, self.metrics = sink, metrics
+
+    def aggregate(self, message) -> None:
+        if isinstance(message, HealthAggregate):
+            self.metrics.observe_health(message)
+        self.sink.aggregate(message)
+
+    def live(self, message) -> None:
+        self.sink.live(message)
+
+    def close(self) -> None:
+        self.sink.close()

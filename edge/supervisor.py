@@ -128,9 +128,7 @@ class Supervisor:
 
     def all_alive(self, max_age_s: float) -> bool:
         """Every camera that should run sent a heartbeat within `max_age_s` (for the watchdog)."""
-        now = self.clock()
-        return all(child.done or now - self.last_heartbeat_s.get(name, -1e18) <= max_age_s
-                   for name, child in self.children.items())
+        return not self.stalled(max_age_s)
 
     def poll(self, timeout_s: float = 0.5) -> None:
         """Hand over queued messages (waiting up to `timeout_s` for the first), then restart
@@ -188,14 +186,23 @@ class Supervisor:
                 child.restarts += 1
                 self._spawn(name)
 
-    def run(self, should_stop: Callable[[], bool]) -> None:
-        """Supervise until `should_stop()` or every camera has finished; then stop cleanly."""
+    def run(self, should_stop: Callable[[], bool], on_tick: Callable[[], None] | None = None) -> None:
+        """Supervise until `should_stop()` or every camera has finished; then stop cleanly.
+        `on_tick` runs after every poll (at least every 0.5 s): the systemd watchdog hook."""
         self.start()
         try:
             while not should_stop() and not self.finished:
                 self.poll(0.5)
+                if on_tick is not None:
+                    on_tick()
         finally:
             self.stop()
+
+    def stalled(self, max_age_s: float) -> list[str]:
+        """Cameras that should run but sent no heartbeat within `max_age_s` (a hung loop)."""
+        now = self.clock()
+        return [name for name, child in self.children.items()
+                if not child.done and now - self.last_heartbeat_s.get(name, -1e18) > max_age_s]
 
     def stop(self) -> None:
         """Ask every child to stop, hand over their final (flushed) buckets, reap them."""
