@@ -10,6 +10,7 @@ MQTT subscriber started and stopped in the app's lifespan (dashboard.live.start_
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import logging
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from dashboard import api, auth
 from dashboard.settings import Settings, SettingsError
 from dashboard.storage import Storage
+from edge.watchdog import Notifier
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "footfall_session"
@@ -36,16 +38,17 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if pages is None:
-            yield
-            return
-        from dashboard.live import start_live, stop_live
+        async with _systemd_notify():
+            if pages is None:
+                yield
+                return
+            from dashboard.live import start_live, stop_live
 
-        start_live(app.state, settings.mqtt)
-        try:
-            yield
-        finally:
-            stop_live(app.state)
+            start_live(app.state, settings.mqtt)
+            try:
+                yield
+            finally:
+                stop_live(app.state)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -80,6 +83,28 @@ def create_app(settings: Settings) -> FastAPI:
     if pages is not None:
         app.include_router(pages.router)
     return app
+
+
+@asynccontextmanager
+async def _systemd_notify():
+    """READY=1 once started, then WATCHDOG=1 from the event loop itself: if the loop hangs, the
+    pings stop and systemd restarts the service (footfall-dashboard.service, Type=notify)."""
+    notifier = Notifier()
+
+    async def keepalive() -> None:
+        while True:
+            notifier.keepalive(True)
+            await asyncio.sleep(min(1.0, notifier.interval_s or 1.0))
+
+    pinger = asyncio.create_task(keepalive()) if notifier.interval_s else None
+    notifier.ready("serving")
+    try:
+        yield
+    finally:
+        if pinger is not None:
+            pinger.cancel()
+        notifier.stopping()
+        notifier.close()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

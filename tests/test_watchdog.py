@@ -1,5 +1,6 @@
 import logging
 import socket
+import time
 
 import pytest
 
@@ -59,3 +60,22 @@ def test_log_lines_carry_store_and_camera(capsys):
     assert "store=pets09 camera=view001" in line and 'msg="source reconnected"' in line
     with pytest.raises(ValueError, match="--log-level"):
         setup_logging("LOUD")
+
+
+def test_dashboard_app_tells_systemd_it_is_ready_and_alive(notify_socket, monkeypatch, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from dashboard.app import create_app
+    from dashboard.settings import Settings
+
+    path, sock = notify_socket
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    monkeypatch.setenv("WATCHDOG_USEC", "400000")  # a ping every 0.2 s
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", secret_key="watchdog-" + "k" * 40)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/api/v1/stores").status_code in (401, 403)  # up and answering
+        time.sleep(0.7)
+    messages = received(sock)
+    assert messages[0].startswith("READY=1")
+    assert messages.count("WATCHDOG=1") >= 2
+    assert messages[-1] == "STOPPING=1"
