@@ -31,17 +31,13 @@ def example(name: str, camera: str, **analysis) -> StoreConfig:
 
 
 @lru_cache(maxsize=None)
-def run_example(name: str, camera: str, tiling: bool = True, score_threshold: float | None = None,
-                **analysis) -> Run:
+def run_example(name: str, camera: str, tiling: bool = True, **analysis) -> Run:
     """Replay one example camera through the whole pipeline; `tiling=False` turns the camera's
-    tiling off, `score_threshold` overrides the detector's."""
+    tiling off."""
     config = example(name, camera, **analysis)
     if not tiling:
         cameras = [c.model_copy(update={"tiling": None}) for c in config.cameras]
         config = config.model_copy(update={"cameras": cameras})
-    if score_threshold is not None:
-        detector = config.detector.model_copy(update={"score_threshold": score_threshold})
-        config = config.model_copy(update={"detector": detector})
     pipeline = CameraPipeline(config, camera)
     started = time.perf_counter()
     messages = tuple(m for m in pipeline.run() if not isinstance(m, Heartbeat))

@@ -55,9 +55,11 @@ def test_killed_camera_is_restarted_and_stop_flushes():
         assert reported, "camera never reported"
         assert supervisor.all_alive(max_age_s=2.0)
 
-        os.kill(child.process.pid, signal.SIGKILL)
+        os.kill(child.process.pid, signal.SIGSTOP)  # a hung camera loop: no more heartbeats
         saw_stale = _poll_until(supervisor, lambda: not supervisor.all_alive(max_age_s=1.5), timeout_s=10)
         assert saw_stale, "the watchdog verdict turns false when heartbeats stop"
+        assert supervisor.stalled(max_age_s=1.5) == ["view001"]
+        os.kill(child.process.pid, signal.SIGKILL)  # then it dies: the supervisor restarts it
         before = len(sink.aggregates)
         assert _poll_until(supervisor, lambda: child.restarts == 1 and len(sink.aggregates) > before)
         assert supervisor.all_alive(max_age_s=2.0)
