@@ -12,12 +12,9 @@ from tests.pipeline_runs import run_example
 
 pytestmark = pytest.mark.slow
 
-HEAT_CELL_M = 1.0  # at 0.5 m cells r is about 0.79: detector feet jitter by a few tens of cm
-
-
 @pytest.fixture(scope="module")
 def run():
-    return run_example("pets09", "view001", cell_m=HEAT_CELL_M)
+    return run_example("pets09", "view001")  # the example as shipped (1 m heat cells)
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +27,16 @@ def _of(run, kind):
 
 
 def test_heat_grid_matches_ground_truth(run, gt):
-    plan = run.config.floor_plan
-    shape = (int(np.ceil(plan.height_m / HEAT_CELL_M)), int(np.ceil(plan.width_m / HEAT_CELL_M)))
+    plan, cell_m = run.config.floor_plan, run.config.analysis.cell_m
+    shape = (int(np.ceil(plan.height_m / cell_m)), int(np.ceil(plan.width_m / cell_m)))
     pipeline = np.zeros(shape)
     for message in _of(run, "grid"):
-        assert message.cell_m == HEAT_CELL_M
+        assert message.cell_m == cell_m
         for ix, iy, person_s in message.cells:
             pipeline[iy, ix] += person_s
     truth = np.zeros(shape)
-    ix = np.floor((gt["wx"] - plan.origin_m[0]) / HEAT_CELL_M).astype(int)
-    iy = np.floor((gt["wy"] - plan.origin_m[1]) / HEAT_CELL_M).astype(int)
+    ix = np.floor((gt["wx"] - plan.origin_m[0]) / cell_m).astype(int)
+    iy = np.floor((gt["wy"] - plan.origin_m[1]) / cell_m).astype(int)
     on_plan = (ix >= 0) & (ix < shape[1]) & (iy >= 0) & (iy < shape[0])
     np.add.at(truth, (iy[on_plan], ix[on_plan]), 1 / PETS_FPS)  # each GT frame stands for 1/7 s
     r = np.corrcoef(pipeline.ravel(), truth.ravel())[0, 1]

@@ -85,7 +85,7 @@ def problems(payload: dict, grid_cells: tuple[int, int]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def run():
-    return run_example("pets09", "view001", cell_m=1.0)
+    return run_example("pets09", "view001")
 
 
 @pytest.mark.slow
