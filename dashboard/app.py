@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.middleware.sessions import SessionMiddleware
 
 from dashboard import api, auth
+from dashboard.metrics import metrics_endpoint
 from dashboard.settings import Settings, SettingsError
 from dashboard.storage import Storage
 from edge.watchdog import Notifier
@@ -80,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for router in api.ROUTERS:
         app.include_router(router, prefix=api.PREFIX)
+    app.add_route("/metrics", metrics_endpoint(storage.engine), include_in_schema=False)
     if pages is not None:
         app.include_router(pages.router)
     return app

@@ -1,0 +1,30 @@
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+
+from dashboard.app import create_app
+from dashboard.settings import Settings
+from edge.contract import LineCount, LinesAggregate
+
+
+def metric(text: str, name: str) -> float:
+    [line] = [l for l in text.splitlines() if l.startswith(name + " ")]
+    return float(line.split()[1])
+
+
+def test_metrics_show_ingest_rate_and_dead_letters(tmp_path):
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", secret_key="metrics-" + "m" * 40)
+    app = create_app(settings)
+    storage = app.state.storage
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    messages = [LinesAggregate(store="s1", camera=f"c{i}", bucket_start=now, bucket_s=60, covered_s=60,
+                               lines=[LineCount(line="door", in_count=3, out_count=1)]) for i in range(30)]
+    assert storage.write_aggregates(messages) == 30
+    storage.dead_letter("footfall/v1/s1/c1/agg", b"{oops", "not JSON")
+    storage.camera_status("s1", "c1", "online")
+    with TestClient(app) as client:
+        text = client.get("/metrics").text
+    assert metric(text, "footfall_ingest_rate") == 30 / 60
+    assert metric(text, "footfall_dead_letters") == 1
+    assert metric(text, "footfall_dead_letters_last_hour") == 1
+    assert metric(text, "footfall_cameras_online") == 1
