@@ -16,10 +16,13 @@ test-fast: setup
 demo: setup
 	$(PY) -m scripts.demo
 
+# Each benchmark prints its figures (docs/performance.md, docs/mqtt.md, docs/storage.md, docs/pages.md).
 bench: setup
 	$(PY) bench/edge_speed.py
+	$(PY) bench/calibration.py
 	$(PY) bench/transport.py
 	$(PY) bench/dashboard_api.py
+	$(PY) bench/dashboard_pages.py
 
 clean:
 	rm -rf .venv .pytest_cache artifacts
