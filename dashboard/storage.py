@@ -25,7 +25,7 @@ from alembic import command
 from alembic.config import Config
 
 from dashboard import tables as t
-from dashboard.rollups import Rows, StoreClock, accumulate, merged_blobs, upsert
+from dashboard.rollups import Rows, StoreClock, accumulate, insert, merged_blobs, upsert
 from edge.contract import FlowsAggregate, GridAggregate, HealthAggregate, LinesAggregate, ZonesAggregate
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,11 @@ RETENTION = {
     "hours": timedelta(days=400),
     "dead_letters": timedelta(days=30),
 }
+# One advisory lock per store, in hash order (what is locked), so that writers never wait in a cycle.
+STORE_LOCKS = sa.text(
+    "SELECT pg_advisory_xact_lock(h) FROM"
+    " (SELECT DISTINCT hashtext(s) AS h FROM unnest(CAST(:stores AS text[])) AS s ORDER BY h) AS locks"
+)
 Aggregate = GridAggregate | ZonesAggregate | LinesAggregate | FlowsAggregate | HealthAggregate
 
 
@@ -102,8 +107,7 @@ class Storage:
             if conn.dialect.name == "postgresql":
                 # Writers of the same store take turns (locks in a fixed order: no deadlock), so
                 # that two ingest workers can neither both claim an id nor both merge a new grid.
-                for store in sorted({m.store for m in messages}):
-                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(store))))
+                conn.execute(STORE_LOCKS, {"stores": sorted({m.store for m in messages})})
             fresh = self._claim_ids(conn, messages)
             if not fresh:
                 return 0
@@ -112,7 +116,7 @@ class Storage:
             for message in fresh:
                 accumulate(message, clocks[message.store], raw, rollups)
             for table, rows in raw.items():
-                conn.execute(sa.insert(table), rows)
+                insert(conn, table, rows)
             for table, rows in rollups.items():
                 upsert(conn, table, rows)
             for table, rows in merged_blobs(conn, rollups.blobs).items():
@@ -120,20 +124,34 @@ class Storage:
         return len(fresh)
 
     def _claim_ids(self, conn: sa.Connection, messages: Sequence[Aggregate]) -> list[Aggregate]:
-        """The messages whose id is new, with their ids recorded; too old ones are dead-lettered."""
+        """The messages whose id is new, with their ids recorded; too old ones are dead-lettered.
+
+        Claiming is one INSERT … ON CONFLICT DO NOTHING RETURNING id: an id comes back only to
+        the transaction that recorded it first."""
         unique = list({m.id: m for m in reversed(messages)}.values())[::-1]
-        seen: set[str] = set()
-        ids = [m.id for m in unique]
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            seen.update(conn.scalars(sa.select(t.ingested.c.id).where(t.ingested.c.id.in_(chunk))))
         horizon = conn.scalar(sa.select(t.meta.c.value).where(t.meta.c.key == "dedup_horizon"))
         horizon_at = datetime.fromisoformat(horizon) if horizon else None
-        fresh, received = [], now_utc()
-        for message in unique:
-            if message.id in seen:
-                continue
-            if horizon_at and utc_naive(message.bucket_start) < horizon_at:
+        old = [m for m in unique if horizon_at and utc_naive(m.bucket_start) < horizon_at]
+        old_ids = {m.id for m in old}
+        received = now_utc()
+        claimed = set(
+            upsert(
+                conn,
+                t.ingested,
+                [
+                    dict(id=m.id, bucket_start=utc_naive(m.bucket_start), received_at=received)
+                    for m in unique
+                    if m.id not in old_ids
+                ],
+                nothing=True,
+                returning=t.ingested.c.id,
+            )
+        )
+        if old:
+            seen = set(conn.scalars(sa.select(t.ingested.c.id).where(t.ingested.c.id.in_(old_ids))))
+            for message in old:
+                if message.id in seen:
+                    continue
                 conn.execute(
                     sa.insert(t.dead_letters),
                     dict(
@@ -143,14 +161,7 @@ class Storage:
                         reason=f"bucket {message.id} is older than the dedup horizon {horizon} (retention)",
                     ),
                 )
-                continue
-            fresh.append(message)
-        if fresh:
-            conn.execute(
-                sa.insert(t.ingested),
-                [dict(id=m.id, bucket_start=utc_naive(m.bucket_start), received_at=received) for m in fresh],
-            )
-        return fresh
+        return [m for m in unique if m.id in claimed]
 
     def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
         """Keep a message that could not be stored, with why, for 30 days."""
@@ -230,9 +241,8 @@ def _ensure_stores(conn: sa.Connection, store_ids: Iterable[str]) -> None:
 def _register(conn: sa.Connection, messages: list[Aggregate]) -> dict[str, StoreClock]:
     """Register stores, cameras, zones and lines seen in messages; returns each store's clock."""
     _ensure_stores(conn, {m.store for m in messages})
-    cams, zone_rows, line_rows, last_seen = {}, {}, {}, {}
+    zone_rows, line_rows, last_seen = {}, {}, {}
     for m in messages:
-        cams[(m.store, m.camera)] = dict(store_id=m.store, name=m.camera)
         end = utc_naive(m.bucket_start) + timedelta(seconds=m.bucket_s)
         last_seen[(m.store, m.camera)] = max(end, last_seen.get((m.store, m.camera), end))
         if isinstance(m, ZonesAggregate):
@@ -244,17 +254,10 @@ def _register(conn: sa.Connection, messages: list[Aggregate]) -> dict[str, Store
                 zone_rows.update(
                     {(m.store, z): dict(store_id=m.store, name=z) for z in (tr.from_zone, tr.to_zone)}
                 )
-    _insert_missing(conn, t.cameras, list(cams.values()))
+    # New cameras are inserted; known ones move `last_seen` forward (never back).
+    upsert(conn, t.cameras, [dict(store_id=s, name=c, last_seen=end) for (s, c), end in last_seen.items()])
     _insert_missing(conn, t.zones, list(zone_rows.values()))
     _insert_missing(conn, t.lines, list(line_rows.values()))
-    cam = t.cameras.c
-    for (store, camera), end in last_seen.items():
-        conn.execute(
-            sa.update(t.cameras)
-            .where(cam.store_id == store, cam.name == camera)
-            .where(sa.or_(cam.last_seen.is_(None), cam.last_seen < end))
-            .values(last_seen=end)
-        )
     zones_tz = conn.execute(
         sa.select(t.stores.c.id, t.stores.c.timezone).where(t.stores.c.id.in_({m.store for m in messages}))
     )
