@@ -83,8 +83,11 @@ class Aggregator:
         """Feed one analysed frame; returns the aggregates of a bucket it closes, if any."""
         closed = self.advance(obs.timestamp_s)
         self._covered_s += obs.dt_s
-        for analytic in (self.heatmap, self.zones, self.lines, self.flows):
-            analytic.observe(obs)
+        inside = self.zones.zone_map.inside(obs.floor_xy)  # (N, Z), shared by zones and flows
+        self.heatmap.observe(obs)
+        self.zones.observe(obs, inside)
+        self.lines.observe(obs)
+        self.flows.observe(obs, inside)
         return closed
 
     def flush(self, now_s: float) -> list[AggregateMessage]:

@@ -26,7 +26,7 @@ from calibration.geometry import CameraGeometry
 from calibration.ownership import Ownership
 from edge.aggregator import AggregateMessage, Aggregator
 from edge.analytics import Live
-from edge.analytics.floor import in_polygon
+from edge.analytics.floor import ZoneMap
 from edge.config import StoreConfig
 from edge.contract import LiveMessage
 from edge.detector import Detector
@@ -90,7 +90,7 @@ class CameraPipeline:
         self.aggregator = Aggregator(config, camera_name)
         self.live = Live(config.store.id, self.camera.name, config.floor_plan, config.zones, a.live_cell_m,
                          a.live_interval_s)
-        self.mask_px = np.asarray(self.camera.image_mask_px, float) if self.camera.image_mask_px else None
+        self.mask_px = ZoneMap([self.camera.image_mask_px]) if self.camera.image_mask_px else None
         self.frame_sizes = dict(frame_sizes or {})
         self.ownership: Ownership | None = None  # built on the first frame, once its size is known
         self.frame_size_px: tuple[int, int] | None = None
@@ -169,7 +169,7 @@ class CameraPipeline:
         """Only people whose feet are inside the camera's image mask (image pixels)."""
         if self.mask_px is None or len(detections) == 0:
             return detections
-        return detections[in_polygon(detections.feet_xy, self.mask_px)]
+        return detections[self.mask_px.inside(detections.feet_xy)[:, 0]]
 
     def _ownership(self) -> Ownership:
         """Floor cells this camera counts, among the cameras whose frame size is known. A

@@ -11,6 +11,7 @@ centre of each box) to the floor, so positions are anchored at the feet.
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -19,7 +20,29 @@ from trackers import ByteTrackTracker
 
 from edge.types import Detections, Tracks
 
-_ROW = "input_row"
+
+
+class _Rows:
+    """What ByteTrack returns when given `_Indexed`: the input rows it selected, in its output
+    order, and the `tracker_id` it assigns to them."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows = rows
+        self.tracker_id: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class _Indexed(sv.Detections):
+    """ByteTrack's input. ByteTrack builds its result by indexing its input (`detections[idx]`,
+    or `[:]` when it skips a frame) and then sets `tracker_id`; indexing this class returns the
+    selected input rows alone, so the wrapper maps ids back to input order without a `data`
+    column or a filtered copy of every field (supervision's `__getitem__` costs more than the
+    rest of the wrapper)."""
+
+    def __getitem__(self, index) -> _Rows:  # type: ignore[override]
+        return _Rows(np.arange(len(self.xyxy))[index])
 
 
 class Tracker:
@@ -56,12 +79,14 @@ class Tracker:
         )
         self._ids: dict[int, int] = {}  # ByteTrack id -> this tracker's id
         self._next_id = 0
+        self._latest_s: float | None = None  # ByteTrack's latest timestamp, to foresee its warnings
 
     def reset(self) -> None:
         """Forget every track (new scene, or a source that restarted); ids restart at 0."""
         self._tracker.reset()
         self._ids.clear()
         self._next_id = 0
+        self._latest_s = None
 
     def update(self, detections: Detections, timestamp_s: float | None = None) -> Tracks:
         """Associate this frame's detections with the live tracks.
@@ -69,22 +94,31 @@ class Tracker:
         `timestamp_s` (seconds, increasing) lets the motion model follow uneven frame gaps;
         without it every call is one frame period apart.
         """
-        n = len(detections)
-        inputs = sv.Detections(
-            xyxy=detections.xyxy.astype(np.float32),
-            confidence=detections.confidence.astype(np.float32),
-            class_id=np.zeros(n, dtype=int),
-            data={_ROW: np.arange(n)},
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # repeated timestamps: skip predict, fine
+        inputs = _Indexed(xyxy=detections.xyxy.astype(np.float32, copy=False),
+                          confidence=detections.confidence.astype(np.float32, copy=False))
+        if self._warns(timestamp_s):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # repeated timestamps: skip predict, fine
+                result = self._tracker.update(inputs, timestamp=timestamp_s)
+        else:  # the usual case: no warnings context, which costs about as much as the rest here
             result = self._tracker.update(inputs, timestamp=timestamp_s)
-        track_id = np.full(n, -1, dtype=np.int64)
+        track_id = np.full(len(detections), -1, dtype=np.int64)
         if len(result):
-            rows = np.asarray(result.data[_ROW], dtype=np.int64)
-            track_id[rows] = [self._local_id(int(t)) for t in result.tracker_id]
+            track_id[result.rows] = [self._local_id(int(t)) for t in result.tracker_id]
         self._forget_dead()
         return Tracks(detections, track_id)
+
+    def _warns(self, timestamp_s: float | None) -> bool:
+        """Whether ByteTrack will warn about `timestamp_s` (not finite, repeated or earlier than
+        its latest); follows its rule for the latest timestamp (it advances only forwards, and
+        None resets it)."""
+        if timestamp_s is None:
+            self._latest_s = None
+            return False
+        if not math.isfinite(timestamp_s) or (self._latest_s is not None and timestamp_s <= self._latest_s):
+            return True
+        self._latest_s = timestamp_s
+        return False
 
     def _local_id(self, tracker_id: int) -> int:
         if tracker_id < 0:

@@ -21,21 +21,49 @@ def cell_indices(floor_xy: np.ndarray, plan: FloorPlan, cell_m: float) -> tuple[
 def in_polygon(floor_xy: np.ndarray, polygon_m: Sequence[tuple[float, float]]) -> np.ndarray:
     """(N,) bool: which points lie inside the polygon (even-odd rule; edges are ambiguous).
     Points and polygon in one frame: floor metres, or image pixels for `image_mask_px`."""
-    pts = np.asarray(floor_xy, dtype=np.float64).reshape(-1, 2)
-    poly = np.asarray(polygon_m, dtype=np.float64)
-    x, y = pts[:, 0:1], pts[:, 1:2]
-    x0, y0 = poly[:, 0], poly[:, 1]
-    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
-    straddles = (y0 > y) != (y1 > y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x_cross = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
-    return np.count_nonzero(straddles & (x < x_cross), axis=1) % 2 == 1
+    return ZoneMap([polygon_m]).inside(floor_xy)[:, 0]
+
+
+class ZoneMap:
+    """Point-in-polygon for several polygons at once (even-odd rule), their edges precomputed.
+
+    The analytics that need "which zone is each person in" (zones, flows, live) share one
+    `inside(floor_xy)` per frame instead of testing every polygon each. Points and polygons are
+    in one frame: floor metres, or image pixels for `image_mask_px`.
+    """
+
+    def __init__(self, polygons: Sequence[Sequence[tuple[float, float]]]) -> None:
+        edges = []  # per edge: x0, y0, x1, y1 (its end), polygon index
+        for k, polygon in enumerate(polygons):
+            poly = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+            edges.append(np.column_stack([poly, np.roll(poly, -1, axis=0), np.full(len(poly), k)]))
+        table = np.concatenate(edges) if edges else np.empty((0, 5))
+        self._x0, self._y0, self._y1 = table[:, 0], table[:, 1], table[:, 3]
+        self._dx, dy = table[:, 2] - table[:, 0], table[:, 3] - table[:, 1]
+        # a horizontal edge (dy = 0) never straddles a point's y: any finite divisor will do,
+        # and then no per-call np.errstate is needed
+        self._dy = np.where(dy == 0, 1.0, dy)
+        # (E, Z) 0/1: which polygon each edge belongs to, to count crossings per polygon
+        self._owner = (table[:, 4:5] == np.arange(len(polygons))).astype(np.int64)
+
+    def __len__(self) -> int:
+        return self._owner.shape[1]
+
+    def inside(self, xy: np.ndarray) -> np.ndarray:
+        """(N, Z) bool: point n lies inside polygon z. `xy` is (N, 2)."""
+        pts = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        x, y = pts[:, 0:1], pts[:, 1:2]
+        straddles = (self._y0 > y) != (self._y1 > y)
+        x_cross = self._x0 + (y - self._y0) * self._dx / self._dy
+        crossings = (straddles & (x < x_cross)).astype(np.int64) @ self._owner
+        return crossings % 2 == 1
 
 
 def sparse_sum(cells: np.ndarray, weights: np.ndarray) -> dict[tuple[int, int], float]:
-    """Sum `weights (K,)` per distinct cell of `cells (K, 2)`."""
-    if len(cells) == 0:
-        return {}
-    unique, inverse = np.unique(cells, axis=0, return_inverse=True)
-    sums = np.bincount(inverse.reshape(-1), weights=weights, minlength=len(unique))
-    return {(int(ix), int(iy)): float(s) for (ix, iy), s in zip(unique, sums)}
+    """Sum `weights (K,)` per distinct cell of `cells (K, 2)`, adding in input order from 0.0.
+    A plain loop: K is the people on one frame (tens at most), where np.unique(axis=0) costs
+    far more than the sums."""
+    sums: dict[tuple[int, int], float] = {}
+    for (ix, iy), w in zip(cells.tolist(), np.asarray(weights, dtype=np.float64).tolist()):
+        sums[(ix, iy)] = sums.get((ix, iy), 0.0) + w
+    return sums

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.analytics.floor import cell_indices, in_polygon
+from edge.analytics.floor import ZoneMap, cell_indices
 from edge.analytics.tracks import TrackStates
 from edge.config import FloorPlan, Zone
 from edge.contract import DIRECTION_BINS, Transition
@@ -43,16 +43,21 @@ class Flows:
                  track_timeout_s: float) -> None:
         self.plan = plan
         self.zones = list(zones)
+        self.zone_map = ZoneMap([z.polygon_m for z in self.zones])
         self.flow_cell_m = flow_cell_m
         self.min_step_m = min_step_m
         self._tracks: TrackStates[_Walk] = TrackStates(track_timeout_s, _Walk)
         self._transitions: dict[tuple[str, str], int] = {}
         self._directions: dict[tuple[int, int], np.ndarray] = {}
 
-    def observe(self, obs: FloorObservation) -> None:
+    def observe(self, obs: FloorObservation, inside: np.ndarray | None = None) -> None:
+        """Follow this frame's tracked people. `inside` (N, Z) bool, person n in zone z in config
+        order, is `zone_map.inside(obs.floor_xy)`, passed when the caller has it already."""
         tracked = np.flatnonzero(obs.track_id >= 0)
         xy = obs.floor_xy[tracked]
-        inside = np.stack([in_polygon(xy, z.polygon_m) for z in self.zones], axis=1) if self.zones else None
+        if inside is None:
+            inside = self.zone_map.inside(obs.floor_xy)
+        inside = inside[tracked] if self.zones else None
         steps: list[tuple[np.ndarray, np.ndarray]] = []  # (from, to) floor points
         for k, row in enumerate(tracked):
             walk = self._tracks.seen(int(obs.track_id[row]), obs.timestamp_s)

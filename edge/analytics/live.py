@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from edge.analytics.floor import cell_indices, in_polygon, sparse_sum
+from edge.analytics.floor import ZoneMap, cell_indices, sparse_sum
 from edge.config import FloorPlan, Zone
 from edge.contract import LiveMessage, LiveZone
 from edge.types import FloorObservation
@@ -23,6 +23,7 @@ class Live:
                  interval_s: float) -> None:
         self.store, self.camera = store, camera
         self.plan, self.zones = plan, list(zones)
+        self.zone_map = ZoneMap([z.polygon_m for z in self.zones])
         self.cell_m, self.interval_s = cell_m, interval_s
         self._last_sent_s = float("-inf")
 
@@ -32,14 +33,13 @@ class Live:
         self._last_sent_s = obs.timestamp_s
         cells, _ = cell_indices(obs.floor_xy, self.plan, self.cell_m)
         counts = sparse_sum(cells, np.ones(len(cells)))
+        occupancy = np.count_nonzero(self.zone_map.inside(obs.floor_xy), axis=0)
         return LiveMessage(
             store=self.store,
             sent_at=datetime.fromtimestamp(obs.timestamp_s, tz=timezone.utc),
             cell_m=self.cell_m,
             people=len(obs),
-            zones=[LiveZone(zone=z.name,
-                            occupancy=int(np.count_nonzero(in_polygon(obs.floor_xy, z.polygon_m))))
-                   for z in self.zones],
+            zones=[LiveZone(zone=z.name, occupancy=int(n)) for z, n in zip(self.zones, occupancy)],
             cells=[(ix, iy, int(n)) for (ix, iy), n in sorted(counts.items())],
             cameras=[self.camera],
         )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.analytics.floor import in_polygon
+from edge.analytics.floor import ZoneMap
 from edge.analytics.tracks import TrackStates
 from edge.config import Zone
 from edge.contract import ZoneStats
@@ -41,14 +41,20 @@ class Zones:
     def __init__(self, zones: list[Zone], min_dwell_s: float, exit_grace_s: float,
                  track_timeout_s: float) -> None:
         self.zones = list(zones)
+        self.zone_map = ZoneMap([z.polygon_m for z in self.zones])
         self.min_dwell_s = min_dwell_s
         self.exit_grace_s = exit_grace_s
         self._tracks: TrackStates[dict[str, _Stay]] = TrackStates(track_timeout_s, dict)
         self._bucket = {z.name: _Bucket() for z in self.zones}
 
-    def observe(self, obs: FloorObservation) -> None:
+    def observe(self, obs: FloorObservation, inside: np.ndarray | None = None) -> None:
+        """Count this frame. `inside` (N, Z) bool, person n in zone z in config order, is
+        `zone_map.inside(obs.floor_xy)`, passed when the caller has it already (the aggregator
+        shares it with flows)."""
         now = obs.timestamp_s
-        inside = {z.name: in_polygon(obs.floor_xy, z.polygon_m) for z in self.zones}
+        if inside is None:
+            inside = self.zone_map.inside(obs.floor_xy)
+        inside = {z.name: inside[:, k] for k, z in enumerate(self.zones)}
         for name, mask in inside.items():
             count = int(np.count_nonzero(mask))
             bucket = self._bucket[name]
