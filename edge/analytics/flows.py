@@ -57,15 +57,23 @@ class Flows:
         xy = obs.floor_xy[tracked]
         if inside is None:
             inside = self.zone_map.inside(obs.floor_xy)
-        inside = inside[tracked] if self.zones else None
+        inside = inside[tracked]
+        # the first zone in config order that holds each tracked person, -1 for none
+        zone = np.where(inside.any(axis=1), inside.argmax(axis=1), -1) if self.zones else np.full(len(xy), -1)
+        walks = [self._tracks.seen(t, obs.timestamp_s) for t in obs.track_id[tracked].tolist()]
+        for walk, k in zip(walks, zone.tolist()):
+            if k >= 0:
+                self._enter(walk, self.zones[k].name)
+        # distance from each anchor, all at once (NaN where a track has no anchor yet)
+        anchors = np.array([w.anchor_xy if w.anchor_xy is not None else (np.nan, np.nan) for w in walks],
+                           dtype=np.float64).reshape(-1, 2)
+        step = xy - anchors
+        far = np.hypot(step[:, 0], step[:, 1]) >= max(self.min_step_m, 1e-9)
         steps: list[tuple[np.ndarray, np.ndarray]] = []  # (from, to) floor points
-        for k, row in enumerate(tracked):
-            walk = self._tracks.seen(int(obs.track_id[row]), obs.timestamp_s)
-            if inside is not None and inside[k].any():
-                self._enter(walk, self.zones[int(np.argmax(inside[k]))].name)
+        for k, walk in enumerate(walks):
             if walk.anchor_xy is None:
                 walk.anchor_xy = xy[k]
-            elif np.hypot(*(xy[k] - walk.anchor_xy)) >= max(self.min_step_m, 1e-9):
+            elif far[k]:
                 steps.append((walk.anchor_xy, xy[k]))
                 walk.anchor_xy = xy[k]
         self._count_steps(steps)
