@@ -6,6 +6,7 @@ import pytest
 
 from edge.aggregator import Aggregator
 from edge.analytics import Flows, Heatmap, Lines, Live, Zones
+from edge.analytics.floor import ZoneMap, sparse_sum
 from edge.analytics.flows import heading_bin
 from edge.config import FloorPlan, Line, Zone, parse_config
 from edge.contract import AGGREGATE_KINDS, parse_aggregate
@@ -189,3 +190,50 @@ def test_aggregator_closes_aligned_buckets_with_covered_seconds():
     assert sum(m.lines[0].in_count for m in (first[2], second[2])) == 1
     for m in out:
         assert parse_aggregate(m.to_json()) == m
+
+
+def _even_odd(x: float, y: float, polygon) -> bool:
+    """Plain ray casting towards +x, one edge at a time: the reference for ZoneMap."""
+    inside = False
+    for (x0, y0), (x1, y1) in zip(polygon, polygon[1:] + polygon[:1]):
+        if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
+            inside = not inside
+    return inside
+
+
+def test_zone_map_agrees_with_ray_casting_for_every_zone_at_once():
+    notch = [(0.0, 0.0), (6.0, 0.0), (6.0, 5.0), (3.0, 2.0), (0.0, 5.0)]  # concave, horizontal edges
+    polygons = [SHELF.polygon_m, TILL.polygon_m, notch, [(2.0, -1.0), (5.0, 3.0), (-1.0, 3.0)]]
+    points = np.random.default_rng(1).uniform(-2, 9, size=(500, 2))
+    points[:4] = [(2, 0), (3, 2), (6, 1), (4, 4)]  # on edges and vertices too
+    inside = ZoneMap(polygons).inside(points)
+    expected = [[_even_odd(x, y, [tuple(v) for v in poly]) for poly in polygons] for x, y in points]
+    assert inside.shape == (500, 4)
+    assert np.array_equal(inside, np.array(expected))
+    assert 50 < inside.sum() < 1500, "the points fall inside and outside"
+    assert ZoneMap([]).inside(points).shape == (500, 0)
+
+
+def test_zones_and_flows_count_the_same_with_a_shared_zone_lookup():
+    """The aggregator computes point-in-zone once a frame and hands it to zones and flows."""
+    path = [(-1 + 0.4 * k, 1 + 0.02 * k) for k in range(25)]  # shelf -> out -> till, and back
+    separate = (Zones([SHELF, TILL], 1.0, 1.0, 5.0), Flows(PLAN, [SHELF, TILL], 1.0, 0.3, 5.0))
+    shared = (Zones([SHELF, TILL], 1.0, 1.0, 5.0), Flows(PLAN, [SHELF, TILL], 1.0, 0.3, 5.0))
+    for k, p in enumerate(path + path[::-1]):
+        o = obs(0.5 * k, [p, (7, 1)], [1, -1])
+        for analytic in separate:
+            analytic.observe(o)
+        inside = shared[0].zone_map.inside(o.floor_xy)
+        for analytic in shared:
+            analytic.observe(o, inside)
+    flows = separate[1].collect()
+    assert [(t.from_zone, t.to_zone, t.count) for t in flows[0]] == [("shelf", "till", 1), ("till", "shelf", 1)]
+    assert flows == shared[1].collect()
+    assert separate[0].collect(30.0) == shared[0].collect(30.0)
+
+
+def test_sparse_sum_adds_in_input_order():
+    cells = np.array([[1, 2], [0, 0], [1, 2], [1, 2]])
+    sums = sparse_sum(cells, np.array([0.1, 5.0, 0.2, 0.3]))
+    assert sums == {(1, 2): ((0.0 + 0.1) + 0.2) + 0.3, (0, 0): 5.0}
+    assert sparse_sum(np.empty((0, 2), np.int64), np.empty(0)) == {}

@@ -1,8 +1,12 @@
 """The ByteTrack wrapper on the PETS09 ground-truth boxes: order kept, everyone returned, ids stable."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
+import supervision as sv
+from trackers import ByteTrackTracker
 
 from edge.tracker import Tracker
 from edge.types import Detections
@@ -65,3 +69,29 @@ def test_instances_are_independent_and_reset_restarts_ids(gt_frames):
 def test_empty_frames():
     tracker = Tracker(frame_rate=5)
     assert len(tracker.update(Detections.empty(), 0.0)) == 0
+
+
+
+def test_warnings_are_foreseen_exactly_when_bytetrack_raises_them(gt_frames):
+    """ByteTrack warns about a timestamp that is repeated, earlier or not finite; the wrapper
+    silences exactly those calls (it foresees them rather than wrapping every call in a
+    warnings context), lets no warning out, and still returns every row."""
+    times = [0.0, 1 / PETS_FPS, 1 / PETS_FPS, 0.5 / PETS_FPS, None, 5.0, float("nan"), float("inf"), 6.0, 6.0]
+    frames = gt_frames[: len(times)]
+    bare, raised = ByteTrackTracker(frame_rate=PETS_FPS), []
+    for t_s, (_, dets, _) in zip(times, frames):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            bare.update(sv.Detections(xyxy=dets.xyxy.astype(np.float32),
+                                      confidence=dets.confidence.astype(np.float32)), timestamp=t_s)
+        raised.append(any(issubclass(w.category, UserWarning) for w in caught))
+    assert raised == [False, False, True, True, False, False, True, True, False, True]
+
+    tracker, foreseen = Tracker(frame_rate=PETS_FPS), []
+    warns = tracker._warns
+    tracker._warns = lambda t_s: foreseen.append(warns(t_s)) or foreseen[-1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning that leaks out fails the test
+        for t_s, (_, dets, _) in zip(times, frames):
+            assert len(tracker.update(dets, t_s)) == len(dets)
+    assert foreseen == raised
