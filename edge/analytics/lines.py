@@ -54,8 +54,8 @@ class _LineCounter:
         rel = obs.floor_xy[tracked] - self._start
         along_m = rel @ self._unit
         side_m = self._unit[0] * rel[:, 1] - self._unit[1] * rel[:, 0]
-        for row, along, side in zip(tracked, along_m, side_m):
-            self._step(self._tracks.seen(int(obs.track_id[row]), obs.timestamp_s), float(along), float(side))
+        for track_id, along, side in zip(obs.track_id[tracked].tolist(), along_m.tolist(), side_m.tolist()):
+            self._step(self._tracks.seen(track_id, obs.timestamp_s), along, side)
         self._tracks.expire(obs.timestamp_s)
 
     def _step(self, state: _Side, along_m: float, side_m: float) -> None:

@@ -54,16 +54,16 @@ class Zones:
         now = obs.timestamp_s
         if inside is None:
             inside = self.zone_map.inside(obs.floor_xy)
-        inside = {z.name: inside[:, k] for k, z in enumerate(self.zones)}
-        for name, mask in inside.items():
-            count = int(np.count_nonzero(mask))
+        names = [z.name for z in self.zones]
+        for name, count in zip(names, np.count_nonzero(inside, axis=0).tolist()):
             bucket = self._bucket[name]
             bucket.person_s += count * obs.dt_s
             bucket.max_occupancy = max(bucket.max_occupancy, count)
-        for row in np.flatnonzero(obs.track_id >= 0):
-            stays = self._tracks.seen(int(obs.track_id[row]), now)
-            for name, mask in inside.items():
-                if mask[row]:
+        tracked = obs.track_id >= 0
+        for track_id, row in zip(obs.track_id[tracked].tolist(), inside[tracked].tolist()):
+            stays = self._tracks.seen(track_id, now)
+            for name, is_inside in zip(names, row):
+                if is_inside:
                     self._stay_inside(stays, name, now)
                 elif name in stays and now - stays[name].last_inside_s > self.exit_grace_s:
                     self._close(name, stays.pop(name))
