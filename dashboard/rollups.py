@@ -11,13 +11,14 @@ A bucket counts wholly in the hour (and local day) of its start.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from dashboard import cells as packed
 from dashboard import tables as t
@@ -217,22 +218,74 @@ def upsert(
     (`replace`) or keep the old row (`nothing`). Returns the `returning` column of the rows
     inserted or updated (none when not asked). Works on SQLite and PostgreSQL.
 
-    Rows of one key must not repeat (fold them first, as `Rows` does). They are written in
-    primary-key order, so that concurrent writers lock shared rows in the same order."""
-    names = list(rows[0]) if rows else []
-    keys = [c.name for c in table.primary_key.columns]
-    if nothing:
-        return insert(conn, table, rows, lambda i: i.on_conflict_do_nothing(index_elements=keys), returning)
-    greatest = sa.func.greatest if conn.dialect.name == "postgresql" else sa.func.max
+    Rows must all have the same columns, and a key must not repeat (fold them first, as `Rows`
+    does). They are written in primary-key order, so that concurrent writers lock shared rows in
+    the same order. PostgreSQL gets one statement per table and call: each column travels as
+    one binary array, unpacked by `unnest` (one round trip and one plan instead of one per row).
+    SQLite, whose statements are in-process calls, gets executemany."""
+    mode = "replace" if replace else "nothing" if nothing else "add"
+    return _write(conn, table, rows, mode, returning)
 
-    def on_conflict(statement):
+
+def insert(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """Insert rows in bulk as `upsert` does; a primary-key clash is an error (IntegrityError)."""
+    _write(conn, table, rows, "insert", None)
+
+
+def _write(conn: sa.Connection, table: sa.Table, rows: list[dict], mode: str, returning) -> list:
+    if not rows:
+        return []
+    names = tuple(rows[0])
+    keys = [c.name for c in table.primary_key.columns]
+    rows = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+    name = returning.name if returning is not None else None
+    if conn.dialect.name == "postgresql" and not any(isinstance(table.c[n].type, sa.JSON) for n in names):
+        sql = _unnest_sql(table, names, mode, name)
+        result = conn.exec_driver_sql(sql, {n: [row[n] for row in rows] for n in names})
+        return list(result.scalars()) if name else []
+    statement = _statement(conn.dialect.name, table, names, mode, name)
+    out = []
+    for i in range(0, len(rows), 1000):
+        result = conn.execute(statement, rows[i : i + 1000])
+        if name:
+            out.extend(result.scalars())
+    return out
+
+
+@cache
+def _statement(dialect: str, table: sa.Table, names: tuple[str, ...], mode: str, returning: str | None):
+    """INSERT of `names` with the ON CONFLICT clause of `mode` (see `upsert`), for executemany."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return _finish(statement, dialect, table, names, mode, returning)
+
+
+@cache
+def _unnest_sql(table: sa.Table, names: tuple[str, ...], mode: str, returning: str | None) -> str:
+    """PostgreSQL: INSERT … SELECT FROM unnest(one array per column) as psycopg text whose
+    parameters are sent in binary (`%(name)b`: no quoting or hex-encoding of each element)."""
+    arrays = [sa.bindparam(n, type_=postgresql.ARRAY(table.c[n].type)) for n in names]
+    unpacked = sa.func.unnest(*arrays).table_valued(*names).render_derived()
+    statement = postgresql.insert(table).from_select(names, sa.select(*unpacked.c))
+    statement = _finish(statement, "postgresql", table, names, mode, returning)
+    sql = str(statement.compile(dialect=psycopg_dialect()))
+    for n in names:
+        sql = sql.replace(f"%({n})s::", f"%({n})b::")
+    return sql
+
+
+def _finish(statement, dialect: str, table: sa.Table, names: tuple[str, ...], mode: str, returning):
+    keys = [c.name for c in table.primary_key.columns]
+    if mode == "nothing":
+        statement = statement.on_conflict_do_nothing(index_elements=keys)
+    elif mode != "insert":
+        greatest = sa.func.greatest if dialect == "postgresql" else sa.func.max
         new = statement.excluded
         changes = {}
         for name in names:
             if name in keys:
                 continue
             column = table.c[name]
-            if replace or name in DESCRIPTIVE:
+            if mode == "replace" or name in DESCRIPTIVE:
                 changes[name] = new[name]
             elif name in MAXED:
                 changes[name] = sa.func.coalesce(greatest(column, new[name]), new[name])
@@ -240,44 +293,5 @@ def upsert(
                 changes[name] = sa.or_(column, new[name])
             else:
                 changes[name] = column + new[name]
-        return statement.on_conflict_do_update(index_elements=keys, set_=changes)
-
-    return insert(conn, table, rows, on_conflict, returning)
-
-
-def insert(
-    conn: sa.Connection,
-    table: sa.Table,
-    rows: list[dict],
-    on_conflict: Callable | None = None,
-    returning: sa.Column | None = None,
-) -> list:
-    """Insert rows (all with the same columns) in bulk, in primary-key order; `on_conflict`
-    turns the dialect's INSERT into an upsert. Returns the `returning` column's values.
-
-    PostgreSQL gets one statement per table and batch, each column sent as one array and
-    unpacked by `unnest` (one round trip and one plan, instead of one per row); SQLite, whose
-    statements are in-process calls, gets executemany."""
-    if not rows:
-        return []
-    names = list(rows[0])
-    keys = [c.name for c in table.primary_key.columns]
-    rows = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
-    if conn.dialect.name == "postgresql" and not any(isinstance(table.c[n].type, sa.JSON) for n in names):
-        arrays = [sa.bindparam(n, type_=postgresql.ARRAY(table.c[n].type)) for n in names]
-        unpacked = sa.func.unnest(*arrays).table_valued(*names).render_derived()
-        statement = postgresql.insert(table).from_select(names, sa.select(*unpacked.c))
-        batches = [{n: [row[n] for row in rows] for n in names}]
-    else:
-        statement = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-        batches = [rows[i : i + 1000] for i in range(0, len(rows), 1000)]
-    if on_conflict:
-        statement = on_conflict(statement)
-    if returning is not None:
-        statement = statement.returning(returning)
-    out = []
-    for batch in batches:
-        result = conn.execute(statement, batch)
-        if returning is not None:
-            out.extend(result.scalars())
-    return out
+        statement = statement.on_conflict_do_update(index_elements=keys, set_=changes)
+    return statement.returning(table.c[returning]) if returning else statement
