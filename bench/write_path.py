@@ -1,4 +1,4 @@
-"""`Storage.write_aggregates` alone (no broker): the transport benchmark's message mix, in ingest-sized batches.
+"""`Storage.write_aggregates` alone (no broker): the transport benchmark's mix, in ingest-sized batches.
 
 Builds `--count` contract aggregates from `--stores` simulated stores (the same round-robin mix as
 bench/transport.py: grid, zones, lines, flows and health per one-minute bucket) and writes them in
@@ -42,14 +42,21 @@ def measure(label: str, url: str, batches: list[list]) -> None:
     written = sum(storage.write_aggregates(batch) for batch in batches[1:])
     elapsed_s = time.perf_counter() - started
     storage.engine.dispose()
-    print(f"{label:10s} {written:6d} messages in {elapsed_s:5.1f} s: {written / elapsed_s:6.0f} msg/s", flush=True)
+    print(
+        f"{label:10s} {written:6d} messages in {elapsed_s:5.1f} s: {written / elapsed_s:6.0f} msg/s",
+        flush=True,
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=20_000, help="aggregates written (default 20000)")
     parser.add_argument("--stores", type=int, default=200, help="simulated stores (default 200)")
-    parser.add_argument("--batch", type=int, default=500, help="messages per write_aggregates call (default 500)")
+    parser.add_argument(
+        "--batch", type=int, default=500, help="messages per write_aggregates call (default 500)"
+    )
     parser.add_argument("--backends", default="sqlite,postgres", help="comma list (default sqlite,postgres)")
     args = parser.parse_args()
     import psycopg

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from dashboard import cells, tables as t
+from dashboard import cells
+from dashboard import tables as t
 from dashboard.storage import Storage
 from tests.transport_support import make_aggregates
 
