@@ -24,11 +24,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.edge_runs import MemoryReader, StageClock, _served_by, decode, instrument  # noqa: E402
-from edge.detector import Detector  # noqa: E402
-from edge.pipeline import CameraPipeline  # noqa: E402
-from edge.types import Detections  # noqa: E402
-from tests.pipeline_runs import example  # noqa: E402
+from bench.edge_runs import MemoryReader, StageClock, _served_by, decode, instrument
+from edge.detector import Detector
+from edge.pipeline import CameraPipeline
+from edge.types import Detections
+from tests.pipeline_runs import example
 
 DATASETS = {"pets09 768x576": ("pets09", "view001"), "mall 640x480": ("mall", "cam1")}
 STAGES = ("track", "floor", "analytics", "live", "other")

@@ -21,7 +21,6 @@ from trackers import ByteTrackTracker
 from edge.types import Detections, Tracks
 
 
-
 class _Rows:
     """What ByteTrack returns when given `_Indexed`: the input rows it selected, in its output
     order, and the `tracker_id` it assigns to them."""

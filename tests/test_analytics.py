@@ -227,7 +227,8 @@ def test_zones_and_flows_count_the_same_with_a_shared_zone_lookup():
         for analytic in shared:
             analytic.observe(o, inside)
     flows = separate[1].collect()
-    assert [(t.from_zone, t.to_zone, t.count) for t in flows[0]] == [("shelf", "till", 1), ("till", "shelf", 1)]
+    transitions = [(t.from_zone, t.to_zone, t.count) for t in flows[0]]
+    assert transitions == [("shelf", "till", 1), ("till", "shelf", 1)]
     assert flows == shared[1].collect()
     assert separate[0].collect(30.0) == shared[0].collect(30.0)
 
