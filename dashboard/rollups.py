@@ -186,14 +186,7 @@ def merged_blobs(conn: sa.Connection, blobs: dict[sa.Table, dict[tuple, dict]]) 
     out: dict[sa.Table, list[dict]] = {}
     for table, by_key in blobs.items():
         dtype = packed.HEAT if "grid" in table.name else packed.DIRECTIONS
-        pk = list(table.primary_key.columns)
-        existing: dict[tuple, dict] = {}
-        keys = list(by_key)
-        for i in range(0, len(keys), 200):
-            chunk = keys[i : i + 200]
-            query = sa.select(table).where(sa.tuple_(*pk).in_(chunk)).with_for_update()
-            for row in conn.execute(query).mappings():
-                existing[tuple(row[c.name] for c in pk)] = dict(row)
+        existing = _locked_rows(conn, table, sorted(by_key))
         rows = []
         for key, row in by_key.items():
             grids = row["cells"]
@@ -204,6 +197,31 @@ def merged_blobs(conn: sa.Connection, blobs: dict[sa.Table, dict[tuple, dict]]) 
             rows.append(dict(row, cells=packed.pack(packed.merge(grids, dtype))))
         out[table] = rows
     return out
+
+
+def _locked_rows(conn: sa.Connection, table: sa.Table, keys: list[tuple]) -> dict[tuple, dict]:
+    """The stored rows of these primary keys, locked until commit, by key. PostgreSQL joins the
+    keys as one array per key column (one short statement whatever their number, so psycopg
+    and the server can reuse its plan); SQLite reads them 200 at a time."""
+    pk = list(table.primary_key.columns)
+    if conn.dialect.name == "postgresql":
+        names = [c.name for c in pk]
+        arrays = [
+            sa.bindparam(n, [k[i] for k in keys], type_=postgresql.ARRAY(c.type))
+            for i, (n, c) in enumerate(zip(names, pk))
+        ]
+        wanted = sa.func.unnest(*arrays).table_valued(*names).render_derived()
+        on = sa.and_(*(c == wanted.c[c.name] for c in pk))
+        queries = [sa.select(table).join(wanted, on).with_for_update(of=table)]
+    else:
+        queries = [
+            sa.select(table).where(sa.tuple_(*pk).in_(keys[i : i + 200])) for i in range(0, len(keys), 200)
+        ]
+    found = {}
+    for query in queries:
+        for row in conn.execute(query).mappings():
+            found[tuple(row[c.name] for c in pk)] = dict(row)
+    return found
 
 
 def upsert(
