@@ -259,7 +259,11 @@ def _write(conn: sa.Connection, table: sa.Table, rows: list[dict], mode: str, re
     name = returning.name if returning is not None else None
     if conn.dialect.name == "postgresql" and not any(isinstance(table.c[n].type, sa.JSON) for n in names):
         sql = _unnest_sql(table, names, mode, name)
-        result = conn.exec_driver_sql(sql, {n: [row[n] for row in rows] for n in names})
+        arrays = {n: [row[n] for row in rows] for n in names}
+        for n in names:  # a binary array holds one type: 60 and 2.5 must both go as floats
+            if isinstance(table.c[n].type, sa.Float):
+                arrays[n] = [None if v is None else float(v) for v in arrays[n]]
+        result = conn.exec_driver_sql(sql, arrays)
         return list(result.scalars()) if name else []
     statement = _statement(conn.dialect.name, table, names, mode, name)
     out = []

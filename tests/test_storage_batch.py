@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from dashboard import cells
 from dashboard import tables as t
+from dashboard.rollups import insert
 from dashboard.storage import Storage
 from tests.transport_support import make_aggregates
 
@@ -99,3 +100,29 @@ def test_one_batch_leaves_the_same_database_as_one_message_at_a_time(db_url):
     assert len(one_by_one["ingested"]) == len(messages) == 800
     for table in t.metadata.sorted_tables:
         assert_same_rows(batched[table.name], one_by_one[table.name], table.name)
+
+
+def test_bulk_insert_takes_whole_numbers_in_float_columns(db_url):
+    # PostgreSQL gets each column as one binary array, which holds a single type.
+    storage = Storage(db_url)
+    storage.migrate()
+    fresh(storage)
+    start = datetime(2026, 3, 2, 9, 0)
+    rows = [
+        dict(
+            store_id="shop-utc",
+            camera="cam1",
+            line="door",
+            bucket_start=start,
+            bucket_s=60,
+            covered_s=covered_s,
+            in_count=1,
+            out_count=0,
+            simulated=False,
+        )
+        for covered_s in (60, 2.5)
+    ]
+    rows[1]["line"] = "back"
+    with storage.engine.begin() as conn:
+        insert(conn, t.line_minutes, rows)
+    assert sorted(r["covered_s"] for r in snapshot(storage)["line_minutes"]) == [2.5, 60.0]
