@@ -46,9 +46,6 @@ class ZoneMap:
         # (E, Z) 0/1: which polygon each edge belongs to, to count crossings per polygon
         self._owner = (table[:, 4:5] == np.arange(len(polygons))).astype(np.int64)
 
-    def __len__(self) -> int:
-        return self._owner.shape[1]
-
     def inside(self, xy: np.ndarray) -> np.ndarray:
         """(N, Z) bool: point n lies inside polygon z. `xy` is (N, 2)."""
         pts = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
