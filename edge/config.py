@@ -20,6 +20,11 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letter
 Point = tuple[float, float]
 
 
+def polygon_area(points: list[Point]) -> float:
+    """Area of a simple polygon (shoelace), in the square of the points' unit."""
+    return 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1])))
+
+
 class ConfigError(ValueError):
     """A store config that cannot be used; the message names the file and the key."""
 
@@ -142,15 +147,13 @@ class Zone(Strict):
     def _polygon(cls, value: list[Point]) -> list[Point]:
         if len(value) < 3:
             raise ValueError(f"a polygon needs at least 3 points, got {len(value)}")
-        area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(value, value[1:] + value[:1])))
-        if area <= 1e-6:
+        if polygon_area(value) <= 1e-6:
             raise ValueError("polygon has no area (points are collinear or repeated)")
         return value
 
     @property
     def area_m2(self) -> float:
-        p = self.polygon_m
-        return 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(p, p[1:] + p[:1])))
+        return polygon_area(self.polygon_m)
 
 
 class Line(Strict):
