@@ -86,7 +86,13 @@ class Tiling(Strict):
     cols: int = Field(2, ge=1, le=8, description="Tiles across (default 2).")
     rows: int = Field(2, ge=1, le=8, description="Tiles down (default 2).")
     overlap: float = Field(0.2, ge=0, lt=1, description="Overlap of neighbouring tiles, fraction of a tile (default 0.2).")
-    full_frame: bool = Field(False, description="Also run one pass on the whole frame for large people (default off).")
+    full_frame: bool = Field(False, description="Also run one pass on the whole frame for large people (default off; always on with small_below_input_px).")
+    small_below_input_px: float | None = Field(
+        None, gt=0, le=4096,
+        description="Tile only the image rows where a standing person (person_height_m) would be shorter "
+        "than this in one whole-frame pass, in model input px (the camera's calibration gives the height "
+        "by row); one whole-frame pass covers the larger people. Default: none, tiles over the whole frame.")
+    person_height_m: float = Field(1.7, gt=0.5, le=2.5, description="Standing height for small_below_input_px (default 1.7 m).")
 
 
 class Detector(Strict):

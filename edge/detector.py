@@ -11,9 +11,13 @@ Tiling (for small, distant people) runs the model on cols × rows overlapping ti
 letterboxed to the model input and so enlarged, optionally plus a full-frame pass, and merges
 everything: IoU NMS, then a box cut by an inner tile edge is merged into the box that continues
 it across that edge (the same person, seen by the neighbouring tile), so nobody counts twice.
+With `small_below_input_px` the tiles cover only the band of image rows where the camera's
+calibration puts people too small for a whole-frame pass (far from the camera), and one
+whole-frame pass finds the nearer, larger people: fewer passes than tiling the whole frame.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +27,14 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from calibration.geometry import CameraGeometry
 from edge.assets import expand
 from edge.config import Detector as DetectorConfig
 from edge.config import Camera, StoreConfig, Tiling
 from edge.types import Detections
 from models.registry import ModelError, find_model
+
+log = logging.getLogger(__name__)
 
 Layout = Literal["yolox", "ultralytics"]
 PAD_VALUE = 114
@@ -84,27 +91,62 @@ class Tile:
     inner: tuple[bool, bool, bool, bool]
 
 
-def make_tiles(width_px: int, height_px: int, tiling: Tiling) -> list[Tile]:
-    """cols × rows tiles covering the frame, neighbours overlapping by `overlap` of a tile."""
+def make_tiles(width_px: int, height_px: int, tiling: Tiling,
+               rows_px: tuple[int, int] | None = None) -> list[Tile]:
+    """cols × rows tiles covering the frame, or only its rows [y0, y1) = `rows_px`, neighbours
+    overlapping by `overlap` of a tile. A band's edges inside the frame count as inner edges: a
+    person cut there is whole in the whole-frame pass."""
+    top_px, bottom_px = rows_px or (0, height_px)
     tiles = []
     spans = []
-    for count, length in ((tiling.cols, width_px), (tiling.rows, height_px)):
+    for count, start, length in ((tiling.cols, 0, width_px), (tiling.rows, top_px, bottom_px - top_px)):
         tile = length / (count - (count - 1) * tiling.overlap)
         step = tile * (1 - tiling.overlap)
-        spans.append([(round(i * step), min(length, round(i * step + tile))) for i in range(count)])
+        spans.append([(start + round(i * step), start + min(length, round(i * step + tile)))
+                      for i in range(count)])
     for row, (y0, y1) in enumerate(spans[1]):
         for col, (x0, x1) in enumerate(spans[0]):
-            inner = (col > 0, row > 0, col < tiling.cols - 1, row < tiling.rows - 1)
+            inner = (col > 0, row > 0 or y0 > 0,
+                     col < tiling.cols - 1, row < tiling.rows - 1 or y1 < height_px)
             tiles.append(Tile(x0, y0, x1, y1, inner))
     return tiles
 
 
+def person_height_px(geometry: CameraGeometry, width_px: int, height_px: int,
+                     person_height_m: float) -> np.ndarray:
+    """(height_px,) expected height in image px of a person standing with their feet on each
+    image row: `person_height_m` × the floor's px per metre along that row, at the centre column.
+    Seen by a camera without roll, a floor line along an image row keeps its distance to the
+    camera, and an upright person looks as tall as that scale says, times the cosine of the
+    camera's tilt (so the estimate is 4 % too tall at 15° down, 13 % at 30°). Rows at or above
+    the horizon, where nobody's feet can be, get 0."""
+    rows = np.arange(height_px) + 0.5  # pixel centres
+    left = geometry.image_to_floor(np.stack([np.full(height_px, width_px / 2 - 0.5), rows], axis=1))
+    right = geometry.image_to_floor(np.stack([np.full(height_px, width_px / 2 + 0.5), rows], axis=1))
+    metres_per_px = np.linalg.norm(right - left, axis=1)
+    return np.nan_to_num(person_height_m / metres_per_px, nan=0.0)
+
+
+def small_people_rows(heights_px: np.ndarray, scale: float,
+                      small_below_input_px: float) -> tuple[int, int] | None:
+    """Rows [y0, y1) spanning every row whose `heights_px` (person height by row, image px) is
+    under `small_below_input_px` once scaled by `scale` (model input px per image px of a
+    whole-frame pass); None when no row is."""
+    small = np.flatnonzero(heights_px * scale < small_below_input_px)
+    return (int(small[0]), int(small[-1]) + 1) if len(small) else None
+
+
 class Detector:
     """An onnxruntime session (CPU) for one model. Call it on a BGR image to get the people in
-    it. `last_latency_ms` is the wall time of the last call (all tiles), for health reports."""
+    it. `last_latency_ms` is the wall time of the last call (all tiles), for health reports;
+    `last_passes` its number of model passes. `geometry` (the camera's calibration) is needed
+    by `tiling.small_below_input_px` only."""
 
     def __init__(self, model_path: Path | str, *, score_threshold: float = 0.3, nms_iou: float = 0.45,
-                 threads: int = 1, person_class: int = 0, tiling: Tiling | None = None):
+                 threads: int = 1, person_class: int = 0, tiling: Tiling | None = None,
+                 geometry: CameraGeometry | None = None):
+        if tiling is not None and tiling.small_below_input_px is not None and geometry is None:
+            raise ValueError("tiling.small_below_input_px needs the camera's calibration (geometry)")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -126,13 +168,15 @@ class Detector:
                              f"but {self.num_classes} classes")
         self.person_class = person_class
         self.score_threshold, self.nms_iou = score_threshold, nms_iou
-        self.tiling = tiling
+        self.tiling, self.geometry = tiling, geometry
         self._grid, self._stride = yolox_grid(size)
+        self._tiles: dict[tuple[int, int], list[Tile]] = {}
         self.last_latency_ms = 0.0
+        self.last_passes = 0
 
     @classmethod
     def from_config(cls, config: DetectorConfig, tiling: Tiling | None = None,
-                    store: StoreConfig | None = None) -> "Detector":
+                    store: StoreConfig | None = None, geometry: CameraGeometry | None = None) -> "Detector":
         """Build from the config: the model is found and sha256-checked through the registry
         (models_dir resolved against the store config file when given), and must have the
         layout the registry states."""
@@ -141,7 +185,8 @@ class Detector:
             models_dir = store.resolve(config.models_dir) if store else expand(config.models_dir)
         found = find_model(config.model, models_dir)
         detector = cls(found.path, score_threshold=config.score_threshold, nms_iou=config.nms_iou,
-                       threads=config.threads, person_class=found.spec.person_class, tiling=tiling)
+                       threads=config.threads, person_class=found.spec.person_class, tiling=tiling,
+                       geometry=geometry)
         if (detector.layout, detector.num_classes) != (found.spec.layout, found.spec.num_classes):
             raise ModelError(f"model {found.path}: output is {detector.layout} with {detector.num_classes} "
                              f"classes, registry says {found.spec.layout} with {found.spec.num_classes}")
@@ -149,14 +194,18 @@ class Detector:
 
     @classmethod
     def for_camera(cls, camera: Camera, store: StoreConfig) -> "Detector":
-        """The camera's detector: its own settings or the store's, with its tiling."""
-        return cls.from_config(store.detector_for(camera), camera.tiling, store)
+        """The camera's detector: its own settings or the store's, with its tiling (and its
+        calibration when the tiling needs it)."""
+        band = camera.tiling is not None and camera.tiling.small_below_input_px is not None
+        geometry = CameraGeometry.from_config(camera) if band else None
+        return cls.from_config(store.detector_for(camera), camera.tiling, store, geometry)
 
     def __call__(self, image: np.ndarray) -> Detections:
         """People in a BGR uint8 (H, W, 3) image; boxes in its pixels, clipped to it."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected a BGR image, shape (H, W, 3) uint8, got {image.shape} {image.dtype}")
         started = time.perf_counter()
+        self.last_passes = 0
         height, width = image.shape[:2]
         if self.tiling is None:
             xyxy, score = self._run(image)
@@ -171,6 +220,7 @@ class Detector:
         """One model pass: NMS-ed (M, 4) xyxy in `image` pixels and (M,) scores."""
         blob, scale = letterbox(image, self.input_size_px)
         raw = self._session.run(None, {self.input_name: blob})[0][0]
+        self.last_passes += 1
         if self.layout == "yolox":
             score = raw[:, 4] * raw[:, 5 + self.person_class]
             keep = score >= self.score_threshold
@@ -193,10 +243,27 @@ class Detector:
         keep = cv2.dnn.NMSBoxes(xywh.tolist(), score.tolist(), self.score_threshold, self.nms_iou)
         return np.asarray(keep, np.int64).reshape(-1)
 
+    def tiles(self, width_px: int, height_px: int) -> list[Tile]:
+        """The tiles for frames of this size (worked out once per size)."""
+        size = (width_px, height_px)
+        if size not in self._tiles:
+            small_below = self.tiling.small_below_input_px
+            if small_below is None:
+                self._tiles[size] = make_tiles(width_px, height_px, self.tiling)
+            else:
+                heights = person_height_px(self.geometry, width_px, height_px, self.tiling.person_height_m)
+                scale = min(self.input_size_px / width_px, self.input_size_px / height_px)
+                rows = small_people_rows(heights, scale, small_below)
+                self._tiles[size] = make_tiles(width_px, height_px, self.tiling, rows) if rows else []
+                log.info("camera %s: %d tiles over image rows %s (people under %g model px in a "
+                         "whole-frame pass), plus the whole frame", self.geometry.camera,
+                         len(self._tiles[size]), rows, small_below)
+        return self._tiles[size]
+
     def _tiled(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         height, width = image.shape[:2]
         boxes, scores, cut_edges = [], [], []
-        for tile in make_tiles(width, height, self.tiling):
+        for tile in self.tiles(width, height):
             xyxy, score = self._run(image[tile.y0:tile.y1, tile.x0:tile.x1])
             xyxy += np.array([tile.x0, tile.y0, tile.x0, tile.y0], np.float32)
             edges = np.array([tile.x0, tile.y0, tile.x1, tile.y1], np.float32)
@@ -206,7 +273,7 @@ class Detector:
             boxes.append(xyxy)
             scores.append(score)
             cut_edges.append(np.where(cut, edges, np.nan))
-        if self.tiling.full_frame:
+        if self.tiling.full_frame or self.tiling.small_below_input_px is not None:
             xyxy, score = self._run(image)
             boxes.append(xyxy)
             scores.append(score)

@@ -11,10 +11,20 @@ import cv2
 import numpy as np
 import pytest
 
+from calibration.geometry import CameraGeometry
+from edge.config import ConfigError, Tiling, parse_config
 from edge.config import Detector as DetectorConfig
-from edge.config import Tiling, parse_config
-from edge.detector import Detector, detect_layout, letterbox, make_tiles, merge_cut_boxes
+from edge.detector import (
+    Detector,
+    detect_layout,
+    letterbox,
+    make_tiles,
+    merge_cut_boxes,
+    person_height_px,
+    small_people_rows,
+)
 from models.registry import ModelAlteredError, ModelError, ModelMissingError
+from tests.pipeline_runs import example
 
 STEP = 10  # every 10th frame of each recording
 
@@ -230,6 +240,78 @@ def test_tiles_cover_frame_with_overlap():
     assert [(t.x0, t.y0, t.x1, t.y1) for t in tiles] == [
         (0, 0, 356, 267), (284, 0, 640, 267), (0, 213, 356, 480), (284, 213, 640, 480)]
     assert tiles[0].inner == (False, False, True, True) and tiles[3].inner == (True, True, False, False)
+
+
+def test_band_tiles_cover_only_their_rows():
+    tiles = make_tiles(640, 480, Tiling(cols=2, rows=1, overlap=0.2), rows_px=(0, 279))
+    assert [(t.x0, t.y0, t.x1, t.y1) for t in tiles] == [(0, 0, 356, 279), (284, 0, 640, 279)]
+    # the band's bottom edge is inside the frame: a person cut there is joined to the whole-frame box
+    assert [t.inner for t in tiles] == [(False, False, True, True), (True, False, False, True)]
+    middle = make_tiles(640, 480, Tiling(cols=1, rows=2, overlap=0.2), rows_px=(100, 400))
+    assert [(t.y0, t.y1) for t in middle] == [(100, 267), (233, 400)]
+    assert [t.inner for t in middle] == [(False, True, False, True), (False, True, False, True)]
+    bottom = make_tiles(640, 480, Tiling(cols=1, rows=1), rows_px=(200, 480))
+    assert bottom[0].inner == (False, True, False, False)
+
+
+def mall_geometry() -> CameraGeometry:
+    return CameraGeometry.from_config(example("mall", "cam1").camera("cam1"))
+
+
+def test_person_height_by_row_matches_people_measured_on_mall():
+    heights = person_height_px(mall_geometry(), 640, 480, 1.7)
+    # (feet row, height px) of four people in frame 1, measured by eye (examples/mall.yaml);
+    # the camera looks 15.5° down, so the estimate is a few % too tall (cos 15.5° = 0.96)
+    for row, measured_px in [(272, 85), (315, 95), (330, 101), (347, 107)]:
+        assert measured_px <= heights[row] <= measured_px * 1.1
+    assert np.all(np.diff(heights) > 0)  # nearer the camera further down the image
+
+
+def test_person_height_is_zero_above_the_horizon():
+    homography = np.array([[1, 0, 0], [0, 1, 0], [0, 0.01, -1]], float)  # horizon at image row 100
+    image_px = np.array([[0, 200], [600, 200], [0, 470], [600, 470]], float)
+    w = 0.01 * image_px[:, 1] - 1
+    geometry = CameraGeometry.from_homography("cam", homography, image_px, image_px / w[:, None])
+    heights = person_height_px(geometry, 640, 480, 1.7)
+    assert (heights[:100] == 0).all() and (heights[101:] > 0).all()
+    # rows above the horizon hold nobody's feet, only far people's heads: they are in the band
+    assert small_people_rows(heights, 1.0, float(heights[300])) == (0, 300)
+
+
+def test_small_people_rows():
+    heights = np.array([0, 10, 20, 30, 40, 50], float)
+    assert small_people_rows(heights, 1.0, 35.0) == (0, 4)
+    assert small_people_rows(heights, 0.5, 35.0) == (0, 6)
+    assert small_people_rows(heights[1:], 2.0, 15.0) is None
+    assert small_people_rows(heights[::-1].copy(), 1.0, 25.0) == (3, 6)
+
+
+def test_band_tiling_from_the_camera_calibration(assets):
+    config = example("mall", "cam1")
+    band = Tiling(cols=2, rows=1, small_below_input_px=60)
+    camera = config.camera("cam1").model_copy(update={"tiling": band})
+    detector = Detector.for_camera(camera, config)
+    # 60 model px at 416/640 = 92 image px: people whose feet are above row 279
+    tiles = detector.tiles(640, 480)
+    assert [(t.x0, t.y0, t.x1, t.y1) for t in tiles] == [(0, 0, 356, 279), (284, 0, 640, 279)]
+    found = detector(cv2.imread(str(assets / "datasets/mall_dev/frames/seq_000001.jpg")))
+    assert detector.last_passes == 3 and len(found) > 10  # two tiles and the whole frame
+    with pytest.raises(ValueError, match="tiling.small_below_input_px needs the camera's calibration"):
+        Detector(model(assets, "yolox_nano.onnx"), tiling=band)
+
+
+def test_band_tiling_config_errors_name_the_key():
+    camera = {"name": "cam1", "source": "0", "tiling": {"small_below_input_px": 0},
+              "calibration": {"image_points_px": [[0, 0], [10, 0], [10, 10], [0, 10]],
+                              "floor_points_m": [[0, 0], [1, 0], [1, 1], [0, 1]]}}
+    data = {"store": {"id": "s1"}, "floor_plan": {"width_m": 20, "height_m": 10}, "cameras": [camera]}
+    with pytest.raises(ConfigError, match=r"cameras\.0\.tiling\.small_below_input_px: Input should be"):
+        parse_config(data)
+    camera["tiling"] = {"small_below_input_px": 60, "person_height_m": 3}
+    with pytest.raises(ConfigError, match=r"cameras\.0\.tiling\.person_height_m"):
+        parse_config(data)
+    camera["tiling"] = {"small_below_input_px": 60}
+    assert parse_config(data).cameras[0].tiling.person_height_m == 1.7
 
 
 def test_merge_cut_boxes_joins_split_person_keeps_hidden_one():
