@@ -8,10 +8,10 @@ levers 4 and 5), one onnxruntime thread, frames per CPU second (time.process_tim
    frames/s and speed-up against the float model; recall and precision at IoU 0.5 against the
    float model's boxes and against the PETS09 ground-truth boxes; Mall head-count MAE and bias
    (boxes whose head point, 10 % down the box, lies in roi_mask.png, against counts.csv).
-2. Batching: a dynamic-batch copy of each model (`models.batch`), checked to give the batch-1
-   model's outputs on real inputs, then per-image CPU ms at batch 1, 2, 4 and 8 (N cameras'
-   frames in one call) and Mall's 4 tiles of a frame as one batch-4 call instead of 4 calls,
-   against the original batch-1 model.
+2. Batching: a dynamic-batch copy (`models.batch`) of each model and of its default INT8 copy,
+   checked to give the batch-1 model's outputs on real inputs, then per-image CPU ms at batch 1,
+   2, 4 and 8 (N cameras' frames in one call) and Mall's 4 tiles of a frame as one batch-4 call
+   instead of 4 calls, against the batch-1 model.
 
 Run `flock /tmp/footfall-bench.lock .venv/bin/python bench/edge_models.py [--out DIR] [--quick]`.
 Generated models go to --out (default a temporary directory, deleted afterwards); their sha256
@@ -136,7 +136,8 @@ def run_best(paths: dict[str, Path], footage: Footage, rounds: int, person_class
 
 
 def int8_table(name: str, out: Path, footage: Footage, variants: tuple[QuantizeOptions, ...],
-               rounds: int) -> None:
+               rounds: int) -> dict[str, Path]:
+    """Print the table for model `name`; returns the models run, by variant tag ("float" too)."""
     spec = MODELS[name]
     source = find_model(name).path
     blobs = calibration_blobs(spec.input_size_px)
@@ -165,6 +166,7 @@ def int8_table(name: str, out: Path, footage: Footage, variants: tuple[QuantizeO
               f"{s.mall_fps / ref.mall_fps:5.2f} |           {pets_rf[0]:6.2f} {pets_rf[1]:5.2f} "
               f"{mall_rf[0]:6.2f} {mall_rf[1]:5.2f} |           {pets_gt[0]:6.2f} {pets_gt[1]:5.2f} "
               f"{np.abs(errors).mean():8.2f} {errors.mean():+6.2f}", flush=True)
+    return paths
 
 
 def session(path: Path) -> ort.InferenceSession:
@@ -187,18 +189,16 @@ def cpu_ms_per_image(run, images: int, calls: int, rounds: int) -> float:
     return best * 1000
 
 
-def batch_table(name: str, out: Path, footage: Footage, images: int, rounds: int) -> None:
-    spec = MODELS[name]
-    source = find_model(name).path
-    path = write_batched(source, out / f"{Path(name).stem}.batch.onnx", None)
+def batch_table(source: Path, out: Path, footage: Footage, images: int, rounds: int) -> None:
+    path = write_batched(source, out / f"{source.stem}.batch.onnx", None)
     single, batched = session(source), session(path)
-    input_name = single.get_inputs()[0].name
-    pets = np.concatenate([letterbox(f, spec.input_size_px)[0] for f in footage.pets[:max(BATCHES)]])
+    input_name, size_px = single.get_inputs()[0].name, single.get_inputs()[0].shape[-1]
+    pets = np.concatenate([letterbox(f, size_px)[0] for f in footage.pets[:max(BATCHES)]])
     reference = np.concatenate([single.run(None, {input_name: blob[None]})[0] for blob in pets])
     diff = max(float(np.abs(np.concatenate([batched.run(None, {input_name: pets[i:i + n]})[0]
                                             for i in range(0, len(pets), n)]) - reference).max())
                for n in BATCHES)
-    print(f"\n{name}: dynamic-batch copy {path} sha256 {file_sha256(path)}; largest output difference "
+    print(f"\n{source.name}: dynamic-batch copy {path} sha256 {file_sha256(path)}; largest output difference "
           f"against the batch-1 model over {len(pets)} PETS09 inputs at batch {BATCHES}: {diff:.3g}")
     base = cpu_ms_per_image(lambda: single.run(None, {input_name: pets[:1]}), 1, images, rounds)
     print(f"{'batch':>5s} {'ms/image':>9s} {'speed-up':>9s}   (batch-1 model: {base:.2f} ms/image, "
@@ -207,7 +207,7 @@ def batch_table(name: str, out: Path, footage: Footage, images: int, rounds: int
         ms = cpu_ms_per_image(lambda n=n: batched.run(None, {input_name: pets[:n]}), n,
                               max(1, images // n), rounds)
         print(f"{n:5d} {ms:9.2f} {base / ms:8.2f}x", flush=True)
-    tiles = np.concatenate([letterbox(crop, spec.input_size_px)[0] for crop in tile_crops(footage.mall[0])])
+    tiles = np.concatenate([letterbox(crop, size_px)[0] for crop in tile_crops(footage.mall[0])])
     count, frames = len(tiles), max(1, images // len(tiles))
     four_calls = cpu_ms_per_image(lambda: [single.run(None, {input_name: t[None]}) for t in tiles], 1, frames,
                                   rounds)
@@ -231,12 +231,14 @@ def main() -> None:
           f"Mall frames > {MALL_SPLIT}")
     with tempfile.TemporaryDirectory() as temporary:
         out = args.out or Path(temporary)
+        batch_sources = []
         for name in args.models:
             print(f"\n## INT8: {name}", flush=True)
-            int8_table(name, out, footage, variants, rounds)
-        for name in args.models:
-            print(f"\n## Batching: {name}", flush=True)
-            batch_table(name, out, footage, images=32 if args.quick else 64, rounds=rounds)
+            paths = int8_table(name, out, footage, variants, rounds)
+            batch_sources += [paths["float"], paths[QuantizeOptions().tag]]
+        for source in batch_sources:
+            print(f"\n## Batching: {source.name}", flush=True)
+            batch_table(source, out, footage, images=32 if args.quick else 64, rounds=rounds)
     print(f"\nbench wall time {time.perf_counter() - started:.0f} s")
 
 
