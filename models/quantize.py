@@ -1,7 +1,7 @@
 """INT8 static quantization of a registered detector with onnxruntime, calibrated on footage.
 
 The shared models are opset 11, where onnxruntime refuses per-channel weight scales, so the
-graph is first upgraded (onnx.version_converter) to `opset`. Per-tensor weights find nobody.
+graph is first upgraded (onnx.version_converter) to `opset`; per-tensor weights lose most people.
 The first two convolutions are kept in float by default: with the stem's output (16 channels
 at half the input resolution) in 8 bits, YOLOX-Nano loses a third of its people on Mall's
 tiles and the 192 px model nearly all of them (bench/edge_models.py). The detection head (last
