@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from edge.assets import REPO_ROOT
-from edge.config import StoreConfig, load_config
+from edge.config import StoreConfig, Tiling, load_config
 from edge.pipeline import CameraPipeline, Heartbeat, recording_config
 
 START = "2024-05-01T09:00:00Z"  # a fixed first-frame time: buckets are reproducible
@@ -31,12 +31,12 @@ def example(name: str, camera: str, **analysis) -> StoreConfig:
 
 
 @lru_cache(maxsize=None)
-def run_example(name: str, camera: str, tiling: bool = True, **analysis) -> Run:
-    """Replay one example camera through the whole pipeline; `tiling=False` turns the camera's
-    tiling off."""
+def run_example(name: str, camera: str, tiling: Tiling | None | str = "as shipped", **analysis) -> Run:
+    """Replay one example camera through the whole pipeline; `tiling` replaces the cameras'
+    tiling (None turns it off)."""
     config = example(name, camera, **analysis)
-    if not tiling:
-        cameras = [c.model_copy(update={"tiling": None}) for c in config.cameras]
+    if tiling != "as shipped":
+        cameras = [c.model_copy(update={"tiling": tiling}) for c in config.cameras]
         config = config.model_copy(update={"cameras": cameras})
     pipeline = CameraPipeline(config, camera)
     started = time.perf_counter()

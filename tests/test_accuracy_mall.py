@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from edge.config import Tiling
-from edge.pipeline import CameraPipeline, Heartbeat
-from tests.pipeline_runs import START, Run, example, run_example
+from tests.pipeline_runs import START, run_example
 
 pytestmark = pytest.mark.slow
 
@@ -48,20 +47,11 @@ def test_tiling_is_what_brings_the_error_down(assets):
     """The same example with tiling off, for the report: one 416 px pass misses small people."""
     tiled = np.abs(bucket_errors(run_example("mall", "cam1", bucket_s=BUCKET_S),
                                  assets / "datasets/mall_dev/counts.csv")).mean()
-    whole = bucket_errors(run_example("mall", "cam1", tiling=False, bucket_s=BUCKET_S),
+    whole = bucket_errors(run_example("mall", "cam1", tiling=None, bucket_s=BUCKET_S),
                           assets / "datasets/mall_dev/counts.csv")
     print(f"mall roi occupancy, tiling off: MAE {np.abs(whole).mean():.2f}, bias {whole.mean():+.2f} "
           f"people (tiling on: {tiled:.2f})")
     assert np.abs(whole).mean() > tiled + 3
-
-
-def run_with_tiling(tiling: Tiling) -> Run:
-    """The example with another tiling of its camera (not cached: one test uses it)."""
-    config = example("mall", "cam1", bucket_s=BUCKET_S)
-    config = config.model_copy(update={"cameras": [config.cameras[0].model_copy(update={"tiling": tiling})]})
-    pipeline = CameraPipeline(config, "cam1")
-    messages = tuple(m for m in pipeline.run() if not isinstance(m, Heartbeat))
-    return Run(config, messages, pipeline.frames_read, pipeline.frames_analysed, 0.0)
 
 
 def test_tiles_where_people_are_small_are_as_accurate_as_tiles_everywhere(assets):
@@ -71,7 +61,8 @@ def test_tiles_where_people_are_small_are_as_accurate_as_tiles_everywhere(assets
     shipped = run_example("mall", "cam1", bucket_s=BUCKET_S)
     assert shipped.config.cameras[0].tiling.small_below_input_px is not None
     band = np.abs(bucket_errors(shipped, counts_csv)).mean()
-    whole_frame_tiles = run_with_tiling(Tiling(cols=2, rows=2, overlap=0.2))
+    whole_frame_tiles = run_example("mall", "cam1", tiling=Tiling(cols=2, rows=2, overlap=0.2),
+                                    bucket_s=BUCKET_S)
     everywhere = np.abs(bucket_errors(whole_frame_tiles, counts_csv)).mean()
     print(f"mall roi occupancy MAE: tiles where people are small {band:.2f}, "
           f"2x2 tiles everywhere {everywhere:.2f}")
