@@ -13,7 +13,7 @@ levers 4 and 5), one onnxruntime thread, frames per CPU second (time.process_tim
    2, 4 and 8 (N cameras' frames in one call) and Mall's 4 tiles of a frame as one batch-4 call
    instead of 4 calls, against the batch-1 model.
 
-Run `flock /tmp/footfall-bench.lock .venv/bin/python bench/edge_models.py [--out DIR] [--quick]`.
+Run `.venv/bin/python bench/edge_models.py [--out DIR] [--quick]`.
 Generated models go to --out (default a temporary directory, deleted afterwards); their sha256
 are printed.
 """

@@ -1,5 +1,6 @@
 """Edge speed on real footage (GitHub issue 7), one onnxruntime thread, for each model on
-PETS09 (768×576) and Mall (640×480), the example configs' own settings (Mall in 2×2 tiles):
+PETS09 (768×576) and Mall (640×480), the example configs' own settings (Mall: 2 tiles over its far
+rows plus the whole frame; bench/edge_tiling.py compares tilings):
 
 1. detector only: frames/s per model, whole frame and 2×2 tiles, on frames decoded beforehand;
 2. over the same decoded frames: detector only, the whole pipeline with decode excluded and

@@ -9,7 +9,7 @@ Modes: one whole-frame pass; 2×2 tiles; 2×2 tiles plus a whole-frame pass; and
 `--small-below` value, 2×1 tiles over the rows where the calibration puts people under that
 many model input px in a whole-frame pass, plus one whole-frame pass (`Tiling.small_below_input_px`).
 
-Run `flock /tmp/footfall-bench.lock .venv/bin/python bench/edge_tiling.py [--frames N]`: about
+Run `.venv/bin/python bench/edge_tiling.py [--frames N]`: about
 6 minutes for the 800 frames here. Numbers depend on the machine (docs/performance.md)."""
 from __future__ import annotations
 
