@@ -38,16 +38,20 @@ class StoreClock:
         self._periods: dict[datetime, tuple[dict, dict]] = {}
 
     def periods(self, start: datetime) -> tuple[dict, dict]:
-        """Period columns of the UTC hour and of the local day holding `start` (naive UTC)."""
-        hour = start.replace(minute=0, second=0, microsecond=0)
-        if hour not in self._periods:
-            local = hour.replace(tzinfo=UTC).astimezone(self.tz)
+        """Period columns of the local hour and of the local day holding `start` (naive UTC).
+        Hours are the store's own, so that 14:00 means 14:00 in the shop everywhere: in
+        UTC+05:30 the hour 14:00-15:00 starts at 08:30 UTC. Every UTC offset in use is a whole
+        number of quarter hours, so the answer is the same for a whole UTC quarter hour."""
+        quarter = start.replace(minute=start.minute - start.minute % 15, second=0, microsecond=0)
+        if quarter not in self._periods:
+            local = quarter.replace(tzinfo=UTC).astimezone(self.tz)
+            hour = local.replace(minute=0).astimezone(UTC).replace(tzinfo=None)
             day = local.date()
-            self._periods[hour] = (
+            self._periods[quarter] = (
                 dict(period_start=hour, local_date=day, local_hour=local.hour, local_weekday=local.weekday()),
                 dict(period_start=self.midnight_utc(day), local_date=day, local_weekday=day.weekday()),
             )
-        return self._periods[hour]
+        return self._periods[quarter]
 
     def midnight_utc(self, day: date) -> datetime:
         return datetime.combine(day, time(0), self.tz).astimezone(UTC).replace(tzinfo=None)

@@ -152,6 +152,23 @@ def test_local_time_zone_decides_hour_and_day(storage):
     assert day["local_date"] == date(2026, 3, 3) and day["period_start"] == datetime(2026, 3, 2, 23, 0)
 
 
+def test_half_hour_time_zone_gets_its_own_local_hours(storage):
+    """In Asia/Kolkata (UTC+05:30) 08:45 and 09:15 UTC are 14:15 and 14:45 in the shop: one
+    local hour 14, which starts at 08:30 UTC (not UTC hours 8 and 9, labelled 13 and 14)."""
+    with storage.engine.begin() as conn:
+        conn.execute(
+            sa.insert(t.stores),
+            dict(id="pune", name="Pune", tags=[], timezone="Asia/Kolkata", created_at=datetime(2026, 1, 1)),
+        )
+    storage.write_aggregates([zones_msg(-15, 6, 1, 1, [], store="pune"), zones_msg(15, 12, 2, 1, [], store="pune"),
+                              zones_msg(35, 3, 1, 0, [], store="pune")])  # 08:45, 09:15, 09:35 UTC
+    hours = sorted(rows(storage, t.zone_hours), key=lambda r: r["period_start"])
+    assert [(h["local_hour"], h["period_start"], h["person_seconds"]) for h in hours] == [
+        (14, datetime(2026, 3, 2, 8, 30), 18),
+        (15, datetime(2026, 3, 2, 9, 30), 3),
+    ]
+
+
 def test_heat_grids_merge_cell_by_cell_across_batches(storage):
     storage.write_aggregates([grid_msg(0, [(1, 2, 3.0), (4, 0, 1.5)])])
     storage.write_aggregates([grid_msg(1, [(1, 2, 2.0)]), grid_msg(2, [(0, 0, 1.0)])])
