@@ -4,9 +4,11 @@ the users, from the command line (the API offers the same to hq users).
     stores import STORE.yaml...       register stores from edge store configs (floor plan, zones, lines)
     stores add ID [--name --region --tags a,b --timezone --width-m --height-m --area-m2]
     stores list [--region R] [--tag T]
+    stores remove ID --yes            delete a store and all its data
     users add NAME --role hq|manager [--stores a,b] --password-file F
     users token NAME                  print a new API bearer token
     users list
+    users remove NAME                 delete a user and its API tokens
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         lst = actions.add_parser("list", help="list the registry")
         lst.add_argument("--region")
         lst.add_argument("--tag")
+        remove = actions.add_parser("remove", help="delete a store with all its data and history")
+        remove.add_argument("id")
+        remove.add_argument("--yes", action="store_true", help="confirm: nothing of the store is kept")
     else:
         add = actions.add_parser("add", help="create or replace a user")
         add.add_argument("name")
@@ -59,6 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         token = actions.add_parser("token", help="print a new API bearer token for a user")
         token.add_argument("name")
         actions.add_parser("list", help="list users, roles and stores")
+        remove = actions.add_parser("remove", help="delete a user and its API tokens")
+        remove.add_argument("name")
 
 
 def _split(text: str) -> list[str]:
@@ -88,6 +95,11 @@ def _stores(conn: sa.Connection, args: argparse.Namespace) -> None:
         )
         registry.save(conn, record)
         print(f"{args.id}: saved")
+    elif args.action == "remove":
+        if not args.yes:
+            raise ValueError(f"stores remove {args.id}: deletes the store and all its data; add --yes to confirm")
+        deleted = registry.remove(conn, args.id)
+        print(f"{args.id}: removed ({', '.join(f'{n} {table}' for table, n in deleted.items())} rows)")
     else:
         for s in repository.stores(conn, None, args.region, args.tag):
             fields = [
@@ -115,6 +127,9 @@ def _users(conn: sa.Connection, args: argparse.Namespace) -> None:
         print(f"{args.name}: {args.role}")
     elif args.action == "token":
         print(auth.new_token(conn, args.name))
+    elif args.action == "remove":
+        auth.remove_user(conn, args.name)
+        print(f"{args.name}: removed")
     else:
         for name, role in conn.execute(sa.select(t.users.c.name, t.users.c.role).order_by(t.users.c.name)):
             user = auth.principal(conn, name)

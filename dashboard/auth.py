@@ -75,6 +75,14 @@ def add_user(conn: sa.Connection, name: str, role: str, password: str, stores: I
         conn.execute(sa.insert(t.user_stores), [dict(user_name=name, store_id=s) for s in stores])
 
 
+def remove_user(conn: sa.Connection, name: str) -> None:
+    """Delete a user with its stores and API tokens: its sessions end at their next request."""
+    if principal(conn, name) is None:
+        raise AuthError(f"no user {name!r}")
+    for table, column in ((t.api_tokens, "user_name"), (t.user_stores, "user_name"), (t.users, "name")):
+        conn.execute(sa.delete(table).where(table.c[column] == name))
+
+
 def principal(conn: sa.Connection, name: str) -> Principal | None:
     role = conn.scalar(sa.select(t.users.c.role).where(t.users.c.name == name))
     if role is None:

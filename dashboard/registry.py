@@ -88,3 +88,19 @@ def save(conn: sa.Connection, record: StoreRecord, simulated: bool = False) -> N
         ],
         replace=True,
     )
+
+
+def remove(conn: sa.Connection, store_id: str) -> dict[str, int]:
+    """Delete a store and everything kept about it (registry, data, managers' access, the ids of
+    its messages); returns the rows deleted per table. A device still sending as the store
+    registers it again: take it out of the broker's ACL too (`python -m dashboard broker-acl`)."""
+    if conn.scalar(sa.select(t.stores.c.id).where(t.stores.c.id == store_id)) is None:
+        raise ValueError(f"no store {store_id!r}")
+    deleted = {}
+    for table in reversed(t.metadata.sorted_tables):  # rows that point at the store go first
+        if "store_id" in table.c:
+            deleted[table.name] = conn.execute(sa.delete(table).where(table.c.store_id == store_id)).rowcount
+    ids = t.ingested.c.id.startswith(f"{store_id}/", autoescape=True)
+    deleted["ingested"] = conn.execute(sa.delete(t.ingested).where(ids)).rowcount
+    deleted["stores"] = conn.execute(sa.delete(t.stores).where(t.stores.c.id == store_id)).rowcount
+    return {name: n for name, n in deleted.items() if n}

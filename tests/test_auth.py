@@ -182,3 +182,43 @@ def test_commands_import_stores_and_add_users(storage, tmp_path, capsys):
     capsys.readouterr()
     assert dashboard_main(["stores", *db, "list", "--tag", "mall"]) == 0
     assert capsys.readouterr().out.startswith("shop-7\t")
+
+
+def test_removing_a_store_deletes_it_everywhere_and_removing_a_user_ends_its_tokens(db_url, tmp_path):
+    from tests.transport_support import make_aggregates
+
+    storage = Storage(db_url)
+    storage.migrate()
+    db = ["--db", db_url]
+    assert dashboard_main(["stores", *db, "import", "examples/pets09.yaml"]) == 0
+    kept, gone = make_aggregates("other", ["cam1"], 3), make_aggregates("pets09", ["view001"], 3, seed=1)
+    assert storage.write_aggregates(kept + gone) == len(kept + gone)
+    password = tmp_path / "pw"
+    password.write_text("a good password\n")
+    assert dashboard_main(["users", *db, "add", "ann", "--role", "manager", "--stores", "pets09,other",
+                           "--password-file", str(password)]) == 0
+    with storage.engine.begin() as conn:
+        token = auth.new_token(conn, "ann")
+
+    assert dashboard_main(["stores", *db, "remove", "pets09"]) == 2  # not confirmed: nothing happens
+    with storage.engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).where(t.zone_minutes.c.store_id == "pets09")) == 6
+    assert dashboard_main(["stores", *db, "remove", "pets09", "--yes"]) == 0
+    with storage.engine.connect() as conn:
+        for table in t.metadata.sorted_tables:
+            if "store_id" in table.c:
+                left = conn.scalar(sa.select(sa.func.count()).where(table.c.store_id == "pets09"))
+                assert left == 0, table.name
+        assert conn.scalar(sa.select(sa.func.count()).where(t.zone_minutes.c.store_id == "other")) == 6
+        ids = set(conn.scalars(sa.select(t.ingested.c.id)))
+        assert ids == {m.id for m in kept}
+        assert [s["id"] for s in repository.stores(conn)] == ["other"]
+        assert auth.token_principal(conn, token).stores == frozenset({"other"})
+    assert storage.write_aggregates(gone) == len(gone)  # its message ids were forgotten too
+
+    assert dashboard_main(["users", *db, "remove", "ann"]) == 0
+    with storage.engine.connect() as conn:
+        assert auth.principal(conn, "ann") is None and auth.token_principal(conn, token) is None
+        assert conn.scalar(sa.select(sa.func.count()).select_from(t.api_tokens)) == 0
+    assert dashboard_main(["users", *db, "remove", "ann"]) == 2
+    assert dashboard_main(["stores", *db, "remove", "nowhere", "--yes"]) == 2
