@@ -239,6 +239,52 @@ def heat(conn: sa.Connection, store_id: str, first: date, last: date) -> dict:
     )
 
 
+def camera_health(conn: sa.Connection, store_id: str, first: date, last: date) -> dict:
+    """Each camera's health per local day, and over the whole range, with its current status.
+
+    `uptime` is the share of the received health buckets the camera was analysing (covered_s /
+    span_s): a device that sent nothing at all has no bucket, so `buckets` tells how much of the
+    day was heard from. `dropped_share` is frames dropped over frames read."""
+    if conn.scalar(sa.select(t.stores.c.id).where(t.stores.c.id == store_id)) is None:
+        raise NotFound(f"no store {store_id!r}")
+    h = t.health_days.c
+    sums = [h.covered_s, h.span_s, h.buckets, h.degraded_buckets, h.frames_read, h.frames_analysed,
+            h.frames_dropped, h.detector_ms_sum, h.reconnects]
+    where = _days(t.health_days, store_id, first, last)
+
+    def summary(row) -> dict:
+        return dict(
+            uptime=row.covered_s / row.span_s if row.span_s else None,
+            buckets=int(row.buckets),
+            degraded_buckets=int(row.degraded_buckets),
+            frames_read=int(row.frames_read),
+            frames_analysed=int(row.frames_analysed),
+            dropped_share=row.frames_dropped / row.frames_read if row.frames_read else None,
+            detector_ms_mean=row.detector_ms_sum / row.frames_analysed if row.frames_analysed else None,
+            detector_ms_max=float(row.detector_ms_max),
+            reconnects=int(row.reconnects),
+        )
+
+    days = conn.execute(sa.select(h.camera, h.local_date, *sums, h.detector_ms_max).where(where)
+                        .order_by(h.camera, h.local_date)).all()
+    totals = conn.execute(
+        sa.select(h.camera, *[sa.func.sum(c).label(c.name) for c in sums],
+                  sa.func.max(h.detector_ms_max).label("detector_ms_max"))
+        .where(where).group_by(h.camera)
+    ).all()
+    registered = conn.execute(
+        sa.select(t.cameras.c.name, t.cameras.c.status, t.cameras.c.status_at, t.cameras.c.last_seen)
+        .where(t.cameras.c.store_id == store_id)
+    ).all()
+    overall = {r.camera: summary(r) for r in totals}
+    cameras = [
+        dict(camera=c.name, status=c.status, status_at=c.status_at, last_seen=c.last_seen, **(overall.get(c.name) or {}))
+        for c in sorted(registered)
+    ]
+    rows = [dict(camera=r.camera, local_date=r.local_date, **summary(r)) for r in days]
+    return dict(store=store_id, first=first, last=last, cameras=cameras, days=rows)
+
+
 def _simulated(conn: sa.Connection, store_ids, first: date, last: date) -> set[str]:
     """Stores with any simulated zone or heat data over the local dates."""
     queries = [

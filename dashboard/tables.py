@@ -211,8 +211,9 @@ direction_minutes = _raw(
 
 
 def _rollup(name: str, grain: str, keys: list[sa.Column], measures: list[sa.Column]) -> sa.Table:
-    """An additive rollup. Hours are keyed by the UTC hour start (`period_start`); days by the
-    store's local date, with `period_start` the UTC instant of that local midnight."""
+    """An additive rollup. Hours are keyed by the UTC instant the store's local hour starts
+    (`period_start`); days by the store's local date, with `period_start` the UTC instant of
+    that local midnight."""
     by_hour = grain == "hour"
     return sa.Table(
         name,
@@ -260,6 +261,22 @@ def _direction_measures() -> list[sa.Column]:
     return [sa.Column("cells", sa.LargeBinary, doc="DIRECTIONS records; null once pruned (hours).")]
 
 
+def _health_measures() -> list[sa.Column]:
+    """Camera health summed over buckets: uptime is covered_s / span_s, the detector's mean
+    latency detector_ms_sum / frames_analysed."""
+    return [
+        sa.Column("span_s", sa.Float, nullable=False, doc="Length of the health buckets received."),
+        sa.Column("buckets", sa.Integer, nullable=False),
+        sa.Column("degraded_buckets", sa.Integer, nullable=False, doc="Buckets whose source was not ok."),
+        sa.Column("frames_read", sa.Integer, nullable=False),
+        sa.Column("frames_analysed", sa.Integer, nullable=False),
+        sa.Column("frames_dropped", sa.Integer, nullable=False),
+        sa.Column("detector_ms_sum", sa.Float, nullable=False, doc="Σ detector_ms_mean × frames_analysed."),
+        sa.Column("detector_ms_max", sa.Float, nullable=False),
+        sa.Column("reconnects", sa.Integer, nullable=False),
+    ]
+
+
 ROLLUPS: dict[str, dict[str, sa.Table]] = {}
 for _grain in ("hour", "day"):
     _s = "hours" if _grain == "hour" else "days"
@@ -281,6 +298,7 @@ for _grain in ("hour", "day"):
             [sa.Column("flow_cell_m", sa.Float, primary_key=True)],
             _direction_measures(),
         ),
+        "health": _rollup(f"health_{_s}", _grain, [], _health_measures()),
     }
 
 zone_hours, zone_days = ROLLUPS["hour"]["zones"], ROLLUPS["day"]["zones"]
@@ -288,6 +306,7 @@ line_hours, line_days = ROLLUPS["hour"]["lines"], ROLLUPS["day"]["lines"]
 transition_hours, transition_days = ROLLUPS["hour"]["transitions"], ROLLUPS["day"]["transitions"]
 grid_hours, grid_days = ROLLUPS["hour"]["grid"], ROLLUPS["day"]["grid"]
 direction_hours, direction_days = ROLLUPS["hour"]["directions"], ROLLUPS["day"]["directions"]
+health_hours, health_days = ROLLUPS["hour"]["health"], ROLLUPS["day"]["health"]
 RAW = {
     "zones": zone_minutes,
     "lines": line_minutes,

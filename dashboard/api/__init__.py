@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboard.api import compare, dead_letters, export, heat, live, session, stores, trends
+from dashboard.api import compare, dead_letters, export, health, heat, live, session, stores, trends
 
 PREFIX = "/api/v1"
 ROUTERS = (
@@ -12,6 +12,7 @@ ROUTERS = (
     trends.router,
     compare.router,
     heat.router,
+    health.router,
     export.router,
     dead_letters.router,
 )
