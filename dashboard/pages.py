@@ -307,12 +307,13 @@ def store_trends(request: Request, user: PageUser, store: PageStore, conn: Conn,
     ]
     following = data["first"] + timedelta(days=7)
     visible = repository.stores(conn, user.visible())
+    health = repository.camera_health(conn, store["id"], data["first"], data["first"] + timedelta(days=6))
     return render(request, "trends.html", user, store=store, nav_store=store["id"], active="trends", data=data,
                   stores=visible, week_label=f"{year}-W{number:02d}",
                   previous_week=_iso(data["first"] - timedelta(days=7)),
                   next_week=_iso(following) if following <= _local_today(store) else None,
                   has_data=bool(data["heat"] or data["zones"] or data["footfall"]), kpis=kpis,
-                  figures=trends_figures(data, geometry))
+                  figures=trends_figures(data, geometry), health=health["cameras"])
 
 
 # ---- compare -----------------------------------------------------------------------------

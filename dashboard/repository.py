@@ -255,6 +255,7 @@ def camera_health(conn: sa.Connection, store_id: str, first: date, last: date) -
     def summary(row) -> dict:
         return dict(
             uptime=row.covered_s / row.span_s if row.span_s else None,
+            heard_s=float(row.span_s),
             buckets=int(row.buckets),
             degraded_buckets=int(row.degraded_buckets),
             frames_read=int(row.frames_read),

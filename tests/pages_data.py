@@ -16,6 +16,7 @@ from edge.config import FloorPlan, Line, StoreInfo, Zone
 from edge.contract import (
     FlowsAggregate,
     GridAggregate,
+    HealthAggregate,
     LineCount,
     LinesAggregate,
     Transition,
@@ -67,6 +68,11 @@ def messages(store: str) -> list:
                 ZoneStats(zone="tills", mean_occupancy=n / 10, max_occupancy=4, person_seconds=360.0 * n,
                           entries=n // 2, dwells_s=[150.0] * (n // 3))]))
             out.append(LinesAggregate(**common, lines=[LineCount(line="door", in_count=n, out_count=n - 1)]))
+            down = store == "south" and day == 2 and hour == 12  # one reconnecting hour in week 9
+            out.append(HealthAggregate(**dict(common, covered_s=1800.0 if down else 3600.0), frames_read=18000,
+                                       frames_analysed=9000 if down else 18000, frames_dropped=90 if down else 0,
+                                       detector_ms_mean=20.0, detector_ms_max=60.0 if down else 35.0,
+                                       source_status="reconnecting" if down else "ok", reconnects=int(down)))
             out.append(GridAggregate(**common, cell_m=1.0, cells=[(2, 2, 180.0 * n), (9, 6, 450.0 * n),
                                                                    (16, 8 + (day >= 7), 360.0 * n)]))
             out.append(FlowsAggregate(**common, flow_cell_m=2.0, transitions=[

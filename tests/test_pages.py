@@ -253,3 +253,16 @@ def test_script_json_cannot_close_its_script_element():
 
     text = script_json({"name": "</script><script>alert(1)</script>"})
     assert "</" not in text and json.loads(text) == {"name": "</script><script>alert(1)</script>"}
+
+
+def test_trends_show_each_cameras_health_for_the_week(hq):
+    """Week 9 of `south`: 70 open hours, one of them half covered and reconnecting."""
+    page = hq.get("/stores/south/trends?week=2026-W09").text
+    row = re.search(r'<tr data-camera="cam1">(.*?)</tr>', page, re.S).group(1)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    uptime = 100 * (70 * 3600 - 1800) / (70 * 3600)
+    dropped = 100 * 90 / (70 * 18000)
+    assert cells[2:] == [f"{uptime:.1f} %", "70.0", f"{dropped:.1f} %", f"{20.0:.1f} / 60", "1"]
+    quiet_week = hq.get("/stores/south/trends?week=2026-W10").text
+    row = re.search(r'<tr data-camera="cam1">(.*?)</tr>', quiet_week, re.S).group(1)
+    assert "99" not in row and "100.0 %" in row and "/ 35" in row
