@@ -141,6 +141,8 @@ class Camera(Strict):
     tiling: Tiling | None = Field(None, description="Tiled inference for small or distant people (default off).")
     calibration: Calibration
     image_mask_px: list[Point] | None = Field(None, description="Image polygon outside which detections are ignored (default: whole frame).")
+    motion_gating: bool | None = Field(None, description="This camera's analysis.motion_gating, e.g. off for one facing a video wall (default: the store's).")
+    adaptive_rate: bool | None = Field(None, description="This camera's analysis.adaptive_rate (default: the store's).")
 
 
 class Zone(Strict):
@@ -222,6 +224,11 @@ class StoreConfig(Strict):
 
     def detector_for(self, camera: Camera) -> Detector:
         return camera.detector or self.detector
+
+    def analysis_for(self, camera: Camera) -> Analysis:
+        """The store's analysis settings with the camera's own lever switches applied."""
+        own = {k: v for k in ("motion_gating", "adaptive_rate") if (v := getattr(camera, k)) is not None}
+        return self.analysis.model_copy(update=own) if own else self.analysis
 
     def resolve(self, text: str) -> str:
         """A path from the config, with ${FOOTFALL_ASSETS} expanded, relative to the config file."""

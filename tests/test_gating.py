@@ -96,6 +96,19 @@ def test_levers_are_off_by_default_and_validated():
         parse_config(data, "store.yaml")
 
 
+def test_a_camera_can_switch_a_lever_of_its_store_on_or_off():
+    data = example("pets09", "view001").model_dump(mode="json", exclude={"path"})
+    data["analysis"].update(motion_gating=True, adaptive_rate=True)
+    data["cameras"][0]["motion_gating"] = False
+    config = parse_config(data, "store.yaml")
+    pipeline = CameraPipeline(config, "view001", detector=lambda frame: None)
+    assert pipeline.gate.motion is None and pipeline.gate.rate is not None
+    assert config.analysis.motion_gating  # the store's setting is untouched
+    data["cameras"][0]["adaptive_rate"] = "sometimes"
+    with pytest.raises(ConfigError, match="cameras.0.adaptive_rate"):
+        parse_config(data, "store.yaml")
+
+
 def _replay(config, detector) -> tuple[tuple, int, int]:
     pipeline = CameraPipeline(config, "view001", detector=detector)
     messages = tuple(m for m in pipeline.run() if not isinstance(m, Heartbeat))
