@@ -73,8 +73,11 @@ def test_point_pairs_zones_and_lines_clicked_in_the_page_land_in_the_yaml(browse
         saved = store.read_text()
         assert "# Zones: the walkway splits the scene in two." in saved and "# Counting line:" in saved
 
+        ui.page.fill("#shapes li[data-zone=path] input", "12")  # an existing zone's capacity
+        ui.page.dispatch_event("#shapes li[data-zone=path] input", "change")
         ui.page.click("[data-mode=zone]")
         ui.page.fill("#name", "bench")
+        ui.page.fill("#capacity", "4")
         bench_m = [(-12.0, -4.0), (-10.0, -4.0), (-10.0, -2.0), (-12.0, -2.0)]
         for x, y in bench_m:
             ui.click("plan-view", x, y)
@@ -87,7 +90,7 @@ def test_point_pairs_zones_and_lines_clicked_in_the_page_land_in_the_yaml(browse
         assert text == "saved 3 zones and 2 lines" and css == "", text
         config = load_config(store)
         assert [z.name for z in config.zones] == ["path", "crossroad", "bench"]
-        assert config.zones[1].capacity == 6
+        assert [z.capacity for z in config.zones] == [12, 6, 4]
         np.testing.assert_allclose(config.zones[2].polygon_m, bench_m, atol=0.06)
         assert [line.name for line in config.lines] == ["walkway", "gate"]
         np.testing.assert_allclose([config.lines[1].start_m, config.lines[1].end_m], [[-14, 0], [-4, 0]], atol=0.06)

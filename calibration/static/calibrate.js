@@ -132,10 +132,17 @@ function draw() {
     remove.onclick = () => { onDelete(); draw(); };
     li.appendChild(remove);
     list.appendChild(li);
+    return li;
   };
   state.zones.forEach((zone, i) => {
     element("polygon", {points: pointsText(zone.polygon_m), class: "zone"}, shapes);
-    item(`zone ${zone.name}`, () => state.zones.splice(i, 1));
+    const li = item(`zone ${zone.name}`, () => state.zones.splice(i, 1));
+    li.dataset.zone = zone.name;
+    const capacity = document.createElement("input");
+    Object.assign(capacity, {type: "number", min: 1, step: 1, placeholder: "capacity", title: "capacity (people)"});
+    capacity.value = zone.capacity ?? "";
+    capacity.onchange = () => setCapacity(zone, capacity.value);
+    li.insertBefore(capacity, li.lastChild);
   });
   state.lines.forEach((line, i) => {
     element("line", {x1: line.start_m[0], y1: line.start_m[1], x2: line.end_m[0], y2: line.end_m[1], class: "line"},
@@ -168,12 +175,20 @@ function clickPlan(event) {
   draw();
 }
 
+function setCapacity(zone, text) {
+  const capacity = Number.parseInt(text, 10);
+  if (capacity >= 1) zone.capacity = capacity;
+  else delete zone.capacity;  // empty: no capacity, the zone never shows as crowded
+}
+
 function finishShape() {
   const name = $("name").value.trim();
   if (!name) return status("type a name first", true);
   if (state.mode === "zone") {
     if (state.draft.length < 3) return status("a zone needs at least 3 points", true);
-    state.zones.push({name, polygon_m: state.draft});
+    const zone = {name, polygon_m: state.draft};
+    setCapacity(zone, $("capacity").value);
+    state.zones.push(zone);
   } else if (state.mode === "line") {
     state.lines.push({name, start_m: state.draft[0], end_m: state.draft[1]});
   }
