@@ -248,42 +248,42 @@ def camera_health(conn: sa.Connection, store_id: str, first: date, last: date) -
     if conn.scalar(sa.select(t.stores.c.id).where(t.stores.c.id == store_id)) is None:
         raise NotFound(f"no store {store_id!r}")
     h = t.health_days.c
-    sums = [h.covered_s, h.span_s, h.buckets, h.degraded_buckets, h.frames_read, h.frames_analysed,
-            h.frames_dropped, h.detector_ms_sum, h.reconnects]
-    where = _days(t.health_days, store_id, first, last)
-
-    def summary(row) -> dict:
-        return dict(
-            uptime=row.covered_s / row.span_s if row.span_s else None,
-            heard_s=float(row.span_s),
-            buckets=int(row.buckets),
-            degraded_buckets=int(row.degraded_buckets),
-            frames_read=int(row.frames_read),
-            frames_analysed=int(row.frames_analysed),
-            dropped_share=row.frames_dropped / row.frames_read if row.frames_read else None,
-            detector_ms_mean=row.detector_ms_sum / row.frames_analysed if row.frames_analysed else None,
-            detector_ms_max=float(row.detector_ms_max),
-            reconnects=int(row.reconnects),
-        )
-
-    days = conn.execute(sa.select(h.camera, h.local_date, *sums, h.detector_ms_max).where(where)
-                        .order_by(h.camera, h.local_date)).all()
-    totals = conn.execute(
-        sa.select(h.camera, *[sa.func.sum(c).label(c.name) for c in sums],
-                  sa.func.max(h.detector_ms_max).label("detector_ms_max"))
-        .where(where).group_by(h.camera)
-    ).all()
+    sums = ("covered_s", "span_s", "buckets", "degraded_buckets", "frames_read", "frames_analysed",
+            "frames_dropped", "detector_ms_sum", "reconnects")
+    days = conn.execute(
+        sa.select(h.camera, h.local_date, *[h[n] for n in sums], h.detector_ms_max)
+        .where(_days(t.health_days, store_id, first, last)).order_by(h.camera, h.local_date)
+    ).mappings().all()
+    totals: dict[str, dict] = {}
+    for day in days:
+        total = totals.setdefault(day["camera"], dict.fromkeys(sums, 0) | dict(detector_ms_max=0.0))
+        for name in sums:
+            total[name] += day[name]
+        total["detector_ms_max"] = max(total["detector_ms_max"], day["detector_ms_max"])
     registered = conn.execute(
         sa.select(t.cameras.c.name, t.cameras.c.status, t.cameras.c.status_at, t.cameras.c.last_seen)
-        .where(t.cameras.c.store_id == store_id)
+        .where(t.cameras.c.store_id == store_id).order_by(t.cameras.c.name)
     ).all()
-    overall = {r.camera: summary(r) for r in totals}
-    cameras = [
-        dict(camera=c.name, status=c.status, status_at=c.status_at, last_seen=c.last_seen, **(overall.get(c.name) or {}))
-        for c in sorted(registered)
-    ]
-    rows = [dict(camera=r.camera, local_date=r.local_date, **summary(r)) for r in days]
+    cameras = [dict(camera=c.name, status=c.status, status_at=c.status_at, last_seen=c.last_seen,
+                    **(_health(totals[c.name]) if c.name in totals else {})) for c in registered]
+    rows = [dict(camera=d["camera"], local_date=d["local_date"], **_health(d)) for d in days]
     return dict(store=store_id, first=first, last=last, cameras=cameras, days=rows)
+
+
+def _health(sums) -> dict:
+    """Shares and means from summed health columns."""
+    return dict(
+        uptime=sums["covered_s"] / sums["span_s"] if sums["span_s"] else None,
+        heard_s=float(sums["span_s"]),
+        buckets=int(sums["buckets"]),
+        degraded_buckets=int(sums["degraded_buckets"]),
+        frames_read=int(sums["frames_read"]),
+        frames_analysed=int(sums["frames_analysed"]),
+        dropped_share=sums["frames_dropped"] / sums["frames_read"] if sums["frames_read"] else None,
+        detector_ms_mean=sums["detector_ms_sum"] / sums["frames_analysed"] if sums["frames_analysed"] else None,
+        detector_ms_max=float(sums["detector_ms_max"]),
+        reconnects=int(sums["reconnects"]),
+    )
 
 
 def _simulated(conn: sa.Connection, store_ids, first: date, last: date) -> set[str]:
