@@ -97,7 +97,8 @@ def _stores(conn: sa.Connection, args: argparse.Namespace) -> None:
         print(f"{args.id}: saved")
     elif args.action == "remove":
         if not args.yes:
-            raise ValueError(f"stores remove {args.id}: deletes the store and all its data; add --yes to confirm")
+            raise ValueError(f"stores remove {args.id}: deletes the store and all its data; "
+                             "add --yes to confirm")
         deleted = registry.remove(conn, args.id)
         print(f"{args.id}: removed ({', '.join(f'{n} {table}' for table, n in deleted.items())} rows)")
     else:

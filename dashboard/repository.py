@@ -280,7 +280,8 @@ def _health(sums) -> dict:
         frames_read=int(sums["frames_read"]),
         frames_analysed=int(sums["frames_analysed"]),
         dropped_share=sums["frames_dropped"] / sums["frames_read"] if sums["frames_read"] else None,
-        detector_ms_mean=sums["detector_ms_sum"] / sums["frames_analysed"] if sums["frames_analysed"] else None,
+        detector_ms_mean=(sums["detector_ms_sum"] / sums["frames_analysed"]
+                          if sums["frames_analysed"] else None),
         detector_ms_max=float(sums["detector_ms_max"]),
         reconnects=int(sums["reconnects"]),
     )

@@ -24,7 +24,8 @@ from dashboard import cells as packed
 from dashboard import tables as t
 from edge.contract import FlowsAggregate, GridAggregate, HealthAggregate, LinesAggregate, ZonesAggregate
 
-MAXED = {"max_occupancy", "last_seen", "detector_ms_max"}  # keep the larger value (a missing one counts as less)
+# keep the larger value (a missing one counts as less)
+MAXED = {"max_occupancy", "last_seen", "detector_ms_max"}
 ORED = {"simulated"}
 DESCRIPTIVE = {"period_start", "local_date", "local_hour", "local_weekday"}
 BLOB_TABLES = {t.grid_hours, t.grid_days, t.direction_hours, t.direction_days}
@@ -169,10 +170,12 @@ def accumulate(m, clock: StoreClock, raw: Rows, rollups: Rows) -> None:
             )
     elif isinstance(m, HealthAggregate):
         frames = dict(frames_read=m.frames_read, frames_analysed=m.frames_analysed,
-                      frames_dropped=m.frames_dropped, detector_ms_max=m.detector_ms_max, reconnects=m.reconnects)
+                      frames_dropped=m.frames_dropped, detector_ms_max=m.detector_ms_max,
+                      reconnects=m.reconnects)
         raw.append(t.health_minutes, dict(bucket, **frames, detector_ms_mean=m.detector_ms_mean,
                                           source_status=m.source_status))
-        measures = dict(frames, span_s=float(m.bucket_s), buckets=1, degraded_buckets=int(m.source_status != "ok"),
+        measures = dict(frames, span_s=float(m.bucket_s), buckets=1,
+                        degraded_buckets=int(m.source_status != "ok"),
                         detector_ms_sum=m.detector_ms_mean * m.frames_analysed)
         for grain, period in periods:
             rollups.add(t.ROLLUPS[grain]["health"], dict(base, **period, **measures))

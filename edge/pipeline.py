@@ -83,7 +83,8 @@ class CameraPipeline:
         a = config.analysis
         self.detector = detector or Detector.for_camera(self.camera, config)
         # motion gating and adaptive rate (edge.gating), on the people inside the image mask
-        self.gate = GatedDetector.from_analysis(self.detector, config.analysis_for(self.camera), keep=self._inside_mask)
+        self.gate = GatedDetector.from_analysis(self.detector, config.analysis_for(self.camera),
+                                                keep=self._inside_mask)
         self.geometry = CameraGeometry.from_config(self.camera)
         # ByteTrack keeps a lost track for re-association at most as long as the analytics keep its state
         self.tracker = Tracker(frame_rate=a.fps, lost_track_s=min(LOST_TRACK_S, a.track_timeout_s))

@@ -40,8 +40,12 @@ def _health_table(name: str, by_hour: bool) -> None:
         sa.Column("detector_ms_max", sa.Float(), nullable=False),
         sa.Column("reconnects", sa.Integer(), nullable=False),
         sa.Column("simulated", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(["store_id"], ["stores.id"], name=op.f(f"fk_{name}_store_id_stores"), ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("store_id", "camera", "period_start" if by_hour else "local_date", name=op.f(f"pk_{name}")),
+        sa.ForeignKeyConstraint(
+            ["store_id"], ["stores.id"], name=op.f(f"fk_{name}_store_id_stores"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint(
+            "store_id", "camera", "period_start" if by_hour else "local_date", name=op.f(f"pk_{name}")
+        ),
     )
     op.create_index(f"ix_{name}_store_date", name, ["store_id", "local_date"], unique=False)
 
