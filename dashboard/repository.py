@@ -415,6 +415,11 @@ def compare(
             peak[store_id] = (hour, people)
     dwell = _dwell(conn, ids, first, last, by_zone=False)
     simulated = _simulated(conn, ids, first, last)
+    h = t.health_days.c
+    uptime = dict(conn.execute(  # its cameras' analysed share of the time they reported on
+        sa.select(h.store_id, sa.func.sum(h.covered_s) / sa.func.nullif(sa.func.sum(h.span_s), 0))
+        .where(_days(t.health_days, ids, first, last)).group_by(h.store_id)
+    ).all())
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     rows = []
     for s in chosen:
@@ -434,6 +439,7 @@ def compare(
                 occupancy_per_m2=people / area if people is not None and area else None,
                 peak_hour=peak.get(s["id"], (None,))[0],
                 mean_dwell_s=dwell.get(s["id"], {}).get("mean_dwell_s"),
+                uptime=None if uptime.get(s["id"]) is None else float(uptime[s["id"]]),
                 footfall_source="lines" if s["id"] in with_lines else "zone entries",
                 simulated=s["id"] in simulated,
             )

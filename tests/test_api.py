@@ -343,6 +343,8 @@ def test_camera_health_per_day_and_over_the_range(app):
     rows = list(csv.DictReader(io.StringIO(
         boss.get("/api/v1/stores/s1/health", params=dict(start="2026-03-02", end="2026-03-03", format="csv")).text)))
     assert [(r["local_date"], float(r["uptime"])) for r in rows] == [("2026-03-02", 0.75), ("2026-03-03", 1.0)]
+    ranking = boss.get("/api/v1/compare", params=dict(start="2026-03-02", end="2026-03-03")).json()["stores"]
+    assert {r["store"]: r["uptime"] for r in ranking} == {"s1": pytest.approx(150 / 180), "s2": None}
     ann = client(app, "ann")
     assert ann.get("/api/v1/stores/s1/health", params=dict(start="2026-03-02", end="2026-03-03")).status_code == 403
     assert boss.get("/api/v1/stores/nope/health", params=dict(start="2026-03-02", end="2026-03-03")).status_code == 404

@@ -266,3 +266,10 @@ def test_trends_show_each_cameras_health_for_the_week(hq):
     quiet_week = hq.get("/stores/south/trends?week=2026-W10").text
     row = re.search(r'<tr data-camera="cam1">(.*?)</tr>', quiet_week, re.S).group(1)
     assert "99" not in row and "100.0 %" in row and "/ 35" in row
+
+
+def test_compare_shows_each_stores_uptime(hq):
+    page = hq.get("/compare?start=2026-02-23&end=2026-03-01").text
+    south = re.search(r'<tr data-store="south">(.*?)</tr>', page, re.S).group(1)
+    north = re.search(r'<tr data-store="north">(.*?)</tr>', page, re.S).group(1)
+    assert f"{100 * (70 * 3600 - 1800) / (70 * 3600):.1f} %" in south and "100.0 %" in north
