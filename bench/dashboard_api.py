@@ -25,12 +25,10 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
-import psycopg
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -38,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dashboard import auth, seed
 from dashboard import tables as t
 from dashboard.storage import Storage
+from tests.databases import scratch_database
 
 TEMPLATES = 8
 KEYS = {"store_id", "camera", "zone", "line", "from_zone", "to_zone", "cell_m", "flow_cell_m"}
@@ -191,21 +190,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=200, help="trends requests (compare: a tenth)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
-    name = f"footfall_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.pg, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = args.pg.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
     end = date.today() - timedelta(days=date.today().weekday())  # this Monday: last week is complete
-    try:
+    with scratch_database(args.pg, "footfall_bench", keep=args.keep) as url:
         build(url, args.stores, args.weeks, end)
         measure(url, args.stores, end, args.runs)
-    finally:
-        sa.create_engine(url).dispose()
-        if not args.keep:
-            with psycopg.connect(args.pg, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        else:
-            print(f"kept database {name}")
+        if args.keep:
+            print(f"kept database {url.rsplit('/', 1)[1]}")
     return 0
 
 

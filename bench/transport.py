@@ -36,6 +36,7 @@ from dashboard import tables  # noqa: E402
 from dashboard.storage import Storage  # noqa: E402
 from edge.contract import agg_topic  # noqa: E402
 from tests.brokers import Mosquitto, free_port  # noqa: E402
+from tests.databases import scratch_database  # noqa: E402
 from tests.transport_support import make_aggregates  # noqa: E402
 
 PG_ADMIN = os.environ.get("FOOTFALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -184,8 +185,6 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres", help="comma list (default sqlite,postgres)")
     parser.add_argument("--edge-backlog", type=int, default=20_000, help="aggregates in the edge catch-up run")
     args = parser.parse_args()
-    import psycopg
-
     messages = _messages(args.stores, args.count + 1)
     paced = messages[: max(2, int(args.paced_rate * 10))]  # ten seconds of paced load
     with tempfile.TemporaryDirectory(prefix="footfall-bench-") as tmp:
@@ -197,15 +196,8 @@ def main() -> None:
                     url = f"sqlite:///{tmp}/bench-{uuid.uuid4().hex[:6]}.sqlite3"
                     run("sqlite", url, workdir, batch, args.workers, rate, args.timeout_s)
                     continue
-                name = f"footfall_bench_{uuid.uuid4().hex[:8]}"
-                with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                    conn.execute(f'CREATE DATABASE "{name}"')
-                try:
-                    url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+                with scratch_database(PG_ADMIN, "footfall_bench") as url:
                     run("postgresql", url, workdir, batch, args.workers, rate, args.timeout_s)
-                finally:
-                    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

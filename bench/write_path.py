@@ -15,13 +15,13 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dashboard.storage import Storage  # noqa: E402
+from tests.databases import scratch_database  # noqa: E402
 from tests.transport_support import make_aggregates  # noqa: E402
 
 PG_ADMIN = os.environ.get("FOOTFALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -59,8 +59,6 @@ def main() -> None:
     )
     parser.add_argument("--backends", default="sqlite,postgres", help="comma list (default sqlite,postgres)")
     args = parser.parse_args()
-    import psycopg
-
     every = messages(args.stores, args.count + args.batch)
     batches = [every[i : i + args.batch] for i in range(0, len(every), args.batch)]
     for backend in args.backends.split(","):
@@ -68,15 +66,8 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="footfall-bench-") as tmp:
                 measure("sqlite", f"sqlite:///{tmp}/bench.sqlite3", batches)
             continue
-        name = f"footfall_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+        with scratch_database(PG_ADMIN, "footfall_bench") as url:
             measure("postgresql", url, batches)
-        finally:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

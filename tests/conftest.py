@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import pytest
 
 from edge.assets import assets_dir
 from tests.brokers import Mosquitto
+from tests.databases import scratch_database
 
 PG_ADMIN_URL = os.environ.get("FOOTFALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -48,15 +48,9 @@ def pg_server() -> str:
 
 @pytest.fixture
 def pg_url(pg_server):
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    import psycopg
-
-    name = f"footfall_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield pg_server.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A fresh, empty PostgreSQL database for one test (SQLAlchemy URL), dropped afterwards."""
+    with scratch_database(pg_server, "footfall_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -64,4 +58,4 @@ def db_url(request, tmp_path):
     """The same test over the embedded default and the scale-out backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'footfall.sqlite3'}"
-    return request.getfixturevalue("pg_url").replace("postgresql://", "postgresql+psycopg://")
+    return request.getfixturevalue("pg_url")

@@ -163,10 +163,9 @@ def test_camera_status_is_recorded(broker, tmp_path):
 def test_database_outage_holds_messages_unacknowledged_until_it_is_back(broker, pg_url, pg_server, tmp_path):
     import psycopg
 
-    db_url = pg_url.replace("postgresql://", "postgresql+psycopg://")
     name = pg_url.rsplit("/", 1)[1]
     messages = make_aggregates("shop-1", ["cam1", "cam2"], buckets=20)
-    ingest = IngestThread(broker.url, db_url).start()
+    ingest = IngestThread(broker.url, pg_url).start()
     sender = _sender(broker.port)
     for message in messages[:50]:
         sender.publish(agg_topic(message.store, message.camera), message.to_json(), qos=1)

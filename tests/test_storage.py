@@ -297,7 +297,7 @@ def test_migrate_command_prunes_on_request(db_url):
 def test_concurrent_writers_neither_lose_nor_double_grid_cells(pg_url):
     import threading
 
-    storage = Storage(pg_url.replace("postgresql://", "postgresql+psycopg://"))
+    storage = Storage(pg_url)
     storage.migrate()
     rounds, barrier, errors = 20, threading.Barrier(2), []
 
