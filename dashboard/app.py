@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.middleware.sessions import SessionMiddleware
 
-from dashboard import api, auth
+from dashboard import api, auth, repository
 from dashboard.metrics import metrics_endpoint
 from dashboard.settings import Settings, SettingsError
 from dashboard.storage import Storage
@@ -79,6 +79,12 @@ def create_app(settings: Settings) -> FastAPI:
         same_site="strict",
         https_only=settings.secure_cookies,
     )
+    @app.exception_handler(repository.NotFound)
+    async def _not_found(request: Request, exc: repository.NotFound) -> JSONResponse:
+        """A store, dataset or week the API was asked for does not exist (pages answer for
+        themselves)."""
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
     for router in api.ROUTERS:
         app.include_router(router, prefix=api.PREFIX)
     app.add_route("/metrics", metrics_endpoint(storage.engine), include_in_schema=False)

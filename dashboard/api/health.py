@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 
 from dashboard import repository
 from dashboard.api.deps import Conn, Format, StoreId, csv_response, date_range, json_response
@@ -15,10 +15,7 @@ router = APIRouter(tags=["health"])
 @router.get("/stores/{store_id}/health")
 def health(store_id: StoreId, conn: Conn, start: date, end: date, format: Format = "json"):
     first, last = date_range(start, end)
-    try:
-        data = repository.camera_health(conn, store_id, first, last)
-    except repository.NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    data = repository.camera_health(conn, store_id, first, last)
     if format == "csv":
         return csv_response(data["days"], f"{store_id}-health-{first}-{last}.csv")
     return json_response(data)

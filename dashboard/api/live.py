@@ -3,7 +3,7 @@ the web page's business: dashboard/live.py)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 
 from dashboard import repository
 from dashboard.api.deps import Conn, Format, StoreId, csv_response
@@ -13,8 +13,5 @@ router = APIRouter(tags=["live"])
 
 @router.get("/stores/{store_id}/live")
 def live(store_id: StoreId, conn: Conn, format: Format = "json"):
-    try:
-        state = repository.live(conn, store_id)
-    except repository.NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    state = repository.live(conn, store_id)
     return csv_response(state["zones"], f"{store_id}-live.csv") if format == "csv" else state

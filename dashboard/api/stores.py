@@ -30,10 +30,7 @@ def list_stores(
 
 @router.get("/stores/{store_id}")
 def get_store(store_id: StoreId, conn: Conn, format: Format = "json"):
-    try:
-        row = repository.store(conn, store_id)
-    except repository.NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    row = repository.store(conn, store_id)
     return csv_response(row["zones"], f"{store_id}-zones.csv") if format == "csv" else row
 
 

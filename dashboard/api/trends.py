@@ -53,12 +53,9 @@ def trends(
     dwell change. With format=csv, `table` picks which table."""
     if (year is None) != (week is None):
         raise HTTPException(422, "give both year and week, or neither")
-    try:
-        if year is None:  # this week, in the store's own time zone
-            year, week, _ = datetime.now(ZoneInfo(repository.store(conn, store_id)["timezone"])).isocalendar()
-        data = repository.trends(conn, store_id, year, week)
-    except repository.NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    if year is None:  # this week, in the store's own time zone
+        year, week, _ = datetime.now(ZoneInfo(repository.store(conn, store_id)["timezone"])).isocalendar()
+    data = repository.trends(conn, store_id, year, week)
     if format == "csv":
         return csv_response(_table(data, table), f"{store_id}-{year}-W{week:02d}-{table}.csv")
     return json_response(data)
