@@ -239,14 +239,18 @@ def heat(conn: sa.Connection, store_id: str, first: date, last: date) -> dict:
     )
 
 
+def _require_store(conn: sa.Connection, store_id: str) -> None:
+    if conn.scalar(sa.select(t.stores.c.id).where(t.stores.c.id == store_id)) is None:
+        raise NotFound(f"no store {store_id!r}")
+
+
 def camera_health(conn: sa.Connection, store_id: str, first: date, last: date) -> dict:
     """Each camera's health per local day, and over the whole range, with its current status.
 
     `uptime` is the share of the received health buckets the camera was analysing (covered_s /
     span_s): a device that sent nothing at all has no bucket, so `buckets` tells how much of the
     day was heard from. `dropped_share` is frames dropped over frames read."""
-    if conn.scalar(sa.select(t.stores.c.id).where(t.stores.c.id == store_id)) is None:
-        raise NotFound(f"no store {store_id!r}")
+    _require_store(conn, store_id)
     h = t.health_days.c
     sums = ("covered_s", "span_s", "buckets", "degraded_buckets", "frames_read", "frames_analysed",
             "frames_dropped", "detector_ms_sum", "reconnects")
@@ -309,8 +313,7 @@ def week_start(iso_year: int, iso_week: int) -> date:
 
 def trends(conn: sa.Connection, store_id: str, iso_year: int, iso_week: int, top: int = 10) -> dict:
     """One store over one ISO week, and how it compares with the week before."""
-    if conn.scalar(sa.select(t.stores.c.id).where(t.stores.c.id == store_id)) is None:
-        raise NotFound(f"no store {store_id!r}")
+    _require_store(conn, store_id)
     first = week_start(iso_year, iso_week)
     last, prev = first + timedelta(days=6), first - timedelta(days=7)
     gh = t.grid_hours
