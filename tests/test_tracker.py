@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import supervision as sv
 from trackers import ByteTrackTracker
+from trackers.core.bytetrack.tracklet import ByteTrackTracklet
+from trackers.utils.predict_timing import PredictTiming
 
-from edge.tracker import Tracker
+from edge.tracker import AxisKalman, Tracker
 from edge.types import Detections
 from tests.gt import PETS_FPS, pets09_gt
 
@@ -95,3 +97,51 @@ def test_warnings_are_foreseen_exactly_when_bytetrack_raises_them(gt_frames):
         for t_s, (_, dets, _) in zip(times, frames):
             assert len(tracker.update(dets, t_s)) == len(dets)
     assert foreseen == raised
+
+
+def _library_and_ours(**kwargs) -> tuple[ByteTrackTracker, ByteTrackTracker]:
+    return ByteTrackTracker(**kwargs), ByteTrackTracker(state_estimator_class=AxisKalman, **kwargs)
+
+
+def test_axis_kalman_follows_the_library_filter_through_gaps_and_misses():
+    """`AxisKalman` is trackers' XYXY filter with ByteTrack's noise, computed per axis: the same
+    boxes after every predict and update, at the nominal step, inside the nominal band and
+    over gaps (white-noise acceleration scaling), with and without a frame rate."""
+    rng = np.random.default_rng(1)
+    box = np.array([100.0, 50.0, 140.0, 170.0])
+    theirs = ByteTrackTracklet(box)
+    ours = ByteTrackTracklet(box, state_estimator_class=AxisKalman)  # type: ignore[arg-type]
+    steps = [1.0, 1.0, 1.02, 0.5, 3.0, 1.0, 7.5, 1.0, 0.999, 2.0] * 6
+    for i, step in enumerate(steps):
+        timing = PredictTiming(frame_step=step, elapsed_seconds=step / 7, frame_rate=7.0 if i % 3 else None)
+        assert np.allclose(ours.predict(timing), theirs.predict(timing), rtol=0, atol=1e-9), i
+        if i % 4 != 3:  # every fourth frame the person is missed
+            box = box + rng.normal(3.0, 2.0, 4)
+            theirs.update(box)
+            ours.update(box)
+            assert np.allclose(ours.get_state_bbox(), theirs.get_state_bbox(), rtol=0, atol=1e-9), i
+
+
+def test_bytetrack_with_axis_kalman_gives_the_library_ids(gt_frames):
+    """Both ByteTrack stages (confidences around the split), frames dropped and boxes jittered:
+    the tracker with `AxisKalman` returns the same rows and ids as with trackers' own filter."""
+    rng = np.random.default_rng(2)
+    theirs, ours = _library_and_ours(frame_rate=PETS_FPS, track_activation_threshold=0.4,
+                                     high_conf_det_threshold=0.5, lost_track_buffer=45)
+    compared = 0
+    for t_s, dets, _ in gt_frames[:400]:
+        if rng.random() < 0.15:
+            continue  # a dropped frame: the next step is a gap
+        keep = rng.random(len(dets)) > 0.1  # a missed person now and then
+        xyxy = (dets.xyxy[keep] + rng.normal(0, 2.0, (keep.sum(), 4))).astype(np.float32)
+        inputs = sv.Detections(xyxy=xyxy, confidence=rng.uniform(0.3, 0.9, len(xyxy)).astype(np.float32))
+        a, b = theirs.update(inputs, timestamp=t_s), ours.update(inputs, timestamp=t_s)
+        assert np.array_equal(a.xyxy, b.xyxy) and np.array_equal(a.tracker_id, b.tracker_id), t_s
+        compared += int((a.tracker_id >= 0).sum())
+    assert compared > 1000
+
+
+def test_axis_kalman_refuses_noise_it_does_not_model():
+    filter_ = AxisKalman(np.zeros(4))
+    with pytest.raises(ValueError, match="process_noise"):
+        filter_.set_kf_covariances(process_noise=np.diag([1.0, 1, 1, 1, 2, 2, 2, 2]))
