@@ -91,7 +91,7 @@ def _hartley(points: np.ndarray) -> np.ndarray:
 
 def _apply(matrix: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Projective transform of (N, 2) points: returns (N, 2) results and (N,) denominators w."""
-    homogeneous = np.c_[points, np.ones(len(points))] @ matrix.T
+    homogeneous = points @ matrix[:, :2].T + matrix[:, 2]  # [x, y, 1] @ matrix.T, without building [x, y, 1]
     w = homogeneous[:, 2]
     with np.errstate(divide="ignore", invalid="ignore"):
         return homogeneous[:, :2] / w[:, None], w
