@@ -19,14 +19,15 @@
 
     python -m calibration serve STORE.yaml [--host 127.0.0.1] [--port 8321]
         The calibration web page (calibration/web.py): click point pairs on a camera snapshot
-        and the floor plan, draw zones and lines, save them into STORE.yaml. No login: keep
-        it on localhost or the installer's network.
+        and the floor plan, draw zones and lines, save them into STORE.yaml. Each run makes a
+        fresh access token and prints the URL that carries it; other requests get 401.
 
 Exit status: 0 done, 1 calibration has outliers, 2 unusable config or input.
 """
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 from pathlib import Path
 
@@ -128,8 +129,9 @@ def serve(config: StoreConfig, host: str, port: int) -> int:
 
     from calibration.web import create_app
 
-    print(f"calibration page for {config.path} on http://{host}:{port}/")
-    uvicorn.run(create_app(config.path), host=host, port=port, log_level="warning")
+    token = secrets.token_urlsafe(24)
+    print(f"calibration page for {config.path}: open http://{host}:{port}/?token={token}", flush=True)
+    uvicorn.run(create_app(config.path, token), host=host, port=port, log_level="warning")
     return 0
 
 

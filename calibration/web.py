@@ -1,10 +1,12 @@
 """The calibration web page: pair points on a camera snapshot with points on the floor plan,
 draw zones and counting lines, and save them into the store YAML.
 
-Served on localhost by `python -m calibration serve STORE.yaml` (or mounted by the edge with
-`create_app(store_path)`). Only for the installer on the shop's network: it binds 127.0.0.1 by
-default and has no login. Every save is validated (geometry by `CameraGeometry`, the whole
-file by the store schema) before the YAML is replaced, keeping its comments.
+Served by `python -m calibration serve STORE.yaml` for the installer, on 127.0.0.1 by default.
+The page shows camera pictures and rewrites the store YAML, so with a `token` (serve always sets
+a fresh one and prints the URL that carries it) every request must prove it knows the token:
+`?token=` once, which sets an HttpOnly cookie and redirects to the bare URL, then the cookie.
+Every save is validated (geometry by `CameraGeometry`, the whole file by the store schema)
+before the YAML is replaced, keeping its comments.
 
 JSON API (floor points in metres, image points in pixels of the camera's frame):
 - GET  /api/store: plan, cameras (frame size, point pairs, their errors), zones, lines.
@@ -17,12 +19,13 @@ JSON API (floor points in metres, image points in pixels of the camera's frame):
 """
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import cv2
 import numpy as np
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from calibration.check import draw_on_frame
@@ -32,6 +35,7 @@ from calibration.store_yaml import write_calibration, write_sections
 from edge.config import ConfigError, Line, Point, StoreConfig, Zone, load_config
 
 STATIC = Path(__file__).resolve().parent / "static"
+TOKEN_COOKIE = "footfall_calibration"
 
 
 class PointPairs(BaseModel):
@@ -49,11 +53,28 @@ def _jpeg(image: np.ndarray) -> Response:
     return Response(data.tobytes(), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
-def create_app(store_path: Path | str) -> FastAPI:
-    """The page and its API over one store YAML, re-read on every request (it is edited)."""
+def _same(given: str | None, token: str) -> bool:
+    return given is not None and secrets.compare_digest(given.encode(), token.encode())
+
+
+def create_app(store_path: Path | str, token: str | None = None) -> FastAPI:
+    """The page and its API over one store YAML, re-read on every request (it is edited);
+    open to anyone who can reach it when `token` is None."""
     store_path = Path(store_path)
     app = FastAPI(title="Footfall calibration", docs_url=None, redoc_url=None, openapi_url=None)
     snapshots: dict[str, np.ndarray] = {}
+
+    if token is not None:
+        @app.middleware("http")
+        async def require_token(request: Request, call_next):
+            if _same(request.query_params.get("token"), token):
+                response = RedirectResponse(request.url.path, status_code=303)  # keep it out of the address bar
+                response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+                return response
+            if _same(request.cookies.get(TOKEN_COOKIE), token):
+                return await call_next(request)
+            return JSONResponse({"detail": "calibration page: missing or wrong access token; open the URL "
+                                           "that `python -m calibration serve` printed"}, status_code=401)
 
     def config() -> StoreConfig:
         try:

@@ -30,7 +30,7 @@ class CalibrationPage:
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(url + "/")
+        self.page.goto(url)
         self.page.wait_for_selector("body[data-ready='1']")
 
     def click(self, svg_id: str, x: float, y: float) -> None:
@@ -51,8 +51,8 @@ def test_point_pairs_zones_and_lines_clicked_in_the_page_land_in_the_yaml(browse
     store = tmp_path / "pets09.yaml"
     store.write_text(EXAMPLE.read_text())
     image_px, floor_m = ground_truth_pairs(assets)
-    with Server(create_app(store)) as server:
-        ui = CalibrationPage(browser, server.url)
+    with Server(create_app(store, token="browser-test-token")) as server:
+        ui = CalibrationPage(browser, server.url + "/?token=browser-test-token")  # as serve prints it
         ui.page.click("#clear")
         for (u, v), (x, y) in zip(image_px, floor_m):
             ui.click("image-view", u, v)
