@@ -123,6 +123,10 @@ class _Indexed(sv.Detections):
     column or a filtered copy of every field (supervision's `__getitem__` costs more than the
     rest of the wrapper)."""
 
+    def __post_init__(self) -> None:
+        """No field validation: built from an `edge.types.Detections`, consistent by construction
+        (supervision's checks cost as much as the rest of the wrapper)."""
+
     def __getitem__(self, index) -> _Rows:  # type: ignore[override]
         return _Rows(np.arange(len(self.xyxy))[index])
 
