@@ -1,7 +1,9 @@
 """`python -m dashboard stores ...` and `python -m dashboard users ...`: the store registry and
 the users, from the command line (the API offers the same to hq users).
 
-    stores import STORE.yaml...       register stores from edge store configs (floor plan, zones, lines)
+    stores import STORE.yaml...       register stores from edge store configs (floor plan, zones, lines,
+                                      cameras); zones, lines and cameras a file no longer lists are
+                                      retired from the layout (their history stays); prints the changes
     stores add ID [--name --region --tags a,b --timezone --width-m --height-m --area-m2]
     stores list [--region R] [--tag T]
     stores remove ID --yes            delete a store and all its data
@@ -36,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     )
     actions = parser.add_subparsers(dest="action", required=True)
     if command == "stores":
-        imp = actions.add_parser("import", help="register stores from edge store YAML files")
+        imp = actions.add_parser(
+            "import", help="register stores from edge store YAML files (retires what a file no longer lists)"
+        )
         imp.add_argument("configs", nargs="+", type=Path)
         add = actions.add_parser("add", help="create or update one store by hand")
         add.add_argument("id")
@@ -76,8 +80,11 @@ def _stores(conn: sa.Connection, args: argparse.Namespace) -> None:
     if args.action == "import":
         for path in args.configs:
             config = load_config(path)
-            registry.save(conn, registry.StoreRecord.from_config(config))
-            print(f"{config.store.id}: {len(config.zones)} zones, {len(config.lines)} lines from {path}")
+            change = registry.save(conn, registry.StoreRecord.from_config(config))
+            print(
+                f"{config.store.id}: {len(config.zones)} zones, {len(config.lines)} lines, "
+                f"{len(config.cameras)} cameras from {path}; {change}"
+            )
     elif args.action == "add":
         plan = dict(width_m=args.width_m, height_m=args.height_m) if args.width_m and args.height_m else None
         record = registry.StoreRecord.model_validate(

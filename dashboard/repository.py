@@ -45,13 +45,17 @@ def _store_rows(conn: sa.Connection, ids: set[str] | None, region: str | None, t
 def stores(
     conn: sa.Connection, ids: set[str] | None = None, region: str | None = None, tag: str | None = None
 ) -> list[dict]:
-    """The registry: stores (those in `ids` if given) with zones, lines and cameras."""
+    """The registry: stores (those in `ids` if given) with their current zones, lines and
+    cameras (retired ones left out)."""
     rows = _store_rows(conn, ids, region, tag)
     wanted = [r["id"] for r in rows]
     children: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for name, table in (("zones", t.zones), ("lines", t.lines), ("cameras", t.cameras)):
+        c = table.c
         for child in conn.execute(
-            sa.select(table).where(table.c.store_id.in_(wanted)).order_by(table.c.store_id, table.c.name)
+            sa.select(*[col for col in c if col.name != "retired_at"])
+            .where(c.store_id.in_(wanted) & c.retired_at.is_(None))
+            .order_by(c.store_id, c.name)
         ).mappings():
             child = dict(child)
             children[child.pop("store_id")][name].append(child)
@@ -87,11 +91,12 @@ def store(conn: sa.Connection, store_id: str) -> dict:
 
 
 def live(conn: sa.Connection, store_id: str) -> dict:
-    """The newest minute bucket of each zone (summed over cameras) and the cameras' status."""
-    zm = t.zone_minutes.c
+    """The newest minute bucket of each current zone (summed over cameras) and the cameras' status."""
+    zm, z = t.zone_minutes.c, t.zones.c
+    retired = sa.select(z.name).where((z.store_id == store_id) & z.retired_at.is_not(None))
     latest = (
         sa.select(zm.zone, sa.func.max(zm.bucket_start).label("bucket_start"))
-        .where(zm.store_id == store_id)
+        .where((zm.store_id == store_id) & zm.zone.not_in(retired))
         .group_by(zm.zone)
         .subquery()
     )
@@ -245,7 +250,8 @@ def _require_store(conn: sa.Connection, store_id: str) -> None:
 
 
 def camera_health(conn: sa.Connection, store_id: str, first: date, last: date) -> dict:
-    """Each camera's health per local day, and over the whole range, with its current status.
+    """Each camera's health per local day, and over the whole range, with its current status
+    (current cameras, and retired ones that reported in the range).
 
     `uptime` is the share of the received health buckets the camera was analysing (covered_s /
     span_s): a device that sent nothing at all has no bucket, so `buckets` tells how much of the
@@ -264,9 +270,11 @@ def camera_health(conn: sa.Connection, store_id: str, first: date, last: date) -
         for name in sums:
             total[name] += day[name]
         total["detector_ms_max"] = max(total["detector_ms_max"], day["detector_ms_max"])
-    registered = conn.execute(
-        sa.select(t.cameras.c.name, t.cameras.c.status, t.cameras.c.status_at, t.cameras.c.last_seen)
-        .where(t.cameras.c.store_id == store_id).order_by(t.cameras.c.name)
+    c = t.cameras.c
+    registered = conn.execute(  # current cameras, and retired ones that have days in the range
+        sa.select(c.name, c.status, c.status_at, c.last_seen)
+        .where((c.store_id == store_id) & (c.retired_at.is_(None) | c.name.in_(list(totals))))
+        .order_by(c.name)
     ).all()
     cameras = [dict(camera=c.name, status=c.status, status_at=c.status_at, last_seen=c.last_seen,
                     **(_health(totals[c.name]) if c.name in totals else {})) for c in registered]

@@ -4,7 +4,8 @@ Times: every DateTime column is naive UTC. `local_date`, `local_hour` and `local
 (Monday = 0) are in the store's time zone, fixed when the row is written.
 
 Three layers (retention in docs/storage.md):
-- registry: stores, zones, lines, cameras, users;
+- registry: stores, zones, lines, cameras, users; zones, lines and cameras a store's layout no
+  longer lists are kept, marked `retired_at`, so that their history still has names;
 - raw minutes (`*_minutes`): one row per received aggregate (per camera, per zone/line...);
 - rollups (`*_hours`, `*_days`): additive sums kept per camera, updated on ingest in the
   same transaction. Mean occupancy is person_seconds / covered_s; dwell is a count, a sum and
@@ -35,6 +36,14 @@ def _store_fk() -> sa.ForeignKey:
     return sa.ForeignKey("stores.id", ondelete="CASCADE")
 
 
+def _retired_at() -> sa.Column:
+    return sa.Column(
+        "retired_at",
+        sa.DateTime,
+        doc="When an import of the store's layout stopped listing it; null while it is current.",
+    )
+
+
 stores = sa.Table(
     "stores",
     metadata,
@@ -62,6 +71,7 @@ zones = sa.Table(
     sa.Column("polygon_m", sa.JSON, doc="[[x, y], ...] floor metres; null when learned from messages."),
     sa.Column("area_m2", sa.Float),
     sa.Column("capacity", sa.Integer),
+    _retired_at(),
 )
 
 lines = sa.Table(
@@ -71,6 +81,7 @@ lines = sa.Table(
     sa.Column("name", NAME, primary_key=True),
     sa.Column("start_m", sa.JSON),
     sa.Column("end_m", sa.JSON),
+    _retired_at(),
 )
 
 cameras = sa.Table(
@@ -81,6 +92,7 @@ cameras = sa.Table(
     sa.Column("status", sa.String(20), nullable=False, server_default="unknown"),
     sa.Column("status_at", sa.DateTime),
     sa.Column("last_seen", sa.DateTime, doc="End of the latest aggregate bucket received."),
+    _retired_at(),
 )
 
 users = sa.Table(
