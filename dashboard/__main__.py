@@ -15,6 +15,7 @@ COMMANDS = {
     "stores": ("dashboard.admin", "manage the store registry"),
     "users": ("dashboard.admin", "manage users and roles"),
     "broker-acl": ("dashboard.broker_acl", "write the Mosquitto password and ACL files"),
+    "rollups": ("dashboard.rebuild", "rebuild a store's camera health rollups from raw rows"),
 }
 
 

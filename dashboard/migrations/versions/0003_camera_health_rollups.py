@@ -2,7 +2,8 @@
 
 Health messages were kept raw only (health_minutes, 14 days); hour and day rollups keep uptime,
 frames and detector latency per camera for as long as the other rollups. They start with the
-messages stored after this upgrade.
+messages stored after this upgrade; `python -m dashboard rollups rebuild --store ID` fills in
+the days before from the raw rows.
 
 Revision ID: 0003
 Revises: 0002
