@@ -20,6 +20,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -91,20 +93,16 @@ def live_delay(base_url: str, cookies, broker_port: int, store: str, messages: i
     return [received[k] - sent[k] for k in sent if k in received]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stores", type=int, default=10)
-    parser.add_argument("--weeks", type=int, default=4)
-    parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--messages", type=int, default=30)
-    args = parser.parse_args()
+@contextmanager
+def seeded_server(stores: int, weeks: int) -> Iterator[tuple[str, Mosquitto]]:
+    """`stores` × `weeks` seeded into a scratch SQLite, user `hq`, a private Mosquitto and the
+    real app under uvicorn in a thread: yields the base URL and the broker."""
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.sqlite3"
-        end = date(2026, 3, 9)
         started = time.perf_counter()
-        dashboard_main(["--log-level", "WARNING", "seed", "--db", url, "--stores", str(args.stores),
-                        "--weeks", str(args.weeks), "--end", end.isoformat()])
-        print(f"seeded {args.stores} stores × {args.weeks} weeks in {time.perf_counter() - started:.1f} s")
+        dashboard_main(["--log-level", "WARNING", "seed", "--db", url, "--stores", str(stores),
+                        "--weeks", str(weeks), "--end", date(2026, 3, 9).isoformat()])
+        print(f"seeded {stores} stores × {weeks} weeks in {time.perf_counter() - started:.1f} s")
         with Storage(url).engine.begin() as conn:
             auth.add_user(conn, "hq", "hq", PASSWORD)
         with Mosquitto(Path(tmp) / "broker") as broker:
@@ -115,26 +113,35 @@ def main() -> int:
             thread = threading.Thread(target=server.run, daemon=True)
             thread.start()
             wait_for_port(port)
-            base = f"http://127.0.0.1:{port}"
             try:
-                with httpx.Client(base_url=base, timeout=60) as client:
-                    log_in(client)
-                    pages = {"trends (1 store-week)": "/stores/store-001/trends?week=2026-W10",
-                             f"compare ({args.stores} stores, 1 week)": "/compare?start=2026-03-02&end=2026-03-08",
-                             "live page": "/stores/store-001/live"}
-                    for name, path in pages.items():
-                        client.get(path).raise_for_status()  # warm up
-                        times = []
-                        for _ in range(args.repeat):
-                            t0 = time.perf_counter()
-                            client.get(path).raise_for_status()
-                            times.append(time.perf_counter() - t0)
-                        print(f"{name:32s} {percentiles(times)}")
-                    delays = live_delay(base, client.cookies, broker.port, "store-001", args.messages)
-                    print(f"{'live: broker → SSE event':32s} {percentiles(delays)}")
+                yield f"http://127.0.0.1:{port}", broker
             finally:
                 server.should_exit = True
                 thread.join(10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stores", type=int, default=10)
+    parser.add_argument("--weeks", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=30)
+    args = parser.parse_args()
+    with seeded_server(args.stores, args.weeks) as (base, broker), httpx.Client(base_url=base, timeout=60) as client:
+        log_in(client)
+        pages = {"trends (1 store-week)": "/stores/store-001/trends?week=2026-W10",
+                 f"compare ({args.stores} stores, 1 week)": "/compare?start=2026-03-02&end=2026-03-08",
+                 "live page": "/stores/store-001/live"}
+        for name, path in pages.items():
+            client.get(path).raise_for_status()  # warm up
+            times = []
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                client.get(path).raise_for_status()
+                times.append(time.perf_counter() - t0)
+            print(f"{name:32s} {percentiles(times)}")
+        delays = live_delay(base, client.cookies, broker.port, "store-001", args.messages)
+        print(f"{'live: broker → SSE event':32s} {percentiles(delays)}")
     return 0
 
 

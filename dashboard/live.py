@@ -3,7 +3,9 @@
 The subscriber listens to `footfall/v1/+/live` (current people and zone occupancy),
 `footfall/v1/+/+/status` (retained camera online/offline, the device's last will) and
 `footfall/v1/+/health` (publisher health). `LiveHub` keeps only the latest state per store,
-so memory is bounded by the number of stores, never by time. Web requests read snapshots; the
+so memory is bounded by the number of stores, never by time. Web requests read snapshots; every
+reader of a store gets the same snapshot object until the store changes, so what the pages
+derive from it (the live figure) is built once per change, not once per open browser. The
 SSE endpoint awaits `LiveHub.updates(store)`, which wakes on every change of that store (the
 MQTT thread hands the wake-up to the listener's event loop) and also every `heartbeat_s`
 so "last seen" ages stay current while a store is silent.
@@ -17,9 +19,10 @@ import logging
 import os
 import socket
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator, Callable, TypeVar
 
 import paho.mqtt.client as mqtt
 
@@ -37,6 +40,7 @@ from edge.mqtt_link import connect_async, new_client
 log = logging.getLogger(__name__)
 
 LIVE_TOPICS = (f"{TOPIC_ROOT}/+/live", f"{TOPIC_ROOT}/+/+/status", f"{TOPIC_ROOT}/+/health")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -49,15 +53,48 @@ class CameraState:
     health: str | None = None
 
 
+class Memo:
+    """Values derived from one snapshot, shared by all its readers. Each key is built once, by
+    the first reader to ask; readers asking meanwhile (other web threads) wait for that build
+    instead of repeating it. A failed build is forgotten, so the next reader tries again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # Keys are compared with ==, so unhashable ones (a FloorGeometry) serve; a snapshot
+        # lives until the next change of its store, so this holds a handful of entries.
+        self._built: list[tuple[object, Future]] = []
+
+    def get(self, key: object, build: Callable[[], T]) -> T:
+        with self._lock:
+            shared = next((f for k, f in self._built if k == key), None)
+            if shared is None:
+                mine: Future = Future()
+                self._built.append((key, mine))
+        if shared is not None:
+            return shared.result()
+        try:
+            value = build()
+        except BaseException as exc:
+            with self._lock:
+                self._built = [(k, f) for k, f in self._built if f is not mine]
+            mine.set_exception(exc)
+            raise
+        mine.set_result(value)
+        return value
+
+
 @dataclass(frozen=True)
 class StoreSnapshot:
-    """The latest live state of one store; `version` grows with every change."""
+    """The latest live state of one store; `version` grows with every change. A change makes
+    a new snapshot, and with it an empty `memo`: what was derived from the old state is dropped
+    with the old snapshot once its last reader lets go of it."""
 
     store: str
     live: LiveMessage | None = None
     cameras: dict[str, CameraState] = field(default_factory=dict)
     device: DeviceHealth | None = None
     version: int = 0
+    memo: Memo = field(default_factory=Memo, init=False, compare=False, repr=False)
 
 
 class LiveHub:
@@ -71,8 +108,14 @@ class LiveHub:
         self.closed = False
 
     def snapshot(self, store: str) -> StoreSnapshot:
+        """The store's latest state, the same object for every reader until it changes. A store
+        not heard of yet keeps its empty snapshot from the first ask (callers ask for registered
+        stores only, so this stays bounded by the number of stores)."""
         with self._lock:
-            return self._stores.get(store) or StoreSnapshot(store)
+            snapshot = self._stores.get(store)
+            if snapshot is None:
+                snapshot = self._stores[store] = StoreSnapshot(store)
+            return snapshot
 
     def handle(self, topic: str, payload: bytes) -> None:
         """Apply one message; raises ContractError naming the topic if it breaks the contract."""

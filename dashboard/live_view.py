@@ -5,6 +5,9 @@ Cameras merge two sources: the registry in the database (every camera that ever 
 with the end of its latest bucket) and the live hub (retained status, live messages, device
 health). A camera that says "online" but has not been heard of for `STALE_AFTER_S` is shown as
 "stale": a silent device whose last will has not fired yet must not look healthy.
+
+Only the figure is shared between browsers (through the snapshot's memo, see dashboard.live):
+zones and cameras are cheap and depend on the stream's registry read and on the clock.
 """
 from __future__ import annotations
 
@@ -36,7 +39,11 @@ def live_state(geometry: FloorGeometry, snapshot: StoreSnapshot, registry: list[
     `registry` is the store's cameras from dashboard.repository (dicts with name, status and
     last_seen, naive UTC); `now` is aware UTC."""
     live = snapshot.live
-    figure = charts.live_floor_figure(geometry, live)
+    # The figure depends on the snapshot and the plan only, and costs ~50 ms: built once per
+    # snapshot and plan, shared as JSON text by every open browser of the store (each reader
+    # parses its own copy, so no request can alter another's).
+    figure = snapshot.memo.get(("live figure", geometry),
+                               lambda: charts.figure_json(charts.live_floor_figure(geometry, live)))
     occupancy = {z.zone: z.occupancy for z in live.zones} if live else {}
     zones = []
     for name in [z.name for z in geometry.zones] + sorted(set(occupancy) - {z.name for z in geometry.zones}):
@@ -67,7 +74,7 @@ def live_state(geometry: FloorGeometry, snapshot: StoreSnapshot, registry: list[
         version=snapshot.version,
         people=live.people if live else 0,
         updated=ago(live.sent_at, now) if live else "no live data yet",
-        figure=json.loads(charts.figure_json(figure)),
+        figure=json.loads(figure),
         zones=zones,
         cameras=sorted(cameras.values(), key=lambda c: c["camera"]),
     )
