@@ -7,10 +7,6 @@ Runs the real app under uvicorn with a private Mosquitto on a seeded store (benc
 builds, CPU ms spent in `live_state` summed over all listeners (thread CPU, so the listeners'
 own client work is not counted) and the delay from publishing to the last listener's event.
 
-Every open live stream holds a pooled database connection for its whole life (the page's
-request-scoped `Conn`), and SQLAlchemy's pool is 5 + 10: a 16th open page waits 30 s and gets
-a 500. To measure the figure work with more listeners the bench lifts the pool to `--pool`.
-
     flock /tmp/footfall-bench.lock .venv/bin/python bench/dashboard_live.py --listeners 1 50
 """
 from __future__ import annotations
@@ -26,7 +22,6 @@ from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -133,12 +128,6 @@ def run(base: str, cookies: httpx.Cookies, broker_port: int, store: dict, listen
           f"publish → last listener {percentiles(delays)}")
 
 
-def lift_pool(size: int) -> None:
-    """Engines made from now on pool `size` connections (see the module docstring)."""
-    create = sa.create_engine
-    sa.create_engine = lambda url, **kwargs: create(url, **kwargs, pool_size=size, max_overflow=0)
-
-
 def wait(predicate, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
@@ -151,10 +140,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--listeners", type=int, nargs="+", default=[1, 50])
     parser.add_argument("--messages", type=int, default=20)
-    parser.add_argument("--pool", type=int, default=0, help="database pool size (0: the app's own, 5 + 10)")
     args = parser.parse_args()
-    if args.pool:
-        lift_pool(args.pool)
     meter = Meter()
     with seeded_server(1, 1) as (base, broker), httpx.Client(base_url=base, timeout=60) as client:
         log_in(client)

@@ -214,10 +214,19 @@ def live_redirect(user: PageUser, store: Annotated[str, Query(pattern=STORE_ID)]
     return RedirectResponse(f"/stores/{store}/live", status_code=303)
 
 
+def _stream_store(request: Request, store_id: str) -> dict:
+    """`page_store` on a connection of its own, given back at once: a stream stays open for
+    hours, and a `Conn` dependency would hold its pooled connection as long (15 open live
+    pages would exhaust the pool and every other page would wait for one)."""
+    with request.app.state.engine.connect() as conn:
+        return page_store(store_id, page_user(request, conn), conn)
+
+
 @router.get("/stores/{store_id}/live/events", name="store_live_events")
-async def store_live_events(request: Request, store: PageStore):
+async def store_live_events(request: Request, store_id: str):
     """Server-Sent Events: the whole live state of the store at every change (and every few
     seconds as a heartbeat). The registry part (cameras' last bucket) is read once."""
+    store = await asyncio.to_thread(_stream_store, request, store_id)
     hub = _hub(request)
 
     async def stream():

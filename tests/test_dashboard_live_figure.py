@@ -214,3 +214,26 @@ def test_open_browsers_of_a_store_share_one_build_per_update(database, broker, b
     # One build per snapshot, whatever the number of open browsers (8 of north, 3 of south):
     # the empty map of each store, then one per message.
     assert builds == {None: 2, ("north", 4): 1, ("south", 7): 1, ("north", 9): 1}
+
+
+def test_open_live_streams_hold_no_database_connection(database, broker):
+    """More open live pages than the connection pool holds (5 + 10): every stream gets its
+    first event and the other pages still answer at once, as each stream gives its connection
+    back after the access check."""
+    settings = Settings(db_url=database, secret_key="live-tests-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url))
+    app = create_app(settings)
+    with Server(app) as server, httpx.Client(base_url=server.url, timeout=5) as hq:
+        assert app.state.live_subscriber.connected.wait(10)
+        log_in(hq, "hq")
+        listeners = [Listener(server.url, hq.cookies, "north") for _ in range(20)]
+        for listener in listeners:
+            listener.start()
+        try:
+            for listener in listeners:
+                listener.wait_for(0)
+            assert hq.get("/stores/north/live").status_code == 200
+            assert hq.get("/stores/south/trends").status_code == 200
+        finally:
+            for listener in listeners:
+                listener.stop.set()
+            app.state.live_hub.close()
