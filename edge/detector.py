@@ -14,11 +14,15 @@ it across that edge (the same person, seen by the neighbouring tile), so nobody 
 With `small_below_input_px` the tiles cover only the band of image rows where the camera's
 calibration puts people too small for a whole-frame pass (far from the camera), and one
 whole-frame pass finds the nearer, larger people: fewer passes than tiling the whole frame.
+A caller may hand back some passes' people from an earlier frame instead of running them
+(`reuse`: motion gating skips the tiles whose picture is still, edge.gating); they are merged
+with the fresh passes the same way.
 """
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -91,6 +95,17 @@ class Tile:
     inner: tuple[bool, bool, bool, bool]
 
 
+@dataclass(frozen=True)
+class Pass:
+    """One model pass's people before merging, in image pixels: (M, 4) xyxy, (M,) scores, and
+    (M, 4) the image coordinate of each inner tile edge (left, top, right, bottom) that cuts
+    a box, NaN where none does."""
+
+    xyxy: np.ndarray
+    score: np.ndarray
+    cut_edges: np.ndarray
+
+
 def make_tiles(width_px: int, height_px: int, tiling: Tiling,
                rows_px: tuple[int, int] | None = None) -> list[Tile]:
     """cols × rows tiles covering the frame, or only its rows [y0, y1) = `rows_px`, neighbours
@@ -139,8 +154,9 @@ def small_people_rows(heights_px: np.ndarray, scale: float,
 class Detector:
     """An onnxruntime session (CPU) for one model. Call it on a BGR image to get the people in
     it. `last_latency_ms` is the wall time of the last call (all tiles), for health reports;
-    `last_passes` its number of model passes. `geometry` (the camera's calibration) is needed
-    by `tiling.small_below_input_px` only."""
+    `last_passes` its number of model passes run, `last_found` its people per pass (of
+    `pass_tiles`, to re-use later), `passes_run` the model passes since it was built.
+    `geometry` (the camera's calibration) is needed by `tiling.small_below_input_px` only."""
 
     def __init__(self, model_path: Path | str, *, score_threshold: float = 0.3, nms_iou: float = 0.45,
                  threads: int = 1, person_class: int = 0, tiling: Tiling | None = None,
@@ -172,7 +188,8 @@ class Detector:
         self._grid, self._stride = yolox_grid(size)
         self._tiles: dict[tuple[int, int], list[Tile]] = {}
         self.last_latency_ms = 0.0
-        self.last_passes = 0
+        self.last_passes = self.passes_run = 0
+        self.last_found: list[Pass] = []
 
     @classmethod
     def from_config(cls, config: DetectorConfig, tiling: Tiling | None = None,
@@ -200,19 +217,27 @@ class Detector:
         geometry = CameraGeometry.from_config(camera) if band else None
         return cls.from_config(store.detector_for(camera), camera.tiling, store, geometry)
 
-    def __call__(self, image: np.ndarray) -> Detections:
-        """People in a BGR uint8 (H, W, 3) image; boxes in its pixels, clipped to it."""
+    def __call__(self, image: np.ndarray, reuse: Sequence[Pass | None] | None = None) -> Detections:
+        """People in a BGR uint8 (H, W, 3) image; boxes in its pixels, clipped to it. `reuse`
+        gives, per pass of `pass_tiles`, people found earlier to take instead of running that
+        pass (None: run it); by default every pass runs."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected a BGR image, shape (H, W, 3) uint8, got {image.shape} {image.dtype}")
         started = time.perf_counter()
         self.last_passes = 0
         height, width = image.shape[:2]
+        tiles = self.pass_tiles(width, height)
+        if reuse is None:
+            reuse = [None] * len(tiles)
+        if len(reuse) != len(tiles):
+            raise ValueError(f"reuse has {len(reuse)} passes, a {width}x{height} px frame gets {len(tiles)}")
+        self.last_found = [self._pass(image, tile) if known is None else known
+                           for tile, known in zip(tiles, reuse, strict=True)]
         if self.tiling is None:
-            xyxy, score = self._run(image)
+            xyxy, score = self.last_found[0].xyxy, self.last_found[0].score
         else:
-            xyxy, score = self._tiled(image)
-        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, width)
-        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, height)
+            xyxy, score = self._merge(self.last_found)
+        xyxy = xyxy.clip(0, np.array([width, height, width, height], np.float32))  # a copy: passes are kept
         self.last_latency_ms = (time.perf_counter() - started) * 1000
         return Detections(xyxy, score)
 
@@ -221,6 +246,7 @@ class Detector:
         blob, scale = letterbox(image, self.input_size_px)
         raw = self._session.run(None, {self.input_name: blob})[0][0]
         self.last_passes += 1
+        self.passes_run += 1
         if self.layout == "yolox":
             score = raw[:, 4] * raw[:, 5 + self.person_class]
             keep = score >= self.score_threshold
@@ -260,28 +286,36 @@ class Detector:
                          len(self._tiles[size]), rows, small_below)
         return self._tiles[size]
 
-    def _tiled(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        height, width = image.shape[:2]
-        boxes, scores, cut_edges = [], [], []
-        for tile in self.tiles(width, height):
-            xyxy, score = self._run(image[tile.y0:tile.y1, tile.x0:tile.x1])
-            xyxy += np.array([tile.x0, tile.y0, tile.x0, tile.y0], np.float32)
-            edges = np.array([tile.x0, tile.y0, tile.x1, tile.y1], np.float32)
-            at_edge = np.concatenate([xyxy[:, :2] <= edges[:2] + EDGE_MARGIN_PX,
-                                      xyxy[:, 2:] >= edges[2:] - EDGE_MARGIN_PX], axis=1)
-            cut = at_edge & np.array(tile.inner)  # boxes may reach past the crop: >=, not ==
-            boxes.append(xyxy)
-            scores.append(score)
-            cut_edges.append(np.where(cut, edges, np.nan))
+    def pass_tiles(self, width_px: int, height_px: int) -> list[Tile]:
+        """The model passes a frame of this size gets, as the tiles they see: `tiles`, then the
+        whole frame (a tile without inner edges) when the tiling has that pass; without tiling
+        the whole frame alone."""
+        whole = Tile(0, 0, width_px, height_px, (False, False, False, False))
+        if self.tiling is None:
+            return [whole]
+        tiles = self.tiles(width_px, height_px)
         if self.tiling.full_frame or self.tiling.small_below_input_px is not None:
-            xyxy, score = self._run(image)
-            boxes.append(xyxy)
-            scores.append(score)
-            cut_edges.append(np.full((len(xyxy), 4), np.nan, np.float32))
-        xyxy, score, cut_edges = np.concatenate(boxes), np.concatenate(scores), np.concatenate(cut_edges)
+            return [*tiles, whole]
+        return tiles
+
+    def _pass(self, image: np.ndarray, tile: Tile) -> Pass:
+        """One model pass over `tile` of `image`, boxes moved to image pixels, with the inner
+        tile edges cutting them."""
+        xyxy, score = self._run(image[tile.y0:tile.y1, tile.x0:tile.x1])
+        xyxy += np.array([tile.x0, tile.y0, tile.x0, tile.y0], np.float32)
+        edges = np.array([tile.x0, tile.y0, tile.x1, tile.y1], np.float32)
+        at_edge = np.concatenate([xyxy[:, :2] <= edges[:2] + EDGE_MARGIN_PX,
+                                  xyxy[:, 2:] >= edges[2:] - EDGE_MARGIN_PX], axis=1)
+        cut = at_edge & np.array(tile.inner)  # boxes may reach past the crop: >=, not ==
+        return Pass(xyxy, score, np.where(cut, edges, np.nan).astype(np.float32))
+
+    def _merge(self, passes: list[Pass]) -> tuple[np.ndarray, np.ndarray]:
+        """All passes' people as one: NMS, then the pieces cut by tile edges joined."""
+        xyxy = np.concatenate([p.xyxy for p in passes])
+        score = np.concatenate([p.score for p in passes])
+        cut_edges = np.concatenate([p.cut_edges for p in passes])
         keep = self._nms(xyxy, score)
-        xyxy, score, cut_edges = xyxy[keep], score[keep], cut_edges[keep]
-        return merge_cut_boxes(xyxy, score, cut_edges)
+        return merge_cut_boxes(xyxy[keep], score[keep], cut_edges[keep])
 
 
 def merge_cut_boxes(xyxy: np.ndarray, score: np.ndarray,

@@ -1,13 +1,14 @@
-"""Motion gating (edge.gating) on PETS09 frames: what counts as motion, when the detector runs
-and what is re-used; and, on the whole recording (slow), that the levers keep the counts
-within 2 % of the pipeline without them while skipping most detector runs on empty stretches."""
+"""Motion gating (edge.gating) on PETS09 frames: what counts as motion, when the detector runs,
+where (which tiles' passes) when it tiles, and what is re-used; and, on the whole recording
+(slow), that the levers keep the counts within 2 % of the pipeline without them while skipping
+most detector runs on empty stretches."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from edge.adaptive import AdaptiveRate
-from edge.config import ConfigError, parse_config
+from edge.config import ConfigError, Tiling, parse_config
 from edge.detector import Detector
 from edge.gating import GatedDetector, MotionGate
 from edge.pipeline import CameraPipeline, Heartbeat
@@ -38,6 +39,31 @@ def noisy(image: np.ndarray, seed: int, sd: float = 2.0) -> np.ndarray:
     return np.clip(image + rng.normal(0, sd, image.shape), 0, 255).astype(np.uint8)
 
 
+def tiled_detector(tiling: Tiling) -> Detector:
+    config = example("pets09", "view001")
+    camera = config.camera("view001").model_copy(update={"tiling": tiling})
+    return Detector.for_camera(camera, config)
+
+
+def with_blob(image: np.ndarray, x_px: int, y_px: int = 420) -> np.ndarray:
+    """`image` with a black 40 × 80 px block at (x_px, y_px): something moving."""
+    out = image.copy()
+    out[y_px:y_px + 80, x_px:x_px + 40] = 0
+    return out
+
+
+# 2×2 tiles of a 768×576 PETS09 frame, overlapping by 20 %: x 0-427 and 341-768, y 0-320 and
+# 256-576. A block at x >= 440, y >= 330 lies in the bottom-right tile (index 3) only.
+TILES_2X2 = Tiling(cols=2, rows=2, overlap=0.2)
+BLOB_TILE = 3
+
+
+def blob_frames(still: np.ndarray, count: int, start_s: float = 100.0) -> list[Frame]:
+    """`count` frames at 7 fps of a still picture (sensor noise), a block crossing the bottom-right tile."""
+    return [Frame("view001", i, start_s + i / PETS_FPS, with_blob(noisy(still, i), 440 + 4 * (i % 70)))
+            for i in range(count)]
+
+
 def test_sensor_noise_on_a_still_picture_is_not_motion(background):
     gate = MotionGate()
     gate.changed(noisy(background, 1))
@@ -60,6 +86,78 @@ def test_people_entering_an_empty_picture_are_motion(frames, background):
     gate.changed(background)
     gate.keep_reference()
     assert all(gate.changed(image) for image in frames[::10])
+
+
+def test_each_region_is_compared_with_its_own_reference(background):
+    """A region's reference moves on only when the detector ran there (`keep_reference` of
+    that region): a change in the overlap of two regions stays a change for the region that
+    did not run."""
+    left, right = (0, 0, 500, 576), (300, 0, 768, 576)
+    gate = MotionGate()
+    gate.changed(background, [left, right])
+    gate.keep_reference()
+    assert list(gate.changed(with_blob(background, 600), [left, right])) == [False, True]
+    overlap = with_blob(background, 400)
+    assert list(gate.changed(overlap, [left, right])) == [True, True]
+    gate.keep_reference([left])
+    assert list(gate.changed(noisy(overlap, 1), [left, right])) == [False, True]
+
+
+def test_a_tiling_detector_runs_only_the_tiles_that_changed_and_the_whole_frame(frames):
+    detector = tiled_detector(TILES_2X2.model_copy(update={"full_frame": True}))
+    assert len(detector.pass_tiles(768, 576)) == 5  # 4 tiles, then the whole frame
+    gated = GatedDetector(detector, motion=MotionGate(), recheck_s=5.0)
+    moving = blob_frames(frames[0], 15)  # 2 s
+    gated(moving[0])
+    first = detector.last_found
+    ran_before = detector.passes_run
+    for frame in moving[1:]:
+        gated(frame)
+        assert detector.last_passes == 2  # the block's tile and the whole frame (which changed too)
+    assert detector.passes_run - ran_before == 2 * 14 and gated.passes_skipped == 3 * 14
+    assert gated.runs == 15 and gated.reused == 0
+    same = [a is b for a, b in zip(first, detector.last_found, strict=True)]
+    assert same == [True, True, True, False, False]  # the still tiles' people are those of the first frame
+    gated(Frame("view001", 15, moving[-1].timestamp_s + 1 / PETS_FPS, moving[-1].image))  # nothing moved
+    assert gated.reused == 1 and gated.passes_skipped == 3 * 14 + 5
+
+
+def test_a_still_tile_reuses_its_people_and_is_rechecked_after_recheck_s(frames):
+    """The people of the three still tiles stay exactly as found at 0 s (their boxes go on to the
+    tracker), merged with the fresh pass of the block's tile; at 5 s every tile runs again."""
+    detector = tiled_detector(TILES_2X2)
+    gated = GatedDetector(detector, motion=MotionGate(), recheck_s=5.0)
+    moving = blob_frames(frames[0], 43)  # 6 s
+    found = []
+    passes = []
+    for frame in moving:
+        found.append(gated(frame))
+        passes.append(detector.last_passes)
+    assert passes == [4] + [1] * 34 + [4] + [1] * 7  # at 0 s and 5 s (frame 35) all four tiles
+
+    def away_from_the_block(detections):  # boxes wholly outside the block's tile (x >= 341, y >= 256)
+        xyxy = detections.xyxy
+        return {tuple(box) for box in xyxy[(xyxy[:, 2] < 341) | (xyxy[:, 3] < 256)].tolist()}
+
+    still_people = away_from_the_block(found[0])
+    assert len(still_people) >= 2
+    assert all(away_from_the_block(f) == still_people for f in found[1:35])
+    fresh = away_from_the_block(detector(moving[20].image))  # what running them would have found
+    assert fresh != still_people  # sensor noise moves boxes a little: the re-used ones are the 0 s ones
+
+
+def test_without_tiling_the_gate_runs_the_whole_detector_or_nothing(frames, detector):
+    """No tiling: one pass over the whole frame, run whenever anything moved (here the block in
+    one corner), as before "where" existed; its people are the detector's own."""
+    gated = GatedDetector(detector, motion=MotionGate(), recheck_s=5.0)
+    for frame in blob_frames(frames[0], 8):
+        found = gated(frame)
+        assert detector.last_passes == 1
+        expected = detector(frame.image)
+        assert np.array_equal(found.xyxy, expected.xyxy)
+    assert gated.runs == 8 and gated.passes_skipped == 0
+    with pytest.raises(ValueError, match="reuse has 2 passes, a 768x576 px frame gets 1"):
+        detector(frames[0], [None, None])
 
 
 def test_still_picture_reuses_the_people_and_rechecks_every_recheck_s(frames, detector):
@@ -144,3 +242,26 @@ def test_levers_keep_counts_within_2_percent_on_pets09_after_an_empty_stretch(as
         assert runs <= analysed - 0.6 * empty  # most of the empty stretch skipped
         for key, value in reference.items():
             assert counts[key] == pytest.approx(value, rel=0.02), key
+
+
+@pytest.mark.slow
+def test_where_gating_keeps_counts_within_2_percent_on_pets09_in_2x2_tiles(assets, tmp_path):
+    """The first 300 PETS09 frames in 2×2 tiles through the whole pipeline, with and without
+    motion gating: the grass near the camera (bottom-left tile) is often still, so some tile
+    passes are skipped, and line in/out and person-seconds of heat stay within 2 %."""
+    pattern, _ = write_quiet_clip(assets, tmp_path, empty_s=0, count=300)
+    base = quiet_config(example("pets09", "view001", cell_m=1.0), "view001", pattern)
+    cameras = [c.model_copy(update={"tiling": TILES_2X2}) for c in base.cameras]
+    base = base.model_copy(update={"cameras": cameras})
+    detector = Detector.for_camera(base.camera("view001"), base)
+    messages, analysed, _ = _replay(base, detector)
+    reference = _counts(messages)
+    assert analysed == 300 and detector.passes_run == 4 * 300 and reference["in"] + reference["out"] >= 4
+    gated = base.model_copy(update={"analysis": base.analysis.model_copy(update={"motion_gating": True})})
+    messages, analysed, _ = _replay(gated, detector)
+    counts = _counts(messages)
+    skipped = 4 * 300 * 2 - detector.passes_run
+    print(f"without gating {reference}; with: {counts}, {skipped} of {4 * 300} tile passes skipped")
+    assert analysed == 300 and skipped >= 0.05 * 4 * 300
+    for key, value in reference.items():
+        assert counts[key] == pytest.approx(value, rel=0.02), key
