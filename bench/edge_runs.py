@@ -139,8 +139,8 @@ class _TimedDetector:
     def __init__(self, detector: Detector, clock: StageClock):
         self._detector, self._call = detector, clock.timed("detect", detector.__call__)
 
-    def __call__(self, image: np.ndarray):
-        return self._call(image)
+    def __call__(self, image: np.ndarray, *args):
+        return self._call(image, *args)
 
     def __getattr__(self, name: str):
         return getattr(self._detector, name)

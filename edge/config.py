@@ -73,7 +73,7 @@ class Analysis(Strict):
     live_interval_s: float = Field(2.0, gt=0, le=60, description="Live occupancy message period (default 2 s).")
     live_cell_m: float = Field(1.0, gt=0.1, le=20, description="Cell size of the live grid (default 1 m).")
     # Levers that skip the detector (edge.gating); off by default, see docs/performance.md.
-    motion_gating: bool = Field(False, description="Run the detector only when the picture changed since its last run; still frames re-use its people (default off).")
+    motion_gating: bool = Field(False, description="Run the detector only when (and, with tiling, only in the tiles where) the picture changed since its last run there; still frames and tiles re-use its people (default off).")
     motion_pixel_delta: int = Field(20, ge=1, le=255, description="Grey-level change (0-255) that marks a pixel as changed (default 20).")
     motion_min_changed: float = Field(0.001, gt=0, lt=1, description="Least share of changed pixels that counts as motion (default 0.001).")
     motion_recheck_s: float = Field(5.0, gt=0, description="Longest re-use of the last people on a still picture, s (default 5).")
