@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -59,6 +59,17 @@ class FloorPlan(Strict):
     height_m: float = Field(gt=0, le=2000, description="Plan height in metres (y, downwards).")
 
 
+# The levers' thresholds, one type each: a camera may override them (Camera, StoreConfig.analysis_for)
+# within the same bounds as the store.
+PixelDelta = Annotated[int, Field(ge=1, le=255)]
+Share = Annotated[float, Field(gt=0, lt=1)]
+Period = Annotated[float, Field(gt=0)]
+Wait = Annotated[float, Field(ge=0)]
+Rate = Annotated[float, Field(gt=0, le=60)]
+LEVERS = ("motion_gating", "motion_pixel_delta", "motion_min_changed", "motion_recheck_s", "adaptive_rate",
+          "empty_after_s", "empty_fps")
+
+
 class Analysis(Strict):
     fps: float = Field(5.0, gt=0, le=60, description="Frames analysed per second (default 5).")
     bucket_s: int = Field(60, ge=1, le=3600, description="Aggregate bucket length in seconds (default 60).")
@@ -74,12 +85,12 @@ class Analysis(Strict):
     live_cell_m: float = Field(1.0, gt=0.1, le=20, description="Cell size of the live grid (default 1 m).")
     # Levers that skip the detector (edge.gating); off by default, see docs/performance.md.
     motion_gating: bool = Field(False, description="Run the detector only when (and, with tiling, only in the tiles where) the picture changed since its last run there; still frames and tiles re-use its people (default off).")
-    motion_pixel_delta: int = Field(20, ge=1, le=255, description="Grey-level change (0-255) that marks a pixel as changed (default 20).")
-    motion_min_changed: float = Field(0.001, gt=0, lt=1, description="Least share of changed pixels that counts as motion (default 0.001).")
-    motion_recheck_s: float = Field(5.0, gt=0, description="Longest re-use of the last people on a still picture, s (default 5).")
+    motion_pixel_delta: PixelDelta = Field(20, description="Grey-level change (0-255) that marks a pixel as changed (default 20).")
+    motion_min_changed: Share = Field(0.001, description="Least share of changed pixels that counts as motion (default 0.001).")
+    motion_recheck_s: Period = Field(5.0, description="Longest re-use of the last people on a still picture, s (default 5).")
     adaptive_rate: bool = Field(False, description="Run the detector less often while nobody is seen (default off).")
-    empty_after_s: float = Field(2.0, ge=0, description="Time with nobody seen before the empty rate applies, s (default 2).")
-    empty_fps: float = Field(1.0, gt=0, le=60, description="Detector runs per second while the scene is empty (default 1).")
+    empty_after_s: Wait = Field(2.0, description="Time with nobody seen before the empty rate applies, s (default 2).")
+    empty_fps: Rate = Field(1.0, description="Detector runs per second while the scene is empty (default 1).")
 
 
 class Tiling(Strict):
@@ -143,6 +154,11 @@ class Camera(Strict):
     image_mask_px: list[Point] | None = Field(None, description="Image polygon outside which detections are ignored (default: whole frame).")
     motion_gating: bool | None = Field(None, description="This camera's analysis.motion_gating, e.g. off for one facing a video wall (default: the store's).")
     adaptive_rate: bool | None = Field(None, description="This camera's analysis.adaptive_rate (default: the store's).")
+    motion_pixel_delta: PixelDelta | None = Field(None, description="This camera's analysis.motion_pixel_delta (default: the store's).")
+    motion_min_changed: Share | None = Field(None, description="This camera's analysis.motion_min_changed, e.g. higher for one with a flickering light (default: the store's).")
+    motion_recheck_s: Period | None = Field(None, description="This camera's analysis.motion_recheck_s (default: the store's).")
+    empty_after_s: Wait | None = Field(None, description="This camera's analysis.empty_after_s (default: the store's).")
+    empty_fps: Rate | None = Field(None, description="This camera's analysis.empty_fps, e.g. higher at an entrance (default: the store's).")
 
 
 class Zone(Strict):
@@ -226,8 +242,8 @@ class StoreConfig(Strict):
         return camera.detector or self.detector
 
     def analysis_for(self, camera: Camera) -> Analysis:
-        """The store's analysis settings with the camera's own lever switches applied."""
-        own = {k: v for k in ("motion_gating", "adaptive_rate") if (v := getattr(camera, k)) is not None}
+        """The store's analysis settings with the camera's own lever settings applied."""
+        own = {k: v for k in LEVERS if (v := getattr(camera, k)) is not None}
         return self.analysis.model_copy(update=own) if own else self.analysis
 
     def resolve(self, text: str) -> str:

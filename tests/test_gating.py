@@ -207,6 +207,23 @@ def test_a_camera_can_switch_a_lever_of_its_store_on_or_off():
         parse_config(data, "store.yaml")
 
 
+def test_a_camera_can_set_its_own_lever_thresholds_within_the_stores_bounds():
+    data = example("pets09", "view001").model_dump(mode="json", exclude={"path"})
+    data["analysis"].update(motion_gating=True, adaptive_rate=True, motion_min_changed=0.001, empty_fps=1.0)
+    data["cameras"][0].update(motion_min_changed=0.02, empty_fps=4.0, motion_recheck_s=2.0)
+    config = parse_config(data, "store.yaml")
+    gate = CameraPipeline(config, "view001", detector=lambda frame: None).gate
+    assert gate.motion.min_changed == 0.02 and gate.recheck_s == 2.0
+    assert gate.rate.empty_period_s == 0.25
+    assert gate.motion.pixel_delta == config.analysis.motion_pixel_delta  # not overridden: the store's
+    assert config.analysis.motion_min_changed == 0.001 and config.analysis.empty_fps == 1.0
+    for key, value in (("motion_min_changed", 1.5), ("empty_fps", 0), ("motion_pixel_delta", 300),
+                       ("empty_after_s", -1)):
+        bad = {**data, "cameras": [{**data["cameras"][0], key: value}]}
+        with pytest.raises(ConfigError, match=f"cameras.0.{key}"):
+            parse_config(bad, "store.yaml")
+
+
 def _replay(config, detector) -> tuple[tuple, int, int]:
     pipeline = CameraPipeline(config, "view001", detector=detector)
     messages = tuple(m for m in pipeline.run() if not isinstance(m, Heartbeat))
