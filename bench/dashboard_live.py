@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.dashboard_pages import log_in, percentiles, seeded_server
 from dashboard import charts, pages
 from edge.contract import LiveMessage, LiveZone, live_topic
+from tests.live_stream import LiveStream
 
 STORE = "store-001"
 
@@ -64,25 +65,6 @@ class Meter:
         return taken
 
 
-class Listener(threading.Thread):
-    """One open live page: notes when each event id (the snapshot version) arrives."""
-
-    def __init__(self, base_url: str, cookies: httpx.Cookies):
-        super().__init__(daemon=True)
-        self.base_url, self.cookies = base_url, cookies
-        self.seen: dict[int, float] = {}
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        with httpx.Client(base_url=self.base_url, cookies=self.cookies, timeout=60) as client, \
-                client.stream("GET", f"/stores/{STORE}/live/events") as stream:
-            for line in stream.iter_lines():
-                if line.startswith("id: "):
-                    self.seen.setdefault(int(line[4:]), time.perf_counter())
-                if self.stop.is_set():
-                    return
-
-
 def message(store: dict, people: int, rng: random.Random) -> LiveMessage:
     plan = store["floor_plan"]
     cells = [(rng.randrange(int(plan["width_m"] / 0.5)), rng.randrange(int(plan["height_m"] / 0.5)), 1)
@@ -94,11 +76,11 @@ def message(store: dict, people: int, rng: random.Random) -> LiveMessage:
 
 def run(base: str, cookies: httpx.Cookies, broker_port: int, store: dict, listeners: int, messages: int,
         meter: Meter) -> None:
-    open_pages = [Listener(base, cookies) for _ in range(listeners)]
+    open_pages = [LiveStream(base, cookies, STORE) for _ in range(listeners)]
     for page in open_pages:
         page.start()
-    wait(lambda: all(page.seen for page in open_pages))
-    version = max(max(page.seen) for page in open_pages)
+    wait(lambda: all(page.arrived for page in open_pages))
+    version = max(max(page.arrived) for page in open_pages)
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-live-{listeners}")
     publisher.connect("127.0.0.1", broker_port)
     publisher.loop_start()
@@ -110,8 +92,8 @@ def run(base: str, cookies: httpx.Cookies, broker_port: int, store: dict, listen
             sent = time.perf_counter()
             publisher.publish(live_topic(STORE), message(store, 40 + k, rng).to_json(), qos=1).wait_for_publish(5)
             version += 1
-            wait(lambda v=version: all(v in page.seen for page in open_pages))
-            delays.append(max(page.seen[version] for page in open_pages) - sent)
+            wait(lambda v=version: all(v in page.arrived for page in open_pages))
+            delays.append(max(page.arrived[version] for page in open_pages) - sent)
             time.sleep(0.3)  # let every listener finish this update before taking the meter
             cpu_s, built = meter.take()
             cpu_ms.append(cpu_s * 1000)

@@ -24,6 +24,7 @@ from dashboard.settings import Settings
 from edge.config import Mqtt
 from edge.contract import LiveMessage, LiveZone, StatusMessage, live_topic, status_topic
 from tests import pages_data
+from tests.live_stream import LiveStream
 from tests.test_browser import Server
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -139,32 +140,6 @@ def log_in(client: httpx.Client, user: str) -> None:
     assert response.status_code == 303, response.text
 
 
-class Listener(threading.Thread):
-    """One open live page: reads the store's SSE stream, keeping each event's data by version."""
-
-    def __init__(self, url: str, cookies: httpx.Cookies, store: str):
-        super().__init__(daemon=True)
-        self.url, self.cookies, self.store = url, cookies, store
-        self.events: dict[int, str] = {}
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        with httpx.Client(base_url=self.url, cookies=self.cookies, timeout=30) as client, \
-                client.stream("GET", f"/stores/{self.store}/live/events") as stream:
-            for line in stream.iter_lines():
-                if line.startswith("data: "):
-                    self.events[json.loads(line[6:])["version"]] = line[6:]
-                if self.stop.is_set():
-                    return
-
-    def wait_for(self, version: int) -> str:
-        deadline = time.monotonic() + 10
-        while version not in self.events:
-            assert time.monotonic() < deadline, f"{self.store}: no event for version {version}"
-            time.sleep(0.01)
-        return self.events[version]
-
-
 @pytest.fixture(scope="module")
 def database(tmp_path_factory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'dashboard.sqlite3'}"
@@ -183,9 +158,9 @@ def test_open_browsers_of_a_store_share_one_build_per_update(database, broker, b
         log_in(hq, "hq")
         log_in(anna, "anna")
         assert anna.get("/stores/south/live/events").status_code == 403  # access is unchanged
-        north = [Listener(server.url, hq.cookies, "north") for _ in range(6)] + [
-            Listener(server.url, anna.cookies, "north") for _ in range(2)]
-        south = [Listener(server.url, hq.cookies, "south") for _ in range(3)]
+        north = [LiveStream(server.url, hq.cookies, "north") for _ in range(6)] + [
+            LiveStream(server.url, anna.cookies, "north") for _ in range(2)]
+        south = [LiveStream(server.url, hq.cookies, "south") for _ in range(3)]
         listeners = north + south
         for listener in listeners:
             listener.start()
@@ -225,7 +200,7 @@ def test_open_live_streams_hold_no_database_connection(database, broker):
     with Server(app) as server, httpx.Client(base_url=server.url, timeout=5) as hq:
         assert app.state.live_subscriber.connected.wait(10)
         log_in(hq, "hq")
-        listeners = [Listener(server.url, hq.cookies, "north") for _ in range(20)]
+        listeners = [LiveStream(server.url, hq.cookies, "north") for _ in range(20)]
         for listener in listeners:
             listener.start()
         try:
