@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,22 +33,12 @@ from edge.feed import FrameFeed
 from edge.gating import GatedDetector
 from edge.source import RateGate, open_source
 from edge.tracker import Tracker
-from edge.types import Detections, FloorObservation, Frame, Tracks
+from edge.types import Detections, FloorObservation, Frame, Heartbeat, Tracks
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 1.0  # most wall time between two heartbeats
 LOST_TRACK_S = 1.5  # longest a person may go undetected and keep their track id
-
-
-@dataclass(frozen=True)
-class Heartbeat:
-    """The frame loop is alive at `at_s` (UTC epoch seconds, wall clock); never leaves the device."""
-
-    camera: str
-    at_s: float
-    source_status: str
-    frame_size_px: tuple[int, int] | None = None  # (width, height) of the latest frame, for ownership
 
 
 Message = AggregateMessage | LiveMessage | Heartbeat

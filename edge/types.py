@@ -100,3 +100,15 @@ class FloorObservation:
 
     def __len__(self) -> int:
         return len(self.floor_xy)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The frame loop is alive at `at_s` (UTC epoch seconds, wall clock); never leaves the device.
+    Here rather than in `edge.pipeline` so that the supervisor, which only receives it, does not
+    import the detector's stack."""
+
+    camera: str
+    at_s: float
+    source_status: str
+    frame_size_px: tuple[int, int] | None = None  # (width, height) of the latest frame, for ownership
