@@ -1,9 +1,12 @@
 """Runs every camera of a store, one child process per camera, and restarts the ones that die.
 
 Process model (docs/edge.md): the parent opens no model and no capture; each camera's
-`CameraPipeline` runs in its own *spawned* process (its own onnxruntime session and OpenCV
-capture, no state forked from the parent), so a crash or a hung driver in one camera cannot
-take the others down. Children put every message (aggregates, live, heartbeats, and a final
+`CameraPipeline` runs in its own process (its own onnxruntime session and OpenCV capture), so a
+crash or a hung driver in one camera cannot take the others down. Camera processes are forked
+from multiprocessing's fork server, a clean process started once that has imported the
+pipeline's libraries (`edge.preload`) but holds no model, capture, thread or state of the
+parent: the cameras share those libraries' memory (about 120 → 50 MB private per camera,
+docs/performance.md) and a restarted camera does not import them again. Children put every message (aggregates, live, heartbeats, and a final
 `_Done`) on one multiprocessing queue; the parent hands aggregates and live messages to a
 `Sink` and notes each camera's last heartbeat. Heartbeats also carry the camera's frame size:
 floor ownership (which camera counts which floor cell) needs every camera's, so the parent
@@ -18,6 +21,7 @@ from __future__ import annotations
 import faulthandler
 import logging
 import multiprocessing as mp
+import os
 import queue
 import signal
 import threading
@@ -28,8 +32,8 @@ from dataclasses import dataclass
 from edge.config import StoreConfig
 from edge.contract import LiveMessage
 from edge.logs import setup_logging
-from edge.pipeline import Heartbeat
 from edge.sinks import Sink
+from edge.types import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +49,20 @@ class _Done:
     camera: str
 
 
-def _watch_parent(stop: mp.Event, control: mp.Queue, pipeline) -> None:
+def _watch_parent(stop: mp.Event, control: mp.Queue, pipeline, orphaned: threading.Event) -> None:
     """Pass on the other cameras' frame sizes (for floor ownership) as the parent learns them,
     and stop the pipeline once the parent sets `stop`. Polls `is_set()` rather than `wait()`:
-    a process that exits while waiting on a multiprocessing Event makes the parent's `set()` hang."""
+    a process that exits while waiting on a multiprocessing Event makes the parent's `set()` hang.
+
+    Also stops, setting `orphaned`, when nobody watches this camera any more: the supervisor is
+    gone (killed), or the fork server that forked it is, in which case the supervisor sees this
+    camera as dead and starts another, which must not run beside it."""
+    forked_by, supervisor = os.getppid(), mp.parent_process()
     while not stop.is_set():
+        if os.getppid() != forked_by or not supervisor.is_alive():
+            log.warning("supervisor or fork server gone: stopping")
+            orphaned.set()
+            break
         try:
             pipeline.update_frame_sizes(control.get(timeout=0.2))
         except queue.Empty:
@@ -60,19 +73,23 @@ def _watch_parent(stop: mp.Event, control: mp.Queue, pipeline) -> None:
 def _child(config: StoreConfig, camera: str, out: mp.Queue, stop: mp.Event, control: mp.Queue,
            frame_sizes: dict[str, tuple[int, int]], log_level: str) -> None:
     """Entry point of a camera process."""
-    from edge.pipeline import CameraPipeline  # imported here: the heavy stack loads in the child only
+    from edge.pipeline import CameraPipeline  # not at the top: the parent never loads the detector's stack
 
     faulthandler.enable()
     setup_logging(log_level, store=config.store.id, camera=camera)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which asks us to stop
     pipeline = CameraPipeline(config, camera, frame_sizes=frame_sizes)
     signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
-    threading.Thread(target=_watch_parent, args=(stop, control, pipeline), daemon=True,
+    orphaned = threading.Event()
+    threading.Thread(target=_watch_parent, args=(stop, control, pipeline, orphaned), daemon=True,
                      name="parent-watch").start()
     log.info("camera process started")
     for message in pipeline.run():
         out.put(message)
-    out.put(_Done(camera))
+    if not orphaned.is_set():
+        out.put(_Done(camera))
+    elif not mp.parent_process().is_alive():
+        out.cancel_join_thread()  # nobody reads the queue any more: do not wait on it at exit
     log.info("camera process done: %d frames read, %d analysed", pipeline.frames_read,
              pipeline.frames_analysed)
 
@@ -98,7 +115,8 @@ class Supervisor:
         self.sink = sink
         self.log_level = log_level
         self.clock = clock
-        self._ctx = mp.get_context("spawn")
+        self._ctx = mp.get_context("forkserver")
+        self._ctx.set_forkserver_preload(["edge.preload"])  # started (once) by the first camera
         self._queue: mp.Queue = self._ctx.Queue()
         self._stop = self._ctx.Event()
         self.children = {camera.name: _Child() for camera in config.cameras}

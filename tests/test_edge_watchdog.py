@@ -50,8 +50,11 @@ def test_keepalives_stop_while_a_camera_loop_is_stalled(tmp_path):
         assert first and first[0].startswith("READY=1"), first
         healthy = collect(sock, 3)  # pings every 0.5 s while the camera loop runs
         assert sum(m.startswith("WATCHDOG=1") for m in healthy) >= 4, healthy
-        [camera_pid] = [pid for pid in children_of(edge.pid)  # not multiprocessing's resource tracker
-                        if "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text()]
+        # the camera is forked by multiprocessing's fork server, a child of the edge process
+        # (beside the resource tracker)
+        [camera_pid] = [pid for server in children_of(edge.pid)
+                        if "forkserver" in Path(f"/proc/{server}/cmdline").read_text()
+                        for pid in children_of(server)]
         os.kill(camera_pid, signal.SIGSTOP)  # the camera loop hangs
         try:
             collect(sock, 4)  # the stall is noticed after --stall-after-s

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -96,6 +97,92 @@ def test_overlapping_cameras_learn_each_others_frame_size_and_count_once():
     assert [m.cells for m in grids("second")[1:]] == [[]] * (len(grids("second")) - 1)
 
 
+def _looping_pets09(*names: str):
+    """The PETS09 example with its camera, paced in real time and looped, once under each name."""
+    config = example("pets09", "view001", bucket_s=2)
+    view = config.cameras[0].model_copy(update={"realtime": True, "loop": True})
+    return config.model_copy(update={"cameras": [view.model_copy(update={"name": n}) for n in names]})
+
+
+def _proc(pid: int) -> tuple[str, int]:
+    """(state letter, parent pid) of a process, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return fields[0], int(fields[1])
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (exited, not yet reaped)."""
+    try:
+        return _proc(pid)[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _private_mb(pid: int) -> float:
+    """Memory only this process maps (private clean + dirty pages), MB."""
+    rows = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
+    return sum(int(rows[k].split()[0]) for k in ("Private_Clean", "Private_Dirty")) / 1024
+
+
+# the PETS09 camera in a fresh interpreter, as a spawned camera process was: 60 frames, then idle
+FRESH_CAMERA = """
+import sys
+from edge.pipeline import CameraPipeline
+from tests.pipeline_runs import example
+pipeline = CameraPipeline(example("pets09", "view001"), "view001")
+messages = pipeline.run()
+while pipeline.frames_read < 60:
+    next(messages)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_camera_shares_the_libraries_it_was_forked_with():
+    """A camera forked by the supervisor holds far less memory of its own than the same camera
+    in a fresh interpreter (what a spawned camera was): it shares the pipeline's libraries with
+    the fork server instead of importing a private copy."""
+    fresh = subprocess.Popen([sys.executable, "-c", FRESH_CAMERA], cwd=REPO_ROOT, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    sink = ListSink()
+    supervisor = Supervisor(_looping_pets09("view001"), sink, log_level="WARNING")
+    supervisor.start()
+    try:
+        assert fresh.stdout.readline() == "ready\n"
+        assert _poll_until(supervisor, lambda: len(sink.aggregates) >= 5), "camera never reported"
+        camera_pid = supervisor.children["view001"].process.pid
+        assert _proc(camera_pid)[1] != os.getpid(), "forked by the fork server, not by the supervisor"
+        forked_mb, fresh_mb = _private_mb(camera_pid), _private_mb(fresh.pid)
+    finally:
+        supervisor.stop()
+        fresh.communicate("")
+    print(f"camera's own memory: forked {forked_mb:.0f} MB, fresh interpreter {fresh_mb:.0f} MB")
+    assert forked_mb < 0.75 * fresh_mb
+
+
+def test_a_killed_fork_server_leaves_one_process_per_camera():
+    """The fork server dies (OOM killer, an operator's kill): its camera can no longer be watched,
+    so it stops on its own and the supervisor starts a new one; the camera goes on reporting and
+    never runs twice."""
+    sink = ListSink()
+    supervisor = Supervisor(_looping_pets09("view001"), sink, log_level="ERROR")
+    supervisor.start()
+    try:
+        child = supervisor.children["view001"]
+        assert _poll_until(supervisor, lambda: len(sink.aggregates) >= 5), "camera never reported"
+        first_pid = child.process.pid
+        os.kill(_proc(first_pid)[1], signal.SIGKILL)
+        assert _poll_until(supervisor, lambda: child.restarts == 1, timeout_s=30)
+        assert _poll_until(supervisor, lambda: not _running(first_pid), timeout_s=10), "the orphan stopped"
+        before = len(sink.aggregates)
+        assert _poll_until(supervisor, lambda: len(sink.aggregates) > before + 5)
+        assert child.process.pid != first_pid and child.process.is_alive()
+        assert not child.done
+    finally:
+        supervisor.stop()
+    assert not child.process.is_alive()
+
+
 def test_run_command_stops_on_sigterm_and_flushes(tmp_path):
     """`python -m edge run` on a looping, real-time camera: SIGTERM ends it with status 0 and the
     open bucket written out."""
@@ -118,3 +205,35 @@ def test_run_command_stops_on_sigterm_and_flushes(tmp_path):
     kinds = [parse_aggregate(line).kind for line in lines]
     assert kinds[-5:] == list(AGGREGATE_KINDS)
     assert parse_aggregate(lines[-1]).frames_read > 0
+
+
+def _descendants(pid: int) -> list[int]:
+    children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+                for c in (task / "children").read_text().split()]
+    return children + [d for c in children for d in _descendants(c)]
+
+
+def test_cameras_stop_when_the_edge_process_is_killed(tmp_path):
+    """`python -m edge run` killed outright (SIGKILL, no chance to stop its children): the camera
+    processes notice nobody supervises them and exit, and so does the fork server, instead of
+    running on unwatched (a restarted edge service would run every camera twice)."""
+    data = yaml.safe_load((REPO_ROOT / "examples/pets09.yaml").read_text())
+    camera = dict(data["cameras"][0], realtime=True, loop=True)
+    data["cameras"] = [dict(camera, name="first"), dict(camera, name="second")]
+    config = tmp_path / "store.yaml"
+    config.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(config), "--out", str(out)],
+                               cwd=REPO_ROOT, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    lives = [out / "first.live.jsonl", out / "second.live.jsonl"]
+    while time.monotonic() < deadline and not all(p.exists() and p.stat().st_size for p in lives):
+        time.sleep(0.5)
+    tree = _descendants(process.pid)
+    assert len(tree) >= 4, "resource tracker, fork server and two cameras"
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 15
+    while any(map(_running, tree)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [pid for pid in tree if _running(pid)] == []

@@ -1,0 +1,15 @@
+"""Imported once by the camera supervisor's fork server (`edge.supervisor`).
+
+Camera processes are forked from that server with the pipeline's libraries already imported
+(numpy, OpenCV, onnxruntime, supervision with the scipy it pulls in, trackers, pydantic) and
+frozen out of the garbage collector, so that their pages stay shared between the cameras
+instead of every camera importing a private copy. The server opens no model and no capture,
+and runs no thread: each camera still starts with nothing of another camera's state.
+"""
+import gc
+
+import edge.pipeline  # noqa: F401  (imported for its side effect: the pipeline's whole import tree)
+
+# A collection writes into every object it scans, which would copy the shared pages into each
+# camera; frozen objects are never scanned.
+gc.freeze()
