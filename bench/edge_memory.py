@@ -1,0 +1,130 @@
+"""Memory of the edge per camera (GitHub issue 7: peak memory, cameras per device), on real footage.
+
+Runs the real `python -m edge run` on a store of N copies of the PETS09 camera (paced in real
+time and looped, so every camera keeps decoding, detecting and tracking), waits until every
+camera has reported and then `--settle-s` more, and reads each process of the tree from /proc:
+PSS (its own pages plus its share of the pages it shares with others: the PSS of all processes
+adds up to what they take of RAM), private (pages only it maps) and peak RSS (VmHWM). Prints
+a line per N and what one more camera adds: (PSS at the largest N − PSS at 1) / (N − 1).
+
+    .venv/bin/python bench/edge_memory.py [--cameras 1,2,4,8] [--model yolox_nano.onnx] [--settle-s 10]
+
+Cameras are forked from a fork server that has imported the pipeline's libraries
+(edge/supervisor.py, edge/preload.py), so they share those pages; the figures depend on the
+model (its session and buffers are each camera's own) and little on the machine."""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def children(pid: int) -> list[int]:
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """PSS, private and peak RSS of a process, MB."""
+    rows = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
+    kb = {key: int(value.split()[0]) for key, value in rows.items()}
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return {"pss": kb["Pss"] / 1024, "private": (kb["Private_Clean"] + kb["Private_Dirty"]) / 1024,
+            "peak_rss": int(status["VmHWM"].split()[0]) / 1024}
+
+
+def roles(parent: int) -> dict[str, list[int]]:
+    """The edge process tree by role: the edge process, multiprocessing's resource tracker and
+    fork server, and the cameras (forked by the fork server)."""
+    found = {"edge": [parent], "resource tracker": [], "fork server": [], "cameras": []}
+    for pid in children(parent):
+        command = Path(f"/proc/{pid}/cmdline").read_text()
+        if "forkserver" in command:
+            found["fork server"].append(pid)
+            found["cameras"] += children(pid)
+        elif "resource_tracker" in command:
+            found["resource tracker"].append(pid)
+        else:
+            found["cameras"].append(pid)  # a camera started otherwise (spawned by the edge process)
+    return found
+
+
+def store_yaml(cameras: int, model: str | None, folder: Path) -> Path:
+    data = yaml.safe_load((REPO / "examples/pets09.yaml").read_text())
+    camera = dict(data["cameras"][0], realtime=True, loop=True)
+    data["cameras"] = [dict(camera, name=f"view{k:03d}") for k in range(1, cameras + 1)]
+    if model:
+        data.setdefault("detector", {})["model"] = model
+    path = folder / f"store{cameras}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def measure(cameras: int, model: str | None, settle_s: float, folder: Path) -> dict[str, dict[str, float]]:
+    """Memory per role (summed over its processes) of `python -m edge run` with `cameras` cameras."""
+    out = folder / f"out{cameras}"
+    command = [sys.executable, "-m", "edge", "run", "--config", str(store_yaml(cameras, model, folder)),
+               "--out", str(out), "--log-level", "WARNING"]
+    process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        lives = [out / f"view{k:03d}.live.jsonl" for k in range(1, cameras + 1)]
+        deadline = time.monotonic() + 120
+        while not all(p.exists() and p.stat().st_size for p in lives):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"edge run with {cameras} cameras did not report: {process.stderr.read()[-2000:]}")
+            time.sleep(0.5)
+        time.sleep(settle_s)
+        tree = roles(process.pid)
+        if len(tree["cameras"]) != cameras:
+            raise SystemExit(f"expected {cameras} camera processes, found {tree}")
+        figures = {}
+        for role, pids in tree.items():
+            each = [memory_mb(pid) for pid in pids]
+            figures[role] = {key: sum(m[key] for m in each) for key in ("pss", "private", "peak_rss")}
+        return figures
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cameras", default="1,2,4,8", help="camera counts to run (default 1,2,4,8)")
+    parser.add_argument("--model", help="detector model (default: the example's, yolox_nano.onnx)")
+    parser.add_argument("--settle-s", type=float, default=10.0,
+                        help="seconds to run after every camera has reported (default 10)")
+    args = parser.parse_args()
+    counts = sorted({int(n) for n in args.cameras.split(",")})
+    os.environ.setdefault("FOOTFALL_ASSETS", str(REPO.parent / "shared"))
+    print(f"# edge memory, PETS09 looped in real time, model {args.model or 'yolox_nano.onnx (default)'}; "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"{'cameras':>7s} {'total PSS MB':>12s} | {'edge':>5s} {'fork server':>11s} {'tracker':>7s} | "
+          f"per camera: {'PSS':>5s} {'private':>7s} {'peak RSS':>8s}")
+    totals = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for n in counts:
+            figures = measure(n, args.model, args.settle_s, Path(folder))
+            totals[n] = sum(f["pss"] for f in figures.values())
+            cams = figures["cameras"]
+            print(f"{n:7d} {totals[n]:12.0f} | {figures['edge']['pss']:5.0f} {figures['fork server']['pss']:11.0f} "
+                  f"{figures['resource tracker']['pss']:7.0f} | {'':11s} {cams['pss'] / n:5.0f} "
+                  f"{cams['private'] / n:7.0f} {cams['peak_rss'] / n:8.0f}", flush=True)
+    if len(counts) > 1:
+        lo, hi = counts[0], counts[-1]
+        per_camera = (totals[hi] - totals[lo]) / (hi - lo)
+        print(f"one more camera: +{per_camera:.0f} MB PSS; {totals[lo]:.0f} MB for {lo}, so about "
+              f"{(1024 - totals[lo]) / per_camera + lo:.0f} cameras in 1 GB and "
+              f"{(4096 - totals[lo]) / per_camera + lo:.0f} in 4 GB (memory alone)")
+
+
+if __name__ == "__main__":
+    main()
