@@ -215,21 +215,26 @@ def test_a_killed_fork_server_leaves_one_process_per_camera():
     assert not child.process.is_alive()
 
 
-def test_run_command_stops_on_sigterm_and_flushes(tmp_path):
+@pytest.mark.parametrize("to_group", [False, True], ids=["parent", "whole group"])
+def test_run_command_stops_on_sigterm_and_flushes(tmp_path, to_group):
     """`python -m edge run` on a looping, real-time camera: SIGTERM ends it with status 0 and the
-    open bucket written out."""
+    open bucket written out, whether the signal reaches the edge process alone or every process
+    of its group at once (how systemd stops a service: the fork server and the camera get it too)."""
     data = yaml.safe_load((REPO_ROOT / "examples/pets09.yaml").read_text())
     data["cameras"][0].update(realtime=True, loop=True)
     config = tmp_path / "store.yaml"
     config.write_text(yaml.safe_dump(data))
     out = tmp_path / "out"
     command = [sys.executable, "-m", "edge", "run", "--config", str(config), "--out", str(out)]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)
     live = out / "view001.live.jsonl"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not (live.exists() and live.stat().st_size > 0):
         time.sleep(0.5)
-    process.send_signal(signal.SIGTERM)
+    if to_group:
+        os.killpg(process.pid, signal.SIGTERM)
+    else:
+        process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr[-2000:]
     assert "store=pets09 camera=view001" in stderr, "log lines carry the store and the camera"
