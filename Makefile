@@ -21,7 +21,7 @@ bench: setup
 	$(PY) bench/edge_speed.py
 	$(PY) bench/edge_tiling.py
 	$(PY) bench/edge_models.py
-	$(PY) bench/edge_memory.py
+	$(PY) bench/edge_fleet.py
 	$(PY) bench/calibration.py
 	$(PY) bench/transport.py
 	$(PY) bench/dashboard_api.py
