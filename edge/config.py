@@ -83,6 +83,7 @@ class Analysis(Strict):
     max_dt_s: float = Field(2.0, gt=0, description="Most time one analysed frame stands for (default 2 s).")
     live_interval_s: float = Field(2.0, gt=0, le=60, description="Live occupancy message period (default 2 s).")
     live_cell_m: float = Field(1.0, gt=0.1, le=20, description="Cell size of the live grid (default 1 m).")
+    burst_s: float = Field(1.0, ge=0, le=1, description="A live camera's frames are analysed in bursts of this many seconds, back to back, which costs less CPU than one at a time; 0 analyses each as it comes (default 1 s).")
     # Levers that skip the detector (edge.gating); off by default, see docs/performance.md.
     motion_gating: bool = Field(False, description="Run the detector only when (and, with tiling, only in the tiles where) the picture changed since its last run there; still frames and tiles re-use its people (default off).")
     motion_pixel_delta: PixelDelta = Field(20, description="Grey-level change (0-255) that marks a pixel as changed (default 20).")

@@ -16,6 +16,7 @@ not count the same person twice.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterator
 
@@ -88,27 +89,29 @@ class CameraPipeline:
         self.frames_analysed = 0
         self._feed: FrameFeed | None = None
         self._last_analysed_s: float | None = None
-        self._feed_dropped = self._reconnects = 0  # totals already booked into a bucket
+        self._feed_skipped = self._feed_dropped = self._reconnects = 0  # totals already booked into a bucket
 
     # -- the frame loop --------------------------------------------------------------------------
 
     def run(self) -> Iterator[Message]:
         source = open_source(self.camera, self.config)
-        self._feed = feed = FrameFeed(source, drop_stale=source.live or self.camera.realtime)
-        gate = RateGate(self.config.analysis.fps)
+        a = self.config.analysis
+        # a burst holds burst_s of admitted frames (depth also bounds what a slow loop keeps)
+        self._feed = feed = FrameFeed(source, drop_stale=source.live or self.camera.realtime,
+                                      admit=RateGate(a.fps).admit, burst_s=a.burst_s,
+                                      depth=max(2, math.ceil(a.fps * a.burst_s) + 1))
         last_beat_s = 0.0
         try:
             for frame in feed:
                 yield from self._account(source, feed, frame)
-                if frame is not None and gate.admit(frame.timestamp_s):
+                if frame is not None:
                     yield from self._analyse(frame)
-                elif frame is not None:
-                    self.aggregator.health.frames_dropped += 1
                 if time.monotonic() - last_beat_s >= HEARTBEAT_S:
                     last_beat_s = time.monotonic()
                     yield Heartbeat(self.camera.name, time.time(), source.status, self.frame_size_px)
         finally:  # also when the consumer abandons the generator: then nothing more is yielded
             feed.close()
+        self._book_unseen(feed)
         self.aggregator.source_status = source.status
         end_s = self._last_analysed_s if self._last_analysed_s is not None else time.time()
         yield from self.aggregator.flush(end_s)
@@ -136,11 +139,20 @@ class CameraPipeline:
         elif source.live or self.camera.realtime:
             closed = agg.advance(time.time())
         agg.source_status = source.status
-        agg.health.frames_read += feed.dropped - self._feed_dropped  # read by the feed, never seen here
-        agg.health.frames_dropped += feed.dropped - self._feed_dropped
+        self._book_unseen(feed)
         agg.health.reconnects += source.reconnects - self._reconnects
-        self._feed_dropped, self._reconnects = feed.dropped, source.reconnects
+        self._reconnects = source.reconnects
         return closed
+
+    def _book_unseen(self, feed: FrameFeed) -> None:
+        """Frames the feed read but the loop never saw: skipped by the rate gate or dropped as
+        stale. Booked when the loop turns (the reader runs ahead, so a frame or two may land in
+        a bucket next to their own) and once more at the end."""
+        skipped, stale = feed.skipped - self._feed_skipped, feed.dropped - self._feed_dropped
+        self.aggregator.health.frames_read += skipped + stale
+        self.aggregator.health.frames_dropped += skipped + stale
+        self.frames_read += skipped
+        self._feed_skipped, self._feed_dropped = feed.skipped, feed.dropped
 
     def _analyse(self, frame: Frame) -> Iterator[Message]:
         detections = self.gate(frame)

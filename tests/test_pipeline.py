@@ -12,7 +12,7 @@ import pytest
 from edge.assets import REPO_ROOT
 from edge.contract import AGGREGATE_KINDS, HealthAggregate, LiveMessage, parse_aggregate
 from edge.pipeline import CameraPipeline, Heartbeat
-from tests.pipeline_runs import START, example
+from tests.pipeline_runs import START, example, run_example
 
 PETS = "${FOOTFALL_ASSETS}/datasets/pets09_s2l1/vtest.avi"
 
@@ -90,3 +90,14 @@ def test_stop_flushes_the_open_bucket_and_live_lists_this_camera_only():
     live = [m for m in messages if isinstance(m, LiveMessage)]
     assert live and all(m.cameras == ["view001"] for m in live)
     assert all(json.loads(m.to_json())["store"] == "pets09" for m in live)
+
+
+@pytest.mark.slow
+def test_frames_the_rate_gate_skips_are_read_and_dropped_in_health():
+    """PETS09 (7 fps) analysed at 5 fps: the gate runs in the feed's reader thread, and every
+    frame it skips still shows in the health aggregates as read and dropped."""
+    run = run_example("pets09", "view001", fps=5)
+    health = [m for m in run.messages if isinstance(m, HealthAggregate)]
+    assert run.frames_read == sum(h.frames_read for h in health) == 795
+    assert run.frames_analysed == sum(h.frames_analysed for h in health) == 568
+    assert sum(h.frames_dropped for h in health) == 795 - 568

@@ -3,12 +3,14 @@ frames dropped (and counted) from a live camera the analysis cannot keep up with
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 import cv2
 import numpy as np
+import pytest
 
 from edge.feed import FrameFeed
-from edge.source import FrameSource
+from edge.source import FrameSource, RateGate
 
 
 class VideoReader:
@@ -66,3 +68,70 @@ def test_live_source_drops_stale_frames_and_counts_them(assets):
     feed.close()
     assert got == sorted(got) and got[-1] == 59, "the newest frame always gets through"
     assert feed.dropped > 0 and len(got) + feed.dropped == 60
+
+
+def test_the_rate_gate_runs_before_the_queue(assets):
+    """Frames the rate gate skips are counted in the reader thread and never queued, so a fast
+    camera analysed at a low rate buffers only the frames to analyse."""
+    reader = VideoReader(str(assets / "datasets/pets09_s2l1/vtest.avi"), limit=70)  # 10 s at 7 fps
+    source = FrameSource("cam", "vtest.avi", reader, live=False, start_time_s=0.0)
+    feed = FrameFeed(source, drop_stale=False, admit=RateGate(5).admit, tick_s=0.2)
+    got = _consume(feed, per_frame_s=0.0)
+    assert len(got) == 50 and feed.skipped == 20 and feed.dropped == 0
+    assert got == sorted(got)
+
+
+class PacedCamera:
+    """A live camera that delivers `count` small frames, one every `period_s`, then stops."""
+
+    fps = 20.0
+
+    def __init__(self, count: int, period_s: float) -> None:
+        self.left, self.period_s = count, period_s
+
+    def open(self) -> None:
+        pass
+
+    def read(self) -> np.ndarray | None:
+        if self.left <= 0:
+            return None
+        time.sleep(self.period_s)
+        self.left -= 1
+        return np.zeros((8, 8, 3), np.uint8)
+
+    def release(self) -> None:
+        pass
+
+
+def _arrivals(burst_s: float) -> list[float]:
+    """When (monotonic s) the loop got each of 30 frames of a live camera at 20 fps."""
+    source = FrameSource("cam", "rtsp://test", PacedCamera(30, 0.05), live=True, backoff_initial_s=30)
+    feed = FrameFeed(source, drop_stale=True, burst_s=burst_s, tick_s=1.0, depth=20)
+    arrivals = []
+    for frame in feed:
+        if frame is None:
+            break  # the stream stopped
+        arrivals.append(time.monotonic())
+    feed.close()
+    assert feed.dropped == 0
+    return arrivals
+
+
+def _back_to_back(arrivals: list[float]) -> int:
+    """Frames that reached the loop within 10 ms of the one before."""
+    return sum(b - a < 0.01 for a, b in pairwise(arrivals))
+
+
+def test_a_live_feed_hands_over_bursts_and_loses_nothing():
+    """With burst_s the loop gets a live camera's frames a burst at a time, back to back (warm
+    caches), and none is dropped when the queue holds a burst; without, one by one as they come."""
+    bursts, single = _arrivals(burst_s=0.5), _arrivals(burst_s=0.0)
+    assert len(bursts) == len(single) == 30
+    assert _back_to_back(bursts) >= 20, np.diff(bursts).round(3)
+    assert _back_to_back(single) <= 7, np.diff(single).round(3)
+
+
+def test_a_burst_may_not_outlast_a_tick():
+    source = FrameSource("cam", "rtsp://test", PacedCamera(1, 0.0), live=True)
+    with pytest.raises(ValueError, match="burst_s"):
+        FrameFeed(source, drop_stale=True, burst_s=2.0, tick_s=1.0)
