@@ -6,9 +6,9 @@ crash or a hung driver in one camera cannot take the others down. Camera process
 from multiprocessing's fork server, a clean process started once that has imported the
 pipeline's libraries (`edge.preload`) but holds no model, capture, thread or state of the
 parent: the cameras share those libraries' memory (about 120 → 50 MB private per camera,
-docs/performance.md) and a restarted camera does not import them again. Children put every message (aggregates, live, heartbeats, and a final
-`_Done`) on one multiprocessing queue; the parent hands aggregates and live messages to a
-`Sink` and notes each camera's last heartbeat. Heartbeats also carry the camera's frame size:
+docs/performance.md) and a restarted camera does not import them again. Children put every
+message (aggregates, live, heartbeats, and a final `_Done`) on one multiprocessing queue; the
+parent hands aggregates and live messages to a `Sink` and notes each camera's last heartbeat. Heartbeats also carry the camera's frame size:
 floor ownership (which camera counts which floor cell) needs every camera's, so the parent
 passes the sizes it knows to each child it starts and sends newly learned ones to the running
 children. A child that exits without saying it is done (crash, kill, exception) is started
