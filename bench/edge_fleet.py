@@ -37,19 +37,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("FOOTFALL_ASSETS", str(REPO.parent / "shared"))
 
 from edge.contract import parse_aggregate  # noqa: E402
-
-
-def children(pid: int) -> list[int]:
-    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
-
-
-def memory_mb(pid: int) -> dict[str, float]:
-    """PSS, private and peak RSS of a process, MB."""
-    rows = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
-    kb = {key: int(value.split()[0]) for key, value in rows.items()}
-    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
-    return {"pss": kb["Pss"] / 1024, "private": (kb["Private_Clean"] + kb["Private_Dirty"]) / 1024,
-            "peak_rss": int(status["VmHWM"].split()[0]) / 1024}
+from tests.procfs import children, command, memory_mb  # noqa: E402
 
 
 def roles(parent: int) -> dict[str, list[int]]:
@@ -57,11 +45,10 @@ def roles(parent: int) -> dict[str, list[int]]:
     fork server, and the cameras (forked by the fork server)."""
     found = {"edge": [parent], "resource tracker": [], "fork server": [], "cameras": []}
     for pid in children(parent):
-        command = Path(f"/proc/{pid}/cmdline").read_text()
-        if "forkserver" in command:
+        if "forkserver" in command(pid):
             found["fork server"].append(pid)
             found["cameras"] += children(pid)
-        elif "resource_tracker" in command:
+        elif "resource_tracker" in command(pid):
             found["resource tracker"].append(pid)
         else:
             found["cameras"].append(pid)  # a camera started otherwise (spawned by the edge process)

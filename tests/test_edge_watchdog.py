@@ -11,14 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.procfs import children, command
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def children_of(pid: int) -> list[int]:
-    out = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        out += [int(c) for c in (task / "children").read_text().split()]
-    return out
 
 
 def collect(sock, seconds: float) -> list[str]:
@@ -52,9 +47,8 @@ def test_keepalives_stop_while_a_camera_loop_is_stalled(tmp_path):
         assert sum(m.startswith("WATCHDOG=1") for m in healthy) >= 4, healthy
         # the camera is forked by multiprocessing's fork server, a child of the edge process
         # (beside the resource tracker)
-        [camera_pid] = [pid for server in children_of(edge.pid)
-                        if "forkserver" in Path(f"/proc/{server}/cmdline").read_text()
-                        for pid in children_of(server)]
+        [camera_pid] = [pid for server in children(edge.pid) if "forkserver" in command(server)
+                        for pid in children(server)]
         os.kill(camera_pid, signal.SIGSTOP)  # the camera loop hangs
         try:
             collect(sock, 4)  # the stall is noticed after --stall-after-s

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
@@ -16,6 +15,7 @@ from edge.assets import REPO_ROOT
 from edge.contract import AGGREGATE_KINDS, LiveMessage, parse_aggregate
 from edge.supervisor import Supervisor
 from tests.pipeline_runs import example
+from tests.procfs import descendants, memory_mb, running, state_and_parent
 
 pytestmark = pytest.mark.slow
 
@@ -104,31 +104,12 @@ def _looping_pets09(*names: str):
     return config.model_copy(update={"cameras": [view.model_copy(update={"name": n}) for n in names]})
 
 
-def _proc(pid: int) -> tuple[str, int]:
-    """(state letter, parent pid) of a process, from /proc/PID/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return fields[0], int(fields[1])
-
-
-def _running(pid: int) -> bool:
-    """The process exists and is not a zombie (exited, not yet reaped)."""
-    try:
-        return _proc(pid)[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def _private_mb(pid: int) -> float:
-    """Memory only this process maps (private clean + dirty pages), MB."""
-    rows = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
-    return sum(int(rows[k].split()[0]) for k in ("Private_Clean", "Private_Dirty")) / 1024
-
-
 # the PETS09 camera in a fresh interpreter, as a spawned camera process was: 60 frames, then idle
 FRESH_CAMERA = """
 import sys
 from edge.pipeline import CameraPipeline
 from tests.pipeline_runs import example
+from tests.procfs import descendants, memory_mb, running, state_and_parent
 pipeline = CameraPipeline(example("pets09", "view001"), "view001")
 messages = pipeline.run()
 while pipeline.frames_read < 60:
@@ -151,8 +132,8 @@ def test_a_camera_shares_the_libraries_it_was_forked_with():
         assert fresh.stdout.readline() == "ready\n"
         assert _poll_until(supervisor, lambda: len(sink.aggregates) >= 5), "camera never reported"
         camera_pid = supervisor.children["view001"].process.pid
-        assert _proc(camera_pid)[1] != os.getpid(), "forked by the fork server, not by the supervisor"
-        forked_mb, fresh_mb = _private_mb(camera_pid), _private_mb(fresh.pid)
+        assert state_and_parent(camera_pid)[1] != os.getpid(), "forked by the fork server, not by the supervisor"
+        forked_mb, fresh_mb = memory_mb(camera_pid)["private"], memory_mb(fresh.pid)["private"]
     finally:
         supervisor.stop()
         fresh.communicate("")
@@ -165,7 +146,7 @@ def test_a_camera_shares_the_libraries_it_was_forked_with():
 COLLECT_IN_FORK = """
 import gc, os, sys, time
 import edge.preload
-from tests.test_pipeline_supervisor import _private_mb
+from tests.procfs import memory_mb
 r, w = os.pipe()
 pid = os.fork()
 if pid == 0:
@@ -174,11 +155,11 @@ if pid == 0:
     os.write(w, b"x")
     time.sleep(5)
     os._exit(0)
-before = _private_mb(pid)
+before = memory_mb(pid)["private"]
 os.write(w, b"x")
 time.sleep(0.5)
 os.read(r, 1)
-print(before, _private_mb(pid))
+print(before, memory_mb(pid)["private"])
 os.kill(pid, 9)
 """
 
@@ -203,9 +184,9 @@ def test_a_killed_fork_server_leaves_one_process_per_camera():
         child = supervisor.children["view001"]
         assert _poll_until(supervisor, lambda: len(sink.aggregates) >= 5), "camera never reported"
         first_pid = child.process.pid
-        os.kill(_proc(first_pid)[1], signal.SIGKILL)
+        os.kill(state_and_parent(first_pid)[1], signal.SIGKILL)
         assert _poll_until(supervisor, lambda: child.restarts == 1, timeout_s=30)
-        assert _poll_until(supervisor, lambda: not _running(first_pid), timeout_s=10), "the orphan stopped"
+        assert _poll_until(supervisor, lambda: not running(first_pid), timeout_s=10), "the orphan stopped"
         before = len(sink.aggregates)
         assert _poll_until(supervisor, lambda: len(sink.aggregates) > before + 5)
         assert child.process.pid != first_pid and child.process.is_alive()
@@ -244,12 +225,6 @@ def test_run_command_stops_on_sigterm_and_flushes(tmp_path, to_group):
     assert parse_aggregate(lines[-1]).frames_read > 0
 
 
-def _descendants(pid: int) -> list[int]:
-    children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
-                for c in (task / "children").read_text().split()]
-    return children + [d for c in children for d in _descendants(c)]
-
-
 def test_cameras_stop_when_the_edge_process_is_killed(tmp_path):
     """`python -m edge run` killed outright (SIGKILL, no chance to stop its children): the camera
     processes notice nobody supervises them and exit, and so does the fork server, instead of
@@ -266,11 +241,11 @@ def test_cameras_stop_when_the_edge_process_is_killed(tmp_path):
     lives = [out / "first.live.jsonl", out / "second.live.jsonl"]
     while time.monotonic() < deadline and not all(p.exists() and p.stat().st_size for p in lives):
         time.sleep(0.5)
-    tree = _descendants(process.pid)
+    tree = descendants(process.pid)
     assert len(tree) >= 4, "resource tracker, fork server and two cameras"
     process.kill()
     process.wait()
     deadline = time.monotonic() + 15
-    while any(map(_running, tree)) and time.monotonic() < deadline:
+    while any(map(running, tree)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert [pid for pid in tree if _running(pid)] == []
+    assert [pid for pid in tree if running(pid)] == []
