@@ -34,13 +34,22 @@ class ListSink:
         self.closed = True
 
 
-def _poll_until(supervisor: Supervisor, condition, timeout_s: float = 90.0) -> bool:
+def _wait_until(condition, timeout_s: float = 90.0, step=lambda: time.sleep(0.2)) -> bool:
+    """Run `step` until `condition()` holds (True) or `timeout_s` has passed (False)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        supervisor.poll(0.2)
+        step()
         if condition():
             return True
     return False
+
+
+def _poll_until(supervisor: Supervisor, condition, timeout_s: float = 90.0) -> bool:
+    return _wait_until(condition, timeout_s, step=lambda: supervisor.poll(0.2))
+
+
+def _written(*paths) -> bool:
+    return all(p.exists() and p.stat().st_size > 0 for p in paths)
 
 
 def test_killed_camera_is_restarted_and_stop_flushes():
@@ -209,9 +218,7 @@ def test_run_command_stops_on_sigterm_and_flushes(tmp_path, to_group):
     command = [sys.executable, "-m", "edge", "run", "--config", str(config), "--out", str(out)]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)
     live = out / "view001.live.jsonl"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not (live.exists() and live.stat().st_size > 0):
-        time.sleep(0.5)
+    _wait_until(lambda: _written(live))
     if to_group:
         os.killpg(process.pid, signal.SIGTERM)
     else:
@@ -237,15 +244,10 @@ def test_cameras_stop_when_the_edge_process_is_killed(tmp_path):
     out = tmp_path / "out"
     process = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(config), "--out", str(out)],
                                cwd=REPO_ROOT, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 90
-    lives = [out / "first.live.jsonl", out / "second.live.jsonl"]
-    while time.monotonic() < deadline and not all(p.exists() and p.stat().st_size for p in lives):
-        time.sleep(0.5)
+    _wait_until(lambda: _written(out / "first.live.jsonl", out / "second.live.jsonl"))
     tree = descendants(process.pid)
     assert len(tree) >= 4, "resource tracker, fork server and two cameras"
     process.kill()
     process.wait()
-    deadline = time.monotonic() + 15
-    while any(map(running, tree)) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    _wait_until(lambda: not any(map(running, tree)), timeout_s=15)
     assert [pid for pid in tree if running(pid)] == []
