@@ -165,11 +165,14 @@ def run_levers(scene: Scene, rounds: int = 1) -> list[LeverRun]:
     return [best[lever] for lever in scene.levers]
 
 
+def count_change(counts: tuple[float, ...], base: tuple[float, ...]) -> float:
+    """The largest relative change of any of `counts` against `base`."""
+    return max(abs(c - b) / max(abs(b), 1e-9) for c, b in zip(counts, base, strict=True))
+
+
 def worst_change(runs: list[LeverRun]) -> dict[str, float]:
     """Per lever, the largest relative change of any count against the run without levers."""
-    base = runs[0].counts
-    return {r.lever: max(abs(c - b) / max(abs(b), 1e-9) for c, b in zip(r.counts, base, strict=True))
-            for r in runs}
+    return {r.lever: count_change(r.counts, runs[0].counts) for r in runs}
 
 
 def lever_table(pets_frames: int | None, empty_s: float, mall_frames: int | None, quiet: bool = True,

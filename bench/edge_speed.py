@@ -2,11 +2,14 @@
 PETS09 (768×576) and Mall (640×480), the example configs' own settings (Mall: 2 tiles over its far
 rows plus the whole frame; bench/edge_tiling.py compares tilings):
 
-1. detector only: frames/s per model, whole frame and 2×2 tiles, on frames decoded beforehand;
+1. detector only: frames/s per model, whole frame (square and tight letterbox) and 2×2 tiles,
+   on frames decoded beforehand;
 2. over the same decoded frames: detector only, the whole pipeline with decode excluded and
    included, CPU ms per stage (from a separate run with stage clocks), Python heap peak; the peer baseline (same detector, then
    trackers' ByteTrack, supervision's HeatMapAnnotator and LineZone on every frame) and our
-   frames/s divided by the peer's and by the detector's (targets: >= 1.7 and >= 0.9);
+   frames/s divided by the peer's and by the detector's (targets: >= 1.7 and >= 0.9), all with
+   the example's detector settings (tight letterbox); then the detector alone and the peer
+   with the model fed as it ships (square input), and our frames/s divided by theirs;
 3. the levers (motion gating, adaptive rate) on whole recordings: speed-up, detector runs,
    accuracy against the ground truth and change of counts against no lever;
 4. cameras at 5 fps one core sustains, with and without the levers.
@@ -66,24 +69,27 @@ def measure(detector: Detector, frames: list[np.ndarray]) -> tuple[float, float,
 
 
 def detector_table(images: dict[str, list[np.ndarray]]) -> None:
-    """Section 1: the detector alone (wall time), whole frame and 2×2 tiles."""
-    tilings = {"whole": None, "2x2 tiles": Tiling(cols=2, rows=2, overlap=0.2)}
+    """Section 1: the detector alone (wall time), whole frame (square and tight letterbox) and
+    2×2 tiles (tight, the default)."""
+    modes = {"square": (None, "square"), "tight": (None, "tight"),
+             "2x2 tiles": (Tiling(cols=2, rows=2, overlap=0.2), "tight")}
     print("\n## Detector only (wall time per call)")
     print(f"{'model':26s} {'dataset':16s} {'mode':10s} {'frames/s':>9s} {'median ms':>10s} "
           f"{'p90 ms':>8s} {'people':>7s}")
     for name in MODELS:
         path = find_model(name).path
-        for mode, tiling in tilings.items():
+        for mode, (tiling, letterbox) in modes.items():
             detector = Detector(path, score_threshold=0.3, threads=1, tiling=tiling,
-                                person_class=MODELS[name].person_class)
+                                person_class=MODELS[name].person_class, letterbox=letterbox)
             for dataset, frames in images.items():
                 fps, median_ms, p90_ms, people = measure(detector, frames)
                 print(f"{name:26s} {dataset:16s} {mode:10s} {fps:9.1f} {median_ms:10.1f} "
                       f"{p90_ms:8.1f} {people:7.1f}", flush=True)
 
 
-def with_model(config: StoreConfig, model: str) -> StoreConfig:
-    return config.model_copy(update={"detector": config.detector.model_copy(update={"model": model})})
+def with_detector(config: StoreConfig, **settings) -> StoreConfig:
+    """`config` with these `detector` settings (model, letterbox, ...) changed."""
+    return config.model_copy(update={"detector": config.detector.model_copy(update=settings)})
 
 
 def heap_peak_mb(config: StoreConfig, camera: str, images: list[np.ndarray], detector: Detector) -> float:
@@ -103,18 +109,24 @@ def pipeline_table(images: dict[str, list[np.ndarray]], heap_frames: int, rounds
     print(f"\n## Same decoded frames: detector, pipeline, peer (frames per CPU second, one thread, "
           f"best of {rounds} rounds)")
     print(f"{'model':26s} {'dataset':16s} {'detector':>8s} {'pipe':>6s} {'+decode':>7s} {'peer':>6s} "
-          f"{'pipe/det':>8s} {'pipe/peer':>9s} {'peer/det':>8s} | CPU ms/frame: "
+          f"{'pipe/det':>8s} {'pipe/peer':>9s} {'peer/det':>8s} | square: {'det':>5s} {'peer':>5s} "
+          f"{'pipe/det':>8s} {'pipe/peer':>9s} | CPU ms/frame: "
           + " ".join(f"{s:>6s}" for s in (*STAGES, "other"))
           + f" | {'heap MB':>7s} | peer ms: det trk heat line")
     included = {}
     for model in MODELS:
         for dataset, (example_name, camera) in DATASETS.items():
-            config = with_model(example(example_name, camera), model)
+            config = with_detector(example(example_name, camera), model=model)
             frames, fps = images[dataset], config.camera(camera).fps
             detector = Detector.for_camera(config.camera(camera), config)
+            # the model as it ships (square input), for the detector alone and the peer
+            square = Detector.for_camera(config.camera(camera), with_detector(config, letterbox="square"))
             det, excl, timed, incl, (peer, peer_s, _) = 0.0, None, None, None, (0.0, {}, 0)
+            square_det = square_peer = 0.0
             for _ in range(rounds):
                 det = max(det, detector_fps(detector, frames))
+                square_det = max(square_det, detector_fps(square, frames))
+                square_peer = max(square_peer, run_peer(config, camera, frames, square, fps)[0])
                 # frames/s without the stage clocks (their wrappers cost ~2 % of a 4 ms frame);
                 # the stage split from a run with them
                 excl = best(excl, run_pipeline(config, camera, MemoryReader(frames, fps), detector, stages=False))
@@ -129,7 +141,9 @@ def pipeline_table(images: dict[str, list[np.ndarray]], heap_frames: int, rounds
             peer_ms = " ".join(f"{peer_s[k] * 1000 / len(frames):.1f}"
                                for k in ("detect", "track", "heatmap", "line"))
             print(f"{model:26s} {dataset:16s} {det:8.1f} {excl.fps:6.1f} {incl.fps:7.1f} {peer:6.1f} "
-                  f"{excl.fps / det:8.2f} {excl.fps / peer:9.2f} {peer / det:8.2f} |              "
+                  f"{excl.fps / det:8.2f} {excl.fps / peer:9.2f} {peer / det:8.2f} |         "
+                  f"{square_det:5.0f} {square_peer:5.0f} {excl.fps / square_det:8.2f} {excl.fps / square_peer:9.2f} |"
+                  f"              "
                   + " ".join(f"{ms[s]:6.1f}" for s in STAGES) + f" {other:6.1f} | {heap:7.1f} | {peer_ms}",
                   flush=True)
             included[f"{model} {dataset}"] = incl.fps

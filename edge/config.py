@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -113,6 +113,10 @@ class Detector(Strict):
     score_threshold: float = Field(0.3, gt=0, lt=1, description="Least person score kept (default 0.3).")
     nms_iou: float = Field(0.45, gt=0, lt=1, description="IoU above which overlapping boxes merge (default 0.45).")
     threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads (default 1).")
+    letterbox: Literal["tight", "square"] = Field(
+        "tight", description="Model input around the scaled frame: 'tight' pads it only to a multiple of "
+        "32 px (a 4:3 frame runs 416x320, not 416x416: about a quarter less work, same scale), 'square' "
+        "to the model's own square (default tight; a model that cannot take another shape runs square).")
 
 
 class Calibration(Strict):

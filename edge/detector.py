@@ -4,8 +4,10 @@ The model's output layout is read from the output shape, so any model of either 
 - YOLOX, [1, N, 5 + C]: per anchor point raw `cx, cy, w, h` (xy = (out + grid) * stride,
   wh = exp(out) * stride, strides 8/16/32), objectness and C class scores; score = obj × class;
 - Ultralytics YOLOv8/YOLO11, [1, 4 + C, N]: `cx, cy, w, h` in input pixels, then C class scores.
-Input is a square letterbox: the image scaled to fit, at the top-left, padded with 114, BGR
-0–255 float32, NCHW (the convention of the shared models, see their README).
+Input is a letterbox: the image scaled to fit the model's square, at the top-left, padded with
+114, BGR 0–255 float32, NCHW (the convention of the shared models, see their README); padded
+to the square, or, `letterbox: tight` (the default), only to the next multiple of 32 px, on a
+copy of the model whose input height and width are left free.
 
 Tiling (for small, distant people) runs the model on cols × rows overlapping tiles, each
 letterboxed to the model input and so enlarged, optionally plus a full-frame pass, and merges
@@ -24,11 +26,13 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import cv2
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 from calibration.geometry import CameraGeometry
@@ -41,6 +45,7 @@ from models.registry import ModelError, find_model
 log = logging.getLogger(__name__)
 
 Layout = Literal["yolox", "ultralytics"]
+Letterbox = Literal["tight", "square"]
 PAD_VALUE = 114
 STRIDES = (8, 16, 32)
 EDGE_MARGIN_PX = 2.0  # a box this close to (or past) an inner tile edge counts as cut by it
@@ -48,26 +53,62 @@ CUT_COVERED = 0.5  # least share of a cut box's area inside the box continuing i
 SAME_SPAN = 0.6  # least share of a cut box's extent along the edge spanned by that box too
 
 
-def letterbox(image: np.ndarray, size_px: int) -> tuple[np.ndarray, float]:
-    """(1, 3, size, size) float32 BGR 0–255 blob and the scale applied (model px per image px)."""
+def letterbox(image: np.ndarray, size_px: int, tight: bool = False) -> tuple[np.ndarray, float]:
+    """(1, 3, H, W) float32 BGR 0–255 blob and the scale applied (model px per image px): the
+    image scaled to fit a `size_px` square, at the top-left. Square: padded to the square (the
+    model's own input). Tight: padded only up to the next multiple of the largest stride, so a
+    4:3 frame becomes 416×320 instead of 416×416 and the model runs on image, not padding."""
     height, width = image.shape[:2]
     scale = min(size_px / height, size_px / width)
     resized_w, resized_h = max(1, round(width * scale)), max(1, round(height * scale))
-    canvas = np.full((size_px, size_px, 3), PAD_VALUE, np.uint8)
+    canvas_h, canvas_w = (_stride_ceil(resized_h), _stride_ceil(resized_w)) if tight else (size_px, size_px)
+    canvas = np.full((canvas_h, canvas_w, 3), PAD_VALUE, np.uint8)
     interpolation = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
     canvas[:resized_h, :resized_w] = cv2.resize(image, (resized_w, resized_h), interpolation=interpolation)
     return canvas.transpose(2, 0, 1)[None].astype(np.float32), scale
 
 
-def yolox_grid(size_px: int) -> tuple[np.ndarray, np.ndarray]:
-    """Anchor-point grid (N, 2) in cells and stride (N, 1) in input px, YOLOX output order."""
+def _stride_ceil(length_px: int) -> int:
+    return -(-length_px // STRIDES[-1]) * STRIDES[-1]
+
+
+@lru_cache(maxsize=8)
+def yolox_grid(height_px: int, width_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """Anchor-point grid (N, 2) in cells and stride (N, 1) in input px, YOLOX output order (per
+    stride, row by row), for an input of `height_px` × `width_px`; cached per input shape."""
     grids, strides = [], []
     for stride in STRIDES:
-        cells = size_px // stride
-        ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
+        rows, cols = height_px // stride, width_px // stride
+        ys, xs = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
         grids.append(np.stack([xs.ravel(), ys.ravel()], axis=1))
-        strides.append(np.full((cells * cells, 1), stride))
+        strides.append(np.full((rows * cols, 1), stride))
     return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
+
+
+def flexible_session(model_path: Path, options: ort.SessionOptions, size_px: int) -> ort.InferenceSession | None:
+    """A session of the model with its input height and width left free, for tight letterboxes;
+    None (and a warning) when its graph cannot take another shape (a reshape fixed to the
+    square's anchor count, say): checked on a frame one stride shorter than the square."""
+    model = onnx.load(str(model_path))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "height", "width"
+    del model.graph.value_info[:]  # shapes inferred for the square input
+    for output in model.graph.output:
+        output.type.tensor_type.ClearField("shape")
+    height = size_px - STRIDES[-1]
+    try:
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        shape = session.run(None, {session.get_inputs()[0].name: np.zeros((1, 3, height, size_px), np.float32)})[0].shape
+    except Exception as exc:  # onnxruntime raises its own exception types
+        log.warning("model %s: its input shape cannot change (%s): letterbox 'tight' falls back to 'square'",
+                    model_path, str(exc).splitlines()[0])
+        return None
+    anchors = sum((height // s) * (size_px // s) for s in STRIDES)
+    if anchors not in shape[1:]:
+        log.warning("model %s: a %dx%d input gives output %s, not %d anchor points: letterbox 'tight' falls "
+                    "back to 'square'", model_path, size_px, height, list(shape), anchors)
+        return None
+    return session
 
 
 def detect_layout(output_shape: tuple[int, ...], size_px: int) -> tuple[Layout, int]:
@@ -160,7 +201,7 @@ class Detector:
 
     def __init__(self, model_path: Path | str, *, score_threshold: float = 0.3, nms_iou: float = 0.45,
                  threads: int = 1, person_class: int = 0, tiling: Tiling | None = None,
-                 geometry: CameraGeometry | None = None):
+                 geometry: CameraGeometry | None = None, letterbox: Letterbox = "tight"):
         if tiling is not None and tiling.small_below_input_px is not None and geometry is None:
             raise ValueError("tiling.small_below_input_px needs the camera's calibration (geometry)")
         options = ort.SessionOptions()
@@ -177,6 +218,9 @@ class Detector:
         if not isinstance(size, int) or model_input.shape[-2] != size:
             raise ModelError(f"model {model_path}: input {model_input.shape} is not a fixed square")
         self.input_name, self.input_size_px = model_input.name, size
+        if letterbox == "tight":
+            self._session = flexible_session(self.model_path, options, size) or self._session
+        self.tight = self._session.get_inputs()[0].shape[-1] != size  # the free-shape copy runs
         warm_up = self._session.run(None, {self.input_name: np.zeros((1, 3, size, size), np.float32)})[0]
         self.layout, self.num_classes = detect_layout(warm_up.shape, size)
         if not 0 <= person_class < self.num_classes:
@@ -185,7 +229,6 @@ class Detector:
         self.person_class = person_class
         self.score_threshold, self.nms_iou = score_threshold, nms_iou
         self.tiling, self.geometry = tiling, geometry
-        self._grid, self._stride = yolox_grid(size)
         self._tiles: dict[tuple[int, int], list[Tile]] = {}
         self.last_latency_ms = 0.0
         self.last_passes = self.passes_run = 0
@@ -203,7 +246,7 @@ class Detector:
         found = find_model(config.model, models_dir)
         detector = cls(found.path, score_threshold=config.score_threshold, nms_iou=config.nms_iou,
                        threads=config.threads, person_class=found.spec.person_class, tiling=tiling,
-                       geometry=geometry)
+                       geometry=geometry, letterbox=config.letterbox)
         if (detector.layout, detector.num_classes) != (found.spec.layout, found.spec.num_classes):
             raise ModelError(f"model {found.path}: output is {detector.layout} with {detector.num_classes} "
                              f"classes, registry says {found.spec.layout} with {found.spec.num_classes}")
@@ -243,7 +286,7 @@ class Detector:
 
     def _run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One model pass: NMS-ed (M, 4) xyxy in `image` pixels and (M,) scores."""
-        blob, scale = letterbox(image, self.input_size_px)
+        blob, scale = letterbox(image, self.input_size_px, self.tight)
         raw = self._session.run(None, {self.input_name: blob})[0][0]
         self.last_passes += 1
         self.passes_run += 1
@@ -251,8 +294,9 @@ class Detector:
             score = raw[:, 4] * raw[:, 5 + self.person_class]
             keep = score >= self.score_threshold
             raw, score = raw[keep], score[keep]
-            centre = (raw[:, :2] + self._grid[keep]) * self._stride[keep]
-            size = np.exp(raw[:, 2:4]) * self._stride[keep]
+            grid, stride = yolox_grid(*blob.shape[2:])
+            centre = (raw[:, :2] + grid[keep]) * stride[keep]
+            size = np.exp(raw[:, 2:4]) * stride[keep]
         else:
             score = raw[4 + self.person_class]
             keep = score >= self.score_threshold

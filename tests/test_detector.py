@@ -22,6 +22,7 @@ from edge.detector import (
     merge_cut_boxes,
     person_height_px,
     small_people_rows,
+    yolox_grid,
 )
 from models.registry import ModelAlteredError, ModelError, ModelMissingError
 from tests.pipeline_runs import example
@@ -82,14 +83,16 @@ def model(assets, name: str) -> Path:
     return assets / "models" / name
 
 
+@pytest.mark.parametrize("letterbox", ["tight", "square"])
 @pytest.mark.parametrize("name, min_recall, min_precision", [
-    ("yolox_nano.onnx", 0.86, 0.71),  # measured 0.902, 0.752 (unannotated distant people count as false)
-    ("person_detector_192.onnx", 0.69, 0.66),  # measured 0.731, 0.701
+    ("yolox_nano.onnx", 0.86, 0.71),  # measured 0.902, 0.752 square, 0.902, 0.750 tight (unannotated distant people count as false)
+    ("person_detector_192.onnx", 0.69, 0.66),  # measured 0.731, 0.701 square, 0.747, 0.718 tight
 ])
-def test_pets_boxes_match_ground_truth(assets, pets, name, min_recall, min_precision):
-    detector = Detector(model(assets, name), score_threshold=0.3)
+def test_pets_boxes_match_ground_truth(assets, pets, name, min_recall, min_precision, letterbox):
+    detector = Detector(model(assets, name), score_threshold=0.3, letterbox=letterbox)
+    assert detector.tight == (letterbox == "tight")  # both shared models take a free input shape
     recall, precision = recall_precision(detector, pets)
-    print(f"{name}: recall {recall:.3f} precision {precision:.3f}")
+    print(f"{name} {letterbox}: recall {recall:.3f} precision {precision:.3f}")
     assert recall >= min_recall and precision >= min_precision
     assert detector.last_latency_ms > 0
 
@@ -140,11 +143,14 @@ def ultralytics_wrapper(source: Path, target: Path, size_px: int = 416) -> None:
     onnx.save(graph_model, str(target))
 
 
-def test_ultralytics_layout_is_detected_and_decodes_like_yolox(assets, pets, tmp_path):
+def test_ultralytics_layout_is_detected_and_decodes_like_yolox(assets, pets, tmp_path, caplog):
     wrapped = tmp_path / "yolox_as_ultralytics.onnx"
     ultralytics_wrapper(model(assets, "yolox_nano.onnx"), wrapped)
-    yolox = Detector(model(assets, "yolox_nano.onnx"))
-    ultralytics = Detector(wrapped)
+    yolox = Detector(model(assets, "yolox_nano.onnx"), letterbox="square")
+    # its grid constant is the square's: a tight letterbox cannot run, and the detector says so
+    ultralytics = Detector(wrapped, letterbox="tight")
+    assert not ultralytics.tight
+    assert f"model {wrapped}: its input shape cannot change" in caplog.text
     assert (yolox.layout, yolox.num_classes) == ("yolox", 80)
     assert (ultralytics.layout, ultralytics.num_classes) == ("ultralytics", 80)
     total = 0
@@ -233,6 +239,19 @@ def test_letterbox_is_top_left_padded_114():
     blob, scale = letterbox(image, 416)
     assert blob.shape == (1, 3, 416, 416) and blob.dtype == np.float32 and scale == 416 / 200
     assert blob[0, :, :208].max() == 0 and blob[0, :, 208:].min() == 114
+    # tight: the same scale, padded only to multiples of 32 px (208 picture rows -> 224)
+    blob, tight_scale = letterbox(image, 416, tight=True)
+    assert blob.shape == (1, 3, 224, 416) and tight_scale == scale
+    assert blob[0, :, :208].max() == 0 and blob[0, :, 208:].min() == 114
+    assert letterbox(np.zeros((576, 768, 3), np.uint8), 416, tight=True)[0].shape == (1, 3, 320, 416)
+
+
+def test_tight_grid_follows_the_input_shape():
+    grid, stride = yolox_grid(320, 416)
+    assert len(grid) == len(stride) == 40 * 52 + 20 * 26 + 10 * 13
+    # per stride, row by row: the first level's row 1 starts after its 52 columns
+    np.testing.assert_array_equal(grid[[0, 51, 52, 40 * 52]], [[0, 0], [51, 0], [0, 1], [0, 0]])
+    assert stride[40 * 52 - 1, 0] == 8 and stride[40 * 52, 0] == 16 and stride[-1, 0] == 32
 
 
 def test_tiles_cover_frame_with_overlap():

@@ -1,0 +1,80 @@
+"""Tight against square letterbox (`detector.letterbox`), whole pipeline on real footage, for
+each model: frames per CPU second (decode included, best of `--rounds` interleaved rounds),
+detector ms per analysed frame, and accuracy against the ground truth with the acceptance
+tests' own measures (PETS09: walkway line in/out against the annotated crossings, 1 m heat-grid
+Pearson r and person-seconds against the annotated positions; Mall: ROI occupancy MAE per 10 s
+bucket against counts.csv) and the largest change of any count (line in, line out,
+person-seconds; Mall mean occupancy) against square, with the example configs' other settings (Mall: tiles over its far
+rows plus the whole frame, each pass letterboxed the same way).
+
+A square letterbox pads a 4:3 frame (PETS09 768×576, Mall 640×480) to the model's square:
+416×416 of which 416×312 is picture. Tight pads it only to 416×320 (192×160 for the 192 px
+model), on a copy of the model whose input shape is left free.
+
+    .venv/bin/python bench/edge_letterbox.py [--pets-frames N] [--mall-frames N] [--rounds R]
+
+About 8 minutes for every frame of both recordings and 2 rounds here."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.edge_levers import (  # noqa: E402
+    HEAT_CELL_M,
+    MALL_BUCKET_S,
+    count_change,
+    mall_accuracy,
+    of_kind,
+    pets_accuracy,
+)
+from bench.edge_runs import PipelineRun, decoding_reader, run_pipeline  # noqa: E402
+from bench.edge_speed import machine, with_detector  # noqa: E402
+from edge.detector import Detector  # noqa: E402
+from models.registry import MODELS  # noqa: E402
+from tests.pipeline_runs import example  # noqa: E402
+
+LETTERBOXES = ("square", "tight")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pets-frames", type=int, default=795, help="first PETS09 frames (default all 795)")
+    parser.add_argument("--mall-frames", type=int, default=800, help="first Mall frames (default all 800)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds, best fps kept (default 2)")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    print(f"machine: {machine()}")
+    scenes = [("pets09", example("pets09", "view001", cell_m=HEAT_CELL_M), "view001", args.pets_frames),
+              ("mall", example("mall", "cam1", bucket_s=MALL_BUCKET_S), "cam1", args.mall_frames)]
+    print(f"\n{'model':26s} {'scene':7s} {'letterbox':9s} {'frames':>6s} {'fps/core':>8s} {'speed-up':>8s} "
+          f"{'det ms':>7s} {'max Δcount':>10s}  accuracy vs ground truth")
+    for model in MODELS:
+        for name, scene_config, camera, frames in scenes:
+            runs: dict[str, PipelineRun] = {}
+            for _ in range(args.rounds):
+                for letterbox in LETTERBOXES:
+                    config = with_detector(scene_config, model=model, letterbox=letterbox)
+                    detector = Detector.for_camera(config.camera(camera), config)
+                    run = run_pipeline(config, camera, decoding_reader(config, camera, frames), detector,
+                                       stages=False)
+                    if letterbox not in runs or run.fps > runs[letterbox].fps:
+                        runs[letterbox] = run
+            score = pets_accuracy if name == "pets09" else mall_accuracy
+            scored = {letterbox: score(run, scene_config, frames) for letterbox, run in runs.items()}
+            for letterbox, run in runs.items():
+                (text, counts), base = scored[letterbox], scored["square"][1]
+                change = count_change(counts, base)
+                health = of_kind(run, "health")
+                analysed = sum(m.frames_analysed for m in health)
+                detector_ms = sum(m.detector_ms_mean * m.frames_analysed for m in health) / max(analysed, 1)
+                print(f"{model:26s} {name:7s} {letterbox:9s} {run.frames:6d} {run.fps:8.1f} "
+                      f"{run.fps / runs['square'].fps:7.2f}x {detector_ms:7.2f} {change:9.1%}  {text}", flush=True)
+    print(f"\nbench wall time {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
