@@ -19,6 +19,8 @@ demo: setup
 # Each benchmark prints its figures (docs/performance.md, docs/mqtt.md, docs/storage.md, docs/pages.md).
 bench: setup
 	$(PY) bench/edge_speed.py
+	$(PY) bench/edge_letterbox.py
+	$(PY) bench/edge_source.py
 	$(PY) bench/edge_tiling.py
 	$(PY) bench/edge_models.py
 	$(PY) bench/edge_fleet.py

@@ -38,10 +38,13 @@ class MemoryReader:
     def open(self) -> None:
         self._next = 0
 
-    def read(self) -> np.ndarray | None:
+    def grab(self) -> bool:
         if self._next >= len(self.images):
-            return None
+            return False
         self._next += 1
+        return True
+
+    def retrieve(self) -> np.ndarray:
         return self.images[self._next - 1]
 
     def release(self) -> None:
@@ -60,11 +63,14 @@ class FirstFrames:
         self.inner.open()
         self.fps, self._read = self.inner.fps, 0
 
-    def read(self) -> np.ndarray | None:
+    def grab(self) -> bool:
         if self._read >= self.count:
-            return None
+            return False
         self._read += 1
-        return self.inner.read()
+        return self.inner.grab()
+
+    def retrieve(self) -> np.ndarray | None:
+        return self.inner.retrieve()
 
     def release(self) -> None:
         self.inner.release()
@@ -84,7 +90,7 @@ def decode(config: StoreConfig, camera: str, count: int) -> list[np.ndarray]:
     reader = decoding_reader(config, camera, count)
     reader.open()
     images = []
-    while (image := reader.read()) is not None:
+    while reader.grab() and (image := reader.retrieve()) is not None:
         images.append(image)
     reader.release()
     return images
@@ -151,9 +157,9 @@ def _served_by(config: StoreConfig, camera: str, reader: Reader) -> Iterator[Non
     """Make `CameraPipeline.run()` read from `reader` instead of opening the configured source."""
     cam = config.camera(camera)
 
-    def open_source(_camera, _config, **_):
+    def open_source(_camera, _config, admit=None, **_):
         source = FrameSource(cam.name, cam.source, reader, live=False, fps=cam.fps or reader.fps,
-                             start_time_s=parse_start_time(cam.start_time, cam.name))
+                             start_time_s=parse_start_time(cam.start_time, cam.name), admit=admit)
         source.open()
         return source
 

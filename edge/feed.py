@@ -6,9 +6,9 @@ is slower than the camera: the feed keeps only the newest `depth` frames and cou
 discards in `dropped`. Recordings replayed as fast as possible lose nothing: the reader waits
 for the loop instead.
 
-`admit(timestamp_s)` (the rate gate) runs in the reader thread, so that only frames to analyse
-are queued (a 25 fps camera analysed at 5 fps buffers 5 frames a second, not 25); the others
-are counted in `skipped`. With `burst_s`, a live feed hands its frames over in bursts: once
+The source's rate gate (`FrameSource(admit=...)`) runs in the reader thread, so that only
+frames to analyse are decoded and queued (a 25 fps camera analysed at 5 fps buffers 5 frames a
+second, not 25). With `burst_s`, a live feed hands its frames over in bursts: once
 the loop has drained the queue it waits until `burst_s` after the previous burst began, then
 gets what gathered meanwhile back to back. A frame analysed alone after a sleep finds the CPU
 caches cold and costs up to 1.5 times as much (docs/performance.md, section 6); the aggregates
@@ -19,7 +19,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from edge.source import FrameSource
 from edge.types import Frame
@@ -31,17 +31,15 @@ class FrameFeed:
     """Iterate to get `Frame`s, or `None` when no frame came within `tick_s` seconds. Ends when
     the source ends; an exception raised by the source is raised again in the iterating thread."""
 
-    def __init__(self, source: FrameSource, *, drop_stale: bool, admit: Callable[[float], bool] | None = None,
-                 burst_s: float = 0.0, tick_s: float = 1.0, depth: int = 2) -> None:
+    def __init__(self, source: FrameSource, *, drop_stale: bool, burst_s: float = 0.0, tick_s: float = 1.0,
+                 depth: int = 2) -> None:
         if burst_s > tick_s:
             raise ValueError(f"burst_s ({burst_s}) must not exceed tick_s ({tick_s}): the loop must wake every tick")
         self.source = source
         self.drop_stale = drop_stale
-        self.admit = admit
         self.burst_s = burst_s if drop_stale else 0.0  # a recording replayed flat out comes back to back anyway
         self.tick_s = tick_s
         self.dropped = 0
-        self.skipped = 0
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name=f"feed-{source.camera}", daemon=True)
@@ -66,9 +64,6 @@ class FrameFeed:
     def _read(self) -> None:
         try:
             for frame in self.source:
-                if self.admit is not None and not self.admit(frame.timestamp_s):
-                    self.skipped += 1
-                    continue
                 self._put(frame)
                 if self._stop.is_set():
                     break

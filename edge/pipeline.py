@@ -94,12 +94,11 @@ class CameraPipeline:
     # -- the frame loop --------------------------------------------------------------------------
 
     def run(self) -> Iterator[Message]:
-        source = open_source(self.camera, self.config)
         a = self.config.analysis
+        source = open_source(self.camera, self.config, admit=RateGate(a.fps).admit)
         # a burst holds burst_s of admitted frames (depth also bounds what a slow loop keeps)
         self._feed = feed = FrameFeed(source, drop_stale=source.live or self.camera.realtime,
-                                      admit=RateGate(a.fps).admit, burst_s=a.burst_s,
-                                      depth=max(2, math.ceil(a.fps * a.burst_s) + 1))
+                                      burst_s=a.burst_s, depth=max(2, math.ceil(a.fps * a.burst_s) + 1))
         last_beat_s = 0.0
         try:
             for frame in feed:
@@ -145,14 +144,14 @@ class CameraPipeline:
         return closed
 
     def _book_unseen(self, feed: FrameFeed) -> None:
-        """Frames the feed read but the loop never saw: skipped by the rate gate or dropped as
-        stale. Booked when the loop turns (the reader runs ahead, so a frame or two may land in
+        """Frames the source grabbed but the loop never saw: skipped by the rate gate (never
+        decoded) or dropped as stale by the feed. Booked when the loop turns (the reader runs ahead, so a frame or two may land in
         a bucket next to their own) and once more at the end."""
-        skipped, stale = feed.skipped - self._feed_skipped, feed.dropped - self._feed_dropped
+        skipped, stale = feed.source.skipped - self._feed_skipped, feed.dropped - self._feed_dropped
         self.aggregator.health.frames_read += skipped + stale
         self.aggregator.health.frames_dropped += skipped + stale
         self.frames_read += skipped
-        self._feed_skipped, self._feed_dropped = feed.skipped, feed.dropped
+        self._feed_skipped, self._feed_dropped = feed.source.skipped, feed.dropped
 
     def _analyse(self, frame: Frame) -> Iterator[Message]:
         detections = self.gate(frame)

@@ -14,23 +14,29 @@ from edge.source import FrameSource, RateGate
 
 
 class VideoReader:
-    """The first `limit` frames of a real recording, as a FrameSource reader."""
+    """The first `limit` frames of a real recording, as a FrameSource reader; counts the frames
+    it decoded."""
 
     def __init__(self, path: str, limit: int) -> None:
         self.path, self.limit, self.fps = path, limit, 7.0
         self._capture = None
         self._left = limit
+        self.decoded = 0
 
     def open(self) -> None:
         self._capture = cv2.VideoCapture(self.path)
         if not self._capture.isOpened():
             raise OSError(f"cannot open {self.path}")
 
-    def read(self) -> np.ndarray | None:
+    def grab(self) -> bool:
         if self._left <= 0:
-            return None
+            return False
         self._left -= 1
-        ok, image = self._capture.read()
+        return self._capture.grab()
+
+    def retrieve(self) -> np.ndarray | None:
+        self.decoded += 1
+        ok, image = self._capture.retrieve()
         return image if ok else None
 
     def release(self) -> None:
@@ -70,15 +76,17 @@ def test_live_source_drops_stale_frames_and_counts_them(assets):
     assert feed.dropped > 0 and len(got) + feed.dropped == 60
 
 
-def test_the_rate_gate_runs_before_the_queue(assets):
-    """Frames the rate gate skips are counted in the reader thread and never queued, so a fast
-    camera analysed at a low rate buffers only the frames to analyse."""
+def test_the_rate_gate_runs_before_decoding(assets):
+    """Frames the rate gate skips are grabbed and counted in the reader thread, never decoded
+    nor queued, so a fast camera analysed at a low rate decodes and buffers only the frames to
+    analyse."""
     reader = VideoReader(str(assets / "datasets/pets09_s2l1/vtest.avi"), limit=70)  # 10 s at 7 fps
-    source = FrameSource("cam", "vtest.avi", reader, live=False, start_time_s=0.0)
-    feed = FrameFeed(source, drop_stale=False, admit=RateGate(5).admit, tick_s=0.2)
+    source = FrameSource("cam", "vtest.avi", reader, live=False, start_time_s=0.0, admit=RateGate(5).admit)
+    feed = FrameFeed(source, drop_stale=False, tick_s=0.2)
     got = _consume(feed, per_frame_s=0.0)
-    assert len(got) == 50 and feed.skipped == 20 and feed.dropped == 0
-    assert got == sorted(got)
+    assert len(got) == 50 and source.skipped == 20 and feed.dropped == 0
+    assert reader.decoded == 50 and source.frames_read == 70
+    assert got[:8] == [0, 2, 3, 5, 6, 7, 9, 10]  # the first frame of each 0.2 s slot, frames 1/7 s apart
 
 
 class PacedCamera:
@@ -92,11 +100,14 @@ class PacedCamera:
     def open(self) -> None:
         pass
 
-    def read(self) -> np.ndarray | None:
+    def grab(self) -> bool:
         if self.left <= 0:
-            return None
+            return False
         time.sleep(self.period_s)
         self.left -= 1
+        return True
+
+    def retrieve(self) -> np.ndarray:
         return np.zeros((8, 8, 3), np.uint8)
 
     def release(self) -> None:

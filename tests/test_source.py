@@ -126,6 +126,26 @@ def test_pattern_frame_vanishing_mid_stream_is_an_error(assets, tmp_path):
     assert seen == [0, 1, 2, 3, 4] and source.status == "error"
 
 
+def test_frames_the_gate_skips_are_never_decoded(assets, tmp_path):
+    """A skipped image of a sequence is not even read: breaking it costs nothing; breaking one
+    the gate admits is an error naming it. Skipped frames count as read, timestamps go on."""
+    for i in range(1, 11):
+        name = f"seq_{i:06d}.jpg"
+        shutil.copyfile(assets / "datasets/mall_dev/frames" / name, tmp_path / name)
+    (tmp_path / "seq_000002.jpg").write_bytes(b"not a jpeg")  # frame 1, skipped at 2 of 4 fps
+    config = store(tmp_path, source="seq_%06d.jpg", fps=4, start_time="2024-05-01T07:00:00")
+    source = open_source(config.cameras[0], config, admit=RateGate(2).admit)
+    frames = list(source)
+    t0 = datetime(2024, 5, 1, 7, 0, tzinfo=timezone.utc).timestamp()
+    assert [f.index for f in frames] == [0, 2, 4, 6, 8]
+    assert [f.timestamp_s - t0 for f in frames] == pytest.approx([0, 0.5, 1, 1.5, 2])
+    assert (source.frames_read, source.skipped, source.status) == (10, 5, "ended")
+    (tmp_path / "seq_000005.jpg").write_bytes(b"not a jpeg")  # frame 4, admitted
+    source = open_source(config.cameras[0], config, admit=RateGate(2).admit)
+    with pytest.raises(SourceError, match=r"camera cam1: .*seq_000005\.jpg vanished or cannot be decoded"):
+        list(source)
+
+
 @pytest.fixture
 def mjpeg_url(assets):
     """A local HTTP MJPEG camera that sends 5 Mall frames per connection, then hangs up."""
@@ -183,10 +203,13 @@ class DroppingReader:
             raise OSError("connection refused")
         self.left = self.per_connection
 
-    def read(self):
+    def grab(self) -> bool:
         if self.left == 0:
-            return None
+            return False
         self.left -= 1
+        return True
+
+    def retrieve(self) -> np.ndarray:
         return np.full((4, 4, 3), self.opens, np.uint8)
 
     def release(self) -> None:
