@@ -85,19 +85,27 @@ def yolox_grid(height_px: int, width_px: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
 
 
-def flexible_session(model_path: Path, options: ort.SessionOptions, size_px: int) -> ort.InferenceSession | None:
-    """A session of the model with its input height and width left free, for tight letterboxes;
-    None (and a warning) when its graph cannot take another shape (a reshape fixed to the
-    square's anchor count, say): checked on a frame one stride shorter than the square."""
-    model = onnx.load(str(model_path))
-    dims = model.graph.input[0].type.tensor_type.shape.dim
+def flexible_session(model_path: Path, options: ort.SessionOptions) -> tuple[ort.InferenceSession, int] | None:
+    """A session of a square-input model with its input height and width left free, for tight
+    letterboxes, and the square's side (px). None when the file is no such model (the plain
+    session says why) or, with a warning, when its graph cannot take another shape (a reshape
+    fixed to the square's anchor count, say): checked on an input one stride shorter."""
+    try:
+        model = onnx.load(str(model_path))
+        dims = model.graph.input[0].type.tensor_type.shape.dim
+    except Exception:  # noqa: BLE001 -- not an ONNX model: onnxruntime's own error is clearer
+        return None
+    size_px = dims[-1].dim_value if len(dims) == 4 else 0
+    if size_px <= 0 or dims[-2].dim_value != size_px:
+        return None
     dims[2].dim_param, dims[3].dim_param = "height", "width"
     del model.graph.value_info[:]  # shapes inferred for the square input
     for output in model.graph.output:
         output.type.tensor_type.ClearField("shape")
-    height = size_px - STRIDES[-1]
+    graph, height = model.SerializeToString(), size_px - STRIDES[-1]
+    del model
     try:
-        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         shape = session.run(None, {session.get_inputs()[0].name: np.zeros((1, 3, height, size_px), np.float32)})[0].shape
     except Exception as exc:  # onnxruntime raises its own exception types
         log.warning("model %s: its input shape cannot change (%s): letterbox 'tight' falls back to 'square'",
@@ -108,12 +116,13 @@ def flexible_session(model_path: Path, options: ort.SessionOptions, size_px: int
         log.warning("model %s: a %dx%d input gives output %s, not %d anchor points: letterbox 'tight' falls "
                     "back to 'square'", model_path, size_px, height, list(shape), anchors)
         return None
-    return session
+    return session, size_px
 
 
-def detect_layout(output_shape: tuple[int, ...], size_px: int) -> tuple[Layout, int]:
-    """The layout and class count of a [1, A, B] output for a square input of `size_px`."""
-    anchors = sum((size_px // s) ** 2 for s in STRIDES)
+def detect_layout(output_shape: tuple[int, ...], size_px: int, height_px: int | None = None) -> tuple[Layout, int]:
+    """The layout and class count of a [1, A, B] output for an input of `size_px` square, or
+    `height_px` high and `size_px` wide."""
+    anchors = sum(((height_px or size_px) // s) * (size_px // s) for s in STRIDES)
     if len(output_shape) == 3 and output_shape[0] == 1:
         _, a, b = output_shape
         if a == anchors and b >= 6:
@@ -209,20 +218,25 @@ class Detector:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         self.model_path = Path(model_path)
-        try:
-            self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelError(f"model {model_path}: onnxruntime cannot load it: {exc}") from None
-        model_input = self._session.get_inputs()[0]
-        size = model_input.shape[-1]
-        if not isinstance(size, int) or model_input.shape[-2] != size:
-            raise ModelError(f"model {model_path}: input {model_input.shape} is not a fixed square")
-        self.input_name, self.input_size_px = model_input.name, size
-        if letterbox == "tight":
-            self._session = flexible_session(self.model_path, options, size) or self._session
-        self.tight = self._session.get_inputs()[0].shape[-1] != size  # the free-shape copy runs
-        warm_up = self._session.run(None, {self.input_name: np.zeros((1, 3, size, size), np.float32)})[0]
-        self.layout, self.num_classes = detect_layout(warm_up.shape, size)
+        flexible = flexible_session(self.model_path, options) if letterbox == "tight" else None
+        self.tight = flexible is not None
+        if flexible is not None:
+            self._session, size = flexible
+        else:
+            try:
+                self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own exception types
+                raise ModelError(f"model {model_path}: onnxruntime cannot load it: {exc}") from None
+            shape = self._session.get_inputs()[0].shape
+            size = shape[-1]
+            if not isinstance(size, int) or shape[-2] != size:
+                raise ModelError(f"model {model_path}: input {shape} is not a fixed square")
+        self.input_name, self.input_size_px = self._session.get_inputs()[0].name, size
+        # a tight session warms up one stride short of the square (as flexible_session checked
+        # it), so that onnxruntime's arena does not grow to a square it will not run
+        height = size - STRIDES[-1] if self.tight else size
+        warm_up = self._session.run(None, {self.input_name: np.zeros((1, 3, height, size), np.float32)})[0]
+        self.layout, self.num_classes = detect_layout(warm_up.shape, size, height)
         if not 0 <= person_class < self.num_classes:
             raise ModelError(f"model {model_path}: person class {person_class} "
                              f"but {self.num_classes} classes")
