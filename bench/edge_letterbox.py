@@ -4,8 +4,9 @@ detector ms per analysed frame, and accuracy against the ground truth with the a
 tests' own measures (PETS09: walkway line in/out against the annotated crossings, 1 m heat-grid
 Pearson r and person-seconds against the annotated positions; Mall: ROI occupancy MAE per 10 s
 bucket against counts.csv) and the largest change of any count (line in, line out,
-person-seconds; Mall mean occupancy) against square, with the example configs' other settings (Mall: tiles over its far
-rows plus the whole frame, each pass letterboxed the same way).
+person-seconds; Mall mean occupancy) against square, with the example configs' other
+settings (Mall: tiles over its far rows plus the whole frame, each pass letterboxed the same
+way).
 
 A square letterbox pads a 4:3 frame (PETS09 768×576, Mall 640×480) to the model's square:
 416×416 of which 416×312 is picture. Tight pads it only to 416×320 (192×160 for the 192 px
@@ -41,7 +42,8 @@ LETTERBOXES = ("square", "tight")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pets-frames", type=int, default=795, help="first PETS09 frames (default all 795)")
     parser.add_argument("--mall-frames", type=int, default=800, help="first Mall frames (default all 800)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds, best fps kept (default 2)")
@@ -72,7 +74,8 @@ def main() -> None:
                 analysed = sum(m.frames_analysed for m in health)
                 detector_ms = sum(m.detector_ms_mean * m.frames_analysed for m in health) / max(analysed, 1)
                 print(f"{model:26s} {name:7s} {letterbox:9s} {run.frames:6d} {run.fps:8.1f} "
-                      f"{run.fps / runs['square'].fps:7.2f}x {detector_ms:7.2f} {change:9.1%}  {text}", flush=True)
+                      f"{run.fps / runs['square'].fps:7.2f}x {detector_ms:7.2f} {change:9.1%}  {text}",
+                      flush=True)
     print(f"\nbench wall time {time.perf_counter() - started:.0f} s")
 
 

@@ -52,18 +52,22 @@ def cpu_ms_per_video_s(source: str, fps: float, analysis_fps: float, gate_first:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fps", type=float, default=5.0, help="analysed frames per second (default 5)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, best kept (default 3)")
-    parser.add_argument("--passes", type=int, default=10, help="reads of each recording per round (default 10)")
+    parser.add_argument("--passes", type=int, default=10,
+                        help="reads of each recording per round (default 10)")
     args = parser.parse_args()
-    print(f"reading a camera analysed at {args.fps:g} frames/s: CPU ms per second of video, best of {args.rounds}")
+    print(f"reading a camera analysed at {args.fps:g} frames/s: CPU ms per second of video, "
+          f"best of {args.rounds}")
     print(f"{'recording':26s} {'fps':>4s} | decode all: {'ms/s':>6s} {'decoded':>7s} | gate first: "
           f"{'ms/s':>6s} {'decoded':>7s} | saved")
     for name, (source, fps) in RECORDINGS.items():
         figures = {}
         for gate_first in (False, True):
-            runs = [cpu_ms_per_video_s(source, fps, args.fps, gate_first, args.passes) for _ in range(args.rounds)]
+            runs = [cpu_ms_per_video_s(source, fps, args.fps, gate_first, args.passes)
+                    for _ in range(args.rounds)]
             figures[gate_first] = min(runs)
         (all_ms, all_n), (gated_ms, gated_n) = figures[False], figures[True]
         print(f"{name:26s} {fps:4g} |             {all_ms:6.1f} {all_n:7d} |             {gated_ms:6.1f} "

@@ -85,7 +85,8 @@ def yolox_grid(height_px: int, width_px: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
 
 
-def flexible_session(model_path: Path, options: ort.SessionOptions) -> tuple[ort.InferenceSession, int] | None:
+def flexible_session(model_path: Path,
+                     options: ort.SessionOptions) -> tuple[ort.InferenceSession, int] | None:
     """A session of a square-input model with its input height and width left free, for tight
     letterboxes, and the square's side (px). None when the file is no such model (the plain
     session says why) or, with a warning, when its graph cannot take another shape (a reshape
@@ -93,7 +94,7 @@ def flexible_session(model_path: Path, options: ort.SessionOptions) -> tuple[ort
     try:
         model = onnx.load(str(model_path))
         dims = model.graph.input[0].type.tensor_type.shape.dim
-    except Exception:  # noqa: BLE001 -- not an ONNX model: onnxruntime's own error is clearer
+    except Exception:  # onnx raises its own types; not a model: the plain session says why
         return None
     size_px = dims[-1].dim_value if len(dims) == 4 else 0
     if size_px <= 0 or dims[-2].dim_value != size_px:
@@ -106,7 +107,8 @@ def flexible_session(model_path: Path, options: ort.SessionOptions) -> tuple[ort
     del model
     try:
         session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-        shape = session.run(None, {session.get_inputs()[0].name: np.zeros((1, 3, height, size_px), np.float32)})[0].shape
+        blank = np.zeros((1, 3, height, size_px), np.float32)
+        shape = session.run(None, {session.get_inputs()[0].name: blank})[0].shape
     except Exception as exc:  # onnxruntime raises its own exception types
         log.warning("model %s: its input shape cannot change (%s): letterbox 'tight' falls back to 'square'",
                     model_path, str(exc).splitlines()[0])
@@ -119,7 +121,8 @@ def flexible_session(model_path: Path, options: ort.SessionOptions) -> tuple[ort
     return session, size_px
 
 
-def detect_layout(output_shape: tuple[int, ...], size_px: int, height_px: int | None = None) -> tuple[Layout, int]:
+def detect_layout(output_shape: tuple[int, ...], size_px: int,
+                  height_px: int | None = None) -> tuple[Layout, int]:
     """The layout and class count of a [1, A, B] output for an input of `size_px` square, or
     `height_px` high and `size_px` wide."""
     anchors = sum(((height_px or size_px) // s) * (size_px // s) for s in STRIDES)
@@ -224,7 +227,8 @@ class Detector:
             self._session, size = flexible
         else:
             try:
-                self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+                self._session = ort.InferenceSession(str(model_path), options,
+                                                     providers=["CPUExecutionProvider"])
             except Exception as exc:  # onnxruntime raises its own exception types
                 raise ModelError(f"model {model_path}: onnxruntime cannot load it: {exc}") from None
             shape = self._session.get_inputs()[0].shape
