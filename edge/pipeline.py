@@ -145,8 +145,9 @@ class CameraPipeline:
 
     def _book_unseen(self, feed: FrameFeed) -> None:
         """Frames the source grabbed but the loop never saw: skipped by the rate gate (never
-        decoded) or dropped as stale by the feed. Booked when the loop turns (the reader runs ahead, so a frame or two may land in
-        a bucket next to their own) and once more at the end."""
+        decoded) or dropped as stale by the feed. Booked when the loop turns (the reader runs
+        ahead, so a frame or two may land in a bucket next to their own) and once more at the
+        end."""
         skipped, stale = feed.source.skipped - self._feed_skipped, feed.dropped - self._feed_dropped
         self.aggregator.health.frames_read += skipped + stale
         self.aggregator.health.frames_dropped += skipped + stale
