@@ -17,7 +17,7 @@ Cameras are forked from a fork server that has imported the pipeline's libraries
 (edge/supervisor.py, edge/preload.py), so they share those pages; memory depends on the
 model (its session and buffers are each camera's own) and little on the machine, the rate on
 both. Unlike bench/edge_speed.py's cameras per core, this counts everything a device runs:
-decoding the frames the 5 fps rate skips, every camera's process and threads, the supervisor."""
+grabbing the frames the 5 fps rate skips, every camera's process and threads, the supervisor."""
 from __future__ import annotations
 
 import argparse
@@ -116,8 +116,9 @@ def main() -> None:
     counts = sorted({int(n) for n in args.cameras.split(",")})
     detector = {key: value for key, value in (("model", args.model), ("letterbox", args.letterbox)) if value}
     print(f"# edge fleet: PETS09 looped in real time (7 frames/s), analysed at 5 frames/s, model "
-          f"{args.model or 'yolox_nano.onnx (default)'}, letterbox {args.letterbox or 'tight (default)'}; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}")
+          f"{args.model or 'yolox_nano.onnx (default)'}, letterbox {args.letterbox or 'tight (default)'}; "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
     print(f"{'cameras':>7s} {'total PSS MB':>12s} | {'edge':>5s} {'fork server':>11s} {'tracker':>7s} | "
           f"per camera: {'PSS':>5s} {'private':>7s} {'peak RSS':>8s} | analysed frames/s per camera: "
           f"{'min':>5s} {'median':>6s} (buckets)")

@@ -14,7 +14,7 @@ model), on a copy of the model whose input shape is left free.
 
     .venv/bin/python bench/edge_letterbox.py [--pets-frames N] [--mall-frames N] [--rounds R]
 
-About 8 minutes for every frame of both recordings and 2 rounds here."""
+About 5 minutes for every frame of both recordings and 2 rounds here."""
 from __future__ import annotations
 
 import argparse

@@ -42,12 +42,12 @@ def cpu_ms_per_video_s(source: str, fps: float, analysis_fps: float, gate_first:
     started, decoded, grabbed = time.process_time(), 0, 0
     for _ in range(passes):
         gate = RateGate(analysis_fps)
-        frames = open_source(config.cameras[0], config, admit=gate.admit if gate_first else None)
-        for frame in frames:
+        camera = open_source(config.cameras[0], config, admit=gate.admit if gate_first else None)
+        for frame in camera:
             decoded += 1
             if not gate_first:
                 gate.admit(frame.timestamp_s)
-        grabbed += frames.frames_read
+        grabbed += camera.frames_read
     return (time.process_time() - started) * 1000 / (grabbed / fps), decoded
 
 

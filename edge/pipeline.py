@@ -89,7 +89,7 @@ class CameraPipeline:
         self.frames_analysed = 0
         self._feed: FrameFeed | None = None
         self._last_analysed_s: float | None = None
-        self._feed_skipped = self._feed_dropped = self._reconnects = 0  # totals already booked into a bucket
+        self._source_skipped = self._feed_dropped = self._reconnects = 0  # totals already booked into a bucket
 
     # -- the frame loop --------------------------------------------------------------------------
 
@@ -148,11 +148,11 @@ class CameraPipeline:
         decoded) or dropped as stale by the feed. Booked when the loop turns (the reader runs
         ahead, so a frame or two may land in a bucket next to their own) and once more at the
         end."""
-        skipped, stale = feed.source.skipped - self._feed_skipped, feed.dropped - self._feed_dropped
+        skipped, stale = feed.source.skipped - self._source_skipped, feed.dropped - self._feed_dropped
         self.aggregator.health.frames_read += skipped + stale
         self.aggregator.health.frames_dropped += skipped + stale
         self.frames_read += skipped
-        self._feed_skipped, self._feed_dropped = feed.source.skipped, feed.dropped
+        self._source_skipped, self._feed_dropped = feed.source.skipped, feed.dropped
 
     def _analyse(self, frame: Frame) -> Iterator[Message]:
         detections = self.gate(frame)

@@ -8,8 +8,8 @@ pipeline's libraries (`edge.preload`) but holds no model, capture, thread or sta
 parent: the cameras share those libraries' memory (about 120 → 50 MB private per camera,
 docs/performance.md) and a restarted camera does not import them again. Children put every
 message (aggregates, live, heartbeats, and a final `_Done`) on one multiprocessing queue; the
-parent hands aggregates and live messages to a `Sink` and notes each camera's last heartbeat. Heartbeats also carry the camera's frame size:
-floor ownership (which camera counts which floor cell) needs every camera's, so the parent
+parent hands aggregates and live messages to a `Sink` and notes each camera's last heartbeat.
+Heartbeats also carry the camera's frame size: floor ownership (which camera counts which floor cell) needs every camera's, so the parent
 passes the sizes it knows to each child it starts and sends newly learned ones to the running
 children. A child that exits without saying it is done (crash, kill, exception) is started
 again after a backoff of 1 s doubling to 60 s (reset after 60 s of good running). `stop()`
