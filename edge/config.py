@@ -66,8 +66,8 @@ Share = Annotated[float, Field(gt=0, lt=1)]
 Period = Annotated[float, Field(gt=0)]
 Wait = Annotated[float, Field(ge=0)]
 Rate = Annotated[float, Field(gt=0, le=60)]
-LEVERS = ("motion_gating", "motion_pixel_delta", "motion_min_changed", "motion_recheck_s", "adaptive_rate",
-          "empty_after_s", "empty_fps")
+LEVERS = ("motion_gating", "motion_pixel_delta", "motion_min_changed", "motion_recheck_s", "motion_crop",
+          "adaptive_rate", "empty_after_s", "empty_fps")
 
 
 class Analysis(Strict):
@@ -89,6 +89,7 @@ class Analysis(Strict):
     motion_pixel_delta: PixelDelta = Field(20, description="Grey-level change (0-255) that marks a pixel as changed (default 20).")
     motion_min_changed: Share = Field(0.001, description="Least share of changed pixels that counts as motion (default 0.001).")
     motion_recheck_s: Period = Field(5.0, description="Longest re-use of the last people on a still picture, s (default 5).")
+    motion_crop: bool = Field(True, description="With motion_gating and no tiling, run the detector only on the part of the frame that changed (at the whole frame's scale) and re-use the people outside it; false: the whole frame whenever anything changed (default on; needs detector.letterbox 'tight').")
     adaptive_rate: bool = Field(False, description="Run the detector less often while nobody is seen (default off).")
     empty_after_s: Wait = Field(2.0, description="Time with nobody seen before the empty rate applies, s (default 2).")
     empty_fps: Rate = Field(1.0, description="Detector runs per second while the scene is empty (default 1).")
@@ -162,6 +163,7 @@ class Camera(Strict):
     motion_pixel_delta: PixelDelta | None = Field(None, description="This camera's analysis.motion_pixel_delta (default: the store's).")
     motion_min_changed: Share | None = Field(None, description="This camera's analysis.motion_min_changed, e.g. higher for one with a flickering light (default: the store's).")
     motion_recheck_s: Period | None = Field(None, description="This camera's analysis.motion_recheck_s (default: the store's).")
+    motion_crop: bool | None = Field(None, description="This camera's analysis.motion_crop (default: the store's).")
     empty_after_s: Wait | None = Field(None, description="This camera's analysis.empty_after_s (default: the store's).")
     empty_fps: Rate | None = Field(None, description="This camera's analysis.empty_fps, e.g. higher at an entrance (default: the store's).")
 

@@ -23,6 +23,7 @@ with the fresh passes the same way.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,6 +59,12 @@ def letterbox(image: np.ndarray, size_px: int, tight: bool = False) -> tuple[np.
     image scaled to fit a `size_px` square, at the top-left. Square: padded to the square (the
     model's own input). Tight: padded only up to the next multiple of the largest stride, so a
     4:3 frame becomes 416×320 instead of 416×416 and the model runs on image, not padding."""
+    canvas, scale = letterbox_image(image, size_px, tight)
+    return as_blob(canvas), scale
+
+
+def letterbox_image(image: np.ndarray, size_px: int, tight: bool = False) -> tuple[np.ndarray, float]:
+    """`letterbox` as a BGR uint8 (H, W, 3) image, from which a crop can be taken."""
     height, width = image.shape[:2]
     scale = min(size_px / height, size_px / width)
     resized_w, resized_h = max(1, round(width * scale)), max(1, round(height * scale))
@@ -65,11 +72,25 @@ def letterbox(image: np.ndarray, size_px: int, tight: bool = False) -> tuple[np.
     canvas = np.full((canvas_h, canvas_w, 3), PAD_VALUE, np.uint8)
     interpolation = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
     canvas[:resized_h, :resized_w] = cv2.resize(image, (resized_w, resized_h), interpolation=interpolation)
-    return canvas.transpose(2, 0, 1)[None].astype(np.float32), scale
+    return canvas, scale
+
+
+def as_blob(canvas: np.ndarray) -> np.ndarray:
+    """(1, 3, H, W) float32 model input of a BGR uint8 (H, W, 3) letterbox."""
+    return canvas.transpose(2, 0, 1)[None].astype(np.float32)
 
 
 def _stride_ceil(length_px: int) -> int:
     return -(-length_px // STRIDES[-1]) * STRIDES[-1]
+
+
+def _stride_box(region: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
+    """An image region (px, end exclusive) in letterbox px at `scale`, widened to the largest
+    stride on every side (a crop of the letterbox that keeps its anchor grid)."""
+    x0, y0, x1, y1 = region
+    stride = STRIDES[-1]
+    return (int(x0 * scale) // stride * stride, int(y0 * scale) // stride * stride,
+            _stride_ceil(math.ceil(x1 * scale)), _stride_ceil(math.ceil(y1 * scale)))
 
 
 @lru_cache(maxsize=8)
@@ -250,6 +271,7 @@ class Detector:
         self._tiles: dict[tuple[int, int], list[Tile]] = {}
         self.last_latency_ms = 0.0
         self.last_passes = self.passes_run = 0
+        self.input_px_run = 0  # model input pixels of every pass run (crops run on fewer)
         self.last_found: list[Pass] = []
 
     @classmethod
@@ -302,9 +324,47 @@ class Detector:
         self.last_latency_ms = (time.perf_counter() - started) * 1000
         return Detections(xyxy, score)
 
+    def detect_region(self, image: np.ndarray, region: tuple[int, int, int, int]) -> Detections:
+        """People in `region` (x0, y0, x1, y1 image px, end exclusive) of a BGR frame, in its
+        pixels: the model runs on the part of the whole frame's tight letterbox that covers the
+        region, widened to the model's largest stride, so it sees the very pixels, on the very
+        anchor grid, of a whole-frame pass, on less picture. Needs a tight session (any input
+        shape) and no tiling. Motion gating runs it on the changed part of a frame (edge.gating)."""
+        if not self.tight or self.tiling is not None:
+            raise ValueError(f"model {self.model_path}: detect_region needs letterbox 'tight' and no tiling")
+        started = time.perf_counter()
+        self.last_passes = 0
+        height, width = image.shape[:2]
+        x0, y0, x1, y1 = region
+        if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+            raise ValueError(f"region {region} is not inside the {width}x{height} px frame")
+        canvas, scale = letterbox_image(image, self.input_size_px, tight=True)
+        left, top, right, bottom = _stride_box(region, scale)
+        xyxy, score = self._infer(canvas[top:bottom, left:right], scale, (left, top))
+        xyxy = xyxy.clip(0, np.array([width, height, width, height], np.float32))
+        self.last_latency_ms = (time.perf_counter() - started) * 1000
+        return Detections(xyxy, score)
+
+    def region_seen(self, width_px: int, height_px: int,
+                    region: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """The part of a `width_px` × `height_px` frame that `detect_region` shows the model for
+        `region`: the region widened to the model's largest stride (image px, end exclusive)."""
+        scale = min(self.input_size_px / height_px, self.input_size_px / width_px)
+        left, top, right, bottom = _stride_box(region, scale)
+        # whole image px inside it, so that the same region comes back for the answer
+        return (math.ceil(left / scale), math.ceil(top / scale),
+                min(width_px, math.floor(right / scale)), min(height_px, math.floor(bottom / scale)))
+
     def _run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One model pass: NMS-ed (M, 4) xyxy in `image` pixels and (M,) scores."""
-        blob, scale = letterbox(image, self.input_size_px, self.tight)
+        return self._infer(*letterbox_image(image, self.input_size_px, self.tight))
+
+    def _infer(self, canvas: np.ndarray, scale: float,
+               offset_px: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
+        """The model on a letterbox (or a stride-aligned crop of one at `offset_px`, model px):
+        NMS-ed (M, 4) xyxy in image pixels (model px / `scale`) and (M,) scores."""
+        blob = as_blob(canvas)
+        self.input_px_run += blob.shape[2] * blob.shape[3]
         raw = self._session.run(None, {self.input_name: blob})[0][0]
         self.last_passes += 1
         self.passes_run += 1
@@ -320,6 +380,8 @@ class Detector:
             keep = score >= self.score_threshold
             boxes, score = raw[:4, keep].T, score[keep]
             centre, size = boxes[:, :2], boxes[:, 2:4]
+        if offset_px != (0, 0):
+            centre = centre + np.array(offset_px, np.float32)
         xyxy = np.concatenate([centre - size / 2, centre + size / 2], axis=1) / scale
         keep = self._nms(xyxy, score)
         return xyxy[keep].astype(np.float32), score[keep].astype(np.float32)

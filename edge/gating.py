@@ -7,13 +7,17 @@ The detector is most of the edge CPU (docs/performance.md). Two levers avoid run
   in that region (that picture is the background model: it is what the region's current
   people were detected on). A region where fewer than `min_changed` of its pixels changed by
   more than `pixel_delta` grey levels is still, and its last people are re-used. Without
-  tiling the one region is the whole frame ("when": the detector runs or not); when the
-  detector tiles, each tile's pass is a region of its own ("where": only the tiles that
-  changed run, still tiles hand back their last people to the merge; a whole-frame pass is
-  the whole-frame region, so it follows the "when" rule). Re-used people keep their tracks
-  alive (the tracker sees the same boxes) and keep adding dwell and heat. A still region is
-  re-checked every `recheck_s` seconds regardless, so people who stand still are confirmed,
-  and people who left without a visible change (lighting drift) are eventually dropped.
+  tiling the one region is the whole frame ("when": the detector runs or not), and with
+  `crop` (`analysis.motion_crop`, a model that takes any input shape) the model runs only on
+  the changed part ("where": `Detector.detect_region`, the rectangle around the changed
+  pixels with a margin, grown to hold whole the people last found next to it) and the people
+  outside it are re-used. When the detector tiles, each tile's pass is a region of its own
+  (only the tiles that changed run, still tiles hand back their last people to the merge; a
+  whole-frame pass is the whole-frame region, so it follows the "when" rule). Re-used people
+  keep their tracks alive (the tracker sees the same boxes) and keep adding dwell and heat.
+  A still region (with crops: the whole frame) is re-checked every `recheck_s` seconds
+  regardless, so people who stand still are confirmed, and people who left without a
+  visible change (lighting drift) are eventually dropped.
 - adaptive rate (`edge.adaptive.AdaptiveRate`): while nobody is seen, run at a low rate.
 
 `GatedDetector` combines them in front of a `Detector`; each lever may veto a run, and with
@@ -24,6 +28,7 @@ Times are frame timestamps (seconds); images are BGR uint8 (H, W, 3) in image pi
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -33,10 +38,14 @@ import numpy as np
 
 from edge.adaptive import AdaptiveRate
 from edge.config import Analysis
-from edge.detector import Detector, Pass
+from edge.detector import EDGE_MARGIN_PX, Detector, Pass
 from edge.types import Detections, Frame
 
+log = logging.getLogger(__name__)
+
 Rect = tuple[int, int, int, int]  # x0, y0 inclusive, x1, y1 exclusive, image px
+CROP_MARGIN = 0.05  # a changed part of the frame is grown by this share of the frame's longer side
+CROP_MAX_SHARE = 0.75  # a changed part covering more of the frame than this runs the whole frame
 
 
 class MotionGate:
@@ -51,6 +60,7 @@ class MotionGate:
         self.pixel_delta, self.min_changed, self.width_px = pixel_delta, min_changed, width_px
         self.last_changed_shares: list[float] = []  # per region, share of changed pixels at the last call
         self._references: dict[Rect, np.ndarray] = {}
+        self._frame_reference: np.ndarray | None = None  # changed_box's: updated where the detector ran
         self._current: np.ndarray | None = None
         self._regions: list[Rect] = []
         self._scale = (1.0, 1.0)  # small picture px per image px, x and y
@@ -83,6 +93,44 @@ class MotionGate:
             self.last_changed_shares.append(float(np.count_nonzero(moved)) / moved.size)
         return np.array(self.last_changed_shares) >= self.min_changed
 
+    def changed_box(self, image: np.ndarray) -> Rect | None:
+        """The part of `image` that changed since the detector last ran there: the rectangle
+        around its changed pixels, grown by `CROP_MARGIN`; the whole frame before any reference;
+        None when less than `min_changed` of the frame changed. One reference picture for the
+        whole frame, updated by `keep_reference_box` where the detector ran."""
+        height, width = image.shape[:2]
+        current = self.small_grey(image)
+        self._current, self._scale = current, (current.shape[1] / width, current.shape[0] / height)
+        reference = self._frame_reference
+        if reference is None or reference.shape != current.shape:
+            self._frame_reference = None
+            self.last_changed_shares = [1.0]
+            return 0, 0, width, height
+        moved = cv2.absdiff(current, reference) > self.pixel_delta
+        count = np.count_nonzero(moved)
+        self.last_changed_shares = [count / moved.size]
+        if count / moved.size < self.min_changed:
+            return None
+        rows, cols = np.flatnonzero(moved.any(axis=1)), np.flatnonzero(moved.any(axis=0))
+        margin = CROP_MARGIN * max(width, height)
+        scale_x, scale_y = self._scale
+        return (max(0, math.floor(cols[0] / scale_x - margin)),
+                max(0, math.floor(rows[0] / scale_y - margin)),
+                min(width, math.ceil((cols[-1] + 1) / scale_x + margin)),
+                min(height, math.ceil((rows[-1] + 1) / scale_y + margin)))
+
+    def keep_reference_box(self, box: Rect) -> None:
+        """The picture of the last `changed_box` call becomes the reference inside `box`: the
+        detector ran there."""
+        if self._frame_reference is None:
+            self._frame_reference = self._current.copy()
+        else:
+            x0, y0, x1, y1 = box
+            scale_x, scale_y = self._scale
+            left, top = int(x0 * scale_x), int(y0 * scale_y)
+            right, bottom = math.ceil(x1 * scale_x), math.ceil(y1 * scale_y)
+            self._frame_reference[top:bottom, left:right] = self._current[top:bottom, left:right]
+
     def keep_reference(self, regions: Sequence[Rect] | None = None) -> None:
         """The picture of the last `changed` call becomes the reference of `regions` (default:
         all regions of that call): the detector ran on them."""
@@ -107,16 +155,23 @@ class GatedDetector:
     (the detector's, or the gate's own when nothing ran)."""
 
     def __init__(self, detector: Detector, *, motion: MotionGate | None = None, recheck_s: float = 5.0,
-                 rate: AdaptiveRate | None = None,
+                 rate: AdaptiveRate | None = None, crop: bool = False,
                  keep: Callable[[Detections], Detections] | None = None) -> None:
         if recheck_s <= 0:
             raise ValueError(f"recheck_s must be > 0 s, got {recheck_s}")
         self.detector, self.motion, self.recheck_s, self.rate = detector, motion, recheck_s, rate
         self.keep = keep
-        self.runs = self.reused = self.passes_skipped = 0
+        self.runs = self.reused = self.passes_skipped = self.cropped = 0
         self.last_latency_ms = 0.0
         # stand-in detectors (bench/edge_rest.py) have no tiling: one pass over the whole frame
         self._tiled = getattr(detector, "tiling", None) is not None
+        # crops need a model that takes any input shape; a tiling detector gates by tile instead
+        self._crop = crop and motion is not None and not self._tiled and getattr(detector, "tight", False)
+        if crop and motion is not None and not self._tiled and not self._crop:
+            log.info("model %s takes a square input only: motion gating runs it on whole frames",
+                     getattr(detector, "model_path", "?"))
+        self._box: Rect | None = None  # this frame's crop (None: the whole frame)
+        self._outside = np.zeros(0, bool)  # which last people lie outside it, to re-use
         self._last: Detections | None = None
         self._regions: list[Rect] = []  # per pass, the image region it sees
         self._found: list[Pass] = []  # per pass, its people when it last ran (tiling only)
@@ -130,7 +185,8 @@ class GatedDetector:
         if analysis.motion_gating:
             motion = MotionGate(analysis.motion_pixel_delta, analysis.motion_min_changed)
         rate = AdaptiveRate(analysis.empty_after_s, analysis.empty_fps) if analysis.adaptive_rate else None
-        return cls(detector, motion=motion, recheck_s=analysis.motion_recheck_s, rate=rate, keep=keep)
+        return cls(detector, motion=motion, recheck_s=analysis.motion_recheck_s, rate=rate,
+                   crop=analysis.motion_crop, keep=keep)
 
     def __call__(self, frame: Frame) -> Detections:
         if self.motion is None and self.rate is None:  # no lever (the default): skip the bookkeeping
@@ -145,7 +201,14 @@ class GatedDetector:
             self.passes_skipped += len(due)
             self.last_latency_ms = (time.perf_counter() - started) * 1000
             return self._last
-        if due.all():
+        if self._box is not None:
+            fresh = self.detector.detect_region(frame.image, self._box)
+            fresh = self._whole_in_crop(fresh, frame.image.shape)
+            kept = self._last[self._outside]
+            detections = Detections(np.concatenate([fresh.xyxy, kept.xyxy]),
+                                    np.concatenate([fresh.confidence, kept.confidence]))
+            self.cropped += 1
+        elif due.all():
             detections = self.detector(frame.image)
         else:
             detections = self.detector(frame.image, [None if run else found
@@ -156,10 +219,15 @@ class GatedDetector:
             detections = self.keep(detections)
         self.last_latency_ms = self.detector.last_latency_ms
         self._last = detections
-        self._ran_s = np.where(due, frame.timestamp_s, self._ran_s)
-        if self.motion is not None:
-            ran = [region for region, run in zip(self._regions, due, strict=True) if run]
-            self.motion.keep_reference(ran)
+        if self._crop:  # a crop is not a whole-frame run: the recheck clock goes on
+            if self._box is None:
+                self._ran_s[:] = frame.timestamp_s
+            self.motion.keep_reference_box(self._box or self._regions[0])
+        else:
+            self._ran_s = np.where(due, frame.timestamp_s, self._ran_s)
+            if self.motion is not None:
+                ran = [region for region, run in zip(self._regions, due, strict=True) if run]
+                self.motion.keep_reference(ran)
         if self.rate is not None:
             self.rate.ran(frame.timestamp_s, len(detections))
         self.runs += 1
@@ -167,7 +235,8 @@ class GatedDetector:
         return detections
 
     def _must_run(self, frame: Frame) -> np.ndarray:
-        """Per pass, must it run on this frame?"""
+        """Per pass, must it run on this frame? With crops, `_box` is where (None: everywhere)."""
+        self._box = None
         height, width = frame.image.shape[:2]
         if self._tiled:
             regions = [(t.x0, t.y0, t.x1, t.y1) for t in self.detector.pass_tiles(width, height)]
@@ -175,7 +244,9 @@ class GatedDetector:
             regions = [(0, 0, width, height)]
         if self._last is None or regions != self._regions or frame.timestamp_s < self._ran_s.max():
             self._regions, self._ran_s = regions, np.full(len(regions), frame.timestamp_s)
-            if self.motion is not None:
+            if self._crop:  # keeps this picture for keep_reference_box()
+                self.motion.changed_box(frame.image)
+            elif self.motion is not None:
                 self.motion.changed(frame.image, regions)  # keeps this picture for keep_reference()
             return np.ones(len(regions), bool)
         if self.rate is not None and not self.rate.due(frame.timestamp_s):
@@ -183,4 +254,45 @@ class GatedDetector:
         if self.motion is None:
             return np.ones(len(regions), bool)
         recheck = frame.timestamp_s - self._ran_s >= self.recheck_s - 1e-9
-        return self.motion.changed(frame.image, regions) | recheck
+        if not self._crop:
+            return self.motion.changed(frame.image, regions) | recheck
+        box = self.motion.changed_box(frame.image)
+        if box is None and not recheck[0]:
+            return np.zeros(1, bool)
+        if box is not None and not recheck[0]:
+            box, self._outside = self._grown(box, width, height)
+            x0, y0, x1, y1 = box
+            self._box = box if (x1 - x0) * (y1 - y0) <= CROP_MAX_SHARE * width * height else None
+        return np.ones(1, bool)
+
+    def _whole_in_crop(self, fresh: Detections, shape: tuple[int, ...]) -> Detections:
+        """Drops the crop's people cut by one of its edges inside the frame: someone who moves is
+        inside the crop with a margin, and someone found before is held whole with one, so
+        what the edge cuts is a still thing or person that the model, missing the context
+        beyond the edge, may score otherwise than in the frame (a sign taken for a person)."""
+        x0, y0, x1, y1 = self._box
+        height, width = shape[:2]
+        xyxy = fresh.xyxy
+        cut = (((xyxy[:, 0] <= x0 + EDGE_MARGIN_PX) & (x0 > 0))
+               | ((xyxy[:, 1] <= y0 + EDGE_MARGIN_PX) & (y0 > 0))
+               | ((xyxy[:, 2] >= x1 - EDGE_MARGIN_PX) & (x1 < width))
+               | ((xyxy[:, 3] >= y1 - EDGE_MARGIN_PX) & (y1 < height)))
+        return fresh[~cut] if cut.any() else fresh
+
+    def _grown(self, box: Rect, width: int, height: int) -> tuple[Rect, np.ndarray]:
+        """`box` grown until the part of the frame the model sees for it holds whole every last
+        person it touches (they are found again there, not cut at its edge): that part, and
+        which last people lie outside it (re-used)."""
+        xyxy = self._last.xyxy
+        margin = CROP_MARGIN * max(width, height)  # context around them too: the model scores a person
+        while True:                                 # cut by the crop's edge otherwise than in the frame
+            x0, y0, x1, y1 = box = self.detector.region_seen(width, height, box)
+            touches = (xyxy[:, 0] < x1) & (xyxy[:, 2] > x0) & (xyxy[:, 1] < y1) & (xyxy[:, 3] > y0)
+            held = xyxy[touches]
+            grown = (max(0, min(x0, math.floor(held[:, 0].min(initial=x0 + margin) - margin))),
+                     max(0, min(y0, math.floor(held[:, 1].min(initial=y0 + margin) - margin))),
+                     min(width, max(x1, math.ceil(held[:, 2].max(initial=x1 - margin) + margin))),
+                     min(height, max(y1, math.ceil(held[:, 3].max(initial=y1 - margin) + margin))))
+            if grown == box:
+                return box, ~touches
+            box = grown

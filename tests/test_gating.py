@@ -4,15 +4,17 @@ where (which tiles' passes) when it tiles, and what is re-used; and, on the whol
 most detector runs on empty stretches."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
 from edge.adaptive import AdaptiveRate
 from edge.config import ConfigError, Tiling, parse_config
 from edge.detector import Detector
-from edge.gating import GatedDetector, MotionGate
+from edge.gating import CROP_MARGIN, GatedDetector, MotionGate
 from edge.pipeline import CameraPipeline, Heartbeat
-from edge.types import Frame
+from edge.types import Detections, Frame
 from tests.gt import PETS_FPS
 from tests.pipeline_runs import example
 from tests.quiet_clip import empty_background, pets09_frames, quiet_config, write_quiet_clip
@@ -160,6 +162,80 @@ def test_without_tiling_the_gate_runs_the_whole_detector_or_nothing(frames, dete
         detector(frames[0], [None, None])
 
 
+def test_crops_run_the_model_only_on_the_part_that_moved(frames, detector):
+    """With crops, a block moving in one corner of a still picture runs the model on that
+    corner only; the people elsewhere are the last whole frame's, re-used; after recheck_s the
+    whole frame runs again."""
+    gated = GatedDetector(detector, motion=MotionGate(), recheck_s=5.0, crop=True)
+    blobs = blob_frames(frames[0], 40)  # 40 frames at 7 fps: the re-check falls at 5 s (frame 35)
+    before = detector.input_px_run
+    first = gated(blobs[0])
+    px_whole = detector.input_px_run - before
+    people_outside = []
+    for frame in blobs[1:35]:
+        before = detector.input_px_run
+        found = gated(frame)
+        assert gated._box is not None and gated._box[0] > 200 and gated._box[1] > 200
+        assert detector.input_px_run - before <= 0.5 * px_whole
+        outside = first[(first.xyxy[:, 2] <= gated._box[0]) | (first.xyxy[:, 3] <= gated._box[1])]
+        people_outside.append(len(outside))
+        for box in outside.xyxy:  # the same rows, not found again
+            assert (found.xyxy == box).all(axis=1).any()
+    assert gated.cropped == 34 and min(people_outside) >= 3
+    before = detector.input_px_run
+    gated(blobs[35])
+    assert gated.cropped == 34 and detector.input_px_run - before == px_whole  # the re-check
+
+
+class RegionDetector:
+    """A stand-in tight detector: the whole frame gives `people`, a region the boxes `in_region`
+    returns for it; records the regions it was asked for."""
+
+    tight, tiling, model_path, last_latency_ms = True, None, "stand-in.onnx", 0.0
+
+    def __init__(self, people: list[list[float]], in_region) -> None:
+        self.people, self.in_region, self.regions = np.array(people, np.float32), in_region, []
+
+    def __call__(self, image: np.ndarray) -> Detections:
+        return Detections(self.people, np.full(len(self.people), 0.9, np.float32))
+
+    def region_seen(self, width: int, height: int, region):
+        return region
+
+    def detect_region(self, image: np.ndarray, region) -> Detections:
+        self.regions.append(region)
+        boxes = np.array(self.in_region(region), np.float32).reshape(-1, 4)
+        return Detections(boxes, np.full(len(boxes), 0.8, np.float32))
+
+
+def test_a_crop_holds_whole_the_people_it_touches_and_drops_what_its_edge_cuts(frames):
+    """A person last seen next to the motion is inside the crop with a margin (found again
+    there, not re-used twice); one far from it is re-used; a box the crop's inner edge cuts
+    (a still thing the model scores otherwise without its context) is dropped."""
+    near, far = [500, 330, 540, 430], [50, 50, 90, 150]  # the block: x 440-484, y 420-500
+    moved, cut = [near[0] + 2, near[1], near[2] + 2, near[3]], lambda r: [r[0], 200, r[0] + 30, 280]
+    stand_in = RegionDetector([near, far], lambda r: [moved, cut(r)])  # cut: by the crop's left edge
+    gated = GatedDetector(stand_in, motion=MotionGate(), recheck_s=5.0, crop=True)
+    blobs = blob_frames(frames[0], 3)
+    gated(blobs[0])
+    found = gated(blobs[1])
+    x0, y0, x1, _ = stand_in.regions[-1]
+    margin = CROP_MARGIN * 768
+    assert x0 <= near[0] - margin and y0 <= near[1] - margin and x1 >= min(768, near[2] + margin)
+    assert x0 > far[2] and gated.cropped == 1
+    np.testing.assert_array_equal(found.xyxy, [[502, 330, 542, 430], far])
+
+
+def test_crops_need_a_model_that_takes_any_shape(frames, assets, caplog):
+    square = Detector(assets / "models/yolox_nano.onnx", letterbox="square")
+    with caplog.at_level(logging.INFO, logger="edge.gating"):
+        gated = GatedDetector(square, motion=MotionGate(), crop=True)
+    assert "yolox_nano.onnx takes a square input only: motion gating runs it on whole frames" in caplog.text
+    for frame in blob_frames(frames[0], 3):
+        gated(frame)
+    assert gated.runs == 3 and gated.cropped == 0
+
+
 def test_still_picture_reuses_the_people_and_rechecks_every_recheck_s(frames, detector):
     gated = GatedDetector(detector, motion=MotionGate(), recheck_s=5.0)
     still = frames[0]
@@ -280,5 +356,26 @@ def test_where_gating_keeps_counts_within_2_percent_on_pets09_in_2x2_tiles(asset
     skipped = 4 * 300 * 2 - detector.passes_run
     print(f"without gating {reference}; with: {counts}, {skipped} of {4 * 300} tile passes skipped")
     assert analysed == 300 and skipped >= 0.05 * 4 * 300
+    for key, value in reference.items():
+        assert counts[key] == pytest.approx(value, rel=0.02), key
+
+
+@pytest.mark.slow
+def test_crops_keep_counts_within_2_percent_on_busy_pets09(assets, tmp_path, detector):
+    """The first 300 PETS09 frames, people walking in every one: gating whole frames skips
+    next to nothing, crops run the model on the parts that moved, and line in/out and
+    person-seconds of heat stay within 2 % of the pipeline without gating."""
+    pattern, _ = write_quiet_clip(assets, tmp_path, empty_s=0, count=300)
+    base = quiet_config(example("pets09", "view001", cell_m=1.0), "view001", pattern)
+    before = detector.input_px_run
+    messages, _, _ = _replay(base, detector)
+    reference, px_whole = _counts(messages), detector.input_px_run - before
+    gated = base.model_copy(update={"analysis": base.analysis.model_copy(update={"motion_gating": True})})
+    before = detector.input_px_run
+    messages, analysed, _ = _replay(gated, detector)
+    counts, px_crops = _counts(messages), detector.input_px_run - before
+    print(f"without gating {reference}; with crops: {counts}, {px_crops / px_whole:.0%} of the model input")
+    assert analysed == 300 and reference["in"] + reference["out"] >= 4
+    assert px_crops <= 0.8 * px_whole
     for key, value in reference.items():
         assert counts[key] == pytest.approx(value, rel=0.02), key
