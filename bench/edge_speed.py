@@ -9,7 +9,8 @@ rows plus the whole frame; bench/edge_tiling.py compares tilings):
    trackers' ByteTrack, supervision's HeatMapAnnotator and LineZone on every frame) and our
    frames/s divided by the peer's and by the detector's (targets: >= 1.7 and >= 0.9), all with
    the example's detector settings (tight letterbox); then the detector alone and the peer
-   with the model fed as it ships (square input), and our frames/s divided by theirs;
+   with the model fed as it ships (square input), and our frames/s divided by theirs; and
+   the pipeline with motion gating on (crops of the changed part), against the same figures;
 3. the levers (motion gating, adaptive rate) on whole recordings: speed-up, detector runs,
    accuracy against the ground truth and change of counts against no lever;
 4. cameras at 5 fps one core sustains, with and without the levers.
@@ -35,7 +36,7 @@ import onnxruntime
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.edge_levers import lever_table  # noqa: E402
+from bench.edge_levers import lever_table, with_analysis  # noqa: E402
 from bench.edge_runs import (  # noqa: E402
     MemoryReader,
     PipelineRun,
@@ -113,7 +114,7 @@ def pipeline_table(images: dict[str, list[np.ndarray]], heap_frames: int, rounds
           f"{'pipe/det':>8s} {'pipe/peer':>9s} | CPU ms/frame: "
           + " ".join(f"{s:>6s}" for s in (*STAGES, "other"))
           + f" | {'heap MB':>7s} | peer ms: det trk heat line")
-    included = {}
+    included, gated_rows = {}, []
     for model in MODELS:
         for dataset, (example_name, camera) in DATASETS.items():
             config = with_detector(example(example_name, camera), model=model)
@@ -123,13 +124,19 @@ def pipeline_table(images: dict[str, list[np.ndarray]], heap_frames: int, rounds
             square = Detector.for_camera(config.camera(camera), with_detector(config, letterbox="square"))
             det, excl, timed, incl, (peer, peer_s, _) = 0.0, None, None, None, (0.0, {}, 0)
             square_det = square_peer = 0.0
+            gated, gated_config, share = None, with_analysis(config, motion_gating=True), 0.0
             for _ in range(rounds):
                 det = max(det, detector_fps(detector, frames))
                 square_det = max(square_det, detector_fps(square, frames))
                 square_peer = max(square_peer, run_peer(config, camera, frames, square, fps)[0])
                 # frames/s without the stage clocks (their wrappers cost ~2 % of a 4 ms frame);
                 # the stage split from a run with them
+                px_before = detector.input_px_run
                 excl = best(excl, run_pipeline(config, camera, MemoryReader(frames, fps), detector, stages=False))
+                whole_px, px_before = detector.input_px_run - px_before, detector.input_px_run
+                gated = best(gated, run_pipeline(gated_config, camera, MemoryReader(frames, fps), detector,
+                                                 stages=False))
+                share = (detector.input_px_run - px_before) / whole_px
                 timed = best(timed, run_pipeline(config, camera, MemoryReader(frames, fps), detector))
                 incl = best(incl, run_pipeline(config, camera, decoding_reader(config, camera, len(frames)),
                                                detector, stages=False))
@@ -147,6 +154,13 @@ def pipeline_table(images: dict[str, list[np.ndarray]], heap_frames: int, rounds
                   + " ".join(f"{ms[s]:6.1f}" for s in STAGES) + f" {other:6.1f} | {heap:7.1f} | {peer_ms}",
                   flush=True)
             included[f"{model} {dataset}"] = incl.fps
+            gated_rows.append(f"{model:26s} {dataset:16s} {gated.fps:6.1f} {share:8.0%} {gated.fps / det:8.2f} "
+                              f"{gated.fps / peer:9.2f} {gated.fps / square_peer:9.2f}")
+    print("\n## The same pipeline with motion gating (crops of the changed part on an untiled camera; "
+          "Mall: tiles), same frames and rounds")
+    print(f"{'model':26s} {'dataset':16s} {'pipe':>6s} {'input px':>8s} {'pipe/det':>8s} {'pipe/peer':>9s} "
+          f"{'/sq. peer':>9s}")
+    print("\n".join(gated_rows))
     return included
 
 
