@@ -11,7 +11,7 @@ second in every whole bucket after its first. Prints a line per N and what one m
 adds, (PSS at the largest N − PSS at the smallest) / (difference in N).
 
     .venv/bin/python bench/edge_fleet.py [--cameras 1,8,16,24,28,32] [--model yolox_nano.onnx]
-                                         [--letterbox tight|square]
+                                         [--letterbox tight|square] [--motion-gating]
 
 Cameras are forked from a fork server that has imported the pipeline's libraries
 (edge/supervisor.py, edge/preload.py), so they share those pages; memory depends on the
@@ -56,9 +56,9 @@ def roles(parent: int) -> dict[str, list[int]]:
     return found
 
 
-def store_yaml(cameras: int, detector: dict[str, str], folder: Path) -> Path:
+def store_yaml(cameras: int, detector: dict[str, str], folder: Path, motion_gating: bool = False) -> Path:
     data = yaml.safe_load((REPO / "examples/pets09.yaml").read_text())
-    data["analysis"].update(fps=5, bucket_s=10)
+    data["analysis"].update(fps=5, bucket_s=10, motion_gating=motion_gating)
     camera = dict(data["cameras"][0], realtime=True, loop=True)
     data["cameras"] = [dict(camera, name=f"view{k:03d}") for k in range(1, cameras + 1)]
     data.setdefault("detector", {}).update(detector)
@@ -67,12 +67,13 @@ def store_yaml(cameras: int, detector: dict[str, str], folder: Path) -> Path:
     return path
 
 
-def measure(cameras: int, detector: dict[str, str], settle_s: float, run_s: float,
-            folder: Path) -> tuple[dict[str, dict[str, float]], list[float]]:
+def measure(cameras: int, detector: dict[str, str], settle_s: float, run_s: float, folder: Path,
+            motion_gating: bool = False) -> tuple[dict[str, dict[str, float]], list[float]]:
     """`python -m edge run` with `cameras` cameras: memory per role (summed over its processes),
     and the frames per second each camera analysed in each whole bucket after its first."""
     out, log = folder / f"out{cameras}", folder / f"edge{cameras}.log"
-    command = [sys.executable, "-m", "edge", "run", "--config", str(store_yaml(cameras, detector, folder)),
+    store = store_yaml(cameras, detector, folder, motion_gating)
+    command = [sys.executable, "-m", "edge", "run", "--config", str(store),
                "--out", str(out), "--log-level", "WARNING"]
     with log.open("w") as stderr:
         process = subprocess.Popen(command, cwd=REPO, stderr=stderr)
@@ -109,6 +110,8 @@ def main() -> None:
                         help="camera counts to run (default 1,8,16,24,28,32)")
     parser.add_argument("--model", help="detector model (default: the example's, yolox_nano.onnx)")
     parser.add_argument("--letterbox", choices=["tight", "square"], help="detector.letterbox (default tight)")
+    parser.add_argument("--motion-gating", action="store_true",
+                        help="analysis.motion_gating on (crops of the changed part of each frame)")
     parser.add_argument("--settle-s", type=float, default=10.0,
                         help="seconds after every camera has reported before memory is read (default 10)")
     parser.add_argument("--run-s", type=float, default=50.0, help="seconds each run lasts (default 50)")
@@ -116,7 +119,8 @@ def main() -> None:
     counts = sorted({int(n) for n in args.cameras.split(",")})
     detector = {key: value for key, value in (("model", args.model), ("letterbox", args.letterbox)) if value}
     print(f"# edge fleet: PETS09 looped in real time (7 frames/s), analysed at 5 frames/s, model "
-          f"{args.model or 'yolox_nano.onnx (default)'}, letterbox {args.letterbox or 'tight (default)'}; "
+          f"{args.model or 'yolox_nano.onnx (default)'}, letterbox {args.letterbox or 'tight (default)'}, "
+          f"motion gating {'on' if args.motion_gating else 'off'}; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
     print(f"{'cameras':>7s} {'total PSS MB':>12s} | {'edge':>5s} {'fork server':>11s} {'tracker':>7s} | "
@@ -125,7 +129,8 @@ def main() -> None:
     totals, sustained = {}, []
     with tempfile.TemporaryDirectory() as folder:
         for n in counts:
-            figures, rates = measure(n, detector, args.settle_s, args.run_s, Path(folder))
+            figures, rates = measure(n, detector, args.settle_s, args.run_s, Path(folder),
+                                     args.motion_gating)
             totals[n] = sum(f["pss"] for f in figures.values())
             cams = figures["cameras"]
             low, median = (min(rates), statistics.median(rates)) if rates else (float("nan"),) * 2

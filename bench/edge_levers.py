@@ -1,6 +1,8 @@
 """The speed levers beyond the detector (motion gating, adaptive rate; edge.gating), each run
 through the whole pipeline on real footage, decode included, with its speed, the detector's
-model passes run and skipped, and its accuracy against the ground truth, for
+model passes run and skipped, the model input pixels it computed (against no lever: motion
+gating on an untiled camera runs the model on crops of the changed part, "motion, whole" on
+the whole frame whenever anything changed), and its accuracy against the ground truth, for
 bench/edge_speed.py (or alone: `.venv/bin/python bench/edge_levers.py --help`).
 
 Scenes: PETS09-S2L1 (people walk through the whole clip), the same clip after a stretch of

@@ -154,8 +154,8 @@ def pipeline_table(images: dict[str, list[np.ndarray]], heap_frames: int, rounds
                   + " ".join(f"{ms[s]:6.1f}" for s in STAGES) + f" {other:6.1f} | {heap:7.1f} | {peer_ms}",
                   flush=True)
             included[f"{model} {dataset}"] = incl.fps
-            gated_rows.append(f"{model:26s} {dataset:16s} {gated.fps:6.1f} {share:8.0%} {gated.fps / det:8.2f} "
-                              f"{gated.fps / peer:9.2f} {gated.fps / square_peer:9.2f}")
+            gated_rows.append(f"{model:26s} {dataset:16s} {gated.fps:6.1f} {share:8.0%} "
+                              f"{gated.fps / det:8.2f} {gated.fps / peer:9.2f} {gated.fps / square_peer:9.2f}")
     print("\n## The same pipeline with motion gating (crops of the changed part on an untiled camera; "
           "Mall: tiles), same frames and rounds")
     print(f"{'model':26s} {'dataset':16s} {'pipe':>6s} {'input px':>8s} {'pipe/det':>8s} {'pipe/peer':>9s} "
