@@ -288,11 +288,13 @@ class GatedDetector:
         while True:                                 # cut by the crop's edge otherwise than in the frame
             x0, y0, x1, y1 = box = self.detector.region_seen(width, height, box)
             touches = (xyxy[:, 0] < x1) & (xyxy[:, 2] > x0) & (xyxy[:, 1] < y1) & (xyxy[:, 3] > y0)
+            if not touches.any():
+                return box, ~touches
             held = xyxy[touches]
-            grown = (max(0, min(x0, math.floor(held[:, 0].min(initial=x0 + margin) - margin))),
-                     max(0, min(y0, math.floor(held[:, 1].min(initial=y0 + margin) - margin))),
-                     min(width, max(x1, math.ceil(held[:, 2].max(initial=x1 - margin) + margin))),
-                     min(height, max(y1, math.ceil(held[:, 3].max(initial=y1 - margin) + margin))))
-            if grown == box:
+            grown = (max(0, min(x0, math.floor(held[:, 0].min() - margin))),
+                     max(0, min(y0, math.floor(held[:, 1].min() - margin))),
+                     min(width, max(x1, math.ceil(held[:, 2].max() + margin))),
+                     min(height, max(y1, math.ceil(held[:, 3].max() + margin))))
+            if grown == box:  # it only grows, within the frame: this ends
                 return box, ~touches
             box = grown
