@@ -18,7 +18,9 @@ calibration puts people too small for a whole-frame pass (far from the camera), 
 whole-frame pass finds the nearer, larger people: fewer passes than tiling the whole frame.
 A caller may hand back some passes' people from an earlier frame instead of running them
 (`reuse`: motion gating skips the tiles whose picture is still, edge.gating); they are merged
-with the fresh passes the same way.
+with the fresh passes the same way. Untiled, `detect_region` runs the model on a part of the
+frame only (motion gating's crop of what changed): a stride-aligned crop of the whole frame's
+tight letterbox, so people keep the boxes a whole-frame pass gives them.
 """
 from __future__ import annotations
 
@@ -71,7 +73,8 @@ def letterbox_image(image: np.ndarray, size_px: int, tight: bool = False) -> tup
     canvas_h, canvas_w = (_stride_ceil(resized_h), _stride_ceil(resized_w)) if tight else (size_px, size_px)
     canvas = np.full((canvas_h, canvas_w, 3), PAD_VALUE, np.uint8)
     # bilinear, as the models' own letterboxes (YOLOX's preproc, Ultralytics' LetterBox): area
-    # sampling cost up to 2.4 ms a 768x576 frame, 15 % of YOLOX's whole pass, for no accuracy
+    # sampling cost 2.4 ms a 768x576 frame, 15 % of YOLOX's pass, and bought no accuracy
+    # (docs/performance.md, section 10)
     canvas[:resized_h, :resized_w] = cv2.resize(image, (resized_w, resized_h), interpolation=cv2.INTER_LINEAR)
     return canvas, scale
 
