@@ -290,11 +290,15 @@ def test_a_camera_can_set_its_own_lever_thresholds_within_the_stores_bounds():
     config = parse_config(data, "store.yaml")
     gate = CameraPipeline(config, "view001", detector=lambda frame: None).gate
     assert gate.motion.min_changed == 0.02 and gate.recheck_s == 2.0
+    assert config.analysis.motion_crop and config.analysis_for(config.cameras[0]).motion_crop
+    crop_off = {**data, "cameras": [{**data["cameras"][0], "motion_crop": False}]}  # its crops span the frame
+    crop_off = parse_config(crop_off, "store.yaml")
+    assert not crop_off.analysis_for(crop_off.cameras[0]).motion_crop and crop_off.analysis.motion_crop
     assert gate.rate.empty_period_s == 0.25
     assert gate.motion.pixel_delta == config.analysis.motion_pixel_delta  # not overridden: the store's
     assert config.analysis.motion_min_changed == 0.001 and config.analysis.empty_fps == 1.0
     for key, value in (("motion_min_changed", 1.5), ("empty_fps", 0), ("motion_pixel_delta", 300),
-                       ("empty_after_s", -1)):
+                       ("empty_after_s", -1), ("motion_crop", "sometimes")):
         bad = {**data, "cameras": [{**data["cameras"][0], key: value}]}
         with pytest.raises(ConfigError, match=f"cameras.0.{key}"):
             parse_config(bad, "store.yaml")
