@@ -27,7 +27,6 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -45,7 +44,7 @@ from bench.edge_speed import machine, with_detector  # noqa: E402
 from edge.assets import assets_dir  # noqa: E402
 from edge.detector import Detector, letterbox_image  # noqa: E402
 from models.registry import MODELS, find_model  # noqa: E402
-from tests.gt import pets09_gt  # noqa: E402
+from tests.gt import pets09_boxes  # noqa: E402
 from tests.pipeline_runs import example  # noqa: E402
 from tests.test_detector import recall_precision  # noqa: E402
 
@@ -102,23 +101,13 @@ WIDE_STEP = 5  # every 5th frame of the recording
 def wide_frames() -> list[tuple[np.ndarray, np.ndarray]]:
     """PETS09 frames cut to 16:9, each with its annotated boxes (K, 4) xyxy px in the cut: the
     people whose box centre lies in it, their boxes clipped to it."""
-    gt = pets09_gt(assets_dir())
     top, bottom = WIDE_ROWS
-    capture = cv2.VideoCapture(str(assets_dir() / "datasets/pets09_s2l1/vtest.avi"))
-    samples, index = [], 0
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        if index % WIDE_STEP == 0:
-            rows = gt[gt["frame"] == index + 1]  # gt frames start at 1
-            boxes = np.stack([rows["x"], rows["y"], rows["x"] + rows["w"], rows["y"] + rows["h"]], 1)
-            boxes[:, [1, 3]] -= top
-            centre_y = (boxes[:, 1] + boxes[:, 3]) / 2
-            boxes = boxes[(centre_y >= 0) & (centre_y < bottom - top)]
-            samples.append((image[top:bottom], boxes.clip(0, [768, bottom - top, 768, bottom - top])))
-        index += 1
-    capture.release()
+    samples = []
+    for image, boxes in pets09_boxes(assets_dir(), WIDE_STEP):
+        boxes[:, [1, 3]] -= top
+        centre_y = (boxes[:, 1] + boxes[:, 3]) / 2
+        boxes = boxes[(centre_y >= 0) & (centre_y < bottom - top)]
+        samples.append((image[top:bottom], boxes.clip(0, [768, bottom - top, 768, bottom - top])))
     return samples
 
 

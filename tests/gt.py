@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 PETS_FPS = 7.0  # seqinfo.ini frameRate: each GT frame stands for 1/7 s
@@ -19,3 +20,22 @@ def pets09_gt(assets: Path) -> np.ndarray:
         out[n] = raw[:, k]
     out["wx"], out["wy"] = raw[:, 7], raw[:, 8]
     return out
+
+
+def pets09_boxes(assets: Path, step: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every `step`-th PETS09 frame from the first, each with its annotated people's boxes
+    (K, 4) xyxy image px (flag = 1 rows)."""
+    gt = pets09_gt(assets)
+    capture = cv2.VideoCapture(str(assets / "datasets/pets09_s2l1/vtest.avi"))
+    samples, index = [], 0
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        if index % step == 0:
+            rows = gt[gt["frame"] == index + 1]  # gt frames start at 1
+            boxes = np.stack([rows["x"], rows["y"], rows["x"] + rows["w"], rows["y"] + rows["h"]], axis=1)
+            samples.append((image, boxes))
+        index += 1
+    capture.release()
+    return samples

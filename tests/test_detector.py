@@ -25,6 +25,7 @@ from edge.detector import (
     yolox_grid,
 )
 from models.registry import ModelAlteredError, ModelError, ModelMissingError
+from tests.gt import pets09_boxes
 from tests.pipeline_runs import example
 
 STEP = 10  # every 10th frame of each recording
@@ -33,21 +34,8 @@ STEP = 10  # every 10th frame of each recording
 @pytest.fixture(scope="module")
 def pets(assets) -> list[tuple[np.ndarray, np.ndarray]]:
     """Every STEP-th PETS09 frame with its ground-truth boxes (K, 4) xyxy px (flag = 1 rows)."""
-    gt = np.loadtxt(assets / "datasets/pets09_s2l1/gt/gt.txt", delimiter=",")
-    gt = gt[gt[:, 6] == 1]
-    capture = cv2.VideoCapture(str(assets / "datasets/pets09_s2l1/vtest.avi"))
-    samples, index = [], 0
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        if index % STEP == 0:
-            boxes = gt[gt[:, 0] == index + 1][:, 2:6].copy()  # gt frames start at 1
-            boxes[:, 2:] += boxes[:, :2]
-            samples.append((image, boxes))
-        index += 1
-    capture.release()
-    assert index == 795
+    samples = pets09_boxes(assets, STEP)
+    assert len(samples) == 80  # of 795 frames
     return samples
 
 
