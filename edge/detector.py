@@ -434,9 +434,7 @@ class Detector:
             return Pass(xyxy, score, np.full((len(xyxy), 4), np.nan, np.float32))
         xyxy += np.array([tile.x0, tile.y0, tile.x0, tile.y0], np.float32)
         edges = np.array([tile.x0, tile.y0, tile.x1, tile.y1], np.float32)
-        at_edge = np.concatenate([xyxy[:, :2] <= edges[:2] + EDGE_MARGIN_PX,
-                                  xyxy[:, 2:] >= edges[2:] - EDGE_MARGIN_PX], axis=1)
-        cut = at_edge & np.array(tile.inner)  # boxes may reach past the crop: >=, not ==
+        cut = edges_cutting(xyxy, edges, tile.inner)
         return Pass(xyxy, score, np.where(cut, edges, np.nan).astype(np.float32))
 
     def _merge(self, passes: list[Pass]) -> tuple[np.ndarray, np.ndarray]:
@@ -446,6 +444,15 @@ class Detector:
         cut_edges = np.concatenate([p.cut_edges for p in passes])
         keep = self._nms(xyxy, score)
         return merge_cut_boxes(xyxy[keep], score[keep], cut_edges[keep])
+
+
+def edges_cutting(xyxy: np.ndarray, edges: np.ndarray, inner: Sequence[bool]) -> np.ndarray:
+    """(M, 4) bool: which inner edges (left, top, right, bottom; `edges` their image
+    coordinates) of a crop cut each of its (M, 4) xyxy boxes, i.e. the box reaches to within
+    EDGE_MARGIN_PX of the edge or past it (a model's box may reach past the crop)."""
+    at_edge = np.concatenate([xyxy[:, :2] <= edges[:2] + EDGE_MARGIN_PX,
+                              xyxy[:, 2:] >= edges[2:] - EDGE_MARGIN_PX], axis=1)
+    return at_edge & np.array(inner)
 
 
 def merge_cut_boxes(xyxy: np.ndarray, score: np.ndarray,

@@ -38,7 +38,7 @@ import numpy as np
 
 from edge.adaptive import AdaptiveRate
 from edge.config import Analysis
-from edge.detector import EDGE_MARGIN_PX, Detector, Pass
+from edge.detector import Detector, Pass, edges_cutting
 from edge.types import Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -272,11 +272,8 @@ class GatedDetector:
         beyond the edge, may score otherwise than in the frame (a sign taken for a person)."""
         x0, y0, x1, y1 = self._box
         height, width = shape[:2]
-        xyxy = fresh.xyxy
-        cut = (((xyxy[:, 0] <= x0 + EDGE_MARGIN_PX) & (x0 > 0))
-               | ((xyxy[:, 1] <= y0 + EDGE_MARGIN_PX) & (y0 > 0))
-               | ((xyxy[:, 2] >= x1 - EDGE_MARGIN_PX) & (x1 < width))
-               | ((xyxy[:, 3] >= y1 - EDGE_MARGIN_PX) & (y1 < height)))
+        inner = (x0 > 0, y0 > 0, x1 < width, y1 < height)
+        cut = edges_cutting(fresh.xyxy, np.array(self._box, np.float32), inner).any(axis=1)
         return fresh[~cut] if cut.any() else fresh
 
     def _grown(self, box: Rect, width: int, height: int) -> tuple[Rect, np.ndarray]:
