@@ -71,12 +71,12 @@ def test_edge_killed_mid_run_resends_from_its_outbox(broker, tmp_path):
         last = int(line.split()[1])
         if last == 60:
             broker.stop()  # from here on, the aggregates exist only in the edge's outbox
-        if last >= 120:
+        if last >= 160:  # the lines read lag the edge's puts by up to a few dozen on a busy machine
             break
     edge.send_signal(signal.SIGKILL)  # no goodbye, no flush
     edge.wait()
     left = Outbox(tmp_path / "edge.sqlite3")
-    assert left.depth >= 50, "the 60 put while the broker was down are still on disk"
+    assert left.depth >= 50, "most of the 100 put after the broker was stopped are still on disk"
     left.close()
     broker.start()
     edge = _edge(broker, tmp_path, 30, start=last + 1)  # the pipeline goes on where it was
