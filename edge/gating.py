@@ -78,10 +78,10 @@ class MotionGate:
         """Per region of `image` (default: one, the whole image), did at least `min_changed` of
         its small picture change since that region's reference? (R,) bool."""
         height, width = image.shape[:2]
-        current = self.small_grey(image)
-        if self._current is None or self._current.shape != current.shape:
+        previous = self._current
+        current = self._take(image)
+        if previous is None or previous.shape != current.shape:
             self._references.clear()  # another frame size: no reference applies
-        self._current, self._scale = current, (current.shape[1] / width, current.shape[0] / height)
         self._regions = list(regions) if regions is not None else [(0, 0, width, height)]
         self.last_changed_shares = []
         for region in self._regions:
@@ -99,8 +99,7 @@ class MotionGate:
         None when less than `min_changed` of the frame changed. One reference picture for the
         whole frame, updated by `keep_reference_box` where the detector ran."""
         height, width = image.shape[:2]
-        current = self.small_grey(image)
-        self._current, self._scale = current, (current.shape[1] / width, current.shape[0] / height)
+        current = self._take(image)
         reference = self._frame_reference
         if reference is None or reference.shape != current.shape:
             self._frame_reference = None
@@ -125,11 +124,7 @@ class MotionGate:
         if self._frame_reference is None:
             self._frame_reference = self._current.copy()
         else:
-            x0, y0, x1, y1 = box
-            scale_x, scale_y = self._scale
-            left, top = int(x0 * scale_x), int(y0 * scale_y)
-            right, bottom = math.ceil(x1 * scale_x), math.ceil(y1 * scale_y)
-            self._frame_reference[top:bottom, left:right] = self._current[top:bottom, left:right]
+            self._frame_reference[self._small(box)] = self._current[self._small(box)]
 
     def keep_reference(self, regions: Sequence[Rect] | None = None) -> None:
         """The picture of the last `changed` call becomes the reference of `regions` (default:
@@ -137,13 +132,25 @@ class MotionGate:
         for region in self._regions if regions is None else regions:
             self._references[region] = self._crop(region)  # a view: each call makes a new picture
 
-    def _crop(self, region: Rect) -> np.ndarray:
-        """The region of the current small picture (at least one pixel, edges rounded outwards)."""
+    def _take(self, image: np.ndarray) -> np.ndarray:
+        """The small picture of `image`, kept (with its scale) for the reference calls."""
+        height, width = image.shape[:2]
+        current = self.small_grey(image)
+        self._current, self._scale = current, (current.shape[1] / width, current.shape[0] / height)
+        return current
+
+    def _small(self, region: Rect) -> tuple[slice, slice]:
+        """An image region's rows and columns in the small picture (at least one pixel, edges
+        rounded outwards)."""
         x0, y0, x1, y1 = region
         scale_x, scale_y = self._scale
         left, top = int(x0 * scale_x), int(y0 * scale_y)
         right, bottom = max(left + 1, math.ceil(x1 * scale_x)), max(top + 1, math.ceil(y1 * scale_y))
-        return self._current[top:bottom, left:right]
+        return slice(top, bottom), slice(left, right)
+
+    def _crop(self, region: Rect) -> np.ndarray:
+        """The region of the current small picture."""
+        return self._current[self._small(region)]
 
 
 class GatedDetector:
