@@ -125,7 +125,15 @@ class Publisher:
     # -- the producer side ---------------------------------------------------------------------
 
     def publish_aggregate(self, message) -> bool:
-        """Store an aggregate durably and wake the pump; False only if the outbox had to drop it."""
+        """Store an aggregate durably and wake the pump; False only if the outbox had to drop it.
+
+        Only this store's aggregates are accepted: the broker's ACL refuses any other, and a
+        broker may answer a refused publish by closing the connection (Mosquitto 2.0 does, at
+        times before its PUBACK is read), so one such row would stall the outbox in a reconnect loop.
+        """
+        if message.store != self.store:
+            raise ValueError(f"store {self.store!r}'s publisher was handed an aggregate of store "
+                             f"{message.store!r} (camera {message.camera!r}): a device publishes only as its own store")
         stored = self.outbox.put(agg_topic(message.store, message.camera), message.to_json())
         self._wake.set()
         return stored

@@ -36,13 +36,30 @@ def test_store_cannot_publish_as_another_store(secured, tmp_path):
     ingest = Collector(broker.url, "footfall/v1/#", client_id="ingest-test", username="ingest",
                        password=_password(secrets_dir, "ingest"))
     own, foreign = make_aggregates("shop-a", ["cam1"], 1)[0], make_aggregates("shop-b", ["cam1"], 1)[0]
+
+    # A stolen store-A box, with its own MQTT client, speaking for store B: the broker refuses
+    # it, with a PUBACK "not authorized" or by closing the connection (Mosquitto 2.0 does both).
+    stolen = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="stolen", protocol=paho.MQTTv5)
+    stolen.username_pw_set("edge-shop-a", _password(secrets_dir, "edge-shop-a"))
+    refused = {}
+    stolen.on_publish = lambda c, u, mid, rc, p: refused.setdefault("puback", rc)
+    stolen.on_disconnect = lambda c, u, f, rc, p: refused.setdefault("disconnect", rc)
+    stolen.connect("127.0.0.1", broker.port)
+    stolen.loop_start()
+    stolen.publish("footfall/v1/shop-b/cam1/agg", foreign.to_json(), qos=1)
+    assert wait_until(lambda: refused, 5), "the broker answers the foreign publish"
+    assert "disconnect" in refused or refused["puback"].is_failure
+    stolen.loop_stop()
+
+    # Our own publisher will not even try, and its store's aggregates still go through.
     password_file = secrets_dir / "edge-shop-a"
     settings = Mqtt(url=broker.url, username="edge-shop-a", password_file=str(password_file))
     publisher = Publisher(settings, "shop-a", ["cam1"], Outbox(tmp_path / "o.sqlite3"), client_id="edge-shop-a")
     publisher.start()
-    publisher.publish_aggregate(foreign)  # store A's device speaking for store B
-    publisher.publish_aggregate(own)
-    assert publisher.drain(10), "the broker answers both (refusing one), so the outbox empties"
+    with pytest.raises(ValueError, match="'shop-a'.*'shop-b'"):
+        publisher.publish_aggregate(foreign)
+    assert publisher.publish_aggregate(own)
+    assert publisher.drain(10), "the store's own aggregate is acknowledged"
     assert wait_until(lambda: any(t.endswith("/agg") for t, _ in ingest.messages), 5)
     topics = [t for t, _ in ingest.messages]
     assert "footfall/v1/shop-a/cam1/agg" in topics
