@@ -84,12 +84,13 @@ class Analysis(Strict):
     live_interval_s: float = Field(2.0, gt=0, le=60, description="Live occupancy message period (default 2 s).")
     live_cell_m: float = Field(1.0, gt=0.1, le=20, description="Cell size of the live grid (default 1 m).")
     burst_s: float = Field(1.0, ge=0, le=1, description="A live camera's frames are analysed in bursts of this many seconds, back to back, which costs less CPU than one at a time; 0 analyses each as it comes (default 1 s).")
-    # Levers that skip the detector (edge.gating); off by default, see docs/performance.md.
-    motion_gating: bool = Field(False, description="Run the detector only when (and, with tiling, only in the tiles where) the picture changed since its last run there; still frames and tiles re-use its people (default off).")
+    # Levers that skip the detector (edge.gating), see docs/performance.md: motion gating on by
+    # default (as Frigate detects only where it saw motion), the adaptive rate off.
+    motion_gating: bool = Field(True, description="Run the detector only when and where the picture changed since its last run there (a crop of the changed part, or the tiles that changed); the rest re-uses its people, re-checked every motion_recheck_s; false: every analysed frame, whole (default on).")
     motion_pixel_delta: PixelDelta = Field(20, description="Grey-level change (0-255) that marks a pixel as changed (default 20).")
     motion_min_changed: Share = Field(0.001, description="Least share of changed pixels that counts as motion (default 0.001).")
     motion_recheck_s: Period = Field(5.0, description="Longest re-use of the last people on a still picture, s (default 5).")
-    motion_crop: bool = Field(True, description="With motion_gating and no tiling, run the detector only on the part of the frame that changed (at the whole frame's scale) and re-use the people outside it; false: the whole frame whenever anything changed (default on; needs detector.letterbox 'tight').")
+    motion_crop: bool = Field(True, description="With motion_gating, run each pass over the whole frame (untiled, or a tiling's whole-frame pass) only on the part that changed (at the frame's scale) and re-use its people outside it; a tile that changed runs whole; false: the whole frame whenever anything changed (default on; needs detector.letterbox 'tight').")
     adaptive_rate: bool = Field(False, description="Run the detector less often while nobody is seen (default off).")
     empty_after_s: Wait = Field(2.0, description="Time with nobody seen before the empty rate applies, s (default 2).")
     empty_fps: Rate = Field(1.0, description="Detector runs per second while the scene is empty (default 1).")
@@ -113,7 +114,7 @@ class Detector(Strict):
     models_dir: str | None = Field(None, description="Where weights are; default ${FOOTFALL_ASSETS}/models.")
     score_threshold: float = Field(0.3, gt=0, lt=1, description="Least person score kept (default 0.3).")
     nms_iou: float = Field(0.45, gt=0, lt=1, description="IoU above which overlapping boxes merge (default 0.45).")
-    threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads (default 1).")
+    threads: int = Field(1, ge=1, le=64, description="CPU threads of a camera's picture work: onnxruntime's intra-op threads and OpenCV's (default 1).")
     letterbox: Literal["tight", "square"] = Field(
         "tight", description="Model input around the scaled frame: 'tight' pads it only to a multiple of "
         "32 px (a 4:3 frame runs 416x320, not 416x416: about a quarter less work, same scale), 'square' "

@@ -16,11 +16,13 @@ it across that edge (the same person, seen by the neighbouring tile), so nobody 
 With `small_below_input_px` the tiles cover only the band of image rows where the camera's
 calibration puts people too small for a whole-frame pass (far from the camera), and one
 whole-frame pass finds the nearer, larger people: fewer passes than tiling the whole frame.
-A caller may hand back some passes' people from an earlier frame instead of running them
-(`reuse`: motion gating skips the tiles whose picture is still, edge.gating); they are merged
-with the fresh passes the same way. Untiled, `detect_region` runs the model on a part of the
-frame only (motion gating's crop of what changed): a stride-aligned crop of the whole frame's
-tight letterbox, so people keep the boxes a whole-frame pass gives them.
+A caller may hand back, per pass (the whole frame when untiled), its people from an earlier
+frame instead of running it, or a `Crop`: run the pass on part of its picture only and keep
+its earlier people outside that part (motion gating, edge.gating). A crop is a stride-aligned
+crop of the pass's own tight letterbox, so people keep the boxes a whole pass gives them;
+fresh boxes cut by one of its edges inside the pass are dropped (the model, missing the
+context beyond the edge, may score a still thing otherwise there). Everything is merged the
+same way.
 """
 from __future__ import annotations
 
@@ -172,6 +174,11 @@ class Tile:
     y1: int
     inner: tuple[bool, bool, bool, bool]
 
+    @staticmethod
+    def whole(width_px: int, height_px: int) -> "Tile":
+        """The whole frame, as the one pass of an untiled detector or a tiling's whole-frame pass."""
+        return Tile(0, 0, width_px, height_px, (False, False, False, False))
+
 
 @dataclass(frozen=True)
 class Pass:
@@ -182,6 +189,23 @@ class Pass:
     xyxy: np.ndarray
     score: np.ndarray
     cut_edges: np.ndarray
+
+    def rows(self, which: np.ndarray) -> "Pass":
+        return Pass(self.xyxy[which], self.score[which], self.cut_edges[which])
+
+    @staticmethod
+    def join(first: "Pass", second: "Pass") -> "Pass":
+        return Pass(np.concatenate([first.xyxy, second.xyxy]), np.concatenate([first.score, second.score]),
+                    np.concatenate([first.cut_edges, second.cut_edges]))
+
+
+@dataclass(frozen=True)
+class Crop:
+    """Run a pass on `box` of its picture only (image px, end exclusive, as `region_seen` gives
+    it) and keep `kept`, its people found earlier outside it."""
+
+    box: tuple[int, int, int, int]
+    kept: Pass
 
 
 def make_tiles(width_px: int, height_px: int, tiling: Tiling,
@@ -241,6 +265,11 @@ class Detector:
                  geometry: CameraGeometry | None = None, letterbox: Letterbox = "tight"):
         if tiling is not None and tiling.small_below_input_px is not None and geometry is None:
             raise ValueError("tiling.small_below_input_px needs the camera's calibration (geometry)")
+        # A camera's picture work runs on `threads` threads: onnxruntime's and OpenCV's (letterbox,
+        # motion picture). OpenCV's count is per process, as each camera is: with its default (every
+        # core) its workers spin after each small call, which cost a 2 ms model's pipeline 20 %
+        # (docs/performance.md, section 11).
+        cv2.setNumThreads(threads)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -304,10 +333,10 @@ class Detector:
         geometry = CameraGeometry.from_config(camera) if band else None
         return cls.from_config(store.detector_for(camera), camera.tiling, store, geometry)
 
-    def __call__(self, image: np.ndarray, reuse: Sequence[Pass | None] | None = None) -> Detections:
+    def __call__(self, image: np.ndarray, reuse: Sequence[Pass | Crop | None] | None = None) -> Detections:
         """People in a BGR uint8 (H, W, 3) image; boxes in its pixels, clipped to it. `reuse`
         gives, per pass of `pass_tiles`, people found earlier to take instead of running that
-        pass (None: run it); by default every pass runs."""
+        pass, or a `Crop` of it to run (None: run it whole); by default every pass runs whole."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected a BGR image, shape (H, W, 3) uint8, got {image.shape} {image.dtype}")
         started = time.perf_counter()
@@ -318,7 +347,8 @@ class Detector:
             reuse = [None] * len(tiles)
         if len(reuse) != len(tiles):
             raise ValueError(f"reuse has {len(reuse)} passes, a {width}x{height} px frame gets {len(tiles)}")
-        self.last_found = [self._pass(image, tile) if known is None else known
+        self.last_found = [self._pass(image, tile) if known is None
+                           else self._crop_pass(image, tile, known) if isinstance(known, Crop) else known
                            for tile, known in zip(tiles, reuse, strict=True)]
         if self.tiling is None:
             xyxy, score = self.last_found[0].xyxy, self.last_found[0].score
@@ -328,36 +358,19 @@ class Detector:
         self.last_latency_ms = (time.perf_counter() - started) * 1000
         return Detections(xyxy, score)
 
-    def detect_region(self, image: np.ndarray, region: tuple[int, int, int, int]) -> Detections:
-        """People in `region` (x0, y0, x1, y1 image px, end exclusive) of a BGR frame, in its
-        pixels: the model runs on the part of the whole frame's tight letterbox that covers the
-        region, widened to the model's largest stride, so it sees the very pixels, on the very
-        anchor grid, of a whole-frame pass, on less picture. Needs a tight session (any input
-        shape) and no tiling. Motion gating runs it on the changed part of a frame (edge.gating)."""
-        if not self.tight or self.tiling is not None:
-            raise ValueError(f"model {self.model_path}: detect_region needs letterbox 'tight' and no tiling")
-        started = time.perf_counter()
-        self.last_passes = 0
-        height, width = image.shape[:2]
+    def region_seen(self, tile: Tile, region: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """The part of `tile` (a pass of `pass_tiles`) that a `Crop` of `region` (image px, end
+        exclusive, inside the tile) shows the model: the region widened to the model's largest
+        stride in the tile's letterbox, in whole image px (so that it comes back unchanged)."""
         x0, y0, x1, y1 = region
-        if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
-            raise ValueError(f"region {region} is not inside the {width}x{height} px frame")
-        canvas, scale = letterbox_image(image, self.input_size_px, tight=True)
-        left, top, right, bottom = _stride_box(region, scale)
-        xyxy, score = self._infer(canvas[top:bottom, left:right], scale, (left, top))
-        xyxy = xyxy.clip(0, np.array([width, height, width, height], np.float32))
-        self.last_latency_ms = (time.perf_counter() - started) * 1000
-        return Detections(xyxy, score)
-
-    def region_seen(self, width_px: int, height_px: int,
-                    region: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-        """The part of a `width_px` × `height_px` frame that `detect_region` shows the model for
-        `region`: the region widened to the model's largest stride (image px, end exclusive)."""
-        scale = min(self.input_size_px / height_px, self.input_size_px / width_px)
-        left, top, right, bottom = _stride_box(region, scale)
-        # whole image px inside it, so that the same region comes back for the answer
-        return (math.ceil(left / scale), math.ceil(top / scale),
-                min(width_px, math.floor(right / scale)), min(height_px, math.floor(bottom / scale)))
+        if not (tile.x0 <= x0 < x1 <= tile.x1 and tile.y0 <= y0 < y1 <= tile.y1):
+            raise ValueError(f"region {region} is not inside the pass over "
+                             f"{(tile.x0, tile.y0, tile.x1, tile.y1)}")
+        width, height = tile.x1 - tile.x0, tile.y1 - tile.y0
+        scale = min(self.input_size_px / height, self.input_size_px / width)
+        left, top, right, bottom = _stride_box((x0 - tile.x0, y0 - tile.y0, x1 - tile.x0, y1 - tile.y0), scale)
+        return (tile.x0 + math.ceil(left / scale), tile.y0 + math.ceil(top / scale),
+                tile.x0 + min(width, math.floor(right / scale)), tile.y0 + min(height, math.floor(bottom / scale)))
 
     def _run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One model pass: NMS-ed (M, 4) xyxy in `image` pixels and (M,) scores."""
@@ -418,7 +431,7 @@ class Detector:
         """The model passes a frame of this size gets, as the tiles they see: `tiles`, then the
         whole frame (a tile without inner edges) when the tiling has that pass; without tiling
         the whole frame alone."""
-        whole = Tile(0, 0, width_px, height_px, (False, False, False, False))
+        whole = Tile.whole(width_px, height_px)
         if self.tiling is None:
             return [whole]
         tiles = self.tiles(width_px, height_px)
@@ -426,16 +439,36 @@ class Detector:
             return [*tiles, whole]
         return tiles
 
-    def _pass(self, image: np.ndarray, tile: Tile) -> Pass:
-        """One model pass over `tile` of `image`, boxes moved to image pixels, with the inner
-        tile edges cutting them."""
-        xyxy, score = self._run(image[tile.y0:tile.y1, tile.x0:tile.x1])
+    def _pass(self, image: np.ndarray, tile: Tile, region: tuple[int, int, int, int] | None = None) -> Pass:
+        """One model pass over `tile` of `image` (or over `region` of it only: a stride-aligned
+        crop of the tile's letterbox, the same pixels on the same anchor grid), boxes moved to
+        image pixels, with the inner tile edges cutting them."""
+        picture = image[tile.y0:tile.y1, tile.x0:tile.x1]
+        if region is None:
+            xyxy, score = self._run(picture)
+        else:
+            if not self.tight:
+                raise ValueError(f"model {self.model_path}: a crop needs letterbox 'tight'")
+            canvas, scale = letterbox_image(picture, self.input_size_px, tight=True)
+            x0, y0, x1, y1 = region
+            left, top, right, bottom = _stride_box((x0 - tile.x0, y0 - tile.y0, x1 - tile.x0, y1 - tile.y0), scale)
+            xyxy, score = self._infer(canvas[top:bottom, left:right], scale, (left, top))
         if (tile.x0, tile.y0) == (0, 0) and not any(tile.inner):  # the whole frame, on every untiled call
             return Pass(xyxy, score, np.full((len(xyxy), 4), np.nan, np.float32))
         xyxy += np.array([tile.x0, tile.y0, tile.x0, tile.y0], np.float32)
         edges = np.array([tile.x0, tile.y0, tile.x1, tile.y1], np.float32)
         cut = edges_cutting(xyxy, edges, tile.inner)
         return Pass(xyxy, score, np.where(cut, edges, np.nan).astype(np.float32))
+
+    def _crop_pass(self, image: np.ndarray, tile: Tile, crop: Crop) -> Pass:
+        """The pass over `tile` run on `crop.box` only, its fresh people whole inside it (those
+        cut by one of its edges inside the tile dropped), and `crop.kept`."""
+        seen = self.region_seen(tile, crop.box)
+        fresh = self._pass(image, tile, seen)
+        x0, y0, x1, y1 = seen
+        inner = (x0 > tile.x0, y0 > tile.y0, x1 < tile.x1, y1 < tile.y1)
+        cut = edges_cutting(fresh.xyxy, np.array(seen, np.float32), inner).any(axis=1)
+        return Pass.join(fresh.rows(~cut) if cut.any() else fresh, crop.kept)
 
     def _merge(self, passes: list[Pass]) -> tuple[np.ndarray, np.ndarray]:
         """All passes' people as one: NMS, then the pieces cut by tile edges joined."""

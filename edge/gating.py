@@ -5,19 +5,20 @@ The detector is most of the edge CPU (docs/performance.md). Two levers avoid run
 - motion gating (`MotionGate`): the frame, downscaled to `width_px` wide, in grey and blurred,
   is compared, region by region, with the same picture of the frame the detector last ran on
   in that region (that picture is the background model: it is what the region's current
-  people were detected on). A region where fewer than `min_changed` of its pixels changed by
-  more than `pixel_delta` grey levels is still, and its last people are re-used. Without
-  tiling the one region is the whole frame ("when": the detector runs or not), and with
-  `crop` (`analysis.motion_crop`, a model that takes any input shape) the model runs only on
-  the changed part ("where": `Detector.detect_region`, the rectangle around the changed
-  pixels with a margin, grown to hold whole the people last found next to it) and the people
-  outside it are re-used. When the detector tiles, each tile's pass is a region of its own
-  (only the tiles that changed run, still tiles hand back their last people to the merge; a
-  whole-frame pass is the whole-frame region, so it follows the "when" rule). Re-used people
-  keep their tracks alive (the tracker sees the same boxes) and keep adding dwell and heat.
-  A still region (with crops: the whole frame) is re-checked every `recheck_s` seconds
-  regardless, so people who stand still are confirmed, and people who left without a
-  visible change (lighting drift) are eventually dropped.
+  people were detected on). Each model pass is a region: the whole frame without tiling,
+  else each tile and the whole-frame pass, if any. A region where fewer than `min_changed`
+  of its pixels changed by more than `pixel_delta` grey levels is still, and its pass hands
+  its last people back to the merge ("when"). With `crop` (`analysis.motion_crop`, a model
+  that takes any input shape) a region that changed runs its pass only on the changed part
+  ("where": a `Crop`, the rectangle around the changed pixels with a margin, grown to hold
+  whole the people last found next to it), and its people outside that part are re-used.
+  Only passes over the whole frame are cropped (untiled, or a tiling's whole-frame pass): in
+  tiles, crops cost accuracy (PETS09 in 2x2 tiles: heat r 0.884 -> 0.833, person-seconds
+  +1.5 %; docs/performance.md section 12), so a tile that changed runs whole.
+  Re-used people keep their tracks alive (the tracker sees the same boxes) and keep adding
+  dwell and heat. A region is run whole every `recheck_s` seconds regardless, so people who
+  stand still are confirmed, and people who left without a visible change (lighting drift)
+  are eventually dropped.
 - adaptive rate (`edge.adaptive.AdaptiveRate`): while nobody is seen, run at a low rate.
 
 `GatedDetector` combines them in front of a `Detector`; each lever may veto a run, and with
@@ -38,7 +39,7 @@ import numpy as np
 
 from edge.adaptive import AdaptiveRate
 from edge.config import Analysis
-from edge.detector import Detector, Pass, edges_cutting
+from edge.detector import Crop, Detector, Pass, Tile
 from edge.types import Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,6 @@ class MotionGate:
         self.pixel_delta, self.min_changed, self.width_px = pixel_delta, min_changed, width_px
         self.last_changed_shares: list[float] = []  # per region, share of changed pixels at the last call
         self._references: dict[Rect, np.ndarray] = {}
-        self._frame_reference: np.ndarray | None = None  # changed_box's: updated where the detector ran
         self._current: np.ndarray | None = None
         self._regions: list[Rect] = []
         self._scale = (1.0, 1.0)  # small picture px per image px, x and y
@@ -70,67 +70,64 @@ class MotionGate:
         artefacts fall under `pixel_delta`, a walking person does not."""
         height, width = image.shape[:2]
         size = (self.width_px, max(1, round(height * self.width_px / width)))
-        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)  # before resizing: a third of the work
-        # linear, not area, sampling: 0.3 instead of 0.9 ms for PETS09; the blur does the smoothing
-        return cv2.GaussianBlur(cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR), (5, 5), 0)
+        # linear, not area, sampling (0.3 instead of 0.9 ms for PETS09; the blur does the smoothing),
+        # then grey: 0.05 instead of 0.12 ms for a frame in the cache, within a grey level (0.13-0.16
+        # ms either way for one read from memory, one thread)
+        small = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+        return cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
 
-    def changed(self, image: np.ndarray, regions: Sequence[Rect] | None = None) -> np.ndarray:
-        """Per region of `image` (default: one, the whole image), did at least `min_changed` of
-        its small picture change since that region's reference? (R,) bool."""
+    def changed_boxes(self, image: np.ndarray, regions: Sequence[Rect] | None = None) -> list[Rect | None]:
+        """Per region of `image` (default: one, the whole image), the part of it that changed
+        since its reference: the rectangle around its changed pixels grown by `CROP_MARGIN` (of
+        the frame's longer side), inside the region; the whole region before any reference;
+        None when less than `min_changed` of it changed."""
         height, width = image.shape[:2]
         previous = self._current
         current = self._take(image)
         if previous is None or previous.shape != current.shape:
             self._references.clear()  # another frame size: no reference applies
         self._regions = list(regions) if regions is not None else [(0, 0, width, height)]
-        self.last_changed_shares = []
+        margin = CROP_MARGIN * max(width, height)
+        scale_x, scale_y = self._scale
+        self.last_changed_shares, boxes = [], []
         for region in self._regions:
             reference = self._references.get(region)
             if reference is None:
                 self.last_changed_shares.append(1.0)
+                boxes.append(region)
                 continue
-            moved = cv2.absdiff(self._crop(region), reference) > self.pixel_delta
-            self.last_changed_shares.append(float(np.count_nonzero(moved)) / moved.size)
-        return np.array(self.last_changed_shares) >= self.min_changed
+            rows_in, cols_in = self._small(region)
+            moved = cv2.absdiff(current[rows_in, cols_in], reference) > self.pixel_delta
+            share = np.count_nonzero(moved) / moved.size
+            self.last_changed_shares.append(share)
+            if share < self.min_changed:
+                boxes.append(None)
+                continue
+            rows, cols = np.flatnonzero(moved.any(axis=1)), np.flatnonzero(moved.any(axis=0))
+            x0, y0, x1, y1 = region
+            boxes.append((max(x0, math.floor((cols_in.start + cols[0]) / scale_x - margin)),
+                          max(y0, math.floor((rows_in.start + rows[0]) / scale_y - margin)),
+                          min(x1, math.ceil((cols_in.start + cols[-1] + 1) / scale_x + margin)),
+                          min(y1, math.ceil((rows_in.start + rows[-1] + 1) / scale_y + margin))))
+        return boxes
 
-    def changed_box(self, image: np.ndarray) -> Rect | None:
-        """The part of `image` that changed since the detector last ran there: the rectangle
-        around its changed pixels, grown by `CROP_MARGIN`; the whole frame before any reference;
-        None when less than `min_changed` of the frame changed. One reference picture for the
-        whole frame, updated by `keep_reference_box` where the detector ran."""
-        height, width = image.shape[:2]
-        current = self._take(image)
-        reference = self._frame_reference
-        if reference is None or reference.shape != current.shape:
-            self._frame_reference = None
-            self.last_changed_shares = [1.0]
-            return 0, 0, width, height
-        moved = cv2.absdiff(current, reference) > self.pixel_delta
-        count = np.count_nonzero(moved)
-        self.last_changed_shares = [count / moved.size]
-        if count / moved.size < self.min_changed:
-            return None
-        rows, cols = np.flatnonzero(moved.any(axis=1)), np.flatnonzero(moved.any(axis=0))
-        margin = CROP_MARGIN * max(width, height)
-        scale_x, scale_y = self._scale
-        return (max(0, math.floor(cols[0] / scale_x - margin)),
-                max(0, math.floor(rows[0] / scale_y - margin)),
-                min(width, math.ceil((cols[-1] + 1) / scale_x + margin)),
-                min(height, math.ceil((rows[-1] + 1) / scale_y + margin)))
-
-    def keep_reference_box(self, box: Rect) -> None:
-        """The picture of the last `changed_box` call becomes the reference inside `box`: the
-        detector ran there."""
-        if self._frame_reference is None:
-            self._frame_reference = self._current.copy()
-        else:
-            self._frame_reference[self._small(box)] = self._current[self._small(box)]
-
-    def keep_reference(self, regions: Sequence[Rect] | None = None) -> None:
-        """The picture of the last `changed` call becomes the reference of `regions` (default:
-        all regions of that call): the detector ran on them."""
-        for region in self._regions if regions is None else regions:
-            self._references[region] = self._crop(region)  # a view: each call makes a new picture
+    def keep_reference(self, regions: Sequence[Rect] | None = None,
+                       parts: Sequence[Rect | None] | None = None) -> None:
+        """The picture of the last `changed_boxes` call becomes the reference of `regions`
+        (default: all regions of that call): the detector ran on them; per region, only inside
+        `parts[i]` where given (a crop of it ran)."""
+        for i, region in enumerate(self._regions if regions is None else regions):
+            part = None if parts is None else parts[i]
+            reference = self._references.get(region)
+            if part is None or reference is None:
+                self._references[region] = self._crop(region)  # a view: each call makes a new picture
+                continue
+            (rows_in, cols_in), (rows, cols) = self._small(region), self._small(part)
+            inside = (slice(rows.start - rows_in.start, rows.stop - rows_in.start),
+                      slice(cols.start - cols_in.start, cols.stop - cols_in.start))
+            reference = reference.copy()  # earlier pictures' views are shared by overlapping regions
+            reference[inside] = self._current[rows, cols]
+            self._references[region] = reference
 
     def _take(self, image: np.ndarray) -> np.ndarray:
         """The small picture of `image`, kept (with its scale) for the reference calls."""
@@ -155,11 +152,13 @@ class MotionGate:
 
 class GatedDetector:
     """`gated(frame) -> Detections`: the detector's people on this frame, or the last ones
-    re-used, in all or (motion gating a tiling detector) some of its passes, where a lever says
-    the detector need not run. `runs` counts frames on which it ran (some passes), `reused`
-    frames on which it did not, `passes_skipped` the model passes whose people were re-used
-    (the detector's `passes_run` counts those run); `last_latency_ms` is this call's wall time
-    (the detector's, or the gate's own when nothing ran)."""
+    re-used, in all or (motion gating) some of its passes, where a lever says the detector need
+    not run; with crops, a pass that changed in part runs on that part only. `runs` counts
+    frames on which it ran (some passes), `reused` frames on which it did not, `passes_skipped`
+    the model passes whose people were re-used, `cropped` the passes run on a crop (the
+    detector's `passes_run` counts those run, whole or cropped); `last_crops` are this frame's
+    crops (image px); `last_latency_ms` is this call's wall time (the detector's, or the gate's
+    own when nothing ran)."""
 
     def __init__(self, detector: Detector, *, motion: MotionGate | None = None, recheck_s: float = 5.0,
                  rate: AdaptiveRate | None = None, crop: bool = False,
@@ -170,19 +169,18 @@ class GatedDetector:
         self.keep = keep
         self.runs = self.reused = self.passes_skipped = self.cropped = 0
         self.last_latency_ms = 0.0
+        self.last_crops: list[Rect] = []
         # stand-in detectors (bench/edge_rest.py) have no tiling: one pass over the whole frame
         self._tiled = getattr(detector, "tiling", None) is not None
-        # crops need a model that takes any input shape; a tiling detector gates by tile instead
-        self._crop = crop and motion is not None and not self._tiled and getattr(detector, "tight", False)
-        if crop and motion is not None and not self._tiled and not self._crop:
-            log.info("model %s takes a square input only: motion gating runs it on whole frames",
+        # crops need a model that takes any input shape
+        self._crop = crop and motion is not None and getattr(detector, "tight", False)
+        if crop and motion is not None and not self._crop:
+            log.info("model %s takes a square input only: motion gating runs whole passes",
                      getattr(detector, "model_path", "?"))
-        self._box: Rect | None = None  # this frame's crop (None: the whole frame)
-        self._outside = np.zeros(0, bool)  # which last people lie outside it, to re-use
         self._last: Detections | None = None
-        self._regions: list[Rect] = []  # per pass, the image region it sees
-        self._found: list[Pass] = []  # per pass, its people when it last ran (tiling only)
-        self._ran_s = np.zeros(0)  # per pass, the timestamp it last ran
+        self._tiles: list[Tile] = []  # the passes, as the part of the frame each sees
+        self._found: list[Pass] = []  # per pass, its people when it last ran (tiling or crops only)
+        self._ran_s = np.zeros(0)  # per pass, the timestamp it last ran whole
 
     @classmethod
     def from_analysis(cls, detector: Detector, analysis: Analysis,
@@ -196,109 +194,92 @@ class GatedDetector:
                    crop=analysis.motion_crop, keep=keep)
 
     def __call__(self, frame: Frame) -> Detections:
-        if self.motion is None and self.rate is None:  # no lever (the default): skip the bookkeeping
+        if self.motion is None and self.rate is None:  # no lever: skip the bookkeeping
             detections = self.detector(frame.image)
             self.last_latency_ms = self.detector.last_latency_ms
             self.runs += 1
             return detections if self.keep is None else self.keep(detections)
         started = time.perf_counter()
-        due = self._must_run(frame)
-        if not due.any():
+        plan = self._plan(frame)
+        self.last_crops = [p.box for p in plan if isinstance(p, Crop)] if plan is not None else []
+        if plan is None:
             self.reused += 1
-            self.passes_skipped += len(due)
+            self.passes_skipped += len(self._tiles)
             self.last_latency_ms = (time.perf_counter() - started) * 1000
             return self._last
-        if self._box is not None:
-            fresh = self.detector.detect_region(frame.image, self._box)
-            fresh = self._whole_in_crop(fresh, frame.image.shape)
-            kept = self._last[self._outside]
-            detections = Detections(np.concatenate([fresh.xyxy, kept.xyxy]),
-                                    np.concatenate([fresh.confidence, kept.confidence]))
-            self.cropped += 1
-        elif due.all():
-            detections = self.detector(frame.image)
+        if all(p is None for p in plan):
+            detections = self.detector(frame.image)  # stand-ins take the frame only
         else:
-            detections = self.detector(frame.image, [None if run else found
-                                                     for run, found in zip(due, self._found, strict=True)])
-        if self._tiled:
+            detections = self.detector(frame.image, plan)
+        if self._tiled or self._crop:
             self._found = self.detector.last_found
         if self.keep is not None:
             detections = self.keep(detections)
         self.last_latency_ms = self.detector.last_latency_ms
         self._last = detections
-        if self._crop:  # a crop is not a whole-frame run: the recheck clock goes on
-            if self._box is None:
-                self._ran_s[:] = frame.timestamp_s
-            self.motion.keep_reference_box(self._box or self._regions[0])
-        else:
-            self._ran_s = np.where(due, frame.timestamp_s, self._ran_s)
-            if self.motion is not None:
-                ran = [region for region, run in zip(self._regions, due, strict=True) if run]
-                self.motion.keep_reference(ran)
+        whole = np.array([p is None for p in plan])
+        self._ran_s = np.where(whole, frame.timestamp_s, self._ran_s)  # a crop does not stop the re-check clock
+        if self.motion is not None:
+            ran = [(tile, p) for tile, p in zip(self._tiles, plan, strict=True) if not isinstance(p, Pass)]
+            self.motion.keep_reference([_rect(tile) for tile, _ in ran],
+                                       [p.box if isinstance(p, Crop) else None for _, p in ran])
         if self.rate is not None:
             self.rate.ran(frame.timestamp_s, len(detections))
         self.runs += 1
-        self.passes_skipped += int(np.count_nonzero(~due))
+        self.passes_skipped += sum(isinstance(p, Pass) for p in plan)
+        self.cropped += len(self.last_crops)
         return detections
 
-    def _must_run(self, frame: Frame) -> np.ndarray:
-        """Per pass, must it run on this frame? With crops, `_box` is where (None: everywhere)."""
-        self._box = None
+    def _plan(self, frame: Frame) -> list[Pass | Crop | None] | None:
+        """Per pass: None (run it whole), its last people (re-use them) or a `Crop`; None for
+        the whole frame when no pass need run."""
         height, width = frame.image.shape[:2]
-        if self._tiled:
-            regions = [(t.x0, t.y0, t.x1, t.y1) for t in self.detector.pass_tiles(width, height)]
-        else:
-            regions = [(0, 0, width, height)]
-        if self._last is None or regions != self._regions or frame.timestamp_s < self._ran_s.max():
-            self._regions, self._ran_s = regions, np.full(len(regions), frame.timestamp_s)
-            if self._crop:  # keeps this picture for keep_reference_box()
-                self.motion.changed_box(frame.image)
-            elif self.motion is not None:
-                self.motion.changed(frame.image, regions)  # keeps this picture for keep_reference()
-            return np.ones(len(regions), bool)
+        tiles = (self.detector.pass_tiles(width, height) if self._tiled or self._crop
+                 else [Tile.whole(width, height)])
+        if self._last is None or tiles != self._tiles or frame.timestamp_s < self._ran_s.max():
+            self._tiles, self._ran_s = tiles, np.full(len(tiles), frame.timestamp_s)
+            if self.motion is not None:
+                self.motion.changed_boxes(frame.image, [_rect(t) for t in tiles])  # its picture, to keep
+            return [None] * len(tiles)
         if self.rate is not None and not self.rate.due(frame.timestamp_s):
-            return np.zeros(len(regions), bool)
+            return None
         if self.motion is None:
-            return np.ones(len(regions), bool)
+            return [None] * len(tiles)
         recheck = frame.timestamp_s - self._ran_s >= self.recheck_s - 1e-9
-        if not self._crop:
-            return self.motion.changed(frame.image, regions) | recheck
-        box = self.motion.changed_box(frame.image)
-        if box is None and not recheck[0]:
-            return np.zeros(1, bool)
-        if box is not None and not recheck[0]:
-            box, self._outside = self._grown(box, width, height)
-            x0, y0, x1, y1 = box
-            self._box = box if (x1 - x0) * (y1 - y0) <= CROP_MAX_SHARE * width * height else None
-        return np.ones(1, bool)
+        boxes = self.motion.changed_boxes(frame.image, [_rect(t) for t in tiles])
+        still = [box is None and not due for box, due in zip(boxes, recheck, strict=True)]
+        if all(still):
+            return None
+        whole = Tile.whole(width, height)
+        return [self._found[i] if still[i]  # (a single untiled pass is never still here)
+                else None if recheck[i] or not self._crop or tile != whole  # tiles run whole (module doc)
+                else self._cropped(tile, box, self._found[i], max(width, height))
+                for i, (tile, box) in enumerate(zip(tiles, boxes, strict=True))]
 
-    def _whole_in_crop(self, fresh: Detections, shape: tuple[int, ...]) -> Detections:
-        """Drops the crop's people cut by one of its edges inside the frame: someone who moves is
-        inside the crop with a margin, and someone found before is held whole with one, so
-        what the edge cuts is a still thing or person that the model, missing the context
-        beyond the edge, may score otherwise than in the frame (a sign taken for a person)."""
-        x0, y0, x1, y1 = self._box
-        height, width = shape[:2]
-        inner = (x0 > 0, y0 > 0, x1 < width, y1 < height)
-        cut = edges_cutting(fresh.xyxy, np.array(self._box, np.float32), inner).any(axis=1)
-        return fresh[~cut] if cut.any() else fresh
-
-    def _grown(self, box: Rect, width: int, height: int) -> tuple[Rect, np.ndarray]:
-        """`box` grown until the part of the frame the model sees for it holds whole every last
-        person it touches (they are found again there, not cut at its edge): that part, and
-        which last people lie outside it (re-used)."""
-        xyxy = self._last.xyxy
-        margin = CROP_MARGIN * max(width, height)  # context around them too: the model scores a person
-        while True:                                 # cut by the crop's edge otherwise than in the frame
-            x0, y0, x1, y1 = box = self.detector.region_seen(width, height, box)
+    def _cropped(self, tile: Tile, box: Rect, last: Pass, frame_px: int) -> Crop | None:
+        """A crop of `tile` around `box`, grown until the part of the frame the model sees for
+        it holds whole, with a margin, every last person of the pass it touches (they are found
+        again there, not cut at its edge), with that pass's people outside it kept; None (run
+        the pass whole) when it would cover more than `CROP_MAX_SHARE` of the tile."""
+        xyxy = last.xyxy
+        margin = CROP_MARGIN * frame_px  # context around them too: the model scores a person
+        most_px = CROP_MAX_SHARE * (tile.x1 - tile.x0) * (tile.y1 - tile.y0)  # cut by the crop's edge
+        while True:                                                           # otherwise than in the frame
+            x0, y0, x1, y1 = box = self.detector.region_seen(tile, box)
+            if (x1 - x0) * (y1 - y0) > most_px:  # it only grows: a crowded picture ends here
+                return None
             touches = (xyxy[:, 0] < x1) & (xyxy[:, 2] > x0) & (xyxy[:, 1] < y1) & (xyxy[:, 3] > y0)
             if not touches.any():
-                return box, ~touches
+                return Crop(box, last)
             held = xyxy[touches]
-            grown = (max(0, min(x0, math.floor(held[:, 0].min() - margin))),
-                     max(0, min(y0, math.floor(held[:, 1].min() - margin))),
-                     min(width, max(x1, math.ceil(held[:, 2].max() + margin))),
-                     min(height, max(y1, math.ceil(held[:, 3].max() + margin))))
-            if grown == box:  # it only grows, within the frame: this ends
-                return box, ~touches
+            grown = (max(tile.x0, min(x0, math.floor(held[:, 0].min() - margin))),
+                     max(tile.y0, min(y0, math.floor(held[:, 1].min() - margin))),
+                     min(tile.x1, max(x1, math.ceil(held[:, 2].max() + margin))),
+                     min(tile.y1, max(y1, math.ceil(held[:, 3].max() + margin))))
+            if grown == box:  # it only grows, within the tile: this ends
+                return Crop(box, last.rows(~touches))
             box = grown
+
+
+def _rect(tile: Tile) -> Rect:
+    return tile.x0, tile.y0, tile.x1, tile.y1
