@@ -11,7 +11,7 @@ second in every whole bucket after its first. Prints a line per N and what one m
 adds, (PSS at the largest N − PSS at the smallest) / (difference in N).
 
     .venv/bin/python bench/edge_fleet.py [--cameras 1,8,16,24,28,32] [--model yolox_nano.onnx]
-                                         [--letterbox tight|square] [--motion-gating]
+                                         [--letterbox tight|square] [--no-motion-gating]
 
 Cameras are forked from a fork server that has imported the pipeline's libraries
 (edge/supervisor.py, edge/preload.py), so they share those pages; memory depends on the
@@ -56,7 +56,7 @@ def roles(parent: int) -> dict[str, list[int]]:
     return found
 
 
-def store_yaml(cameras: int, detector: dict[str, str], folder: Path, motion_gating: bool = False) -> Path:
+def store_yaml(cameras: int, detector: dict[str, str], folder: Path, motion_gating: bool = True) -> Path:
     data = yaml.safe_load((REPO / "examples/pets09.yaml").read_text())
     data["analysis"].update(fps=5, bucket_s=10, motion_gating=motion_gating)
     camera = dict(data["cameras"][0], realtime=True, loop=True)
@@ -68,7 +68,7 @@ def store_yaml(cameras: int, detector: dict[str, str], folder: Path, motion_gati
 
 
 def measure(cameras: int, detector: dict[str, str], settle_s: float, run_s: float, folder: Path,
-            motion_gating: bool = False) -> tuple[dict[str, dict[str, float]], list[float]]:
+            motion_gating: bool = True) -> tuple[dict[str, dict[str, float]], list[float]]:
     """`python -m edge run` with `cameras` cameras: memory per role (summed over its processes),
     and the frames per second each camera analysed in each whole bucket after its first."""
     out, log = folder / f"out{cameras}", folder / f"edge{cameras}.log"
@@ -110,8 +110,9 @@ def main() -> None:
                         help="camera counts to run (default 1,8,16,24,28,32)")
     parser.add_argument("--model", help="detector model (default: the example's, yolox_nano.onnx)")
     parser.add_argument("--letterbox", choices=["tight", "square"], help="detector.letterbox (default tight)")
-    parser.add_argument("--motion-gating", action="store_true",
-                        help="analysis.motion_gating on (crops of the changed part of each frame)")
+    parser.add_argument("--motion-gating", action=argparse.BooleanOptionalAction, default=True,
+                        help="analysis.motion_gating: on (the default: crops of the changed part of each "
+                             "frame) or off (--no-motion-gating: the detector on every analysed frame, whole)")
     parser.add_argument("--settle-s", type=float, default=10.0,
                         help="seconds after every camera has reported before memory is read (default 10)")
     parser.add_argument("--run-s", type=float, default=50.0, help="seconds each run lasts (default 50)")

@@ -56,7 +56,7 @@ def detect_all(name: str, camera: str, frames: int) -> tuple[list[Detections], t
 def replay(name: str, camera: str, found: list[Detections], shape: tuple[int, ...],
            profile: cProfile.Profile | None = None) -> dict[str, float]:
     """One pass of the pipeline over the kept detections: CPU ms per frame by stage, and total."""
-    config = example(name, camera)
+    config = example(name, camera, motion_gating=False)  # every frame's kept people, none re-used
     pipeline = CameraPipeline(config, camera, detector=KeptDetections(found))
     clock = StageClock()
     if profile is None:

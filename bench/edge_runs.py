@@ -132,7 +132,7 @@ def instrument(pipeline: CameraPipeline, clock: StageClock) -> None:
     "gate" is the levers' own decision (edge.gating), "detect" the detector runs."""
     gate = pipeline.gate
     gate.detector = _TimedDetector(gate.detector, clock)
-    gate._must_run = clock.timed("gate", gate._must_run)
+    gate._plan = clock.timed("gate", gate._plan)
     pipeline.tracker.update = clock.timed("track", pipeline.tracker.update)
     pipeline._to_floor = clock.timed("floor", pipeline._to_floor)
     pipeline.aggregator.observe = clock.timed("analytics", pipeline.aggregator.observe)

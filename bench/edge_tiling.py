@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--small-below", type=float, nargs="+", default=[60.0],
                         help="small_below_input_px values to run (default 60)")
     args = parser.parse_args()
-    base = example("mall", CAMERA, bucket_s=BUCKET_S)
+    base = example("mall", CAMERA, bucket_s=BUCKET_S, motion_gating=False)  # the tilings alone
     configs = {mode: with_tiling(base, tiling) for mode, tiling in modes(args.small_below).items()}
     detectors = {mode: Detector.for_camera(c.camera(CAMERA), c) for mode, c in configs.items()}
     runs: dict[str, PipelineRun] = {}
