@@ -19,6 +19,11 @@ The detector is most of the edge CPU (docs/performance.md). Two levers avoid run
   dwell and heat. A region is run whole every `recheck_s` seconds regardless, so people who
   stand still are confirmed, and people who left without a visible change (lighting drift)
   are eventually dropped.
+  On a picture that changes everywhere (a crowded mall) the check saves nothing and costs
+  about a tenth of a small model's time, so after a check that ran every pass whole the gate
+  stops looking for 1, 2, 4 ... up to `BUSY_SKIP_MAX` frames (they run whole, which is what
+  the check would have said, so nothing is lost but savings); the last of them takes a fresh
+  reference picture, and the first check that finds anything still or croppable ends it.
 - adaptive rate (`edge.adaptive.AdaptiveRate`): while nobody is seen, run at a low rate.
 
 `GatedDetector` combines them in front of a `Detector`; each lever may veto a run, and with
@@ -47,6 +52,7 @@ log = logging.getLogger(__name__)
 Rect = tuple[int, int, int, int]  # x0, y0 inclusive, x1, y1 exclusive, image px
 CROP_MARGIN = 0.05  # a changed part of the frame is grown by this share of the frame's longer side
 CROP_MAX_SHARE = 0.75  # a changed part covering more of the frame than this runs the whole frame
+BUSY_SKIP_MAX = 8  # most frames run whole, unchecked, after a check found every pass changed
 
 
 class MotionGate:
@@ -156,7 +162,8 @@ class GatedDetector:
     not run; with crops, a pass that changed in part runs on that part only. `runs` counts
     frames on which it ran (some passes), `reused` frames on which it did not, `passes_skipped`
     the model passes whose people were re-used, `cropped` the passes run on a crop (the
-    detector's `passes_run` counts those run, whole or cropped); `last_crops` are this frame's
+    detector's `passes_run` counts those run, whole or cropped), `unchecked` the frames run
+    whole without a motion check (busy back-off, module doc); `last_crops` are this frame's
     crops (image px); `last_latency_ms` is this call's wall time (the detector's, or the gate's
     own when nothing ran)."""
 
@@ -167,7 +174,10 @@ class GatedDetector:
             raise ValueError(f"recheck_s must be > 0 s, got {recheck_s}")
         self.detector, self.motion, self.recheck_s, self.rate = detector, motion, recheck_s, rate
         self.keep = keep
-        self.runs = self.reused = self.passes_skipped = self.cropped = 0
+        self.runs = self.reused = self.passes_skipped = self.cropped = self.unchecked = 0
+        self._busy_skip = 0  # the last busy back-off, frames
+        self._skip_left = 0  # frames still to run whole unchecked; the last one takes a reference
+        self._looked = False  # whether this frame's plan took the motion gate's picture
         self.last_latency_ms = 0.0
         self.last_crops: list[Rect] = []
         # stand-in detectors (bench/edge_rest.py) have no tiling: one pass over the whole frame
@@ -219,7 +229,7 @@ class GatedDetector:
         self._last = detections
         whole = np.array([p is None for p in plan])
         self._ran_s = np.where(whole, frame.timestamp_s, self._ran_s)  # a crop does not stop the re-check clock
-        if self.motion is not None:
+        if self.motion is not None and self._looked:
             ran = [(tile, p) for tile, p in zip(self._tiles, plan, strict=True) if not isinstance(p, Pass)]
             self.motion.keep_reference([_rect(tile) for tile, _ in ran],
                                        [p.box if isinstance(p, Crop) else None for _, p in ran])
@@ -236,8 +246,10 @@ class GatedDetector:
         height, width = frame.image.shape[:2]
         tiles = (self.detector.pass_tiles(width, height) if self._tiled or self._crop
                  else [Tile.whole(width, height)])
+        self._looked = self.motion is not None
         if self._last is None or tiles != self._tiles or frame.timestamp_s < self._ran_s.max():
             self._tiles, self._ran_s = tiles, np.full(len(tiles), frame.timestamp_s)
+            self._busy_skip = self._skip_left = 0
             if self.motion is not None:
                 self.motion.changed_boxes(frame.image, [_rect(t) for t in tiles])  # its picture, to keep
             return [None] * len(tiles)
@@ -245,16 +257,29 @@ class GatedDetector:
             return None
         if self.motion is None:
             return [None] * len(tiles)
+        if self._skip_left:  # busy back-off: run whole; the last skipped frame takes a reference
+            self._skip_left -= 1
+            self.unchecked += 1
+            if self._skip_left:
+                self._looked = False
+            else:
+                self.motion.changed_boxes(frame.image, [_rect(t) for t in tiles])
+            return [None] * len(tiles)
         recheck = frame.timestamp_s - self._ran_s >= self.recheck_s - 1e-9
         boxes = self.motion.changed_boxes(frame.image, [_rect(t) for t in tiles])
         still = [box is None and not due for box, due in zip(boxes, recheck, strict=True)]
         if all(still):
+            self._busy_skip = 0
             return None
         whole = Tile.whole(width, height)
-        return [self._found[i] if still[i]  # (a single untiled pass is never still here)
+        plan = [self._found[i] if still[i]  # (a single untiled pass is never still here)
                 else None if recheck[i] or not self._crop or tile != whole  # tiles run whole (module doc)
                 else self._cropped(tile, box, self._found[i], max(width, height))
                 for i, (tile, box) in enumerate(zip(tiles, boxes, strict=True))]
+        busy = all(p is None for p in plan) and not recheck.any()
+        self._busy_skip = min(2 * self._busy_skip or 1, BUSY_SKIP_MAX) if busy else 0
+        self._skip_left = self._busy_skip
+        return plan
 
     def _cropped(self, tile: Tile, box: Rect, last: Pass, frame_px: int) -> Crop | None:
         """A crop of `tile` around `box`, grown until the part of the frame the model sees for

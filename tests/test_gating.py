@@ -12,7 +12,7 @@ import pytest
 from edge.adaptive import AdaptiveRate
 from edge.config import ConfigError, Tiling, parse_config
 from edge.detector import Detector
-from edge.gating import CROP_MARGIN, GatedDetector, MotionGate
+from edge.gating import BUSY_SKIP_MAX, CROP_MARGIN, GatedDetector, MotionGate
 from edge.pipeline import CameraPipeline, Heartbeat
 from edge.types import Frame
 from tests.gt import PETS_FPS
@@ -205,6 +205,32 @@ def test_a_screen_in_the_middle_of_the_picture_runs_the_whole_frame(frames, dete
         found = gated(Frame("view001", i, 100.0 + i / PETS_FPS, image))
         assert np.array_equal(found.xyxy, detector(image).xyxy)
     assert gated.runs == 6 and gated.cropped == 0 and gated.reused == 0
+
+
+def test_a_picture_changing_everywhere_backs_off_the_check_and_a_still_one_resumes_it(frames, detector):
+    """On a crowded scene the motion check saves nothing, so after each check that ran every
+    pass whole it stops looking for 1, 2, 4 ... BUSY_SKIP_MAX frames; those frames run whole
+    (the people are the detector's own). Once the picture is still, a check within
+    BUSY_SKIP_MAX + 1 frames finds it so and the people are re-used again."""
+    gated = GatedDetector(detector, motion=MotionGate(), recheck_s=60.0, crop=True)
+    looks = []
+    changed_boxes = gated.motion.changed_boxes
+    gated.motion.changed_boxes = lambda image, regions=None: looks.append(1) or changed_boxes(image, regions)
+    rng = np.random.default_rng(0)
+    busy = 20
+    for i in range(busy):
+        image = frames[0].copy()
+        image[20:560, 20:750] = rng.integers(0, 255, (540, 730, 3), np.uint8)  # everything changes
+        found = gated(Frame("view001", i, 100.0 + i / PETS_FPS, image))
+        assert np.array_equal(found.xyxy, detector(image).xyxy)
+    assert gated.runs == busy and gated.reused == 0
+    # frames 2, 4-5, 7-10, 12-19 unchecked; pictures taken: the first frame, 4 checks (frames 1, 3,
+    # 6, 11) and the last frame of each back-off (2, 5, 10, 19) as the next check's reference
+    assert BUSY_SKIP_MAX == 8 and gated.unchecked == 1 + 2 + 4 + 8 and len(looks) == 1 + 4 + 4
+    still = frames[0]
+    for i in range(busy, busy + BUSY_SKIP_MAX + 3):
+        gated(Frame("view001", i, 100.0 + i / PETS_FPS, still))
+    assert gated.reused >= 1, "a still picture is gated again after the back-off"
 
 
 class ScriptedDetector(Detector):
