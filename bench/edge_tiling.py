@@ -64,8 +64,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=800, help="first Mall frames (default 800: all)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds, best fps kept (default 2)")
-    parser.add_argument("--small-below", type=float, nargs="+", default=[60.0],
-                        help="small_below_input_px values to run (default 60)")
+    parser.add_argument("--small-below", type=float, nargs="+", default=[40.0, 45.0, 60.0],
+                        help="small_below_input_px values to run (default 40 45 60; the example ships 45)")
     args = parser.parse_args()
     base = example("mall", CAMERA, bucket_s=BUCKET_S, motion_gating=False)  # the tilings alone
     configs = {mode: with_tiling(base, tiling) for mode, tiling in modes(args.small_below).items()}

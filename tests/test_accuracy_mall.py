@@ -66,4 +66,4 @@ def test_tiles_where_people_are_small_are_as_accurate_as_tiles_everywhere(assets
     everywhere = np.abs(bucket_errors(whole_frame_tiles, counts_csv)).mean()
     print(f"mall roi occupancy MAE: tiles where people are small {band:.2f}, "
           f"2x2 tiles everywhere {everywhere:.2f}")
-    assert band <= everywhere + 0.25  # measured 1.88 and 1.91
+    assert band <= everywhere + 0.25  # measured 1.80 and 1.88 (band under 45 model px)
