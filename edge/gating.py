@@ -246,12 +246,13 @@ class GatedDetector:
         height, width = frame.image.shape[:2]
         tiles = (self.detector.pass_tiles(width, height) if self._tiled or self._crop
                  else [Tile.whole(width, height)])
+        regions = [_rect(t) for t in tiles]
         self._looked = self.motion is not None
         if self._last is None or tiles != self._tiles or frame.timestamp_s < self._ran_s.max():
             self._tiles, self._ran_s = tiles, np.full(len(tiles), frame.timestamp_s)
             self._busy_skip = self._skip_left = 0
             if self.motion is not None:
-                self.motion.changed_boxes(frame.image, [_rect(t) for t in tiles])  # its picture, to keep
+                self.motion.changed_boxes(frame.image, regions)  # its picture, to keep
             return [None] * len(tiles)
         if self.rate is not None and not self.rate.due(frame.timestamp_s):
             return None
@@ -260,13 +261,12 @@ class GatedDetector:
         if self._skip_left:  # busy back-off: run whole; the last skipped frame takes a reference
             self._skip_left -= 1
             self.unchecked += 1
-            if self._skip_left:
-                self._looked = False
-            else:
-                self.motion.changed_boxes(frame.image, [_rect(t) for t in tiles])
+            self._looked = not self._skip_left
+            if self._looked:
+                self.motion.changed_boxes(frame.image, regions)
             return [None] * len(tiles)
         recheck = frame.timestamp_s - self._ran_s >= self.recheck_s - 1e-9
-        boxes = self.motion.changed_boxes(frame.image, [_rect(t) for t in tiles])
+        boxes = self.motion.changed_boxes(frame.image, regions)
         still = [box is None and not due for box, due in zip(boxes, recheck, strict=True)]
         if all(still):
             self._busy_skip = 0
