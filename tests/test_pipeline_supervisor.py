@@ -98,12 +98,18 @@ def test_overlapping_cameras_learn_each_others_frame_size_and_count_once():
         shared = len(sink.aggregates)
         grids = lambda camera: [m for m in sink.aggregates[shared:]  # noqa: E731
                                 if m.kind == "grid" and m.camera == camera]
-        assert _poll_until(supervisor, lambda: len(grids("first")) >= 3 and len(grids("second")) >= 3)
+        # Grids the second camera closed before its process heard of the first's size (still
+        # on their way, or the bucket open then; more of them on a loaded machine) may hold
+        # cells. From two empty grids in a row on, every one of its grids must be empty.
+        assert _poll_until(supervisor, lambda: [m.cells for m in grids("second")[-2:]] == [[], []]), \
+            "the second camera never stopped counting the floor the first one owns"
+        settled = len(grids("second")) - 2
+        assert _poll_until(supervisor, lambda: len(grids("first")) >= 3 and len(grids("second")) >= settled + 4)
     finally:
         supervisor.stop()
     assert supervisor.frame_sizes == {"first": (768, 576), "second": (768, 576)}
     assert sum(s for m in grids("first")[1:] for _, _, s in m.cells) > 0
-    assert [m.cells for m in grids("second")[1:]] == [[]] * (len(grids("second")) - 1)
+    assert [m.cells for m in grids("second")[settled:]] == [[]] * (len(grids("second")) - settled)
 
 
 def _looping_pets09(*names: str):
