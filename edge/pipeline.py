@@ -84,6 +84,7 @@ class CameraPipeline:
         self.mask_px = ZoneMap([self.camera.image_mask_px]) if self.camera.image_mask_px else None
         self.frame_sizes = dict(frame_sizes or {})
         self.ownership: Ownership | None = None  # built on the first frame, once its size is known
+        self._ownership_sizes: dict[str, tuple[int, int]] = {}  # the sizes `ownership` was built for
         self.frame_size_px: tuple[int, int] | None = None
         self.frames_read = 0
         self.frames_analysed = 0
@@ -117,9 +118,9 @@ class CameraPipeline:
 
     def update_frame_sizes(self, frame_sizes: dict[str, tuple[int, int]]) -> None:
         """Other cameras' frame sizes learned later (from any thread): ownership is rebuilt at
-        the next frame."""
-        self.frame_sizes = dict(frame_sizes)
-        self.ownership = None
+        the next frame. One assignment, read once per frame: an update that lands while the
+        frame loop builds ownership from the old sizes is seen at the following frame."""
+        self.frame_sizes = {name: tuple(size) for name, size in frame_sizes.items()}
 
     def stop(self) -> None:
         """End `run()` soon (from any thread or a signal handler); it flushes the open bucket."""
@@ -173,10 +174,9 @@ class CameraPipeline:
             return detections
         return detections[self.mask_px.inside(detections.feet_xy)[:, 0]]
 
-    def _ownership(self) -> Ownership:
+    def _ownership(self, sizes: dict[str, tuple[int, int]]) -> Ownership:
         """Floor cells this camera counts, among the cameras whose frame size is known. A
         camera of unknown size is left out: where it overlaps this one, both would count."""
-        sizes = {**self.frame_sizes, self.camera.name: self.frame_size_px}
         known = [c for c in self.config.cameras if c.name in sizes]
         if len(known) < len(self.config.cameras):
             log.warning("frame size unknown for camera(s) %s: floor ownership ignores them",
@@ -189,13 +189,13 @@ class CameraPipeline:
         `dt_s` is the time since the previous analysed frame, capped at analysis.max_dt_s."""
         a = self.config.analysis
         height, width = frame.image.shape[:2]
-        ownership = self.ownership  # read once: update_frame_sizes may reset it from another thread
-        if ownership is None or self.frame_size_px != (width, height):
-            self.frame_size_px = (width, height)
-            ownership = self.ownership = self._ownership()
+        self.frame_size_px = (width, height)
+        sizes = {**self.frame_sizes, self.camera.name: self.frame_size_px}
+        if sizes != self._ownership_sizes:
+            self.ownership, self._ownership_sizes = self._ownership(sizes), sizes
         floor_xy = self.geometry.image_to_floor(tracks.detections.feet_xy)
         keep = np.isfinite(floor_xy).all(axis=1)
-        keep[keep] = ownership.keep(self.camera.name, floor_xy[keep])
+        keep[keep] = self.ownership.keep(self.camera.name, floor_xy[keep])
         previous_s, self._last_analysed_s = self._last_analysed_s, frame.timestamp_s
         dt_s = 1.0 / a.fps if previous_s is None else frame.timestamp_s - previous_s
         return FloorObservation(timestamp_s=frame.timestamp_s, dt_s=min(max(dt_s, 0.0), a.max_dt_s),

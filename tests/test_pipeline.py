@@ -7,11 +7,14 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
+from calibration.ownership import Ownership
 from edge.assets import REPO_ROOT
 from edge.contract import AGGREGATE_KINDS, HealthAggregate, LiveMessage, parse_aggregate
 from edge.pipeline import CameraPipeline, Heartbeat
+from edge.types import Detections, Frame, Tracks
 from tests.pipeline_runs import START, example, run_example
 
 PETS = "${FOOTFALL_ASSETS}/datasets/pets09_s2l1/vtest.avi"
@@ -90,6 +93,33 @@ def test_stop_flushes_the_open_bucket_and_live_lists_this_camera_only():
     live = [m for m in messages if isinstance(m, LiveMessage)]
     assert live and all(m.cameras == ["view001"] for m in live)
     assert all(json.loads(m.to_json())["store"] == "pets09" for m in live)
+
+
+def test_a_frame_size_learned_while_ownership_is_built_is_not_lost(monkeypatch):
+    """The supervisor's thread hands over the first camera's frame size while the frame loop is
+    building ownership from the sizes it knew before (the race a loaded CI machine hit): the
+    next frame rebuilds ownership, and the second camera stops counting the floor the first
+    one owns."""
+    config = example("pets09", "view001")
+    view = config.cameras[0]
+    config = config.model_copy(update={"cameras": [view.model_copy(update={"name": "first"}),
+                                                   view.model_copy(update={"name": "second"})]})
+    pipeline = CameraPipeline(config, "second")
+    build = Ownership.build
+
+    def build_while_the_first_size_arrives(*args, **kwargs):
+        ownership = build(*args, **kwargs)
+        if "first" not in pipeline.frame_sizes:
+            pipeline.update_frame_sizes({"first": (768, 576)})
+        return ownership
+
+    monkeypatch.setattr(Ownership, "build", build_while_the_first_size_arrives)
+    person = Tracks(Detections([[370, 250, 410, 400]], [0.9]), [1])  # feet at (390, 400) px
+    kept = []
+    for index in range(2):
+        frame = Frame("second", index, 1000.0 + index, np.zeros((576, 768, 3), np.uint8))
+        kept.append(len(pipeline._to_floor(person, frame)))
+    assert kept == [1, 0]
 
 
 @pytest.mark.slow
