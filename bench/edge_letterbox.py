@@ -38,6 +38,7 @@ from bench.edge_levers import (  # noqa: E402
     mall_accuracy,
     of_kind,
     pets_accuracy,
+    without_levers,
 )
 from bench.edge_runs import PipelineRun, decoding_reader, detector_fps, run_pipeline  # noqa: E402
 from bench.edge_speed import machine, with_detector  # noqa: E402
@@ -64,10 +65,10 @@ def main() -> None:
         return
     started = time.perf_counter()
     print(f"machine: {machine()}")
-    # the letterboxes alone: without motion gating (crops need the tight one)
-    scenes = [("pets09", example("pets09", "view001", cell_m=HEAT_CELL_M, motion_gating=False), "view001",
+    # the letterboxes alone: without levers (crops need the tight one)
+    scenes = [("pets09", without_levers(example("pets09", "view001", cell_m=HEAT_CELL_M)), "view001",
                args.pets_frames),
-              ("mall", example("mall", "cam1", bucket_s=MALL_BUCKET_S, motion_gating=False), "cam1", args.mall_frames)]
+              ("mall", without_levers(example("mall", "cam1", bucket_s=MALL_BUCKET_S)), "cam1", args.mall_frames)]
     print(f"\n{'model':26s} {'scene':7s} {'letterbox':9s} {'frames':>6s} {'fps/core':>8s} {'speed-up':>8s} "
           f"{'det ms':>7s} {'max Δcount':>10s}  accuracy vs ground truth")
     for model in MODELS:

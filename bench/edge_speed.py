@@ -37,7 +37,7 @@ import onnxruntime
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.edge_levers import lever_table, with_analysis  # noqa: E402
+from bench.edge_levers import lever_table, without_levers  # noqa: E402
 from bench.edge_runs import (  # noqa: E402
     MemoryReader,
     PipelineRun,
@@ -125,7 +125,7 @@ def pipeline_table(images: dict[str, list[np.ndarray]], heap_frames: int, rounds
             square = Detector.for_camera(config.camera(camera), with_detector(config, letterbox="square"))
             det, excl, timed, incl, (peer, peer_s, _) = 0.0, None, None, None, (0.0, {}, 0)
             square_det = square_peer = 0.0
-            ungated, ungated_config, share = None, with_analysis(config, motion_gating=False), 0.0
+            ungated, ungated_config, share = None, without_levers(config), 0.0
             for _ in range(rounds):
                 det = max(det, detector_fps(detector, frames))
                 square_det = max(square_det, detector_fps(square, frames))

@@ -25,6 +25,10 @@ The detector is most of the edge CPU (docs/performance.md). Two levers avoid run
   the check would have said, so nothing is lost but savings); the last of them takes a fresh
   reference picture, and the first check that finds anything still or croppable ends it.
 - adaptive rate (`edge.adaptive.AdaptiveRate`): while nobody is seen, run at a low rate.
+- tiles at a lower rate (`tiling.tiles_every`): a tiling's tiles run on every n-th analysed
+  frame, and re-use their last people on the frames between, whatever motion gating says;
+  the whole-frame pass runs on every one. Tiles are there for far-away people, who cross few
+  pixels between two frames (docs/performance.md section 14).
 
 `GatedDetector` combines them in front of a `Detector`; each lever may veto a run, and with
 both off it is the detector itself. `keep` filters the detector's people before anything else
@@ -41,6 +45,7 @@ from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
+import supervision as sv
 
 from edge.adaptive import AdaptiveRate
 from edge.config import Analysis
@@ -168,10 +173,12 @@ class GatedDetector:
     own when nothing ran)."""
 
     def __init__(self, detector: Detector, *, motion: MotionGate | None = None, recheck_s: float = 5.0,
-                 rate: AdaptiveRate | None = None, crop: bool = False,
+                 rate: AdaptiveRate | None = None, crop: bool = False, tiles_every: int = 1,
                  keep: Callable[[Detections], Detections] | None = None) -> None:
         if recheck_s <= 0:
             raise ValueError(f"recheck_s must be > 0 s, got {recheck_s}")
+        if tiles_every < 1:
+            raise ValueError(f"tiles_every must be >= 1 frame, got {tiles_every}")
         self.detector, self.motion, self.recheck_s, self.rate = detector, motion, recheck_s, rate
         self.keep = keep
         self.runs = self.reused = self.passes_skipped = self.cropped = self.unchecked = 0
@@ -182,6 +189,7 @@ class GatedDetector:
         self.last_crops: list[Rect] = []
         # stand-in detectors (bench/edge_rest.py) have no tiling: one pass over the whole frame
         self._tiled = getattr(detector, "tiling", None) is not None
+        self.tiles_every = tiles_every if self._tiled else 1
         # crops need a model that takes any input shape
         self._crop = crop and motion is not None and getattr(detector, "tight", False)
         if crop and motion is not None and not self._crop:
@@ -191,20 +199,22 @@ class GatedDetector:
         self._tiles: list[Tile] = []  # the passes, as the part of the frame each sees
         self._found: list[Pass] = []  # per pass, its people when it last ran (tiling or crops only)
         self._ran_s = np.zeros(0)  # per pass, the timestamp it last ran whole
+        self._waited = np.zeros(0, np.int64)  # per pass, frames planned since it last ran whole
 
     @classmethod
-    def from_analysis(cls, detector: Detector, analysis: Analysis,
+    def from_analysis(cls, detector: Detector, analysis: Analysis, tiles_every: int = 1,
                       keep: Callable[[Detections], Detections] | None = None) -> "GatedDetector":
-        """The levers `analysis` turns on (motion_gating, adaptive_rate) in front of `detector`."""
+        """The levers `analysis` turns on (motion_gating, adaptive_rate) in front of `detector`,
+        whose tiles (if any) run on every `tiles_every`-th frame (the camera's tiling)."""
         motion = None
         if analysis.motion_gating:
             motion = MotionGate(analysis.motion_pixel_delta, analysis.motion_min_changed)
         rate = AdaptiveRate(analysis.empty_after_s, analysis.empty_fps) if analysis.adaptive_rate else None
         return cls(detector, motion=motion, recheck_s=analysis.motion_recheck_s, rate=rate,
-                   crop=analysis.motion_crop, keep=keep)
+                   crop=analysis.motion_crop, tiles_every=tiles_every, keep=keep)
 
     def __call__(self, frame: Frame) -> Detections:
-        if self.motion is None and self.rate is None:  # no lever: skip the bookkeeping
+        if self.motion is None and self.rate is None and self.tiles_every == 1:  # no lever: no bookkeeping
             detections = self.detector(frame.image)
             self.last_latency_ms = self.detector.last_latency_ms
             self.runs += 1
@@ -223,12 +233,15 @@ class GatedDetector:
             detections = self.detector(frame.image, plan)
         if self._tiled or self._crop:
             self._found = self.detector.last_found
+            if self.tiles_every > 1:
+                self._found = self._small_only(self._found, frame)
         if self.keep is not None:
             detections = self.keep(detections)
         self.last_latency_ms = self.detector.last_latency_ms
         self._last = detections
         whole = np.array([p is None for p in plan])
         self._ran_s = np.where(whole, frame.timestamp_s, self._ran_s)  # a crop does not stop the re-check clock
+        self._waited[whole] = 0
         if self.motion is not None and self._looked:
             ran = [(tile, p) for tile, p in zip(self._tiles, plan, strict=True) if not isinstance(p, Pass)]
             self.motion.keep_reference([_rect(tile) for tile, _ in ran],
@@ -240,9 +253,32 @@ class GatedDetector:
         self.cropped += len(self.last_crops)
         return detections
 
+    def _small_only(self, found: list[Pass], frame: Frame) -> list[Pass]:
+        """Each tile's people less those the whole-frame pass found too (IoU over the detector's
+        nms_iou): the tiles are re-used for the people only they find, and the others are found
+        afresh by the whole-frame pass, which runs on every frame; re-used, their boxes of an
+        earlier frame would stand beside the new ones as a second person."""
+        whole = Tile.whole(*frame.image.shape[1::-1])
+        if self._tiles[-1] != whole or len(found[-1].xyxy) == 0:
+            return found
+        big = found[-1].xyxy
+        return [p if tile == whole or len(p.xyxy) == 0
+                else p.rows(sv.box_iou_batch(p.xyxy, big).max(axis=1) <= self.detector.nms_iou)
+                for tile, p in zip(self._tiles, found, strict=True)]
+
     def _plan(self, frame: Frame) -> list[Pass | Crop | None] | None:
         """Per pass: None (run it whole), its last people (re-use them) or a `Crop`; None for
         the whole frame when no pass need run."""
+        plan = self._plan_levers(frame)
+        if plan is None or self.tiles_every == 1:
+            return plan
+        self._waited += 1
+        whole = Tile.whole(*frame.image.shape[1::-1])
+        return [self._found[i] if p is None and tile != whole and self._waited[i] < self.tiles_every else p
+                for i, (tile, p) in enumerate(zip(self._tiles, plan, strict=True))]
+
+    def _plan_levers(self, frame: Frame) -> list[Pass | Crop | None] | None:
+        """`_plan` before the tiles' own rate: motion gating and the adaptive rate."""
         height, width = frame.image.shape[:2]
         tiles = (self.detector.pass_tiles(width, height) if self._tiled or self._crop
                  else [Tile.whole(width, height)])
@@ -250,6 +286,7 @@ class GatedDetector:
         self._looked = self.motion is not None
         if self._last is None or tiles != self._tiles or frame.timestamp_s < self._ran_s.max():
             self._tiles, self._ran_s = tiles, np.full(len(tiles), frame.timestamp_s)
+            self._waited = np.full(len(tiles), self.tiles_every, np.int64)  # every pass runs now
             self._busy_skip = self._skip_left = 0
             if self.motion is not None:
                 self.motion.changed_boxes(frame.image, regions)  # its picture, to keep

@@ -72,8 +72,9 @@ class CameraPipeline:
         self.camera = config.camera(camera_name)
         a = config.analysis
         self.detector = detector or Detector.for_camera(self.camera, config)
-        # motion gating and adaptive rate (edge.gating), on the people inside the image mask
+        # motion gating, adaptive rate and the tiles' rate (edge.gating), on the people inside the image mask
         self.gate = GatedDetector.from_analysis(self.detector, config.analysis_for(self.camera),
+                                                self.camera.tiling.tiles_every if self.camera.tiling else 1,
                                                 keep=self._inside_mask)
         self.geometry = CameraGeometry.from_config(self.camera)
         # ByteTrack keeps a lost track for re-association at most as long as the analytics keep its state

@@ -11,12 +11,12 @@ import pytest
 
 from edge.adaptive import AdaptiveRate
 from edge.config import ConfigError, Tiling, parse_config
-from edge.detector import Detector
+from edge.detector import Detector, Pass, Tile
 from edge.gating import BUSY_SKIP_MAX, CROP_MARGIN, GatedDetector, MotionGate
 from edge.pipeline import CameraPipeline, Heartbeat
 from edge.types import Frame
 from tests.gt import PETS_FPS
-from tests.pipeline_runs import example
+from tests.pipeline_runs import example, run_example
 from tests.quiet_clip import empty_background, pets09_frames, quiet_config, write_quiet_clip
 
 
@@ -273,6 +273,61 @@ def test_a_crop_holds_whole_the_people_it_touches_and_drops_what_its_edge_cuts(f
     np.testing.assert_array_equal(found.xyxy, [[502, 330, 542, 430], far])
 
 
+class ScriptedTiles(Detector):
+    """The real detector (passes, plan, merge) whose passes answer from a script, by pass and by
+    frame (the frame's number is its first pixel): the whole frame finds a big person walking
+    30 px a frame to the right, the bottom-left tile finds the same person (its box as the whole
+    frame's), the top-left tile a small person only it finds."""
+
+    def __init__(self, model_path, tiling: Tiling) -> None:
+        super().__init__(model_path, tiling=tiling)
+
+    def _pass(self, image: np.ndarray, tile, region=None) -> Pass:
+        self.passes_run += 1
+        self.last_passes += 1
+        i = int(image[0, 0, 0])
+        big, small = [100 + 30 * i, 300, 160 + 30 * i, 500], [200 + 5 * i, 100, 215 + 5 * i, 140]
+        boxes = {(0, 0): [small], (0, 256): [big], (0, 0, "whole"): [big]}.get(
+            (tile.x0, tile.y0, "whole") if tile == Tile.whole(768, 576) else (tile.x0, tile.y0), [])
+        xyxy = np.array(boxes, np.float32).reshape(-1, 4)
+        return Pass(xyxy, np.full(len(xyxy), 0.8, np.float32), np.full((len(xyxy), 4), np.nan, np.float32))
+
+
+def test_tiles_every_other_frame_reuse_only_the_people_the_whole_frame_pass_misses(assets):
+    """With tiles_every 2 the tiles run on every other frame, the whole-frame pass on each. On
+    the frames between, a tile's person the whole-frame pass also found is not re-used: the
+    whole-frame pass finds them afresh, 30 px further on, and their old box beside the new one
+    would count them twice. The small person only a tile finds is re-used."""
+    tiling = TILES_2X2.model_copy(update={"full_frame": True, "tiles_every": 2})
+    stand_in = ScriptedTiles(assets / "models/yolox_nano.onnx", tiling)
+    gated = GatedDetector(stand_in, tiles_every=tiling.tiles_every)
+    passes, found = [], []
+    for i in range(5):
+        image = np.zeros((576, 768, 3), np.uint8)
+        image[0, 0, 0] = i
+        found.append(sorted(gated(Frame("view001", i, 100.0 + i / 5, image)).xyxy.tolist()))
+        passes.append(stand_in.last_passes)
+    assert passes == [5, 1, 5, 1, 5]
+    assert gated.passes_skipped == 2 * 4 and gated.runs == 5
+    assert found[1] == [[130, 300, 190, 500], [200, 100, 215, 140]]  # the big person once, where they are now
+    assert found[2] == [[160, 300, 220, 500], [210, 100, 225, 140]]
+    assert found[3] == [[190, 300, 250, 500], [210, 100, 225, 140]]  # the small one re-used from frame 2
+
+
+def test_tiles_every_needs_a_whole_frame_pass_and_is_named_in_errors():
+    data = example("mall", "cam1").model_dump(mode="json", exclude={"path"})
+    assert parse_config(data, "mall.yaml").cameras[0].tiling.tiles_every == 2  # as shipped
+    for tiling, message in (({"cols": 2, "rows": 2, "tiles_every": 2}, "cameras.0.tiling: .*tiles_every 2 needs a "
+                             "whole-frame pass"),
+                            ({"cols": 2, "rows": 1, "full_frame": True, "tiles_every": 0},
+                             "cameras.0.tiling.tiles_every")):
+        bad = {**data, "cameras": [{**data["cameras"][0], "tiling": tiling}]}
+        with pytest.raises(ConfigError, match=message):
+            parse_config(bad, "mall.yaml")
+    one = {**data, "cameras": [{**data["cameras"][0], "tiling": {"cols": 2, "rows": 2, "tiles_every": 1}}]}
+    assert parse_config(one, "mall.yaml").cameras[0].tiling.tiles_every == 1
+
+
 def test_crops_need_a_model_that_takes_any_shape(frames, assets, caplog):
     square = Detector(assets / "models/yolox_nano.onnx", letterbox="square")
     with caplog.at_level(logging.INFO, logger="edge.gating"):
@@ -434,3 +489,27 @@ def test_crops_keep_counts_within_2_percent_on_busy_pets09(assets, tmp_path, det
     assert px_crops <= 0.8 * px_whole
     for key, value in reference.items():
         assert counts[key] == pytest.approx(value, rel=0.02), key
+
+
+@pytest.mark.slow
+def test_tiles_every_other_frame_keep_mall_counts_within_2_percent():
+    """Mall as shipped (its far rows' tiles on every other frame) against the same with tiles
+    on every frame, all 800 frames: the annotated region's mean occupancy, person-seconds and
+    busiest moment per 10 s bucket (on average) within 2 %."""
+    shipped = run_example("mall", "cam1", bucket_s=10)
+    tiling = shipped.config.cameras[0].tiling
+    assert tiling.tiles_every == 2
+    every = run_example("mall", "cam1", tiling=tiling.model_copy(update={"tiles_every": 1}), bucket_s=10)
+
+    def counts(run) -> dict[str, float]:
+        zones = [z for m in run.messages if getattr(m, "kind", None) == "zones" for z in m.zones]
+        return {"mean occupancy": float(np.mean([z.mean_occupancy for z in zones])),
+                "person-seconds": sum(z.person_seconds for z in zones),
+                "busiest moment per bucket": float(np.mean([z.max_occupancy for z in zones]))}
+
+    reference, ours = counts(every), counts(shipped)
+    print(f"mall, tiles every frame {reference}; every other frame {ours}")
+    assert shipped.frames_analysed == every.frames_analysed == 800
+    for key, value in reference.items():
+        assert ours[key] == pytest.approx(value, rel=0.02), key
+
