@@ -1,6 +1,6 @@
 """Skipping the detector when it would find what it found last time.
 
-The detector is most of the edge CPU (docs/performance.md). Two levers avoid running it:
+The detector is most of the edge CPU (docs/performance.md). Three levers avoid running it:
 
 - motion gating (`MotionGate`): the frame, downscaled to `width_px` wide, in grey and blurred,
   is compared, region by region, with the same picture of the frame the detector last ran on
@@ -31,7 +31,7 @@ The detector is most of the edge CPU (docs/performance.md). Two levers avoid run
   pixels between two frames (docs/performance.md section 14).
 
 `GatedDetector` combines them in front of a `Detector`; each lever may veto a run, and with
-both off it is the detector itself. `keep` filters the detector's people before anything else
+all off it is the detector itself. `keep` filters the detector's people before anything else
 sees them (the pipeline's image mask), so that a thing outside the mask that the detector
 takes for a person (a sign, a poster) does not keep an empty scene at the full rate.
 Times are frame timestamps (seconds); images are BGR uint8 (H, W, 3) in image pixels.
