@@ -108,10 +108,11 @@ class Tiling(Strict):
         "by row); one whole-frame pass covers the larger people. Default: none, tiles over the whole frame.")
     person_height_m: float = Field(1.7, gt=0.5, le=2.5, description="Standing height for small_below_input_px (default 1.7 m).")
     tiles_every: int = Field(
-        1, ge=1, le=100,
+        1, ge=1, le=10,
         description="Run the tiles on every n-th analysed frame only and re-use their people on the frames "
-        "between; the whole-frame pass, if any, runs on every one. Far-away people cross few pixels a "
-        "second, so the tiles that find them can look less often (default 1: every analysed frame).")
+        "between (a far person who left is still counted for up to n-1 frames); the whole-frame pass, if "
+        "any, runs on every one. Far-away people cross few pixels a second, so the tiles that find them can "
+        "look less often (default 1: every analysed frame).")
 
     @model_validator(mode="after")
     def _tiles_every_needs_the_whole_frame(self) -> "Tiling":

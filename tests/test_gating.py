@@ -320,6 +320,8 @@ def test_tiles_every_needs_a_whole_frame_pass_and_is_named_in_errors():
     for tiling, message in (({"cols": 2, "rows": 2, "tiles_every": 2}, "cameras.0.tiling: .*tiles_every 2 needs a "
                              "whole-frame pass"),
                             ({"cols": 2, "rows": 1, "full_frame": True, "tiles_every": 0},
+                             "cameras.0.tiling.tiles_every"),
+                            ({"cols": 2, "rows": 1, "full_frame": True, "tiles_every": 11},
                              "cameras.0.tiling.tiles_every")):
         bad = {**data, "cameras": [{**data["cameras"][0], "tiling": tiling}]}
         with pytest.raises(ConfigError, match=message):
