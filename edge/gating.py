@@ -258,13 +258,11 @@ class GatedDetector:
         nms_iou): the tiles are re-used for the people only they find, and the others are found
         afresh by the whole-frame pass, which runs on every frame; re-used, their boxes of an
         earlier frame would stand beside the new ones as a second person."""
-        whole = Tile.whole(*frame.image.shape[1::-1])
-        if self._tiles[-1] != whole or len(found[-1].xyxy) == 0:
+        *tiles, whole = found  # a tiling's whole-frame pass comes last (Detector.pass_tiles)
+        if self._tiles[-1] != Tile.whole(*frame.image.shape[1::-1]) or len(whole.xyxy) == 0:
             return found
-        big = found[-1].xyxy
-        return [p if tile == whole or len(p.xyxy) == 0
-                else p.rows(sv.box_iou_batch(p.xyxy, big).max(axis=1) <= self.detector.nms_iou)
-                for tile, p in zip(self._tiles, found, strict=True)]
+        return [p.rows(sv.box_iou_batch(p.xyxy, whole.xyxy).max(axis=1) <= self.detector.nms_iou)
+                if len(p.xyxy) else p for p in tiles] + [whole]
 
     def _plan(self, frame: Frame) -> list[Pass | Crop | None] | None:
         """Per pass: None (run it whole), its last people (re-use them) or a `Crop`; None for

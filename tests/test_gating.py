@@ -279,9 +279,6 @@ class ScriptedTiles(Detector):
     30 px a frame to the right, the bottom-left tile finds the same person (its box as the whole
     frame's), the top-left tile a small person only it finds."""
 
-    def __init__(self, model_path, tiling: Tiling) -> None:
-        super().__init__(model_path, tiling=tiling)
-
     def _pass(self, image: np.ndarray, tile, region=None) -> Pass:
         self.passes_run += 1
         self.last_passes += 1
@@ -299,7 +296,7 @@ def test_tiles_every_other_frame_reuse_only_the_people_the_whole_frame_pass_miss
     whole-frame pass finds them afresh, 30 px further on, and their old box beside the new one
     would count them twice. The small person only a tile finds is re-used."""
     tiling = TILES_2X2.model_copy(update={"full_frame": True, "tiles_every": 2})
-    stand_in = ScriptedTiles(assets / "models/yolox_nano.onnx", tiling)
+    stand_in = ScriptedTiles(assets / "models/yolox_nano.onnx", tiling=tiling)
     gated = GatedDetector(stand_in, tiles_every=tiling.tiles_every)
     passes, found = [], []
     for i in range(5):
@@ -514,4 +511,3 @@ def test_tiles_every_other_frame_keep_mall_counts_within_2_percent():
     assert shipped.frames_analysed == every.frames_analysed == 800
     for key, value in reference.items():
         assert ours[key] == pytest.approx(value, rel=0.02), key
-
