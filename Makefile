@@ -2,12 +2,18 @@
 PY := .venv/bin/python
 export FOOTFALL_ASSETS ?= $(abspath ../shared)
 
-.PHONY: setup test test-fast demo bench clean
+.PHONY: setup check test test-fast demo bench clean
 
 setup:
 	@bash scripts/bootstrap.sh
 
-test: setup
+# Lint, formatting and the import layers (pyproject.toml) run before any test.
+check: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	.venv/bin/lint-imports
+
+test: check
 	$(PY) -m pytest
 
 test-fast: setup

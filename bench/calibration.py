@@ -7,6 +7,7 @@ one frame's people and how long building the floor ownership of each example sto
 
     .venv/bin/python bench/calibration.py
 """
+
 from __future__ import annotations
 
 import functools
@@ -19,10 +20,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from calibration.geometry import CameraGeometry  # noqa: E402
-from calibration.ownership import Ownership  # noqa: E402
-from edge.assets import assets_dir  # noqa: E402
-from edge.config import load_config  # noqa: E402
+from footfall_core.assets import assets_dir  # noqa: E402
+from footfall_core.geometry import CameraGeometry  # noqa: E402
+from footfall_core.ownership import Ownership  # noqa: E402
+from footfall_core.store import load_config  # noqa: E402
 
 
 def foot_errors_m(geometry: CameraGeometry, feet_px: np.ndarray, world_m: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ own client work is not counted) and the delay from publishing to the last listen
 
     flock /tmp/footfall-bench.lock .venv/bin/python bench/dashboard_live.py --listeners 1 50
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.dashboard_pages import log_in, percentiles, seeded_server
 from dashboard import charts, pages
-from edge.contract import LiveMessage, LiveZone, live_topic
+from footfall_core.contract import LiveMessage, LiveZone, live_topic
 from tests.live_stream import LiveStream
 
 STORE = "store-001"
@@ -67,15 +68,31 @@ class Meter:
 
 def message(store: dict, people: int, rng: random.Random) -> LiveMessage:
     plan = store["floor_plan"]
-    cells = [(rng.randrange(int(plan["width_m"] / 0.5)), rng.randrange(int(plan["height_m"] / 0.5)), 1)
-             for _ in range(people)]
+    cells = [
+        (rng.randrange(int(plan["width_m"] / 0.5)), rng.randrange(int(plan["height_m"] / 0.5)), 1)
+        for _ in range(people)
+    ]
     zones = [LiveZone(zone=z["name"], occupancy=rng.randrange(0, 8)) for z in store["zones"]]
-    return LiveMessage(store=STORE, sent_at=datetime.now(UTC), cell_m=0.5, people=people, zones=zones,
-                       cells=cells, cameras=[c["name"] for c in store["cameras"]][:4] or ["cam1"])
+    return LiveMessage(
+        store=STORE,
+        sent_at=datetime.now(UTC),
+        cell_m=0.5,
+        people=people,
+        zones=zones,
+        cells=cells,
+        cameras=[c["name"] for c in store["cameras"]][:4] or ["cam1"],
+    )
 
 
-def run(base: str, cookies: httpx.Cookies, broker_port: int, store: dict, listeners: int, messages: int,
-        meter: Meter) -> None:
+def run(
+    base: str,
+    cookies: httpx.Cookies,
+    broker_port: int,
+    store: dict,
+    listeners: int,
+    messages: int,
+    meter: Meter,
+) -> None:
     open_pages = [LiveStream(base, cookies, STORE) for _ in range(listeners)]
     for page in open_pages:
         page.start()
@@ -90,7 +107,9 @@ def run(base: str, cookies: httpx.Cookies, broker_port: int, store: dict, listen
     try:
         for k in range(messages):
             sent = time.perf_counter()
-            publisher.publish(live_topic(STORE), message(store, 40 + k, rng).to_json(), qos=1).wait_for_publish(5)
+            publisher.publish(
+                live_topic(STORE), message(store, 40 + k, rng).to_json(), qos=1
+            ).wait_for_publish(5)
             version += 1
             wait(lambda v=version: all(v in page.arrived for page in open_pages))
             delays.append(max(page.arrived[version] for page in open_pages) - sent)
@@ -105,9 +124,11 @@ def run(base: str, cookies: httpx.Cookies, broker_port: int, store: dict, listen
             page.stop.set()
         for page in open_pages:
             page.join(10)  # it leaves at its next event: the 5 s heartbeat at the latest
-    print(f"{listeners:3d} listeners: figure builds/update {statistics.mean(builds):5.1f}   "
-          f"live_state CPU/update p50 {statistics.median(cpu_ms):7.1f} ms   "
-          f"publish → last listener {percentiles(delays)}")
+    print(
+        f"{listeners:3d} listeners: figure builds/update {statistics.mean(builds):5.1f}   "
+        f"live_state CPU/update p50 {statistics.median(cpu_ms):7.1f} ms   "
+        f"publish → last listener {percentiles(delays)}"
+    )
 
 
 def wait(predicate, timeout_s: float = 60.0) -> None:
@@ -119,7 +140,9 @@ def wait(predicate, timeout_s: float = 60.0) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--listeners", type=int, nargs="+", default=[1, 50])
     parser.add_argument("--messages", type=int, default=20)
     args = parser.parse_args()
@@ -127,8 +150,10 @@ def main() -> int:
     with seeded_server(1, 1) as (base, broker), httpx.Client(base_url=base, timeout=60) as client:
         log_in(client)
         store = client.get(f"/api/v1/stores/{STORE}").raise_for_status().json()
-        print(f"store {STORE}: plan {store['floor_plan']['width_m']} × {store['floor_plan']['height_m']} m, "
-              f"{len(store['zones'])} zones")
+        print(
+            f"store {STORE}: plan {store['floor_plan']['width_m']} × {store['floor_plan']['height_m']} m, "
+            f"{len(store['zones'])} zones"
+        )
         for listeners in args.listeners:
             run(base, client.cookies, broker.port, store, listeners, args.messages, meter)
     return 0

@@ -10,6 +10,7 @@ real app under uvicorn with a private Mosquitto, logs in, then prints:
 
     .venv/bin/python bench/dashboard_pages.py --stores 10 --weeks 4
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -31,14 +32,14 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard import auth  # noqa: E402
-from dashboard.__main__ import main as dashboard_main  # noqa: E402
-from dashboard.app import create_app  # noqa: E402
-from dashboard.settings import Settings  # noqa: E402
-from dashboard.storage import Storage  # noqa: E402
-from edge.config import Mqtt  # noqa: E402
-from edge.contract import LiveMessage, LiveZone, live_topic  # noqa: E402
-from tests.brokers import Mosquitto, free_port, wait_for_port  # noqa: E402
+from dashboard import auth
+from dashboard.__main__ import main as dashboard_main
+from dashboard.app import create_app
+from dashboard.settings import Settings
+from dashboard.storage import Storage
+from footfall_core.contract import LiveMessage, LiveZone, live_topic
+from footfall_core.store import Mqtt
+from tests.brokers import Mosquitto, free_port, wait_for_port
 
 PASSWORD = "bench password 1"
 
@@ -51,8 +52,11 @@ def percentiles(values: list[float]) -> str:
 
 def log_in(client: httpx.Client) -> None:
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    response = client.post("/login", data=dict(username="hq", password=PASSWORD, csrf_token=token),
-                           headers={"Origin": str(client.base_url).rstrip("/")})
+    response = client.post(
+        "/login",
+        data=dict(username="hq", password=PASSWORD, csrf_token=token),
+        headers={"Origin": str(client.base_url).rstrip("/")},
+    )
     if response.status_code != 303:
         raise SystemExit(f"log in failed: {response.status_code} {response.text[:200]}")
 
@@ -82,8 +86,15 @@ def live_delay(base_url: str, cookies, broker_port: int, store: str, messages: i
     publisher.loop_start()
     sent: dict[int, float] = {}
     for k in range(1, messages + 1):
-        message = LiveMessage(store=store, sent_at=datetime.now(timezone.utc), cell_m=1.0, people=k,
-                              zones=[LiveZone(zone="entrance", occupancy=k)], cells=[(3, 3, k)], cameras=["cam1"])
+        message = LiveMessage(
+            store=store,
+            sent_at=datetime.now(UTC),
+            cell_m=1.0,
+            people=k,
+            zones=[LiveZone(zone="entrance", occupancy=k)],
+            cells=[(3, 3, k)],
+            cameras=["cam1"],
+        )
         sent[k] = time.perf_counter()
         publisher.publish(live_topic(store), message.to_json(), qos=1).wait_for_publish(5)
         time.sleep(0.2)
@@ -100,16 +111,34 @@ def seeded_server(stores: int, weeks: int) -> Iterator[tuple[str, Mosquitto]]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.sqlite3"
         started = time.perf_counter()
-        dashboard_main(["--log-level", "WARNING", "seed", "--db", url, "--stores", str(stores),
-                        "--weeks", str(weeks), "--end", date(2026, 3, 9).isoformat()])
+        dashboard_main(
+            [
+                "--log-level",
+                "WARNING",
+                "seed",
+                "--db",
+                url,
+                "--stores",
+                str(stores),
+                "--weeks",
+                str(weeks),
+                "--end",
+                date(2026, 3, 9).isoformat(),
+            ]
+        )
         print(f"seeded {stores} stores × {weeks} weeks in {time.perf_counter() - started:.1f} s")
         with Storage(url).engine.begin() as conn:
             auth.add_user(conn, "hq", "hq", PASSWORD)
         with Mosquitto(Path(tmp) / "broker") as broker:
-            app = create_app(Settings(db_url=url, secret_key="bench-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url)))
+            app = create_app(
+                Settings(db_url=url, secret_key="bench-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url))
+            )
             port = free_port()
-            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                                   timeout_graceful_shutdown=2))
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
+                )
+            )
             thread = threading.Thread(target=server.run, daemon=True)
             thread.start()
             wait_for_port(port)
@@ -121,17 +150,24 @@ def seeded_server(stores: int, weeks: int) -> Iterator[tuple[str, Mosquitto]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--stores", type=int, default=10)
     parser.add_argument("--weeks", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--messages", type=int, default=30)
     args = parser.parse_args()
-    with seeded_server(args.stores, args.weeks) as (base, broker), httpx.Client(base_url=base, timeout=60) as client:
+    with (
+        seeded_server(args.stores, args.weeks) as (base, broker),
+        httpx.Client(base_url=base, timeout=60) as client,
+    ):
         log_in(client)
-        pages = {"trends (1 store-week)": "/stores/store-001/trends?week=2026-W10",
-                 f"compare ({args.stores} stores, 1 week)": "/compare?start=2026-03-02&end=2026-03-08",
-                 "live page": "/stores/store-001/live"}
+        pages = {
+            "trends (1 store-week)": "/stores/store-001/trends?week=2026-W10",
+            f"compare ({args.stores} stores, 1 week)": "/compare?start=2026-03-02&end=2026-03-08",
+            "live page": "/stores/store-001/live",
+        }
         for name, path in pages.items():
             client.get(path).raise_for_status()  # warm up
             times = []

@@ -18,6 +18,7 @@ Cameras are forked from a fork server that has imported the pipeline's libraries
 model (its session and buffers are each camera's own) and little on the machine, the rate on
 both. Unlike bench/edge_speed.py's cameras per core, this counts everything a device runs:
 grabbing the frames the 5 fps rate skips, every camera's process and threads, the supervisor."""
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("FOOTFALL_ASSETS", str(REPO.parent / "shared"))
 
-from edge.contract import parse_aggregate  # noqa: E402
+from footfall_core.contract import parse_aggregate  # noqa: E402
 from tests.procfs import children, command, memory_mb  # noqa: E402
 
 
@@ -67,14 +68,30 @@ def store_yaml(cameras: int, detector: dict[str, str], folder: Path, motion_gati
     return path
 
 
-def measure(cameras: int, detector: dict[str, str], settle_s: float, run_s: float, folder: Path,
-            motion_gating: bool = True) -> tuple[dict[str, dict[str, float]], list[float]]:
+def measure(
+    cameras: int,
+    detector: dict[str, str],
+    settle_s: float,
+    run_s: float,
+    folder: Path,
+    motion_gating: bool = True,
+) -> tuple[dict[str, dict[str, float]], list[float]]:
     """`python -m edge run` with `cameras` cameras: memory per role (summed over its processes),
     and the frames per second each camera analysed in each whole bucket after its first."""
     out, log = folder / f"out{cameras}", folder / f"edge{cameras}.log"
     store = store_yaml(cameras, detector, folder, motion_gating)
-    command = [sys.executable, "-m", "edge", "run", "--config", str(store),
-               "--out", str(out), "--log-level", "WARNING"]
+    command = [
+        sys.executable,
+        "-m",
+        "edge",
+        "run",
+        "--config",
+        str(store),
+        "--out",
+        str(out),
+        "--log-level",
+        "WARNING",
+    ]
     with log.open("w") as stderr:
         process = subprocess.Popen(command, cwd=REPO, stderr=stderr)
     started = time.monotonic()
@@ -105,51 +122,73 @@ def measure(cameras: int, detector: dict[str, str], settle_s: float, run_s: floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cameras", default="1,8,16,24,28,32",
-                        help="camera counts to run (default 1,8,16,24,28,32)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--cameras", default="1,8,16,24,28,32", help="camera counts to run (default 1,8,16,24,28,32)"
+    )
     parser.add_argument("--model", help="detector model (default: the example's, yolox_nano.onnx)")
     parser.add_argument("--letterbox", choices=["tight", "square"], help="detector.letterbox (default tight)")
-    parser.add_argument("--motion-gating", action=argparse.BooleanOptionalAction, default=True,
-                        help="analysis.motion_gating: on (the default: crops of the changed part of each "
-                             "frame) or off (--no-motion-gating: the detector on every analysed frame, whole)")
-    parser.add_argument("--settle-s", type=float, default=10.0,
-                        help="seconds after every camera has reported before memory is read (default 10)")
+    parser.add_argument(
+        "--motion-gating",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="analysis.motion_gating: on (the default: crops of the changed part of each "
+        "frame) or off (--no-motion-gating: the detector on every analysed frame, whole)",
+    )
+    parser.add_argument(
+        "--settle-s",
+        type=float,
+        default=10.0,
+        help="seconds after every camera has reported before memory is read (default 10)",
+    )
     parser.add_argument("--run-s", type=float, default=50.0, help="seconds each run lasts (default 50)")
     args = parser.parse_args()
     counts = sorted({int(n) for n in args.cameras.split(",")})
     detector = {key: value for key, value in (("model", args.model), ("letterbox", args.letterbox)) if value}
-    print(f"# edge fleet: PETS09 looped in real time (7 frames/s), analysed at 5 frames/s, model "
-          f"{args.model or 'yolox_nano.onnx (default)'}, letterbox {args.letterbox or 'tight (default)'}, "
-          f"motion gating {'on' if args.motion_gating else 'off'}; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
-    print(f"{'cameras':>7s} {'total PSS MB':>12s} | {'edge':>5s} {'fork server':>11s} {'tracker':>7s} | "
-          f"per camera: {'PSS':>5s} {'private':>7s} {'peak RSS':>8s} | analysed frames/s per camera: "
-          f"{'min':>5s} {'median':>6s} (buckets)")
+    print(
+        f"# edge fleet: PETS09 looped in real time (7 frames/s), analysed at 5 frames/s, model "
+        f"{args.model or 'yolox_nano.onnx (default)'}, letterbox {args.letterbox or 'tight (default)'}, "
+        f"motion gating {'on' if args.motion_gating else 'off'}; "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
+    print(
+        f"{'cameras':>7s} {'total PSS MB':>12s} | {'edge':>5s} {'fork server':>11s} {'tracker':>7s} | "
+        f"per camera: {'PSS':>5s} {'private':>7s} {'peak RSS':>8s} | analysed frames/s per camera: "
+        f"{'min':>5s} {'median':>6s} (buckets)"
+    )
     totals, sustained = {}, []
     with tempfile.TemporaryDirectory() as folder:
         for n in counts:
-            figures, rates = measure(n, detector, args.settle_s, args.run_s, Path(folder),
-                                     args.motion_gating)
+            figures, rates = measure(n, detector, args.settle_s, args.run_s, Path(folder), args.motion_gating)
             totals[n] = sum(f["pss"] for f in figures.values())
             cams = figures["cameras"]
             low, median = (min(rates), statistics.median(rates)) if rates else (float("nan"),) * 2
             if low >= 4.9:
                 sustained.append(n)
-            print(f"{n:7d} {totals[n]:12.0f} | {figures['edge']['pss']:5.0f} {figures['fork server']['pss']:11.0f} "
-                  f"{figures['resource tracker']['pss']:7.0f} | {'':11s} {cams['pss'] / n:5.0f} "
-                  f"{cams['private'] / n:7.0f} {cams['peak_rss'] / n:8.0f} | {'':30s}"
-                  f"{low:5.2f} {median:6.2f} ({len(rates)})", flush=True)
+            print(
+                f"{n:7d} {totals[n]:12.0f} | {figures['edge']['pss']:5.0f} "
+                f"{figures['fork server']['pss']:11.0f} "
+                f"{figures['resource tracker']['pss']:7.0f} | {'':11s} {cams['pss'] / n:5.0f} "
+                f"{cams['private'] / n:7.0f} {cams['peak_rss'] / n:8.0f} | {'':30s}"
+                f"{low:5.2f} {median:6.2f} ({len(rates)})",
+                flush=True,
+            )
     if len(counts) > 1:
         lo, hi = counts[0], counts[-1]
         per_camera = (totals[hi] - totals[lo]) / (hi - lo)
-        print(f"one more camera: +{per_camera:.0f} MB PSS; {totals[lo]:.0f} MB for {lo}, so about "
-              f"{(1024 - totals[lo]) / per_camera + lo:.0f} cameras in 1 GB and "
-              f"{(4096 - totals[lo]) / per_camera + lo:.0f} in 4 GB (memory alone)")
+        print(
+            f"one more camera: +{per_camera:.0f} MB PSS; {totals[lo]:.0f} MB for {lo}, so about "
+            f"{(1024 - totals[lo]) / per_camera + lo:.0f} cameras in 1 GB and "
+            f"{(4096 - totals[lo]) / per_camera + lo:.0f} in 4 GB (memory alone)"
+        )
     if sustained:
-        print(f"most cameras run with every one at >= 4.9 analysed frames/s: {max(sustained)} "
-              f"({max(sustained) / os.cpu_count():.1f} per core)")
+        print(
+            f"most cameras run with every one at >= 4.9 analysed frames/s: {max(sustained)} "
+            f"({max(sustained) / os.cpu_count():.1f} per core)"
+        )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ against the annotated boxes inside the cut (IoU >= 0.5, tests/test_detector.py's
     .venv/bin/python bench/edge_letterbox.py [--pets-frames N] [--mall-frames N] [--rounds R]
 
 About 5 minutes for every frame of both recordings and 2 rounds here."""
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.edge_levers import (  # noqa: E402
+from bench.edge_levers import (
     HEAT_CELL_M,
     MALL_BUCKET_S,
     count_change,
@@ -40,21 +41,22 @@ from bench.edge_levers import (  # noqa: E402
     pets_accuracy,
     without_levers,
 )
-from bench.edge_runs import PipelineRun, decoding_reader, detector_fps, run_pipeline  # noqa: E402
-from bench.edge_speed import machine, with_detector  # noqa: E402
-from edge.assets import assets_dir  # noqa: E402
-from edge.detector import Detector, letterbox_image  # noqa: E402
-from models.registry import MODELS, find_model  # noqa: E402
-from tests.gt import pets09_boxes  # noqa: E402
-from tests.pipeline_runs import example  # noqa: E402
-from tests.test_detector import recall_precision  # noqa: E402
+from bench.edge_runs import PipelineRun, decoding_reader, detector_fps, run_pipeline
+from bench.edge_speed import machine, with_detector
+from edge.detector import Detector, letterbox_image
+from footfall_core.assets import assets_dir
+from models.registry import MODELS, find_model
+from tests.gt import pets09_boxes
+from tests.pipeline_runs import example
+from tests.test_detector import recall_precision
 
 LETTERBOXES = ("square", "tight")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pets-frames", type=int, default=795, help="first PETS09 frames (default all 795)")
     parser.add_argument("--mall-frames", type=int, default=800, help="first Mall frames (default all 800)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds, best fps kept (default 2)")
@@ -66,11 +68,19 @@ def main() -> None:
     started = time.perf_counter()
     print(f"machine: {machine()}")
     # the letterboxes alone: without levers (crops need the tight one)
-    scenes = [("pets09", without_levers(example("pets09", "view001", cell_m=HEAT_CELL_M)), "view001",
-               args.pets_frames),
-              ("mall", without_levers(example("mall", "cam1", bucket_s=MALL_BUCKET_S)), "cam1", args.mall_frames)]
-    print(f"\n{'model':26s} {'scene':7s} {'letterbox':9s} {'frames':>6s} {'fps/core':>8s} {'speed-up':>8s} "
-          f"{'det ms':>7s} {'max Δcount':>10s}  accuracy vs ground truth")
+    scenes = [
+        (
+            "pets09",
+            without_levers(example("pets09", "view001", cell_m=HEAT_CELL_M)),
+            "view001",
+            args.pets_frames,
+        ),
+        ("mall", without_levers(example("mall", "cam1", bucket_s=MALL_BUCKET_S)), "cam1", args.mall_frames),
+    ]
+    print(
+        f"\n{'model':26s} {'scene':7s} {'letterbox':9s} {'frames':>6s} {'fps/core':>8s} {'speed-up':>8s} "
+        f"{'det ms':>7s} {'max Δcount':>10s}  accuracy vs ground truth"
+    )
     for model in MODELS:
         for name, scene_config, camera, frames in scenes:
             runs: dict[str, PipelineRun] = {}
@@ -78,8 +88,9 @@ def main() -> None:
                 for letterbox in LETTERBOXES:
                     config = with_detector(scene_config, model=model, letterbox=letterbox)
                     detector = Detector.for_camera(config.camera(camera), config)
-                    run = run_pipeline(config, camera, decoding_reader(config, camera, frames), detector,
-                                       stages=False)
+                    run = run_pipeline(
+                        config, camera, decoding_reader(config, camera, frames), detector, stages=False
+                    )
                     if letterbox not in runs or run.fps > runs[letterbox].fps:
                         runs[letterbox] = run
             score = pets_accuracy if name == "pets09" else mall_accuracy
@@ -90,9 +101,11 @@ def main() -> None:
                 health = of_kind(run, "health")
                 analysed = sum(m.frames_analysed for m in health)
                 detector_ms = sum(m.detector_ms_mean * m.frames_analysed for m in health) / max(analysed, 1)
-                print(f"{model:26s} {name:7s} {letterbox:9s} {run.frames:6d} {run.fps:8.1f} "
-                      f"{run.fps / runs['square'].fps:7.2f}x {detector_ms:7.2f} {change:9.1%}  {text}",
-                      flush=True)
+                print(
+                    f"{model:26s} {name:7s} {letterbox:9s} {run.frames:6d} {run.fps:8.1f} "
+                    f"{run.fps / runs['square'].fps:7.2f}x {detector_ms:7.2f} {change:9.1%}  {text}",
+                    flush=True,
+                )
     wide_table(args.rounds)
     print(f"\nbench wall time {time.perf_counter() - started:.0f} s")
 
@@ -118,13 +131,19 @@ def wide_table(rounds: int) -> None:
     samples = wide_frames()
     images = [image for image, _ in samples]
     height, width = images[0].shape[:2]
-    print(f"\n16:9: PETS09 cut to {width}x{height} (rows {WIDE_ROWS[0]}-{WIDE_ROWS[1] - 1}), every "
-          f"{WIDE_STEP}th frame ({len(images)}), detector alone, frames per CPU second, best of {rounds}")
-    print(f"{'model':26s} {'letterbox':9s} {'input':>7s} {'fps/core':>8s} {'speed-up':>8s} {'recall':>6s} "
-          f"{'precision':>9s}")
+    print(
+        f"\n16:9: PETS09 cut to {width}x{height} (rows {WIDE_ROWS[0]}-{WIDE_ROWS[1] - 1}), every "
+        f"{WIDE_STEP}th frame ({len(images)}), detector alone, frames per CPU second, best of {rounds}"
+    )
+    print(
+        f"{'model':26s} {'letterbox':9s} {'input':>7s} {'fps/core':>8s} {'speed-up':>8s} {'recall':>6s} "
+        f"{'precision':>9s}"
+    )
     for model in MODELS:
-        detectors = {letterbox: Detector(find_model(model).path, score_threshold=0.3, letterbox=letterbox)
-                     for letterbox in LETTERBOXES}
+        detectors = {
+            letterbox: Detector(find_model(model).path, score_threshold=0.3, letterbox=letterbox)
+            for letterbox in LETTERBOXES
+        }
         fps = dict.fromkeys(LETTERBOXES, 0.0)
         for _ in range(rounds):  # interleaved
             for letterbox, detector in detectors.items():
@@ -133,8 +152,11 @@ def wide_table(rounds: int) -> None:
             recall, precision = recall_precision(detector, samples)
             size = detector.input_size_px
             shape = letterbox_image(images[0], size, detector.tight)[0].shape
-            print(f"{model:26s} {letterbox:9s} {shape[1]:3d}x{shape[0]:<3d} {fps[letterbox]:8.1f} "
-                  f"{fps[letterbox] / fps['square']:7.2f}x {recall:6.3f} {precision:9.3f}", flush=True)
+            print(
+                f"{model:26s} {letterbox:9s} {shape[1]:3d}x{shape[0]:<3d} {fps[letterbox]:8.1f} "
+                f"{fps[letterbox] / fps['square']:7.2f}x {recall:6.3f} {precision:9.3f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

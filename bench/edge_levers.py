@@ -12,10 +12,12 @@ in 2×2 tiles (none or motion gating only: with tiles, motion gating skips the p
 tiles whose picture is still, "where"), the clip in Mall's tiling (2 tiles over the rows
 where people are under 45 model px, plus a whole-frame pass: "tiles every 2" runs the tiles on
 every other frame, and the line counts tell what that does to tracks), and Mall (crowded all
-the time; its example tiles its far rows, plus a whole-frame pass). Accuracy: on PETS09 the walkway line's in/out counts
+the time; its example tiles its far rows, plus a whole-frame pass). Accuracy: on PETS09 the
+walkway line's in/out counts
 against the crossings of the annotated trajectories, and the Pearson r of the 1 m heat grid
 against the annotated positions; on Mall the ROI occupancy MAE per 10 s bucket against
 counts.csv (the acceptance tests' own measures, tests/test_accuracy_*.py)."""
+
 from __future__ import annotations
 
 import argparse
@@ -31,10 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.edge_runs import PipelineRun, decoding_reader, run_pipeline
 from edge.analytics import Heatmap
-from edge.assets import assets_dir
-from edge.config import StoreConfig, Tiling
 from edge.detector import Detector
 from edge.types import FloorObservation
+from footfall_core.assets import assets_dir
+from footfall_core.store import StoreConfig, Tiling
 from tests.gt import PETS_FPS, pets09_gt
 from tests.pipeline_runs import example
 from tests.quiet_clip import quiet_config, write_quiet_clip
@@ -43,8 +45,10 @@ from tests.test_accuracy_pets09 import _gt_crossings
 
 HEAT_CELL_M = 1.0  # as tests/test_accuracy_pets09.py
 MALL_BUCKET_S = 10  # as tests/test_accuracy_mall.py
-LEVERS_MODEL_NOTE = ("each example's own detector settings: yolox_nano.onnx, Mall in 2 tiles over its far rows "
-                     "+ one whole-frame pass; PETS09 2x2 tiles: 4 passes a frame")
+LEVERS_MODEL_NOTE = (
+    "each example's own detector settings: yolox_nano.onnx, Mall in 2 tiles over its far rows "
+    "+ one whole-frame pass; PETS09 2x2 tiles: 4 passes a frame"
+)
 TILED_PETS = "pets09 2x2 tiles"
 TILES_2X2 = Tiling(cols=2, rows=2, overlap=0.2)
 BAND_PETS = "pets09 band tiles"  # Mall's tiling on PETS09: its far rows, where the line's walkers are small
@@ -98,8 +102,12 @@ def with_levers(config: StoreConfig, **levers) -> StoreConfig:
     config = with_analysis(config, **levers)
     if tiles_every is None:
         return config
-    cameras = [c.model_copy(update={"tiling": c.tiling.model_copy(update={"tiles_every": tiles_every})})
-               if c.tiling is not None else c for c in config.cameras]
+    cameras = [
+        c.model_copy(update={"tiling": c.tiling.model_copy(update={"tiles_every": tiles_every})})
+        if c.tiling is not None
+        else c
+        for c in config.cameras
+    ]
     return config.model_copy(update={"cameras": cameras})
 
 
@@ -113,8 +121,9 @@ def with_tiling(config: StoreConfig, camera: str, tiling: Tiling) -> StoreConfig
     return config.model_copy(update={"cameras": cameras})
 
 
-def scenes(workdir: Path, pets_frames: int | None, empty_s: float, mall_frames: int | None,
-           quiet: bool = True) -> list[Scene]:
+def scenes(
+    workdir: Path, pets_frames: int | None, empty_s: float, mall_frames: int | None, quiet: bool = True
+) -> list[Scene]:
     """The scenes above; `None` frames = the whole recording, `pets_frames=0` or `mall_frames=0`
     leaves those out, `quiet=False` the quiet clip."""
     out = []
@@ -124,16 +133,47 @@ def scenes(workdir: Path, pets_frames: int | None, empty_s: float, mall_frames: 
         out.append(Scene("pets09", pets, "view001", clip, clip))
         if quiet:
             pattern, empty = write_quiet_clip(assets_dir(), workdir / "quiet", empty_s, pets_frames)
-            out.append(Scene(f"pets09 after {empty_s:g} s empty", quiet_config(pets, "view001", pattern),
-                             "view001", clip + empty, clip))
-        out.append(Scene(TILED_PETS, with_tiling(pets, "view001", TILES_2X2), "view001", clip, clip,
-                         ("none", "motion gating")))
-        out.append(Scene(BAND_PETS, with_tiling(pets, "view001", BAND), "view001", clip, clip,
-                         ("none", "tiles every 2", "tiles 2, motion")))
+            out.append(
+                Scene(
+                    f"pets09 after {empty_s:g} s empty",
+                    quiet_config(pets, "view001", pattern),
+                    "view001",
+                    clip + empty,
+                    clip,
+                )
+            )
+        out.append(
+            Scene(
+                TILED_PETS,
+                with_tiling(pets, "view001", TILES_2X2),
+                "view001",
+                clip,
+                clip,
+                ("none", "motion gating"),
+            )
+        )
+        out.append(
+            Scene(
+                BAND_PETS,
+                with_tiling(pets, "view001", BAND),
+                "view001",
+                clip,
+                clip,
+                ("none", "tiles every 2", "tiles 2, motion"),
+            )
+        )
     if mall_frames != 0:
         mall = example("mall", "cam1", bucket_s=MALL_BUCKET_S)
-        out.append(Scene("mall", mall, "cam1", mall_frames or 800, mall_frames or 800,  # tiled: no crops
-                         ("none", "motion gating", "adaptive rate", "both", "tiles every 2", "tiles 2, motion")))
+        out.append(
+            Scene(
+                "mall",
+                mall,
+                "cam1",
+                mall_frames or 800,
+                mall_frames or 800,  # tiled: no crops
+                ("none", "motion gating", "adaptive rate", "both", "tiles every 2", "tiles 2, motion"),
+            )
+        )
     return out
 
 
@@ -155,8 +195,11 @@ def pets_accuracy(run: PipelineRun, config: StoreConfig, clip_frames: int) -> tu
     truth = Heatmap(plan, HEAT_CELL_M)
     for frame in np.unique(gt["frame"]):
         rows = gt[gt["frame"] == frame]
-        truth.observe(FloorObservation(0.0, 1 / PETS_FPS, np.stack([rows["wx"], rows["wy"]], 1),
-                                       np.zeros(len(rows), np.int64)))
+        truth.observe(
+            FloorObservation(
+                0.0, 1 / PETS_FPS, np.stack([rows["wx"], rows["wy"]], 1), np.zeros(len(rows), np.int64)
+            )
+        )
     truth_cells = {(ix, iy): s for ix, iy, s in truth.collect()}
     ours: dict[tuple[int, int], float] = {}
     for message in of_kind(run, "grid"):
@@ -165,15 +208,18 @@ def pets_accuracy(run: PipelineRun, config: StoreConfig, clip_frames: int) -> tu
     keys = sorted(set(truth_cells) | set(ours))
     r = np.corrcoef([ours.get(k, 0.0) for k in keys], [truth_cells.get(k, 0.0) for k in keys])[0, 1]
     person_s = sum(ours.values())
-    text = (f"line in {counted_in}/{truth_in} out {counted_out}/{truth_out}, heat r {r:.3f}, "
-            f"{person_s:.0f}/{sum(truth_cells.values()):.0f} person-s")
+    text = (
+        f"line in {counted_in}/{truth_in} out {counted_out}/{truth_out}, heat r {r:.3f}, "
+        f"{person_s:.0f}/{sum(truth_cells.values()):.0f} person-s"
+    )
     return text, (counted_in, counted_out, person_s)
 
 
 def mall_accuracy(run: PipelineRun, config: StoreConfig, clip_frames: int) -> tuple[str, tuple[float, ...]]:
     """ROI occupancy MAE per bucket against counts.csv, and the mean ROI occupancy."""
-    errors = bucket_errors(SimpleNamespace(config=config, messages=run.messages),
-                           assets_dir() / "datasets/mall_dev/counts.csv")
+    errors = bucket_errors(
+        SimpleNamespace(config=config, messages=run.messages), assets_dir() / "datasets/mall_dev/counts.csv"
+    )
     occupancy = [z.mean_occupancy for m in of_kind(run, "zones") for z in m.zones]
     mae = np.abs(errors).mean()
     text = f"roi occupancy MAE {mae:.2f} per {MALL_BUCKET_S} s bucket, {len(errors)} buckets"
@@ -196,9 +242,16 @@ def run_levers(scene: Scene, rounds: int = 1) -> list[LeverRun]:
             score = mall_accuracy if scene.name == "mall" else pets_accuracy
             text, counts = score(run, config, scene.clip_frames)
             if lever not in best or run.fps > best[lever].run.fps:
-                best[lever] = LeverRun(scene.name, lever, run, passes_run,
-                                       analysed * len(detector.last_found) - passes_run,
-                                       detector.input_px_run - px_before, text, counts)
+                best[lever] = LeverRun(
+                    scene.name,
+                    lever,
+                    run,
+                    passes_run,
+                    analysed * len(detector.last_found) - passes_run,
+                    detector.input_px_run - px_before,
+                    text,
+                    counts,
+                )
     return [best[lever] for lever in scene.levers]
 
 
@@ -212,31 +265,38 @@ def worst_change(runs: list[LeverRun]) -> dict[str, float]:
     return {r.lever: count_change(r.counts, runs[0].counts) for r in runs}
 
 
-def lever_table(pets_frames: int | None, empty_s: float, mall_frames: int | None, quiet: bool = True,
-                rounds: int = 1) -> list[LeverRun]:
+def lever_table(
+    pets_frames: int | None, empty_s: float, mall_frames: int | None, quiet: bool = True, rounds: int = 1
+) -> list[LeverRun]:
     """Runs every scene × lever (see `scenes`) and prints one row each; returns the runs."""
     print(f"\n## Levers (whole pipeline, decode included, {LEVERS_MODEL_NOTE}; best of {rounds})")
-    print(f"{'scene':24s} {'lever':14s} {'frames':>6s} {'det runs':>8s} {'passes':>6s} {'skipped':>7s} "
-          f"{'input px':>8s} {'fps/core':>8s} {'speed-up':>8s} {'cams@5fps':>9s} {'max Δcount':>10s}  "
-          "accuracy vs ground truth")
+    print(
+        f"{'scene':24s} {'lever':14s} {'frames':>6s} {'det runs':>8s} {'passes':>6s} {'skipped':>7s} "
+        f"{'input px':>8s} {'fps/core':>8s} {'speed-up':>8s} {'cams@5fps':>9s} {'max Δcount':>10s}  "
+        "accuracy vs ground truth"
+    )
     all_runs: list[LeverRun] = []
     with tempfile.TemporaryDirectory(prefix="footfall-bench-") as workdir:
         for scene in scenes(Path(workdir), pets_frames, empty_s, mall_frames, quiet):
             runs = run_levers(scene, rounds)
             change = worst_change(runs)
             for r in runs:
-                print(f"{r.scene:24s} {r.lever:14s} {r.run.frames:6d} {r.run.detector_runs:8d} "
-                      f"{r.passes_run:6d} {r.passes_skipped:7d} {r.input_px / runs[0].input_px:8.0%} "
-                      f"{r.run.fps:8.1f} "
-                      f"{r.run.fps / runs[0].run.fps:7.2f}x {r.run.fps / 5:9.1f} "
-                      f"{change[r.lever]:9.1%}  {r.accuracy}", flush=True)
+                print(
+                    f"{r.scene:24s} {r.lever:14s} {r.run.frames:6d} {r.run.detector_runs:8d} "
+                    f"{r.passes_run:6d} {r.passes_skipped:7d} {r.input_px / runs[0].input_px:8.0%} "
+                    f"{r.run.fps:8.1f} "
+                    f"{r.run.fps / runs[0].run.fps:7.2f}x {r.run.fps / 5:9.1f} "
+                    f"{change[r.lever]:9.1%}  {r.accuracy}",
+                    flush=True,
+                )
             all_runs += runs
     return all_runs
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pets-frames", type=int, help="first PETS09 frames (default all 795; 0: none)")
     parser.add_argument("--mall-frames", type=int, help="first Mall frames (default all 800; 0: none)")
     parser.add_argument("--empty-s", type=float, default=60, help="empty walkway before the quiet clip, s")
@@ -248,4 +308,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

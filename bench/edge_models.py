@@ -17,6 +17,7 @@ Run `.venv/bin/python bench/edge_models.py [--out DIR] [--quick]`.
 Generated models go to --out (default a temporary directory, deleted afterwards); their sha256
 are printed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,12 +33,12 @@ import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge.assets import assets_dir  # noqa: E402
-from edge.detector import Detector, letterbox  # noqa: E402
-from edge.types import Detections  # noqa: E402
-from models.batch import write_batched  # noqa: E402
-from models.evaluate import recall_precision  # noqa: E402
-from models.footage import (  # noqa: E402
+from edge.detector import Detector, letterbox
+from edge.types import Detections
+from footfall_core.assets import assets_dir
+from models.batch import write_batched
+from models.evaluate import recall_precision
+from models.footage import (
     MALL_SPLIT,
     MALL_TILING,
     PETS_SPLIT,
@@ -46,9 +47,9 @@ from models.footage import (  # noqa: E402
     pets09_frames,
     tile_crops,
 )
-from models.quantize import QuantizeOptions, quantize  # noqa: E402
-from models.registry import MODELS, file_sha256, find_model  # noqa: E402
-from tests.gt import pets09_gt  # noqa: E402
+from models.quantize import QuantizeOptions, quantize
+from models.registry import MODELS, file_sha256, find_model
+from tests.gt import pets09_gt
 
 VARIANTS = (  # the first is what last session tried (per tensor, everything in INT8)
     QuantizeOptions(per_channel=False, float_convs=0),
@@ -81,7 +82,7 @@ def load_footage(pets_step: int, mall_step: int) -> Footage:
     pets = [frame for _, frame in pets09_frames(indices)]
     gt = pets09_gt(assets_dir())
     pets_gt = []
-    for index in indices[:len(pets)]:
+    for index in indices[: len(pets)]:
         rows = gt[gt["frame"] == index + 1]
         pets_gt.append(np.stack([rows["x"], rows["y"], rows["x"] + rows["w"], rows["y"] + rows["h"]], axis=1))
     numbers = range(1, MALL_SPLIT + 1, mall_step)
@@ -121,10 +122,13 @@ class Scored:
 
 def run_best(paths: dict[str, Path], footage: Footage, rounds: int, person_class: int) -> dict[str, Scored]:
     """Every model of `paths` on the footage, best frames/s of `rounds` rounds interleaved."""
-    detectors = {label: (Detector(path, score_threshold=PETS_SCORE, person_class=person_class),
-                         Detector(path, score_threshold=MALL_SCORE, person_class=person_class,
-                                  tiling=MALL_TILING))
-                 for label, path in paths.items()}
+    detectors = {
+        label: (
+            Detector(path, score_threshold=PETS_SCORE, person_class=person_class),
+            Detector(path, score_threshold=MALL_SCORE, person_class=person_class, tiling=MALL_TILING),
+        )
+        for label, path in paths.items()
+    }
     scored = {label: Scored() for label in paths}
     for _ in range(rounds):
         for label, (whole, tiled) in detectors.items():
@@ -135,8 +139,9 @@ def run_best(paths: dict[str, Path], footage: Footage, rounds: int, person_class
     return scored
 
 
-def int8_table(name: str, out: Path, footage: Footage, variants: tuple[QuantizeOptions, ...],
-               rounds: int) -> dict[str, Path]:
+def int8_table(
+    name: str, out: Path, footage: Footage, variants: tuple[QuantizeOptions, ...], rounds: int
+) -> dict[str, Path]:
     """Print the table for model `name`; returns the models run, by variant tag ("float" too)."""
     spec = MODELS[name]
     source = find_model(name).path
@@ -146,26 +151,35 @@ def int8_table(name: str, out: Path, footage: Footage, variants: tuple[QuantizeO
         started = time.perf_counter()
         path = quantize(source, out / f"{Path(name).stem}.int8.{options.tag}.onnx", blobs, options)
         paths[options.tag] = path
-        print(f"  quantized {options.tag} in {time.perf_counter() - started:.0f} s "
-              f"({len(blobs)} calibration blobs): {path} sha256 {file_sha256(path)}",
-              flush=True)
+        print(
+            f"  quantized {options.tag} in {time.perf_counter() - started:.0f} s "
+            f"({len(blobs)} calibration blobs): {path} sha256 {file_sha256(path)}",
+            flush=True,
+        )
     scored = run_best(paths, footage, rounds, spec.person_class)
     ref = scored["float"]
-    print(f"\n{name}: PETS09 {len(footage.pets)} held-out frames whole, Mall {len(footage.mall)} frames "
-          f"in 2x2 tiles; frames per CPU second, best of {rounds}")
-    print(f"{'variant':26s} {'pets fps':>8s} {'x':>5s} {'mall fps':>8s} {'x':>5s} | vs float: "
-          f"{'pets R':>6s} {'P':>5s} {'mall R':>6s} {'P':>5s} | vs truth: {'pets R':>6s} {'P':>5s} "
-          f"{'mall MAE':>8s} {'bias':>6s}")
+    print(
+        f"\n{name}: PETS09 {len(footage.pets)} held-out frames whole, Mall {len(footage.mall)} frames "
+        f"in 2x2 tiles; frames per CPU second, best of {rounds}"
+    )
+    print(
+        f"{'variant':26s} {'pets fps':>8s} {'x':>5s} {'mall fps':>8s} {'x':>5s} | vs float: "
+        f"{'pets R':>6s} {'P':>5s} {'mall R':>6s} {'P':>5s} | vs truth: {'pets R':>6s} {'P':>5s} "
+        f"{'mall MAE':>8s} {'bias':>6s}"
+    )
     for label, s in scored.items():
         pets, mall = [d.xyxy for d in s.pets], [d.xyxy for d in s.mall]
         pets_rf = recall_precision(pets, [d.xyxy for d in ref.pets])
         mall_rf = recall_precision(mall, [d.xyxy for d in ref.mall])
         pets_gt = recall_precision(pets, footage.pets_gt)
         errors = head_count_errors(s.mall, footage)
-        print(f"{label:26s} {s.pets_fps:8.1f} {s.pets_fps / ref.pets_fps:5.2f} {s.mall_fps:8.1f} "
-              f"{s.mall_fps / ref.mall_fps:5.2f} |           {pets_rf[0]:6.2f} {pets_rf[1]:5.2f} "
-              f"{mall_rf[0]:6.2f} {mall_rf[1]:5.2f} |           {pets_gt[0]:6.2f} {pets_gt[1]:5.2f} "
-              f"{np.abs(errors).mean():8.2f} {errors.mean():+6.2f}", flush=True)
+        print(
+            f"{label:26s} {s.pets_fps:8.1f} {s.pets_fps / ref.pets_fps:5.2f} {s.mall_fps:8.1f} "
+            f"{s.mall_fps / ref.mall_fps:5.2f} |           {pets_rf[0]:6.2f} {pets_rf[1]:5.2f} "
+            f"{mall_rf[0]:6.2f} {mall_rf[1]:5.2f} |           {pets_gt[0]:6.2f} {pets_gt[1]:5.2f} "
+            f"{np.abs(errors).mean():8.2f} {errors.mean():+6.2f}",
+            flush=True,
+        )
     return paths
 
 
@@ -193,32 +207,50 @@ def batch_table(source: Path, out: Path, footage: Footage, images: int, rounds: 
     path = write_batched(source, out / f"{source.stem}.batch.onnx", None)
     single, batched = session(source), session(path)
     input_name, size_px = single.get_inputs()[0].name, single.get_inputs()[0].shape[-1]
-    pets = np.concatenate([letterbox(f, size_px)[0] for f in footage.pets[:max(BATCHES)]])
+    pets = np.concatenate([letterbox(f, size_px)[0] for f in footage.pets[: max(BATCHES)]])
     reference = np.concatenate([single.run(None, {input_name: blob[None]})[0] for blob in pets])
-    diff = max(float(np.abs(np.concatenate([batched.run(None, {input_name: pets[i:i + n]})[0]
-                                            for i in range(0, len(pets), n)]) - reference).max())
-               for n in BATCHES)
-    print(f"\n{source.name}: dynamic-batch copy {path} sha256 {file_sha256(path)}; largest output difference "
-          f"against the batch-1 model over {len(pets)} PETS09 inputs at batch {BATCHES}: {diff:.3g}")
+    diff = max(
+        float(
+            np.abs(
+                np.concatenate(
+                    [batched.run(None, {input_name: pets[i : i + n]})[0] for i in range(0, len(pets), n)]
+                )
+                - reference
+            ).max()
+        )
+        for n in BATCHES
+    )
+    print(
+        f"\n{source.name}: dynamic-batch copy {path} sha256 {file_sha256(path)}; largest output difference "
+        f"against the batch-1 model over {len(pets)} PETS09 inputs at batch {BATCHES}: {diff:.3g}"
+    )
     base = cpu_ms_per_image(lambda: single.run(None, {input_name: pets[:1]}), 1, images, rounds)
-    print(f"{'batch':>5s} {'ms/image':>9s} {'speed-up':>9s}   (batch-1 model: {base:.2f} ms/image, "
-          f"CPU, one thread, best of {rounds})")
+    print(
+        f"{'batch':>5s} {'ms/image':>9s} {'speed-up':>9s}   (batch-1 model: {base:.2f} ms/image, "
+        f"CPU, one thread, best of {rounds})"
+    )
     for n in BATCHES:
-        ms = cpu_ms_per_image(lambda n=n: batched.run(None, {input_name: pets[:n]}), n,
-                              max(1, images // n), rounds)
+        ms = cpu_ms_per_image(
+            lambda n=n: batched.run(None, {input_name: pets[:n]}), n, max(1, images // n), rounds
+        )
         print(f"{n:5d} {ms:9.2f} {base / ms:8.2f}x", flush=True)
     tiles = np.concatenate([letterbox(crop, size_px)[0] for crop in tile_crops(footage.mall[0])])
     count, frames = len(tiles), max(1, images // len(tiles))
-    four_calls = cpu_ms_per_image(lambda: [single.run(None, {input_name: t[None]}) for t in tiles], 1, frames,
-                                  rounds)
+    four_calls = cpu_ms_per_image(
+        lambda: [single.run(None, {input_name: t[None]}) for t in tiles], 1, frames, rounds
+    )
     one_call = cpu_ms_per_image(lambda: batched.run(None, {input_name: tiles}), 1, frames, rounds)
-    print(f"Mall, {count} tiles a frame: {count} calls {four_calls:.2f} ms/frame, one batch-{count} call "
-          f"{one_call:.2f} ms/frame ({four_calls / one_call:.2f}x)", flush=True)
+    print(
+        f"Mall, {count} tiles a frame: {count} calls {four_calls:.2f} ms/frame, one batch-{count} call "
+        f"{one_call:.2f} ms/frame ({four_calls / one_call:.2f}x)",
+        flush=True,
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, help="directory for the generated models (default: temporary)")
     parser.add_argument("--quick", action="store_true", help="fewer frames, variants, rounds")
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
@@ -227,8 +259,10 @@ def main() -> None:
     footage = load_footage(pets_step=8 if args.quick else 4, mall_step=16 if args.quick else 8)
     variants = VARIANTS[:4] if args.quick else VARIANTS
     rounds = 2 if args.quick else 3
-    print(f"onnxruntime {ort.__version__}; calibration: PETS09 frames < {PETS_SPLIT}, "
-          f"Mall frames > {MALL_SPLIT}")
+    print(
+        f"onnxruntime {ort.__version__}; calibration: PETS09 frames < {PETS_SPLIT}, "
+        f"Mall frames > {MALL_SPLIT}"
+    )
     with tempfile.TemporaryDirectory() as temporary:
         out = args.out or Path(temporary)
         batch_sources = []

@@ -11,6 +11,7 @@ the machine is shared) and, with `--profile`, the functions that take the most t
 
 Stage times are CPU seconds of this process (`bench.edge_runs.StageClock`); "other" is the rest
 of the loop: feed hand-off, rate gate, bucket accounting, message building."""
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,13 @@ def detect_all(name: str, camera: str, frames: int) -> tuple[list[Detections], t
     return [detector(image) for image in images], images[0].shape
 
 
-def replay(name: str, camera: str, found: list[Detections], shape: tuple[int, ...],
-           profile: cProfile.Profile | None = None) -> dict[str, float]:
+def replay(
+    name: str,
+    camera: str,
+    found: list[Detections],
+    shape: tuple[int, ...],
+    profile: cProfile.Profile | None = None,
+) -> dict[str, float]:
     """One pass of the pipeline over the kept detections: CPU ms per frame by stage, and total."""
     config = example(name, camera, motion_gating=False)  # every frame's kept people, none re-used
     pipeline = CameraPipeline(config, camera, detector=KeptDetections(found))
@@ -83,14 +89,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="replays per dataset, best kept (default 3)")
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of one replay")
     args = parser.parse_args()
-    print(f"{'dataset':16} {'frames':>6} {'people':>6} | CPU ms/frame: " + " ".join(f"{s:>9}" for s in STAGES)
-          + f" {'total':>7}")
+    print(
+        f"{'dataset':16} {'frames':>6} {'people':>6} | CPU ms/frame: "
+        + " ".join(f"{s:>9}" for s in STAGES)
+        + f" {'total':>7}"
+    )
     for label, (name, camera) in DATASETS.items():
         found, shape = detect_all(name, camera, args.frames)
         best = min((replay(name, camera, found, shape) for _ in range(args.rounds)), key=lambda r: r["total"])
         people = np.mean([len(d) for d in found])
-        print(f"{label:16} {len(found):6d} {people:6.1f} |               "
-              + " ".join(f"{best.get(s, 0.0):9.3f}" for s in STAGES) + f" {best['total']:7.3f}")
+        print(
+            f"{label:16} {len(found):6d} {people:6.1f} |               "
+            + " ".join(f"{best.get(s, 0.0):9.3f}" for s in STAGES)
+            + f" {best['total']:7.3f}"
+        )
         if args.profile:
             profile = cProfile.Profile()
             replay(name, camera, found, shape, profile)

@@ -9,6 +9,7 @@ bucket accounting, message building) is "other". Times are CPU seconds of this p
 (process_time: onnxruntime does part of each call on a helper thread, about 4 % for YOLOX), so
 that other work on a shared machine does not inflate them; wall time is kept alongside.
 Nothing here changes what the pipeline computes."""
+
 from __future__ import annotations
 
 import time
@@ -22,10 +23,10 @@ import supervision as sv
 from trackers import ByteTrackTracker
 
 import edge.pipeline
-from edge.config import StoreConfig
 from edge.detector import Detector
 from edge.pipeline import CameraPipeline, Heartbeat
 from edge.source import CaptureReader, FrameSource, PatternReader, Reader, parse_start_time
+from footfall_core.store import StoreConfig
 
 
 class MemoryReader:
@@ -109,6 +110,7 @@ class StageClock:
                 return call(*args, **kwargs)
             finally:
                 self.seconds[name] = self.seconds.get(name, 0.0) + time.process_time() - started
+
         return wrapper
 
 
@@ -158,8 +160,15 @@ def _served_by(config: StoreConfig, camera: str, reader: Reader) -> Iterator[Non
     cam = config.camera(camera)
 
     def open_source(_camera, _config, admit=None, **_):
-        source = FrameSource(cam.name, cam.source, reader, live=False, fps=cam.fps or reader.fps,
-                             start_time_s=parse_start_time(cam.start_time, cam.name), admit=admit)
+        source = FrameSource(
+            cam.name,
+            cam.source,
+            reader,
+            live=False,
+            fps=cam.fps or reader.fps,
+            start_time_s=parse_start_time(cam.start_time, cam.name),
+            admit=admit,
+        )
         source.open()
         return source
 
@@ -167,8 +176,9 @@ def _served_by(config: StoreConfig, camera: str, reader: Reader) -> Iterator[Non
         yield
 
 
-def run_pipeline(config: StoreConfig, camera: str, reader: Reader, detector: Detector,
-                 stages: bool = True) -> PipelineRun:
+def run_pipeline(
+    config: StoreConfig, camera: str, reader: Reader, detector: Detector, stages: bool = True
+) -> PipelineRun:
     """Run the camera's pipeline to the end of `reader`, timing each stage when `stages`."""
     pipeline = CameraPipeline(config, camera, detector=detector)
     clock = StageClock()
@@ -185,7 +195,7 @@ def peer_line_px(config: StoreConfig, camera: str, image_shape: tuple[int, ...])
     """The counting line for the peer in image pixels: the store's first line projected from the
     floor with the camera's homography, else a horizontal line across the middle of the image."""
     if config.lines:
-        from calibration.geometry import CameraGeometry
+        from footfall_core.geometry import CameraGeometry
 
         geometry = CameraGeometry.from_config(config.camera(camera))
         ends = geometry.floor_to_image(np.array([config.lines[0].start_m, config.lines[0].end_m]))
@@ -195,8 +205,9 @@ def peer_line_px(config: StoreConfig, camera: str, image_shape: tuple[int, ...])
     return sv.Point(0, height / 2), sv.Point(width, height / 2)
 
 
-def run_peer(config: StoreConfig, camera: str, images: list[np.ndarray], detector: Detector,
-             fps: float) -> tuple[float, dict[str, float], int]:
+def run_peer(
+    config: StoreConfig, camera: str, images: list[np.ndarray], detector: Detector, fps: float
+) -> tuple[float, dict[str, float], int]:
     """The peer over `images` (decode excluded): (frames per CPU second, CPU seconds per stage,
     line crossings)."""
     tracker = ByteTrackTracker(frame_rate=fps)
@@ -211,8 +222,9 @@ def run_peer(config: StoreConfig, camera: str, images: list[np.ndarray], detecto
     started = time.process_time()
     for image in images:
         found = detect(image)
-        detections = sv.Detections(xyxy=found.xyxy, confidence=found.confidence,
-                                   class_id=np.zeros(len(found), int))
+        detections = sv.Detections(
+            xyxy=found.xyxy, confidence=found.confidence, class_id=np.zeros(len(found), int)
+        )
         detections = track(detections)
         annotate(image.copy(), detections)
         trigger(detections)
@@ -226,4 +238,3 @@ def detector_fps(detector: Detector, images: list[np.ndarray]) -> float:
     for image in images:
         detector(image)
     return len(images) / (time.process_time() - started)
-

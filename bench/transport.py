@@ -14,6 +14,7 @@ a backlog of `--edge-backlog` aggregates drains to the broker after an outage.
 
 Bounded: stops after the count or after --timeout-s per run, whichever comes first.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from dashboard import tables  # noqa: E402
 from dashboard.storage import Storage  # noqa: E402
-from edge.contract import agg_topic  # noqa: E402
+from footfall_core.contract import agg_topic  # noqa: E402
 from tests.brokers import Mosquitto, free_port  # noqa: E402
 from tests.databases import scratch_database  # noqa: E402
 from tests.transport_support import make_aggregates  # noqa: E402
@@ -60,7 +61,9 @@ def _messages(stores: int, count: int) -> list[tuple[str, str, bytes]]:
 def _publishers(port: int) -> list[paho.Client]:
     clients = []
     for k in range(PUBLISHERS):
-        client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{k}", protocol=paho.MQTTv5)
+        client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{k}", protocol=paho.MQTTv5
+        )
         client.max_inflight_messages_set(1000)
         client.connect("127.0.0.1", port)
         client.loop_start()
@@ -96,17 +99,38 @@ def _percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def run(label: str, db_url: str, workdir: Path, messages, workers: int, rate: float | None,
-        timeout_s: float) -> None:
+def run(
+    label: str, db_url: str, workdir: Path, messages, workers: int, rate: float | None, timeout_s: float
+) -> None:
     """One run on a fresh broker (no sessions left over from the previous run)."""
     broker = Mosquitto(workdir / f"broker-{uuid.uuid4().hex[:6]}", BROKER_CONFIG).start()
     storage = Storage(db_url)
     storage.migrate()
     metrics_ports = [free_port() for _ in range(workers)]
-    procs = [subprocess.Popen([sys.executable, "-m", "dashboard", "--log-level", "WARNING", "ingest",
-                               "--mqtt", broker.url, "--db", db_url, "--group", "bench",
-                               "--client-id", f"bench-ingest-{label}-{w}", "--metrics-port", str(port)], cwd=ROOT)
-             for w, port in enumerate(metrics_ports)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dashboard",
+                "--log-level",
+                "WARNING",
+                "ingest",
+                "--mqtt",
+                broker.url,
+                "--db",
+                db_url,
+                "--group",
+                "bench",
+                "--client-id",
+                f"bench-ingest-{label}-{w}",
+                "--metrics-port",
+                str(port),
+            ],
+            cwd=ROOT,
+        )
+        for w, port in enumerate(metrics_ports)
+    ]
     clients = _publishers(broker.port)
     try:
         probe = messages[0]  # wait until the workers have subscribed (unheard messages are dropped)
@@ -133,10 +157,13 @@ def run(label: str, db_url: str, workdir: Path, messages, workers: int, rate: fl
         span = max(done) - start if done else float("nan")
         mode = f"paced {rate:.0f}/s" if rate else "full load"
         batches = sum(_metric(port, "footfall_ingest_batch_seconds_count") for port in metrics_ports)
-        print(f"{label:10s} {mode:12s} {len(done):6d}/{len(sent_at)} stored  "
-              f"published in {published_s:5.1f} s  sustained {len(done) / span:7.0f} msg/s  "
-              f"lag p50 {1000 * _percentile(lags, 0.5):7.0f} ms  p95 {1000 * _percentile(lags, 0.95):7.0f} ms  "
-              f"mean batch {len(messages) / max(batches, 1):5.0f}", flush=True)
+        print(
+            f"{label:10s} {mode:12s} {len(done):6d}/{len(sent_at)} stored  "
+            f"published in {published_s:5.1f} s  sustained {len(done) / span:7.0f} msg/s  "
+            f"lag p50 {1000 * _percentile(lags, 0.5):7.0f} ms  p95 {1000 * _percentile(lags, 0.95):7.0f} ms  "
+            f"mean batch {len(messages) / max(batches, 1):5.0f}",
+            flush=True,
+        )
     finally:
         for client in clients:
             client.disconnect()
@@ -149,9 +176,9 @@ def run(label: str, db_url: str, workdir: Path, messages, workers: int, rate: fl
 
 def edge_catch_up(workdir: Path, count: int) -> None:
     """One edge device's backlog after an outage: outbox put rate, then the drain rate to a broker."""
-    from edge.config import Mqtt
     from edge.outbox import Outbox
     from edge.publisher import Publisher
+    from footfall_core.store import Mqtt
     from tests.transport_support import Collector
 
     broker = Mosquitto(workdir / "broker-edge", BROKER_CONFIG).start()
@@ -163,27 +190,43 @@ def edge_catch_up(workdir: Path, count: int) -> None:
         for message in messages:
             outbox.put(agg_topic(message.store, message.camera), message.to_json())
         put_s = time.perf_counter() - started
-        publisher = Publisher(Mqtt(url=broker.url), "store-edge", ["cam1"], outbox, client_id="bench-edge").start()
+        publisher = Publisher(
+            Mqtt(url=broker.url), "store-edge", ["cam1"], outbox, client_id="bench-edge"
+        ).start()
         started = time.perf_counter()
         drained = publisher.drain(300)
         drain_s = time.perf_counter() - started
         publisher.close()
         collector.close()
-        print(f"edge       outbox        {count:6d} puts (synchronous=FULL) {count / put_s:7.0f} msg/s; backlog drained "
-              f"{'' if drained else 'NOT '}in {drain_s:5.1f} s: {count / drain_s:7.0f} msg/s to the broker", flush=True)
+        print(
+            f"edge       outbox        {count:6d} puts (synchronous=FULL) {count / put_s:7.0f} msg/s; "
+            f"backlog drained "
+            f"{'' if drained else 'NOT '}in {drain_s:5.1f} s: {count / drain_s:7.0f} msg/s to the broker",
+            flush=True,
+        )
     finally:
         broker.stop()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=20_000, help="aggregates per full-load run (default 20000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--count", type=int, default=20_000, help="aggregates per full-load run (default 20000)"
+    )
     parser.add_argument("--stores", type=int, default=200, help="simulated stores (default 200)")
-    parser.add_argument("--workers", type=int, default=1, help="ingest processes in the shared group (default 1)")
-    parser.add_argument("--paced-rate", type=float, default=500, help="messages/s of the paced run (default 500)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="ingest processes in the shared group (default 1)"
+    )
+    parser.add_argument(
+        "--paced-rate", type=float, default=500, help="messages/s of the paced run (default 500)"
+    )
     parser.add_argument("--timeout-s", type=float, default=120, help="most time to wait for commits per run")
     parser.add_argument("--backends", default="sqlite,postgres", help="comma list (default sqlite,postgres)")
-    parser.add_argument("--edge-backlog", type=int, default=20_000, help="aggregates in the edge catch-up run")
+    parser.add_argument(
+        "--edge-backlog", type=int, default=20_000, help="aggregates in the edge catch-up run"
+    )
     args = parser.parse_args()
     messages = _messages(args.stores, args.count + 1)
     paced = messages[: max(2, int(args.paced_rate * 10))]  # ten seconds of paced load

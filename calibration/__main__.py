@@ -24,6 +24,7 @@
 
 Exit status: 0 done, 1 calibration has outliers, 2 unusable config or input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,11 +37,11 @@ import numpy as np
 
 from calibration.check import draw_on_frame, draw_ownership, warp_to_plan
 from calibration.frames import first_frame, source_frame_size
-from calibration.geometry import CalibrationError, CameraGeometry
 from calibration.intrinsics import calibrate, parse_board
-from calibration.ownership import Ownership
 from calibration.store_yaml import write_calibration
-from edge.config import ConfigError, StoreConfig, load_config
+from footfall_core.geometry import CalibrationError, CameraGeometry
+from footfall_core.ownership import Ownership
+from footfall_core.store import ConfigError, StoreConfig, load_config
 
 
 def solve(config: StoreConfig, camera: str, lens: dict[str, np.ndarray] | None = None) -> int:
@@ -53,20 +54,27 @@ def solve(config: StoreConfig, camera: str, lens: dict[str, np.ndarray] | None =
     except CalibrationError as exc:
         print(f"note: {exc}; points are not checked against the frame size", file=sys.stderr)
         size = None
-    geometry = CameraGeometry.solve(camera, cal.image_points_px, cal.floor_points_m, cal.max_error_m,
-                                    K, D, size, strict=False)
+    geometry = CameraGeometry.solve(
+        camera, cal.image_points_px, cal.floor_points_m, cal.max_error_m, K, D, size, strict=False
+    )
     projected = geometry.image_to_floor(geometry.image_points_px)
     print(f"camera {camera}: {len(projected)} points, max_error_m {cal.max_error_m:g}")
     print(f"{'#':>3} {'image px':>20} {'floor m':>20} {'projected m':>20} {'error m':>8}")
-    rows = zip(geometry.image_points_px, geometry.floor_points_m, projected, geometry.errors_m,
-               geometry.outliers)
+    rows = zip(
+        geometry.image_points_px, geometry.floor_points_m, projected, geometry.errors_m, geometry.outliers
+    )
     for i, (image, floor, got, error, bad) in enumerate(rows):
-        print(f"{i:>3} {_pair(image):>20} {_pair(floor):>20} {_pair(got):>20} {error:8.3f}"
-              + ("  OUTLIER" if bad else ""))
+        print(
+            f"{i:>3} {_pair(image):>20} {_pair(floor):>20} {_pair(got):>20} {error:8.3f}"
+            + ("  OUTLIER" if bad else "")
+        )
     print(f"median {np.median(geometry.errors_m):.3f} m, max {geometry.errors_m.max():.3f} m")
     if geometry.outliers.any():
-        print(f"not written: {int(geometry.outliers.sum())} point(s) off by more than {cal.max_error_m:g} m; "
-              "fix or remove them", file=sys.stderr)
+        print(
+            f"not written: {int(geometry.outliers.sum())} point(s) off by more than {cal.max_error_m:g} m; "
+            "fix or remove them",
+            file=sys.stderr,
+        )
         return 1
     values = {**(lens or {}), "homography": geometry.homography / geometry.homography[2, 2]}
     write_calibration(config.path, camera, values)
@@ -103,8 +111,9 @@ def check(config: StoreConfig, camera: str, frame_path: str, out_dir: Path) -> i
     return 0
 
 
-def intrinsics(paths: list[str], board: tuple[int, int], square_mm: float, config: StoreConfig | None,
-               camera: str | None) -> int:
+def intrinsics(
+    paths: list[str], board: tuple[int, int], square_mm: float, config: StoreConfig | None, camera: str | None
+) -> int:
     images = {}
     for path in paths:
         image = cv2.imread(path, cv2.IMREAD_COLOR)
@@ -113,8 +122,10 @@ def intrinsics(paths: list[str], board: tuple[int, int], square_mm: float, confi
         images[path] = image
     result = calibrate(images, board, square_mm)
     np.set_printoptions(precision=6, suppress=True)
-    print(f"{len(result.views)} views used, RMS corner error {result.rms_px:.3f} px, image "
-          f"{result.image_size_px[0]}x{result.image_size_px[1]}")
+    print(
+        f"{len(result.views)} views used, RMS corner error {result.rms_px:.3f} px, image "
+        f"{result.image_size_px[0]}x{result.image_size_px[1]}"
+    )
     if result.skipped:
         print(f"board not found in: {', '.join(result.skipped)}")
     print(f"camera_matrix:\n{result.camera_matrix}\ndist_coeffs (k1 k2 p1 p2 k3): {result.dist_coeffs}")
@@ -154,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     check_parser.add_argument("--out", required=True, type=Path, help="directory for the PNGs")
     lens_parser = commands.add_parser("intrinsics", help="estimate lens distortion from chessboard photos")
     lens_parser.add_argument("images", nargs="+", help="chessboard photos from the camera")
-    lens_parser.add_argument("--board", required=True, type=_board,
-                             help="inner corners across x down, e.g. 9x6")
+    lens_parser.add_argument(
+        "--board", required=True, type=_board, help="inner corners across x down, e.g. 9x6"
+    )
     lens_parser.add_argument("--square-mm", required=True, type=float, help="side of one square in mm")
     lens_parser.add_argument("--store", type=Path, help="store config YAML to write the lens into")
     lens_parser.add_argument("--camera", help="camera name in --store")

@@ -1,5 +1,5 @@
 """Check pictures of a calibration, for a person to look at (drawing only; geometry lives in
-`calibration.geometry`, cell ownership in `calibration.ownership`).
+`footfall_core.geometry`, cell ownership in `footfall_core.ownership`).
 
 - `draw_on_frame`: the floor plan's 1 m grid, zones, lines and calibration points drawn onto
   the camera frame: a good calibration puts the grid flat on the floor and the points on their
@@ -10,6 +10,7 @@
 Plan pictures are `px_per_m` pixels per floor metre with the plan's `origin_m` at the top-left
 corner, x right and y down, like the floor frame itself.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,9 +18,9 @@ import math
 import cv2
 import numpy as np
 
-from calibration.geometry import CameraGeometry
-from calibration.ownership import UNSEEN, Ownership
-from edge.config import StoreConfig
+from footfall_core.geometry import CameraGeometry
+from footfall_core.ownership import UNSEEN, Ownership
+from footfall_core.store import StoreConfig
 
 GRID_BGR = (255, 255, 0)  # cyan: rare on floors and footage, easy to find in a test
 ZONE_BGR = (0, 200, 255)
@@ -35,8 +36,11 @@ def _runs(points_px: np.ndarray, size_px: tuple[int, int]) -> list[np.ndarray]:
     the frame, whose huge coordinates would overflow the rasteriser."""
     width, height = size_px
     with np.errstate(invalid="ignore"):
-        ok = (np.isfinite(points_px).all(axis=1) & (np.abs(points_px[:, 0] - width / 2) < 4 * width)
-              & (np.abs(points_px[:, 1] - height / 2) < 4 * height))
+        ok = (
+            np.isfinite(points_px).all(axis=1)
+            & (np.abs(points_px[:, 0] - width / 2) < 4 * width)
+            & (np.abs(points_px[:, 1] - height / 2) < 4 * height)
+        )
     runs, start = [], None
     for i, good in enumerate(np.append(ok, False)):
         if good and start is None:
@@ -100,8 +104,16 @@ def draw_on_frame(frame: np.ndarray, geometry: CameraGeometry, config: StoreConf
 
 def _label(image: np.ndarray, text: str, at_px: np.ndarray, colour) -> None:
     if np.isfinite(at_px).all() and abs(at_px[0]) < 1e5 and abs(at_px[1]) < 1e5:
-        cv2.putText(image, text, tuple(np.round(at_px).astype(int)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            image,
+            text,
+            tuple(np.round(at_px).astype(int)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            colour,
+            1,
+            cv2.LINE_AA,
+        )
 
 
 def plan_size_px(config: StoreConfig, px_per_m: float) -> tuple[int, int]:
@@ -129,8 +141,9 @@ def _draw_plan_overlay(image: np.ndarray, config: StoreConfig, px_per_m: float) 
         _label(image, line.name, ends[1] + 4, LINE_BGR)
 
 
-def warp_to_plan(frame: np.ndarray, geometry: CameraGeometry, config: StoreConfig,
-                 px_per_m: float = 20.0) -> np.ndarray:
+def warp_to_plan(
+    frame: np.ndarray, geometry: CameraGeometry, config: StoreConfig, px_per_m: float = 20.0
+) -> np.ndarray:
     """The camera frame resampled onto the floor plan (black where the camera does not see),
     with the grid, zones and lines on top. Things standing up (people, walls) smear away from
     the camera: only the floor is where it belongs."""
@@ -146,8 +159,9 @@ def warp_to_plan(frame: np.ndarray, geometry: CameraGeometry, config: StoreConfi
     return out
 
 
-def draw_ownership(config: StoreConfig, ownership: Ownership, camera: str | None = None,
-                   px_per_m: float = 20.0) -> np.ndarray:
+def draw_ownership(
+    config: StoreConfig, ownership: Ownership, camera: str | None = None, px_per_m: float = 20.0
+) -> np.ndarray:
     """Plan picture of cell ownership. With `camera`: that camera's coverage (light tint) and
     owned cells (full colour). Without: every camera's owned cells in its colour."""
     width, height = plan_size_px(config, px_per_m)

@@ -1,4 +1,5 @@
 """One still frame from a camera source or a file, for calibration pictures and frame sizes."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from calibration.geometry import CalibrationError
-from edge.config import StoreConfig
+from footfall_core.geometry import CalibrationError
+from footfall_core.store import StoreConfig
 
 
 def first_frame(path: str) -> np.ndarray | None:

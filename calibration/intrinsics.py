@@ -7,6 +7,7 @@ taken by the camera itself at its working resolution, and stored in the camera's
 `calibration` (`camera_matrix`, `dist_coeffs`). `CameraGeometry` then undoes the distortion
 on image points before the floor homography.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from calibration.geometry import CalibrationError
+from footfall_core.geometry import CalibrationError
 
 MIN_VIEWS = 3  # fewer views leave the focal length and distortion poorly determined
 CORNER_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
@@ -49,7 +50,8 @@ def find_corners(image: np.ndarray, board: tuple[int, int]) -> np.ndarray | None
     row by row, or None if the whole board is not visible."""
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
     found, corners = cv2.findChessboardCorners(
-        grey, board, flags=cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE)
+        grey, board, flags=cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE
+    )
     if not found:
         return None
     corners = cv2.cornerSubPix(grey, corners, (5, 5), (-1, -1), CORNER_CRITERIA)
@@ -66,8 +68,10 @@ def calibrate(images: dict[str, np.ndarray], board: tuple[int, int], square_mm: 
     board_mm[:, :2] = np.mgrid[0:cols, 0:rows].T.reshape(-1, 2) * square_mm
     sizes = {name: (image.shape[1], image.shape[0]) for name, image in images.items()}
     if len(set(sizes.values())) > 1:
-        raise CalibrationError("intrinsics: images differ in size: "
-                               + ", ".join(f"{name} {w}x{h}" for name, (w, h) in sizes.items()))
+        raise CalibrationError(
+            "intrinsics: images differ in size: "
+            + ", ".join(f"{name} {w}x{h}" for name, (w, h) in sizes.items())
+        )
     views, skipped, image_points = [], [], []
     for name, image in images.items():
         corners = find_corners(image, board)
@@ -77,9 +81,12 @@ def calibrate(images: dict[str, np.ndarray], board: tuple[int, int], square_mm: 
             views.append(name)
             image_points.append(corners.reshape(-1, 1, 2))
     if len(views) < MIN_VIEWS:
-        raise CalibrationError(f"intrinsics: the {cols}x{rows} board was found in {len(views)} image(s), "
-                               f"need {MIN_VIEWS}; not found in: {', '.join(skipped) or 'none'}")
+        raise CalibrationError(
+            f"intrinsics: the {cols}x{rows} board was found in {len(views)} image(s), "
+            f"need {MIN_VIEWS}; not found in: {', '.join(skipped) or 'none'}"
+        )
     size = next(iter(sizes.values()))
-    rms, K, D, _, _ = cv2.calibrateCamera([board_mm] * len(views), image_points, size, None, None,
-                                          flags=cv2.CALIB_FIX_K3)
+    rms, K, D, _, _ = cv2.calibrateCamera(
+        [board_mm] * len(views), image_points, size, None, None, flags=cv2.CALIB_FIX_K3
+    )
     return Intrinsics(K, D.ravel()[:5], float(rms), size, views, skipped)

@@ -1,10 +1,11 @@
 """Writing solved calibration values back into a store YAML without losing comments or order.
 
-PyYAML (used by `edge.config.load_config`) drops comments, so the write-back goes through a
+PyYAML (used by `footfall_core.store.load_config`) drops comments, so the write-back goes through a
 ruamel.yaml round trip: only the given keys of `cameras[name].calibration` change; every other
 key, comment, quote and ordering stays as the person who wrote the file left it. Comment lines
 that follow a value in the file (often the heading of the next section) stay where they were.
 """
+
 from __future__ import annotations
 
 import io
@@ -19,7 +20,7 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from edge.config import ConfigError, parse_config
+from footfall_core.store import ConfigError, parse_config
 
 SIGNIFICANT_DIGITS = 10  # enough for sub-millimetre floor positions anywhere in a 2 km plan
 
@@ -77,8 +78,10 @@ def _plain_yaml(value):
     if isinstance(value, (list, tuple)):
         node = CommentedSeq(_plain_yaml(item) for item in value)
         numbers = all(isinstance(item, (int, float)) for item in value)
-        pairs = all(isinstance(item, (list, tuple)) and all(isinstance(v, (int, float)) for v in item)
-                    for item in value)
+        pairs = all(
+            isinstance(item, (list, tuple)) and all(isinstance(v, (int, float)) for v in item)
+            for item in value
+        )
         if numbers or pairs:
             node.fa.set_flow_style()
         return node
@@ -146,8 +149,10 @@ def _take_trailing(mapping: CommentedMap, key: str) -> str:
         if isinstance(value[-1], CommentedMap) and len(value[-1]):
             tail += _take_trailing(value[-1], next(reversed(value[-1])))
         if value.ca.end:
-            tail += "".join(" " * token.start_mark.column + token.value if token.value.startswith("#")
-                            else token.value for token in value.ca.end)
+            tail += "".join(
+                " " * token.start_mark.column + token.value if token.value.startswith("#") else token.value
+                for token in value.ca.end
+            )
             value.ca.end = []
     return tail
 

@@ -17,6 +17,7 @@ JSON API (floor points in metres, image points in pixels of the camera's frame):
   and the homography when every point fits within max_error_m; 422 naming the point otherwise.
 - PUT  /api/layout {zones, lines}: replace the zones and lines.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -30,9 +31,9 @@ from pydantic import BaseModel
 
 from calibration.check import draw_on_frame
 from calibration.frames import first_frame
-from calibration.geometry import CalibrationError, CameraGeometry
 from calibration.store_yaml import write_calibration, write_sections
-from edge.config import ConfigError, Line, Point, StoreConfig, Zone, load_config
+from footfall_core.geometry import CalibrationError, CameraGeometry
+from footfall_core.store import ConfigError, Line, Point, StoreConfig, Zone, load_config
 
 STATIC = Path(__file__).resolve().parent / "static"
 TOKEN_COOKIE = "footfall_calibration"
@@ -65,16 +66,24 @@ def create_app(store_path: Path | str, token: str | None = None) -> FastAPI:
     snapshots: dict[str, np.ndarray] = {}
 
     if token is not None:
+
         @app.middleware("http")
         async def require_token(request: Request, call_next):
             if _same(request.query_params.get("token"), token):
-                response = RedirectResponse(request.url.path, status_code=303)  # keep it out of the address bar
+                response = RedirectResponse(
+                    request.url.path, status_code=303
+                )  # keep it out of the address bar
                 response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
                 return response
             if _same(request.cookies.get(TOKEN_COOKIE), token):
                 return await call_next(request)
-            return JSONResponse({"detail": "calibration page: missing or wrong access token; open the URL "
-                                           "that `python -m calibration serve` printed"}, status_code=401)
+            return JSONResponse(
+                {
+                    "detail": "calibration page: missing or wrong access token; open the URL "
+                    "that `python -m calibration serve` printed"
+                },
+                status_code=401,
+            )
 
     def config() -> StoreConfig:
         try:
@@ -109,20 +118,33 @@ def create_app(store_path: Path | str, token: str | None = None) -> FastAPI:
         for camera in store.cameras:
             image = snapshot(store, camera.name)
             cal = camera.calibration
-            entry = {"name": camera.name, "frame_size_px": [image.shape[1], image.shape[0]],
-                     "image_points_px": cal.image_points_px, "floor_points_m": cal.floor_points_m,
-                     "max_error_m": cal.max_error_m, "errors_m": None, "problem": None}
+            entry = {
+                "name": camera.name,
+                "frame_size_px": [image.shape[1], image.shape[0]],
+                "image_points_px": cal.image_points_px,
+                "floor_points_m": cal.floor_points_m,
+                "max_error_m": cal.max_error_m,
+                "errors_m": None,
+                "problem": None,
+            }
             try:
                 entry["errors_m"] = CameraGeometry.from_config(camera).errors_m.round(4).tolist()
             except CalibrationError as exc:
                 entry["problem"] = str(exc)
             cameras.append(entry)
         plan = store.floor_plan
-        return {"store": store.store.id, "cameras": cameras,
-                "floor_plan": {"origin_m": plan.origin_m, "width_m": plan.width_m, "height_m": plan.height_m,
-                               "has_image": plan.image is not None},
-                "zones": [zone.model_dump(exclude_none=True) for zone in store.zones],
-                "lines": [line.model_dump() for line in store.lines]}
+        return {
+            "store": store.store.id,
+            "cameras": cameras,
+            "floor_plan": {
+                "origin_m": plan.origin_m,
+                "width_m": plan.width_m,
+                "height_m": plan.height_m,
+                "has_image": plan.image is not None,
+            },
+            "zones": [zone.model_dump(exclude_none=True) for zone in store.zones],
+            "lines": [line.model_dump() for line in store.lines],
+        }
 
     @app.get("/api/cameras/{name}/snapshot.jpg")
     def snapshot_jpeg(name: str) -> Response:
@@ -151,24 +173,41 @@ def create_app(store_path: Path | str, token: str | None = None) -> FastAPI:
         image = snapshot(store, name)
         cal = store.camera(name).calibration
         try:
-            geometry = CameraGeometry.solve(name, pairs.image_points_px, pairs.floor_points_m,
-                                            cal.max_error_m, cal.camera_matrix, cal.dist_coeffs,
-                                            (image.shape[1], image.shape[0]))
-            write_calibration(store_path, name, {
-                "image_points_px": np.round(pairs.image_points_px, 1),
-                "floor_points_m": np.round(pairs.floor_points_m, 3),
-                "homography": geometry.homography / geometry.homography[2, 2]})
+            geometry = CameraGeometry.solve(
+                name,
+                pairs.image_points_px,
+                pairs.floor_points_m,
+                cal.max_error_m,
+                cal.camera_matrix,
+                cal.dist_coeffs,
+                (image.shape[1], image.shape[0]),
+            )
+            write_calibration(
+                store_path,
+                name,
+                {
+                    "image_points_px": np.round(pairs.image_points_px, 1),
+                    "floor_points_m": np.round(pairs.floor_points_m, 3),
+                    "homography": geometry.homography / geometry.homography[2, 2],
+                },
+            )
         except (CalibrationError, ConfigError) as exc:
             raise HTTPException(422, str(exc)) from None
-        return {"errors_m": geometry.errors_m.round(4).tolist(),
-                "median_error_m": float(np.median(geometry.errors_m))}
+        return {
+            "errors_m": geometry.errors_m.round(4).tolist(),
+            "median_error_m": float(np.median(geometry.errors_m)),
+        }
 
     @app.put("/api/layout")
     def save_layout(layout: Layout) -> dict:
         try:
-            write_sections(store_path, {
-                "zones": [zone.model_dump(exclude_none=True) for zone in layout.zones],
-                "lines": [line.model_dump() for line in layout.lines]})
+            write_sections(
+                store_path,
+                {
+                    "zones": [zone.model_dump(exclude_none=True) for zone in layout.zones],
+                    "lines": [line.model_dump() for line in layout.lines],
+                },
+            )
         except ConfigError as exc:
             raise HTTPException(422, str(exc)) from None
         return {"zones": len(layout.zones), "lines": len(layout.lines)}

@@ -1,5 +1,6 @@
 """`python -m dashboard COMMAND`: each command lives in its own module with
 `add_arguments(parser)` and `main(args) -> int | None`."""
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
             module.add_arguments(sub) if module_name != "dashboard.admin" else module.add_arguments(sub, name)
             sub.set_defaults(run=module.main)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return int(args.run(args) or 0)
 
 

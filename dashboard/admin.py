@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from dashboard import auth, registry, repository
 from dashboard import tables as t
 from dashboard.storage import DEFAULT_DB_URL, Storage
-from edge.config import ConfigError, load_config
+from footfall_core.store import ConfigError, load_config
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,9 @@ def _stores(conn: sa.Connection, args: argparse.Namespace) -> None:
         print(f"{args.id}: saved")
     elif args.action == "remove":
         if not args.yes:
-            raise ValueError(f"stores remove {args.id}: deletes the store and all its data; "
-                             "add --yes to confirm")
+            raise ValueError(
+                f"stores remove {args.id}: deletes the store and all its data; add --yes to confirm"
+            )
         deleted = registry.remove(conn, args.id)
         print(f"{args.id}: removed ({', '.join(f'{n} {table}' for table, n in deleted.items())} rows)")
     else:

@@ -23,7 +23,7 @@ from dashboard import api, auth, repository
 from dashboard.metrics import metrics_endpoint
 from dashboard.settings import Settings, SettingsError
 from dashboard.storage import Storage
-from edge.watchdog import Notifier
+from footfall_core.watchdog import Notifier
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "footfall_session"
@@ -79,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
         same_site="strict",
         https_only=settings.secure_cookies,
     )
+
     @app.exception_handler(repository.NotFound)
     async def _not_found(request: Request, exc: repository.NotFound) -> JSONResponse:
         """A store, dataset or week the API was asked for does not exist (pages answer for

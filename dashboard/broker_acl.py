@@ -11,6 +11,7 @@ so that running the command again after adding a store keeps the old devices' pa
 password file uses Mosquitto 2's own hash format (`$7$`: PBKDF2-SHA512, 101 iterations, 12-byte
 salt), so `mosquitto_passwd` is not needed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from edge.contract import TOPIC_ROOT
+from footfall_core.contract import TOPIC_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,10 @@ def write_files(stores: list[str], out: Path) -> dict[str, Path]:
     """Write `passwd`, `acl` and `passwords/<user>` under `out`; returns their paths by name."""
     bad = [s for s in stores if not STORE_ID.match(s)]
     if bad:
-        raise ValueError(f"store id(s) {', '.join(map(repr, bad))} are not valid topic names "
-                         "(lower-case letters, digits, _ and -)")
+        raise ValueError(
+            f"store id(s) {', '.join(map(repr, bad))} are not valid topic names "
+            "(lower-case letters, digits, _ and -)"
+        )
     out.mkdir(parents=True, exist_ok=True)
     secrets_dir = out / "passwords"
     secrets_dir.mkdir(mode=0o700, exist_ok=True)
@@ -113,14 +116,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--stores", type=Path, help="YAML file with `stores: [id, ...]`")
     source.add_argument("--db", help="take the stores from this dashboard database's registry")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="directory for passwd, acl and passwords/ (e.g. /etc/mosquitto/footfall)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="directory for passwd, acl and passwords/ (e.g. /etc/mosquitto/footfall)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     stores = stores_from_yaml(args.stores) if args.stores else stores_from_db(args.db)
     paths = write_files(stores, args.out)
-    log.info("wrote %s and %s for %d store(s); device passwords are in %s (copy each to its edge box's "
-             "mqtt.password_file), then reload Mosquitto (systemctl reload mosquitto)",
-             paths["passwd"], paths["acl"], len(stores), paths["passwords"])
+    log.info(
+        "wrote %s and %s for %d store(s); device passwords are in %s (copy each to its edge box's "
+        "mqtt.password_file), then reload Mosquitto (systemctl reload mosquitto)",
+        paths["passwd"],
+        paths["acl"],
+        len(stores),
+        paths["passwords"],
+    )
     return 0

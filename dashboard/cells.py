@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from edge.contract import DIRECTION_BINS
+from footfall_core.contract import DIRECTION_BINS
 
 HEAT = np.dtype([("ix", "<i4"), ("iy", "<i4"), ("value", "<f4")])
 DIRECTIONS = np.dtype([("ix", "<i4"), ("iy", "<i4"), ("value", "<i4", (DIRECTION_BINS,))])

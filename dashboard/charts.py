@@ -6,16 +6,17 @@ config and the contract), equal scale on both axes. A sparse grid is a list of
 +cell_m). Pages serialise the figures with `figure_json`; the live page receives the same JSON
 over Server-Sent Events and redraws it with `Plotly.react`.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
-from edge.contract import DIRECTION_BINS, LiveMessage
+from footfall_core.contract import DIRECTION_BINS, LiveMessage
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 HEAT_SCALE = "YlOrRd"
@@ -63,21 +64,29 @@ class FloorGeometry:
         return next((z for z in self.zones if z.name == name), None)
 
     @classmethod
-    def from_store(cls, store: dict, image_url: str | None = None) -> "FloorGeometry":
+    def from_store(cls, store: dict, image_url: str | None = None) -> FloorGeometry:
         """From a dashboard.repository store dict. A store registered only from messages has
         no plan size: the plan then spans its zones (or 10 × 10 m) so that charts still draw;
         zones without a polygon (learned from messages) are left off the plan."""
         plan = store["floor_plan"]
         origin = tuple(plan.get("origin_m") or (0.0, 0.0))
-        zones = tuple(ZoneShape(z["name"], [tuple(p) for p in z["polygon_m"]], z.get("capacity"))
-                      for z in store.get("zones", []) if z.get("polygon_m"))
+        zones = tuple(
+            ZoneShape(z["name"], [tuple(p) for p in z["polygon_m"]], z.get("capacity"))
+            for z in store.get("zones", [])
+            if z.get("polygon_m")
+        )
         width, height = plan.get("width_m"), plan.get("height_m")
         if not width or not height:
             xs = [p[0] for z in zones for p in z.polygon_m] or [origin[0] + 10.0]
             ys = [p[1] for z in zones for p in z.polygon_m] or [origin[1] + 10.0]
             width, height = max(xs) - origin[0] + 1.0, max(ys) - origin[1] + 1.0
-        return cls(float(width), float(height), (float(origin[0]), float(origin[1])), zones,
-                   image_url if plan.get("image") else None)
+        return cls(
+            float(width),
+            float(height),
+            (float(origin[0]), float(origin[1])),
+            zones,
+            image_url if plan.get("image") else None,
+        )
 
 
 def figure_json(figure: go.Figure) -> str:
@@ -115,15 +124,32 @@ def _floor_layout(figure: go.Figure, geometry: FloorGeometry, title: str, width_
         paper_bgcolor="white",
         showlegend=False,
         xaxis=dict(range=[x0, x1], title="x (m)", showgrid=False, zeroline=False, constrain="domain"),
-        yaxis=dict(range=[y1, y0], title="y (m)", showgrid=False, zeroline=False,
-                   scaleanchor="x", scaleratio=1, constrain="domain"),
+        yaxis=dict(
+            range=[y1, y0],
+            title="y (m)",
+            showgrid=False,
+            zeroline=False,
+            scaleanchor="x",
+            scaleratio=1,
+            constrain="domain",
+        ),
     )
-    figure.add_shape(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, line=dict(color="#455a64", width=2),
-                     layer="below")
+    figure.add_shape(
+        type="rect", x0=x0, y0=y0, x1=x1, y1=y1, line=dict(color="#455a64", width=2), layer="below"
+    )
     if geometry.image_url:
-        figure.add_layout_image(source=geometry.image_url, xref="x", yref="y", x=x0, y=y0,
-                                sizex=geometry.width_m, sizey=geometry.height_m, sizing="stretch",
-                                layer="below", opacity=0.9)
+        figure.add_layout_image(
+            source=geometry.image_url,
+            xref="x",
+            yref="y",
+            x=x0,
+            y=y0,
+            sizex=geometry.width_m,
+            sizey=geometry.height_m,
+            sizing="stretch",
+            layer="below",
+            opacity=0.9,
+        )
 
 
 def _zone_outlines(figure: go.Figure, geometry: FloorGeometry) -> None:
@@ -131,26 +157,63 @@ def _zone_outlines(figure: go.Figure, geometry: FloorGeometry) -> None:
     for zone in geometry.zones:
         xs = [p[0] for p in zone.polygon_m] + [zone.polygon_m[0][0]]
         ys = [p[1] for p in zone.polygon_m] + [zone.polygon_m[0][1]]
-        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#37474f", width=1.5, dash="dot"),
-                                    hoverinfo="skip", name=zone.name))
+        figure.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line=dict(color="#37474f", width=1.5, dash="dot"),
+                hoverinfo="skip",
+                name=zone.name,
+            )
+        )
         left = min(p[0] for p in zone.polygon_m)
         top = min(p[1] for p in zone.polygon_m)
-        figure.add_annotation(x=left, y=top, text=zone.name, showarrow=False, xanchor="left", yanchor="top",
-                              xshift=3, yshift=-2, font=dict(size=11, color="#37474f"))
+        figure.add_annotation(
+            x=left,
+            y=top,
+            text=zone.name,
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            xshift=3,
+            yshift=-2,
+            font=dict(size=11, color="#37474f"),
+        )
 
 
-def _heat_trace(grid: np.ndarray, cell_m: float, geometry: FloorGeometry, *, name: str, unit: str,
-                colorscale: str | list = HEAT_SCALE, zmin: float = 0.0, zmax: float | None = None,
-                opacity: float = 0.75, showscale: bool = True) -> go.Heatmap:
+def _heat_trace(
+    grid: np.ndarray,
+    cell_m: float,
+    geometry: FloorGeometry,
+    *,
+    name: str,
+    unit: str,
+    colorscale: str | list = HEAT_SCALE,
+    zmin: float = 0.0,
+    zmax: float | None = None,
+    opacity: float = 0.75,
+    showscale: bool = True,
+) -> go.Heatmap:
     """A heat layer over the plan; zero cells are transparent so the plan shows through."""
     z = _rows(np.where(grid == 0, np.nan, grid))
     x0, y0 = geometry.origin_m
-    return go.Heatmap(z=z, x0=x0 + cell_m / 2, dx=cell_m, y0=y0 + cell_m / 2, dy=cell_m, colorscale=colorscale,
-                      zmin=zmin, zmax=zmax if zmax is not None else max(float(grid.max()), zmin + 1e-9),
-                      opacity=opacity, name=name, showscale=showscale,
-                      colorbar=dict(title=dict(text=unit, side="right"), thickness=12),
-                      hovertemplate=f"x %{{x:.1f}} m, y %{{y:.1f}} m<br>%{{z:.2f}} {unit}<extra></extra>",
-                      hoverongaps=False)
+    return go.Heatmap(
+        z=z,
+        x0=x0 + cell_m / 2,
+        dx=cell_m,
+        y0=y0 + cell_m / 2,
+        dy=cell_m,
+        colorscale=colorscale,
+        zmin=zmin,
+        zmax=zmax if zmax is not None else max(float(grid.max()), zmin + 1e-9),
+        opacity=opacity,
+        name=name,
+        showscale=showscale,
+        colorbar=dict(title=dict(text=unit, side="right"), thickness=12),
+        hovertemplate=f"x %{{x:.1f}} m, y %{{y:.1f}} m<br>%{{z:.2f}} {unit}<extra></extra>",
+        hoverongaps=False,
+    )
 
 
 def _rows(grid: np.ndarray) -> list[list[float | None]]:
@@ -172,46 +235,87 @@ def live_floor_figure(geometry: FloorGeometry, live: LiveMessage | None) -> go.F
     occupancy approaches and passes the zone's capacity (grey when the zone has no capacity).
     """
     figure = go.Figure()
-    _floor_layout(figure, geometry, "Live congestion" if live else "Live congestion (waiting for data)",
-                  width_px=760)
+    _floor_layout(
+        figure, geometry, "Live congestion" if live else "Live congestion (waiting for data)", width_px=760
+    )
     if live is not None:
         grid = dense_grid(live.cells, live.cell_m, geometry)
-        figure.add_trace(_heat_trace(grid, live.cell_m, geometry, name="people now", unit="people",
-                                     colorscale="Blues", zmax=max(2.0, float(grid.max())), opacity=0.7,
-                                     showscale=False))
+        figure.add_trace(
+            _heat_trace(
+                grid,
+                live.cell_m,
+                geometry,
+                name="people now",
+                unit="people",
+                colorscale="Blues",
+                zmax=max(2.0, float(grid.max())),
+                opacity=0.7,
+                showscale=False,
+            )
+        )
     _zone_outlines(figure, geometry)
     occupancy = {z.zone: z.occupancy for z in live.zones} if live else {}
     zones = list(geometry.zones)
     if zones:
         counts = [occupancy.get(z.name, 0) for z in zones]
         loads = [zone_load(c, z.capacity) for c, z in zip(counts, zones)]
-        figure.add_trace(go.Scatter(
-            x=[z.centroid_m[0] for z in zones], y=[z.centroid_m[1] for z in zones],
-            mode="markers+text", name="zone occupancy",
-            text=[str(c) for c in counts], textfont=dict(color="white", size=13),
-            customdata=[[z.name, c, z.capacity or "-"] for z, c in zip(zones, counts)],
-            hovertemplate="%{customdata[0]}: %{customdata[1]} people (capacity %{customdata[2]})<extra></extra>",
-            marker=dict(
-                size=[22 + 9 * math.sqrt(c) for c in counts], sizemode="diameter",
-                color=[min(load, LOAD_MAX) if load is not None else 0 for load in loads],
-                cmin=0, cmax=LOAD_MAX, colorscale=LOAD_SCALE, opacity=0.85,
-                line=dict(width=[3 if (load or 0) > 1 else 1 for load in loads], color="#263238"),
-                colorbar=dict(title=dict(text="load"), tickvals=[0, 0.5, 1.0, LOAD_MAX],
-                              ticktext=["0", "50 %", "100 %", "≥120 %"], thickness=12),
-            ),
-        ))
+        figure.add_trace(
+            go.Scatter(
+                x=[z.centroid_m[0] for z in zones],
+                y=[z.centroid_m[1] for z in zones],
+                mode="markers+text",
+                name="zone occupancy",
+                text=[str(c) for c in counts],
+                textfont=dict(color="white", size=13),
+                customdata=[[z.name, c, z.capacity or "-"] for z, c in zip(zones, counts)],
+                hovertemplate=(
+                    "%{customdata[0]}: %{customdata[1]} people (capacity %{customdata[2]})<extra></extra>"
+                ),
+                marker=dict(
+                    size=[22 + 9 * math.sqrt(c) for c in counts],
+                    sizemode="diameter",
+                    color=[min(load, LOAD_MAX) if load is not None else 0 for load in loads],
+                    cmin=0,
+                    cmax=LOAD_MAX,
+                    colorscale=LOAD_SCALE,
+                    opacity=0.85,
+                    line=dict(width=[3 if (load or 0) > 1 else 1 for load in loads], color="#263238"),
+                    colorbar=dict(
+                        title=dict(text="load"),
+                        tickvals=[0, 0.5, 1.0, LOAD_MAX],
+                        ticktext=["0", "50 %", "100 %", "≥120 %"],
+                        thickness=12,
+                    ),
+                ),
+            )
+        )
     return figure
 
 
-def hour_of_day_bars(values: Sequence[float], unit: str, title: str = "Congestion by hour of day") -> go.Figure:
+def hour_of_day_bars(
+    values: Sequence[float], unit: str, title: str = "Congestion by hour of day"
+) -> go.Figure:
     """24 bars, local hour 0–23 of the store's time zone."""
     if len(values) != 24:
         raise ValueError(f"hour_of_day_bars: expected 24 values, got {len(values)}")
-    figure = go.Figure(go.Bar(x=list(range(24)), y=list(values), marker_color="#ef6c00", name=unit,
-                              hovertemplate="%{x}:00 – %{y:.2f} " + unit + "<extra></extra>"))
-    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=300, margin=dict(l=50, r=20, t=50, b=40),
-                         xaxis=dict(title="hour", tickmode="linear", dtick=2), yaxis=dict(title=unit),
-                         plot_bgcolor="white")
+    figure = go.Figure(
+        go.Bar(
+            x=list(range(24)),
+            y=list(values),
+            marker_color="#ef6c00",
+            name=unit,
+            hovertemplate="%{x}:00 – %{y:.2f} " + unit + "<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=dict(text=title, x=0.01),
+        font=FONT,
+        height=300,
+        margin=dict(l=50, r=20, t=50, b=40),
+        xaxis=dict(title="hour", tickmode="linear", dtick=2),
+        yaxis=dict(title=unit),
+        plot_bgcolor="white",
+    )
     return figure
 
 
@@ -219,53 +323,94 @@ def weekday_bars(values: Sequence[float], unit: str, title: str = "Congestion by
     """7 bars, Monday first (ISO weekday order)."""
     if len(values) != 7:
         raise ValueError(f"weekday_bars: expected 7 values, got {len(values)}")
-    figure = go.Figure(go.Bar(x=list(WEEKDAYS), y=list(values), marker_color="#1565c0", name=unit,
-                              hovertemplate="%{x} – %{y:.2f} " + unit + "<extra></extra>"))
-    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=300, margin=dict(l=50, r=20, t=50, b=40),
-                         yaxis=dict(title=unit), plot_bgcolor="white")
+    figure = go.Figure(
+        go.Bar(
+            x=list(WEEKDAYS),
+            y=list(values),
+            marker_color="#1565c0",
+            name=unit,
+            hovertemplate="%{x} – %{y:.2f} " + unit + "<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=dict(text=title, x=0.01),
+        font=FONT,
+        height=300,
+        margin=dict(l=50, r=20, t=50, b=40),
+        yaxis=dict(title=unit),
+        plot_bgcolor="white",
+    )
     return figure
 
 
-def hour_weekday_heatmap(matrix: Sequence[Sequence[float]], unit: str,
-                         title: str = "Hour × weekday") -> go.Figure:
+def hour_weekday_heatmap(
+    matrix: Sequence[Sequence[float]], unit: str, title: str = "Hour × weekday"
+) -> go.Figure:
     """A 7 × 24 grid (rows Monday..Sunday, columns local hour)."""
     z = np.asarray(matrix, dtype=float)
     if z.shape != (7, 24):
         raise ValueError(f"hour_weekday_heatmap: expected shape (7, 24), got {z.shape}")
-    figure = go.Figure(go.Heatmap(z=_rows(z), x=list(range(24)), y=list(WEEKDAYS), colorscale=HEAT_SCALE, zmin=0,
-                                  colorbar=dict(title=dict(text=unit), thickness=12),
-                                  hovertemplate="%{y} %{x}:00 – %{z:.2f} " + unit + "<extra></extra>"))
-    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=320, margin=dict(l=50, r=20, t=50, b=40),
-                         xaxis=dict(title="hour", dtick=2), yaxis=dict(autorange="reversed"))
+    figure = go.Figure(
+        go.Heatmap(
+            z=_rows(z),
+            x=list(range(24)),
+            y=list(WEEKDAYS),
+            colorscale=HEAT_SCALE,
+            zmin=0,
+            colorbar=dict(title=dict(text=unit), thickness=12),
+            hovertemplate="%{y} %{x}:00 – %{z:.2f} " + unit + "<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=dict(text=title, x=0.01),
+        font=FONT,
+        height=320,
+        margin=dict(l=50, r=20, t=50, b=40),
+        xaxis=dict(title="hour", dtick=2),
+        yaxis=dict(autorange="reversed"),
+    )
     return figure
 
 
-def floor_heatmap(geometry: FloorGeometry, cells: Iterable[Sequence[float]], cell_m: float, *,
-                  title: str, unit: str) -> go.Figure:
+def floor_heatmap(
+    geometry: FloorGeometry, cells: Iterable[Sequence[float]], cell_m: float, *, title: str, unit: str
+) -> go.Figure:
     """A period's congestion on the plan (e.g. mean people per cell over the week)."""
     figure = go.Figure()
     _floor_layout(figure, geometry, title)
-    figure.add_trace(_heat_trace(dense_grid(cells, cell_m, geometry), cell_m, geometry, name=title, unit=unit))
+    figure.add_trace(
+        _heat_trace(dense_grid(cells, cell_m, geometry), cell_m, geometry, name=title, unit=unit)
+    )
     _zone_outlines(figure, geometry)
     return figure
 
 
-def difference_heatmap(geometry: FloorGeometry, difference_cells: Iterable[Sequence[float]], cell_m: float, *,
-                       unit: str, title: str = "This week − previous week") -> go.Figure:
+def difference_heatmap(
+    geometry: FloorGeometry,
+    difference_cells: Iterable[Sequence[float]],
+    cell_m: float,
+    *,
+    unit: str,
+    title: str = "This week − previous week",
+) -> go.Figure:
     """Cell-wise change between two periods (this − previous) on a diverging scale centred on
     zero: red where it got busier, blue where it got quieter."""
     diff = dense_grid(difference_cells, cell_m, geometry)
     limit = float(np.abs(diff).max()) or 1.0
     figure = go.Figure()
     _floor_layout(figure, geometry, title)
-    figure.add_trace(_heat_trace(diff, cell_m, geometry, name=title, unit=unit, colorscale=DIVERGING_SCALE,
-                                 zmin=-limit, zmax=limit))
+    figure.add_trace(
+        _heat_trace(
+            diff, cell_m, geometry, name=title, unit=unit, colorscale=DIVERGING_SCALE, zmin=-limit, zmax=limit
+        )
+    )
     _zone_outlines(figure, geometry)
     return figure
 
 
-def direction_vectors(directions: Iterable[Sequence], flow_cell_m: float,
-                      min_count: int = 1) -> list[tuple[float, float, float, float, int]]:
+def direction_vectors(
+    directions: Iterable[Sequence], flow_cell_m: float, min_count: int = 1
+) -> list[tuple[float, float, float, float, int]]:
     """Per flow cell, the net walking direction: `(x_m, y_m, ux, uy, walks)`.
 
     (x_m, y_m) is the cell centre relative to the plan origin; (ux, uy) is the mean unit heading
@@ -280,13 +425,25 @@ def direction_vectors(directions: Iterable[Sequence], flow_cell_m: float,
         total = int(counts.sum())
         if total < min_count:
             continue
-        out.append(((int(ix) + 0.5) * flow_cell_m, (int(iy) + 0.5) * flow_cell_m,
-                    float(counts @ unit_x / total), float(counts @ unit_y / total), total))
+        out.append(
+            (
+                (int(ix) + 0.5) * flow_cell_m,
+                (int(iy) + 0.5) * flow_cell_m,
+                float(counts @ unit_x / total),
+                float(counts @ unit_y / total),
+                total,
+            )
+        )
     return out
 
 
-def flow_figure(geometry: FloorGeometry, directions: Iterable[Sequence], flow_cell_m: float,
-                transitions: Iterable[tuple[str, str, int]], top_transitions: int = 8) -> go.Figure:
+def flow_figure(
+    geometry: FloorGeometry,
+    directions: Iterable[Sequence],
+    flow_cell_m: float,
+    transitions: Iterable[tuple[str, str, int]],
+    top_transitions: int = 8,
+) -> go.Figure:
     """Walking directions as one arrow marker per flow cell (pointing the net way people walk,
     larger where more walk, fainter where directions cancel out), and the strongest zone-to-zone
     transitions as thick arrows between zone centroids (width ∝ count)."""
@@ -299,13 +456,24 @@ def flow_figure(geometry: FloorGeometry, directions: Iterable[Sequence], flow_ce
     if vectors:
         # Marker angles are screen degrees clockwise from up; the plan's y points down the
         # screen, so a heading θ (from +x towards +y) is 90° + θ.
-        figure.add_trace(go.Scatter(
-            x=[ox + v[0] for v in vectors], y=[oy + v[1] for v in vectors], mode="markers", name="walks",
-            marker=dict(symbol="arrow", angle=[90 + math.degrees(math.atan2(v[3], v[2])) for v in vectors],
-                        size=[7 + 11 * v[4] / most for v in vectors], color="#1565c0",
-                        opacity=[0.3 + 0.7 * min(1.0, math.hypot(v[2], v[3])) for v in vectors],
-                        line=dict(width=0)),
-            customdata=[v[4] for v in vectors], hovertemplate="%{customdata} walks<extra></extra>"))
+        figure.add_trace(
+            go.Scatter(
+                x=[ox + v[0] for v in vectors],
+                y=[oy + v[1] for v in vectors],
+                mode="markers",
+                name="walks",
+                marker=dict(
+                    symbol="arrow",
+                    angle=[90 + math.degrees(math.atan2(v[3], v[2])) for v in vectors],
+                    size=[7 + 11 * v[4] / most for v in vectors],
+                    color="#1565c0",
+                    opacity=[0.3 + 0.7 * min(1.0, math.hypot(v[2], v[3])) for v in vectors],
+                    line=dict(width=0),
+                ),
+                customdata=[v[4] for v in vectors],
+                hovertemplate="%{customdata} walks<extra></extra>",
+            )
+        )
     arrows: list[dict] = []  # set once at the end: add_annotation one by one is quadratic
     strongest = sorted((t for t in transitions if t[2] > 0), key=lambda t: -t[2])[:top_transitions]
     top = strongest[0][2] if strongest else 1
@@ -315,15 +483,38 @@ def flow_figure(geometry: FloorGeometry, directions: Iterable[Sequence], flow_ce
         if a is None or b is None or a is b:
             continue
         (x0, y0), (x1, y1) = a.centroid_m, b.centroid_m
-        arrows.append(dict(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
-                           showarrow=True, arrowhead=3, arrowsize=0.8, standoff=14, startstandoff=14,
-                           arrowwidth=2 + 8 * count / top, arrowcolor="rgba(198,40,40,0.75)"))
+        arrows.append(
+            dict(
+                x=x1,
+                y=y1,
+                ax=x0,
+                ay=y0,
+                xref="x",
+                yref="y",
+                axref="x",
+                ayref="y",
+                showarrow=True,
+                arrowhead=3,
+                arrowsize=0.8,
+                standoff=14,
+                startstandoff=14,
+                arrowwidth=2 + 8 * count / top,
+                arrowcolor="rgba(198,40,40,0.75)",
+            )
+        )
         mids.append(((x0 + x1) / 2, (y0 + y1) / 2, f"{source} → {target}", count))
     if mids:
-        figure.add_trace(go.Scatter(x=[m[0] for m in mids], y=[m[1] for m in mids], mode="markers",
-                                    marker=dict(size=10, color="rgba(198,40,40,0.9)", symbol="diamond"),
-                                    name="transitions", customdata=[[m[2], m[3]] for m in mids],
-                                    hovertemplate="%{customdata[0]}: %{customdata[1]}<extra></extra>"))
+        figure.add_trace(
+            go.Scatter(
+                x=[m[0] for m in mids],
+                y=[m[1] for m in mids],
+                mode="markers",
+                marker=dict(size=10, color="rgba(198,40,40,0.9)", symbol="diamond"),
+                name="transitions",
+                customdata=[[m[2], m[3]] for m in mids],
+                hovertemplate="%{customdata[0]}: %{customdata[1]}<extra></extra>",
+            )
+        )
     figure.update_layout(annotations=list(figure.layout.annotations) + arrows)
     return figure
 
@@ -337,8 +528,11 @@ def dwell_label(lo_s: float, hi_s: float | None) -> str:
     return f"{lo_s:g}–{hi_s:g} s" if hi_s <= 60 else f"{lo_s / 60:g}–{hi_s / 60:g} min"
 
 
-def dwell_histogram(bin_edges_s: Sequence[float], counts_by_zone: Mapping[str, Sequence[int]],
-                    title: str = "Dwell time per zone") -> go.Figure:
+def dwell_histogram(
+    bin_edges_s: Sequence[float],
+    counts_by_zone: Mapping[str, Sequence[int]],
+    title: str = "Dwell time per zone",
+) -> go.Figure:
     """Share of each zone's completed stays per dwell bin (bin k = [edge k, edge k+1), the
     last open-ended), one bar group per zone, so zones of different traffic compare."""
     labels = [dwell_label(lo, hi) for lo, hi in zip(bin_edges_s, list(bin_edges_s[1:]) + [None])]
@@ -347,46 +541,99 @@ def dwell_histogram(bin_edges_s: Sequence[float], counts_by_zone: Mapping[str, S
         if len(counts) != len(labels):
             raise ValueError(f"dwell_histogram: zone {zone!r} has {len(counts)} bins, expected {len(labels)}")
         total = sum(counts)
-        figure.add_trace(go.Bar(x=labels, y=[100 * c / total if total else 0 for c in counts], name=zone,
-                                customdata=list(counts),
-                                hovertemplate=zone + ": %{y:.0f} % (%{customdata} stays)<extra></extra>"))
-    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=360, barmode="group",
-                         margin=dict(l=50, r=20, t=50, b=40), yaxis=dict(title="% of stays"),
-                         xaxis=dict(tickangle=-35, automargin=True), plot_bgcolor="white",
-                         legend=dict(orientation="h", y=-0.45))
+        figure.add_trace(
+            go.Bar(
+                x=labels,
+                y=[100 * c / total if total else 0 for c in counts],
+                name=zone,
+                customdata=list(counts),
+                hovertemplate=zone + ": %{y:.0f} % (%{customdata} stays)<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        title=dict(text=title, x=0.01),
+        font=FONT,
+        height=360,
+        barmode="group",
+        margin=dict(l=50, r=20, t=50, b=40),
+        yaxis=dict(title="% of stays"),
+        xaxis=dict(tickangle=-35, automargin=True),
+        plot_bgcolor="white",
+        legend=dict(orientation="h", y=-0.45),
+    )
     return figure
 
 
-def daily_lines(series: Mapping[str, Sequence[tuple[str, float]]], unit: str,
-                title: str = "Footfall per store per day") -> go.Figure:
+def daily_lines(
+    series: Mapping[str, Sequence[tuple[str, float]]], unit: str, title: str = "Footfall per store per day"
+) -> go.Figure:
     """One line per store: `[(iso_date, value), ...]`."""
     figure = go.Figure()
     for store, points in series.items():
-        figure.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
-                                    name=store, marker=dict(size=4)))
-    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=360, margin=dict(l=50, r=20, t=50, b=40),
-                         yaxis=dict(title=unit, rangemode="tozero"), plot_bgcolor="white",
-                         legend=dict(orientation="h", y=-0.2))
+        figure.add_trace(
+            go.Scatter(
+                x=[p[0] for p in points],
+                y=[p[1] for p in points],
+                mode="lines+markers",
+                name=store,
+                marker=dict(size=4),
+            )
+        )
+    figure.update_layout(
+        title=dict(text=title, x=0.01),
+        font=FONT,
+        height=360,
+        margin=dict(l=50, r=20, t=50, b=40),
+        yaxis=dict(title=unit, rangemode="tozero"),
+        plot_bgcolor="white",
+        legend=dict(orientation="h", y=-0.2),
+    )
     return figure
 
 
-def small_multiples(series: Mapping[str, Sequence[tuple[str, float]]], unit: str, columns: int = 4,
-                    title: str = "Footfall per day, one panel per store") -> go.Figure:
+def small_multiples(
+    series: Mapping[str, Sequence[tuple[str, float]]],
+    unit: str,
+    columns: int = 4,
+    title: str = "Footfall per day, one panel per store",
+) -> go.Figure:
     """A grid of small daily charts sharing the y axis, so stores compare at a glance."""
     from plotly.subplots import make_subplots
 
     names = list(series)
     rows = max(1, math.ceil(len(names) / columns))
-    figure = make_subplots(rows=rows, cols=columns, subplot_titles=names or [""], shared_yaxes=True,
-                           shared_xaxes=True, vertical_spacing=0.12 / max(1, rows) + 0.04, horizontal_spacing=0.03)
+    figure = make_subplots(
+        rows=rows,
+        cols=columns,
+        subplot_titles=names or [""],
+        shared_yaxes=True,
+        shared_xaxes=True,
+        vertical_spacing=0.12 / max(1, rows) + 0.04,
+        horizontal_spacing=0.03,
+    )
     for i, name in enumerate(names):
         points = series[name]
-        figure.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines",
-                                    fill="tozeroy", line=dict(color="#1565c0", width=1.5), name=name,
-                                    hovertemplate="%{x}: %{y:.0f} " + unit + "<extra>" + name + "</extra>"),
-                         row=i // columns + 1, col=i % columns + 1)
-    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=170 * rows + 80, showlegend=False,
-                         margin=dict(l=50, r=20, t=70, b=30), plot_bgcolor="white")
+        figure.add_trace(
+            go.Scatter(
+                x=[p[0] for p in points],
+                y=[p[1] for p in points],
+                mode="lines",
+                fill="tozeroy",
+                line=dict(color="#1565c0", width=1.5),
+                name=name,
+                hovertemplate="%{x}: %{y:.0f} " + unit + "<extra>" + name + "</extra>",
+            ),
+            row=i // columns + 1,
+            col=i % columns + 1,
+        )
+    figure.update_layout(
+        title=dict(text=title, x=0.01),
+        font=FONT,
+        height=170 * rows + 80,
+        showlegend=False,
+        margin=dict(l=50, r=20, t=70, b=30),
+        plot_bgcolor="white",
+    )
     figure.update_xaxes(showticklabels=False)
     figure.update_annotations(font_size=11)
     return figure
@@ -395,8 +642,21 @@ def small_multiples(series: Mapping[str, Sequence[tuple[str, float]]], unit: str
 def ranking_bars(values: Mapping[str, float], unit: str, title: str) -> go.Figure:
     """Horizontal bars, largest on top."""
     items = sorted(values.items(), key=lambda kv: kv[1])
-    figure = go.Figure(go.Bar(x=[v for _, v in items], y=[k for k, _ in items], orientation="h",
-                              marker_color="#00897b", hovertemplate="%{y}: %{x:.2f} " + unit + "<extra></extra>"))
-    figure.update_layout(title=dict(text=title, x=0.01), font=FONT, height=max(260, 22 * len(items) + 90),
-                         margin=dict(l=110, r=20, t=50, b=40), xaxis=dict(title=unit), plot_bgcolor="white")
+    figure = go.Figure(
+        go.Bar(
+            x=[v for _, v in items],
+            y=[k for k, _ in items],
+            orientation="h",
+            marker_color="#00897b",
+            hovertemplate="%{y}: %{x:.2f} " + unit + "<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=dict(text=title, x=0.01),
+        font=FONT,
+        height=max(260, 22 * len(items) + 90),
+        margin=dict(l=110, r=20, t=50, b=40),
+        xaxis=dict(title=unit),
+        plot_bgcolor="white",
+    )
     return figure

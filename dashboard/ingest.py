@@ -15,6 +15,7 @@ Throughput: messages are written in batches of up to `batch_max`, one transactio
 Camera status messages (retained) come through a plain subscription, since a shared one does
 not deliver retained messages.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,10 +31,10 @@ from dataclasses import dataclass
 import paho.mqtt.client as paho
 from prometheus_client import Counter, Histogram, start_http_server
 
-from edge.config import Mqtt
-from edge.contract import TOPIC_ROOT, ContractError, StatusMessage, parse_aggregate, parse_message
-from edge.mqtt_link import connect_async, new_client
-from edge.watchdog import Notifier
+from footfall_core.contract import TOPIC_ROOT, ContractError, StatusMessage, parse_aggregate, parse_message
+from footfall_core.mqtt_link import connect_async, new_client
+from footfall_core.store import Mqtt
+from footfall_core.watchdog import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,12 @@ AGG_FILTER = f"{TOPIC_ROOT}/+/+/agg"
 STATUS_FILTER = f"{TOPIC_ROOT}/+/+/status"
 RETRY_MAX_S = 30.0
 
-MESSAGES = Counter("footfall_ingest_messages", "Messages handled by ingest, by outcome",
-                   ["outcome"])  # stored, duplicate, dead_letter, status
-BATCH_SECONDS = Histogram("footfall_ingest_batch_seconds", "Time to validate, store and acknowledge one batch")
+MESSAGES = Counter(
+    "footfall_ingest_messages", "Messages handled by ingest, by outcome", ["outcome"]
+)  # stored, duplicate, dead_letter, status
+BATCH_SECONDS = Histogram(
+    "footfall_ingest_batch_seconds", "Time to validate, store and acknowledge one batch"
+)
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,15 @@ class Ingest:
     """One ingest worker. `storage` offers write_aggregates, dead_letter and camera_status
     (dashboard.storage.Storage). Call `run(stop)`; it returns when `stop` is set."""
 
-    def __init__(self, storage, settings: Mqtt, group: str = "ingest", client_id: str | None = None,
-                 batch_max: int = 500, batch_wait_s: float = 0.05):
+    def __init__(
+        self,
+        storage,
+        settings: Mqtt,
+        group: str = "ingest",
+        client_id: str | None = None,
+        batch_max: int = 500,
+        batch_wait_s: float = 0.05,
+    ):
         self.storage = storage
         self.group = group
         self.batch_max = batch_max
@@ -77,13 +88,23 @@ class Ingest:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.error("broker %s:%d refused ingest %s: %s", self.address.host, self.address.port,
-                      self.client_id, reason_code)
+            log.error(
+                "broker %s:%d refused ingest %s: %s",
+                self.address.host,
+                self.address.port,
+                self.client_id,
+                reason_code,
+            )
             return
         # Subscribing again is harmless with a kept session, and needed when the broker lost it.
         client.subscribe([(f"$share/{self.group}/{AGG_FILTER}", 1), (STATUS_FILTER, 1)])
-        log.info("ingest %s subscribed at %s:%d (session present: %s)", self.client_id, self.address.host,
-                 self.address.port, flags.session_present)
+        log.info(
+            "ingest %s subscribed at %s:%d (session present: %s)",
+            self.client_id,
+            self.address.host,
+            self.address.port,
+            flags.session_present,
+        )
         self.connected.set()
 
     def _on_message(self, client, userdata, message: paho.MQTTMessage) -> None:
@@ -140,7 +161,9 @@ class Ingest:
                 self._store(valid, received, bad, statuses)
                 break
             except Exception as exc:  # database unreachable: keep the batch, nothing is acknowledged
-                log.error("ingest: cannot store a batch of %d: %s; retrying in %.1f s", len(batch), exc, delay_s)
+                log.error(
+                    "ingest: cannot store a batch of %d: %s; retrying in %.1f s", len(batch), exc, delay_s
+                )
                 if stop.wait(delay_s):
                     return  # not acknowledged: the broker redelivers after our restart
                 delay_s = min(RETRY_MAX_S, delay_s * 2)
@@ -148,8 +171,13 @@ class Ingest:
             self.client.ack(item.mid, item.qos)
         BATCH_SECONDS.observe(time.monotonic() - started)
 
-    def _store(self, valid: list, received: list[_Received], bad: list[tuple[_Received, str]],
-               statuses: list[_Received]) -> None:
+    def _store(
+        self,
+        valid: list,
+        received: list[_Received],
+        bad: list[tuple[_Received, str]],
+        statuses: list[_Received],
+    ) -> None:
         invalid = len(bad)
         try:
             new = self.storage.write_aggregates(valid) if valid else 0
@@ -169,7 +197,9 @@ class Ingest:
         for item in statuses:
             self._status(item)
 
-    def _store_one_by_one(self, valid: list, received: list[_Received], bad: list[tuple[_Received, str]]) -> int:
+    def _store_one_by_one(
+        self, valid: list, received: list[_Received], bad: list[tuple[_Received, str]]
+    ) -> int:
         """A batch the database refused: find the culprits, store the rest."""
         new = 0
         for message, item in zip(valid, received):
@@ -189,7 +219,9 @@ class Ingest:
             MESSAGES.labels("dead_letter").inc()
             return
         if item.topic != f"{TOPIC_ROOT}/{status.store}/{status.camera}/status":
-            self.storage.dead_letter(item.topic, item.payload, "status topic does not match its store and camera")
+            self.storage.dead_letter(
+                item.topic, item.payload, "status topic does not match its store and camera"
+            )
             MESSAGES.labels("dead_letter").inc()
             return
         self.storage.camera_status(status.store, status.camera, status.status, status.sent_at)
@@ -208,33 +240,54 @@ def _is_data_error(exc: Exception) -> bool:
     import sqlalchemy.exc as sa_exc
 
     return isinstance(exc, (sa_exc.IntegrityError, sa_exc.DataError)) or (
-        isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.OperationalError)
-        and not isinstance(exc, sa_exc.InterfaceError))
+        isinstance(exc, sa_exc.StatementError)
+        and not isinstance(exc, sa_exc.OperationalError)
+        and not isinstance(exc, sa_exc.InterfaceError)
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mqtt", default=os.environ.get("FOOTFALL_MQTT_URL", "mqtt://127.0.0.1:1883"),
-                        help="broker URL, mqtt[s]://[user[:password]@]host[:port] (default $FOOTFALL_MQTT_URL)")
-    parser.add_argument("--password-file", default=os.environ.get("FOOTFALL_MQTT_PASSWORD_FILE"),
-                        help="file holding the ingest user's password (default $FOOTFALL_MQTT_PASSWORD_FILE)")
+    parser.add_argument(
+        "--mqtt",
+        default=os.environ.get("FOOTFALL_MQTT_URL", "mqtt://127.0.0.1:1883"),
+        help="broker URL, mqtt[s]://[user[:password]@]host[:port] (default $FOOTFALL_MQTT_URL)",
+    )
+    parser.add_argument(
+        "--password-file",
+        default=os.environ.get("FOOTFALL_MQTT_PASSWORD_FILE"),
+        help="file holding the ingest user's password (default $FOOTFALL_MQTT_PASSWORD_FILE)",
+    )
     parser.add_argument("--ca-file", help="CA bundle for an mqtts:// broker")
-    parser.add_argument("--db", default=os.environ.get("FOOTFALL_DB_URL", "sqlite:///var/footfall.sqlite3"),
-                        help="SQLAlchemy database URL (default $FOOTFALL_DB_URL)")
-    parser.add_argument("--group", default="ingest", help="shared-subscription group; workers in one group split the load")
-    parser.add_argument("--client-id", help="stable MQTT client id, unique per worker "
-                                            "(default footfall-ingest-<group>-<hostname>[-$FOOTFALL_INGEST_WORKER])")
-    parser.add_argument("--batch", type=int, default=500, help="most messages per database transaction (default 500)")
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("FOOTFALL_DB_URL", "sqlite:///var/footfall.sqlite3"),
+        help="SQLAlchemy database URL (default $FOOTFALL_DB_URL)",
+    )
+    parser.add_argument(
+        "--group", default="ingest", help="shared-subscription group; workers in one group split the load"
+    )
+    parser.add_argument(
+        "--client-id",
+        help="stable MQTT client id, unique per worker "
+        "(default footfall-ingest-<group>-<hostname>[-$FOOTFALL_INGEST_WORKER])",
+    )
+    parser.add_argument(
+        "--batch", type=int, default=500, help="most messages per database transaction (default 500)"
+    )
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
 
 
 def main(args: argparse.Namespace) -> int:
     from dashboard.storage import Storage
-    from edge.config import Tls
+    from footfall_core.store import Tls
 
     storage = Storage(args.db)
     storage.migrate()
-    settings = Mqtt(url=args.mqtt, password_file=args.password_file,
-                    tls=Tls(ca_file=args.ca_file) if args.ca_file else None)
+    settings = Mqtt(
+        url=args.mqtt,
+        password_file=args.password_file,
+        tls=Tls(ca_file=args.ca_file) if args.ca_file else None,
+    )
     if args.password_file and "@" not in args.mqtt:
         raise SystemExit("--password-file needs a user name in the URL: mqtt://USER@host:port")
     ingest = Ingest(storage, settings, group=args.group, client_id=args.client_id, batch_max=args.batch)

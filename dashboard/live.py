@@ -12,6 +12,7 @@ so "last seen" ages stay current while a store is silent.
 
 Nothing here is history: a message missed while the dashboard was down is simply gone.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,15 +20,15 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import AsyncIterator, Callable, TypeVar
+from datetime import UTC, datetime
+from typing import TypeVar
 
 import paho.mqtt.client as mqtt
 
-from edge.config import Mqtt
-from edge.contract import (
+from footfall_core.contract import (
     TOPIC_ROOT,
     ContractError,
     DeviceHealth,
@@ -35,7 +36,8 @@ from edge.contract import (
     StatusMessage,
     parse_message,
 )
-from edge.mqtt_link import connect_async, new_client
+from footfall_core.mqtt_link import connect_async, new_client
+from footfall_core.store import Mqtt
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +102,7 @@ class StoreSnapshot:
 class LiveHub:
     """Latest live state per store, written from the MQTT thread, read from the web loop."""
 
-    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self._clock = clock
         self._lock = threading.Lock()
         self._stores: dict[str, StoreSnapshot] = {}
@@ -148,8 +150,11 @@ class LiveHub:
             cameras = dict(old.cameras)
             for name in message.cameras:
                 state = cameras.get(name, CameraState())
-                cameras[name] = replace(state, last_seen=later(state.last_seen, message.sent_at),
-                                        status="online" if state.status == "unknown" else state.status)
+                cameras[name] = replace(
+                    state,
+                    last_seen=later(state.last_seen, message.sent_at),
+                    status="online" if state.status == "unknown" else state.status,
+                )
             self._stores[store] = replace(old, live=message, cameras=cameras, version=old.version + 1)
         self._wake(store)
 
@@ -161,8 +166,10 @@ class LiveHub:
             old = self._stores.get(store) or StoreSnapshot(store)
             state = old.cameras.get(camera, CameraState())
             seen = message.sent_at or (self._clock() if message.status == "online" else None)
-            cameras = {**old.cameras, camera: replace(state, status=message.status,
-                                                      last_seen=later(state.last_seen, seen))}
+            cameras = {
+                **old.cameras,
+                camera: replace(state, status=message.status, last_seen=later(state.last_seen, seen)),
+            }
             self._stores[store] = replace(old, cameras=cameras, version=old.version + 1)
         self._wake(store)
 
@@ -204,7 +211,7 @@ class LiveHub:
                 yield self.snapshot(store)
                 try:
                     await asyncio.wait_for(event.wait(), heartbeat_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             with self._lock:
@@ -224,7 +231,7 @@ def later(a: datetime | None, b: datetime | None) -> datetime | None:
 
 class LiveSubscriber:
     """Feeds a LiveHub from the broker on paho's network thread. The client is built by
-    edge.mqtt_link (same URL, credential and TLS handling as the edge and ingest); it
+    footfall_core.mqtt_link (same URL, credential and TLS handling as the edge and ingest); it
     reconnects with backoff and subscribes in on_connect, so subscriptions survive a broker
     restart. The session is clean: live state missed while away is not worth replaying."""
 
@@ -261,7 +268,7 @@ class LiveSubscriber:
             self.rejected += 1
             log.warning("live: dropped a message: %s", exc)
 
-    def start(self) -> "LiveSubscriber":
+    def start(self) -> LiveSubscriber:
         """Connect in the background (the app starts even if the broker is down)."""
         connect_async(self._client, self._address, self.settings.keepalive_s, persistent=False)
         return self

@@ -9,10 +9,11 @@ health). A camera that says "online" but has not been heard of for `STALE_AFTER_
 Only the figure is shared between browsers (through the snapshot's memo, see dashboard.live):
 zones and cameras are cheap and depend on the stream's registry read and on the clock.
 """
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dashboard import charts
 from dashboard.charts import FloorGeometry
@@ -32,8 +33,7 @@ def ago(when: datetime | None, now: datetime) -> str:
     return f"{int(seconds)} s ago"
 
 
-def live_state(geometry: FloorGeometry, snapshot: StoreSnapshot, registry: list[dict],
-               now: datetime) -> dict:
+def live_state(geometry: FloorGeometry, snapshot: StoreSnapshot, registry: list[dict], now: datetime) -> dict:
     """The live page's state: figure, people, zones (with crowding) and cameras.
 
     `registry` is the store's cameras from dashboard.repository (dicts with name, status and
@@ -42,8 +42,9 @@ def live_state(geometry: FloorGeometry, snapshot: StoreSnapshot, registry: list[
     # The figure depends on the snapshot and the plan only, and costs ~50 ms: built once per
     # snapshot and plan, shared as JSON text by every open browser of the store (each reader
     # parses its own copy, so no request can alter another's).
-    figure = snapshot.memo.get(("live figure", geometry),
-                               lambda: charts.figure_json(charts.live_floor_figure(geometry, live)))
+    figure = snapshot.memo.get(
+        ("live figure", geometry), lambda: charts.figure_json(charts.live_floor_figure(geometry, live))
+    )
     occupancy = {z.zone: z.occupancy for z in live.zones} if live else {}
     zones = []
     for name in [z.name for z in geometry.zones] + sorted(set(occupancy) - {z.name for z in geometry.zones}):
@@ -51,13 +52,20 @@ def live_state(geometry: FloorGeometry, snapshot: StoreSnapshot, registry: list[
         capacity = shape.capacity if shape else None
         count = occupancy.get(name, 0)
         load = charts.zone_load(count, capacity)
-        zones.append(dict(zone=name, occupancy=count, capacity=capacity,
-                          load_pct=None if load is None else round(100 * load),
-                          crowded=bool(load is not None and load > 1.0)))
+        zones.append(
+            dict(
+                zone=name,
+                occupancy=count,
+                capacity=capacity,
+                load_pct=None if load is None else round(100 * load),
+                crowded=bool(load is not None and load > 1.0),
+            )
+        )
     cameras = {}
     for row in registry:
-        cameras[row["name"]] = dict(camera=row["name"], status=row["status"], seen=_aware(row["last_seen"]),
-                                    health=None)
+        cameras[row["name"]] = dict(
+            camera=row["name"], status=row["status"], seen=_aware(row["last_seen"]), health=None
+        )
     for name, state in snapshot.cameras.items():
         have = cameras.setdefault(name, dict(camera=name, status="unknown", seen=None, health=None))
         if state.status != "unknown":
@@ -82,4 +90,4 @@ def live_state(geometry: FloorGeometry, snapshot: StoreSnapshot, registry: list[
 
 def _aware(when: datetime | None) -> datetime | None:
     """The database's naive UTC as aware UTC (the hub's times are already aware)."""
-    return when.replace(tzinfo=timezone.utc) if when is not None and when.tzinfo is None else when
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when

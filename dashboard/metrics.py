@@ -2,6 +2,7 @@
 scrape time (so it is right whichever ingest worker did the work): ingest rate over the last
 minute, dead letters, cameras online. Each ingest worker also serves its own counters
 (`python -m dashboard ingest --metrics-port`)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -29,20 +30,36 @@ class StoredFigures:
         since = now - timedelta(seconds=RATE_WINDOW_S)
         with self.engine.connect() as conn:
             # bucket_start is indexed and live aggregates are minutes old: bound the scan with it
-            recent = conn.scalar(sa.select(sa.func.count()).select_from(t.ingested).where(
-                t.ingested.c.bucket_start >= now - timedelta(hours=2), t.ingested.c.received_at >= since))
+            recent = conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(t.ingested)
+                .where(
+                    t.ingested.c.bucket_start >= now - timedelta(hours=2), t.ingested.c.received_at >= since
+                )
+            )
             dead_total = conn.scalar(sa.select(sa.func.count()).select_from(t.dead_letters))
-            dead_hour = conn.scalar(sa.select(sa.func.count()).select_from(t.dead_letters).where(
-                t.dead_letters.c.received_at >= now - timedelta(hours=1)))
-            online = conn.scalar(sa.select(sa.func.count()).select_from(t.cameras).where(
-                t.cameras.c.status == "online"))
-        yield GaugeMetricFamily("footfall_ingest_rate", "Aggregates stored per second over the last minute",
-                                value=recent / RATE_WINDOW_S)
-        yield GaugeMetricFamily("footfall_dead_letters", "Payloads refused by ingest and kept with their reason",
-                                value=dead_total)
-        yield GaugeMetricFamily("footfall_dead_letters_last_hour", "Dead letters received in the last hour",
-                                value=dead_hour)
-        yield GaugeMetricFamily("footfall_cameras_online", "Cameras whose last status is online", value=online)
+            dead_hour = conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(t.dead_letters)
+                .where(t.dead_letters.c.received_at >= now - timedelta(hours=1))
+            )
+            online = conn.scalar(
+                sa.select(sa.func.count()).select_from(t.cameras).where(t.cameras.c.status == "online")
+            )
+        yield GaugeMetricFamily(
+            "footfall_ingest_rate",
+            "Aggregates stored per second over the last minute",
+            value=recent / RATE_WINDOW_S,
+        )
+        yield GaugeMetricFamily(
+            "footfall_dead_letters", "Payloads refused by ingest and kept with their reason", value=dead_total
+        )
+        yield GaugeMetricFamily(
+            "footfall_dead_letters_last_hour", "Dead letters received in the last hour", value=dead_hour
+        )
+        yield GaugeMetricFamily(
+            "footfall_cameras_online", "Cameras whose last status is online", value=online
+        )
 
 
 def metrics_endpoint(engine: sa.Engine):

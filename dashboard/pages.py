@@ -8,12 +8,13 @@ a store page for a store the user may not see is a 403 before any query runs. Fo
 change state (login, logout) carry a per-session CSRF token *and* must come from this origin
 (auth.same_origin), on top of the SameSite=strict session cookie.
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
 import secrets
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlencode
@@ -21,8 +22,8 @@ from zoneinfo import ZoneInfo
 
 import plotly
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
-from fastapi.routing import APIRoute
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
@@ -94,8 +95,9 @@ def check_csrf(request: Request, token: str) -> None:
 
 
 def render(request: Request, template: str, user: auth.Principal | None, status_code: int = 200, **context):
-    return templates.TemplateResponse(request, template, dict(
-        context, user=user, csrf_token=csrf_token(request)), status_code=status_code)
+    return templates.TemplateResponse(
+        request, template, dict(context, user=user, csrf_token=csrf_token(request)), status_code=status_code
+    )
 
 
 class PageRoute(APIRoute):
@@ -113,11 +115,15 @@ class PageRoute(APIRoute):
                     return RedirectResponse(exc.headers["Location"], status_code=303)
                 if "text/html" not in request.headers.get("accept", ""):
                     raise
-                heading = {403: "Not allowed", 404: "Not found", 422: "Bad request",
-                           503: "Unavailable"}.get(exc.status_code, "Error")
-                return templates.TemplateResponse(request, "error.html", dict(
-                    status=exc.status_code, heading=heading, message=exc.detail, user=None),
-                    status_code=exc.status_code)
+                heading = {403: "Not allowed", 404: "Not found", 422: "Bad request", 503: "Unavailable"}.get(
+                    exc.status_code, "Error"
+                )
+                return templates.TemplateResponse(
+                    request,
+                    "error.html",
+                    dict(status=exc.status_code, heading=heading, message=exc.detail, user=None),
+                    status_code=exc.status_code,
+                )
 
         return handle
 
@@ -142,11 +148,12 @@ def _plan_url(request: Request, store: dict) -> str | None:
 def _local_today(store: dict) -> date:
     """The store's local date of its newest data (cameras' last bucket), else today."""
     seen = [c["last_seen"] for c in store["cameras"] if c.get("last_seen")]
-    newest = max(seen).replace(tzinfo=timezone.utc) if seen else datetime.now(timezone.utc)
+    newest = max(seen).replace(tzinfo=UTC) if seen else datetime.now(UTC)
     return newest.astimezone(ZoneInfo(store["timezone"])).date()
 
 
 # ---- login -------------------------------------------------------------------------------
+
 
 def _safe_next(next_url: str) -> str:
     """Only local paths: a login link must not bounce the user to another site."""
@@ -159,14 +166,26 @@ def login_page(request: Request, next: str = "/"):
 
 
 @router.post("/login", name="login_submit")
-def login_submit(request: Request, conn: Conn, username: Annotated[str, Form()], password: Annotated[str, Form()],
-                 csrf_token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"):
+def login_submit(
+    request: Request,
+    conn: Conn,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+):
     check_csrf(request, csrf_token)
     user = auth.authenticate(conn, username, password)
     conn.commit()  # a password rehash, if any
     if user is None:
-        return render(request, "login.html", None, status_code=401, next=_safe_next(next),
-                      error="Wrong user name or password.")
+        return render(
+            request,
+            "login.html",
+            None,
+            status_code=401,
+            next=_safe_next(next),
+            error="Wrong user name or password.",
+        )
     auth.log_in(request, user)
     return RedirectResponse(_safe_next(next), status_code=303)
 
@@ -189,6 +208,7 @@ def home(user: PageUser, conn: Conn):
 
 # ---- store live --------------------------------------------------------------------------
 
+
 def _hub(request: Request) -> LiveHub:
     hub = getattr(request.app.state, "live_hub", None)
     if hub is None:
@@ -198,14 +218,22 @@ def _hub(request: Request) -> LiveHub:
 
 def _live_json(request: Request, store: dict, hub: LiveHub) -> dict:
     geometry = FloorGeometry.from_store(store, _plan_url(request, store))
-    return live_state(geometry, hub.snapshot(store["id"]), store["cameras"], datetime.now(timezone.utc))
+    return live_state(geometry, hub.snapshot(store["id"]), store["cameras"], datetime.now(UTC))
 
 
 @router.get("/stores/{store_id}/live", name="store_live")
 def store_live(request: Request, user: PageUser, store: PageStore, conn: Conn):
     state = _live_json(request, store, _hub(request))
-    return render(request, "live.html", user, store=store, nav_store=store["id"], active="live",
-                  initial=state, stores=repository.stores(conn, user.visible()))
+    return render(
+        request,
+        "live.html",
+        user,
+        store=store,
+        nav_store=store["id"],
+        active="live",
+        initial=state,
+        stores=repository.stores(conn, user.visible()),
+    )
 
 
 @router.get("/live", name="live_redirect")
@@ -236,8 +264,11 @@ async def store_live_events(request: Request, store_id: str):
             state = await asyncio.to_thread(_live_json, request, store, hub)
             yield f"id: {state['version']}\ndata: {json.dumps(state)}\n\n"
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get("/stores/{store_id}/plan-image", name="plan_image")
@@ -249,6 +280,7 @@ def plan_image(store: PageStore):
 
 
 # ---- trends ------------------------------------------------------------------------------
+
 
 def _parse_week(text: str | None, store: dict) -> tuple[int, int]:
     if not text:
@@ -279,21 +311,35 @@ def trends_figures(data: dict, geometry: FloorGeometry) -> dict[str, str]:
     return dict(
         by_hour=figure_json(charts.hour_of_day_bars(data["occupancy_by_hour"], CONGESTION_UNIT)),
         by_weekday=figure_json(charts.weekday_bars(data["occupancy_by_weekday"], CONGESTION_UNIT)),
-        hour_weekday=figure_json(charts.hour_weekday_heatmap(data["occupancy_hour_weekday"], CONGESTION_UNIT)),
-        heat=figure_json(charts.floor_heatmap(geometry, data["heat"], cell_m, title="Congestion this week",
-                                              unit=unit)),
-        flows=figure_json(charts.flow_figure(geometry, data["directions"], data["flow_cell_m"] or 1.0,
-                                             [(t["from_zone"], t["to_zone"], t["count"]) for t in data["transitions"]])),
-        difference=figure_json(charts.difference_heatmap(geometry, data["heat_difference"], cell_m, unit=unit)),
-        dwell=figure_json(charts.dwell_histogram(data["dwell_bins_s"], {z["zone"]: z["histogram"]
-                                                                        for z in data["zones"]})),
+        hour_weekday=figure_json(
+            charts.hour_weekday_heatmap(data["occupancy_hour_weekday"], CONGESTION_UNIT)
+        ),
+        heat=figure_json(
+            charts.floor_heatmap(geometry, data["heat"], cell_m, title="Congestion this week", unit=unit)
+        ),
+        flows=figure_json(
+            charts.flow_figure(
+                geometry,
+                data["directions"],
+                data["flow_cell_m"] or 1.0,
+                [(t["from_zone"], t["to_zone"], t["count"]) for t in data["transitions"]],
+            )
+        ),
+        difference=figure_json(
+            charts.difference_heatmap(geometry, data["heat_difference"], cell_m, unit=unit)
+        ),
+        dwell=figure_json(
+            charts.dwell_histogram(data["dwell_bins_s"], {z["zone"]: z["histogram"] for z in data["zones"]})
+        ),
     )
 
 
 @router.get("/trends", name="trends_redirect")
 def trends_redirect(user: PageUser, store: Annotated[str, Query(pattern=STORE_ID)], week: str | None = None):
     """Target of the store/week picker form."""
-    return RedirectResponse(f"/stores/{store}/trends" + (f"?week={quote(week)}" if week else ""), status_code=303)
+    return RedirectResponse(
+        f"/stores/{store}/trends" + (f"?week={quote(week)}" if week else ""), status_code=303
+    )
 
 
 @router.get("/stores/{store_id}/trends", name="store_trends")
@@ -307,32 +353,63 @@ def store_trends(request: Request, user: PageUser, store: PageStore, conn: Conn,
     footfall_change, footfall_dir = _change(data["footfall_change"])
     dwell_change, dwell_dir = _change(data["mean_dwell_change"])
     kpis = [
-        dict(key="footfall", value=f"{data['footfall']:,}", label="people in", change=footfall_change,
-             direction=footfall_dir),
-        dict(key="dwell", value=_duration(data["mean_dwell_s"]), label="mean dwell", change=dwell_change,
-             direction=dwell_dir),
-        dict(key="peak", value=f"{max(range(24), key=data['occupancy_by_hour'].__getitem__):02d}:00",
-             label="busiest hour", change=None, direction=""),
+        dict(
+            key="footfall",
+            value=f"{data['footfall']:,}",
+            label="people in",
+            change=footfall_change,
+            direction=footfall_dir,
+        ),
+        dict(
+            key="dwell",
+            value=_duration(data["mean_dwell_s"]),
+            label="mean dwell",
+            change=dwell_change,
+            direction=dwell_dir,
+        ),
+        dict(
+            key="peak",
+            value=f"{max(range(24), key=data['occupancy_by_hour'].__getitem__):02d}:00",
+            label="busiest hour",
+            change=None,
+            direction="",
+        ),
     ]
     following = data["first"] + timedelta(days=7)
     visible = repository.stores(conn, user.visible())
     health = repository.camera_health(conn, store["id"], data["first"], data["first"] + timedelta(days=6))
-    return render(request, "trends.html", user, store=store, nav_store=store["id"], active="trends", data=data,
-                  stores=visible, week_label=f"{year}-W{number:02d}",
-                  previous_week=_iso(data["first"] - timedelta(days=7)),
-                  next_week=_iso(following) if following <= _local_today(store) else None,
-                  has_data=bool(data["heat"] or data["zones"] or data["footfall"]), kpis=kpis,
-                  figures=trends_figures(data, geometry), health=health["cameras"])
+    return render(
+        request,
+        "trends.html",
+        user,
+        store=store,
+        nav_store=store["id"],
+        active="trends",
+        data=data,
+        stores=visible,
+        week_label=f"{year}-W{number:02d}",
+        previous_week=_iso(data["first"] - timedelta(days=7)),
+        next_week=_iso(following) if following <= _local_today(store) else None,
+        has_data=bool(data["heat"] or data["zones"] or data["footfall"]),
+        kpis=kpis,
+        figures=trends_figures(data, geometry),
+        health=health["cameras"],
+    )
 
 
 # ---- compare -----------------------------------------------------------------------------
 
+
 def _compare_range(conn, user: auth.Principal, start: date | None, end: date | None) -> tuple[date, date]:
     """The requested range, or the last 7 days up to the newest data the user may see."""
     if end is None:
-        seen = [c["last_seen"] for s in repository.stores(conn, user.visible()) for c in s["cameras"]
-                if c.get("last_seen")]
-        end = (max(seen) if seen else datetime.now(timezone.utc).replace(tzinfo=None)).date()
+        seen = [
+            c["last_seen"]
+            for s in repository.stores(conn, user.visible())
+            for c in s["cameras"]
+            if c.get("last_seen")
+        ]
+        end = (max(seen) if seen else datetime.now(UTC).replace(tzinfo=None)).date()
     return date_range(start or end - timedelta(days=6), end)
 
 
@@ -342,47 +419,88 @@ def _compare_data(conn, user, start, end, region, tag) -> dict:
 
 
 @router.get("/compare", name="compare_page")
-def compare_page(request: Request, user: PageUser, conn: Conn, start: date | None = None, end: date | None = None,
-                 region: str = "", tag: str = ""):
+def compare_page(
+    request: Request,
+    user: PageUser,
+    conn: Conn,
+    start: date | None = None,
+    end: date | None = None,
+    region: str = "",
+    tag: str = "",
+):
     data = _compare_data(conn, user, start, end, region, tag)
     everything = repository.stores(conn, user.visible())
     days = [d.isoformat() for d in data["days"]]
-    rows = [dict(r, per_day=r["footfall"] / max(1, len(days)),
-                 per_100m2=None if r["occupancy_per_m2"] is None else 100 * r["occupancy_per_m2"])
-            for r in data["stores"]]
+    rows = [
+        dict(
+            r,
+            per_day=r["footfall"] / max(1, len(days)),
+            per_100m2=None if r["occupancy_per_m2"] is None else 100 * r["occupancy_per_m2"],
+        )
+        for r in data["stores"]
+    ]
     series = {r["store"]: list(zip(days, r["footfall_by_day"])) for r in rows}
     figures = dict(
         daily=figure_json(charts.daily_lines(series, "people in")),
-        density=figure_json(charts.ranking_bars({r["store"]: r["per_100m2"] or 0 for r in rows},
-                                                "people per 100 m²", "Congestion per 100 m²")),
-        dwell=figure_json(charts.ranking_bars({r["store"]: (r["mean_dwell_s"] or 0) / 60 for r in rows},
-                                              "minutes", "Mean dwell")),
+        density=figure_json(
+            charts.ranking_bars(
+                {r["store"]: r["per_100m2"] or 0 for r in rows}, "people per 100 m²", "Congestion per 100 m²"
+            )
+        ),
+        dwell=figure_json(
+            charts.ranking_bars(
+                {r["store"]: (r["mean_dwell_s"] or 0) / 60 for r in rows}, "minutes", "Mean dwell"
+            )
+        ),
         multiples=figure_json(charts.small_multiples(series, "people in")),
     )
     query = urlencode(dict(start=data["first"], end=data["last"], region=region, tag=tag))
-    return render(request, "compare.html", user, active="compare", rows=rows, figures=figures,
-                  first=data["first"], last=data["last"], region=region, tag=tag, query=query,
-                  regions=sorted({s["region"] for s in everything if s["region"]}),
-                  tags=sorted({t for s in everything for t in s["tags"]}),
-                  nav_store=rows[0]["store"] if rows else min(user.stores or [""]) or None)
+    return render(
+        request,
+        "compare.html",
+        user,
+        active="compare",
+        rows=rows,
+        figures=figures,
+        first=data["first"],
+        last=data["last"],
+        region=region,
+        tag=tag,
+        query=query,
+        regions=sorted({s["region"] for s in everything if s["region"]}),
+        tags=sorted({t for s in everything for t in s["tags"]}),
+        nav_store=rows[0]["store"] if rows else min(user.stores or [""]) or None,
+    )
 
 
 @router.get("/compare/daily.csv", name="compare_daily_csv")
-def compare_daily_csv(user: PageUser, conn: Conn, start: date | None = None, end: date | None = None,
-                      region: str = "", tag: str = ""):
+def compare_daily_csv(
+    user: PageUser,
+    conn: Conn,
+    start: date | None = None,
+    end: date | None = None,
+    region: str = "",
+    tag: str = "",
+):
     """Footfall per store per local day, one row each (long format, for spreadsheets)."""
     data = _compare_data(conn, user, start, end, region, tag)
-    rows = [dict(store=r["store"], date=d, footfall=n) for r in data["stores"]
-            for d, n in zip(data["days"], r["footfall_by_day"])]
+    rows = [
+        dict(store=r["store"], date=d, footfall=n)
+        for r in data["stores"]
+        for d, n in zip(data["days"], r["footfall_by_day"])
+    ]
     return csv_response(rows, f"footfall-{data['first']}-{data['last']}.csv")
 
 
 # ---- static files ------------------------------------------------------------------------
 
+
 @router.get("/static/plotly.min.js", name="plotly_js")
 def plotly_js() -> FileResponse:
     """Plotly's browser bundle from the installed plotly package (the dashboard never uses a CDN)."""
-    return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+    return FileResponse(
+        PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
+    )
 
 
 @router.get("/static/{name}", name="page_static")

@@ -24,13 +24,23 @@ import sqlalchemy as sa
 from dashboard import tables as t
 from dashboard.rollups import Rows, StoreClock, accumulate, upsert
 from dashboard.storage import DEFAULT_DB_URL, STORE_LOCKS, Storage, utc_naive
-from edge.contract import HealthAggregate
+from footfall_core.contract import HealthAggregate
 
 log = logging.getLogger(__name__)
 
 # health_minutes columns that are HealthAggregate fields of the same name
-HEALTH_FIELDS = ("bucket_s", "covered_s", "simulated", "frames_read", "frames_analysed", "frames_dropped",
-                 "detector_ms_mean", "detector_ms_max", "source_status", "reconnects")
+HEALTH_FIELDS = (
+    "bucket_s",
+    "covered_s",
+    "simulated",
+    "frames_read",
+    "frames_analysed",
+    "frames_dropped",
+    "detector_ms_mean",
+    "detector_ms_max",
+    "source_status",
+    "reconnects",
+)
 
 
 def rebuild_health(

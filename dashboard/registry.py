@@ -1,5 +1,5 @@
 """The store registry's write side: stores, floor plans, zones and lines, from an edge store
-config (`edge.config`) or the same sections sent to the API. Used by `python -m dashboard
+config (`footfall_core.store`) or the same sections sent to the API. Used by `python -m dashboard
 stores` and by PUT /api/v1/stores/{id}.
 
 A record that lists zones, lines or cameras gives the store's current layout: listed ones are
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dashboard import tables as t
 from dashboard.rollups import upsert
 from dashboard.storage import now_utc
-from edge.config import FloorPlan, Line, StoreConfig, StoreInfo, Zone
+from footfall_core.store import FloorPlan, Line, StoreConfig, StoreInfo, Zone
 
 
 class StoreRecord(BaseModel):
@@ -99,8 +99,9 @@ def save(conn: sa.Connection, record: StoreRecord, simulated: bool = False) -> L
         t.zones: None
         if record.zones is None
         else [
-            dict(name=z.name, polygon_m=[list(p) for p in z.polygon_m], area_m2=z.area_m2,
-                 capacity=z.capacity)
+            dict(
+                name=z.name, polygon_m=[list(p) for p in z.polygon_m], area_m2=z.area_m2, capacity=z.capacity
+            )
             for z in record.zones
         ],
         t.lines: None

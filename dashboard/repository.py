@@ -258,12 +258,26 @@ def camera_health(conn: sa.Connection, store_id: str, first: date, last: date) -
     day was heard from. `dropped_share` is frames dropped over frames read."""
     _require_store(conn, store_id)
     h = t.health_days.c
-    sums = ("covered_s", "span_s", "buckets", "degraded_buckets", "frames_read", "frames_analysed",
-            "frames_dropped", "detector_ms_sum", "reconnects")
-    days = conn.execute(
-        sa.select(h.camera, h.local_date, *[h[n] for n in sums], h.detector_ms_max)
-        .where(_days(t.health_days, store_id, first, last)).order_by(h.camera, h.local_date)
-    ).mappings().all()
+    sums = (
+        "covered_s",
+        "span_s",
+        "buckets",
+        "degraded_buckets",
+        "frames_read",
+        "frames_analysed",
+        "frames_dropped",
+        "detector_ms_sum",
+        "reconnects",
+    )
+    days = (
+        conn.execute(
+            sa.select(h.camera, h.local_date, *[h[n] for n in sums], h.detector_ms_max)
+            .where(_days(t.health_days, store_id, first, last))
+            .order_by(h.camera, h.local_date)
+        )
+        .mappings()
+        .all()
+    )
     totals: dict[str, dict] = {}
     for day in days:
         total = totals.setdefault(day["camera"], dict.fromkeys(sums, 0) | dict(detector_ms_max=0.0))
@@ -276,8 +290,16 @@ def camera_health(conn: sa.Connection, store_id: str, first: date, last: date) -
         .where((c.store_id == store_id) & (c.retired_at.is_(None) | c.name.in_(list(totals))))
         .order_by(c.name)
     ).all()
-    cameras = [dict(camera=c.name, status=c.status, status_at=c.status_at, last_seen=c.last_seen,
-                    **(_health(totals[c.name]) if c.name in totals else {})) for c in registered]
+    cameras = [
+        dict(
+            camera=c.name,
+            status=c.status,
+            status_at=c.status_at,
+            last_seen=c.last_seen,
+            **(_health(totals[c.name]) if c.name in totals else {}),
+        )
+        for c in registered
+    ]
     rows = [dict(camera=d["camera"], local_date=d["local_date"], **_health(d)) for d in days]
     return dict(store=store_id, first=first, last=last, cameras=cameras, days=rows)
 
@@ -292,8 +314,9 @@ def _health(sums) -> dict:
         frames_read=int(sums["frames_read"]),
         frames_analysed=int(sums["frames_analysed"]),
         dropped_share=sums["frames_dropped"] / sums["frames_read"] if sums["frames_read"] else None,
-        detector_ms_mean=(sums["detector_ms_sum"] / sums["frames_analysed"]
-                          if sums["frames_analysed"] else None),
+        detector_ms_mean=(
+            sums["detector_ms_sum"] / sums["frames_analysed"] if sums["frames_analysed"] else None
+        ),
         detector_ms_max=float(sums["detector_ms_max"]),
         reconnects=int(sums["reconnects"]),
     )
@@ -427,10 +450,13 @@ def compare(
     dwell = _dwell(conn, ids, first, last, by_zone=False)
     simulated = _simulated(conn, ids, first, last)
     h = t.health_days.c
-    uptime = dict(conn.execute(  # its cameras' analysed share of the time they reported on
-        sa.select(h.store_id, sa.func.sum(h.covered_s) / sa.func.nullif(sa.func.sum(h.span_s), 0))
-        .where(_days(t.health_days, ids, first, last)).group_by(h.store_id)
-    ).all())
+    uptime = dict(
+        conn.execute(  # its cameras' analysed share of the time they reported on
+            sa.select(h.store_id, sa.func.sum(h.covered_s) / sa.func.nullif(sa.func.sum(h.span_s), 0))
+            .where(_days(t.health_days, ids, first, last))
+            .group_by(h.store_id)
+        ).all()
+    )
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     rows = []
     for s in chosen:

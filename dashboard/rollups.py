@@ -22,7 +22,13 @@ from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from dashboard import cells as packed
 from dashboard import tables as t
-from edge.contract import FlowsAggregate, GridAggregate, HealthAggregate, LinesAggregate, ZonesAggregate
+from footfall_core.contract import (
+    FlowsAggregate,
+    GridAggregate,
+    HealthAggregate,
+    LinesAggregate,
+    ZonesAggregate,
+)
 
 # keep the larger value (a missing one counts as less)
 MAXED = {"max_occupancy", "last_seen", "detector_ms_max"}
@@ -169,14 +175,24 @@ def accumulate(m, clock: StoreClock, raw: Rows, rollups: Rows) -> None:
                 dict(base, cell_m=m.cell_m, **period, person_seconds=total, cells=grid),
             )
     elif isinstance(m, HealthAggregate):
-        frames = dict(frames_read=m.frames_read, frames_analysed=m.frames_analysed,
-                      frames_dropped=m.frames_dropped, detector_ms_max=m.detector_ms_max,
-                      reconnects=m.reconnects)
-        raw.append(t.health_minutes, dict(bucket, **frames, detector_ms_mean=m.detector_ms_mean,
-                                          source_status=m.source_status))
-        measures = dict(frames, span_s=float(m.bucket_s), buckets=1,
-                        degraded_buckets=int(m.source_status != "ok"),
-                        detector_ms_sum=m.detector_ms_mean * m.frames_analysed)
+        frames = dict(
+            frames_read=m.frames_read,
+            frames_analysed=m.frames_analysed,
+            frames_dropped=m.frames_dropped,
+            detector_ms_max=m.detector_ms_max,
+            reconnects=m.reconnects,
+        )
+        raw.append(
+            t.health_minutes,
+            dict(bucket, **frames, detector_ms_mean=m.detector_ms_mean, source_status=m.source_status),
+        )
+        measures = dict(
+            frames,
+            span_s=float(m.bucket_s),
+            buckets=1,
+            degraded_buckets=int(m.source_status != "ok"),
+            detector_ms_sum=m.detector_ms_mean * m.frames_analysed,
+        )
         for grain, period in periods:
             rollups.add(t.ROLLUPS[grain]["health"], dict(base, **period, **measures))
     else:

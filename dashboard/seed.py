@@ -32,8 +32,7 @@ import numpy as np
 
 from dashboard import registry
 from dashboard.storage import DEFAULT_DB_URL, Storage
-from edge.config import StoreConfig, load_config
-from edge.contract import (
+from footfall_core.contract import (
     FlowsAggregate,
     GridAggregate,
     HealthAggregate,
@@ -43,6 +42,7 @@ from edge.contract import (
     ZonesAggregate,
     ZoneStats,
 )
+from footfall_core.store import StoreConfig, load_config
 
 log = logging.getLogger(__name__)
 REGIONS = {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from edge.config import Mqtt
+from footfall_core.store import Mqtt
 
 PLACEHOLDERS = ("change", "secret", "example", "placeholder", "xxxx", "1234")
 

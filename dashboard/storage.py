@@ -26,7 +26,13 @@ from alembic.config import Config
 
 from dashboard import tables as t
 from dashboard.rollups import Rows, StoreClock, accumulate, insert, merged_blobs, upsert
-from edge.contract import FlowsAggregate, GridAggregate, HealthAggregate, LinesAggregate, ZonesAggregate
+from footfall_core.contract import (
+    FlowsAggregate,
+    GridAggregate,
+    HealthAggregate,
+    LinesAggregate,
+    ZonesAggregate,
+)
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")

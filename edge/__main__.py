@@ -6,6 +6,7 @@
 A config, source or calibration problem prints one message naming the file and key (or the
 camera and source) and exits with status 2, without a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,11 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-from edge.assets import expand
-from edge.config import ConfigError, load_config
 from edge.logs import setup_logging
 from edge.metrics import EdgeMetrics
-from edge.watchdog import Notifier
+from footfall_core.assets import expand
+from footfall_core.store import ConfigError, load_config
+from footfall_core.watchdog import Notifier
 
 log = logging.getLogger("edge")
 
@@ -38,9 +39,9 @@ def _cli_source(source: str) -> str:
 def replay(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from edge.contract import LiveMessage
     from edge.pipeline import CameraPipeline, Heartbeat, recording_config
     from edge.sinks import JsonlSink
+    from footfall_core.contract import LiveMessage
 
     config = recording_config(load_config(args.config), args.camera, _cli_source(args.source), args.start)
     setup_logging(args.log_level, store=config.store.id, camera=args.camera)
@@ -63,10 +64,12 @@ def replay(args: argparse.Namespace) -> int:
         finally:
             sink.close()
     wall_s = time.perf_counter() - started
-    print(f"replayed {pipeline.frames_read} frames ({pipeline.frames_analysed} analysed) in {wall_s:.1f} s: "
-          f"{pipeline.frames_read / wall_s:.1f} frames/s, "
-          f"{pipeline.frames_analysed / wall_s:.1f} analysed/s; "
-          f"{files.count} aggregates -> {args.out}")
+    print(
+        f"replayed {pipeline.frames_read} frames ({pipeline.frames_analysed} analysed) in {wall_s:.1f} s: "
+        f"{pipeline.frames_read / wall_s:.1f} frames/s, "
+        f"{pipeline.frames_analysed / wall_s:.1f} analysed/s; "
+        f"{files.count} aggregates -> {args.out}"
+    )
     return 0
 
 
@@ -99,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
         nonlocal stalled_before
         stalled = set(supervisor.stalled(args.stall_after_s))
         for camera in stalled - stalled_before:
-            log.error("camera loop stalled: no heartbeat for %.0f s", args.stall_after_s, extra={"camera": camera})
+            log.error(
+                "camera loop stalled: no heartbeat for %.0f s", args.stall_after_s, extra={"camera": camera}
+            )
         if publisher is not None:
             for camera in stalled ^ stalled_before:
                 publisher.set_camera_state(camera, "stalled" if camera in stalled else "ok")
@@ -130,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--camera", required=True, help="camera of the store whose calibration applies")
     p.add_argument("--out", required=True, help="output JSONL, one aggregate payload per line (appended)")
     p.add_argument("--start", help="ISO time of the first frame (default: the camera's start_time, else now)")
-    p.add_argument("--mqtt", metavar="URL",
-                   help="also publish the aggregates to this broker, through the outbox")
+    p.add_argument(
+        "--mqtt", metavar="URL", help="also publish the aggregates to this broker, through the outbox"
+    )
     p.add_argument("--state-dir", default=".", help="directory of the MQTT outbox (default .)")
     p.add_argument("--log-level", default=argparse.SUPPRESS, help="as above, after the command")
     p.set_defaults(handler=replay)
@@ -139,19 +145,30 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("run", help="run every camera of the store until stopped")
     p.add_argument("--config", required=True, help="store YAML")
     p.add_argument("--out", default="edge-out", help="directory for <camera>.agg.jsonl and .live.jsonl")
-    p.add_argument("--mqtt", metavar="URL", nargs="?", const="config",
-                   help="publish to the broker instead of --out: to URL, or alone for the config's mqtt.url")
+    p.add_argument(
+        "--mqtt",
+        metavar="URL",
+        nargs="?",
+        const="config",
+        help="publish to the broker instead of --out: to URL, or alone for the config's mqtt.url",
+    )
     p.add_argument("--state-dir", default=".", help="directory of the MQTT outbox (default .)")
     p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (default: off)")
-    p.add_argument("--metrics-address", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
-    p.add_argument("--stall-after-s", type=float, default=10.0,
-                   help="a camera loop silent this long is stalled: the systemd watchdog pings stop (default 10)")
+    p.add_argument(
+        "--metrics-address", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)"
+    )
+    p.add_argument(
+        "--stall-after-s",
+        type=float,
+        default=10.0,
+        help="a camera loop silent this long is stalled: the systemd watchdog pings stop (default 10)",
+    )
     p.add_argument("--log-level", default=argparse.SUPPRESS, help="as above, after the command")
     p.set_defaults(handler=run)
 
     args = parser.parse_args(argv)
-    from calibration.geometry import CalibrationError
     from edge.source import SourceError
+    from footfall_core.geometry import CalibrationError
     from models.registry import ModelError
 
     try:
@@ -164,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, SourceError, CalibrationError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+
 
 if __name__ == "__main__":
     sys.exit(main())

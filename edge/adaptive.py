@@ -6,6 +6,7 @@ for nothing. Once nobody has been detected for `empty_after_s`, the detector run
 rate. The price: a person who walks in is seen up to 1 / empty_fps seconds late. Times are the
 frames' own timestamps (seconds), so a replay behaves as the live camera would.
 """
+
 from __future__ import annotations
 
 

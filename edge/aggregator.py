@@ -1,7 +1,7 @@
 """Per-camera buckets: turns the analytics' running figures into contract messages.
 
 Buckets are `analysis.bucket_s` seconds, aligned to UTC multiples of bucket_s
-(`edge.contract.bucket_start`). Every closed bucket yields exactly five aggregates for the
+(`footfall_core.contract.bucket_start`). Every closed bucket yields exactly five aggregates for the
 camera, in this order: grid, zones, lines, flows, health. `covered_s` is the seconds of the
 bucket actually analysed (sum of the observations' dt_s, at most bucket_s), so a consumer can
 tell an empty shop from a camera that was down.
@@ -11,13 +11,14 @@ the buckets of its own timeline. `advance(now_s)` closes the open bucket once `n
 its end; `flush(now_s)` closes every open track and the partial bucket (end of a recording, or
 a stop).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from edge.analytics import Flows, Heatmap, Lines, Zones
-from edge.config import StoreConfig
-from edge.contract import (
+from edge.types import FloorObservation
+from footfall_core.contract import (
     FlowsAggregate,
     GridAggregate,
     HealthAggregate,
@@ -25,7 +26,7 @@ from edge.contract import (
     ZonesAggregate,
     bucket_start,
 )
-from edge.types import FloorObservation
+from footfall_core.store import StoreConfig
 
 AggregateMessage = GridAggregate | ZonesAggregate | LinesAggregate | FlowsAggregate | HealthAggregate
 
@@ -102,20 +103,32 @@ class Aggregator:
 
     def _close(self) -> list[AggregateMessage]:
         covered_s = round(min(self._covered_s, self.bucket_s), 3)
-        common = dict(store=self.store, camera=self.camera, bucket_s=self.bucket_s, covered_s=covered_s,
-                      bucket_start=bucket_start(self._start_s, self.bucket_s))
+        common = dict(
+            store=self.store,
+            camera=self.camera,
+            bucket_s=self.bucket_s,
+            covered_s=covered_s,
+            bucket_start=bucket_start(self._start_s, self.bucket_s),
+        )
         transitions, directions = self.flows.collect()
         h = self.health
         messages: list[AggregateMessage] = [
             GridAggregate(**common, cell_m=self.heatmap.cell_m, cells=self.heatmap.collect()),
             ZonesAggregate(**common, zones=self.zones.collect(self._covered_s)),
             LinesAggregate(**common, lines=self.lines.collect()),
-            FlowsAggregate(**common, flow_cell_m=self.flows.flow_cell_m, transitions=transitions,
-                           directions=directions),
-            HealthAggregate(**common, frames_read=h.frames_read, frames_analysed=h.frames_analysed,
-                            frames_dropped=h.frames_dropped, detector_ms_mean=round(h.detector_ms_mean, 2),
-                            detector_ms_max=round(h.detector_ms_max, 2), source_status=self.source_status,
-                            reconnects=h.reconnects),
+            FlowsAggregate(
+                **common, flow_cell_m=self.flows.flow_cell_m, transitions=transitions, directions=directions
+            ),
+            HealthAggregate(
+                **common,
+                frames_read=h.frames_read,
+                frames_analysed=h.frames_analysed,
+                frames_dropped=h.frames_dropped,
+                detector_ms_mean=round(h.detector_ms_mean, 2),
+                detector_ms_max=round(h.detector_ms_max, 2),
+                source_status=self.source_status,
+                reconnects=h.reconnects,
+            ),
         ]
         self.health = HealthCounters()
         self._covered_s = 0.0

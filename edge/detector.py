@@ -24,6 +24,7 @@ fresh boxes cut by one of its edges inside the pass are dropped (the model, miss
 context beyond the edge, may score a still thing otherwise there). Everything is merged the
 same way.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,11 +41,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from calibration.geometry import CameraGeometry
-from edge.assets import expand
-from edge.config import Detector as DetectorConfig
-from edge.config import Camera, StoreConfig, Tiling
 from edge.types import Detections
+from footfall_core.assets import expand
+from footfall_core.geometry import CameraGeometry
+from footfall_core.store import Camera, StoreConfig, Tiling
+from footfall_core.store import Detector as DetectorConfig
 from models.registry import ModelError, find_model
 
 log = logging.getLogger(__name__)
@@ -95,8 +96,12 @@ def _stride_box(region: tuple[int, int, int, int], scale: float) -> tuple[int, i
     stride on every side (a crop of the letterbox that keeps its anchor grid)."""
     x0, y0, x1, y1 = region
     stride = STRIDES[-1]
-    return (int(x0 * scale) // stride * stride, int(y0 * scale) // stride * stride,
-            _stride_ceil(math.ceil(x1 * scale)), _stride_ceil(math.ceil(y1 * scale)))
+    return (
+        int(x0 * scale) // stride * stride,
+        int(y0 * scale) // stride * stride,
+        _stride_ceil(math.ceil(x1 * scale)),
+        _stride_ceil(math.ceil(y1 * scale)),
+    )
 
 
 @lru_cache(maxsize=8)
@@ -112,8 +117,9 @@ def yolox_grid(height_px: int, width_px: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
 
 
-def flexible_session(model_path: Path,
-                     options: ort.SessionOptions) -> tuple[ort.InferenceSession, int] | None:
+def flexible_session(
+    model_path: Path, options: ort.SessionOptions
+) -> tuple[ort.InferenceSession, int] | None:
     """A session of a square-input model with its input height and width left free, for tight
     letterboxes, and the square's side (px). None when the file is no such model (the plain
     session says why) or, with a warning, when its graph cannot take another shape (a reshape
@@ -137,19 +143,30 @@ def flexible_session(model_path: Path,
         blank = np.zeros((1, 3, height, size_px), np.float32)
         shape = session.run(None, {session.get_inputs()[0].name: blank})[0].shape
     except Exception as exc:  # onnxruntime raises its own exception types
-        log.warning("model %s: its input shape cannot change (%s): letterbox 'tight' falls back to 'square'",
-                    model_path, str(exc).splitlines()[0])
+        log.warning(
+            "model %s: its input shape cannot change (%s): letterbox 'tight' falls back to 'square'",
+            model_path,
+            str(exc).splitlines()[0],
+        )
         return None
     anchors = sum((height // s) * (size_px // s) for s in STRIDES)
     if anchors not in shape[1:]:
-        log.warning("model %s: a %dx%d input gives output %s, not %d anchor points: letterbox 'tight' falls "
-                    "back to 'square'", model_path, size_px, height, list(shape), anchors)
+        log.warning(
+            "model %s: a %dx%d input gives output %s, not %d anchor points: letterbox 'tight' falls "
+            "back to 'square'",
+            model_path,
+            size_px,
+            height,
+            list(shape),
+            anchors,
+        )
         return None
     return session, size_px
 
 
-def detect_layout(output_shape: tuple[int, ...], size_px: int,
-                  height_px: int | None = None) -> tuple[Layout, int]:
+def detect_layout(
+    output_shape: tuple[int, ...], size_px: int, height_px: int | None = None
+) -> tuple[Layout, int]:
     """The layout and class count of a [1, A, B] output for an input of `size_px` square, or
     `height_px` high and `size_px` wide."""
     anchors = sum(((height_px or size_px) // s) * (size_px // s) for s in STRIDES)
@@ -159,8 +176,10 @@ def detect_layout(output_shape: tuple[int, ...], size_px: int,
             return "yolox", b - 5
         if b == anchors and a >= 5:
             return "ultralytics", a - 4
-    raise ModelError(f"unrecognised output shape {list(output_shape)} for input {size_px}px: expected "
-                     f"YOLOX [1, {anchors}, 5+C] or Ultralytics [1, 4+C, N]")
+    raise ModelError(
+        f"unrecognised output shape {list(output_shape)} for input {size_px}px: expected "
+        f"YOLOX [1, {anchors}, 5+C] or Ultralytics [1, 4+C, N]"
+    )
 
 
 @dataclass(frozen=True)
@@ -175,7 +194,7 @@ class Tile:
     inner: tuple[bool, bool, bool, bool]
 
     @staticmethod
-    def whole(width_px: int, height_px: int) -> "Tile":
+    def whole(width_px: int, height_px: int) -> Tile:
         """The whole frame, as the one pass of an untiled detector or a tiling's whole-frame pass."""
         return Tile(0, 0, width_px, height_px, (False, False, False, False))
 
@@ -190,13 +209,16 @@ class Pass:
     score: np.ndarray
     cut_edges: np.ndarray
 
-    def rows(self, which: np.ndarray) -> "Pass":
+    def rows(self, which: np.ndarray) -> Pass:
         return Pass(self.xyxy[which], self.score[which], self.cut_edges[which])
 
     @staticmethod
-    def join(first: "Pass", second: "Pass") -> "Pass":
-        return Pass(np.concatenate([first.xyxy, second.xyxy]), np.concatenate([first.score, second.score]),
-                    np.concatenate([first.cut_edges, second.cut_edges]))
+    def join(first: Pass, second: Pass) -> Pass:
+        return Pass(
+            np.concatenate([first.xyxy, second.xyxy]),
+            np.concatenate([first.score, second.score]),
+            np.concatenate([first.cut_edges, second.cut_edges]),
+        )
 
 
 @dataclass(frozen=True)
@@ -208,8 +230,9 @@ class Crop:
     kept: Pass
 
 
-def make_tiles(width_px: int, height_px: int, tiling: Tiling,
-               rows_px: tuple[int, int] | None = None) -> list[Tile]:
+def make_tiles(
+    width_px: int, height_px: int, tiling: Tiling, rows_px: tuple[int, int] | None = None
+) -> list[Tile]:
     """cols × rows tiles covering the frame, or only its rows [y0, y1) = `rows_px`, neighbours
     overlapping by `overlap` of a tile. A band's edges inside the frame count as inner edges: a
     person cut there is whole in the whole-frame pass."""
@@ -219,18 +242,24 @@ def make_tiles(width_px: int, height_px: int, tiling: Tiling,
     for count, start, length in ((tiling.cols, 0, width_px), (tiling.rows, top_px, bottom_px - top_px)):
         tile = length / (count - (count - 1) * tiling.overlap)
         step = tile * (1 - tiling.overlap)
-        spans.append([(start + round(i * step), start + min(length, round(i * step + tile)))
-                      for i in range(count)])
+        spans.append(
+            [(start + round(i * step), start + min(length, round(i * step + tile))) for i in range(count)]
+        )
     for row, (y0, y1) in enumerate(spans[1]):
         for col, (x0, x1) in enumerate(spans[0]):
-            inner = (col > 0, row > 0 or y0 > 0,
-                     col < tiling.cols - 1, row < tiling.rows - 1 or y1 < height_px)
+            inner = (
+                col > 0,
+                row > 0 or y0 > 0,
+                col < tiling.cols - 1,
+                row < tiling.rows - 1 or y1 < height_px,
+            )
             tiles.append(Tile(x0, y0, x1, y1, inner))
     return tiles
 
 
-def person_height_px(geometry: CameraGeometry, width_px: int, height_px: int,
-                     person_height_m: float) -> np.ndarray:
+def person_height_px(
+    geometry: CameraGeometry, width_px: int, height_px: int, person_height_m: float
+) -> np.ndarray:
     """(height_px,) expected height in image px of a person standing with their feet on each
     image row: `person_height_m` × the floor's px per metre along that row, at the centre column.
     Seen by a camera without roll, a floor line along an image row keeps its distance to the
@@ -244,8 +273,9 @@ def person_height_px(geometry: CameraGeometry, width_px: int, height_px: int,
     return np.nan_to_num(person_height_m / metres_per_px, nan=0.0)
 
 
-def small_people_rows(heights_px: np.ndarray, scale: float,
-                      small_below_input_px: float) -> tuple[int, int] | None:
+def small_people_rows(
+    heights_px: np.ndarray, scale: float, small_below_input_px: float
+) -> tuple[int, int] | None:
     """Rows [y0, y1) spanning every row whose `heights_px` (person height by row, image px) is
     under `small_below_input_px` once scaled by `scale` (model input px per image px of a
     whole-frame pass); None when no row is."""
@@ -260,9 +290,18 @@ class Detector:
     `pass_tiles`, to re-use later), `passes_run` the model passes since it was built.
     `geometry` (the camera's calibration) is needed by `tiling.small_below_input_px` only."""
 
-    def __init__(self, model_path: Path | str, *, score_threshold: float = 0.3, nms_iou: float = 0.45,
-                 threads: int = 1, person_class: int = 0, tiling: Tiling | None = None,
-                 geometry: CameraGeometry | None = None, letterbox: Letterbox = "tight"):
+    def __init__(
+        self,
+        model_path: Path | str,
+        *,
+        score_threshold: float = 0.3,
+        nms_iou: float = 0.45,
+        threads: int = 1,
+        person_class: int = 0,
+        tiling: Tiling | None = None,
+        geometry: CameraGeometry | None = None,
+        letterbox: Letterbox = "tight",
+    ):
         if tiling is not None and tiling.small_below_input_px is not None and geometry is None:
             raise ValueError("tiling.small_below_input_px needs the camera's calibration (geometry)")
         # A camera's picture work runs on `threads` threads: onnxruntime's and OpenCV's (letterbox,
@@ -281,8 +320,9 @@ class Detector:
             self._session, size = flexible
         else:
             try:
-                self._session = ort.InferenceSession(str(model_path), options,
-                                                     providers=["CPUExecutionProvider"])
+                self._session = ort.InferenceSession(
+                    str(model_path), options, providers=["CPUExecutionProvider"]
+                )
             except Exception as exc:  # onnxruntime raises its own exception types
                 raise ModelError(f"model {model_path}: onnxruntime cannot load it: {exc}") from None
             shape = self._session.get_inputs()[0].shape
@@ -296,8 +336,9 @@ class Detector:
         warm_up = self._session.run(None, {self.input_name: np.zeros((1, 3, height, size), np.float32)})[0]
         self.layout, self.num_classes = detect_layout(warm_up.shape, size, height)
         if not 0 <= person_class < self.num_classes:
-            raise ModelError(f"model {model_path}: person class {person_class} "
-                             f"but {self.num_classes} classes")
+            raise ModelError(
+                f"model {model_path}: person class {person_class} but {self.num_classes} classes"
+            )
         self.person_class = person_class
         self.score_threshold, self.nms_iou = score_threshold, nms_iou
         self.tiling, self.geometry = tiling, geometry
@@ -308,8 +349,13 @@ class Detector:
         self.last_found: list[Pass] = []
 
     @classmethod
-    def from_config(cls, config: DetectorConfig, tiling: Tiling | None = None,
-                    store: StoreConfig | None = None, geometry: CameraGeometry | None = None) -> "Detector":
+    def from_config(
+        cls,
+        config: DetectorConfig,
+        tiling: Tiling | None = None,
+        store: StoreConfig | None = None,
+        geometry: CameraGeometry | None = None,
+    ) -> Detector:
         """Build from the config: the model is found and sha256-checked through the registry
         (models_dir resolved against the store config file when given), and must have the
         layout the registry states."""
@@ -317,16 +363,25 @@ class Detector:
         if config.models_dir is not None:
             models_dir = store.resolve(config.models_dir) if store else expand(config.models_dir)
         found = find_model(config.model, models_dir)
-        detector = cls(found.path, score_threshold=config.score_threshold, nms_iou=config.nms_iou,
-                       threads=config.threads, person_class=found.spec.person_class, tiling=tiling,
-                       geometry=geometry, letterbox=config.letterbox)
+        detector = cls(
+            found.path,
+            score_threshold=config.score_threshold,
+            nms_iou=config.nms_iou,
+            threads=config.threads,
+            person_class=found.spec.person_class,
+            tiling=tiling,
+            geometry=geometry,
+            letterbox=config.letterbox,
+        )
         if (detector.layout, detector.num_classes) != (found.spec.layout, found.spec.num_classes):
-            raise ModelError(f"model {found.path}: output is {detector.layout} with {detector.num_classes} "
-                             f"classes, registry says {found.spec.layout} with {found.spec.num_classes}")
+            raise ModelError(
+                f"model {found.path}: output is {detector.layout} with {detector.num_classes} "
+                f"classes, registry says {found.spec.layout} with {found.spec.num_classes}"
+            )
         return detector
 
     @classmethod
-    def for_camera(cls, camera: Camera, store: StoreConfig) -> "Detector":
+    def for_camera(cls, camera: Camera, store: StoreConfig) -> Detector:
         """The camera's detector: its own settings or the store's, with its tiling (and its
         calibration when the tiling needs it)."""
         band = camera.tiling is not None and camera.tiling.small_below_input_px is not None
@@ -347,9 +402,14 @@ class Detector:
             reuse = [None] * len(tiles)
         if len(reuse) != len(tiles):
             raise ValueError(f"reuse has {len(reuse)} passes, a {width}x{height} px frame gets {len(tiles)}")
-        self.last_found = [self._pass(image, tile) if known is None
-                           else self._crop_pass(image, tile, known) if isinstance(known, Crop) else known
-                           for tile, known in zip(tiles, reuse, strict=True)]
+        self.last_found = [
+            self._pass(image, tile)
+            if known is None
+            else self._crop_pass(image, tile, known)
+            if isinstance(known, Crop)
+            else known
+            for tile, known in zip(tiles, reuse, strict=True)
+        ]
         if self.tiling is None:
             xyxy, score = self.last_found[0].xyxy, self.last_found[0].score
         else:
@@ -364,20 +424,28 @@ class Detector:
         stride in the tile's letterbox, in whole image px (so that it comes back unchanged)."""
         x0, y0, x1, y1 = region
         if not (tile.x0 <= x0 < x1 <= tile.x1 and tile.y0 <= y0 < y1 <= tile.y1):
-            raise ValueError(f"region {region} is not inside the pass over "
-                             f"{(tile.x0, tile.y0, tile.x1, tile.y1)}")
+            raise ValueError(
+                f"region {region} is not inside the pass over {(tile.x0, tile.y0, tile.x1, tile.y1)}"
+            )
         width, height = tile.x1 - tile.x0, tile.y1 - tile.y0
         scale = min(self.input_size_px / height, self.input_size_px / width)
-        left, top, right, bottom = _stride_box((x0 - tile.x0, y0 - tile.y0, x1 - tile.x0, y1 - tile.y0), scale)
-        return (tile.x0 + math.ceil(left / scale), tile.y0 + math.ceil(top / scale),
-                tile.x0 + min(width, math.floor(right / scale)), tile.y0 + min(height, math.floor(bottom / scale)))
+        left, top, right, bottom = _stride_box(
+            (x0 - tile.x0, y0 - tile.y0, x1 - tile.x0, y1 - tile.y0), scale
+        )
+        return (
+            tile.x0 + math.ceil(left / scale),
+            tile.y0 + math.ceil(top / scale),
+            tile.x0 + min(width, math.floor(right / scale)),
+            tile.y0 + min(height, math.floor(bottom / scale)),
+        )
 
     def _run(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One model pass: NMS-ed (M, 4) xyxy in `image` pixels and (M,) scores."""
         return self._infer(*letterbox_image(image, self.input_size_px, self.tight))
 
-    def _infer(self, canvas: np.ndarray, scale: float,
-               offset_px: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
+    def _infer(
+        self, canvas: np.ndarray, scale: float, offset_px: tuple[int, int] = (0, 0)
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The model on a letterbox (or a stride-aligned crop of one at `offset_px`, model px):
         NMS-ed (M, 4) xyxy in image pixels (model px / `scale`) and (M,) scores."""
         blob = as_blob(canvas)
@@ -422,9 +490,14 @@ class Detector:
                 scale = min(self.input_size_px / width_px, self.input_size_px / height_px)
                 rows = small_people_rows(heights, scale, small_below)
                 self._tiles[size] = make_tiles(width_px, height_px, self.tiling, rows) if rows else []
-                log.info("camera %s: %d tiles over image rows %s (people under %g model px in a "
-                         "whole-frame pass), plus the whole frame", self.geometry.camera,
-                         len(self._tiles[size]), rows, small_below)
+                log.info(
+                    "camera %s: %d tiles over image rows %s (people under %g model px in a "
+                    "whole-frame pass), plus the whole frame",
+                    self.geometry.camera,
+                    len(self._tiles[size]),
+                    rows,
+                    small_below,
+                )
         return self._tiles[size]
 
     def pass_tiles(self, width_px: int, height_px: int) -> list[Tile]:
@@ -443,7 +516,7 @@ class Detector:
         """One model pass over `tile` of `image` (or over `region` of it only: a stride-aligned
         crop of the tile's letterbox, the same pixels on the same anchor grid), boxes moved to
         image pixels, with the inner tile edges cutting them."""
-        picture = image[tile.y0:tile.y1, tile.x0:tile.x1]
+        picture = image[tile.y0 : tile.y1, tile.x0 : tile.x1]
         if region is None:
             xyxy, score = self._run(picture)
         else:
@@ -451,7 +524,9 @@ class Detector:
                 raise ValueError(f"model {self.model_path}: a crop needs letterbox 'tight'")
             canvas, scale = letterbox_image(picture, self.input_size_px, tight=True)
             x0, y0, x1, y1 = region
-            left, top, right, bottom = _stride_box((x0 - tile.x0, y0 - tile.y0, x1 - tile.x0, y1 - tile.y0), scale)
+            left, top, right, bottom = _stride_box(
+                (x0 - tile.x0, y0 - tile.y0, x1 - tile.x0, y1 - tile.y0), scale
+            )
             xyxy, score = self._infer(canvas[top:bottom, left:right], scale, (left, top))
         if (tile.x0, tile.y0) == (0, 0) and not any(tile.inner):  # the whole frame, on every untiled call
             return Pass(xyxy, score, np.full((len(xyxy), 4), np.nan, np.float32))
@@ -483,13 +558,15 @@ def edges_cutting(xyxy: np.ndarray, edges: np.ndarray, inner: Sequence[bool]) ->
     """(M, 4) bool: which inner edges (left, top, right, bottom; `edges` their image
     coordinates) of a crop cut each of its (M, 4) xyxy boxes, i.e. the box reaches to within
     EDGE_MARGIN_PX of the edge or past it (a model's box may reach past the crop)."""
-    at_edge = np.concatenate([xyxy[:, :2] <= edges[:2] + EDGE_MARGIN_PX,
-                              xyxy[:, 2:] >= edges[2:] - EDGE_MARGIN_PX], axis=1)
+    at_edge = np.concatenate(
+        [xyxy[:, :2] <= edges[:2] + EDGE_MARGIN_PX, xyxy[:, 2:] >= edges[2:] - EDGE_MARGIN_PX], axis=1
+    )
     return at_edge & np.array(inner)
 
 
-def merge_cut_boxes(xyxy: np.ndarray, score: np.ndarray,
-                    cut_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def merge_cut_boxes(
+    xyxy: np.ndarray, score: np.ndarray, cut_edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Join the pieces of people cut by tile edges; returns the remaining (xyxy, score).
 
     `cut_edges` (M, 4) holds, per box, the image coordinate of each tile edge (left, top, right,

@@ -14,6 +14,7 @@ gets what gathered meanwhile back to back. A frame analysed alone after a sleep 
 caches cold and costs up to 1.5 times as much (docs/performance.md, section 6); the aggregates
 are per bucket and the live map updates every few seconds, so a burst's latency costs nothing.
 """
+
 from __future__ import annotations
 
 import queue
@@ -31,13 +32,24 @@ class FrameFeed:
     """Iterate to get `Frame`s, or `None` when no frame came within `tick_s` seconds. Ends when
     the source ends; an exception raised by the source is raised again in the iterating thread."""
 
-    def __init__(self, source: FrameSource, *, drop_stale: bool, burst_s: float = 0.0, tick_s: float = 1.0,
-                 depth: int = 2) -> None:
+    def __init__(
+        self,
+        source: FrameSource,
+        *,
+        drop_stale: bool,
+        burst_s: float = 0.0,
+        tick_s: float = 1.0,
+        depth: int = 2,
+    ) -> None:
         if burst_s > tick_s:
-            raise ValueError(f"burst_s ({burst_s}) must not exceed tick_s ({tick_s}): the loop must wake every tick")
+            raise ValueError(
+                f"burst_s ({burst_s}) must not exceed tick_s ({tick_s}): the loop must wake every tick"
+            )
         self.source = source
         self.drop_stale = drop_stale
-        self.burst_s = burst_s if drop_stale else 0.0  # a recording replayed flat out comes back to back anyway
+        self.burst_s = (
+            burst_s if drop_stale else 0.0
+        )  # a recording replayed flat out comes back to back anyway
         self.tick_s = tick_s
         self.dropped = 0
         self._queue: queue.Queue = queue.Queue(maxsize=depth)

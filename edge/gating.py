@@ -36,6 +36,7 @@ sees them (the pipeline's image mask), so that a thing outside the mask that the
 takes for a person (a sign, a poster) does not keep an empty scene at the full rate.
 Times are frame timestamps (seconds); images are BGR uint8 (H, W, 3) in image pixels.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,9 +49,9 @@ import numpy as np
 import supervision as sv
 
 from edge.adaptive import AdaptiveRate
-from edge.config import Analysis
 from edge.detector import Crop, Detector, Pass, Tile
 from edge.types import Detections, Frame
+from footfall_core.store import Analysis
 
 log = logging.getLogger(__name__)
 
@@ -116,14 +117,19 @@ class MotionGate:
                 continue
             rows, cols = np.flatnonzero(moved.any(axis=1)), np.flatnonzero(moved.any(axis=0))
             x0, y0, x1, y1 = region
-            boxes.append((max(x0, math.floor((cols_in.start + cols[0]) / scale_x - margin)),
-                          max(y0, math.floor((rows_in.start + rows[0]) / scale_y - margin)),
-                          min(x1, math.ceil((cols_in.start + cols[-1] + 1) / scale_x + margin)),
-                          min(y1, math.ceil((rows_in.start + rows[-1] + 1) / scale_y + margin))))
+            boxes.append(
+                (
+                    max(x0, math.floor((cols_in.start + cols[0]) / scale_x - margin)),
+                    max(y0, math.floor((rows_in.start + rows[0]) / scale_y - margin)),
+                    min(x1, math.ceil((cols_in.start + cols[-1] + 1) / scale_x + margin)),
+                    min(y1, math.ceil((rows_in.start + rows[-1] + 1) / scale_y + margin)),
+                )
+            )
         return boxes
 
-    def keep_reference(self, regions: Sequence[Rect] | None = None,
-                       parts: Sequence[Rect | None] | None = None) -> None:
+    def keep_reference(
+        self, regions: Sequence[Rect] | None = None, parts: Sequence[Rect | None] | None = None
+    ) -> None:
         """The picture of the last `changed_boxes` call becomes the reference of `regions`
         (default: all regions of that call): the detector ran on them; per region, only inside
         `parts[i]` where given (a crop of it ran)."""
@@ -134,8 +140,10 @@ class MotionGate:
                 self._references[region] = self._crop(region)  # a view: each call makes a new picture
                 continue
             (rows_in, cols_in), (rows, cols) = self._small(region), self._small(part)
-            inside = (slice(rows.start - rows_in.start, rows.stop - rows_in.start),
-                      slice(cols.start - cols_in.start, cols.stop - cols_in.start))
+            inside = (
+                slice(rows.start - rows_in.start, rows.stop - rows_in.start),
+                slice(cols.start - cols_in.start, cols.stop - cols_in.start),
+            )
             reference = reference.copy()  # earlier pictures' views are shared by overlapping regions
             reference[inside] = self._current[rows, cols]
             self._references[region] = reference
@@ -172,9 +180,17 @@ class GatedDetector:
     crops (image px); `last_latency_ms` is this call's wall time (the detector's, or the gate's
     own when nothing ran)."""
 
-    def __init__(self, detector: Detector, *, motion: MotionGate | None = None, recheck_s: float = 5.0,
-                 rate: AdaptiveRate | None = None, crop: bool = False, tiles_every: int = 1,
-                 keep: Callable[[Detections], Detections] | None = None) -> None:
+    def __init__(
+        self,
+        detector: Detector,
+        *,
+        motion: MotionGate | None = None,
+        recheck_s: float = 5.0,
+        rate: AdaptiveRate | None = None,
+        crop: bool = False,
+        tiles_every: int = 1,
+        keep: Callable[[Detections], Detections] | None = None,
+    ) -> None:
         if recheck_s <= 0:
             raise ValueError(f"recheck_s must be > 0 s, got {recheck_s}")
         if tiles_every < 1:
@@ -193,8 +209,10 @@ class GatedDetector:
         # crops need a model that takes any input shape
         self._crop = crop and motion is not None and getattr(detector, "tight", False)
         if crop and motion is not None and not self._crop:
-            log.info("model %s takes a square input only: motion gating runs whole passes",
-                     getattr(detector, "model_path", "?"))
+            log.info(
+                "model %s takes a square input only: motion gating runs whole passes",
+                getattr(detector, "model_path", "?"),
+            )
         self._last: Detections | None = None
         self._tiles: list[Tile] = []  # the passes, as the part of the frame each sees
         self._found: list[Pass] = []  # per pass, its people when it last ran (tiling or crops only)
@@ -202,16 +220,28 @@ class GatedDetector:
         self._waited = np.zeros(0, np.int64)  # per pass, frames planned since it last ran whole
 
     @classmethod
-    def from_analysis(cls, detector: Detector, analysis: Analysis, tiles_every: int = 1,
-                      keep: Callable[[Detections], Detections] | None = None) -> "GatedDetector":
+    def from_analysis(
+        cls,
+        detector: Detector,
+        analysis: Analysis,
+        tiles_every: int = 1,
+        keep: Callable[[Detections], Detections] | None = None,
+    ) -> GatedDetector:
         """The levers `analysis` turns on (motion_gating, adaptive_rate) in front of `detector`,
         whose tiles (if any) run on every `tiles_every`-th frame (the camera's tiling)."""
         motion = None
         if analysis.motion_gating:
             motion = MotionGate(analysis.motion_pixel_delta, analysis.motion_min_changed)
         rate = AdaptiveRate(analysis.empty_after_s, analysis.empty_fps) if analysis.adaptive_rate else None
-        return cls(detector, motion=motion, recheck_s=analysis.motion_recheck_s, rate=rate,
-                   crop=analysis.motion_crop, tiles_every=tiles_every, keep=keep)
+        return cls(
+            detector,
+            motion=motion,
+            recheck_s=analysis.motion_recheck_s,
+            rate=rate,
+            crop=analysis.motion_crop,
+            tiles_every=tiles_every,
+            keep=keep,
+        )
 
     def __call__(self, frame: Frame) -> Detections:
         if self.motion is None and self.rate is None and self.tiles_every == 1:  # no lever: no bookkeeping
@@ -240,12 +270,15 @@ class GatedDetector:
         self.last_latency_ms = self.detector.last_latency_ms
         self._last = detections
         whole = np.array([p is None for p in plan])
-        self._ran_s = np.where(whole, frame.timestamp_s, self._ran_s)  # a crop does not stop the re-check clock
+        self._ran_s = np.where(
+            whole, frame.timestamp_s, self._ran_s
+        )  # a crop does not stop the re-check clock
         self._waited[whole] = 0
         if self.motion is not None and self._looked:
             ran = [(tile, p) for tile, p in zip(self._tiles, plan, strict=True) if not isinstance(p, Pass)]
-            self.motion.keep_reference([_rect(tile) for tile, _ in ran],
-                                       [p.box if isinstance(p, Crop) else None for _, p in ran])
+            self.motion.keep_reference(
+                [_rect(tile) for tile, _ in ran], [p.box if isinstance(p, Crop) else None for _, p in ran]
+            )
         if self.rate is not None:
             self.rate.ran(frame.timestamp_s, len(detections))
         self.runs += 1
@@ -261,8 +294,12 @@ class GatedDetector:
         *tiles, whole = found  # a tiling's whole-frame pass comes last (Detector.pass_tiles)
         if self._tiles[-1] != Tile.whole(*frame.image.shape[1::-1]) or len(whole.xyxy) == 0:
             return found
-        return [p.rows(sv.box_iou_batch(p.xyxy, whole.xyxy).max(axis=1) <= self.detector.nms_iou)
-                if len(p.xyxy) else p for p in tiles] + [whole]
+        return [
+            p.rows(sv.box_iou_batch(p.xyxy, whole.xyxy).max(axis=1) <= self.detector.nms_iou)
+            if len(p.xyxy)
+            else p
+            for p in tiles
+        ] + [whole]
 
     def _plan(self, frame: Frame) -> list[Pass | Crop | None] | None:
         """Per pass: None (run it whole), its last people (re-use them) or a `Crop`; None for
@@ -272,14 +309,19 @@ class GatedDetector:
             return plan
         self._waited += 1
         whole = Tile.whole(*frame.image.shape[1::-1])
-        return [self._found[i] if p is None and tile != whole and self._waited[i] < self.tiles_every else p
-                for i, (tile, p) in enumerate(zip(self._tiles, plan, strict=True))]
+        return [
+            self._found[i] if p is None and tile != whole and self._waited[i] < self.tiles_every else p
+            for i, (tile, p) in enumerate(zip(self._tiles, plan, strict=True))
+        ]
 
     def _plan_levers(self, frame: Frame) -> list[Pass | Crop | None] | None:
         """`_plan` before the tiles' own rate: motion gating and the adaptive rate."""
         height, width = frame.image.shape[:2]
-        tiles = (self.detector.pass_tiles(width, height) if self._tiled or self._crop
-                 else [Tile.whole(width, height)])
+        tiles = (
+            self.detector.pass_tiles(width, height)
+            if self._tiled or self._crop
+            else [Tile.whole(width, height)]
+        )
         regions = [_rect(t) for t in tiles]
         self._looked = self.motion is not None
         if self._last is None or tiles != self._tiles or frame.timestamp_s < self._ran_s.max():
@@ -307,10 +349,14 @@ class GatedDetector:
             self._busy_skip = 0
             return None
         whole = Tile.whole(width, height)
-        plan = [self._found[i] if still[i]  # (a single untiled pass is never still here)
-                else None if recheck[i] or not self._crop or tile != whole  # tiles run whole (module doc)
-                else self._cropped(tile, box, self._found[i], max(width, height))
-                for i, (tile, box) in enumerate(zip(tiles, boxes, strict=True))]
+        plan = [
+            self._found[i]
+            if still[i]  # (a single untiled pass is never still here)
+            else None
+            if recheck[i] or not self._crop or tile != whole  # tiles run whole (module doc)
+            else self._cropped(tile, box, self._found[i], max(width, height))
+            for i, (tile, box) in enumerate(zip(tiles, boxes, strict=True))
+        ]
         busy = all(p is None for p in plan) and not recheck.any()
         self._busy_skip = min(2 * self._busy_skip or 1, BUSY_SKIP_MAX) if busy else 0
         self._skip_left = self._busy_skip
@@ -324,7 +370,7 @@ class GatedDetector:
         xyxy = last.xyxy
         margin = CROP_MARGIN * frame_px  # context around them too: the model scores a person
         most_px = CROP_MAX_SHARE * (tile.x1 - tile.x0) * (tile.y1 - tile.y0)  # cut by the crop's edge
-        while True:                                                           # otherwise than in the frame
+        while True:  # otherwise than in the frame
             x0, y0, x1, y1 = box = self.detector.region_seen(tile, box)
             if (x1 - x0) * (y1 - y0) > most_px:  # it only grows: a crowded picture ends here
                 return None
@@ -332,10 +378,12 @@ class GatedDetector:
             if not touches.any():
                 return Crop(box, last)
             held = xyxy[touches]
-            grown = (max(tile.x0, min(x0, math.floor(held[:, 0].min() - margin))),
-                     max(tile.y0, min(y0, math.floor(held[:, 1].min() - margin))),
-                     min(tile.x1, max(x1, math.ceil(held[:, 2].max() + margin))),
-                     min(tile.y1, max(y1, math.ceil(held[:, 3].max() + margin))))
+            grown = (
+                max(tile.x0, min(x0, math.floor(held[:, 0].min() - margin))),
+                max(tile.y0, min(y0, math.floor(held[:, 1].min() - margin))),
+                min(tile.x1, max(x1, math.ceil(held[:, 2].max() + margin))),
+                min(tile.y1, max(y1, math.ceil(held[:, 3].max() + margin))),
+            )
             if grown == box:  # it only grows, within the tile: this ends
                 return Crop(box, last.rows(~touches))
             box = grown

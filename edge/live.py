@@ -12,15 +12,16 @@ The merger therefore adds at most interval_s / 2 (1 s by default) to the camera'
 snapshot age. `sent_at` is the oldest contributing snapshot's time, so the dashboard can show
 the true age. A camera silent for `stale_after_s` is left out rather than frozen on the map.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
-from edge.contract import LiveMessage, LiveZone
+from footfall_core.contract import LiveMessage, LiveZone
 
 
 class LiveMerger:
@@ -29,8 +30,14 @@ class LiveMerger:
     `clock` returns monotonic seconds (injectable for tests).
     """
 
-    def __init__(self, store: str, cell_m: float, interval_s: float, stale_after_s: float | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        store: str,
+        cell_m: float,
+        interval_s: float,
+        stale_after_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.store = store
         self.cell_m = cell_m
         self.min_gap_s = interval_s / 2
@@ -44,10 +51,14 @@ class LiveMerger:
     def update(self, message: LiveMessage) -> LiveMessage | None:
         """Record one camera's snapshot; the merged message if one is due now."""
         if message.store != self.store:
-            raise ValueError(f"live message for store {message.store!r} given to the merger of {self.store!r}")
+            raise ValueError(
+                f"live message for store {message.store!r} given to the merger of {self.store!r}"
+            )
         if message.cell_m != self.cell_m:
-            raise ValueError(f"live message from cameras {message.cameras} has cell_m={message.cell_m}, "
-                             f"the store's live grid uses {self.cell_m}")
+            raise ValueError(
+                f"live message from cameras {message.cameras} has cell_m={message.cell_m}, "
+                f"the store's live grid uses {self.cell_m}"
+            )
         with self._lock:
             now_s = self._clock()
             for camera in message.cameras:
@@ -80,7 +91,7 @@ def merge(store: str, cell_m: float, messages: list[LiveMessage]) -> LiveMessage
             zones[zone.zone] += zone.occupancy
         for ix, iy, people in message.cells:
             cells[(ix, iy)] += people
-    sent_at = min((m.sent_at for m in messages), default=datetime.now(timezone.utc))
+    sent_at = min((m.sent_at for m in messages), default=datetime.now(UTC))
     return LiveMessage(
         store=store,
         sent_at=sent_at,

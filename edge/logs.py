@@ -1,4 +1,5 @@
 """Structured (logfmt) log lines that carry the store and the camera, for journald and grep."""
+
 from __future__ import annotations
 
 import logging
@@ -18,10 +19,14 @@ class _ContextFilter(logging.Filter):
 class LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage().replace('"', "'")
-        line = (f'ts={self.formatTime(record, "%Y-%m-%dT%H:%M:%S")} level={record.levelname.lower()} '
-                f'store={record.store} camera={record.camera} logger={record.name} msg="{message}"')
+        line = (
+            f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} level={record.levelname.lower()} "
+            f'store={record.store} camera={record.camera} logger={record.name} msg="{message}"'
+        )
         if record.exc_info:
-            line += ' exc="' + self.formatException(record.exc_info).replace("\n", "\\n").replace('"', "'") + '"'
+            line += (
+                ' exc="' + self.formatException(record.exc_info).replace("\n", "\\n").replace('"', "'") + '"'
+            )
         return line
 
 

@@ -2,11 +2,12 @@
 
 Fed from what already flows through the supervisor (each camera's health aggregate, the
 publisher's device health), so the frame loop does no extra work for them."""
+
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
-from edge.contract import DeviceHealth, HealthAggregate
+from footfall_core.contract import DeviceHealth, HealthAggregate
 
 SOURCE_STATES = ("ok", "reconnecting", "ended", "error", "stalled")
 
@@ -16,16 +17,36 @@ class EdgeMetrics:
         self.registry = CollectorRegistry()
         r, cam = self.registry, ["camera"]
         self.frames_read = Counter("footfall_frames_read", "Frames read from the source", cam, registry=r)
-        self.frames_analysed = Counter("footfall_frames_analysed", "Frames run through the detector", cam, registry=r)
-        self.frames_dropped = Counter("footfall_frames_dropped", "Frames not analysed (rate gate or late)", cam, registry=r)
-        self.analysed_fps = Gauge("footfall_analysed_fps", "Frames analysed per second over the last bucket", cam, registry=r)
-        self.detector_ms = Gauge("footfall_detector_latency_ms", "Mean detector latency over the last bucket", cam, registry=r)
-        self.detector_ms_max = Gauge("footfall_detector_latency_max_ms", "Worst detector latency over the last bucket", cam, registry=r)
+        self.frames_analysed = Counter(
+            "footfall_frames_analysed", "Frames run through the detector", cam, registry=r
+        )
+        self.frames_dropped = Counter(
+            "footfall_frames_dropped", "Frames not analysed (rate gate or late)", cam, registry=r
+        )
+        self.analysed_fps = Gauge(
+            "footfall_analysed_fps", "Frames analysed per second over the last bucket", cam, registry=r
+        )
+        self.detector_ms = Gauge(
+            "footfall_detector_latency_ms", "Mean detector latency over the last bucket", cam, registry=r
+        )
+        self.detector_ms_max = Gauge(
+            "footfall_detector_latency_max_ms", "Worst detector latency over the last bucket", cam, registry=r
+        )
         self.reconnects = Counter("footfall_source_reconnects", "Source reconnections", cam, registry=r)
-        self.source_status = Gauge("footfall_source_status", "1 for the camera's current source status", cam + ["status"], registry=r)
-        self.outbox_depth = Gauge("footfall_outbox_depth", "Aggregates waiting for the broker's acknowledgement", registry=r)
-        self.outbox_dropped = Gauge("footfall_outbox_dropped", "Aggregates dropped because the outbox was full (since install)", registry=r)
-        self.published = Gauge("footfall_published", "Aggregates acknowledged by the broker (this run)", registry=r)
+        self.source_status = Gauge(
+            "footfall_source_status", "1 for the camera's current source status", cam + ["status"], registry=r
+        )
+        self.outbox_depth = Gauge(
+            "footfall_outbox_depth", "Aggregates waiting for the broker's acknowledgement", registry=r
+        )
+        self.outbox_dropped = Gauge(
+            "footfall_outbox_dropped",
+            "Aggregates dropped because the outbox was full (since install)",
+            registry=r,
+        )
+        self.published = Gauge(
+            "footfall_published", "Aggregates acknowledged by the broker (this run)", registry=r
+        )
         self.connected = Gauge("footfall_broker_connected", "1 while connected to the broker", registry=r)
 
     def set_source_status(self, camera: str, status: str) -> None:
@@ -38,7 +59,9 @@ class EdgeMetrics:
         self.frames_analysed.labels(camera).inc(health.frames_analysed)
         self.frames_dropped.labels(camera).inc(health.frames_dropped)
         self.reconnects.labels(camera).inc(health.reconnects)
-        self.analysed_fps.labels(camera).set(health.frames_analysed / health.covered_s if health.covered_s else 0)
+        self.analysed_fps.labels(camera).set(
+            health.frames_analysed / health.covered_s if health.covered_s else 0
+        )
         self.detector_ms.labels(camera).set(health.detector_ms_mean)
         self.detector_ms_max.labels(camera).set(health.detector_ms_max)
         self.set_source_status(camera, health.source_status)

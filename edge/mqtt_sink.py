@@ -4,22 +4,28 @@ Aggregates go through the durable outbox (`<state_dir>/<mqtt.outbox_path>`), per
 snapshots through the store's LiveMerger; `close()` waits up to `drain_timeout_s` for the broker
 to acknowledge what is left, and whatever is still unacknowledged stays on disk for the next run.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.config import StoreConfig
-from edge.contract import LiveMessage
 from edge.publisher import build_publisher
+from footfall_core.contract import LiveMessage
+from footfall_core.store import StoreConfig
 
 if TYPE_CHECKING:
     from edge.sinks import Sink
 
 
 class MqttSink:
-    def __init__(self, config: StoreConfig, url: str | None = None, state_dir: Path | str = ".",
-                 drain_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        config: StoreConfig,
+        url: str | None = None,
+        state_dir: Path | str = ".",
+        drain_timeout_s: float = 30.0,
+    ) -> None:
         if url:
             config = config.model_copy(update={"mqtt": config.mqtt.model_copy(update={"url": url})})
         self.publisher = build_publisher(config, str(state_dir)).start()
@@ -41,7 +47,7 @@ class MqttSink:
 class Both:
     """Hands every message to two sinks (replay: a JSONL file and the broker)."""
 
-    def __init__(self, first: "Sink", second: "Sink") -> None:
+    def __init__(self, first: Sink, second: Sink) -> None:
         self.sinks = (first, second)
 
     def aggregate(self, message) -> None:

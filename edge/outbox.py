@@ -15,15 +15,16 @@ Durability: WAL with synchronous=FULL. NORMAL would survive a process crash but 
 last commits on a power cut, and edge boxes in shops do lose power; aggregates are a few
 messages per camera per minute, so an fsync per message costs nothing that matters.
 """
+
 from __future__ import annotations
 
 import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,13 @@ class Outbox:
     `clock` returns UTC epoch seconds (injectable so tests can age messages).
     """
 
-    def __init__(self, path: Path | str, max_messages: int = 200_000, max_age_s: float = 14 * 86400,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        path: Path | str,
+        max_messages: int = 200_000,
+        max_age_s: float = 14 * 86400,
+        clock: Callable[[], float] = time.time,
+    ):
         if max_messages < 1:
             raise ValueError(f"outbox max_messages must be at least 1, got {max_messages}")
         self.path = Path(path)
@@ -98,13 +104,18 @@ class Outbox:
                     if not _is_full(exc):
                         raise
                     freed = self._free_space(max(1, self._depth // 10) << attempt)
-                    log.warning("outbox %s: %s; dropped the %d oldest message(s) to make room",
-                                self.path, exc, freed)
+                    log.warning(
+                        "outbox %s: %s; dropped the %d oldest message(s) to make room", self.path, exc, freed
+                    )
                     if not freed:
                         break
             self._dropped += 1
-            log.error("outbox %s: disk full, message for %s dropped (%d dropped so far)",
-                      self.path, topic, self._dropped)
+            log.error(
+                "outbox %s: disk full, message for %s dropped (%d dropped so far)",
+                self.path,
+                topic,
+                self._dropped,
+            )
             return False
 
     def _insert(self, topic: str, payload: bytes, now_s: float) -> None:
@@ -116,12 +127,16 @@ class Outbox:
             dropped += db.execute(
                 "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)", (excess,)
             ).rowcount
-        db.execute("INSERT INTO outbox (topic, payload, created_s) VALUES (?, ?, ?)",
-                   (topic, bytes(payload), now_s))
+        db.execute(
+            "INSERT INTO outbox (topic, payload, created_s) VALUES (?, ?, ?)", (topic, bytes(payload), now_s)
+        )
         total_dropped = self._dropped + dropped
         if total_dropped != self._dropped_saved:
-            db.execute("INSERT INTO counters (name, value) VALUES ('dropped', ?) "
-                       "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (total_dropped,))
+            db.execute(
+                "INSERT INTO counters (name, value) VALUES ('dropped', ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (total_dropped,),
+            )
         db.execute("COMMIT")
         if dropped:
             log.warning("outbox %s: full or too old, dropped %d oldest message(s)", self.path, dropped)
@@ -151,7 +166,8 @@ class Outbox:
         """Up to `limit` oldest messages with seq > after_seq, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+                "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
             ).fetchall()
         return [OutboxMessage(seq, topic, bytes(payload)) for seq, topic, payload in rows]
 
@@ -168,7 +184,9 @@ class Outbox:
                 self._depth -= deleted
             except sqlite3.OperationalError as exc:  # disk full: they will be sent again, harmless
                 self._rollback()
-                log.warning("outbox %s: cannot delete %d acknowledged message(s): %s", self.path, len(params), exc)
+                log.warning(
+                    "outbox %s: cannot delete %d acknowledged message(s): %s", self.path, len(params), exc
+                )
 
     @property
     def depth(self) -> int:

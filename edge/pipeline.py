@@ -10,9 +10,10 @@
 Coordinate frames: detections are image pixels; people are placed where their feet are (the
 bottom centre of the box), projected to floor metres by the camera's homography. A person is
 kept only if the feet are inside `image_mask_px` (when given), project below the horizon, and
-fall on floor cells this camera owns (`calibration.ownership`), so that overlapping cameras do
+fall on floor cells this camera owns (`footfall_core.ownership`), so that overlapping cameras do
 not count the same person twice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,19 +23,19 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from calibration.geometry import CameraGeometry
-from calibration.ownership import Ownership
 from edge.aggregator import AggregateMessage, Aggregator
 from edge.analytics import Live
-from edge.analytics.floor import ZoneMap
-from edge.config import StoreConfig
-from edge.contract import LiveMessage
 from edge.detector import Detector
 from edge.feed import FrameFeed
 from edge.gating import GatedDetector
 from edge.source import RateGate, open_source
 from edge.tracker import Tracker
 from edge.types import Detections, FloorObservation, Frame, Heartbeat, Tracks
+from footfall_core.contract import LiveMessage
+from footfall_core.floor import ZoneMap
+from footfall_core.geometry import CameraGeometry
+from footfall_core.ownership import Ownership
+from footfall_core.store import StoreConfig
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,9 @@ LOST_TRACK_S = 1.5  # longest a person may go undetected and keep their track id
 Message = AggregateMessage | LiveMessage | Heartbeat
 
 
-def recording_config(config: StoreConfig, camera: str, source: str | None = None,
-                     start: str | None = None) -> StoreConfig:
+def recording_config(
+    config: StoreConfig, camera: str, source: str | None = None, start: str | None = None
+) -> StoreConfig:
     """`config` with `camera` replaying a recording once, as fast as it can (not paced, no loop),
     optionally from another `source` and with its first frame at `start` (ISO time), so that
     a replay lands in reproducible buckets."""
@@ -66,22 +68,37 @@ class CameraPipeline:
     `frame_sizes` gives the (width, height) px of the store's other cameras, which floor
     ownership needs; cameras left out do not take part in it (see `_ownership`)."""
 
-    def __init__(self, config: StoreConfig, camera_name: str, *, detector: Detector | None = None,
-                 frame_sizes: dict[str, tuple[int, int]] | None = None) -> None:
+    def __init__(
+        self,
+        config: StoreConfig,
+        camera_name: str,
+        *,
+        detector: Detector | None = None,
+        frame_sizes: dict[str, tuple[int, int]] | None = None,
+    ) -> None:
         self.config = config
         self.camera = config.camera(camera_name)
         a = config.analysis
         self.detector = detector or Detector.for_camera(self.camera, config)
         # motion gating, adaptive rate and the tiles' rate (edge.gating), on the people inside the image mask
-        self.gate = GatedDetector.from_analysis(self.detector, config.analysis_for(self.camera),
-                                                self.camera.tiling.tiles_every if self.camera.tiling else 1,
-                                                keep=self._inside_mask)
+        self.gate = GatedDetector.from_analysis(
+            self.detector,
+            config.analysis_for(self.camera),
+            self.camera.tiling.tiles_every if self.camera.tiling else 1,
+            keep=self._inside_mask,
+        )
         self.geometry = CameraGeometry.from_config(self.camera)
         # ByteTrack keeps a lost track for re-association at most as long as the analytics keep its state
         self.tracker = Tracker(frame_rate=a.fps, lost_track_s=min(LOST_TRACK_S, a.track_timeout_s))
         self.aggregator = Aggregator(config, camera_name)
-        self.live = Live(config.store.id, self.camera.name, config.floor_plan, config.zones, a.live_cell_m,
-                         a.live_interval_s)
+        self.live = Live(
+            config.store.id,
+            self.camera.name,
+            config.floor_plan,
+            config.zones,
+            a.live_cell_m,
+            a.live_interval_s,
+        )
         self.mask_px = ZoneMap([self.camera.image_mask_px]) if self.camera.image_mask_px else None
         self.frame_sizes = dict(frame_sizes or {})
         self.ownership: Ownership | None = None  # built on the first frame, once its size is known
@@ -91,7 +108,9 @@ class CameraPipeline:
         self.frames_analysed = 0
         self._feed: FrameFeed | None = None
         self._last_analysed_s: float | None = None
-        self._source_skipped = self._feed_dropped = self._reconnects = 0  # totals already booked into a bucket
+        self._source_skipped = self._feed_dropped = self._reconnects = (
+            0  # totals already booked into a bucket
+        )
 
     # -- the frame loop --------------------------------------------------------------------------
 
@@ -99,8 +118,12 @@ class CameraPipeline:
         a = self.config.analysis
         source = open_source(self.camera, self.config, admit=RateGate(a.fps).admit)
         # a burst holds burst_s of admitted frames (depth also bounds what a slow loop keeps)
-        self._feed = feed = FrameFeed(source, drop_stale=source.live or self.camera.realtime,
-                                      burst_s=a.burst_s, depth=max(2, math.ceil(a.fps * a.burst_s) + 1))
+        self._feed = feed = FrameFeed(
+            source,
+            drop_stale=source.live or self.camera.realtime,
+            burst_s=a.burst_s,
+            depth=max(2, math.ceil(a.fps * a.burst_s) + 1),
+        )
         last_beat_s = 0.0
         try:
             for frame in feed:
@@ -180,10 +203,13 @@ class CameraPipeline:
         camera of unknown size is left out: where it overlaps this one, both would count."""
         known = [c for c in self.config.cameras if c.name in sizes]
         if len(known) < len(self.config.cameras):
-            log.warning("frame size unknown for camera(s) %s: floor ownership ignores them",
-                        ", ".join(c.name for c in self.config.cameras if c.name not in sizes))
-        return Ownership.build(self.config.model_copy(update={"cameras": known}), sizes,
-                               {self.camera.name: self.geometry})
+            log.warning(
+                "frame size unknown for camera(s) %s: floor ownership ignores them",
+                ", ".join(c.name for c in self.config.cameras if c.name not in sizes),
+            )
+        return Ownership.build(
+            self.config.model_copy(update={"cameras": known}), sizes, {self.camera.name: self.geometry}
+        )
 
     def _to_floor(self, tracks: Tracks, frame: Frame) -> FloorObservation:
         """Feet (image px) → floor metres; keeps people below the horizon on owned floor cells.
@@ -199,5 +225,9 @@ class CameraPipeline:
         keep[keep] = self.ownership.keep(self.camera.name, floor_xy[keep])
         previous_s, self._last_analysed_s = self._last_analysed_s, frame.timestamp_s
         dt_s = 1.0 / a.fps if previous_s is None else frame.timestamp_s - previous_s
-        return FloorObservation(timestamp_s=frame.timestamp_s, dt_s=min(max(dt_s, 0.0), a.max_dt_s),
-                                floor_xy=floor_xy[keep], track_id=tracks.track_id[keep])
+        return FloorObservation(
+            timestamp_s=frame.timestamp_s,
+            dt_s=min(max(dt_s, 0.0), a.max_dt_s),
+            floor_xy=floor_xy[keep],
+            track_id=tracks.track_id[keep],
+        )

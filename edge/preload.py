@@ -6,6 +6,7 @@ frozen out of the garbage collector, so that their pages stay shared between the
 instead of every camera importing a private copy. The server opens no model and no capture,
 and runs no thread: each camera still starts with nothing of another camera's state.
 """
+
 import gc
 import signal
 

@@ -16,19 +16,22 @@ Delivery (see docs/mqtt.md):
   connection (client id `<client_id>-<camera>`); aggregates share one persistent session.
 The edge subscribes to nothing.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 import paho.mqtt.client as paho
 
-from edge.config import Mqtt, StoreConfig
-from edge.contract import (
+from edge.live import LiveMerger
+from edge.outbox import Outbox
+from footfall_core.contract import (
     DeviceHealth,
     LiveMessage,
     StatusMessage,
@@ -37,9 +40,8 @@ from edge.contract import (
     live_topic,
     status_topic,
 )
-from edge.live import LiveMerger
-from edge.mqtt_link import connect_async, new_client
-from edge.outbox import Outbox
+from footfall_core.mqtt_link import connect_async, new_client
+from footfall_core.store import Mqtt, StoreConfig
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +51,15 @@ UNROUTED_RETRY_S = 1.0
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class _StatusLink:
     """A status-only connection for one camera: retained online on connect, offline as its will."""
 
-    def __init__(self, settings: Mqtt, store: str, camera: str, client_id: str, resolve: Callable[[str], str]):
+    def __init__(
+        self, settings: Mqtt, store: str, camera: str, client_id: str, resolve: Callable[[str], str]
+    ):
         self.topic = status_topic(store, camera)
         self.store, self.camera = store, camera
         self.client, self.address = new_client(settings, client_id, resolve)
@@ -66,7 +70,9 @@ class _StatusLink:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.error("status link for camera %s refused by %s: %s", self.camera, self.address.host, reason_code)
+            log.error(
+                "status link for camera %s refused by %s: %s", self.camera, self.address.host, reason_code
+            )
             return
         online = StatusMessage(store=self.store, camera=self.camera, status="online", sent_at=_now())
         client.publish(self.topic, online.to_json(), qos=1, retain=True)
@@ -93,8 +99,18 @@ class Publisher:
     client_id: stable per device (the broker keeps its session across reconnects).
     """
 
-    def __init__(self, settings: Mqtt, store: str, cameras: list[str], outbox: Outbox, *, client_id: str,
-                 resolve: Callable[[str], str] = str, window: int = 100, live: LiveMerger | None = None):
+    def __init__(
+        self,
+        settings: Mqtt,
+        store: str,
+        cameras: list[str],
+        outbox: Outbox,
+        *,
+        client_id: str,
+        resolve: Callable[[str], str] = str,
+        window: int = 100,
+        live: LiveMerger | None = None,
+    ):
         self.settings = settings
         self.store = store
         self.outbox = outbox
@@ -105,7 +121,9 @@ class Publisher:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
-        self._status = [_StatusLink(settings, store, camera, f"{client_id}-{camera}", resolve) for camera in cameras]
+        self._status = [
+            _StatusLink(settings, store, camera, f"{client_id}-{camera}", resolve) for camera in cameras
+        ]
         self._camera_state: dict[str, CameraState] = {camera: "ok" for camera in cameras}
         self._lock = threading.Lock()  # guards the maps below; never held while calling paho
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
@@ -132,8 +150,10 @@ class Publisher:
         times before its PUBACK is read), so one such row would stall the outbox in a reconnect loop.
         """
         if message.store != self.store:
-            raise ValueError(f"store {self.store!r}'s publisher was handed an aggregate of store "
-                             f"{message.store!r} (camera {message.camera!r}): a device publishes only as its own store")
+            raise ValueError(
+                f"store {self.store!r}'s publisher was handed an aggregate of store "
+                f"{message.store!r} (camera {message.camera!r}): a device publishes only as its own store"
+            )
         stored = self.outbox.put(agg_topic(message.store, message.camera), message.to_json())
         self._wake.set()
         return stored
@@ -172,13 +192,19 @@ class Publisher:
         return self._connected
 
     def health(self) -> DeviceHealth:
-        return DeviceHealth(store=self.store, sent_at=_now(), outbox_depth=self.outbox.depth,
-                            outbox_dropped=self.outbox.dropped, published=self.published,
-                            connected=self._connected, cameras=dict(self._camera_state))
+        return DeviceHealth(
+            store=self.store,
+            sent_at=_now(),
+            outbox_depth=self.outbox.depth,
+            outbox_dropped=self.outbox.dropped,
+            published=self.published,
+            connected=self._connected,
+            cameras=dict(self._camera_state),
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> "Publisher":
+    def start(self) -> Publisher:
         for link in self._status:
             link.start()
         connect_async(self.client, self.address, self.settings.keepalive_s, persistent=True)
@@ -212,18 +238,32 @@ class Publisher:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.error("broker %s:%d refused the store %s publisher: %s", self.address.host, self.address.port,
-                      self.store, reason_code)
+            log.error(
+                "broker %s:%d refused the store %s publisher: %s",
+                self.address.host,
+                self.address.port,
+                self.store,
+                reason_code,
+            )
             return
-        log.info("connected to %s:%d (session present: %s)", self.address.host, self.address.port,
-                 flags.session_present)
+        log.info(
+            "connected to %s:%d (session present: %s)",
+            self.address.host,
+            self.address.port,
+            flags.session_present,
+        )
         self._connected = True
         self._wake.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self._connected and not self._stop.is_set():
-            log.warning("disconnected from %s:%d: %s; %d aggregate(s) wait in the outbox", self.address.host,
-                        self.address.port, reason_code, self.outbox.depth)
+            log.warning(
+                "disconnected from %s:%d: %s; %d aggregate(s) wait in the outbox",
+                self.address.host,
+                self.address.port,
+                reason_code,
+                self.outbox.depth,
+            )
         self._connected = False
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
@@ -238,8 +278,13 @@ class Publisher:
             else:
                 self._settle(seq, routed)
         if reason_code.is_failure:  # e.g. not authorised: retrying cannot help, so it is dropped too
-            log.error("broker %s:%d refused an aggregate of store %s: %s", self.address.host, self.address.port,
-                      self.store, reason_code)
+            log.error(
+                "broker %s:%d refused an aggregate of store %s: %s",
+                self.address.host,
+                self.address.port,
+                self.store,
+                reason_code,
+            )
         self._wake.set()
 
     def _settle(self, seq: int, routed: bool) -> None:
@@ -248,8 +293,12 @@ class Publisher:
             self._acked.append(seq)
             return
         if self._unrouted_seq is None:
-            log.warning("no subscriber for store %s's aggregates (is the ingest running?): they stay in the "
-                        "outbox and are sent again every %.0f s", self.store, UNROUTED_RETRY_S)
+            log.warning(
+                "no subscriber for store %s's aggregates (is the ingest running?): they stay in the "
+                "outbox and are sent again every %.0f s",
+                self.store,
+                UNROUTED_RETRY_S,
+            )
         self._unrouted_seq = min(seq, self._unrouted_seq if self._unrouted_seq is not None else seq)
         self._retry_at_s = time.monotonic() + UNROUTED_RETRY_S
 
@@ -266,7 +315,9 @@ class Publisher:
                     self._fill_window()
                     if time.monotonic() >= next_health_s:
                         health = self.health()
-                        self._publish_untracked(health_topic(self.store), health.to_json(), qos=1, retain=True)
+                        self._publish_untracked(
+                            health_topic(self.store), health.to_json(), qos=1, retain=True
+                        )
                         if self.on_health is not None:
                             self.on_health(health)
                         next_health_s = time.monotonic() + self.settings.health_interval_s
@@ -317,5 +368,12 @@ def build_publisher(config: StoreConfig, state_dir: str = ".") -> Publisher:
     outbox_path = Path(state_dir) / config.mqtt.outbox_path
     outbox = Outbox(outbox_path, config.mqtt.outbox_max_messages, config.mqtt.outbox_max_age_s)
     merger = LiveMerger(config.store.id, config.analysis.live_cell_m, config.analysis.live_interval_s)
-    return Publisher(config.mqtt, config.store.id, [c.name for c in config.cameras], outbox,
-                     client_id=device_client_id(config), resolve=config.resolve, live=merger)
+    return Publisher(
+        config.mqtt,
+        config.store.id,
+        [c.name for c in config.cameras],
+        outbox,
+        client_id=device_client_id(config),
+        resolve=config.resolve,
+        live=merger,
+    )

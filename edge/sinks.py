@@ -2,13 +2,14 @@
 publisher (edge/publisher.py) is one, the JSONL files below are another (replay, tests, and
 `run --out` before a broker is set up). Payloads are exactly `msg.to_json()`, the bytes the
 publisher sends."""
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import IO, Protocol
 
 from edge.aggregator import AggregateMessage
-from edge.contract import LiveMessage
+from footfall_core.contract import LiveMessage
 
 
 class Sink(Protocol):
@@ -55,8 +56,9 @@ class CameraFiles:
 
     def _for(self, camera: str) -> JsonlSink:
         if camera not in self._sinks:
-            self._sinks[camera] = JsonlSink(self.directory / f"{camera}.agg.jsonl",
-                                            self.directory / f"{camera}.live.jsonl")
+            self._sinks[camera] = JsonlSink(
+                self.directory / f"{camera}.agg.jsonl", self.directory / f"{camera}.live.jsonl"
+            )
         return self._sinks[camera]
 
     def aggregate(self, message: AggregateMessage) -> None:

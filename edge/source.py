@@ -17,6 +17,7 @@ it does not admit is only grabbed, never decoded into a picture (OpenCV's `grab(
 camera analysed at 5 fps, bench/edge_source.py; an image sequence's file is not even read),
 and counted in `skipped`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,14 +25,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 import cv2
 import numpy as np
 
-from edge.config import Camera, StoreConfig
 from edge.types import Frame
+from footfall_core.store import Camera, StoreConfig
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,11 @@ class CaptureReader:
             capture = cv2.VideoCapture(self.target)
         else:
             timeout_ms = int(self.timeout_s * 1000)
-            capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, [
-                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
+            capture = cv2.VideoCapture(
+                self.target,
+                cv2.CAP_FFMPEG,
+                [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms],
+            )
         if not capture.isOpened():
             capture.release()
             raise OSError("cannot open (not a video, unreachable or refused)")
@@ -129,8 +133,10 @@ class PatternReader:
         path = self.pattern % self._grabbed
         image = cv2.imread(path, cv2.IMREAD_COLOR)
         if image is None:
-            raise SourceError(f"image {path} vanished or cannot be decoded "
-                              f"(frame {self._grabbed - self.start_index} of {self.length})")
+            raise SourceError(
+                f"image {path} vanished or cannot be decoded "
+                f"(frame {self._grabbed - self.start_index} of {self.length})"
+            )
         return image
 
     def release(self) -> None:
@@ -143,11 +149,22 @@ class FrameSource:
     are skipped. `status`, `frames_read` (skipped ones included), `skipped`, `reconnects` and
     `last_error` are for health."""
 
-    def __init__(self, camera: str, source: str, reader: Reader, *, live: bool, fps: float | None = None,
-                 loop: bool = False, realtime: bool = False, start_time_s: float | None = None,
-                 admit: Callable[[float], bool] | None = None,
-                 backoff_initial_s: float = 1.0, backoff_max_s: float = 30.0,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        camera: str,
+        source: str,
+        reader: Reader,
+        *,
+        live: bool,
+        fps: float | None = None,
+        loop: bool = False,
+        realtime: bool = False,
+        start_time_s: float | None = None,
+        admit: Callable[[float], bool] | None = None,
+        backoff_initial_s: float = 1.0,
+        backoff_max_s: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ):
         self.camera, self.source, self.live = camera, source, live
         self._reader = reader
         self._admit = admit
@@ -193,7 +210,7 @@ class FrameSource:
         if self.status != "error":
             self.status = "ended"
 
-    def __enter__(self) -> "FrameSource":
+    def __enter__(self) -> FrameSource:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -238,8 +255,14 @@ class FrameSource:
         """Record a failure and wait `delay_s` (interruptible); returns the next, doubled delay."""
         self.status, self.last_error = "reconnecting", reason
         self.reconnects += 1
-        log.warning("camera %s: source %s: %s; reconnecting in %.3g s",
-                    self.camera, self.source, reason, delay_s, extra={"camera": self.camera})
+        log.warning(
+            "camera %s: source %s: %s; reconnecting in %.3g s",
+            self.camera,
+            self.source,
+            reason,
+            delay_s,
+            extra={"camera": self.camera},
+        )
         self._stop.wait(delay_s)
         return min(delay_s * 2, self.backoff_max_s)
 
@@ -301,16 +324,23 @@ def parse_start_time(text: str | None, camera: str) -> float | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise SourceError(f"camera {camera}: start_time {text!r} is not an ISO time "
-                          f"(e.g. 2024-05-01T09:00:00+02:00)") from None
+        raise SourceError(
+            f"camera {camera}: start_time {text!r} is not an ISO time (e.g. 2024-05-01T09:00:00+02:00)"
+        ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
-def open_source(camera: Camera, config: StoreConfig, *, admit: Callable[[float], bool] | None = None,
-                backoff_initial_s: float = 1.0, backoff_max_s: float = 30.0,
-                clock: Callable[[], float] = time.time) -> FrameSource:
+def open_source(
+    camera: Camera,
+    config: StoreConfig,
+    *,
+    admit: Callable[[float], bool] | None = None,
+    backoff_initial_s: float = 1.0,
+    backoff_max_s: float = 30.0,
+    clock: Callable[[], float] = time.time,
+) -> FrameSource:
     """A FrameSource for `camera`, decoding the frames `admit` takes; recordings are opened at
     once (SourceError if missing or unreadable), live sources on first iteration (and reopened
     with backoff after that)."""
@@ -323,17 +353,28 @@ def open_source(camera: Camera, config: StoreConfig, *, admit: Callable[[float],
         reader = CaptureReader(target)
     elif "%" in target:
         if camera.fps is None:
-            raise SourceError(f"camera {camera.name}: source {target}: "
-                              "an image pattern needs fps in the config")
+            raise SourceError(
+                f"camera {camera.name}: source {target}: an image pattern needs fps in the config"
+            )
         reader = PatternReader(target, camera.start_index)
     else:
         if not os.path.isfile(target):
             raise SourceError(f"camera {camera.name}: source {target}: no such file")
         reader = CaptureReader(target)
     source = FrameSource(
-        camera.name, target, reader, live=live, fps=camera.fps, loop=camera.loop, realtime=camera.realtime,
-        start_time_s=parse_start_time(camera.start_time, camera.name), admit=admit,
-        backoff_initial_s=backoff_initial_s, backoff_max_s=backoff_max_s, clock=clock)
+        camera.name,
+        target,
+        reader,
+        live=live,
+        fps=camera.fps,
+        loop=camera.loop,
+        realtime=camera.realtime,
+        start_time_s=parse_start_time(camera.start_time, camera.name),
+        admit=admit,
+        backoff_initial_s=backoff_initial_s,
+        backoff_max_s=backoff_max_s,
+        clock=clock,
+    )
     if not live:
         source.open()
     return source

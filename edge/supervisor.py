@@ -9,13 +9,15 @@ parent: the cameras share those libraries' memory (about 120 → 50 MB private p
 docs/performance.md) and a restarted camera does not import them again. Children put every
 message (aggregates, live, heartbeats, and a final `_Done`) on one multiprocessing queue; the
 parent hands aggregates and live messages to a `Sink` and notes each camera's last heartbeat.
-Heartbeats also carry the camera's frame size: floor ownership (which camera counts which floor cell) needs every camera's, so the parent
+Heartbeats also carry the camera's frame size: floor ownership (which camera counts which floor
+cell) needs every camera's, so the parent
 passes the sizes it knows to each child it starts and sends newly learned ones to the running
 children. A child that exits without saying it is done (crash, kill, exception) is started
 again after a backoff of 1 s doubling to 60 s (reset after 60 s of good running). `stop()`
 asks every child to stop via a shared event; each flushes its open bucket before it exits, and
 the parent keeps draining the queue until they have.
 """
+
 from __future__ import annotations
 
 import faulthandler
@@ -29,11 +31,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from edge.config import StoreConfig
-from edge.contract import LiveMessage
 from edge.logs import setup_logging
 from edge.sinks import Sink
 from edge.types import Heartbeat
+from footfall_core.contract import LiveMessage
+from footfall_core.store import StoreConfig
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +72,15 @@ def _watch_parent(stop: mp.Event, control: mp.Queue, pipeline, orphaned: threadi
     pipeline.stop()
 
 
-def _child(config: StoreConfig, camera: str, out: mp.Queue, stop: mp.Event, control: mp.Queue,
-           frame_sizes: dict[str, tuple[int, int]], log_level: str) -> None:
+def _child(
+    config: StoreConfig,
+    camera: str,
+    out: mp.Queue,
+    stop: mp.Event,
+    control: mp.Queue,
+    frame_sizes: dict[str, tuple[int, int]],
+    log_level: str,
+) -> None:
     """Entry point of a camera process."""
     from edge.pipeline import CameraPipeline  # not at the top: the parent never loads the detector's stack
 
@@ -81,8 +90,9 @@ def _child(config: StoreConfig, camera: str, out: mp.Queue, stop: mp.Event, cont
     pipeline = CameraPipeline(config, camera, frame_sizes=frame_sizes)
     signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
     orphaned = threading.Event()
-    threading.Thread(target=_watch_parent, args=(stop, control, pipeline, orphaned), daemon=True,
-                     name="parent-watch").start()
+    threading.Thread(
+        target=_watch_parent, args=(stop, control, pipeline, orphaned), daemon=True, name="parent-watch"
+    ).start()
     log.info("camera process started")
     for message in pipeline.run():
         out.put(message)
@@ -90,8 +100,9 @@ def _child(config: StoreConfig, camera: str, out: mp.Queue, stop: mp.Event, cont
         out.put(_Done(camera))
     elif not mp.parent_process().is_alive():
         out.cancel_join_thread()  # nobody reads the queue any more: do not wait on it at exit
-    log.info("camera process done: %d frames read, %d analysed", pipeline.frames_read,
-             pipeline.frames_analysed)
+    log.info(
+        "camera process done: %d frames read, %d analysed", pipeline.frames_read, pipeline.frames_analysed
+    )
 
 
 @dataclass
@@ -109,8 +120,14 @@ class Supervisor:
     """Parent side. `start()`, then `poll()` in a loop (or `run(stop_flag)`), then `stop()`.
     `last_heartbeat_s` maps camera → monotonic time of its last heartbeat (or start)."""
 
-    def __init__(self, config: StoreConfig, sink: Sink, *, log_level: str = "INFO",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        config: StoreConfig,
+        sink: Sink,
+        *,
+        log_level: str = "INFO",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
         self.sink = sink
         self.log_level = log_level
@@ -131,9 +148,19 @@ class Supervisor:
         child = self.children[camera]
         child.control = self._ctx.Queue()
         child.process = self._ctx.Process(
-            target=_child, name=f"footfall-{camera}", daemon=True,
-            args=(self.config, camera, self._queue, self._stop, child.control, dict(self.frame_sizes),
-                  self.log_level))
+            target=_child,
+            name=f"footfall-{camera}",
+            daemon=True,
+            args=(
+                self.config,
+                camera,
+                self._queue,
+                self._stop,
+                child.control,
+                dict(self.frame_sizes),
+                self.log_level,
+            ),
+        )
         child.process.start()
         child.started_s = self.last_heartbeat_s[camera] = self.clock()
         child.restart_at_s = None
@@ -183,8 +210,12 @@ class Supervisor:
         """A camera's frame size is new: tell the other cameras, whose floor ownership needs it."""
         self.frame_sizes[camera] = tuple(size_px)
         for name, child in self.children.items():
-            if name != camera and child.control is not None and child.process is not None \
-                    and child.process.is_alive():
+            if (
+                name != camera
+                and child.control is not None
+                and child.process is not None
+                and child.process.is_alive()
+            ):
                 child.control.put(dict(self.frame_sizes))
 
     def _restart_dead(self) -> None:
@@ -197,8 +228,13 @@ class Supervisor:
                 if now - child.started_s > BACKOFF_MAX_S:
                     child.backoff_s = BACKOFF_INITIAL_S  # it ran well for a while: start over
                 child.restart_at_s = now + child.backoff_s
-                log.error("camera %s process died (exit code %s); restarting in %.0f s", name,
-                          process.exitcode, child.backoff_s, extra={"camera": name})
+                log.error(
+                    "camera %s process died (exit code %s); restarting in %.0f s",
+                    name,
+                    process.exitcode,
+                    child.backoff_s,
+                    extra={"camera": name},
+                )
                 child.backoff_s = min(child.backoff_s * 2, BACKOFF_MAX_S)
             elif now >= child.restart_at_s:
                 child.restarts += 1
@@ -219,15 +255,22 @@ class Supervisor:
     def stalled(self, max_age_s: float) -> list[str]:
         """Cameras that should run but sent no heartbeat within `max_age_s` (a hung loop)."""
         now = self.clock()
-        return [name for name, child in self.children.items()
-                if not child.done and now - self.last_heartbeat_s.get(name, -1e18) > max_age_s]
+        return [
+            name
+            for name, child in self.children.items()
+            if not child.done and now - self.last_heartbeat_s.get(name, -1e18) > max_age_s
+        ]
 
     def stop(self) -> None:
         """Ask every child to stop, hand over their final (flushed) buckets, reap them."""
         self._stop.set()
         deadline = self.clock() + STOP_TIMEOUT_S
-        alive = lambda: [c.process for c in self.children.values()  # noqa: E731
-                         if c.process is not None and c.process.is_alive()]
+
+        def alive() -> list:
+            return [
+                c.process for c in self.children.values() if c.process is not None and c.process.is_alive()
+            ]
+
         while alive() and self.clock() < deadline:
             self.poll(0.2)  # keep draining: a child exits only once its queued messages are out
         for process in alive():

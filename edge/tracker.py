@@ -9,6 +9,7 @@ in input order and makes ids unique per `Tracker` (ids start at 0 after `reset()
 Boxes are associated by IoU in image pixels; the pipeline then projects `feet_xy` (bottom
 centre of each box) to the floor, so positions are anchored at the feet.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,9 +49,12 @@ class AxisKalman:
         self.p_pp, self.p_pv, self.p_vv = 1.0, 0.0, 1.0  # the shared 2×2 covariance block
         self.r = self.q = 1.0  # measurement and one-frame process noise variances
 
-    def set_kf_covariances(self, measurement_noise: np.ndarray | None = None,
-                           process_noise: np.ndarray | None = None,
-                           state_covariance: np.ndarray | None = None) -> None:
+    def set_kf_covariances(
+        self,
+        measurement_noise: np.ndarray | None = None,
+        process_noise: np.ndarray | None = None,
+        state_covariance: np.ndarray | None = None,
+    ) -> None:
         if measurement_noise is not None:
             self.r = _isotropic(measurement_noise, "measurement_noise")
         if process_noise is not None:
@@ -97,9 +101,14 @@ def _process_noise(q: float, frame_step: float, frame_rate: float | None) -> tup
     """One axis's process noise (pos-pos, pos-vel, vel-vel) for a step of `frame_step` frames,
     by trackers' own rule (the configured noise near one frame, white-noise acceleration
     scaling outside that band); cached, as every track of a frame asks for the same step."""
-    noise = ScalableProcessNoise(dim_x=2, pos_idx=np.array([0]), vel_idx=np.array([1]),
-                                 baseline_Q=q * np.eye(2), sigma_a2=np.array([q]),
-                                 extra_q_diagonal=np.array([q, q]))
+    noise = ScalableProcessNoise(
+        dim_x=2,
+        pos_idx=np.array([0]),
+        vel_idx=np.array([1]),
+        baseline_Q=q * np.eye(2),
+        sigma_a2=np.array([q]),
+        extra_q_diagonal=np.array([q, q]),
+    )
     matrix = noise.build_Q(frame_step, frame_rate)
     return float(matrix[0, 0]), float(matrix[0, 1]), float(matrix[1, 1])
 
@@ -181,8 +190,10 @@ class Tracker:
         `timestamp_s` (seconds, increasing) lets the motion model follow uneven frame gaps;
         without it every call is one frame period apart.
         """
-        inputs = _Indexed(xyxy=detections.xyxy.astype(np.float32, copy=False),
-                          confidence=detections.confidence.astype(np.float32, copy=False))
+        inputs = _Indexed(
+            xyxy=detections.xyxy.astype(np.float32, copy=False),
+            confidence=detections.confidence.astype(np.float32, copy=False),
+        )
         if self._warns(timestamp_s):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # repeated timestamps: skip predict, fine

@@ -3,6 +3,7 @@
 Coordinate frames: `*_xy` in image pixels unless named `floor_xy` (metres on the store's
 floor plan, x to the right and y down the plan image, origin at the plan's `origin_m`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,13 +43,13 @@ class Detections:
             raise ValueError(f"xyxy has {len(self.xyxy)} rows, confidence {len(self.confidence)}")
 
     @classmethod
-    def empty(cls) -> "Detections":
+    def empty(cls) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
 
     def __len__(self) -> int:
         return len(self.xyxy)
 
-    def __getitem__(self, index) -> "Detections":
+    def __getitem__(self, index) -> Detections:
         return Detections(self.xyxy[index].reshape(-1, 4), self.confidence[index].reshape(-1))
 
     @property
@@ -68,9 +69,7 @@ class Tracks:
     def __post_init__(self) -> None:
         object.__setattr__(self, "track_id", _as(self.track_id, (), np.int64, "track_id"))
         if len(self.track_id) != len(self.detections):
-            raise ValueError(
-                f"track_id has {len(self.track_id)} rows, detections {len(self.detections)}"
-            )
+            raise ValueError(f"track_id has {len(self.track_id)} rows, detections {len(self.detections)}")
 
     def __len__(self) -> int:
         return len(self.track_id)
@@ -94,9 +93,7 @@ class FloorObservation:
         object.__setattr__(self, "floor_xy", _as(self.floor_xy, (2,), np.float64, "floor_xy"))
         object.__setattr__(self, "track_id", _as(self.track_id, (), np.int64, "track_id"))
         if len(self.track_id) != len(self.floor_xy):
-            raise ValueError(
-                f"track_id has {len(self.track_id)} rows, floor_xy {len(self.floor_xy)}"
-            )
+            raise ValueError(f"track_id has {len(self.track_id)} rows, floor_xy {len(self.floor_xy)}")
 
     def __len__(self) -> int:
         return len(self.floor_xy)

@@ -9,6 +9,7 @@ calibrated on the shared footage (models/quantize.py); `python -m models batch M
 (models/batch.py). Both print the path and sha256 of what they wrote; neither is used by the
 edge unless configured to (see docs/performance.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,10 @@ def _show(args: argparse.Namespace, directory: Path) -> int:
         status = model_status(name, directory)
         bad += status != "ok"
         if args.command == "list":
-            print(f"{name:28s} {status:8s} input {spec.input_size_px}px  layout {spec.layout:11s} "
-                  f"classes {spec.num_classes:3d} person={spec.person_class}  {spec.license}  {spec.origin}")
+            print(
+                f"{name:28s} {status:8s} input {spec.input_size_px}px  layout {spec.layout:11s} "
+                f"classes {spec.num_classes:3d} person={spec.person_class}  {spec.license}  {spec.origin}"
+            )
         else:
             print(f"{name:28s} {status:8s} sha256 {spec.sha256}")
     return 1 if bad and args.command == "verify" else 0
@@ -36,9 +39,13 @@ def _quantize(args: argparse.Namespace, directory: Path) -> int:
     from models.quantize import QuantizeOptions, quantize
 
     found = find_model(args.model, directory)
-    options = QuantizeOptions(format=args.format, calibration=args.calibration,
-                              per_channel=not args.per_tensor, float_head=args.float_head,
-                              float_convs=args.float_convs)
+    options = QuantizeOptions(
+        format=args.format,
+        calibration=args.calibration,
+        per_channel=not args.per_tensor,
+        float_head=args.float_head,
+        float_convs=args.float_convs,
+    )
     blobs = calibration_blobs(found.spec.input_size_px, args.pets_frames, args.mall_frames)
     out = quantize(found.path, args.out / f"{found.path.stem}.int8.{options.tag}.onnx", blobs, options)
     print(f"{out} sha256 {file_sha256(out)} ({len(blobs)} calibration inputs)")
@@ -55,12 +62,17 @@ def _batch(args: argparse.Namespace, directory: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m models", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--models-dir", type=Path, default=None,
-                        help="directory holding the weights (default ${FOOTFALL_ASSETS}/models)")
+    common.add_argument(
+        "--models-dir",
+        type=Path,
+        default=None,
+        help="directory holding the weights (default ${FOOTFALL_ASSETS}/models)",
+    )
     for name in ("list", "verify"):
         commands.add_parser(name, parents=[common]).set_defaults(run=_show)
     derived = argparse.ArgumentParser(add_help=False, parents=[common])
@@ -69,16 +81,24 @@ def main(argv: list[str] | None = None) -> int:
     quantize = commands.add_parser("quantize", parents=[derived], help="INT8 copy calibrated on the footage")
     quantize.add_argument("--format", choices=["qdq", "qoperator"], default="qdq")
     quantize.add_argument("--calibration", choices=["minmax", "entropy", "percentile"], default="minmax")
-    quantize.add_argument("--per-tensor", action="store_true",
-                          help="one weight scale per tensor (default per channel)")
-    quantize.add_argument("--float-head", action="store_true",
-                          help="keep the head's last convolutions in float")
-    quantize.add_argument("--float-convs", type=int, default=2,
-                          help="keep the first N convolutions (and their inputs) in float (default 2)")
-    quantize.add_argument("--pets-frames", type=int, default=40,
-                          help="PETS09 calibration frames (default 40)")
-    quantize.add_argument("--mall-frames", type=int, default=20,
-                          help="Mall calibration frames, 4 tiles each (default 20)")
+    quantize.add_argument(
+        "--per-tensor", action="store_true", help="one weight scale per tensor (default per channel)"
+    )
+    quantize.add_argument(
+        "--float-head", action="store_true", help="keep the head's last convolutions in float"
+    )
+    quantize.add_argument(
+        "--float-convs",
+        type=int,
+        default=2,
+        help="keep the first N convolutions (and their inputs) in float (default 2)",
+    )
+    quantize.add_argument(
+        "--pets-frames", type=int, default=40, help="PETS09 calibration frames (default 40)"
+    )
+    quantize.add_argument(
+        "--mall-frames", type=int, default=20, help="Mall calibration frames, 4 tiles each (default 20)"
+    )
     quantize.set_defaults(run=_quantize)
     batch = commands.add_parser("batch", parents=[derived], help="copy taking several images per call")
     batch.add_argument("--batch", type=int, default=None, help="fixed batch size (default dynamic)")

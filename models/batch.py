@@ -7,6 +7,7 @@ recorded intermediate shapes (onnxruntime infers them again) and rewrites a Resh
 leading 1 to 0, ONNX's "copy this dim from the input". Other ops (Slice on H/W, Resize with
 per-axis scales, Concat on channels) do not depend on the batch.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,16 +39,24 @@ def batched(model: onnx.ModelProto, batch: int | None) -> onnx.ModelProto:
     del graph.value_info[:]
     targets = _reshape_targets(model)
     constants = {init.name: init for init in graph.initializer}
-    constants.update({node.output[0]: node.attribute[0].t for node in graph.node
-                      if node.op_type == "Constant" and node.output[0] in targets})
+    constants.update(
+        {
+            node.output[0]: node.attribute[0].t
+            for node in graph.node
+            if node.op_type == "Constant" and node.output[0] in targets
+        }
+    )
     for name in targets:
         if name not in constants:
             raise ValueError(f"Reshape target {name} is computed, not a constant: cannot rewrite its batch")
         shape = numpy_helper.to_array(constants[name])
         if shape[0] != 1:
             raise ValueError(f"Reshape target {name} = {shape.tolist()}: expected a leading batch 1")
-        constants[name].CopyFrom(numpy_helper.from_array(np.concatenate([[0], shape[1:]]).astype(shape.dtype),
-                                                         constants[name].name))
+        constants[name].CopyFrom(
+            numpy_helper.from_array(
+                np.concatenate([[0], shape[1:]]).astype(shape.dtype), constants[name].name
+            )
+        )
     onnx.checker.check_model(model)
     return model
 

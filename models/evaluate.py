@@ -1,5 +1,6 @@
 """How far a derived model's people (INT8, batched) are from the original's and the ground truth:
 one-to-one box matches at IoU >= 0.5, greedy by IoU, as recall and precision."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -6,6 +6,7 @@ at `PETS_SPLIT` (calibrate before, evaluate from it on), Mall frames at `MALL_SP
 calibrated on. Blobs are what the detector feeds its model: the whole frame letterboxed
 (PETS09, one pass) or each of Mall's 2×2 tiles letterboxed (the example config's tiling).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -14,9 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.assets import assets_dir
-from edge.config import Tiling
 from edge.detector import letterbox, make_tiles
+from footfall_core.assets import assets_dir
+from footfall_core.store import Tiling
 
 PETS_SPLIT = 400  # 0-based video frame index: calibrate on [0, 400), evaluate on [400, 795)
 MALL_SPLIT = 400  # 1-based frame number: evaluate on [1, 400], calibrate on (400, 800]
@@ -50,7 +51,7 @@ def mall_frames(numbers: range, root: Path | None = None) -> Iterator[tuple[int,
 def tile_crops(frame: np.ndarray, tiling: Tiling = MALL_TILING) -> list[np.ndarray]:
     """The crops the detector runs on for `frame` with `tiling` (no full-frame pass)."""
     height, width = frame.shape[:2]
-    return [frame[t.y0:t.y1, t.x0:t.x1] for t in make_tiles(width, height, tiling)]
+    return [frame[t.y0 : t.y1, t.x0 : t.x1] for t in make_tiles(width, height, tiling)]
 
 
 def calibration_blobs(size_px: int, pets_count: int = 40, mall_count: int = 20) -> list[np.ndarray]:

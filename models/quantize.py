@@ -8,6 +8,7 @@ tiles and the 192 px model nearly all of them (bench/edge_models.py). The detect
 convolutions and what follows) can be kept in float too; on the shared models that changes
 nothing but the speed.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -29,8 +30,11 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 Calibration = Literal["minmax", "entropy", "percentile"]
 Format = Literal["qdq", "qoperator"]
-METHODS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
-           "percentile": CalibrationMethod.Percentile}
+METHODS = {
+    "minmax": CalibrationMethod.MinMax,
+    "entropy": CalibrationMethod.Entropy,
+    "percentile": CalibrationMethod.Percentile,
+}
 FORMATS = {"qdq": QuantFormat.QDQ, "qoperator": QuantFormat.QOperator}
 
 
@@ -51,8 +55,15 @@ class QuantizeOptions:
     @property
     def tag(self) -> str:
         """Short file-name tag, e.g. "qdq-pc-minmax-qh-f2"."""
-        return "-".join([self.format, "pc" if self.per_channel else "pt", self.calibration,
-                         "fh" if self.float_head else "qh", f"f{self.float_convs}"])
+        return "-".join(
+            [
+                self.format,
+                "pc" if self.per_channel else "pt",
+                self.calibration,
+                "fh" if self.float_head else "qh",
+                f"f{self.float_convs}",
+            ]
+        )
 
 
 class _Blobs(CalibrationDataReader):
@@ -93,8 +104,12 @@ def leading_nodes(model: onnx.ModelProto, convs: int) -> list[str]:
     return [node.name for node in model.graph.node[:end]] if convs else []
 
 
-def quantize(model_path: Path, out_path: Path, blobs: Sequence[np.ndarray],
-             options: QuantizeOptions = QuantizeOptions()) -> Path:
+def quantize(
+    model_path: Path,
+    out_path: Path,
+    blobs: Sequence[np.ndarray],
+    options: QuantizeOptions = QuantizeOptions(),
+) -> Path:
     """Write the INT8 model of `model_path` to `out_path`, ranges calibrated on `blobs` (model
     inputs, e.g. `models.footage.calibration_blobs`)."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,10 +125,15 @@ def quantize(model_path: Path, out_path: Path, blobs: Sequence[np.ndarray],
         exclude = leading_nodes(graph, options.float_convs)
         exclude += head_nodes(graph) if options.float_head else []
         quantize_static(
-            str(prepared), str(out_path), _Blobs(model.graph.input[0].name, blobs),
-            quant_format=FORMATS[options.format], calibrate_method=METHODS[options.calibration],
-            per_channel=options.per_channel, activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8, nodes_to_exclude=exclude,
+            str(prepared),
+            str(out_path),
+            _Blobs(model.graph.input[0].name, blobs),
+            quant_format=FORMATS[options.format],
+            calibrate_method=METHODS[options.calibration],
+            per_channel=options.per_channel,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=exclude,
             extra_options={"CalibMaxIntermediateOutputs": 16},
         )
     finally:

@@ -6,6 +6,7 @@ sha256, so a missing or altered file is caught before the detector loads it. The
 file is computed once per (path, mtime, size): a long-running edge process, or tests that build
 several detectors, do not re-read tens of megabytes each time.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from edge.assets import assets_dir
+from footfall_core.assets import assets_dir
 
 Layout = Literal["yolox", "ultralytics"]
 
@@ -133,7 +134,7 @@ def find_model(name: str, models_dir: Path | str | None = None) -> ModelFile:
 
 
 def model_status(name: str, models_dir: Path | str | None = None) -> str:
-    """"ok", "missing" or "altered" for a registered model, for `python -m models verify`."""
+    """ "ok", "missing" or "altered" for a registered model, for `python -m models verify`."""
     try:
         find_model(name, models_dir)
     except ModelMissingError:

@@ -1,4 +1,5 @@
 """A private Mosquitto on a free port with its own config and directory: for `make demo` and the tests."""
+
 from __future__ import annotations
 
 import getpass
@@ -60,15 +61,18 @@ class Mosquitto:
         )
         return conf
 
-    def start(self) -> "Mosquitto":
+    def start(self) -> Mosquitto:
         conf = self.write_config()
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             wait_for_port(self.port)
-        except TimeoutError:
-            log = (self.workdir / "mosquitto.log")
-            raise RuntimeError(f"mosquitto did not start: {log.read_text() if log.exists() else ''}")
+        except TimeoutError as timeout:
+            log = self.workdir / "mosquitto.log"
+            raise RuntimeError(
+                f"mosquitto did not start: {log.read_text() if log.exists() else ''}"
+            ) from timeout
         return self
 
     def stop(self) -> None:
@@ -85,7 +89,7 @@ class Mosquitto:
         self.stop()
         self.start()
 
-    def __enter__(self) -> "Mosquitto":
+    def __enter__(self) -> Mosquitto:
         return self.start()
 
     def __exit__(self, *exc) -> None:

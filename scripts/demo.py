@@ -5,6 +5,7 @@ database with a few weeks of simulated history (marked simulated) so the trends 
 pages have something to show, then runs ingest, the dashboard and the edge on the video played
 at real speed in a loop. Ctrl-C stops every process it started.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from edge.assets import REPO_ROOT, assets_dir
+from footfall_core.assets import REPO_ROOT, assets_dir
 from scripts.broker import Mosquitto, wait_for_port
 
 PY = sys.executable
@@ -37,8 +38,9 @@ class Processes:
 
     def start(self, name: str, argv: list[str]) -> subprocess.Popen:
         log = open(self.logdir / f"{name}.log", "ab")
-        child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                 cwd=REPO_ROOT)
+        child = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO_ROOT
+        )
         return self.adopt(name, child)
 
     def adopt(self, name: str, child: subprocess.Popen) -> subprocess.Popen:
@@ -119,27 +121,87 @@ def main(argv: list[str] | None = None) -> int:
         print("demo: preparing the database and simulated history ...", flush=True)
         run([PY, "-m", "dashboard", "migrate", "--db", db_url])
         run([PY, "-m", "dashboard", "stores", "--db", db_url, "import", str(config)])
-        run([PY, "-m", "dashboard", "seed", "--db", db_url, "--stores", str(args.stores),
-             "--weeks", str(args.weeks), "--store-config", str(config)])
-        run([PY, "-m", "dashboard", "users", "--db", db_url, "add", "demo", "--role", "hq",
-             "--password-file", str(args.workdir / "password")])
+        run(
+            [
+                PY,
+                "-m",
+                "dashboard",
+                "seed",
+                "--db",
+                db_url,
+                "--stores",
+                str(args.stores),
+                "--weeks",
+                str(args.weeks),
+                "--store-config",
+                str(config),
+            ]
+        )
+        run(
+            [
+                PY,
+                "-m",
+                "dashboard",
+                "users",
+                "--db",
+                db_url,
+                "add",
+                "demo",
+                "--role",
+                "hq",
+                "--password-file",
+                str(args.workdir / "password"),
+            ]
+        )
         procs.start("ingest", [PY, "-m", "dashboard", "ingest", "--mqtt", mqtt_url, "--db", db_url])
-        procs.start("dashboard", [PY, "-m", "dashboard", "serve", "--db", db_url, "--mqtt", mqtt_url,
-                                  "--host", "127.0.0.1", "--port", str(args.port)])
-        procs.start("edge", [PY, "-m", "edge", "run", "--config", str(config), "--mqtt",
-                             "--state-dir", str(args.workdir / "edge")])
+        procs.start(
+            "dashboard",
+            [
+                PY,
+                "-m",
+                "dashboard",
+                "serve",
+                "--db",
+                db_url,
+                "--mqtt",
+                mqtt_url,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(args.port),
+            ],
+        )
+        procs.start(
+            "edge",
+            [
+                PY,
+                "-m",
+                "edge",
+                "run",
+                "--config",
+                str(config),
+                "--mqtt",
+                "--state-dir",
+                str(args.workdir / "edge"),
+            ],
+        )
         deadline = time.monotonic() + 90
         while True:  # until the dashboard listens, failing fast if a process dies
             procs.check()
             try:
                 wait_for_port(args.port, timeout_s=1)
                 break
-            except TimeoutError:
+            except TimeoutError as timeout:
                 if time.monotonic() > deadline:
-                    raise SystemExit(f"demo: the dashboard is not up after 90 s; see {procs.logdir}")
-        print(f"\nFootfall demo is running: http://127.0.0.1:{args.port}\n"
-              f"  login: demo / {password}\n  live page: http://127.0.0.1:{args.port}/stores/pets09/live\n"
-              f"  logs: {procs.logdir}\nCtrl-C stops everything.\n", flush=True)
+                    raise SystemExit(
+                        f"demo: the dashboard is not up after 90 s; see {procs.logdir}"
+                    ) from timeout
+        print(
+            f"\nFootfall demo is running: http://127.0.0.1:{args.port}\n"
+            f"  login: demo / {password}\n  live page: http://127.0.0.1:{args.port}/stores/pets09/live\n"
+            f"  logs: {procs.logdir}\nCtrl-C stops everything.\n",
+            flush=True,
+        )
         while not stop["now"]:
             procs.check()
             time.sleep(0.5)

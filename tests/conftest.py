@@ -1,4 +1,5 @@
 """Shared fixtures: the real assets, private brokers, and both database backends."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.assets import assets_dir
+from footfall_core.assets import assets_dir
 from tests.brokers import Mosquitto
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS
 from tests.databases import scratch_database
 
 PG_ADMIN_URL = os.environ.get("FOOTFALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -59,3 +61,18 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'footfall.sqlite3'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through playwright; missing Chromium fails under CI."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()

@@ -1,4 +1,5 @@
 """Scratch PostgreSQL databases for tests and benchmarks."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,5 @@
 """Ground truth of the shared footage, read straight from the dataset files (tests only)."""
+
 from __future__ import annotations
 
 from pathlib import Path

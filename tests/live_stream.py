@@ -1,6 +1,7 @@
 """One open live page, for tests and bench/dashboard_live.py: a thread reading a store's SSE
 stream (`/stores/{store}/live/events`) that keeps, per event id (the snapshot version), the
 event's data and when it arrived."""
+
 from __future__ import annotations
 
 import threading
@@ -19,8 +20,10 @@ class LiveStream(threading.Thread):
 
     def run(self) -> None:
         version = None
-        with httpx.Client(base_url=self.url, cookies=self.cookies, timeout=self.timeout_s) as client, \
-                client.stream("GET", f"/stores/{self.store}/live/events") as stream:
+        with (
+            httpx.Client(base_url=self.url, cookies=self.cookies, timeout=self.timeout_s) as client,
+            client.stream("GET", f"/stores/{self.store}/live/events") as stream,
+        ):
             for line in stream.iter_lines():
                 if line.startswith("id: "):
                     version = int(line[4:])

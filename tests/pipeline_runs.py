@@ -1,14 +1,15 @@
 """Pipeline runs over the shared footage, cached per process so that every test module that
 needs one (accuracy, privacy) pays for it once."""
+
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
-from edge.assets import REPO_ROOT
-from edge.config import StoreConfig, Tiling, load_config
 from edge.pipeline import CameraPipeline, Heartbeat, recording_config
+from footfall_core.assets import REPO_ROOT
+from footfall_core.store import StoreConfig, Tiling, load_config
 
 START = "2024-05-01T09:00:00Z"  # a fixed first-frame time: buckets are reproducible
 
@@ -30,7 +31,7 @@ def example(name: str, camera: str, **analysis) -> StoreConfig:
     return config
 
 
-@lru_cache(maxsize=None)
+@cache
 def run_example(name: str, camera: str, tiling: Tiling | None | str = "as shipped", **analysis) -> Run:
     """Replay one example camera through the whole pipeline; `tiling` replaces the cameras'
     tiling (None turns it off)."""

@@ -1,5 +1,6 @@
 """A process tree read from /proc (Linux), for the tests and benchmarks that watch the edge's
 camera processes: who forked whom, who still runs, and how much memory each holds."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +8,11 @@ from pathlib import Path
 
 def children(pid: int) -> list[int]:
     """Child processes of `pid` (of all its threads)."""
-    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+    return [
+        int(c)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for c in (task / "children").read_text().split()
+    ]
 
 
 def descendants(pid: int) -> list[int]:
@@ -39,5 +44,8 @@ def memory_mb(pid: int) -> dict[str, float]:
     rows = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
     kb = {key: int(value.split()[0]) for key, value in rows.items()}
     status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
-    return {"pss": kb["Pss"] / 1024, "private": (kb["Private_Clean"] + kb["Private_Dirty"]) / 1024,
-            "peak_rss": int(status["VmHWM"].split()[0]) / 1024}
+    return {
+        "pss": kb["Pss"] / 1024,
+        "private": (kb["Private_Clean"] + kb["Private_Dirty"]) / 1024,
+        "peak_rss": int(status["VmHWM"].split()[0]) / 1024,
+    }

@@ -9,6 +9,7 @@ frame) and JPEG compression, like a real still camera picture. Nobody is in it, 
 ground-truth figure of the clip (tests/gt.py) holds for the whole recording, shifted by
 `empty_s` seconds.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.config import StoreConfig
+from footfall_core.store import StoreConfig
 from tests.gt import PETS_FPS
 
 PATTERN = "seq_%06d.jpg"
@@ -50,8 +51,14 @@ def empty_background(frames: list[np.ndarray], every: int = 8) -> np.ndarray:
     return np.median(np.stack(frames[::every]), axis=0).astype(np.uint8)
 
 
-def write_quiet_clip(assets: Path, out_dir: Path, empty_s: float, count: int | None = None,
-                     noise_sd: float = 2.0, seed: int = 0) -> tuple[str, int]:
+def write_quiet_clip(
+    assets: Path,
+    out_dir: Path,
+    empty_s: float,
+    count: int | None = None,
+    noise_sd: float = 2.0,
+    seed: int = 0,
+) -> tuple[str, int]:
     """JPEG frames in `out_dir`: `empty_s` seconds of the empty walkway, then the first `count`
     frames of the clip. Returns (image pattern for a camera source, number of empty frames)."""
     out_dir.mkdir(parents=True, exist_ok=True)

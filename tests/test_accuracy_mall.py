@@ -2,6 +2,7 @@
 annotated ROI zone (examples/mall.yaml `roi`, the floor outline of roi_mask.png) from the whole
 pipeline against the annotated head count per frame (counts.csv; every head is in the ROI),
 averaged over the same buckets. 10 s buckets give 40 buckets over the 800 frames."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,7 +10,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from edge.config import Tiling
+from footfall_core.store import Tiling
 from tests.pipeline_runs import START, run_example
 
 pytestmark = pytest.mark.slow
@@ -37,20 +38,26 @@ def test_roi_occupancy_per_bucket_with_tiling(assets):
     run = run_example("mall", "cam1", bucket_s=BUCKET_S)  # as shipped: tiles where people are small
     assert run.config.cameras[0].tiling is not None
     errors = bucket_errors(run, assets / "datasets/mall_dev/counts.csv")
-    print(f"mall roi occupancy, tiling on: {len(errors)} buckets, MAE {np.abs(errors).mean():.2f}, "
-          f"bias {errors.mean():+.2f} people")
+    print(
+        f"mall roi occupancy, tiling on: {len(errors)} buckets, MAE {np.abs(errors).mean():.2f}, "
+        f"bias {errors.mean():+.2f} people"
+    )
     assert len(errors) >= 30
     assert np.abs(errors).mean() <= 4.0
 
 
 def test_tiling_is_what_brings_the_error_down(assets):
     """The same example with tiling off, for the report: one 416 px pass misses small people."""
-    tiled = np.abs(bucket_errors(run_example("mall", "cam1", bucket_s=BUCKET_S),
-                                 assets / "datasets/mall_dev/counts.csv")).mean()
-    whole = bucket_errors(run_example("mall", "cam1", tiling=None, bucket_s=BUCKET_S),
-                          assets / "datasets/mall_dev/counts.csv")
-    print(f"mall roi occupancy, tiling off: MAE {np.abs(whole).mean():.2f}, bias {whole.mean():+.2f} "
-          f"people (tiling on: {tiled:.2f})")
+    tiled = np.abs(
+        bucket_errors(run_example("mall", "cam1", bucket_s=BUCKET_S), assets / "datasets/mall_dev/counts.csv")
+    ).mean()
+    whole = bucket_errors(
+        run_example("mall", "cam1", tiling=None, bucket_s=BUCKET_S), assets / "datasets/mall_dev/counts.csv"
+    )
+    print(
+        f"mall roi occupancy, tiling off: MAE {np.abs(whole).mean():.2f}, bias {whole.mean():+.2f} "
+        f"people (tiling on: {tiled:.2f})"
+    )
     assert np.abs(whole).mean() > tiled + 3
 
 
@@ -61,9 +68,12 @@ def test_tiles_where_people_are_small_are_as_accurate_as_tiles_everywhere(assets
     shipped = run_example("mall", "cam1", bucket_s=BUCKET_S)
     assert shipped.config.cameras[0].tiling.small_below_input_px is not None
     band = np.abs(bucket_errors(shipped, counts_csv)).mean()
-    whole_frame_tiles = run_example("mall", "cam1", tiling=Tiling(cols=2, rows=2, overlap=0.2),
-                                    bucket_s=BUCKET_S)
+    whole_frame_tiles = run_example(
+        "mall", "cam1", tiling=Tiling(cols=2, rows=2, overlap=0.2), bucket_s=BUCKET_S
+    )
     everywhere = np.abs(bucket_errors(whole_frame_tiles, counts_csv)).mean()
-    print(f"mall roi occupancy MAE: tiles where people are small {band:.2f}, "
-          f"2x2 tiles everywhere {everywhere:.2f}")
+    print(
+        f"mall roi occupancy MAE: tiles where people are small {band:.2f}, "
+        f"2x2 tiles everywhere {everywhere:.2f}"
+    )
     assert band <= everywhere + 0.25  # measured 1.80 and 1.88 (band under 45 model px)

@@ -2,6 +2,7 @@
 whole pipeline (detector, tracker, floor projection, analytics, buckets) against the same
 figures computed directly from the annotated trajectories (gt.txt wx, wy: the floor frame of
 examples/pets09.yaml). The pipeline runs once for the module (about 10–30 s)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,6 +12,7 @@ from tests.gt import PETS_FPS, pets09_gt
 from tests.pipeline_runs import run_example
 
 pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def run():
@@ -40,8 +42,9 @@ def test_heat_grid_matches_ground_truth(run, gt):
     on_plan = (ix >= 0) & (ix < shape[1]) & (iy >= 0) & (iy < shape[0])
     np.add.at(truth, (iy[on_plan], ix[on_plan]), 1 / PETS_FPS)  # each GT frame stands for 1/7 s
     r = np.corrcoef(pipeline.ravel(), truth.ravel())[0, 1]
-    print(f"heat: pipeline {pipeline.sum():.0f} person-s, truth {truth.sum():.0f} person-s, "
-          f"Pearson r = {r:.3f}")
+    print(
+        f"heat: pipeline {pipeline.sum():.0f} person-s, truth {truth.sum():.0f} person-s, Pearson r = {r:.3f}"
+    )
     assert r >= 0.9
     assert pipeline.sum() == pytest.approx(truth.sum(), rel=0.15)
 
@@ -70,8 +73,10 @@ def test_line_counts_match_ground_truth_crossings(run, gt):
     truth_in, truth_out = _gt_crossings(gt, line.start_m, line.end_m)
     counted_in = sum(c.in_count for m in _of(run, "lines") for c in m.lines)
     counted_out = sum(c.out_count for m in _of(run, "lines") for c in m.lines)
-    print(f"line {line.name}: pipeline in {counted_in} out {counted_out}; "
-          f"ground truth in {truth_in} out {truth_out}")
+    print(
+        f"line {line.name}: pipeline in {counted_in} out {counted_out}; "
+        f"ground truth in {truth_in} out {truth_out}"
+    )
     assert truth_in > 5 and truth_out > 5, "the line must see real traffic for this test to mean anything"
     assert abs(counted_in - truth_in) <= 0.1 * truth_in
     assert abs(counted_out - truth_out) <= 0.1 * truth_out

@@ -1,4 +1,5 @@
 """Broker security: a store's credentials publish only as that store, readers only read."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,9 +9,9 @@ import paho.mqtt.client as paho
 import pytest
 
 from dashboard import broker_acl
-from edge.config import Mqtt
 from edge.outbox import Outbox
 from edge.publisher import Publisher
+from footfall_core.store import Mqtt
 from tests.brokers import Mosquitto
 from tests.transport_support import Collector, make_aggregates, wait_until
 
@@ -23,7 +24,9 @@ def secured(tmp_path):
     parser = argparse.ArgumentParser()
     broker_acl.add_arguments(parser)
     assert broker_acl.main(parser.parse_args(["--stores", str(stores), "--out", str(out)])) == 0
-    with Mosquitto(tmp_path / "mosquitto", f"password_file {out / 'passwd'}\nacl_file {out / 'acl'}\n") as broker:
+    with Mosquitto(
+        tmp_path / "mosquitto", f"password_file {out / 'passwd'}\nacl_file {out / 'acl'}\n"
+    ) as broker:
         yield broker, out / "passwords"
 
 
@@ -33,8 +36,13 @@ def _password(secrets_dir, user: str) -> str:
 
 def test_store_cannot_publish_as_another_store(secured, tmp_path):
     broker, secrets_dir = secured
-    ingest = Collector(broker.url, "footfall/v1/#", client_id="ingest-test", username="ingest",
-                       password=_password(secrets_dir, "ingest"))
+    ingest = Collector(
+        broker.url,
+        "footfall/v1/#",
+        client_id="ingest-test",
+        username="ingest",
+        password=_password(secrets_dir, "ingest"),
+    )
     own, foreign = make_aggregates("shop-a", ["cam1"], 1)[0], make_aggregates("shop-b", ["cam1"], 1)[0]
 
     # A stolen store-A box, with its own MQTT client, speaking for store B: the broker refuses
@@ -54,7 +62,9 @@ def test_store_cannot_publish_as_another_store(secured, tmp_path):
     # Our own publisher will not even try, and its store's aggregates still go through.
     password_file = secrets_dir / "edge-shop-a"
     settings = Mqtt(url=broker.url, username="edge-shop-a", password_file=str(password_file))
-    publisher = Publisher(settings, "shop-a", ["cam1"], Outbox(tmp_path / "o.sqlite3"), client_id="edge-shop-a")
+    publisher = Publisher(
+        settings, "shop-a", ["cam1"], Outbox(tmp_path / "o.sqlite3"), client_id="edge-shop-a"
+    )
     publisher.start()
     with pytest.raises(ValueError, match="'shop-a'.*'shop-b'"):
         publisher.publish_aggregate(foreign)
@@ -70,10 +80,20 @@ def test_store_cannot_publish_as_another_store(secured, tmp_path):
 
 def test_device_reads_nothing_and_wrong_password_is_refused(secured):
     broker, secrets_dir = secured
-    spy = Collector(broker.url, "footfall/v1/#", client_id="spy", username="edge-shop-a",
-                    password=_password(secrets_dir, "edge-shop-a"))
-    reader = Collector(broker.url, "footfall/v1/#", client_id="reader", username="dashboard",
-                       password=_password(secrets_dir, "dashboard"))
+    spy = Collector(
+        broker.url,
+        "footfall/v1/#",
+        client_id="spy",
+        username="edge-shop-a",
+        password=_password(secrets_dir, "edge-shop-a"),
+    )
+    reader = Collector(
+        broker.url,
+        "footfall/v1/#",
+        client_id="reader",
+        username="dashboard",
+        password=_password(secrets_dir, "dashboard"),
+    )
     writer = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="b", protocol=paho.MQTTv5)
     writer.username_pw_set("edge-shop-b", _password(secrets_dir, "edge-shop-b"))
     writer.connect("127.0.0.1", broker.port)

@@ -1,5 +1,6 @@
 """Adaptive rate (edge.adaptive): the detector's schedule while a scene is empty and when
 somebody shows up, by frame timestamps (seconds)."""
+
 from __future__ import annotations
 
 import pytest
@@ -38,7 +39,7 @@ def test_somebody_found_brings_back_the_full_rate():
     ran = schedule(AdaptiveRate(empty_after_s=2.0, empty_fps=1.0), people, 70)
     first_seen = min(i for i in ran if i >= 50)
     assert first_seen - 50 < 7  # seen within 1 / empty_fps of arriving
-    assert ran[ran.index(first_seen):] == list(range(first_seen, 70))
+    assert ran[ran.index(first_seen) :] == list(range(first_seen, 70))
 
 
 def test_clock_going_back_runs_the_detector():
@@ -48,10 +49,13 @@ def test_clock_going_back_runs_the_detector():
     assert rate.due(50.0)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"empty_after_s": -1.0}, "empty_after_s"),
-    ({"empty_fps": 0.0}, "empty_fps"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"empty_after_s": -1.0}, "empty_after_s"),
+        ({"empty_fps": 0.0}, "empty_fps"),
+    ],
+)
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AdaptiveRate(**kwargs)

@@ -1,4 +1,5 @@
 """The floor analytics on small synthetic trajectories (floor metres, seconds)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,11 +7,11 @@ import pytest
 
 from edge.aggregator import Aggregator
 from edge.analytics import Flows, Heatmap, Lines, Live, Zones
-from edge.analytics.floor import ZoneMap, sparse_sum
 from edge.analytics.flows import heading_bin
-from edge.config import FloorPlan, Line, Zone, parse_config
-from edge.contract import AGGREGATE_KINDS, parse_aggregate
 from edge.types import FloorObservation
+from footfall_core.contract import AGGREGATE_KINDS, parse_aggregate
+from footfall_core.floor import ZoneMap, sparse_sum
+from footfall_core.store import FloorPlan, Line, Zone, parse_config
 
 PLAN = FloorPlan(origin_m=(-5.0, -5.0), width_m=20.0, height_m=10.0)
 SHELF = Zone(name="shelf", polygon_m=[(0, 0), (4, 0), (4, 4), (0, 4)])
@@ -30,6 +31,7 @@ def walk(lines: Lines, ys, x: float = 2.0, track: int = 7, t0: float = 0.0) -> N
 
 
 # --- lines -------------------------------------------------------------------------------------
+
 
 def test_line_crossings_both_ways():
     lines = Lines([DOOR], hysteresis_m=0.3, track_timeout_s=3)
@@ -66,6 +68,7 @@ def test_untracked_people_never_count_and_line_state_is_pruned():
 
 
 # --- zones -------------------------------------------------------------------------------------
+
 
 def test_zone_occupancy_counts_everyone_time_weighted():
     zones = Zones([SHELF], min_dwell_s=10, exit_grace_s=1, track_timeout_s=3)
@@ -115,6 +118,7 @@ def test_stay_ends_when_the_track_times_out_and_state_is_pruned():
 
 # --- flows -------------------------------------------------------------------------------------
 
+
 def test_zone_transitions_follow_the_last_zone():
     flows = Flows(PLAN, [SHELF, TILL], flow_cell_m=1, min_step_m=0.15, track_timeout_s=3)
     path = [(2, 2), (3, 2), (5, 1), (7, 1), (7, 1.5), (2, 2)]  # shelf -> (aisle) -> till -> shelf
@@ -146,6 +150,7 @@ def test_flow_state_is_pruned():
 
 # --- heat and live -----------------------------------------------------------------------------
 
+
 def test_heatmap_person_seconds_per_cell_drops_points_off_the_plan():
     heat = Heatmap(PLAN, cell_m=0.5)
     heat.observe(obs(0, [(0.1, 0.1), (0.2, 0.3), (-4.9, 4.9), (15.1, 0), (0, -5.1)], [-1] * 5, dt_s=0.2))
@@ -166,16 +171,27 @@ def test_live_every_interval_with_zone_occupancy():
 
 # --- buckets -----------------------------------------------------------------------------------
 
+
 def test_aggregator_closes_aligned_buckets_with_covered_seconds():
-    config = parse_config({
-        "store": {"id": "shop-1"},
-        "floor_plan": {"origin_m": [-5, -5], "width_m": 20, "height_m": 10},
-        "analysis": {"bucket_s": 10},
-        "cameras": [{"name": "cam-a", "source": "x.mp4",
-                     "calibration": {"image_points_px": [[0, 0], [1, 0], [1, 1], [0, 1]],
-                                     "floor_points_m": [[0, 0], [1, 0], [1, 1], [0, 1]]}}],
-        "zones": [SHELF.model_dump()], "lines": [DOOR.model_dump()],
-    })
+    config = parse_config(
+        {
+            "store": {"id": "shop-1"},
+            "floor_plan": {"origin_m": [-5, -5], "width_m": 20, "height_m": 10},
+            "analysis": {"bucket_s": 10},
+            "cameras": [
+                {
+                    "name": "cam-a",
+                    "source": "x.mp4",
+                    "calibration": {
+                        "image_points_px": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                        "floor_points_m": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                    },
+                }
+            ],
+            "zones": [SHELF.model_dump()],
+            "lines": [DOOR.model_dump()],
+        }
+    )
     agg = Aggregator(config, "cam-a")
     t0 = 1_700_000_005.0  # 5 s into a 10 s bucket
     out = []

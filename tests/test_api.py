@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from dashboard import auth, registry
 from dashboard.app import create_app
 from dashboard.settings import Settings
-from edge.contract import (
+from footfall_core.contract import (
     FlowsAggregate,
     GridAggregate,
     LineCount,
@@ -316,35 +316,70 @@ def test_hq_reads_dead_letters_managers_do_not(app):
 
 def test_camera_health_per_day_and_over_the_range(app):
     """Uptime is covered over received seconds; mean latency is weighted by frames analysed."""
-    from edge.contract import HealthAggregate
+    from footfall_core.contract import HealthAggregate
 
     def health(start, covered_s, analysed, dropped, ms_mean, ms_max, status="ok", reconnects=0):
-        return HealthAggregate(**dict(common("s1", start), covered_s=covered_s), frames_read=1500,
-                               frames_analysed=analysed, frames_dropped=dropped, detector_ms_mean=ms_mean,
-                               detector_ms_max=ms_max, source_status=status, reconnects=reconnects)
+        return HealthAggregate(
+            **dict(common("s1", start), covered_s=covered_s),
+            frames_read=1500,
+            frames_analysed=analysed,
+            frames_dropped=dropped,
+            detector_ms_mean=ms_mean,
+            detector_ms_max=ms_max,
+            source_status=status,
+            reconnects=reconnects,
+        )
 
-    batch = [health(at(MON, 9), 60, 300, 0, 20.0, 40.0),
-             health(at(MON, 9, 1), 30, 100, 15, 40.0, 90.0, "reconnecting", 1),
-             health(at(TUE, 9), 60, 300, 0, 10.0, 15.0)]
+    batch = [
+        health(at(MON, 9), 60, 300, 0, 20.0, 40.0),
+        health(at(MON, 9, 1), 30, 100, 15, 40.0, 90.0, "reconnecting", 1),
+        health(at(TUE, 9), 60, 300, 0, 10.0, 15.0),
+    ]
     assert app.state.storage.write_aggregates(batch) == 3
     boss = client(app, "boss")
     data = boss.get("/api/v1/stores/s1/health", params=dict(start="2026-03-02", end="2026-03-03")).json()
     monday, tuesday = data["days"]
     assert (monday["camera"], monday["local_date"], monday["buckets"], monday["degraded_buckets"]) == (
-        "c1", "2026-03-02", 2, 1)
+        "c1",
+        "2026-03-02",
+        2,
+        1,
+    )
     assert monday["uptime"] == pytest.approx(90 / 120)
     assert monday["detector_ms_mean"] == pytest.approx((20 * 300 + 40 * 100) / 400)
     assert monday["detector_ms_max"] == 90 and monday["reconnects"] == 1
     assert monday["dropped_share"] == pytest.approx(15 / 3000)
     assert tuesday["uptime"] == 1 and tuesday["detector_ms_mean"] == pytest.approx(10)
     (camera,) = data["cameras"]
-    assert camera["camera"] == "c1" and camera["buckets"] == 3 and camera["uptime"] == pytest.approx(150 / 180)
-    assert camera["detector_ms_mean"] == pytest.approx((6000 + 4000 + 3000) / 700) and camera["detector_ms_max"] == 90
-    rows = list(csv.DictReader(io.StringIO(
-        boss.get("/api/v1/stores/s1/health", params=dict(start="2026-03-02", end="2026-03-03", format="csv")).text)))
-    assert [(r["local_date"], float(r["uptime"])) for r in rows] == [("2026-03-02", 0.75), ("2026-03-03", 1.0)]
+    assert (
+        camera["camera"] == "c1" and camera["buckets"] == 3 and camera["uptime"] == pytest.approx(150 / 180)
+    )
+    assert (
+        camera["detector_ms_mean"] == pytest.approx((6000 + 4000 + 3000) / 700)
+        and camera["detector_ms_max"] == 90
+    )
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                boss.get(
+                    "/api/v1/stores/s1/health",
+                    params=dict(start="2026-03-02", end="2026-03-03", format="csv"),
+                ).text
+            )
+        )
+    )
+    assert [(r["local_date"], float(r["uptime"])) for r in rows] == [
+        ("2026-03-02", 0.75),
+        ("2026-03-03", 1.0),
+    ]
     ranking = boss.get("/api/v1/compare", params=dict(start="2026-03-02", end="2026-03-03")).json()["stores"]
     assert {r["store"]: r["uptime"] for r in ranking} == {"s1": pytest.approx(150 / 180), "s2": None}
     ann = client(app, "ann")
-    assert ann.get("/api/v1/stores/s1/health", params=dict(start="2026-03-02", end="2026-03-03")).status_code == 403
-    assert boss.get("/api/v1/stores/nope/health", params=dict(start="2026-03-02", end="2026-03-03")).status_code == 404
+    assert (
+        ann.get("/api/v1/stores/s1/health", params=dict(start="2026-03-02", end="2026-03-03")).status_code
+        == 403
+    )
+    assert (
+        boss.get("/api/v1/stores/nope/health", params=dict(start="2026-03-02", end="2026-03-03")).status_code
+        == 404
+    )

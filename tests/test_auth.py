@@ -11,7 +11,7 @@ from dashboard import tables as t
 from dashboard.__main__ import main as dashboard_main
 from dashboard.settings import Settings, SettingsError
 from dashboard.storage import Storage
-from edge.config import load_config
+from footfall_core.store import load_config
 
 GOOD_SECRET = "Qm9uam91ciBsZSBtb25kZSwgYydlc3QgdW4gdGVzdA-9f8e7d"
 
@@ -195,8 +195,23 @@ def test_removing_a_store_deletes_it_everywhere_and_removing_a_user_ends_its_tok
     assert storage.write_aggregates(kept + gone) == len(kept + gone)
     password = tmp_path / "pw"
     password.write_text("a good password\n")
-    assert dashboard_main(["users", *db, "add", "ann", "--role", "manager", "--stores", "pets09,other",
-                           "--password-file", str(password)]) == 0
+    assert (
+        dashboard_main(
+            [
+                "users",
+                *db,
+                "add",
+                "ann",
+                "--role",
+                "manager",
+                "--stores",
+                "pets09,other",
+                "--password-file",
+                str(password),
+            ]
+        )
+        == 0
+    )
     with storage.engine.begin() as conn:
         token = auth.new_token(conn, "ann")
 

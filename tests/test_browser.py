@@ -2,52 +2,23 @@
 SQLite database filled through the ingest path (tests/pages_data.py), with a real Mosquitto
 for the live page. Screenshots of each page go to artifacts/screenshots/.
 """
+
 from __future__ import annotations
 
-import threading
 import time
-from pathlib import Path
+from datetime import UTC
 
 import paho.mqtt.client as mqtt
 import pytest
-import uvicorn
 
 from dashboard.app import create_app
 from dashboard.settings import Settings
-from edge.config import Mqtt
-from edge.contract import LiveMessage, LiveZone, StatusMessage, live_topic, status_topic
+from footfall_core.contract import LiveMessage, LiveZone, StatusMessage, live_topic, status_topic
+from footfall_core.store import Mqtt
 from tests import pages_data
-from tests.brokers import free_port, wait_for_port
+from tests.browser_support import SCREENSHOTS, Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-
-
-class Server:
-    """uvicorn in a thread on a free port; stopped by setting should_exit."""
-
-    def __init__(self, app):
-        self.app = app
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    timeout_graceful_shutdown=5))
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> "Server":
-        self.thread.start()
-        wait_for_port(self.port)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
 
 
 @pytest.fixture(scope="module")
@@ -62,18 +33,6 @@ def server(database, broker):
     settings = Settings(db_url=database, secret_key="browser-tests-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url))
     with Server(create_app(settings)) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 class Page:
@@ -129,13 +88,21 @@ def publish(url_port: int, topic: str, payload: bytes, retain: bool = False) -> 
 
 
 def live_message(occupancy: dict[str, int]) -> bytes:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return LiveMessage(store="north", sent_at=datetime.now(timezone.utc), cell_m=1.0,
-                       people=sum(occupancy.values()),
-                       zones=[LiveZone(zone=z, occupancy=n) for z, n in occupancy.items()],
-                       cells=[(2, 2, occupancy.get("entrance", 0)), (9, 6, occupancy.get("aisle", 0)),
-                              (16, 8, occupancy.get("tills", 0))], cameras=["cam1"]).to_json()
+    return LiveMessage(
+        store="north",
+        sent_at=datetime.now(UTC),
+        cell_m=1.0,
+        people=sum(occupancy.values()),
+        zones=[LiveZone(zone=z, occupancy=n) for z, n in occupancy.items()],
+        cells=[
+            (2, 2, occupancy.get("entrance", 0)),
+            (9, 6, occupancy.get("aisle", 0)),
+            (16, 8, occupancy.get("tills", 0)),
+        ],
+        cameras=["cam1"],
+    ).to_json()
 
 
 def test_trends_page_draws_every_chart_with_data(browser, server):
@@ -153,8 +120,9 @@ def test_trends_page_draws_every_chart_with_data(browser, server):
         flows = tab.traces("week-flows")
         assert {"walks", "transitions"} <= {t["name"] for t in flows}
         # Week 10 is busier, and the till queue moved one cell down: 3 cells up, 1 down.
-        diff = tab.page.evaluate("document.getElementById('week-difference').data[0].z.flat()"
-                                 ".filter(v => v !== null)")
+        diff = tab.page.evaluate(
+            "document.getElementById('week-difference').data[0].z.flat().filter(v => v !== null)"
+        )
         assert sum(v > 0 for v in diff) == 3 and sum(v < 0 for v in diff) == 1
         dwell = tab.traces("dwell")
         assert {t["name"] for t in dwell} == set(pages_data.ZONES)
@@ -176,8 +144,9 @@ def test_compare_page_ranks_and_exports(browser, server):
         tab.page.wait_for_load_state("networkidle")
         stores = tab.page.eval_on_selector_all("#ranking tbody tr", "rows => rows.map(r => r.dataset.store)")
         assert stores == ["north", "south"]  # north has twice the visitors
-        footfall = tab.page.eval_on_selector_all("#ranking tbody tr td:nth-child(4)",
-                                                 "cells => cells.map(c => +c.dataset.value)")
+        footfall = tab.page.eval_on_selector_all(
+            "#ranking tbody tr td:nth-child(4)", "cells => cells.map(c => +c.dataset.value)"
+        )
         assert footfall == [pages_data.week_footfall(s, 9) + pages_data.week_footfall(s, 10) for s in stores]
         daily = tab.traces("daily")
         assert [t["points"] for t in daily] == [pages_data.DAYS, pages_data.DAYS]
@@ -189,7 +158,9 @@ def test_compare_page_ranks_and_exports(browser, server):
         tab.page.select_option("select[name=region]", "west")
         tab.page.click("form.filters button")
         tab.page.wait_for_load_state("networkidle")
-        assert tab.page.eval_on_selector_all("#ranking tbody tr", "rows => rows.map(r => r.dataset.store)") == ["south"]
+        assert tab.page.eval_on_selector_all(
+            "#ranking tbody tr", "rows => rows.map(r => r.dataset.store)"
+        ) == ["south"]
         links = tab.page.locator("a.csv")
         ranking_csv = tab.page.request.get(links.nth(0).evaluate("a => a.href"))
         assert ranking_csv.status == 200 and ranking_csv.text().splitlines()[1].startswith("south,")
@@ -206,21 +177,29 @@ def test_compare_page_ranks_and_exports(browser, server):
 
 
 def test_live_page_follows_the_broker(browser, server, broker):
-    publish(broker.port, status_topic("north", "cam1"),
-            StatusMessage(store="north", camera="cam1", status="online").to_json(), retain=True)
+    publish(
+        broker.port,
+        status_topic("north", "cam1"),
+        StatusMessage(store="north", camera="cam1", status="online").to_json(),
+        retain=True,
+    )
     tab = Page(browser, server, "anna")
     try:
         assert "/stores/north/live" in tab.page.url  # a manager lands on their store
         tab.page.wait_for_selector("#live-connection.online")
         publish(broker.port, live_topic("north"), live_message({"entrance": 1, "aisle": 2, "tills": 1}))
-        tab.page.wait_for_function("document.querySelector('#live-zones tr[data-zone=aisle] .occupancy')"
-                                   "?.textContent === '2'", timeout=5000)
+        tab.page.wait_for_function(
+            "document.querySelector('#live-zones tr[data-zone=aisle] .occupancy')?.textContent === '2'",
+            timeout=5000,
+        )
         assert tab.page.inner_text("#live-people") == "4"
         assert tab.page.get_attribute("#live-zones tr[data-zone=tills]", "class") in (None, "")
         started = time.monotonic()
         publish(broker.port, live_topic("north"), live_message({"entrance": 1, "aisle": 2, "tills": 5}))
-        tab.page.wait_for_function("document.querySelector('#live-zones tr[data-zone=tills] .occupancy')"
-                                   "?.textContent === '5'", timeout=5000)
+        tab.page.wait_for_function(
+            "document.querySelector('#live-zones tr[data-zone=tills] .occupancy')?.textContent === '5'",
+            timeout=5000,
+        )
         print(f"live update reached the page {time.monotonic() - started:.3f} s after publishing")
         assert tab.page.get_attribute("#live-zones tr[data-zone=tills]", "class") == "crowded"
         bubbles = next(t for t in tab.traces("live-map") if t["name"] == "zone occupancy")
@@ -229,8 +208,12 @@ def test_live_page_follows_the_broker(browser, server, broker):
         assert heat["total"] == 8
         assert tab.page.inner_text("#live-cameras tr[data-camera=cam1] .badge") == "online"
         tab.shot("live")
-        publish(broker.port, status_topic("north", "cam1"),
-                StatusMessage(store="north", camera="cam1", status="offline").to_json(), retain=True)
+        publish(
+            broker.port,
+            status_topic("north", "cam1"),
+            StatusMessage(store="north", camera="cam1", status="offline").to_json(),
+            retain=True,
+        )
         tab.page.wait_for_selector("#live-cameras tr[data-camera=cam1] .badge.offline", timeout=5000)
         assert tab.errors == []
         hub = server.app.state.live_hub
@@ -246,8 +229,13 @@ def test_live_page_follows_the_broker(browser, server, broker):
 def test_manager_gets_403_and_no_data_for_another_store(browser, server):
     tab = Page(browser, server, "anna")
     try:
-        for path in ("/stores/south/live", "/stores/south/trends?week=2026-W10", "/stores/south/live/events",
-                     "/api/v1/stores/south/trends?iso_year=2026&iso_week=10", "/api/v1/stores/south/live"):
+        for path in (
+            "/stores/south/live",
+            "/stores/south/trends?week=2026-W10",
+            "/stores/south/live/events",
+            "/api/v1/stores/south/trends?iso_year=2026&iso_week=10",
+            "/api/v1/stores/south/live",
+        ):
             response = tab.page.request.get(server.url + path)
             assert response.status == 403, path
             body = response.text()
@@ -277,13 +265,19 @@ def test_login_page_refuses_bad_password_and_cross_site_posts(browser, server):
         page.click("button[type=submit]")
         assert "Wrong user name or password" in page.inner_text(".error")
         token = page.get_attribute("input[name=csrf_token]", "value")
-        forged = page.request.post(server.url + "/login", form=dict(
-            username="hq", password=pages_data.PASSWORD, csrf_token="forged", next="/"),
-            headers={"Origin": server.url}, max_redirects=0)
+        forged = page.request.post(
+            server.url + "/login",
+            form=dict(username="hq", password=pages_data.PASSWORD, csrf_token="forged", next="/"),
+            headers={"Origin": server.url},
+            max_redirects=0,
+        )
         assert forged.status == 403
-        other_site = page.request.post(server.url + "/login", form=dict(
-            username="hq", password=pages_data.PASSWORD, csrf_token=token, next="/"),
-            headers={"Origin": "http://evil.example"}, max_redirects=0)
+        other_site = page.request.post(
+            server.url + "/login",
+            form=dict(username="hq", password=pages_data.PASSWORD, csrf_token=token, next="/"),
+            headers={"Origin": "http://evil.example"},
+            max_redirects=0,
+        )
         assert other_site.status == 403
         assert page.request.get(server.url + "/compare", max_redirects=0).status == 303  # still logged out
     finally:
@@ -298,27 +292,54 @@ def seeded_url(tmp_path_factory) -> str:
     from dashboard.storage import Storage
 
     url = f"sqlite:///{tmp_path_factory.mktemp('seeded') / 'chain.sqlite3'}"
-    assert dashboard_main(["--log-level", "WARNING", "seed", "--db", url, "--stores", "3", "--weeks", "2",
-                           "--end", "2026-03-09"]) == 0
+    assert (
+        dashboard_main(
+            [
+                "--log-level",
+                "WARNING",
+                "seed",
+                "--db",
+                url,
+                "--stores",
+                "3",
+                "--weeks",
+                "2",
+                "--end",
+                "2026-03-09",
+            ]
+        )
+        == 0
+    )
     with Storage(url).engine.begin() as conn:
         auth.add_user(conn, "hq", "hq", pages_data.PASSWORD)
     return url
 
 
 def test_every_page_of_a_seeded_chain_draws_data(browser, seeded_url, broker):
-    settings = Settings(db_url=seeded_url, secret_key="browser-tests-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url))
+    settings = Settings(
+        db_url=seeded_url, secret_key="browser-tests-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url)
+    )
     with Server(create_app(settings)) as running:
         tab = Page(browser, running, "hq")
         try:
             assert tab.open("/compare?start=2026-02-23&end=2026-03-08").status == 200
-            stores = tab.page.eval_on_selector_all("#ranking tbody tr", "rows => rows.map(r => r.dataset.store)")
+            stores = tab.page.eval_on_selector_all(
+                "#ranking tbody tr", "rows => rows.map(r => r.dataset.store)"
+            )
             assert sorted(stores) == ["store-001", "store-002", "store-003"]
             for chart in ("daily", "density", "dwell-ranking", "multiples"):
                 assert all(t["nonzero"] > 0 for t in tab.traces(chart)), chart
             tab.shot("seeded-compare")
             for store in stores:
                 assert tab.open(f"/stores/{store}/trends?week=2026-W10").status == 200
-                for chart in ("by-hour", "by-weekday", "hour-weekday", "week-heat", "week-difference", "dwell"):
+                for chart in (
+                    "by-hour",
+                    "by-weekday",
+                    "hour-weekday",
+                    "week-heat",
+                    "week-difference",
+                    "dwell",
+                ):
                     assert any(t["nonzero"] > 0 for t in tab.traces(chart)), (store, chart)
                 assert any(t["name"] == "walks" and t["points"] > 0 for t in tab.traces("week-flows")), store
                 assert tab.open(f"/stores/{store}/live").status == 200

@@ -1,5 +1,6 @@
 """The calibration page's access token: without it nothing is served or saved, with it the
 page works through a cookie; `python -m calibration serve` makes one per run and prints it."""
+
 from pathlib import Path
 from unittest import mock
 from urllib.parse import parse_qs, urlparse
@@ -9,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from calibration import __main__ as cli
 from calibration.web import TOKEN_COOKIE, create_app
-from edge.config import load_config
+from footfall_core.store import load_config
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "pets09.yaml"
 TOKEN = "s3cret-Token_for-tests"
@@ -22,8 +23,16 @@ def store(tmp_path, assets) -> Path:
     return path
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/"), ("GET", "/api/store"), ("GET", "/static/calibrate.js"),
-                                          ("GET", "/api/cameras/view001/snapshot.jpg"), ("PUT", "/api/layout")])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/"),
+        ("GET", "/api/store"),
+        ("GET", "/static/calibrate.js"),
+        ("GET", "/api/cameras/view001/snapshot.jpg"),
+        ("PUT", "/api/layout"),
+    ],
+)
 @pytest.mark.parametrize("given", [None, "wrong", TOKEN[:-1]])
 def test_without_the_token_nothing_is_served_or_saved(store, method, path, given):
     before = store.read_text()

@@ -1,4 +1,5 @@
 """`python -m calibration solve | check` on the PETS09 example."""
+
 from pathlib import Path
 
 import cv2
@@ -7,10 +8,10 @@ import pytest
 import yaml
 
 from calibration.__main__ import main
-from calibration.frames import first_frame
 from calibration.check import GRID_BGR
-from calibration.geometry import CameraGeometry
-from edge.config import load_config
+from calibration.frames import first_frame
+from footfall_core.geometry import CameraGeometry
+from footfall_core.store import load_config
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "pets09.yaml"
 
@@ -42,7 +43,9 @@ def test_solve_writes_the_homography_back_keeping_comments_and_order(tmp_path, c
     assert [line for line in after.splitlines() if line in before.splitlines()] == before.splitlines()
     stored = np.array(yaml.safe_load(after)["cameras"][0]["calibration"]["homography"])
     camera = load_config(path).camera("view001")
-    solved = CameraGeometry.solve("view001", camera.calibration.image_points_px, camera.calibration.floor_points_m)
+    solved = CameraGeometry.solve(
+        "view001", camera.calibration.image_points_px, camera.calibration.floor_points_m
+    )
     np.testing.assert_allclose(stored, solved.homography / solved.homography[2, 2], rtol=1e-8)
     # solving again replaces the matrix in place
     assert main(["solve", str(path), "--camera", "view001"]) == 0
@@ -50,7 +53,9 @@ def test_solve_writes_the_homography_back_keeping_comments_and_order(tmp_path, c
 
 
 def test_solve_flags_an_outlier_and_writes_nothing(tmp_path, capsys):
-    path = example_without_homography(tmp_path, lambda t: t.replace("[-9.1685, -9.0468]", "[-7.1685, -9.0468]"))
+    path = example_without_homography(
+        tmp_path, lambda t: t.replace("[-9.1685, -9.0468]", "[-7.1685, -9.0468]")
+    )
     before = path.read_text()
     assert main(["solve", str(path), "--camera", "view001"]) == 1
     out = capsys.readouterr()
@@ -66,7 +71,7 @@ def test_unknown_camera_is_an_error_naming_it(tmp_path, capsys):
 
 def grid_drawn_near(image, point_px, radius=1):
     x, y = np.round(point_px).astype(int)
-    patch = image[y - radius:y + radius + 1, x - radius:x + radius + 1]
+    patch = image[y - radius : y + radius + 1, x - radius : x + radius + 1]
     return bool((patch == GRID_BGR).all(axis=2).any())
 
 
@@ -78,9 +83,16 @@ def test_check_draws_the_grid_on_the_floor_only(tmp_path, assets, frame_kind):
         frame_path = tmp_path / "snapshot.png"
         cv2.imwrite(str(frame_path), first_frame(str(video)))
     out = tmp_path / "check"
-    assert main(["check", str(EXAMPLE), "--camera", "view001", "--frame", str(frame_path), "--out", str(out)]) == 0
+    assert (
+        main(["check", str(EXAMPLE), "--camera", "view001", "--frame", str(frame_path), "--out", str(out)])
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == [
-        "coverage_view001.png", "ownership.png", "view001_frame.png", "view001_plan.png"]
+        "coverage_view001.png",
+        "ownership.png",
+        "view001_frame.png",
+        "view001_plan.png",
+    ]
     config = load_config(EXAMPLE)
     geometry = CameraGeometry.from_config(config.camera("view001"))
 
@@ -97,7 +109,7 @@ def test_check_draws_the_grid_on_the_floor_only(tmp_path, assets, frame_kind):
     plan = cv2.imread(str(out / "view001_plan.png"))
     assert plan.shape == (500, 540, 3)  # 27 m × 25 m at 20 px per m
     x_px, y_px = (np.array([-10.0, -7.5]) - config.floor_plan.origin_m) * 20
-    assert (plan[int(y_px), int(x_px) - 1:int(x_px) + 2] == GRID_BGR).all(axis=1).any()
+    assert (plan[int(y_px), int(x_px) - 1 : int(x_px) + 2] == GRID_BGR).all(axis=1).any()
     # the plan's top-left corner (x -21 m, y -17 m) is outside the camera's view: black
     assert (plan[3:8, 3:8] == 0).all()
     # where the camera sees the walkway (floor (-8.5, -4.5)) the warped frame shows its grey

@@ -1,18 +1,21 @@
 """The example stores fit their footage: solved homographies, zones and lines where people are."""
+
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from calibration.geometry import CameraGeometry
-from edge.analytics.floor import in_polygon
-from edge.config import load_config
+from footfall_core.floor import in_polygon
+from footfall_core.geometry import CameraGeometry
+from footfall_core.store import load_config
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@pytest.mark.parametrize("name, camera, size_px", [("pets09", "view001", (768, 576)), ("mall", "cam1", (640, 480))])
+@pytest.mark.parametrize(
+    "name, camera, size_px", [("pets09", "view001", (768, 576)), ("mall", "cam1", (640, 480))]
+)
 def test_examples_carry_a_solved_homography_and_shapes_on_the_plan(name, camera, size_px):
     config = load_config(EXAMPLES / f"{name}.yaml")
     cal = config.camera(camera).calibration
@@ -30,7 +33,9 @@ def test_examples_carry_a_solved_homography_and_shapes_on_the_plan(name, camera,
 def pets09_tracks(assets):
     gt = np.loadtxt(assets / "datasets/pets09_s2l1/gt/gt.txt", delimiter=",")
     gt = gt[gt[:, 6] == 1]
-    return {int(i): gt[gt[:, 1] == i][np.argsort(gt[gt[:, 1] == i][:, 0])][:, 7:9] for i in np.unique(gt[:, 1])}
+    return {
+        int(i): gt[gt[:, 1] == i][np.argsort(gt[gt[:, 1] == i][:, 0])][:, 7:9] for i in np.unique(gt[:, 1])
+    }
 
 
 def test_pets09_zones_hold_the_walkers_and_the_line_is_crossed_by_most(assets):
@@ -111,6 +116,8 @@ def test_mall_roi_zone_counts_detected_people_like_the_annotated_region(assets):
         truth.append(counts[frame - 1, 1])
     zone_mae = np.abs(np.subtract(in_zone, truth)).mean()
     roi_mae = np.abs(np.subtract(head_in_roi, truth)).mean()
-    print(f"mall, {len(truth)} frames: roi zone occupancy MAE {zone_mae:.2f}, heads in ROI MAE {roi_mae:.2f} "
-          f"(mean count {np.mean(truth):.1f})")
+    print(
+        f"mall, {len(truth)} frames: roi zone occupancy MAE {zone_mae:.2f}, heads in ROI MAE {roi_mae:.2f} "
+        f"(mean count {np.mean(truth):.1f})"
+    )
     assert abs(zone_mae - roi_mae) < 1.0 and zone_mae < 0.35 * np.mean(truth)

@@ -1,17 +1,20 @@
 """Camera ↔ floor geometry: exact synthetic cameras, the real PETS09 calibration, bad inputs."""
+
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from calibration.geometry import CalibrationError, CameraGeometry
-from edge.config import load_config
+from footfall_core.geometry import CalibrationError, CameraGeometry
+from footfall_core.store import load_config
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def synthetic_camera(height_m=4.0, tilt_deg=35.0, f_px=800.0, size_px=(1280, 720), at_m=(0.0, 0.0), yaw_deg=0.0):
+def synthetic_camera(
+    height_m=4.0, tilt_deg=35.0, f_px=800.0, size_px=(1280, 720), at_m=(0.0, 0.0), yaw_deg=0.0
+):
     """A pinhole camera `height_m` above floor point `at_m`, looking along floor +y turned by
     `yaw_deg` (towards +x), tilted down. Returns (K, rvec, tvec) such that cv2.projectPoints
     maps floor (x, y, 0) to pixels."""
@@ -127,17 +130,35 @@ def pets09_points_with_typo():
     return cal.image_points_px, floor
 
 
-@pytest.mark.parametrize("image_px, floor_m, size, expect", [
-    (SQUARE_PX[:3], SQUARE_M[:3], None, "at least 4 point pairs, got 3"),
-    ([[0, 0], [100, 1], [200, 2], [300, 3], [400, 4]], SQUARE_M + [[2, 2]], None, "all points are (nearly) on one line"),
-    (with_point(SQUARE_PX, 3, [300, 110]), SQUARE_M, None, "point 3 (300, 110) px are (nearly) on one line"),
-    ([[0, 0], [100, 10], [200, 20], [300, 30], [150, 300]], [[0, 0], [1, 0], [2, 0], [3, 0], [1.5, 3]], None,
-     "point 0 (0, 0) px, point 1 (100, 10) px, point 2 (200, 20) px, point 3 (300, 30) px are (nearly) on one line"),
-    (SQUARE_PX, with_point(SQUARE_M, 2, [2, 0]), None, "point 2 (2, 0) m are (nearly) on one line"),
-    (SQUARE_PX, SQUARE_M, (510, 500), "point 2 (520, 400) px is outside the 510x500 frame"),
-    (with_point(SQUARE_PX, 0, [float("nan"), 1]), SQUARE_M, None, "point 0 is not a finite number"),
-    (*pets09_points_with_typo(), None, "point 4 (479.3, 300.5) px → -7.1685, -9.0468 m is off by"),
-])
+@pytest.mark.parametrize(
+    "image_px, floor_m, size, expect",
+    [
+        (SQUARE_PX[:3], SQUARE_M[:3], None, "at least 4 point pairs, got 3"),
+        (
+            [[0, 0], [100, 1], [200, 2], [300, 3], [400, 4]],
+            SQUARE_M + [[2, 2]],
+            None,
+            "all points are (nearly) on one line",
+        ),
+        (
+            with_point(SQUARE_PX, 3, [300, 110]),
+            SQUARE_M,
+            None,
+            "point 3 (300, 110) px are (nearly) on one line",
+        ),
+        (
+            [[0, 0], [100, 10], [200, 20], [300, 30], [150, 300]],
+            [[0, 0], [1, 0], [2, 0], [3, 0], [1.5, 3]],
+            None,
+            "point 0 (0, 0) px, point 1 (100, 10) px, point 2 (200, 20) px, point 3 (300, 30) px are "
+            "(nearly) on one line",
+        ),
+        (SQUARE_PX, with_point(SQUARE_M, 2, [2, 0]), None, "point 2 (2, 0) m are (nearly) on one line"),
+        (SQUARE_PX, SQUARE_M, (510, 500), "point 2 (520, 400) px is outside the 510x500 frame"),
+        (with_point(SQUARE_PX, 0, [float("nan"), 1]), SQUARE_M, None, "point 0 is not a finite number"),
+        (*pets09_points_with_typo(), None, "point 4 (479.3, 300.5) px → -7.1685, -9.0468 m is off by"),
+    ],
+)
 def test_bad_calibrations_name_the_camera_and_the_point(image_px, floor_m, size, expect):
     with pytest.raises(CalibrationError) as err:
         CameraGeometry.solve("door-cam", image_px, floor_m, image_size_px=size)
@@ -158,9 +179,19 @@ def test_stored_homography_is_used_only_while_it_fits(assets):
     camera = load_config(EXAMPLES / "pets09.yaml").camera("view001")
     cal = camera.calibration
     solved = CameraGeometry.solve("view001", cal.image_points_px, cal.floor_points_m)
-    stored = camera.model_copy(update={"calibration": camera.calibration.model_copy(
-        update={"homography": (solved.homography * 3).tolist()})})
+    stored = camera.model_copy(
+        update={
+            "calibration": camera.calibration.model_copy(
+                update={"homography": (solved.homography * 3).tolist()}
+            )
+        }
+    )
     np.testing.assert_allclose(CameraGeometry.from_config(stored).homography, solved.homography * 3)
-    stale = camera.model_copy(update={"calibration": camera.calibration.model_copy(
-        update={"homography": np.diag([0.02, 0.02, 1.0]).tolist()})})
+    stale = camera.model_copy(
+        update={
+            "calibration": camera.calibration.model_copy(
+                update={"homography": np.diag([0.02, 0.02, 1.0]).tolist()}
+            )
+        }
+    )
     np.testing.assert_allclose(CameraGeometry.from_config(stale).errors_m, solved.errors_m, atol=1e-9)

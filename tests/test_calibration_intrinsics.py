@@ -1,4 +1,5 @@
 """Lens intrinsics from chessboard pictures rendered through a known distorted camera."""
+
 from pathlib import Path
 
 import cv2
@@ -6,9 +7,9 @@ import numpy as np
 import pytest
 
 from calibration.__main__ import main
-from calibration.geometry import CameraGeometry
 from calibration.intrinsics import calibrate
-from edge.config import load_config
+from footfall_core.geometry import CameraGeometry
+from footfall_core.store import load_config
 from tests.test_calibration_geometry import project, synthetic_camera
 
 SIZE_PX = (800, 600)
@@ -23,7 +24,7 @@ def board_texture() -> np.ndarray:
     """The printed board: 10×7 squares of 25 mm with a one-square white margin, grey levels."""
     cols, rows = BOARD[0] + 1, BOARD[1] + 1
     side = int(SQUARE_MM * TEXTURE_PX_PER_MM)
-    squares = (np.add.outer(np.arange(rows), np.arange(cols)) % 2 == 0)
+    squares = np.add.outer(np.arange(rows), np.arange(cols)) % 2 == 0
     texture = np.kron(squares, np.ones((side, side))).astype(np.uint8) * 235 + 20
     return cv2.copyMakeBorder(texture, side, side, side, side, cv2.BORDER_CONSTANT, value=255)
 
@@ -43,15 +44,27 @@ def render(rvec, tvec, texture) -> np.ndarray:
     tex = (board_mm + 2 * SQUARE_MM) * TEXTURE_PX_PER_MM  # first inner corner sits 2 squares in
     tex[scale <= 0] = -1
     maps = tex.astype(np.float32).reshape(height, width, 2)
-    image = cv2.remap(texture, maps[..., 0], maps[..., 1], cv2.INTER_AREA if side < 50 else cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_CONSTANT, borderValue=60)
+    image = cv2.remap(
+        texture,
+        maps[..., 0],
+        maps[..., 1],
+        cv2.INTER_AREA if side < 50 else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=60,
+    )
     return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
 
 
 POSES = [  # (rotation vector rad, translation mm): the board tilted and moved around the view
-    ((0.0, 0.0, 0.0), (-100, -60, 450)), ((0.35, 0.0, 0.0), (-110, -80, 480)), ((-0.35, 0.1, 0.0), (-90, -50, 470)),
-    ((0.0, 0.4, 0.05), (-150, -60, 500)), ((0.1, -0.45, -0.05), (-60, -70, 520)), ((0.3, 0.3, 0.1), (-200, -150, 600)),
-    ((-0.3, -0.3, 0.0), (-10, 0, 600)), ((0.2, -0.2, 0.3), (-230, 20, 620)), ((-0.2, 0.25, -0.3), (30, -160, 640)),
+    ((0.0, 0.0, 0.0), (-100, -60, 450)),
+    ((0.35, 0.0, 0.0), (-110, -80, 480)),
+    ((-0.35, 0.1, 0.0), (-90, -50, 470)),
+    ((0.0, 0.4, 0.05), (-150, -60, 500)),
+    ((0.1, -0.45, -0.05), (-60, -70, 520)),
+    ((0.3, 0.3, 0.1), (-200, -150, 600)),
+    ((-0.3, -0.3, 0.0), (-10, 0, 600)),
+    ((0.2, -0.2, 0.3), (-230, 20, 620)),
+    ((-0.2, 0.25, -0.3), (30, -160, 640)),
 ]
 
 
@@ -72,8 +85,10 @@ def chessboards(tmp_path_factory) -> list[Path]:
 def test_intrinsics_recover_the_rendering_camera(chessboards):
     images = {p.name: cv2.imread(str(p)) for p in chessboards}
     result = calibrate(images, BOARD, SQUARE_MM)
-    print(f"intrinsics: {len(result.views)} views, RMS {result.rms_px:.3f} px, "
-          f"fx {result.camera_matrix[0, 0]:.1f} (true 620), k1 {result.dist_coeffs[0]:.3f} (true -0.28)")
+    print(
+        f"intrinsics: {len(result.views)} views, RMS {result.rms_px:.3f} px, "
+        f"fx {result.camera_matrix[0, 0]:.1f} (true 620), k1 {result.dist_coeffs[0]:.3f} (true -0.28)"
+    )
     assert result.skipped == ["blank.png"] and len(result.views) == len(POSES)
     assert result.rms_px < 0.5
     np.testing.assert_allclose(np.diag(result.camera_matrix)[:2], np.diag(K_TRUE)[:2], rtol=0.01)  # focal
@@ -86,13 +101,18 @@ def test_intrinsics_recover_the_rendering_camera(chessboards):
     between, _ = cv2.findHomography(estimate, truth, 0)
     residual = np.linalg.norm(cv2.perspectiveTransform(estimate[None], between)[0] - truth, axis=1)
     distortion = np.linalg.norm(truth - grid.reshape(-1, 2), axis=1)
-    print(f"lens correction residual: median {np.median(residual):.2f} px, max {residual.max():.2f} px "
-          f"(distortion up to {distortion.max():.0f} px)")
+    print(
+        f"lens correction residual: median {np.median(residual):.2f} px, max {residual.max():.2f} px "
+        f"(distortion up to {distortion.max():.0f} px)"
+    )
     assert np.median(residual) < 0.5 and residual.max() < 0.05 * distortion.max()
 
 
 def test_too_few_boards_is_an_error_listing_them(chessboards, capsys):
-    assert main(["intrinsics", str(chessboards[0]), str(chessboards[-1]), "--board", "9x6", "--square-mm", "25"]) == 2
+    assert (
+        main(["intrinsics", str(chessboards[0]), str(chessboards[-1]), "--board", "9x6", "--square-mm", "25"])
+        == 2
+    )
     assert "found in 1 image(s), need 3; not found in: " + str(chessboards[-1]) in capsys.readouterr().err
 
 
@@ -107,12 +127,25 @@ def test_intrinsics_cli_writes_the_lens_and_a_homography_through_it(chessboards,
         "store: {id: lens}\nfloor_plan: {origin_m: [-5, 0], width_m: 10, height_m: 12}\ncameras:\n"
         "  - name: wide  # a wide-angle camera\n    source: wide.mp4\n    calibration:\n"
         f"      image_points_px: {image_px.round(2).tolist()}\n      floor_points_m: {floor_m.tolist()}\n"
-        "      max_error_m: 0.05\n# the end\n")
+        "      max_error_m: 0.05\n# the end\n"
+    )
     cal = load_config(store).camera("wide").calibration
-    without = CameraGeometry.solve("wide", cal.image_points_px, cal.floor_points_m, cal.max_error_m, strict=False)
+    without = CameraGeometry.solve(
+        "wide", cal.image_points_px, cal.floor_points_m, cal.max_error_m, strict=False
+    )
     assert without.outliers.any()  # a plain homography cannot follow the barrel distortion
-    args = ["intrinsics", *map(str, chessboards), "--board", "9x6", "--square-mm", "25",
-            "--store", str(store), "--camera", "wide"]
+    args = [
+        "intrinsics",
+        *map(str, chessboards),
+        "--board",
+        "9x6",
+        "--square-mm",
+        "25",
+        "--store",
+        str(store),
+        "--camera",
+        "wide",
+    ]
     assert main(args) == 0, capsys.readouterr()
     text = store.read_text()
     assert "# a wide-angle camera" in text and text.endswith("# the end\n")

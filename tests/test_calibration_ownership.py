@@ -1,10 +1,11 @@
 """Floor cell ownership: overlapping cameras split the floor so that nobody counts twice."""
+
 import numpy as np
 import pytest
 
-from calibration.geometry import CalibrationError, CameraGeometry
-from calibration.ownership import Ownership
-from edge.config import parse_config
+from footfall_core.geometry import CalibrationError, CameraGeometry
+from footfall_core.ownership import Ownership
+from footfall_core.store import parse_config
 from tests.test_calibration_geometry import project, synthetic_camera
 
 SIZE_PX = (1280, 720)
@@ -17,8 +18,14 @@ FLOOR_M = np.array([[3, 4], [9, 4], [10, 14], [2, 14], [6, 8]], float)
 def camera_entry(name, mask=None, **pose):
     K, rvec, tvec = synthetic_camera(tilt_deg=30, size_px=SIZE_PX, **pose)
     floor = FLOOR_M if pose["yaw_deg"] == 0 else np.c_[FLOOR_M[:, 0], 20 - FLOOR_M[:, 1]]
-    entry = {"name": name, "source": f"{name}.mp4", "calibration": {
-        "image_points_px": project(floor, K, rvec, tvec).tolist(), "floor_points_m": floor.tolist()}}
+    entry = {
+        "name": name,
+        "source": f"{name}.mp4",
+        "calibration": {
+            "image_points_px": project(floor, K, rvec, tvec).tolist(),
+            "floor_points_m": floor.tolist(),
+        },
+    }
     if mask is not None:
         entry["image_mask_px"] = mask
     return entry
@@ -26,12 +33,14 @@ def camera_entry(name, mask=None, **pose):
 
 def store(masks=None):
     masks = masks or {}
-    return parse_config({
-        "store": {"id": "two-cams"},
-        "floor_plan": {"width_m": 12, "height_m": 20},
-        "analysis": {"cell_m": 0.5},
-        "cameras": [camera_entry(name, masks.get(name), **pose) for name, pose in CAMERAS.items()],
-    })
+    return parse_config(
+        {
+            "store": {"id": "two-cams"},
+            "floor_plan": {"width_m": 12, "height_m": 20},
+            "analysis": {"cell_m": 0.5},
+            "cameras": [camera_entry(name, masks.get(name), **pose) for name, pose in CAMERAS.items()],
+        }
+    )
 
 
 def test_overlap_is_split_and_every_seen_cell_has_exactly_one_owner():
@@ -85,7 +94,7 @@ def test_one_camera_keeps_everyone_it_sees_on_the_plan(assets):
     including people at the frame's edges whose cell centre is out of view."""
     from pathlib import Path
 
-    from edge.config import load_config
+    from footfall_core.store import load_config
     from tests.test_calibration_geometry import pets09_ground_truth
 
     config = load_config(Path(__file__).resolve().parent.parent / "examples" / "pets09.yaml")
@@ -94,7 +103,9 @@ def test_one_camera_keeps_everyone_it_sees_on_the_plan(assets):
     geometry = CameraGeometry.from_config(config.camera("view001"))
     floor_m = geometry.image_to_floor(feet_px)
     plan = config.floor_plan
-    on_plan = ((floor_m >= plan.origin_m) & (floor_m < np.add(plan.origin_m, [plan.width_m, plan.height_m]))).all(axis=1)
+    on_plan = (
+        (floor_m >= plan.origin_m) & (floor_m < np.add(plan.origin_m, [plan.width_m, plan.height_m]))
+    ).all(axis=1)
     assert on_plan.mean() > 0.99
     assert ownership.keep("view001", floor_m[on_plan]).all()
     assert (ownership.grid == 0).sum() > 0.5 * ownership.grid.size

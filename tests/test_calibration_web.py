@@ -1,14 +1,15 @@
 """The calibration page in headless Chromium: click PETS09 ground-truth point pairs, draw a zone
 and a line, save, and check what landed in the store YAML."""
+
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from calibration.geometry import CameraGeometry
 from calibration.web import create_app
-from edge.config import load_config
-from tests.test_browser import SCREENSHOTS, Server, browser  # noqa: F401 (browser: the Chromium fixture)
+from footfall_core.geometry import CameraGeometry
+from footfall_core.store import load_config
+from tests.browser_support import SCREENSHOTS, Server
 from tests.test_calibration_geometry import median_error_m, pets09_ground_truth
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -35,9 +36,12 @@ class CalibrationPage:
 
     def click(self, svg_id: str, x: float, y: float) -> None:
         """Click at (x, y) in the SVG's own units: frame px or floor m."""
-        client = self.page.evaluate("""([id, x, y]) => {
+        client = self.page.evaluate(
+            """([id, x, y]) => {
             const m = document.getElementById(id).getScreenCTM();
-            return [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f]; }""", [svg_id, float(x), float(y)])
+            return [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f]; }""",
+            [svg_id, float(x), float(y)],
+        )
         self.page.mouse.click(*client)
 
     def status_after(self, button: str) -> tuple[str, str]:
@@ -93,7 +97,9 @@ def test_point_pairs_zones_and_lines_clicked_in_the_page_land_in_the_yaml(browse
         assert [z.capacity for z in config.zones] == [12, 6, 4]
         np.testing.assert_allclose(config.zones[2].polygon_m, bench_m, atol=0.06)
         assert [line.name for line in config.lines] == ["walkway", "gate"]
-        np.testing.assert_allclose([config.lines[1].start_m, config.lines[1].end_m], [[-14, 0], [-4, 0]], atol=0.06)
+        np.testing.assert_allclose(
+            [config.lines[1].start_m, config.lines[1].end_m], [[-14, 0], [-4, 0]], atol=0.06
+        )
 
         assert ui.errors == []
         before = store.read_text()

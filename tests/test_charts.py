@@ -1,22 +1,27 @@
 """Chart builders: the numbers drawn are the numbers given, in the right place on the floor."""
+
 from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
 from dashboard import charts
 from dashboard.charts import FloorGeometry, ZoneShape
-from edge.contract import LiveMessage, LiveZone
+from footfall_core.contract import LiveMessage, LiveZone
 
 PLAN = FloorGeometry(
-    width_m=20.0, height_m=12.0, origin_m=(5.0, 2.0),
-    zones=(ZoneShape("entrance", [(5, 2), (9, 2), (9, 6), (5, 6)], capacity=4),
-           ZoneShape("tills", [(15, 7), (21, 7), (21, 13), (15, 13)], capacity=3),
-           ZoneShape("aisle", [(10, 2), (12, 2), (12, 14)], capacity=None)),
+    width_m=20.0,
+    height_m=12.0,
+    origin_m=(5.0, 2.0),
+    zones=(
+        ZoneShape("entrance", [(5, 2), (9, 2), (9, 6), (5, 6)], capacity=4),
+        ZoneShape("tills", [(15, 7), (21, 7), (21, 13), (15, 13)], capacity=3),
+        ZoneShape("aisle", [(10, 2), (12, 2), (12, 14)], capacity=None),
+    ),
 )
 
 
@@ -26,8 +31,9 @@ def test_centroid_is_the_area_centroid():
 
 
 def test_dense_grid_places_cells_and_drops_outside():
-    grid = charts.dense_grid([(0, 0, 1.5), (39, 23, 2.0), (3, 1, 1.0), (3, 1, 0.5), (40, 0, 9), (-1, 2, 9)],
-                             0.5, PLAN)
+    grid = charts.dense_grid(
+        [(0, 0, 1.5), (39, 23, 2.0), (3, 1, 1.0), (3, 1, 0.5), (40, 0, 9), (-1, 2, 9)], 0.5, PLAN
+    )
     assert grid.shape == (24, 40)
     assert grid[0, 0] == 1.5 and grid[23, 39] == 2.0 and grid[1, 3] == 1.5
     assert grid.sum() == pytest.approx(5.0)
@@ -47,9 +53,15 @@ def test_heat_layer_is_in_floor_metres_with_y_down():
 
 
 def live_message(occupancy: dict[str, int]) -> LiveMessage:
-    return LiveMessage(store="s1", sent_at=datetime(2026, 3, 2, tzinfo=timezone.utc), cell_m=1.0,
-                       people=sum(occupancy.values()), zones=[LiveZone(zone=z, occupancy=n) for z, n in occupancy.items()],
-                       cells=[(1, 1, 2), (12, 7, 5)], cameras=["cam1"])
+    return LiveMessage(
+        store="s1",
+        sent_at=datetime(2026, 3, 2, tzinfo=UTC),
+        cell_m=1.0,
+        people=sum(occupancy.values()),
+        zones=[LiveZone(zone=z, occupancy=n) for z, n in occupancy.items()],
+        cells=[(1, 1, 2), (12, 7, 5)],
+        cameras=["cam1"],
+    )
 
 
 def test_live_bubbles_grow_and_turn_red_when_crowded():
@@ -59,7 +71,7 @@ def test_live_bubbles_grow_and_turn_red_when_crowded():
     assert names == ["entrance", "tills", "aisle"]
     assert list(bubbles.text) == ["2", "5", "0"]
     colour = list(bubbles.marker.color)
-    assert colour[0] == pytest.approx(0.5)            # 2 of 4
+    assert colour[0] == pytest.approx(0.5)  # 2 of 4
     assert colour[1] == pytest.approx(charts.LOAD_MAX)  # 5 of 3, capped
     sizes = list(bubbles.marker.size)
     assert sizes[1] > sizes[0] > sizes[2]
@@ -76,9 +88,13 @@ def test_live_figure_without_data_still_draws_the_plan():
 
 
 def test_geometry_from_a_repository_store():
-    store = dict(floor_plan=dict(origin_m=[1.0, 2.0], width_m=None, height_m=None, image=None),
-                 zones=[dict(name="a", polygon_m=[[1, 2], [5, 2], [5, 8]], capacity=3),
-                        dict(name="learned", polygon_m=None, capacity=None)])
+    store = dict(
+        floor_plan=dict(origin_m=[1.0, 2.0], width_m=None, height_m=None, image=None),
+        zones=[
+            dict(name="a", polygon_m=[[1, 2], [5, 2], [5, 8]], capacity=3),
+            dict(name="learned", polygon_m=None, capacity=None),
+        ],
+    )
     geometry = FloorGeometry.from_store(store, image_url="/x.png")
     assert (geometry.width_m, geometry.height_m, geometry.origin_m) == (5.0, 7.0, (1.0, 2.0))
     assert [z.name for z in geometry.zones] == ["a"] and geometry.image_url is None
@@ -90,7 +106,14 @@ def test_geometry_from_a_repository_store():
 def test_plan_image_goes_under_the_chart():
     fig = charts.floor_heatmap(FloorGeometry(10, 5, image_url="/plan.png"), [], 1.0, title="t", unit="u")
     image = fig.layout.images[0]
-    assert (image.source, image.x, image.y, image.sizex, image.sizey, image.layer) == ("/plan.png", 0, 0, 10, 5, "below")
+    assert (image.source, image.x, image.y, image.sizex, image.sizey, image.layer) == (
+        "/plan.png",
+        0,
+        0,
+        10,
+        5,
+        "below",
+    )
 
 
 def test_difference_heatmap_is_signed_and_symmetric():
@@ -102,21 +125,28 @@ def test_difference_heatmap_is_signed_and_symmetric():
     assert (heat.zmin, heat.zmax) == (-3.0, 3.0)
 
 
-@pytest.mark.parametrize("counts, heading", [
-    ([4, 0, 0, 0, 0, 0, 0, 0], (1.0, 0.0)),        # all walking +x
-    ([0, 0, 6, 0, 0, 0, 0, 0], (0.0, 1.0)),        # all walking down the plan
-    ([3, 0, 0, 0, 3, 0, 0, 0], (0.0, 0.0)),        # opposite ways cancel
-    ([0, 2, 0, 0, 0, 0, 0, 0], (math.sqrt(0.5), math.sqrt(0.5))),
-])
+@pytest.mark.parametrize(
+    "counts, heading",
+    [
+        ([4, 0, 0, 0, 0, 0, 0, 0], (1.0, 0.0)),  # all walking +x
+        ([0, 0, 6, 0, 0, 0, 0, 0], (0.0, 1.0)),  # all walking down the plan
+        ([3, 0, 0, 0, 3, 0, 0, 0], (0.0, 0.0)),  # opposite ways cancel
+        ([0, 2, 0, 0, 0, 0, 0, 0], (math.sqrt(0.5), math.sqrt(0.5))),
+    ],
+)
 def test_direction_vectors(counts, heading):
-    (x, y, ux, uy, walks), = charts.direction_vectors([(3, 1, counts)], 2.0)
+    ((x, y, ux, uy, walks),) = charts.direction_vectors([(3, 1, counts)], 2.0)
     assert (x, y) == (7.0, 3.0) and walks == sum(counts)
     assert (ux, uy) == pytest.approx(heading, abs=1e-9)
 
 
 def test_flow_figure_draws_strongest_transitions_between_centroids():
-    transitions = [("entrance", "tills", 30), ("tills", "entrance", 5), ("entrance", "nowhere", 50),
-                   ("aisle", "tills", 0)]
+    transitions = [
+        ("entrance", "tills", 30),
+        ("tills", "entrance", 5),
+        ("entrance", "nowhere", 50),
+        ("aisle", "tills", 0),
+    ]
     fig = charts.flow_figure(PLAN, [(0, 0, [1, 0, 0, 0, 0, 0, 0, 0])], 1.0, transitions, top_transitions=3)
     thick = [a for a in fig.layout.annotations if a.arrowcolor and a.arrowcolor.startswith("rgba(198")]
     assert len(thick) == 2  # unknown zone and zero counts are skipped
@@ -129,17 +159,22 @@ def test_flow_figure_draws_strongest_transitions_between_centroids():
 
 
 def test_flow_arrows_point_down_the_plan_for_bin_2():
-    fig = charts.flow_figure(PLAN, [(0, 0, [0, 0, 3, 0, 0, 0, 0, 0]), (1, 0, [0, 0, 0, 0, 0, 0, 1, 0])], 1.0, [])
+    fig = charts.flow_figure(
+        PLAN, [(0, 0, [0, 0, 3, 0, 0, 0, 0, 0]), (1, 0, [0, 0, 0, 0, 0, 0, 1, 0])], 1.0, []
+    )
     walks = next(t for t in fig.data if t.name == "walks")
     assert [a % 360 for a in walks.marker.angle] == pytest.approx([180, 0])  # down, then up the screen
     assert walks.marker.size[0] > walks.marker.size[1]
 
 
-@pytest.mark.parametrize("builder, values, message", [
-    (charts.hour_of_day_bars, [1.0] * 23, "expected 24 values, got 23"),
-    (charts.weekday_bars, [1.0] * 8, "expected 7 values, got 8"),
-    (charts.hour_weekday_heatmap, [[1.0] * 24] * 6, r"expected shape \(7, 24\), got \(6, 24\)"),
-])
+@pytest.mark.parametrize(
+    "builder, values, message",
+    [
+        (charts.hour_of_day_bars, [1.0] * 23, "expected 24 values, got 23"),
+        (charts.weekday_bars, [1.0] * 8, "expected 7 values, got 8"),
+        (charts.hour_weekday_heatmap, [[1.0] * 24] * 6, r"expected shape \(7, 24\), got \(6, 24\)"),
+    ],
+)
 def test_time_charts_refuse_wrong_shapes(builder, values, message):
     with pytest.raises(ValueError, match=message):
         builder(values, "people")

@@ -1,16 +1,21 @@
 import pytest
 import yaml
 
-from edge.config import ConfigError, load_config, parse_config
+from footfall_core.store import ConfigError, load_config, parse_config
 
 MINIMAL = {
     "store": {"id": "s1"},
     "floor_plan": {"width_m": 20, "height_m": 10},
-    "cameras": [{
-        "name": "cam1", "source": "video.avi",
-        "calibration": {"image_points_px": [[0, 0], [10, 0], [10, 10], [0, 10]],
-                        "floor_points_m": [[0, 0], [1, 0], [1, 1], [0, 1]]},
-    }],
+    "cameras": [
+        {
+            "name": "cam1",
+            "source": "video.avi",
+            "calibration": {
+                "image_points_px": [[0, 0], [10, 0], [10, 10], [0, 10]],
+                "floor_points_m": [[0, 0], [1, 0], [1, 1], [0, 1]],
+            },
+        }
+    ],
 }
 
 
@@ -23,15 +28,29 @@ def test_minimal_config_gets_documented_defaults(tmp_path):
     assert config.resolve("video.avi") == str(tmp_path / "video.avi")
 
 
-@pytest.mark.parametrize("mutate, key", [
-    (lambda c: c["store"].update(id="Bad Id"), "store.id"),
-    (lambda c: c["analysis"].update(bucket_s=0) if "analysis" in c else c.update(analysis={"bucket_s": 0}), "analysis.bucket_s"),
-    (lambda c: c["cameras"][0]["calibration"].update(floor_points_m=[[0, 0]] * 3), "cameras.0.calibration"),
-    (lambda c: c.update(zones=[{"name": "z", "polygon_m": [[0, 0], [1, 1], [2, 2]]}]), "zones.0.polygon_m"),
-    (lambda c: c.update(surprise=1), "surprise"),
-    (lambda c: c["store"].update(timezone="Mars/Olympus"), "store.timezone"),
-    (lambda c: c.update(cameras=[c["cameras"][0], c["cameras"][0]]), "cameras"),
-])
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (lambda c: c["store"].update(id="Bad Id"), "store.id"),
+        (
+            lambda c: (
+                c["analysis"].update(bucket_s=0) if "analysis" in c else c.update(analysis={"bucket_s": 0})
+            ),
+            "analysis.bucket_s",
+        ),
+        (
+            lambda c: c["cameras"][0]["calibration"].update(floor_points_m=[[0, 0]] * 3),
+            "cameras.0.calibration",
+        ),
+        (
+            lambda c: c.update(zones=[{"name": "z", "polygon_m": [[0, 0], [1, 1], [2, 2]]}]),
+            "zones.0.polygon_m",
+        ),
+        (lambda c: c.update(surprise=1), "surprise"),
+        (lambda c: c["store"].update(timezone="Mars/Olympus"), "store.timezone"),
+        (lambda c: c.update(cameras=[c["cameras"][0], c["cameras"][0]]), "cameras"),
+    ],
+)
 def test_errors_name_file_and_key(tmp_path, mutate, key):
     import copy
 

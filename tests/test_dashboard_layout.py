@@ -11,34 +11,55 @@ import yaml
 from dashboard import repository
 from dashboard.__main__ import main as dashboard_main
 from dashboard.storage import Storage
-from edge.contract import HealthAggregate, LineCount, LinesAggregate, ZonesAggregate, ZoneStats
+from footfall_core.contract import HealthAggregate, LineCount, LinesAggregate, ZonesAggregate, ZoneStats
 
 MON = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # ISO week 2026-W10
-CALIBRATION = {"image_points_px": [[0, 0], [10, 0], [10, 10], [0, 10]],
-               "floor_points_m": [[0, 0], [1, 0], [1, 1], [0, 1]]}
+CALIBRATION = {
+    "image_points_px": [[0, 0], [10, 0], [10, 10], [0, 10]],
+    "floor_points_m": [[0, 0], [1, 0], [1, 1], [0, 1]],
+}
 
 
 def store_yaml(path, cameras: list[str], zones: dict[str, int | None], lines: list[str]):
     """A store config with these cameras, zones (name → capacity) and lines."""
-    path.write_text(yaml.safe_dump(dict(
-        store=dict(id="shop"),
-        floor_plan=dict(width_m=20, height_m=10),
-        cameras=[dict(name=c, source="video.avi", calibration=CALIBRATION) for c in cameras],
-        zones=[dict(name=z, polygon_m=[[i, 0], [i + 1, 0], [i + 1, 1]], capacity=cap)
-               for i, (z, cap) in enumerate(zones.items())],
-        lines=[dict(name=ln, start_m=[i, 5], end_m=[i, 7]) for i, ln in enumerate(lines)],
-    )))
+    path.write_text(
+        yaml.safe_dump(
+            dict(
+                store=dict(id="shop"),
+                floor_plan=dict(width_m=20, height_m=10),
+                cameras=[dict(name=c, source="video.avi", calibration=CALIBRATION) for c in cameras],
+                zones=[
+                    dict(name=z, polygon_m=[[i, 0], [i + 1, 0], [i + 1, 1]], capacity=cap)
+                    for i, (z, cap) in enumerate(zones.items())
+                ],
+                lines=[dict(name=ln, start_m=[i, 5], end_m=[i, 7]) for i, ln in enumerate(lines)],
+            )
+        )
+    )
     return path
 
 
 def traffic(camera: str, zone: str, line: str, start: datetime) -> list:
     common = dict(store="shop", camera=camera, bucket_start=start, bucket_s=60, covered_s=60)
     return [
-        ZonesAggregate(**common, zones=[ZoneStats(zone=zone, mean_occupancy=2, max_occupancy=3,
-                                                  person_seconds=120, entries=5, dwells_s=[40])]),
+        ZonesAggregate(
+            **common,
+            zones=[
+                ZoneStats(
+                    zone=zone, mean_occupancy=2, max_occupancy=3, person_seconds=120, entries=5, dwells_s=[40]
+                )
+            ],
+        ),
         LinesAggregate(**common, lines=[LineCount(line=line, in_count=4, out_count=1)]),
-        HealthAggregate(**common, frames_read=300, frames_analysed=300, frames_dropped=0, detector_ms_mean=20,
-                        detector_ms_max=30, source_status="ok"),
+        HealthAggregate(
+            **common,
+            frames_read=300,
+            frames_analysed=300,
+            frames_dropped=0,
+            detector_ms_mean=20,
+            detector_ms_max=30,
+            source_status="ok",
+        ),
     ]
 
 
@@ -50,8 +71,11 @@ def imported(db_url: str, path, capsys) -> str:
 def layout(storage: Storage) -> tuple[list, list, list]:
     with storage.engine.connect() as conn:
         shop = repository.store(conn, "shop")
-    return ([z["name"] for z in shop["zones"]], [ln["name"] for ln in shop["lines"]],
-            [c["name"] for c in shop["cameras"]])
+    return (
+        [z["name"] for z in shop["zones"]],
+        [ln["name"] for ln in shop["lines"]],
+        [c["name"] for c in shop["cameras"]],
+    )
 
 
 def test_reimport_retires_what_the_yaml_dropped_and_keeps_its_history(db_url, tmp_path, capsys):
@@ -59,12 +83,14 @@ def test_reimport_retires_what_the_yaml_dropped_and_keeps_its_history(db_url, tm
     after = store_yaml(tmp_path / "after.yaml", ["cam1"], dict(a=12), ["door"])
     assert imported(db_url, before, capsys).endswith(
         "2 zones, 2 lines, 2 cameras from " + str(before) + "; added zones a, b; added lines back, door; "
-        "added cameras cam1, cam2")
+        "added cameras cam1, cam2"
+    )
     storage = Storage(db_url)
     storage.write_aggregates(traffic("cam1", "a", "door", MON) + traffic("cam2", "b", "back", MON))
 
     assert imported(db_url, after, capsys).endswith(
-        "; retired zones b; retired lines back; retired cameras cam2")
+        "; retired zones b; retired lines back; retired cameras cam2"
+    )
     assert layout(storage) == (["a"], ["door"], ["cam1"])
     with storage.engine.connect() as conn:
         (zone_a,) = repository.store(conn, "shop")["zones"]
@@ -116,8 +142,12 @@ def test_upgrade_to_0004_keeps_registered_names_current(tmp_path):
     with storage.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0003")
-        conn.execute(sa.text("insert into stores (id, tags, auto_registered, simulated, created_at)"
-                             " values ('shop', '[]', 1, 0, '2026-03-01')"))
+        conn.execute(
+            sa.text(
+                "insert into stores (id, tags, auto_registered, simulated, created_at)"
+                " values ('shop', '[]', 1, 0, '2026-03-01')"
+            )
+        )
         for table in ("zones", "lines", "cameras"):
             conn.execute(sa.text(f"insert into {table} (store_id, name) values ('shop', 'x')"))
     storage.migrate()

@@ -1,6 +1,7 @@
 """The live figure is built once per store change and shared by every open browser of that store
 (dashboard.live's snapshot memo, used by dashboard.live_view), without changing what a browser
 receives or who may receive it."""
+
 from __future__ import annotations
 
 import json
@@ -21,21 +22,31 @@ from dashboard.charts import FloorGeometry
 from dashboard.live import LiveHub, Memo
 from dashboard.live_view import live_state
 from dashboard.settings import Settings
-from edge.config import Mqtt
-from edge.contract import LiveMessage, LiveZone, StatusMessage, live_topic, status_topic
+from footfall_core.contract import LiveMessage, LiveZone, StatusMessage, live_topic, status_topic
+from footfall_core.store import Mqtt
 from tests import pages_data
+from tests.browser_support import Server
 from tests.live_stream import LiveStream
-from tests.test_browser import Server
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-GEOMETRY = FloorGeometry.from_store({
-    "floor_plan": {"origin_m": [0, 0], "width_m": 20, "height_m": 12, "image": None},
-    "zones": [{"name": z, "polygon_m": p, "capacity": c} for z, (p, c) in pages_data.ZONES.items()]})
+GEOMETRY = FloorGeometry.from_store(
+    {
+        "floor_plan": {"origin_m": [0, 0], "width_m": 20, "height_m": 12, "image": None},
+        "zones": [{"name": z, "polygon_m": p, "capacity": c} for z, (p, c) in pages_data.ZONES.items()],
+    }
+)
 
 
 def live(store: str, people: int, at: datetime = NOW) -> LiveMessage:
-    return LiveMessage(store=store, sent_at=at, cell_m=1.0, people=people,
-                       zones=[LiveZone(zone="tills", occupancy=people)], cells=[(15, 8, people)], cameras=["cam1"])
+    return LiveMessage(
+        store=store,
+        sent_at=at,
+        cell_m=1.0,
+        people=people,
+        zones=[LiveZone(zone="tills", occupancy=people)],
+        cells=[(15, 8, people)],
+        cameras=["cam1"],
+    )
 
 
 @pytest.fixture
@@ -95,8 +106,12 @@ def test_readers_share_a_snapshot_until_the_store_changes():
     assert first is not empty and first is hub.snapshot("s1") and first.version == 1
     empty.memo.get("figure", lambda: "old")
     assert first.memo.get("figure", lambda: "new") == "new"  # a new snapshot starts with an empty memo
-    hub.handle(status_topic("s1", "cam1"), StatusMessage(store="s1", camera="cam1", status="offline").to_json())
-    assert hub.snapshot("s1") is not first and hub.snapshot("s1").memo.get("figure", lambda: "newer") == "newer"
+    hub.handle(
+        status_topic("s1", "cam1"), StatusMessage(store="s1", camera="cam1", status="offline").to_json()
+    )
+    assert (
+        hub.snapshot("s1") is not first and hub.snapshot("s1").memo.get("figure", lambda: "newer") == "newer"
+    )
 
 
 def test_live_state_builds_the_figure_once_per_snapshot_and_plan(builds):
@@ -104,14 +119,20 @@ def test_live_state_builds_the_figure_once_per_snapshot_and_plan(builds):
     hub.handle(live_topic("north"), live("north", 4).to_json())
     hub.handle(live_topic("south"), live("south", 2).to_json())
     registry = [{"name": "cam1", "status": "online", "last_seen": None}]
-    states = [live_state(GEOMETRY, hub.snapshot("north"), registry, NOW + timedelta(seconds=s)) for s in range(3)]
+    states = [
+        live_state(GEOMETRY, hub.snapshot("north"), registry, NOW + timedelta(seconds=s)) for s in range(3)
+    ]
     assert builds == {("north", 4): 1}
     assert [s["updated"] for s in states] == ["0 s ago", "1 s ago", "2 s ago"]  # the clock is not cached
     states[0]["figure"]["layout"]["title"]["text"] = "changed by one reader"
     assert states[1]["figure"]["layout"]["title"]["text"] == "Live congestion"  # readers get their own copy
     south = live_state(GEOMETRY, hub.snapshot("south"), [], NOW)
-    with_image = live_state(FloorGeometry(20, 12, zones=GEOMETRY.zones, image_url="/plan.png"),
-                            hub.snapshot("north"), registry, NOW)
+    with_image = live_state(
+        FloorGeometry(20, 12, zones=GEOMETRY.zones, image_url="/plan.png"),
+        hub.snapshot("north"),
+        registry,
+        NOW,
+    )
     assert builds == {("north", 4): 2, ("south", 2): 1}
     assert south["figure"] != states[1]["figure"] and with_image["figure"] != states[1]["figure"]
     hub.handle(live_topic("north"), live("north", 6, NOW + timedelta(seconds=1)).to_json())
@@ -133,10 +154,14 @@ def test_live_state_payload_is_what_a_fresh_build_serialises(builds):
 
 # ---- over HTTP: many open browsers, two stores, one real broker --------------------------
 
+
 def log_in(client: httpx.Client, user: str) -> None:
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    response = client.post("/login", data={"username": user, "password": pages_data.PASSWORD, "csrf_token": token},
-                           headers={"Origin": str(client.base_url).rstrip("/")})
+    response = client.post(
+        "/login",
+        data={"username": user, "password": pages_data.PASSWORD, "csrf_token": token},
+        headers={"Origin": str(client.base_url).rstrip("/")},
+    )
     assert response.status_code == 303, response.text
 
 
@@ -153,13 +178,18 @@ def test_open_browsers_of_a_store_share_one_build_per_update(database, broker, b
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="live-figure-test")
     publisher.connect("127.0.0.1", broker.port)
     publisher.loop_start()
-    with Server(app) as server, httpx.Client(base_url=server.url) as hq, httpx.Client(base_url=server.url) as anna:
+    with (
+        Server(app) as server,
+        httpx.Client(base_url=server.url) as hq,
+        httpx.Client(base_url=server.url) as anna,
+    ):
         assert app.state.live_subscriber.connected.wait(10)
         log_in(hq, "hq")
         log_in(anna, "anna")
         assert anna.get("/stores/south/live/events").status_code == 403  # access is unchanged
         north = [LiveStream(server.url, hq.cookies, "north") for _ in range(6)] + [
-            LiveStream(server.url, anna.cookies, "north") for _ in range(2)]
+            LiveStream(server.url, anna.cookies, "north") for _ in range(2)
+        ]
         south = [LiveStream(server.url, hq.cookies, "south") for _ in range(3)]
         listeners = north + south
         for listener in listeners:
@@ -176,7 +206,11 @@ def test_open_browsers_of_a_store_share_one_build_per_update(database, broker, b
                     assert time.monotonic() < deadline, f"{store}: the hub did not get the message"
                     time.sleep(0.01)
                 version = hub.snapshot(store).version
-                events = [json.loads(listener.wait_for(version)) for listener in listeners if listener.store == store]
+                events = [
+                    json.loads(listener.wait_for(version))
+                    for listener in listeners
+                    if listener.store == store
+                ]
                 assert all(e["people"] == people and e["figure"] == events[0]["figure"] for e in events)
                 heat = next(t for t in events[0]["figure"]["data"] if t["type"] == "heatmap")
                 assert heat["z"][8][15] == people  # this store's own cell, not the other store's

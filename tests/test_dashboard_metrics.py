@@ -4,11 +4,11 @@ from fastapi.testclient import TestClient
 
 from dashboard.app import create_app
 from dashboard.settings import Settings
-from edge.contract import LineCount, LinesAggregate
+from footfall_core.contract import LineCount, LinesAggregate
 
 
 def metric(text: str, name: str) -> float:
-    [line] = [l for l in text.splitlines() if l.startswith(name + " ")]
+    [line] = [row for row in text.splitlines() if row.startswith(name + " ")]
     return float(line.split()[1])
 
 
@@ -17,8 +17,17 @@ def test_metrics_show_ingest_rate_and_dead_letters(tmp_path):
     app = create_app(settings)
     storage = app.state.storage
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    messages = [LinesAggregate(store="s1", camera=f"c{i}", bucket_start=now, bucket_s=60, covered_s=60,
-                               lines=[LineCount(line="door", in_count=3, out_count=1)]) for i in range(30)]
+    messages = [
+        LinesAggregate(
+            store="s1",
+            camera=f"c{i}",
+            bucket_start=now,
+            bucket_s=60,
+            covered_s=60,
+            lines=[LineCount(line="door", in_count=3, out_count=1)],
+        )
+        for i in range(30)
+    ]
     assert storage.write_aggregates(messages) == 30
     storage.dead_letter("footfall/v1/s1/c1/agg", b"{oops", "not JSON")
     storage.camera_status("s1", "c1", "online")

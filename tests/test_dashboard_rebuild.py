@@ -12,8 +12,8 @@ from dashboard import registry
 from dashboard import tables as t
 from dashboard.__main__ import main as dashboard_main
 from dashboard.storage import Storage
-from edge.config import StoreInfo
-from edge.contract import HealthAggregate
+from footfall_core.contract import HealthAggregate
+from footfall_core.store import StoreInfo
 
 T0 = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # Monday 2 March, 00:00 in Paris
 HEALTH = (t.health_hours, t.health_days)
@@ -24,12 +24,22 @@ def health_series(hours: int) -> list[HealthAggregate]:
     out = []
     for k in range(hours * 3):
         for cam, ms in (("c1", 20.5), ("c2", 12.25)):
-            out.append(HealthAggregate(
-                store="shop", camera=cam, bucket_start=T0 + timedelta(minutes=20 * k), bucket_s=60,
-                covered_s=60 - k % 4 * 15, frames_read=300, frames_analysed=290 - k % 3,
-                frames_dropped=10 + k % 3,
-                detector_ms_mean=ms + k % 5, detector_ms_max=40 + k % 7,
-                source_status="ok" if k % 6 else "reconnecting", reconnects=int(k % 6 == 0)))
+            out.append(
+                HealthAggregate(
+                    store="shop",
+                    camera=cam,
+                    bucket_start=T0 + timedelta(minutes=20 * k),
+                    bucket_s=60,
+                    covered_s=60 - k % 4 * 15,
+                    frames_read=300,
+                    frames_analysed=290 - k % 3,
+                    frames_dropped=10 + k % 3,
+                    detector_ms_mean=ms + k % 5,
+                    detector_ms_max=40 + k % 7,
+                    source_status="ok" if k % 6 else "reconnecting",
+                    reconnects=int(k % 6 == 0),
+                )
+            )
     return out
 
 
@@ -45,8 +55,13 @@ def storage(db_url) -> Storage:
 
 def snapshot(storage: Storage) -> dict[str, list[dict]]:
     with storage.engine.connect() as conn:
-        return {table.name: [dict(r) for r in conn.execute(
-            sa.select(table).order_by(*table.primary_key.columns)).mappings()] for table in HEALTH}
+        return {
+            table.name: [
+                dict(r)
+                for r in conn.execute(sa.select(table).order_by(*table.primary_key.columns)).mappings()
+            ]
+            for table in HEALTH
+        }
 
 
 def delete(storage: Storage, table: sa.Table, where) -> int:
@@ -66,8 +81,9 @@ def test_rebuild_fills_in_what_ingest_would_have_written_and_is_idempotent(stora
     upgrade = T0.replace(tzinfo=None) + timedelta(hours=40)
     assert all(delete(storage, table, table.c.period_start < upgrade) for table in HEALTH)
     out = rebuild(storage, capsys)
-    assert out == ("shop: health rollups from 2026-03-01 23:00 UTC rebuilt: "
-                   "120 health_hours rows, 6 health_days rows")
+    assert out == (
+        "shop: health rollups from 2026-03-01 23:00 UTC rebuilt: 120 health_hours rows, 6 health_days rows"
+    )
     assert snapshot(storage) == ingested
     rebuild(storage, capsys)
     assert snapshot(storage) == ingested
@@ -79,8 +95,9 @@ def test_periods_with_pruned_raw_rows_are_left_alone(storage, capsys):
     delete(storage, t.health_minutes, t.health_minutes.c.bucket_start < oldest)
     assert all(delete(storage, table, table.c.period_start > oldest) for table in HEALTH)
     out = rebuild(storage, capsys)
-    assert out == ("shop: health rollups from 2026-03-03 00:40 UTC rebuilt: "
-                   "68 health_hours rows, 2 health_days rows")
+    assert out == (
+        "shop: health rollups from 2026-03-03 00:40 UTC rebuilt: 68 health_hours rows, 2 health_days rows"
+    )
     assert snapshot(storage) == ingested  # hour 00:00 and 3 March kept their pruned buckets
 
 
@@ -91,8 +108,9 @@ def test_since_limits_the_rebuild(storage, capsys):
     rebuild(storage, capsys, "--since", "2026-03-03T23:00:00+00:00")  # 4 March in Paris
     rebuilt = snapshot(storage)
     since = datetime(2026, 3, 3, 23)
-    assert rebuilt == {name: [r for r in rows if r["period_start"] >= since]
-                       for name, rows in ingested.items()}
+    assert rebuilt == {
+        name: [r for r in rows if r["period_start"] >= since] for name, rows in ingested.items()
+    }
     assert [r["local_date"].day for r in rebuilt["health_days"]] == [4, 4]
 
 

@@ -1,5 +1,6 @@
 """`make demo` as a newcomer runs it: the live page shows people from the video, and Ctrl-C
 leaves no process behind."""
+
 import os
 import re
 import signal
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.brokers import free_port
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,10 +37,26 @@ def test_demo_shows_live_people_and_stops_cleanly(tmp_path):
 
     port = free_port()
     demo = subprocess.Popen(
-        [sys.executable, "-m", "scripts.demo", "--port", str(port), "--workdir", str(tmp_path / "demo"),
-         "--weeks", "1", "--stores", "2"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        env={k: v for k, v in os.environ.items() if k != "FOOTFALL_MQTT_URL"})
+        [
+            sys.executable,
+            "-m",
+            "scripts.demo",
+            "--port",
+            str(port),
+            "--workdir",
+            str(tmp_path / "demo"),
+            "--weeks",
+            "1",
+            "--stores",
+            "2",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={k: v for k, v in os.environ.items() if k != "FOOTFALL_MQTT_URL"},
+    )
     output: list[str] = []
     try:
         password = None
@@ -66,15 +83,19 @@ def test_demo_shows_live_people_and_stops_cleanly(tmp_path):
             page.goto(f"http://127.0.0.1:{port}/stores/pets09/live")
             # the edge has to load the model and reach the first people: allow it time
             page.wait_for_function(
-                "parseInt(document.getElementById('live-people').textContent) > 0", timeout=120_000)
+                "parseInt(document.getElementById('live-people').textContent) > 0", timeout=120_000
+            )
             people = int(page.inner_text("#live-people"))
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "demo-live.png"), full_page=True)
             browser.close()
         assert people > 0 and not errors
     finally:
-        pids = [int(p) for p in (tmp_path / "demo/pids").read_text().split()] \
-            if (tmp_path / "demo/pids").exists() else []
+        pids = (
+            [int(p) for p in (tmp_path / "demo/pids").read_text().split()]
+            if (tmp_path / "demo/pids").exists()
+            else []
+        )
         os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C in the terminal
         demo.wait(60)
     assert len(pids) == 4  # mosquitto, ingest, dashboard, edge

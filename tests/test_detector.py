@@ -1,6 +1,7 @@
 """The ONNX person detector on real footage (PETS09 boxes, Mall counts), both output layouts,
 tiling without double counting, and model errors. Thresholds are the measured figures less a
 margin (measured values in comments: every 10th frame, this machine, onnxruntime CPU)."""
+
 from __future__ import annotations
 
 import csv
@@ -11,9 +12,6 @@ import cv2
 import numpy as np
 import pytest
 
-from calibration.geometry import CameraGeometry
-from edge.config import ConfigError, Tiling, parse_config
-from edge.config import Detector as DetectorConfig
 from edge.detector import (
     Crop,
     Detector,
@@ -26,6 +24,9 @@ from edge.detector import (
     small_people_rows,
     yolox_grid,
 )
+from footfall_core.geometry import CameraGeometry
+from footfall_core.store import ConfigError, Tiling, parse_config
+from footfall_core.store import Detector as DetectorConfig
 from models.registry import ModelAlteredError, ModelError, ModelMissingError
 from tests.gt import pets09_boxes
 from tests.pipeline_runs import example
@@ -57,7 +58,7 @@ def recall_precision(detector: Detector, samples) -> tuple[float, float]:
         overlap = iou(truth, found.xyxy.astype(np.float64)) if len(found) and len(truth) else None
         used: set[int] = set()
         for row in range(len(truth)):
-            for col in (np.argsort(-overlap[row]) if overlap is not None else []):
+            for col in np.argsort(-overlap[row]) if overlap is not None else []:
                 if overlap[row, col] < 0.5:
                     break
                 if col not in used:
@@ -74,11 +75,14 @@ def model(assets, name: str) -> Path:
 
 
 @pytest.mark.parametrize("letterbox", ["tight", "square"])
-@pytest.mark.parametrize("name, min_recall, min_precision", [
-    # measured 0.904, 0.758 with either letterbox (unannotated distant people count as false)
-    ("yolox_nano.onnx", 0.86, 0.71),
-    ("person_detector_192.onnx", 0.69, 0.66),  # measured 0.742, 0.718 square, 0.756, 0.728 tight
-])
+@pytest.mark.parametrize(
+    "name, min_recall, min_precision",
+    [
+        # measured 0.904, 0.758 with either letterbox (unannotated distant people count as false)
+        ("yolox_nano.onnx", 0.86, 0.71),
+        ("person_detector_192.onnx", 0.69, 0.66),  # measured 0.742, 0.718 square, 0.756, 0.728 tight
+    ],
+)
 def test_pets_boxes_match_ground_truth(assets, pets, name, min_recall, min_precision, letterbox):
     detector = Detector(model(assets, name), score_threshold=0.3, letterbox=letterbox)
     assert detector.tight == (letterbox == "tight")  # both shared models take a free input shape
@@ -90,8 +94,9 @@ def test_pets_boxes_match_ground_truth(assets, pets, name, min_recall, min_preci
 
 @pytest.mark.slow
 def test_pets_tiling_does_not_double_count(assets, pets):
-    detector = Detector(model(assets, "yolox_nano.onnx"), score_threshold=0.3,
-                        tiling=Tiling(cols=2, rows=2, overlap=0.2))
+    detector = Detector(
+        model(assets, "yolox_nano.onnx"), score_threshold=0.3, tiling=Tiling(cols=2, rows=2, overlap=0.2)
+    )
     recall, precision = recall_precision(detector, pets)
     print(f"tiled 2x2: recall {recall:.3f} precision {precision:.3f}")
     # measured 0.920, 0.784; keeping the pieces of people cut by tile edges gives precision 0.635
@@ -108,16 +113,22 @@ def ultralytics_wrapper(source: Path, target: Path, size_px: int = 416) -> None:
     graph = graph_model.graph
     raw = graph.output[0].name
     cells = [(size_px // s, s) for s in (8, 16, 32)]
-    grid = np.concatenate([np.stack(np.meshgrid(np.arange(n), np.arange(n), indexing="xy"), -1).reshape(-1, 2)
-                           for n, _ in cells]).astype(np.float32)[None]
+    grid = np.concatenate(
+        [
+            np.stack(np.meshgrid(np.arange(n), np.arange(n), indexing="xy"), -1).reshape(-1, 2)
+            for n, _ in cells
+        ]
+    ).astype(np.float32)[None]
     stride = np.concatenate([np.full((n * n, 1), s) for n, s in cells]).astype(np.float32)[None]
     consts = {"u_grid": grid, "u_stride": stride}
     for name, (lo, hi) in {"xy": (0, 2), "wh": (2, 4), "obj": (4, 5), "cls": (5, 85)}.items():
         consts[f"u_{name}_start"], consts[f"u_{name}_end"] = np.array([lo]), np.array([hi])
     consts["u_axis"] = np.array([2])
     graph.initializer.extend(numpy_helper.from_array(value, name) for name, value in consts.items())
-    nodes = [helper.make_node("Slice", [raw, f"u_{n}_start", f"u_{n}_end", "u_axis"], [f"u_{n}"])
-             for n in ("xy", "wh", "obj", "cls")]
+    nodes = [
+        helper.make_node("Slice", [raw, f"u_{n}_start", f"u_{n}_end", "u_axis"], [f"u_{n}"])
+        for n in ("xy", "wh", "obj", "cls")
+    ]
     nodes += [
         helper.make_node("Add", ["u_xy", "u_grid"], ["u_xy_cells"]),
         helper.make_node("Mul", ["u_xy_cells", "u_stride"], ["u_centre"]),
@@ -177,21 +188,35 @@ def mall_count_mae(assets, detector: Detector) -> float:
 def test_mall_counts_tiling_finds_small_people(assets):
     config = dict(score_threshold=0.2, nms_iou=0.6)
     whole = mall_count_mae(assets, Detector(model(assets, "yolox_nano.onnx"), **config))
-    tiled = mall_count_mae(assets, Detector(model(assets, "yolox_nano.onnx"), **config,
-                                            tiling=Tiling(cols=2, rows=2, overlap=0.2)))
+    tiled = mall_count_mae(
+        assets,
+        Detector(model(assets, "yolox_nano.onnx"), **config, tiling=Tiling(cols=2, rows=2, overlap=0.2)),
+    )
     print(f"mall count MAE: whole frame {whole:.2f}, 2x2 tiles {tiled:.2f}")
     assert whole > 9.5  # measured 11.3 (mean 31 people): small, occluded people are missed
     assert tiled <= 6.5 and whole - tiled >= 4  # measured 5.49
 
 
 def test_from_config_finds_and_checks_the_model(assets, tmp_path):
-    config = parse_config({
-        "store": {"id": "s1"}, "floor_plan": {"width_m": 20, "height_m": 10},
-        "detector": {"model": "person_detector_192.onnx", "models_dir": "weights", "threads": 1},
-        "cameras": [{"name": "cam1", "source": "0", "tiling": {"cols": 2, "rows": 1},
-                     "calibration": {"image_points_px": [[0, 0], [10, 0], [10, 10], [0, 10]],
-                                     "floor_points_m": [[0, 0], [1, 0], [1, 1], [0, 1]]}}],
-    }, tmp_path / "store.yaml")
+    config = parse_config(
+        {
+            "store": {"id": "s1"},
+            "floor_plan": {"width_m": 20, "height_m": 10},
+            "detector": {"model": "person_detector_192.onnx", "models_dir": "weights", "threads": 1},
+            "cameras": [
+                {
+                    "name": "cam1",
+                    "source": "0",
+                    "tiling": {"cols": 2, "rows": 1},
+                    "calibration": {
+                        "image_points_px": [[0, 0], [10, 0], [10, 10], [0, 10]],
+                        "floor_points_m": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                    },
+                }
+            ],
+        },
+        tmp_path / "store.yaml",
+    )
     with pytest.raises(ModelMissingError, match=str(tmp_path / "weights")):
         Detector.for_camera(config.cameras[0], config)
     (tmp_path / "weights").mkdir()
@@ -202,8 +227,9 @@ def test_from_config_finds_and_checks_the_model(assets, tmp_path):
     assert detector.tiling == config.cameras[0].tiling
     copy.write_bytes(copy.read_bytes()[:-1] + b"\x00")
     with pytest.raises(ModelAlteredError):
-        Detector.from_config(DetectorConfig(model="person_detector_192.onnx",
-                                            models_dir=str(tmp_path / "weights")))
+        Detector.from_config(
+            DetectorConfig(model="person_detector_192.onnx", models_dir=str(tmp_path / "weights"))
+        )
 
 
 def test_threads_are_the_cameras_opencv_threads_too(assets):
@@ -228,10 +254,13 @@ def test_not_a_model_and_wrong_layout(tmp_path, assets):
 NOBODY = Pass(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 4), np.float32))
 
 
-@pytest.mark.parametrize(("tiling", "index", "region", "least_inside"), [
-    (None, 0, (120, 60, 500, 450), 20),  # the whole frame's pass
-    (Tiling(cols=2, rows=2, overlap=0.2), 1, (420, 100, 680, 300), 8),  # the top-right tile's
-])
+@pytest.mark.parametrize(
+    ("tiling", "index", "region", "least_inside"),
+    [
+        (None, 0, (120, 60, 500, 450), 20),  # the whole frame's pass
+        (Tiling(cols=2, rows=2, overlap=0.2), 1, (420, 100, 680, 300), 8),  # the top-right tile's
+    ],
+)
 def test_a_crop_finds_the_whole_passes_people_inside_it(assets, pets, tiling, index, region, least_inside):
     """A `Crop` runs a pass on a stride-aligned crop of that pass's own letterbox: the people
     well inside it are the whole pass's boxes; the model's input is smaller; the part it sees
@@ -250,8 +279,12 @@ def test_a_crop_finds_the_whole_passes_people_inside_it(assets, pets, tiling, in
         seen = detector.region_seen(tile, region)
         assert seen[0] <= region[0] and seen[1] <= region[1] and seen[2] >= region[2] and seen[3] >= region[3]
         assert detector.region_seen(tile, seen) == seen
-        inner = (whole.xyxy[:, 0] > seen[0] + 40) & (whole.xyxy[:, 2] < seen[2] - 40) \
-            & (whole.xyxy[:, 1] > seen[1] + 40) & (whole.xyxy[:, 3] < seen[3] - 40)
+        inner = (
+            (whole.xyxy[:, 0] > seen[0] + 40)
+            & (whole.xyxy[:, 2] < seen[2] - 40)
+            & (whole.xyxy[:, 1] > seen[1] + 40)
+            & (whole.xyxy[:, 3] < seen[3] - 40)
+        )
         found_inside += int(inner.sum())
         if inner.any() and len(crop.xyxy):
             best = iou(whole.xyxy[inner].astype(np.float64), crop.xyxy.astype(np.float64)).max(axis=1)
@@ -265,7 +298,9 @@ def test_a_crop_finds_the_whole_passes_people_inside_it(assets, pets, tiling, in
 def test_a_crop_is_inside_its_pass_on_a_model_that_takes_any_shape(assets, pets):
     detector = Detector(model(assets, "yolox_nano.onnx"))
     whole = detector.pass_tiles(768, 576)[0]
-    with pytest.raises(ValueError, match=r"region \(0, 0, 800, 100\) is not inside the pass over \(0, 0, 768, 576\)"):
+    with pytest.raises(
+        ValueError, match=r"region \(0, 0, 800, 100\) is not inside the pass over \(0, 0, 768, 576\)"
+    ):
         detector(pets[0][0], [Crop((0, 0, 800, 100), NOBODY)])
     square = Detector(model(assets, "yolox_nano.onnx"), letterbox="square")
     assert square.region_seen(whole, (0, 0, 100, 100))  # the geometry alone is the same
@@ -304,7 +339,11 @@ def test_tight_grid_follows_the_input_shape():
 def test_tiles_cover_frame_with_overlap():
     tiles = make_tiles(640, 480, Tiling(cols=2, rows=2, overlap=0.2))
     assert [(t.x0, t.y0, t.x1, t.y1) for t in tiles] == [
-        (0, 0, 356, 267), (284, 0, 640, 267), (0, 213, 356, 480), (284, 213, 640, 480)]
+        (0, 0, 356, 267),
+        (284, 0, 640, 267),
+        (0, 213, 356, 480),
+        (284, 213, 640, 480),
+    ]
     assert tiles[0].inner == (False, False, True, True) and tiles[3].inner == (True, True, False, False)
 
 
@@ -367,9 +406,15 @@ def test_band_tiling_from_the_camera_calibration(assets):
 
 
 def test_band_tiling_config_errors_name_the_key():
-    camera = {"name": "cam1", "source": "0", "tiling": {"small_below_input_px": 0},
-              "calibration": {"image_points_px": [[0, 0], [10, 0], [10, 10], [0, 10]],
-                              "floor_points_m": [[0, 0], [1, 0], [1, 1], [0, 1]]}}
+    camera = {
+        "name": "cam1",
+        "source": "0",
+        "tiling": {"small_below_input_px": 0},
+        "calibration": {
+            "image_points_px": [[0, 0], [10, 0], [10, 10], [0, 10]],
+            "floor_points_m": [[0, 0], [1, 0], [1, 1], [0, 1]],
+        },
+    }
     data = {"store": {"id": "s1"}, "floor_plan": {"width_m": 20, "height_m": 10}, "cameras": [camera]}
     with pytest.raises(ConfigError, match=r"cameras\.0\.tiling\.small_below_input_px: Input should be"):
         parse_config(data)
@@ -382,14 +427,17 @@ def test_band_tiling_config_errors_name_the_key():
 
 def test_merge_cut_boxes_joins_split_person_keeps_hidden_one():
     nan = np.nan
-    xyxy = np.array([
-        [101, 105, 141, 130],  # a person's top, cut by the upper tile's bottom edge at y=130
-        [100, 105, 140, 190],  # the same person, whole in the lower tile
-        [300, 50, 360, 200],  # a person in front, seen whole
-        [310, 60, 350, 128],  # a partly hidden person inside it, touching no tile edge
-        [200, 100, 230, 130],  # a piece cut at y=130 ...
-        [180, 90, 260, 128],  # ... inside a box that does not cross that edge: a different person
-    ], np.float32)
+    xyxy = np.array(
+        [
+            [101, 105, 141, 130],  # a person's top, cut by the upper tile's bottom edge at y=130
+            [100, 105, 140, 190],  # the same person, whole in the lower tile
+            [300, 50, 360, 200],  # a person in front, seen whole
+            [310, 60, 350, 128],  # a partly hidden person inside it, touching no tile edge
+            [200, 100, 230, 130],  # a piece cut at y=130 ...
+            [180, 90, 260, 128],  # ... inside a box that does not cross that edge: a different person
+        ],
+        np.float32,
+    )
     score = np.array([0.5, 0.6, 0.9, 0.4, 0.3, 0.7], np.float32)
     cut = np.full((6, 4), nan, np.float32)
     cut[0, 3] = cut[4, 3] = 130

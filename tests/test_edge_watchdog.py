@@ -1,5 +1,6 @@
 """`python -m edge run` under a fake systemd: READY=1, periodic WATCHDOG=1, and no pings while a
 camera loop is stalled (here: its process is frozen with SIGSTOP), so systemd would restart it."""
+
 import os
 import signal
 import socket
@@ -22,7 +23,7 @@ def collect(sock, seconds: float) -> list[str]:
         sock.settimeout(max(0.01, deadline - time.monotonic()))
         try:
             got.append(sock.recv(4096).decode())
-        except socket.timeout:
+        except TimeoutError:
             pass
     return got
 
@@ -37,9 +38,23 @@ def test_keepalives_stop_while_a_camera_loop_is_stalled(tmp_path):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(tmp_path / "notify.sock"))
     env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="1000000")
-    edge = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(store), "--out",
-                             str(tmp_path / "out"), "--stall-after-s", "3"], cwd=REPO, env=env,
-                            stderr=open(tmp_path / "edge.log", "wb"))
+    edge = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edge",
+            "run",
+            "--config",
+            str(store),
+            "--out",
+            str(tmp_path / "out"),
+            "--stall-after-s",
+            "3",
+        ],
+        cwd=REPO,
+        env=env,
+        stderr=open(tmp_path / "edge.log", "wb"),
+    )
     try:
         first = collect(sock, 20)
         assert first and first[0].startswith("READY=1"), first
@@ -47,8 +62,12 @@ def test_keepalives_stop_while_a_camera_loop_is_stalled(tmp_path):
         assert sum(m.startswith("WATCHDOG=1") for m in healthy) >= 4, healthy
         # the camera is forked by multiprocessing's fork server, a child of the edge process
         # (beside the resource tracker)
-        [camera_pid] = [pid for server in children(edge.pid) if "forkserver" in command(server)
-                        for pid in children(server)]
+        [camera_pid] = [
+            pid
+            for server in children(edge.pid)
+            if "forkserver" in command(server)
+            for pid in children(server)
+        ]
         os.kill(camera_pid, signal.SIGSTOP)  # the camera loop hangs
         try:
             collect(sock, 4)  # the stall is noticed after --stall-after-s

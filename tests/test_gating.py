@@ -2,6 +2,7 @@
 where (which tiles' passes) when it tiles, and what is re-used; and, on the whole recording
 (slow), that the levers keep the counts within 2 % of the pipeline without them while skipping
 most detector runs on empty stretches."""
+
 from __future__ import annotations
 
 import logging
@@ -10,11 +11,11 @@ import numpy as np
 import pytest
 
 from edge.adaptive import AdaptiveRate
-from edge.config import ConfigError, Tiling, parse_config
 from edge.detector import Detector, Pass, Tile
 from edge.gating import BUSY_SKIP_MAX, CROP_MARGIN, GatedDetector, MotionGate
 from edge.pipeline import CameraPipeline, Heartbeat
 from edge.types import Frame
+from footfall_core.store import ConfigError, Tiling, parse_config
 from tests.gt import PETS_FPS
 from tests.pipeline_runs import example, run_example
 from tests.quiet_clip import empty_background, pets09_frames, quiet_config, write_quiet_clip
@@ -50,7 +51,7 @@ def tiled_detector(tiling: Tiling) -> Detector:
 def with_blob(image: np.ndarray, x_px: int, y_px: int = 420) -> np.ndarray:
     """`image` with a black 40 × 80 px block at (x_px, y_px): something moving."""
     out = image.copy()
-    out[y_px:y_px + 80, x_px:x_px + 40] = 0
+    out[y_px : y_px + 80, x_px : x_px + 40] = 0
     return out
 
 
@@ -62,8 +63,10 @@ BLOB_TILE = 3
 
 def blob_frames(still: np.ndarray, count: int, start_s: float = 100.0) -> list[Frame]:
     """`count` frames at 7 fps of a still picture (sensor noise), a block crossing the bottom-right tile."""
-    return [Frame("view001", i, start_s + i / PETS_FPS, with_blob(noisy(still, i), 440 + 4 * (i % 70)))
-            for i in range(count)]
+    return [
+        Frame("view001", i, start_s + i / PETS_FPS, with_blob(noisy(still, i), 440 + 4 * (i % 70)))
+        for i in range(count)
+    ]
 
 
 def changed(gate: MotionGate, image: np.ndarray, regions=None) -> list[bool]:
@@ -238,14 +241,20 @@ class ScriptedDetector(Detector):
     a whole-frame pass finds `people`, a crop the boxes `in_region` gives for the image region
     it shows (recorded in `regions`)."""
 
-    def __init__(self, model_path, people: list[list[float]], in_region, tiling: Tiling | None = None) -> None:
+    def __init__(
+        self, model_path, people: list[list[float]], in_region, tiling: Tiling | None = None
+    ) -> None:
         super().__init__(model_path, tiling=tiling)
         self.people, self.in_region, self.regions = np.array(people, np.float32), in_region, []
 
     def _infer(self, canvas: np.ndarray, scale: float, offset_px=(0, 0)):
         height, width = canvas.shape[:2]
-        region = (offset_px[0] / scale, offset_px[1] / scale, (offset_px[0] + width) / scale,
-                  (offset_px[1] + height) / scale)
+        region = (
+            offset_px[0] / scale,
+            offset_px[1] / scale,
+            (offset_px[0] + width) / scale,
+            (offset_px[1] + height) / scale,
+        )
         if offset_px == (0, 0) and (width, height) == (416, 320):  # a whole 768x576 frame
             boxes = self.people
         else:
@@ -260,8 +269,9 @@ def test_a_crop_holds_whole_the_people_it_touches_and_drops_what_its_edge_cuts(f
     (a still thing the model scores otherwise without its context) is dropped."""
     near, far = [500, 330, 540, 430], [50, 50, 90, 150]  # the block: x 440-484, y 420-500
     moved, cut = [near[0] + 2, near[1], near[2] + 2, near[3]], lambda r: [r[0], 200, r[0] + 30, 280]
-    stand_in = ScriptedDetector(assets / "models/yolox_nano.onnx", [near, far],
-                                lambda r: [moved, cut(r)])  # cut: by the crop's left edge
+    stand_in = ScriptedDetector(
+        assets / "models/yolox_nano.onnx", [near, far], lambda r: [moved, cut(r)]
+    )  # cut: by the crop's left edge
     gated = GatedDetector(stand_in, motion=MotionGate(), recheck_s=5.0, crop=True)
     blobs = blob_frames(frames[0], 3)
     gated(blobs[0])
@@ -285,7 +295,8 @@ class ScriptedTiles(Detector):
         i = int(image[0, 0, 0])
         big, small = [100 + 30 * i, 300, 160 + 30 * i, 500], [200 + 5 * i, 100, 215 + 5 * i, 140]
         boxes = {(0, 0): [small], (0, 256): [big], (0, 0, "whole"): [big]}.get(
-            (tile.x0, tile.y0, "whole") if tile == Tile.whole(768, 576) else (tile.x0, tile.y0), [])
+            (tile.x0, tile.y0, "whole") if tile == Tile.whole(768, 576) else (tile.x0, tile.y0), []
+        )
         xyxy = np.array(boxes, np.float32).reshape(-1, 4)
         return Pass(xyxy, np.full(len(xyxy), 0.8, np.float32), np.full((len(xyxy), 4), np.nan, np.float32))
 
@@ -314,12 +325,14 @@ def test_tiles_every_other_frame_reuse_only_the_people_the_whole_frame_pass_miss
 def test_tiles_every_needs_a_whole_frame_pass_and_is_named_in_errors():
     data = example("mall", "cam1").model_dump(mode="json", exclude={"path"})
     assert parse_config(data, "mall.yaml").cameras[0].tiling.tiles_every == 2  # as shipped
-    for tiling, message in (({"cols": 2, "rows": 2, "tiles_every": 2}, "cameras.0.tiling: .*tiles_every 2 needs a "
-                             "whole-frame pass"),
-                            ({"cols": 2, "rows": 1, "full_frame": True, "tiles_every": 0},
-                             "cameras.0.tiling.tiles_every"),
-                            ({"cols": 2, "rows": 1, "full_frame": True, "tiles_every": 11},
-                             "cameras.0.tiling.tiles_every")):
+    for tiling, message in (
+        (
+            {"cols": 2, "rows": 2, "tiles_every": 2},
+            "cameras.0.tiling: .*tiles_every 2 needs a whole-frame pass",
+        ),
+        ({"cols": 2, "rows": 1, "full_frame": True, "tiles_every": 0}, "cameras.0.tiling.tiles_every"),
+        ({"cols": 2, "rows": 1, "full_frame": True, "tiles_every": 11}, "cameras.0.tiling.tiles_every"),
+    ):
         bad = {**data, "cameras": [{**data["cameras"][0], "tiling": tiling}]}
         with pytest.raises(ConfigError, match=message):
             parse_config(bad, "mall.yaml")
@@ -400,8 +413,13 @@ def test_a_camera_can_set_its_own_lever_thresholds_within_the_stores_bounds():
     assert gate.rate.empty_period_s == 0.25
     assert gate.motion.pixel_delta == config.analysis.motion_pixel_delta  # not overridden: the store's
     assert config.analysis.motion_min_changed == 0.001 and config.analysis.empty_fps == 1.0
-    for key, value in (("motion_min_changed", 1.5), ("empty_fps", 0), ("motion_pixel_delta", 300),
-                       ("empty_after_s", -1), ("motion_crop", "sometimes")):
+    for key, value in (
+        ("motion_min_changed", 1.5),
+        ("empty_fps", 0),
+        ("motion_pixel_delta", 300),
+        ("empty_after_s", -1),
+        ("motion_crop", "sometimes"),
+    ):
         bad = {**data, "cameras": [{**data["cameras"][0], key: value}]}
         with pytest.raises(ConfigError, match=f"cameras.0.{key}"):
             parse_config(bad, "store.yaml")
@@ -416,8 +434,11 @@ def _replay(config, detector) -> tuple[tuple, int, int]:
 def _counts(messages) -> dict[str, float]:
     lines = [c for m in messages if getattr(m, "kind", None) == "lines" for c in m.lines]
     grid = [s for m in messages if getattr(m, "kind", None) == "grid" for _, _, s in m.cells]
-    return {"in": sum(c.in_count for c in lines), "out": sum(c.out_count for c in lines),
-            "person_s": sum(grid)}
+    return {
+        "in": sum(c.in_count for c in lines),
+        "out": sum(c.out_count for c in lines),
+        "person_s": sum(grid),
+    }
 
 
 @pytest.mark.slow
@@ -427,8 +448,11 @@ def test_levers_keep_counts_within_2_percent_on_pets09_after_an_empty_stretch(as
     levers skip most detector runs on the empty stretch."""
     pattern, empty = write_quiet_clip(assets, tmp_path, empty_s=30)
     base = quiet_config(example("pets09", "view001", cell_m=1.0, motion_gating=False), "view001", pattern)
-    levers = {"motion": {"motion_gating": True}, "adaptive": {"adaptive_rate": True},
-              "both": {"motion_gating": True, "adaptive_rate": True}}
+    levers = {
+        "motion": {"motion_gating": True},
+        "adaptive": {"adaptive_rate": True},
+        "both": {"motion_gating": True, "adaptive_rate": True},
+    }
     messages, analysed, runs = _replay(base, detector)
     reference = _counts(messages)
     print(f"no lever: {runs} detector runs of {analysed} frames, {reference}")
@@ -462,8 +486,10 @@ def test_where_gating_keeps_counts_within_2_percent_on_pets09_in_2x2_tiles(asset
     messages, analysed, _ = _replay(gated, detector)
     counts, px_gated = _counts(messages), detector.input_px_run - px_whole
     skipped = 4 * 300 * 2 - detector.passes_run
-    print(f"without gating {reference}; with: {counts}, {skipped} of {4 * 300} tile passes skipped, "
-          f"{px_gated / px_whole:.0%} of the model input")
+    print(
+        f"without gating {reference}; with: {counts}, {skipped} of {4 * 300} tile passes skipped, "
+        f"{px_gated / px_whole:.0%} of the model input"
+    )
     assert analysed == 300 and skipped >= 0.05 * 4 * 300 and px_gated == px_whole * (1200 - skipped) / 1200
     for key, value in reference.items():
         assert counts[key] == pytest.approx(value, rel=0.02), key
@@ -502,9 +528,11 @@ def test_tiles_every_other_frame_keep_mall_counts_within_2_percent():
 
     def counts(run) -> dict[str, float]:
         zones = [z for m in run.messages if getattr(m, "kind", None) == "zones" for z in m.zones]
-        return {"mean occupancy": float(np.mean([z.mean_occupancy for z in zones])),
-                "person-seconds": sum(z.person_seconds for z in zones),
-                "busiest moment per bucket": float(np.mean([z.max_occupancy for z in zones]))}
+        return {
+            "mean occupancy": float(np.mean([z.mean_occupancy for z in zones])),
+            "person-seconds": sum(z.person_seconds for z in zones),
+            "busiest moment per bucket": float(np.mean([z.max_occupancy for z in zones])),
+        }
 
     reference, ours = counts(every), counts(shipped)
     print(f"mall, tiles every frame {reference}; every other frame {ours}")

@@ -1,4 +1,5 @@
 """Central ingest against a real Mosquitto and both database backends."""
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,10 @@ import pytest
 
 from dashboard.ingest import MESSAGES
 from dashboard.storage import Storage
-from edge.config import Mqtt
-from edge.contract import ContractError, agg_topic, parse_aggregate, status_topic
 from edge.outbox import Outbox
 from edge.publisher import Publisher
+from footfall_core.contract import ContractError, agg_topic, parse_aggregate, status_topic
+from footfall_core.store import Mqtt
 from tests.transport_support import (
     IngestThread,
     assert_same_content,
@@ -87,8 +88,13 @@ def test_malformed_payloads_go_to_dead_letters_and_valid_ones_still_land(broker,
     rng.shuffle(stream)
     for topic, payload in stream:
         sender.publish(topic, payload, qos=1)
-    assert wait_until(lambda: len(stored_ids(ingest.storage)) == len(valid)
-                      and len(ingest.storage.dead_letters(10_000)) >= len(bad), 120)
+    assert wait_until(
+        lambda: (
+            len(stored_ids(ingest.storage)) == len(valid)
+            and len(ingest.storage.dead_letters(10_000)) >= len(bad)
+        ),
+        120,
+    )
     dead = ingest.storage.dead_letters(10_000)
     assert len(dead) == len(bad)
     assert sorted(d["payload"] for d in dead) == sorted(p for _, p in bad)
@@ -102,9 +108,29 @@ def test_malformed_payloads_go_to_dead_letters_and_valid_ones_still_land(broker,
 
 
 def _ingest_process(broker, db: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "dashboard", "--log-level", "WARNING", "ingest",
-                             "--mqtt", broker.url, "--db", db, "--group", "crash", "--client-id", "ingest-crash",
-                             "--batch", "20"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dashboard",
+            "--log-level",
+            "WARNING",
+            "ingest",
+            "--mqtt",
+            broker.url,
+            "--db",
+            db,
+            "--group",
+            "crash",
+            "--client-id",
+            "ingest-crash",
+            "--batch",
+            "20",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_ingest_killed_mid_stream_loses_nothing_and_doubles_nothing(broker, db_url, tmp_path):
@@ -112,12 +138,19 @@ def test_ingest_killed_mid_stream_loses_nothing_and_doubles_nothing(broker, db_u
     storage = Storage(db_url)
     storage.migrate()
     ingest = _ingest_process(broker, db_url)
-    publisher = Publisher(Mqtt(url=broker.url), "shop-1", ["cam1", "cam2"], Outbox(tmp_path / "o.sqlite3"),
-                          client_id="edge-1", window=50).start()
+    publisher = Publisher(
+        Mqtt(url=broker.url),
+        "shop-1",
+        ["cam1", "cam2"],
+        Outbox(tmp_path / "o.sqlite3"),
+        client_id="edge-1",
+        window=50,
+    ).start()
     assert wait_until(lambda: publisher.connected, 10)
     # Until the worker has subscribed the broker drops what nobody listens to: repeat (harmless).
-    assert wait_until(lambda: publisher.publish_aggregate(messages[0]) and len(stored_ids(storage)) == 1,
-                      60, step_s=0.5), "ingest never subscribed"
+    assert wait_until(
+        lambda: publisher.publish_aggregate(messages[0]) and len(stored_ids(storage)) == 1, 60, step_s=0.5
+    ), "ingest never subscribed"
     for message in messages[1:]:
         publisher.publish_aggregate(message)
     assert wait_until(lambda: len(stored_ids(storage)) >= 100, 60)
@@ -135,7 +168,6 @@ def test_ingest_killed_mid_stream_loses_nothing_and_doubles_nothing(broker, db_u
     assert_same_content(fingerprint(storage), reference_fingerprint(messages, tmp_path))
 
 
-
 def test_camera_status_is_recorded(broker, tmp_path):
     import sqlalchemy as sa
 
@@ -145,8 +177,9 @@ def test_camera_status_is_recorded(broker, tmp_path):
         with ingest.storage.engine.connect() as conn:
             return dict(conn.execute(sa.select(tables.cameras.c.name, tables.cameras.c.status)).all())
 
-    publisher = Publisher(Mqtt(url=broker.url), "shop-1", ["cam1", "cam2"], Outbox(tmp_path / "o.sqlite3"),
-                          client_id="edge-1").start()
+    publisher = Publisher(
+        Mqtt(url=broker.url), "shop-1", ["cam1", "cam2"], Outbox(tmp_path / "o.sqlite3"), client_id="edge-1"
+    ).start()
     assert wait_until(lambda: publisher.connected, 10)
     ingest = IngestThread(broker.url, f"sqlite:///{tmp_path / 'c.sqlite3'}").start()  # retained: comes late
     assert wait_until(lambda: statuses() == {"cam1": "online", "cam2": "online"}, 10)

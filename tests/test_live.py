@@ -1,16 +1,16 @@
 """The live bridge: real Mosquitto → LiveSubscriber → LiveHub → async listeners."""
+
 from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from dashboard.live import LiveHub, LiveSubscriber
-from edge.config import Mqtt
-from edge.contract import (
+from footfall_core.contract import (
     ContractError,
     DeviceHealth,
     LiveMessage,
@@ -20,14 +20,21 @@ from edge.contract import (
     live_topic,
     status_topic,
 )
+from footfall_core.store import Mqtt
 
-T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
 def live(store: str, people: int, at: datetime = T0, cameras=("cam1",)) -> LiveMessage:
-    return LiveMessage(store=store, sent_at=at, cell_m=1.0, people=people,
-                       zones=[LiveZone(zone="tills", occupancy=people)], cells=[(2, 3, people)],
-                       cameras=list(cameras))
+    return LiveMessage(
+        store=store,
+        sent_at=at,
+        cell_m=1.0,
+        people=people,
+        zones=[LiveZone(zone="tills", occupancy=people)],
+        cells=[(2, 3, people)],
+        cameras=list(cameras),
+    )
 
 
 def wait_until(predicate, timeout_s: float = 10.0) -> None:
@@ -57,8 +64,12 @@ def test_subscriber_keeps_latest_state_per_store(broker, publisher):
     subscriber = LiveSubscriber(hub, Mqtt(url=broker.url), "t-live-1").start()
     try:
         assert subscriber.connected.wait(10)
-        publish(publisher, status_topic("s1", "cam1"),
-                StatusMessage(store="s1", camera="cam1", status="online", sent_at=T0).to_json(), retain=True)
+        publish(
+            publisher,
+            status_topic("s1", "cam1"),
+            StatusMessage(store="s1", camera="cam1", status="online", sent_at=T0).to_json(),
+            retain=True,
+        )
         publish(publisher, live_topic("s1"), live("s1", 3).to_json())
         publish(publisher, live_topic("s2"), live("s2", 7).to_json())
         publish(publisher, live_topic("s1"), live("s1", 5, T0 + timedelta(seconds=2)).to_json())
@@ -68,11 +79,25 @@ def test_subscriber_keeps_latest_state_per_store(broker, publisher):
         assert hub.snapshot("s1").cameras["cam1"].status == "online"
         assert hub.snapshot("s1").cameras["cam1"].last_seen == T0 + timedelta(seconds=2)
 
-        publish(publisher, status_topic("s1", "cam1"),
-                StatusMessage(store="s1", camera="cam1", status="offline").to_json(), retain=True)
-        publish(publisher, health_topic("s1"), DeviceHealth(
-            store="s1", sent_at=T0, outbox_depth=4, outbox_dropped=0, published=10, connected=True,
-            cameras={"cam1": "stalled"}).to_json())
+        publish(
+            publisher,
+            status_topic("s1", "cam1"),
+            StatusMessage(store="s1", camera="cam1", status="offline").to_json(),
+            retain=True,
+        )
+        publish(
+            publisher,
+            health_topic("s1"),
+            DeviceHealth(
+                store="s1",
+                sent_at=T0,
+                outbox_depth=4,
+                outbox_dropped=0,
+                published=10,
+                connected=True,
+                cameras={"cam1": "stalled"},
+            ).to_json(),
+        )
         wait_until(lambda: hub.snapshot("s1").cameras["cam1"].health == "stalled")
         assert hub.snapshot("s1").cameras["cam1"].status == "offline"
         assert hub.snapshot("s1").device.outbox_depth == 4
@@ -104,8 +129,12 @@ def test_subscriber_resubscribes_after_broker_restart(broker, publisher):
 
 
 def test_retained_status_arrives_on_connect(broker, publisher):
-    publish(publisher, status_topic("s1", "door"),
-            StatusMessage(store="s1", camera="door", status="offline").to_json(), retain=True)
+    publish(
+        publisher,
+        status_topic("s1", "door"),
+        StatusMessage(store="s1", camera="door", status="offline").to_json(),
+        retain=True,
+    )
     hub = LiveHub()
     subscriber = LiveSubscriber(hub, Mqtt(url=broker.url), "t-live-3").start()
     try:
@@ -116,14 +145,20 @@ def test_retained_status_arrives_on_connect(broker, publisher):
         subscriber.stop()
 
 
-@pytest.mark.parametrize("topic, payload, problem", [
-    ("footfall/v1/s1/live", b"not json", "topic 'footfall/v1/s1/live'"),
-    ("footfall/v1/s1/live", live("s2", 1).to_json(), "store 's2'"),
-    ("footfall/v1/s1/cam9/status", StatusMessage(store="s1", camera="cam1", status="online").to_json(),
-     "camera 'cam1'"),
-    ("footfall/v1/s1/cam1/agg", live("s1", 1).to_json(), "not a live, status or health topic"),
-    ("other/v1/s1/live", live("s1", 1).to_json(), "not under footfall/v1/"),
-])
+@pytest.mark.parametrize(
+    "topic, payload, problem",
+    [
+        ("footfall/v1/s1/live", b"not json", "topic 'footfall/v1/s1/live'"),
+        ("footfall/v1/s1/live", live("s2", 1).to_json(), "store 's2'"),
+        (
+            "footfall/v1/s1/cam9/status",
+            StatusMessage(store="s1", camera="cam1", status="online").to_json(),
+            "camera 'cam1'",
+        ),
+        ("footfall/v1/s1/cam1/agg", live("s1", 1).to_json(), "not a live, status or health topic"),
+        ("other/v1/s1/live", live("s1", 1).to_json(), "not under footfall/v1/"),
+    ],
+)
 def test_hub_rejects_what_breaks_the_contract(topic, payload, problem):
     hub = LiveHub()
     with pytest.raises(ContractError, match=problem.replace("(", r"\(").replace(")", r"\)")):
@@ -158,8 +193,9 @@ def test_updates_wake_listeners_of_that_store_only():
         # Publish from another thread, as the MQTT network thread does.
         await loop.run_in_executor(None, hub.handle, live_topic("s1"), live("s1", 1).to_json())
         await asyncio.sleep(0.05)
-        await loop.run_in_executor(None, hub.handle, live_topic("s1"),
-                                   live("s1", 2, T0 + timedelta(seconds=1)).to_json())
+        await loop.run_in_executor(
+            None, hub.handle, live_topic("s1"), live("s1", 2, T0 + timedelta(seconds=1)).to_json()
+        )
         await asyncio.wait_for(t1, 5)
         assert not t2.done()
         await loop.run_in_executor(None, hub.handle, live_topic("s2"), live("s2", 8).to_json())

@@ -1,23 +1,44 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 
-from edge.contract import DeviceHealth, HealthAggregate
 from edge.metrics import EdgeMetrics
+from footfall_core.contract import DeviceHealth, HealthAggregate
 from tests.brokers import free_port
 
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def test_metrics_endpoint_reports_camera_and_outbox_figures():
     metrics = EdgeMetrics()
     for _ in range(2):
-        metrics.observe_health(HealthAggregate(
-            store="s1", camera="cam1", bucket_start=T0, bucket_s=60, covered_s=60, frames_read=420,
-            frames_analysed=300, frames_dropped=120, detector_ms_mean=17.5, detector_ms_max=40.0,
-            source_status="reconnecting", reconnects=1))
-    metrics.observe_device(DeviceHealth(store="s1", sent_at=T0, outbox_depth=12, outbox_dropped=3,
-                                        published=99, connected=False, cameras={"cam1": "ok"}))
+        metrics.observe_health(
+            HealthAggregate(
+                store="s1",
+                camera="cam1",
+                bucket_start=T0,
+                bucket_s=60,
+                covered_s=60,
+                frames_read=420,
+                frames_analysed=300,
+                frames_dropped=120,
+                detector_ms_mean=17.5,
+                detector_ms_max=40.0,
+                source_status="reconnecting",
+                reconnects=1,
+            )
+        )
+    metrics.observe_device(
+        DeviceHealth(
+            store="s1",
+            sent_at=T0,
+            outbox_depth=12,
+            outbox_dropped=3,
+            published=99,
+            connected=False,
+            cameras={"cam1": "ok"},
+        )
+    )
     port = free_port()
     server, _ = metrics.serve(port)
     try:

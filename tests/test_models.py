@@ -1,6 +1,7 @@
 """Model registry: the shared weights verify; missing and altered files are named clearly.
 Derived models: a batched copy gives the batch-1 model's outputs on real frames; an INT8 copy
 loads and finds the float model's people on held-out footage."""
+
 from __future__ import annotations
 
 import shutil
@@ -131,8 +132,10 @@ def test_int8_finds_the_float_models_people_on_held_out_frames(assets, tmp_path)
     indices = range(PETS_SPLIT, 795, 40)
     frames = [frame for _, frame in pets09_frames(indices)]
     gt = pets09_gt(assets)
-    truth = [np.stack([r["x"], r["y"], r["x"] + r["w"], r["y"] + r["h"]], axis=1)
-             for r in (gt[gt["frame"] == i + 1] for i in indices)]
+    truth = [
+        np.stack([r["x"], r["y"], r["x"] + r["w"], r["y"] + r["h"]], axis=1)
+        for r in (gt[gt["frame"] == i + 1] for i in indices)
+    ]
     reference = [Detector(source)(frame).xyxy for frame in frames]
     found = [Detector(path)(frame).xyxy for frame in frames]
     recall, precision = recall_precision(found, reference)

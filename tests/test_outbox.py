@@ -1,4 +1,5 @@
 """The durable outbox: order, persistence across a reopen, bounds, and a full disk."""
+
 from __future__ import annotations
 
 from edge.outbox import Outbox

@@ -2,13 +2,14 @@
 
 The database is tests/pages_data.py's two stores, written through the ingest path.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +19,7 @@ from dashboard.charts import FloorGeometry
 from dashboard.live import CameraState, StoreSnapshot
 from dashboard.live_view import STALE_AFTER_S, ago, live_state
 from dashboard.settings import Settings
-from edge.contract import LiveMessage, LiveZone
+from footfall_core.contract import LiveMessage, LiveZone
 from tests import pages_data
 
 HTML = {"Accept": "text/html"}
@@ -35,8 +36,12 @@ def client_for(app, user: str | None) -> TestClient:
     client = TestClient(app, base_url="http://testserver")
     if user:
         token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-        response = client.post("/login", data=dict(username=user, password=pages_data.PASSWORD, csrf_token=token),
-                               headers={"Origin": "http://testserver"}, follow_redirects=False)
+        response = client.post(
+            "/login",
+            data=dict(username=user, password=pages_data.PASSWORD, csrf_token=token),
+            headers={"Origin": "http://testserver"},
+            follow_redirects=False,
+        )
         assert response.status_code == 303, response.text
     return client
 
@@ -57,22 +62,40 @@ def figure(html: str, div_id: str) -> dict:
     return json.loads(match.group(1))
 
 
-@pytest.mark.parametrize("path", ["/", "/compare", "/stores/north/trends", "/stores/north/live",
-                                  "/stores/north/live/events", "/compare/daily.csv"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/compare",
+        "/stores/north/trends",
+        "/stores/north/live",
+        "/stores/north/live/events",
+        "/compare/daily.csv",
+    ],
+)
 def test_pages_need_a_login_and_come_back_after_it(app, path):
     response = client_for(app, None).get(path, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login?next=")
 
 
-@pytest.mark.parametrize("next_url, lands", [("/stores/north/trends?week=2026-W09", "/stores/north/trends?week=2026-W09"),
-                                             ("https://evil.example/", "/"), ("//evil.example/x", "/")])
+@pytest.mark.parametrize(
+    "next_url, lands",
+    [
+        ("/stores/north/trends?week=2026-W09", "/stores/north/trends?week=2026-W09"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/x", "/"),
+    ],
+)
 def test_login_returns_only_to_local_pages(app, next_url, lands):
     client = TestClient(app)
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    response = client.post("/login", data=dict(username="hq", password=pages_data.PASSWORD, csrf_token=token,
-                                               next=next_url), headers={"Origin": "http://testserver"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data=dict(username="hq", password=pages_data.PASSWORD, csrf_token=token, next=next_url),
+        headers={"Origin": "http://testserver"},
+        follow_redirects=False,
+    )
     assert response.headers["location"] == lands
 
 
@@ -92,20 +115,34 @@ def test_logout_needs_the_token_and_ends_the_session(app):
     client = client_for(app, "hq")
     page = client.get("/compare")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    assert client.post("/logout", data=dict(csrf_token="forged"), headers={"Origin": "http://testserver"}).status_code == 403
+    assert (
+        client.post(
+            "/logout", data=dict(csrf_token="forged"), headers={"Origin": "http://testserver"}
+        ).status_code
+        == 403
+    )
     assert client.get("/compare").status_code == 200
     client.post("/logout", data=dict(csrf_token=token), headers={"Origin": "http://testserver"})
     assert client.get("/compare", follow_redirects=False).status_code == 303
 
 
-@pytest.mark.parametrize("path", ["/stores/south/trends", "/stores/south/trends?week=2026-W10",
-                                  "/stores/south/live", "/stores/south/live/events", "/stores/south/plan-image",
-                                  "/stores/nowhere/trends", "/trends?store=south&week=2026-W10",
-                                  "/live?store=south"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/stores/south/trends",
+        "/stores/south/trends?week=2026-W10",
+        "/stores/south/live",
+        "/stores/south/live/events",
+        "/stores/south/plan-image",
+        "/stores/nowhere/trends",
+        "/trends?store=south&week=2026-W10",
+        "/live?store=south",
+    ],
+)
 def test_manager_sees_403_and_nothing_of_other_stores(anna, path):
     response = anna.get(path, headers=HTML)
     assert response.status_code == 403
-    assert "South Square" not in response.text and "<div class=\"chart" not in response.text
+    assert "South Square" not in response.text and '<div class="chart' not in response.text
     assert "may not see store" in response.text
 
 
@@ -160,10 +197,14 @@ def test_compare_defaults_to_the_last_week_of_data_and_exports_csv(hq):
     assert 'value="2026-03-02"' in page.text and 'value="2026-03-08"' in page.text
     rows = re.findall(r'<tr data-store="(\w+)"><td class="num">(\d+)</td>', page.text)
     assert rows == [("north", "1"), ("south", "2")]
-    daily = list(csv.DictReader(io.StringIO(hq.get("/compare/daily.csv?start=2026-03-02&end=2026-03-03").text)))
+    daily = list(
+        csv.DictReader(io.StringIO(hq.get("/compare/daily.csv?start=2026-03-02&end=2026-03-03").text))
+    )
     assert [(r["store"], r["date"], int(r["footfall"])) for r in daily] == [
         (s, f"2026-03-0{d + 2}", sum(pages_data.visitors(s, 7 + d, h) for h in pages_data.OPEN_HOURS))
-        for s in ("north", "south") for d in range(2)]
+        for s in ("north", "south")
+        for d in range(2)
+    ]
     west = hq.get("/compare?start=2026-03-02&end=2026-03-08&region=west")
     assert re.findall(r'<tr data-store="(\w+)">', west.text) == ["south"]
 
@@ -175,28 +216,54 @@ def test_live_page_is_503_without_a_broker(hq):
 
 def test_static_files_and_plotly_come_from_the_server(hq):
     js = hq.get("/static/plotly.min.js")
-    assert js.status_code == 200 and len(js.content) > 1_000_000 and "text/javascript" in js.headers["content-type"]
+    assert (
+        js.status_code == 200
+        and len(js.content) > 1_000_000
+        and "text/javascript" in js.headers["content-type"]
+    )
     assert hq.get("/static/footfall.js").status_code == 200
     assert hq.get("/static/..%2Fpages.py").status_code == 404
     assert "cdn" not in hq.get("/compare").text.lower()
 
 
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
-GEOMETRY = FloorGeometry.from_store(dict(
-    floor_plan=dict(origin_m=[0, 0], width_m=20, height_m=12, image=None),
-    zones=[dict(name=z, polygon_m=p, capacity=c) for z, (p, c) in pages_data.ZONES.items()]))
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+GEOMETRY = FloorGeometry.from_store(
+    dict(
+        floor_plan=dict(origin_m=[0, 0], width_m=20, height_m=12, image=None),
+        zones=[dict(name=z, polygon_m=p, capacity=c) for z, (p, c) in pages_data.ZONES.items()],
+    )
+)
 
 
 def test_live_state_marks_crowded_zones_and_stale_cameras():
-    live = LiveMessage(store="north", sent_at=NOW - timedelta(seconds=1), cell_m=1.0, people=9,
-                       zones=[LiveZone(zone="tills", occupancy=4), LiveZone(zone="aisle", occupancy=5),
-                              LiveZone(zone="stock-room", occupancy=0)], cells=[(3, 3, 9)], cameras=["cam1"])
-    snapshot = StoreSnapshot("north", live, {
-        "cam1": CameraState("online", NOW - timedelta(seconds=1), "ok"),
-        "door": CameraState("online", NOW - timedelta(seconds=STALE_AFTER_S + 5), None),
-        "back": CameraState("offline", None, None)}, None, 3)
-    registry = [dict(name="old", status="unknown", last_seen=(NOW - timedelta(days=2)).replace(tzinfo=None)),
-                dict(name="back", status="online", last_seen=(NOW - timedelta(hours=3)).replace(tzinfo=None))]
+    live = LiveMessage(
+        store="north",
+        sent_at=NOW - timedelta(seconds=1),
+        cell_m=1.0,
+        people=9,
+        zones=[
+            LiveZone(zone="tills", occupancy=4),
+            LiveZone(zone="aisle", occupancy=5),
+            LiveZone(zone="stock-room", occupancy=0),
+        ],
+        cells=[(3, 3, 9)],
+        cameras=["cam1"],
+    )
+    snapshot = StoreSnapshot(
+        "north",
+        live,
+        {
+            "cam1": CameraState("online", NOW - timedelta(seconds=1), "ok"),
+            "door": CameraState("online", NOW - timedelta(seconds=STALE_AFTER_S + 5), None),
+            "back": CameraState("offline", None, None),
+        },
+        None,
+        3,
+    )
+    registry = [
+        dict(name="old", status="unknown", last_seen=(NOW - timedelta(days=2)).replace(tzinfo=None)),
+        dict(name="back", status="online", last_seen=(NOW - timedelta(hours=3)).replace(tzinfo=None)),
+    ]
     state = live_state(GEOMETRY, snapshot, registry, NOW)
     zones = {z["zone"]: z for z in state["zones"]}
     assert list(zones) == ["entrance", "aisle", "tills", "stock-room"]
@@ -212,10 +279,17 @@ def test_live_state_marks_crowded_zones_and_stale_cameras():
     json.dumps(state)  # goes to the browser as is
 
 
-@pytest.mark.parametrize("delta, text", [(None, "never"), (timedelta(seconds=59), "59 s ago"),
-                                         (timedelta(minutes=5, seconds=3), "5 min ago"),
-                                         (timedelta(hours=2, minutes=59), "2 h ago"), (timedelta(days=3), "3 d ago"),
-                                         (timedelta(seconds=-4), "0 s ago")])
+@pytest.mark.parametrize(
+    "delta, text",
+    [
+        (None, "never"),
+        (timedelta(seconds=59), "59 s ago"),
+        (timedelta(minutes=5, seconds=3), "5 min ago"),
+        (timedelta(hours=2, minutes=59), "2 h ago"),
+        (timedelta(days=3), "3 d ago"),
+        (timedelta(seconds=-4), "0 s ago"),
+    ],
+)
 def test_ago(delta, text):
     assert ago(None if delta is None else NOW - delta, NOW) == text
 
@@ -226,7 +300,7 @@ def test_plan_image_is_served_under_the_floor_charts(tmp_path):
 
     from dashboard import auth, registry
     from dashboard.storage import Storage
-    from edge.config import FloorPlan, StoreInfo
+    from footfall_core.store import FloorPlan, StoreInfo
 
     plan = tmp_path / "plan.png"
     cv2.imwrite(str(plan), np.full((120, 200, 3), 235, np.uint8))
@@ -234,8 +308,12 @@ def test_plan_image_is_served_under_the_floor_charts(tmp_path):
     storage = Storage(url)
     storage.migrate()
     with storage.engine.begin() as conn:
-        registry.save(conn, registry.StoreRecord(store=StoreInfo(id="east"),
-                                                 floor_plan=FloorPlan(image=str(plan), width_m=20, height_m=12)))
+        registry.save(
+            conn,
+            registry.StoreRecord(
+                store=StoreInfo(id="east"), floor_plan=FloorPlan(image=str(plan), width_m=20, height_m=12)
+            ),
+        )
         auth.add_user(conn, "hq", "hq", pages_data.PASSWORD)
     client = client_for(create_app(Settings(db_url=url, secret_key="page-tests-" + "Zq9x" * 10)), "hq")
     image = client.get("/stores/east/plan-image")

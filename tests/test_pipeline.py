@@ -1,5 +1,6 @@
 """The camera pipeline and the `edge` command line on real footage, plus heartbeats and bucket
 closing while a live source cannot be reached."""
+
 from __future__ import annotations
 
 import json
@@ -10,26 +11,41 @@ import time
 import numpy as np
 import pytest
 
-from calibration.ownership import Ownership
-from edge.assets import REPO_ROOT
-from edge.contract import AGGREGATE_KINDS, HealthAggregate, LiveMessage, parse_aggregate
 from edge.pipeline import CameraPipeline, Heartbeat
 from edge.types import Detections, Frame, Tracks
+from footfall_core.assets import REPO_ROOT
+from footfall_core.contract import AGGREGATE_KINDS, HealthAggregate, LiveMessage, parse_aggregate
+from footfall_core.ownership import Ownership
 from tests.pipeline_runs import START, example, run_example
 
 PETS = "${FOOTFALL_ASSETS}/datasets/pets09_s2l1/vtest.avi"
 
 
 def _edge(*args: str, timeout_s: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edge", *args], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=timeout_s)
+    return subprocess.run(
+        [sys.executable, "-m", "edge", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
 
 
 @pytest.mark.slow
 def test_replay_writes_the_contract_payloads(tmp_path):
     out = tmp_path / "agg.jsonl"
-    done = _edge("replay", PETS, "--config", "examples/pets09.yaml", "--camera", "view001",
-                 "--out", str(out), "--start", START)
+    done = _edge(
+        "replay",
+        PETS,
+        "--config",
+        "examples/pets09.yaml",
+        "--camera",
+        "view001",
+        "--out",
+        str(out),
+        "--start",
+        START,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "frames/s" in done.stdout
     lines = out.read_bytes().splitlines()
@@ -40,16 +56,20 @@ def test_replay_writes_the_contract_payloads(tmp_path):
     assert sum(m.frames_read for m in messages if m.kind == "health") == 795
 
 
-@pytest.mark.parametrize("config_text, expected", [
-    ("store: {id: shop}\nfloor_plan: {width_m: -1, height_m: 3}\n", "floor_plan.width_m"),
-    ("store: {id: shop}\n  bad: [\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "config_text, expected",
+    [
+        ("store: {id: shop}\nfloor_plan: {width_m: -1, height_m: 3}\n", "floor_plan.width_m"),
+        ("store: {id: shop}\n  bad: [\n", "not valid YAML"),
+    ],
+)
 def test_bad_config_exits_2_naming_file_and_key(tmp_path, config_text, expected):
     path = tmp_path / "store.yaml"
     path.write_text(config_text)
-    for command in (["run", "--config", str(path)],
-                    ["replay", "x.avi", "--config", str(path), "--camera", "a",
-                     "--out", str(tmp_path / "o")]):
+    for command in (
+        ["run", "--config", str(path)],
+        ["replay", "x.avi", "--config", str(path), "--camera", "a", "--out", str(tmp_path / "o")],
+    ):
         done = _edge(*command, timeout_s=60)
         assert done.returncode == 2
         assert str(path) in done.stderr and expected in done.stderr
@@ -102,8 +122,11 @@ def test_a_frame_size_learned_while_ownership_is_built_is_not_lost(monkeypatch):
     one owns."""
     config = example("pets09", "view001")
     view = config.cameras[0]
-    config = config.model_copy(update={"cameras": [view.model_copy(update={"name": "first"}),
-                                                   view.model_copy(update={"name": "second"})]})
+    config = config.model_copy(
+        update={
+            "cameras": [view.model_copy(update={"name": "first"}), view.model_copy(update={"name": "second"})]
+        }
+    )
     pipeline = CameraPipeline(config, "second")
     build = Ownership.build
 

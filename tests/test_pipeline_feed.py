@@ -1,5 +1,6 @@
 """The frame feed between a source and the frame loop: nothing lost from a recording, stale
 frames dropped (and counted) from a live camera the analysis cannot keep up with."""
+
 from __future__ import annotations
 
 import time

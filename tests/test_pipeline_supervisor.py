@@ -1,5 +1,6 @@
 """The per-camera process supervisor with a real camera process (PETS09 paced in real time,
 looped): heartbeats, restart of a killed child, watchdog verdict, clean stop with flushed buckets."""
+
 from __future__ import annotations
 
 import os
@@ -11,9 +12,9 @@ import time
 import pytest
 import yaml
 
-from edge.assets import REPO_ROOT
-from edge.contract import AGGREGATE_KINDS, LiveMessage, parse_aggregate
 from edge.supervisor import Supervisor
+from footfall_core.assets import REPO_ROOT
+from footfall_core.contract import AGGREGATE_KINDS, LiveMessage, parse_aggregate
 from tests.pipeline_runs import example
 from tests.procfs import descendants, memory_mb, running, state_and_parent
 
@@ -88,23 +89,31 @@ def test_overlapping_cameras_learn_each_others_frame_size_and_count_once():
     floor ownership gives every cell to the first one, and the second counts nobody."""
     config = example("pets09", "view001", bucket_s=2)
     view = config.cameras[0].model_copy(update={"realtime": True, "loop": True})
-    config = config.model_copy(update={"cameras": [view.model_copy(update={"name": "first"}),
-                                                   view.model_copy(update={"name": "second"})]})
+    config = config.model_copy(
+        update={
+            "cameras": [view.model_copy(update={"name": "first"}), view.model_copy(update={"name": "second"})]
+        }
+    )
     sink = ListSink()
     supervisor = Supervisor(config, sink, log_level="ERROR")
     supervisor.start()
     try:
         assert _poll_until(supervisor, lambda: len(supervisor.frame_sizes) == 2)
         shared = len(sink.aggregates)
-        grids = lambda camera: [m for m in sink.aggregates[shared:]  # noqa: E731
-                                if m.kind == "grid" and m.camera == camera]
+
+        def grids(camera: str) -> list:
+            return [m for m in sink.aggregates[shared:] if m.kind == "grid" and m.camera == camera]
+
         # Grids the second camera closed before its process heard of the first's size (still
         # on their way, or the bucket open then; more of them on a loaded machine) may hold
         # cells. From two empty grids in a row on, every one of its grids must be empty.
-        assert _poll_until(supervisor, lambda: [m.cells for m in grids("second")[-2:]] == [[], []]), \
+        assert _poll_until(supervisor, lambda: [m.cells for m in grids("second")[-2:]] == [[], []]), (
             "the second camera never stopped counting the floor the first one owns"
+        )
         settled = len(grids("second")) - 2
-        assert _poll_until(supervisor, lambda: len(grids("first")) >= 3 and len(grids("second")) >= settled + 4)
+        assert _poll_until(
+            supervisor, lambda: len(grids("first")) >= 3 and len(grids("second")) >= settled + 4
+        )
     finally:
         supervisor.stop()
     assert supervisor.frame_sizes == {"first": (768, 576), "second": (768, 576)}
@@ -138,8 +147,13 @@ def test_a_camera_shares_the_libraries_it_was_forked_with():
     """A camera forked by the supervisor holds far less memory of its own than the same camera
     in a fresh interpreter (what a spawned camera was): it shares the pipeline's libraries with
     the fork server instead of importing a private copy."""
-    fresh = subprocess.Popen([sys.executable, "-c", FRESH_CAMERA], cwd=REPO_ROOT, text=True,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    fresh = subprocess.Popen(
+        [sys.executable, "-c", FRESH_CAMERA],
+        cwd=REPO_ROOT,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     sink = ListSink()
     supervisor = Supervisor(_looping_pets09("view001"), sink, log_level="WARNING")
     supervisor.start()
@@ -147,7 +161,9 @@ def test_a_camera_shares_the_libraries_it_was_forked_with():
         assert fresh.stdout.readline() == "ready\n"
         assert _poll_until(supervisor, lambda: len(sink.aggregates) >= 5), "camera never reported"
         camera_pid = supervisor.children["view001"].process.pid
-        assert state_and_parent(camera_pid)[1] != os.getpid(), "forked by the fork server, not by the supervisor"
+        assert state_and_parent(camera_pid)[1] != os.getpid(), (
+            "forked by the fork server, not by the supervisor"
+        )
         forked_mb, fresh_mb = memory_mb(camera_pid)["private"], memory_mb(fresh.pid)["private"]
     finally:
         supervisor.stop()
@@ -182,8 +198,9 @@ os.kill(pid, 9)
 def test_a_full_collection_in_a_camera_copies_no_library_pages():
     """The fork server's objects are frozen out of the garbage collector: a full collection in a
     camera does not write into them (it would copy about 28 MB of shared pages per camera)."""
-    out = subprocess.run([sys.executable, "-c", COLLECT_IN_FORK], cwd=REPO_ROOT, capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", COLLECT_IN_FORK], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
     before_mb, after_mb = map(float, out.split())
     assert after_mb - before_mb < 5, (before_mb, after_mb)
 
@@ -222,7 +239,9 @@ def test_run_command_stops_on_sigterm_and_flushes(tmp_path, to_group):
     config.write_text(yaml.safe_dump(data))
     out = tmp_path / "out"
     command = [sys.executable, "-m", "edge", "run", "--config", str(config), "--out", str(out)]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     live = out / "view001.live.jsonl"
     _wait_until(lambda: _written(live))
     if to_group:
@@ -248,8 +267,11 @@ def test_cameras_stop_when_the_edge_process_is_killed(tmp_path):
     config = tmp_path / "store.yaml"
     config.write_text(yaml.safe_dump(data))
     out = tmp_path / "out"
-    process = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(config), "--out", str(out)],
-                               cwd=REPO_ROOT, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "edge", "run", "--config", str(config), "--out", str(out)],
+        cwd=REPO_ROOT,
+        stderr=subprocess.DEVNULL,
+    )
     _wait_until(lambda: _written(out / "first.live.jsonl", out / "second.live.jsonl"))
     tree = descendants(process.pid)
     assert len(tree) >= 4, "resource tracker, fork server and two cameras"

@@ -2,6 +2,7 @@
 and live) is checked for anything that could carry pixels, boxes or track ids. The allowed
 keys are listed here on purpose, not taken from the contract: widening what leaves the shop
 must be a conscious change to this test."""
+
 from __future__ import annotations
 
 import base64
@@ -18,13 +19,28 @@ ALLOWED = {
     "zones": COMMON | {"zones"},
     "lines": COMMON | {"lines"},
     "flows": COMMON | {"flow_cell_m", "transitions", "directions"},
-    "health": COMMON | {"frames_read", "frames_analysed", "frames_dropped", "detector_ms_mean",
-                        "detector_ms_max", "source_status", "reconnects"},
+    "health": COMMON
+    | {
+        "frames_read",
+        "frames_analysed",
+        "frames_dropped",
+        "detector_ms_mean",
+        "detector_ms_max",
+        "source_status",
+        "reconnects",
+    },
     "live": {"schema_version", "store", "sent_at", "cell_m", "people", "zones", "cells", "cameras"},
 }
 NESTED = {
-    "zones": {"zone", "mean_occupancy", "max_occupancy", "person_seconds", "entries", "dwells_s",
-              "occupancy"},
+    "zones": {
+        "zone",
+        "mean_occupancy",
+        "max_occupancy",
+        "person_seconds",
+        "entries",
+        "dwells_s",
+        "occupancy",
+    },
     "lines": {"line", "in_count", "out_count"},
     "transitions": {"from_zone", "to_zone", "count"},
 }

@@ -1,14 +1,15 @@
 """The edge publisher against a real Mosquitto: outbox drained in order, status, live, health."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from edge.config import Mqtt
-from edge.contract import LiveMessage, LiveZone, parse_aggregate, status_topic
 from edge.live import LiveMerger
 from edge.outbox import Outbox
 from edge.publisher import Publisher
+from footfall_core.contract import LiveMessage, LiveZone, parse_aggregate, status_topic
+from footfall_core.store import Mqtt
 from tests.transport_support import Collector, make_aggregates, wait_until
 
 
@@ -43,7 +44,9 @@ def test_publishes_every_aggregate_in_order_and_empties_the_outbox(broker, tmp_p
 def test_status_is_retained_online_then_offline_when_the_device_dies(broker, tmp_path):
     publisher = _publisher(broker, tmp_path).start()
     assert wait_until(lambda: publisher.connected, 10)
-    late = Collector(broker.url, "footfall/v1/shop-1/+/status", client_id="late")  # retained: arrives late too
+    late = Collector(
+        broker.url, "footfall/v1/shop-1/+/status", client_id="late"
+    )  # retained: arrives late too
     assert wait_until(lambda: len(late.messages) >= 2, 5)
     assert {json.loads(p)["status"] for _, p in late.messages} == {"online"}
     late.close()
@@ -61,19 +64,32 @@ def test_live_snapshots_are_merged_and_dropped_while_offline(broker, tmp_path):
     publisher = _publisher(broker, tmp_path, live=merger).start()
     assert wait_until(lambda: publisher.connected, 10)
     collector = Collector(broker.url, "footfall/v1/shop-1/live")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for camera, people, cell in (("cam1", 2, (1, 1, 2)), ("cam2", 3, (1, 1, 3))):
-        publisher.camera_live(LiveMessage(store="shop-1", sent_at=now, cell_m=1.0, people=people,
-                                          zones=[LiveZone(zone="entrance", occupancy=people)],
-                                          cells=[cell], cameras=[camera]))
-    assert wait_until(lambda: any(json.loads(p)["cameras"] == ["cam1", "cam2"] for _, p in collector.messages), 5)
-    merged = [json.loads(p) for _, p in collector.messages if json.loads(p)["cameras"] == ["cam1", "cam2"]][-1]
+        publisher.camera_live(
+            LiveMessage(
+                store="shop-1",
+                sent_at=now,
+                cell_m=1.0,
+                people=people,
+                zones=[LiveZone(zone="entrance", occupancy=people)],
+                cells=[cell],
+                cameras=[camera],
+            )
+        )
+    assert wait_until(
+        lambda: any(json.loads(p)["cameras"] == ["cam1", "cam2"] for _, p in collector.messages), 5
+    )
+    merged = [json.loads(p) for _, p in collector.messages if json.loads(p)["cameras"] == ["cam1", "cam2"]][
+        -1
+    ]
     assert merged["people"] == 5 and merged["cells"] == [[1, 1, 5]]
     assert merged["zones"] == [{"zone": "entrance", "occupancy": 5}]
     broker.stop()
     assert wait_until(lambda: not publisher.connected, 10)
-    assert not publisher.publish_live(LiveMessage(store="shop-1", sent_at=now, cell_m=1.0, people=0, zones=[],
-                                                  cells=[], cameras=["cam1"]))
+    assert not publisher.publish_live(
+        LiveMessage(store="shop-1", sent_at=now, cell_m=1.0, people=0, zones=[], cells=[], cameras=["cam1"])
+    )
     assert publisher.outbox.depth == 0, "live snapshots are never stored"
     broker.start()
     publisher.close()
@@ -102,10 +118,13 @@ def test_live_and_health_acknowledgements_never_settle_an_aggregate(broker, tmp_
     merger = LiveMerger("shop-1", cell_m=1.0, interval_s=0.2)
     publisher = _publisher(broker, tmp_path, live=merger).start()
     assert wait_until(lambda: publisher.connected, 10)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for _ in range(3000):
-        publisher.publish_live(LiveMessage(store="shop-1", sent_at=now, cell_m=1.0, people=0, zones=[],
-                                           cells=[], cameras=["cam1"]))
+        publisher.publish_live(
+            LiveMessage(
+                store="shop-1", sent_at=now, cell_m=1.0, people=0, zones=[], cells=[], cameras=["cam1"]
+            )
+        )
     assert wait_until(lambda: not publisher._untracked, 10)
     assert not publisher._early_acks
     publisher.close()

@@ -1,20 +1,34 @@
 """The live merger: sums across cameras, rate limit, stale cameras left out."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edge.contract import LiveMessage, LiveZone
 from edge.live import LiveMerger
+from footfall_core.contract import LiveMessage, LiveZone
 
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-def _live(camera: str, people: int, at: datetime = T0, cells=((0, 0, 1),), store: str = "shop-1",
-          cell_m: float = 1.0) -> LiveMessage:
-    return LiveMessage(store=store, sent_at=at, cell_m=cell_m, people=people,
-                       zones=[LiveZone(zone="entrance", occupancy=people)], cells=list(cells), cameras=[camera])
+def _live(
+    camera: str,
+    people: int,
+    at: datetime = T0,
+    cells=((0, 0, 1),),
+    store: str = "shop-1",
+    cell_m: float = 1.0,
+) -> LiveMessage:
+    return LiveMessage(
+        store=store,
+        sent_at=at,
+        cell_m=cell_m,
+        people=people,
+        zones=[LiveZone(zone="entrance", occupancy=people)],
+        cells=list(cells),
+        cameras=[camera],
+    )
 
 
 class Clock:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from dashboard import cells, repository, seed
 from dashboard import tables as t
 from dashboard.storage import Storage
-from edge.config import load_config
+from footfall_core.store import load_config
 
 END = date(2026, 3, 2)  # Monday: two full ISO weeks 8 and 9 before it
 

@@ -1,31 +1,37 @@
 """Frame sources on the real footage, plus failure paths: missing files, unreachable streams,
 frames vanishing mid-stream, live streams dropping and coming back."""
+
 from __future__ import annotations
 
 import http.server
 import logging
 import re
-import socketserver
 import shutil
+import socketserver
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
-from edge.config import StoreConfig, parse_config
 from edge.source import FrameSource, RateGate, SourceError, open_source
+from footfall_core.store import StoreConfig, parse_config
 from tests.brokers import free_port
 
 PETS = "${FOOTFALL_ASSETS}/datasets/pets09_s2l1/vtest.avi"
-CALIBRATION = {"image_points_px": [[0, 0], [10, 0], [10, 10], [0, 10]],
-               "floor_points_m": [[0, 0], [1, 0], [1, 1], [0, 1]]}
+CALIBRATION = {
+    "image_points_px": [[0, 0], [10, 0], [10, 10], [0, 10]],
+    "floor_points_m": [[0, 0], [1, 0], [1, 1], [0, 1]],
+}
 
 
 def store(tmp_path, **camera) -> StoreConfig:
-    data = {"store": {"id": "s1"}, "floor_plan": {"width_m": 20, "height_m": 10},
-            "cameras": [{"name": "cam1", "calibration": CALIBRATION, **camera}]}
+    data = {
+        "store": {"id": "s1"},
+        "floor_plan": {"width_m": 20, "height_m": 10},
+        "cameras": [{"name": "cam1", "calibration": CALIBRATION, **camera}],
+    }
     return parse_config(data, tmp_path / "store.yaml")
 
 
@@ -38,7 +44,7 @@ def test_pets_video_frames_and_timestamps(tmp_path):
     start = "2024-05-01T09:00:00+02:00"
     source = source_for(tmp_path, source=PETS, start_time=start)
     assert source.fps == 10.0  # the container's rate, since the config gives none
-    t0 = datetime(2024, 5, 1, 7, 0, tzinfo=timezone.utc).timestamp()
+    t0 = datetime(2024, 5, 1, 7, 0, tzinfo=UTC).timestamp()
     count = 0
     for frame in source:
         assert frame.index == count and frame.camera == "cam1"
@@ -50,11 +56,10 @@ def test_pets_video_frames_and_timestamps(tmp_path):
 
 
 def test_config_fps_overrides_container(tmp_path):
-    source = source_for(tmp_path, source=PETS, fps=7,
-                        start_time="2024-05-01T07:00:00")
+    source = source_for(tmp_path, source=PETS, fps=7, start_time="2024-05-01T07:00:00")
     frames = [frame for frame, _ in zip(source, range(15))]
     source.close()
-    t0 = datetime(2024, 5, 1, 7, 0, tzinfo=timezone.utc).timestamp()  # no zone: UTC
+    t0 = datetime(2024, 5, 1, 7, 0, tzinfo=UTC).timestamp()  # no zone: UTC
     assert [f.timestamp_s for f in frames] == pytest.approx([t0 + i / 7 for i in range(15)])
     assert source.status == "ended"
 
@@ -70,8 +75,13 @@ def test_mall_pattern_yields_800_frames(assets, tmp_path):
 
 
 def test_pattern_start_index_and_loop(assets, tmp_path):
-    source = source_for(tmp_path, source=str(assets / "datasets/mall_dev/frames/seq_%06d.jpg"), fps=2,
-                        start_index=797, loop=True)
+    source = source_for(
+        tmp_path,
+        source=str(assets / "datasets/mall_dev/frames/seq_%06d.jpg"),
+        fps=2,
+        start_index=797,
+        loop=True,
+    )
     frames = [frame for frame, _ in zip(source, range(10))]
     source.close()
     assert [f.index for f in frames] == list(range(10))
@@ -80,13 +90,16 @@ def test_pattern_start_index_and_loop(assets, tmp_path):
     assert np.all(np.diff([f.timestamp_s for f in frames]) == pytest.approx(0.5))
 
 
-@pytest.mark.parametrize("camera, message", [
-    ({"source": "nothere.avi"}, r"camera cam1: source .*nothere\.avi: no such file"),
-    ({"source": "frames/seq_%06d.jpg", "fps": 2}, r"camera cam1: source .*seq_%06d\.jpg: no first image"),
-    ({"source": "frames/seq_%06d.jpg"}, r"camera cam1: .*needs fps"),
-    ({"source": "notvideo.avi"}, r"camera cam1: source .*notvideo\.avi: cannot open"),
-    ({"source": PETS, "start_time": "9am"}, r"cam1: start_time"),
-])
+@pytest.mark.parametrize(
+    "camera, message",
+    [
+        ({"source": "nothere.avi"}, r"camera cam1: source .*nothere\.avi: no such file"),
+        ({"source": "frames/seq_%06d.jpg", "fps": 2}, r"camera cam1: source .*seq_%06d\.jpg: no first image"),
+        ({"source": "frames/seq_%06d.jpg"}, r"camera cam1: .*needs fps"),
+        ({"source": "notvideo.avi"}, r"camera cam1: source .*notvideo\.avi: cannot open"),
+        ({"source": PETS, "start_time": "9am"}, r"cam1: start_time"),
+    ],
+)
 def test_bad_sources_name_camera_and_source(tmp_path, camera, message):
     (tmp_path / "notvideo.avi").write_text("this is not a video")
     with pytest.raises(SourceError, match=message):
@@ -136,7 +149,7 @@ def test_frames_the_gate_skips_are_never_decoded(assets, tmp_path):
     config = store(tmp_path, source="seq_%06d.jpg", fps=4, start_time="2024-05-01T07:00:00")
     source = open_source(config.cameras[0], config, admit=RateGate(2).admit)
     frames = list(source)
-    t0 = datetime(2024, 5, 1, 7, 0, tzinfo=timezone.utc).timestamp()
+    t0 = datetime(2024, 5, 1, 7, 0, tzinfo=UTC).timestamp()
     assert [f.index for f in frames] == [0, 2, 4, 6, 8]
     assert [f.timestamp_s - t0 for f in frames] == pytest.approx([0, 0.5, 1, 1.5, 2])
     assert (source.frames_read, source.skipped, source.status) == (10, 5, "ended")
@@ -157,8 +170,10 @@ def mjpeg_url(assets):
             self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
             self.end_headers()
             for jpeg in jpegs:
-                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n"
-                                 % (len(jpeg), jpeg))
+                self.wfile.write(
+                    b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n"
+                    % (len(jpeg), jpeg)
+                )
                 self.wfile.flush()
 
         def log_message(self, *args):
@@ -219,8 +234,15 @@ class DroppingReader:
 def test_live_stream_that_drops_is_reopened(tmp_path):
     reader = DroppingReader(per_connection=3)
     clock = iter(range(1000, 2000)).__next__
-    source = FrameSource("cam1", "rtsp://camera/x", reader, live=True, backoff_initial_s=0.01,
-                         backoff_max_s=0.04, clock=lambda: float(clock()))
+    source = FrameSource(
+        "cam1",
+        "rtsp://camera/x",
+        reader,
+        live=True,
+        backoff_initial_s=0.01,
+        backoff_max_s=0.04,
+        clock=lambda: float(clock()),
+    )
     statuses, frames = [], []
     for frame in source:
         frames.append(frame)
@@ -236,19 +258,27 @@ def test_live_stream_that_drops_is_reopened(tmp_path):
 
 def test_realtime_recording_uses_clock(assets, tmp_path):
     ticks = iter(np.arange(50.0, 60.0, 0.5))
-    config = store(tmp_path, source=str(assets / "datasets/mall_dev/frames/seq_%06d.jpg"), fps=50,
-                   realtime=True, start_index=796)
+    config = store(
+        tmp_path,
+        source=str(assets / "datasets/mall_dev/frames/seq_%06d.jpg"),
+        fps=50,
+        realtime=True,
+        start_index=796,
+    )
     source = open_source(config.cameras[0], config, clock=lambda: float(next(ticks)))
     stamps = [frame.timestamp_s for frame in source]
     assert stamps == [50.5, 51.0, 51.5, 52.0, 52.5]  # first tick was taken as start time
 
 
-@pytest.mark.parametrize("fps_in, fps_gate, admitted", [
-    (10, 5, [0, 2, 4, 6, 8]),
-    (5, 5, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
-    (7, 5, [0, 2, 3, 5, 6, 7, 9]),  # 7 frames in 10/7 s: 5 a second
-    (20, 2, [0]),
-])
+@pytest.mark.parametrize(
+    "fps_in, fps_gate, admitted",
+    [
+        (10, 5, [0, 2, 4, 6, 8]),
+        (5, 5, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
+        (7, 5, [0, 2, 3, 5, 6, 7, 9]),  # 7 frames in 10/7 s: 5 a second
+        (20, 2, [0]),
+    ],
+)
 def test_rate_gate(fps_in, fps_gate, admitted):
     gate = RateGate(fps_gate)
     result = [i for i in range(10) if gate.admit(1000.0 + i / fps_in)]

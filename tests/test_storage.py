@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from dashboard import cells
 from dashboard import tables as t
 from dashboard.storage import Storage
-from edge.contract import (
+from footfall_core.contract import (
     FlowsAggregate,
     GridAggregate,
     HealthAggregate,
@@ -89,11 +89,19 @@ def test_migrate_from_empty_creates_every_table_and_is_repeatable(db_url):
     with storage.engine.connect() as conn:
         assert conn.scalar(sa.text("select version_num from alembic_version")) == "0004"
         if conn.dialect.name == "postgresql":  # rollup grids are kept out of line, uncompressed
-            storage_of = dict(conn.execute(sa.text(
-                "select attrelid::regclass::text, attstorage from pg_attribute where attname = 'cells'"
-                " and attrelid::regclass::text in ('grid_hours', 'grid_days', 'direction_hours', 'direction_days')"
-            )).all())
-            assert storage_of == dict.fromkeys(("grid_hours", "grid_days", "direction_hours", "direction_days"), "e")
+            storage_of = dict(
+                conn.execute(
+                    sa.text(
+                        "select attrelid::regclass::text, attstorage from pg_attribute where attname = "
+                        "'cells'"
+                        " and attrelid::regclass::text in ('grid_hours', 'grid_days', "
+                        "'direction_hours', 'direction_days')"
+                    )
+                ).all()
+            )
+            assert storage_of == dict.fromkeys(
+                ("grid_hours", "grid_days", "direction_hours", "direction_days"), "e"
+            )
 
 
 def test_migrations_build_exactly_the_tables_the_code_declares(storage):
@@ -103,7 +111,9 @@ def test_migrations_build_exactly_the_tables_the_code_declares(storage):
     from alembic.migration import MigrationContext
 
     with storage.engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), t.metadata) == []
+        assert (
+            compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), t.metadata) == []
+        )
 
 
 def test_same_message_twice_is_stored_once(storage):
@@ -170,8 +180,13 @@ def test_half_hour_time_zone_gets_its_own_local_hours(storage):
             sa.insert(t.stores),
             dict(id="pune", name="Pune", tags=[], timezone="Asia/Kolkata", created_at=datetime(2026, 1, 1)),
         )
-    storage.write_aggregates([zones_msg(-15, 6, 1, 1, [], store="pune"), zones_msg(15, 12, 2, 1, [], store="pune"),
-                              zones_msg(35, 3, 1, 0, [], store="pune")])  # 08:45, 09:15, 09:35 UTC
+    storage.write_aggregates(
+        [
+            zones_msg(-15, 6, 1, 1, [], store="pune"),
+            zones_msg(15, 12, 2, 1, [], store="pune"),
+            zones_msg(35, 3, 1, 0, [], store="pune"),
+        ]
+    )  # 08:45, 09:15, 09:35 UTC
     hours = sorted(rows(storage, t.zone_hours), key=lambda r: r["period_start"])
     assert [(h["local_hour"], h["period_start"], h["person_seconds"]) for h in hours] == [
         (14, datetime(2026, 3, 2, 8, 30), 18),

@@ -1,4 +1,5 @@
 """The units pass `systemd-analyze verify` as installed, and carry the hardening we promise."""
+
 import configparser
 import os
 import shutil
@@ -13,7 +14,11 @@ UNITS = sorted((REPO / "systemd").glob("*.service"))
 
 
 def test_there_is_a_unit_per_service():
-    assert {u.name for u in UNITS} == {"footfall-edge.service", "footfall-ingest.service", "footfall-dashboard.service"}
+    assert {u.name for u in UNITS} == {
+        "footfall-edge.service",
+        "footfall-ingest.service",
+        "footfall-dashboard.service",
+    }
 
 
 def read_unit(path: Path) -> configparser.ConfigParser:
@@ -28,31 +33,48 @@ def test_unit_is_supervised_and_hardened(unit):
     service = read_unit(unit)["Service"]
     assert service["Type"] == "notify" and int(service["WatchdogSec"]) > 0
     assert service["Restart"] == "always"
-    for key, value in {"DynamicUser": "yes", "ProtectSystem": "strict", "NoNewPrivileges": "yes",
-                       "PrivateTmp": "yes", "ConfigurationDirectory": "footfall"}.items():
+    for key, value in {
+        "DynamicUser": "yes",
+        "ProtectSystem": "strict",
+        "NoNewPrivileges": "yes",
+        "PrivateTmp": "yes",
+        "ConfigurationDirectory": "footfall",
+    }.items():
         assert service[key] == value, f"{unit.name}: {key}"
     assert service["StateDirectory"].startswith("footfall")
 
 
-@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed (make setup installs it)")
+@pytest.mark.skipif(
+    not shutil.which("systemd-analyze"), reason="systemd-analyze not installed (make setup installs it)"
+)
 def test_install_stages_units_that_systemd_analyze_verifies(tmp_path):
     """Stage an install under DESTDIR with PREFIX at this checkout (whose .venv exists), then verify."""
     env = dict(os.environ, DESTDIR=str(tmp_path / "root"), PREFIX=str(REPO), SKIP_VENV="1")
     for role in ("edge", "central"):
-        subprocess.run(["bash", str(REPO / "scripts/install.sh"), role], env=env, check=True, capture_output=True)
+        subprocess.run(
+            ["bash", str(REPO / "scripts/install.sh"), role], env=env, check=True, capture_output=True
+        )
     staged = sorted((tmp_path / "root/etc/systemd/system").glob("*.service"))
     assert len(staged) == 3
     assert (tmp_path / "root/etc/footfall/store.yaml").exists()
     assert "FOOTFALL_DB_URL" in (tmp_path / "root/etc/footfall/central.env").read_text()
     for unit in staged:
         assert str(REPO) in unit.read_text() and "/opt/footfall/.venv" not in unit.read_text()
-        result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True,
-                                env=dict(os.environ, SYSTEMD_LOG_LEVEL="warning"))
+        result = subprocess.run(
+            ["systemd-analyze", "verify", str(unit)],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, SYSTEMD_LOG_LEVEL="warning"),
+        )
         assert result.returncode == 0, f"{unit.name}: {result.stderr}"
     assert Path(sys.executable).exists()
 
 
 def test_install_refuses_an_unknown_role(tmp_path):
-    result = subprocess.run(["bash", str(REPO / "scripts/install.sh"), "toaster"], capture_output=True, text=True,
-                            env=dict(os.environ, DESTDIR=str(tmp_path)))
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts/install.sh"), "toaster"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, DESTDIR=str(tmp_path)),
+    )
     assert result.returncode == 2 and "unknown role 'toaster'" in result.stderr

@@ -1,4 +1,5 @@
 """The ByteTrack wrapper on the PETS09 ground-truth boxes: order kept, everyone returned, ids stable."""
+
 from __future__ import annotations
 
 import warnings
@@ -48,8 +49,9 @@ def test_ids_follow_the_ground_truth_people(gt_frames):
     assert confirmed > 0.95
     # each track id should mostly stand for one person: count rows whose id maps to another person
     pairs = np.array(pairs)
-    majority = {t: np.bincount(pairs[pairs[:, 1] == t, 0].astype(int)).argmax()
-                for t in np.unique(pairs[:, 1])}
+    majority = {
+        t: np.bincount(pairs[pairs[:, 1] == t, 0].astype(int)).argmax() for t in np.unique(pairs[:, 1])
+    }
     wrong = sum(majority[t] != g for g, t in pairs)
     assert wrong / len(pairs) < 0.02
     assert len(majority) < 2 * len(np.unique(pairs[:, 0])), "few id switches"
@@ -73,7 +75,6 @@ def test_empty_frames():
     assert len(tracker.update(Detections.empty(), 0.0)) == 0
 
 
-
 def test_warnings_are_foreseen_exactly_when_bytetrack_raises_them(gt_frames):
     """ByteTrack warns about a timestamp that is repeated, earlier or not finite; the wrapper
     silences exactly those calls (it foresees them rather than wrapping every call in a
@@ -84,8 +85,12 @@ def test_warnings_are_foreseen_exactly_when_bytetrack_raises_them(gt_frames):
     for t_s, (_, dets, _) in zip(times, frames):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            bare.update(sv.Detections(xyxy=dets.xyxy.astype(np.float32),
-                                      confidence=dets.confidence.astype(np.float32)), timestamp=t_s)
+            bare.update(
+                sv.Detections(
+                    xyxy=dets.xyxy.astype(np.float32), confidence=dets.confidence.astype(np.float32)
+                ),
+                timestamp=t_s,
+            )
         raised.append(any(issubclass(w.category, UserWarning) for w in caught))
     assert raised == [False, False, True, True, False, False, True, True, False, True]
 
@@ -126,8 +131,9 @@ def test_bytetrack_with_axis_kalman_gives_the_library_ids(gt_frames):
     """Both ByteTrack stages (confidences around the split), frames dropped and boxes jittered:
     the tracker with `AxisKalman` returns the same rows and ids as with trackers' own filter."""
     rng = np.random.default_rng(2)
-    theirs, ours = _library_and_ours(frame_rate=PETS_FPS, track_activation_threshold=0.4,
-                                     high_conf_det_threshold=0.5, lost_track_buffer=45)
+    theirs, ours = _library_and_ours(
+        frame_rate=PETS_FPS, track_activation_threshold=0.4, high_conf_det_threshold=0.5, lost_track_buffer=45
+    )
     compared = 0
     for t_s, dets, _ in gt_frames[:400]:
         if rng.random() < 0.15:

@@ -1,4 +1,5 @@
 """End to end, edge outbox → Mosquitto → ingest → database, through broker outages and crashes."""
+
 from __future__ import annotations
 
 import os
@@ -10,10 +11,10 @@ import time
 
 import pytest
 
-from edge.config import Mqtt
-from edge.contract import parse_aggregate
 from edge.outbox import Outbox
 from edge.publisher import Publisher
+from footfall_core.contract import parse_aggregate
+from footfall_core.store import Mqtt
 from tests.transport_support import (
     IngestThread,
     assert_same_content,
@@ -30,8 +31,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_broker_outage_loses_nothing_and_doubles_nothing(broker, db_url, tmp_path):
     messages = make_aggregates("shop-1", ["cam1", "cam2"], buckets=30)  # 300 aggregates
     ingest = IngestThread(broker.url, db_url).start()
-    publisher = Publisher(Mqtt(url=broker.url), "shop-1", ["cam1", "cam2"], Outbox(tmp_path / "o.sqlite3"),
-                          client_id="edge-outage", window=20).start()
+    publisher = Publisher(
+        Mqtt(url=broker.url),
+        "shop-1",
+        ["cam1", "cam2"],
+        Outbox(tmp_path / "o.sqlite3"),
+        client_id="edge-outage",
+        window=20,
+    ).start()
     assert wait_until(lambda: publisher.connected, 10)
 
     def produce():
@@ -57,9 +64,25 @@ def test_broker_outage_loses_nothing_and_doubles_nothing(broker, db_url, tmp_pat
 
 def _edge(broker, tmp_path, buckets: int, start: int = 0) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.transport_support", "--url", broker.url, "--outbox",
-         str(tmp_path / "edge.sqlite3"), "--buckets", str(buckets), "--start", str(start), "--delay-s", "0.01"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "tests.transport_support",
+            "--url",
+            broker.url,
+            "--outbox",
+            str(tmp_path / "edge.sqlite3"),
+            "--buckets",
+            str(buckets),
+            "--start",
+            str(start),
+            "--delay-s",
+            "0.01",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_edge_killed_mid_run_resends_from_its_outbox(broker, tmp_path):
@@ -94,10 +117,30 @@ def test_replay_of_real_footage_lands_in_the_database_as_in_the_jsonl(broker, tm
     ingest = IngestThread(broker.url, f"sqlite:///{tmp_path / 'central.sqlite3'}").start()
     out = tmp_path / "agg.jsonl"
     result = subprocess.run(
-        [sys.executable, "-m", "edge", "replay", str(assets / "datasets/pets09_s2l1/vtest.avi"),
-         "--config", "examples/pets09.yaml", "--camera", "view001", "--out", str(out),
-         "--mqtt", broker.url, "--state-dir", str(tmp_path), "--start", "2026-01-05T09:00:00Z"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "edge",
+            "replay",
+            str(assets / "datasets/pets09_s2l1/vtest.avi"),
+            "--config",
+            "examples/pets09.yaml",
+            "--camera",
+            "view001",
+            "--out",
+            str(out),
+            "--mqtt",
+            broker.url,
+            "--state-dir",
+            str(tmp_path),
+            "--start",
+            "2026-01-05T09:00:00Z",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     computed = [parse_aggregate(line) for line in out.read_bytes().splitlines()]
     assert len(computed) >= 10, "two minutes of footage make at least two buckets of five kinds"

@@ -1,4 +1,5 @@
 """TLS from the store config (`mqtt.tls`): the edge talks to an mqtts:// broker and checks its certificate."""
+
 from __future__ import annotations
 
 import shutil
@@ -6,10 +7,10 @@ import subprocess
 
 import pytest
 
-from edge.config import Mqtt, Tls
-from edge.mqtt_link import new_client
 from edge.outbox import Outbox
 from edge.publisher import Publisher
+from footfall_core.mqtt_link import new_client
+from footfall_core.store import Mqtt, Tls
 from tests.brokers import Mosquitto
 from tests.transport_support import make_aggregates, wait_until
 
@@ -18,16 +19,55 @@ pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs o
 
 def _certificates(directory) -> dict[str, str]:
     """A throw-away CA and a server certificate for localhost / 127.0.0.1."""
+
     def run(*args: str) -> None:
         subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
 
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=footfall-test-ca",
-        "-keyout", "ca.key", "-out", "ca.crt")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "broker.key",
-        "-out", "broker.csr")
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=footfall-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    )
+    run(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "broker.key",
+        "-out",
+        "broker.csr",
+    )
     (directory / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-        "-days", "1", "-extfile", "san.ext", "-out", "broker.crt")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "broker.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "broker.crt",
+    )
     return {name: str(directory / name) for name in ("ca.crt", "broker.crt", "broker.key")}
 
 
@@ -42,8 +82,13 @@ def test_edge_publishes_over_tls_and_refuses_an_unknown_broker(tmp_path):
         centre.connect("localhost", broker.port)
         centre.subscribe("footfall/v1/+/+/agg", qos=1)
         centre.loop_start()
-        good = Publisher(Mqtt(url=url, tls=Tls(ca_file=certs["ca.crt"])), "shop-1", ["cam1"],
-                         Outbox(tmp_path / "good.sqlite3"), client_id="edge-tls").start()
+        good = Publisher(
+            Mqtt(url=url, tls=Tls(ca_file=certs["ca.crt"])),
+            "shop-1",
+            ["cam1"],
+            Outbox(tmp_path / "good.sqlite3"),
+            client_id="edge-tls",
+        ).start()
         assert wait_until(lambda: good.connected, 10), "TLS with the right CA connects"
         for message in make_aggregates("shop-1", ["cam1"], 1):
             good.publish_aggregate(message)
@@ -51,8 +96,13 @@ def test_edge_publishes_over_tls_and_refuses_an_unknown_broker(tmp_path):
         wrong_ca = tmp_path / "other"
         wrong_ca.mkdir()
         other = _certificates(wrong_ca)["ca.crt"]
-        bad = Publisher(Mqtt(url=url, tls=Tls(ca_file=other)), "shop-1", ["cam1"],
-                        Outbox(tmp_path / "bad.sqlite3"), client_id="edge-bad").start()
+        bad = Publisher(
+            Mqtt(url=url, tls=Tls(ca_file=other)),
+            "shop-1",
+            ["cam1"],
+            Outbox(tmp_path / "bad.sqlite3"),
+            client_id="edge-bad",
+        ).start()
         for message in make_aggregates("shop-1", ["cam1"], 1):
             bad.publish_aggregate(message)
         assert not wait_until(lambda: bad.connected, 3), "a broker certificate from another CA is refused"

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from edge.logs import setup_logging
-from edge.watchdog import Notifier
+from footfall_core.watchdog import Notifier
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def received(sock) -> list[str]:
     try:
         while True:
             out.append(sock.recv(4096).decode())
-    except (socket.timeout, BlockingIOError):
+    except (TimeoutError, BlockingIOError):
         return out
 
 

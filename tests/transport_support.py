@@ -1,16 +1,17 @@
 """Helpers for the transport tests: real contract messages, a subscriber, waiting."""
+
 from __future__ import annotations
 
 import math
 import random
 import threading
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as paho
 
-from edge.contract import (
+from footfall_core.contract import (
     FlowsAggregate,
     GridAggregate,
     HealthAggregate,
@@ -20,38 +21,70 @@ from edge.contract import (
     ZonesAggregate,
     ZoneStats,
 )
-from edge.mqtt_link import BrokerAddress
+from footfall_core.mqtt_link import BrokerAddress
 
-START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-def make_aggregates(store: str, cameras: list[str], buckets: int, bucket_s: int = 60, seed: int = 0,
-                    start: datetime = START) -> list:
+def make_aggregates(
+    store: str, cameras: list[str], buckets: int, bucket_s: int = 60, seed: int = 0, start: datetime = START
+) -> list:
     """`buckets` consecutive buckets × cameras × the five kinds, with plausible random content."""
     rng = random.Random(seed)
     out = []
     for b in range(buckets):
         when = start + timedelta(seconds=b * bucket_s)
         for camera in cameras:
-            common = dict(store=store, camera=camera, bucket_start=when, bucket_s=bucket_s,
-                          covered_s=float(bucket_s))
-            cells = [(rng.randrange(40), rng.randrange(30), round(rng.uniform(0.2, 60), 2)) for _ in range(25)]
+            common = dict(
+                store=store, camera=camera, bucket_start=when, bucket_s=bucket_s, covered_s=float(bucket_s)
+            )
+            cells = [
+                (rng.randrange(40), rng.randrange(30), round(rng.uniform(0.2, 60), 2)) for _ in range(25)
+            ]
             out.append(GridAggregate(**common, cell_m=0.5, cells=cells))
-            out.append(ZonesAggregate(**common, zones=[
-                ZoneStats(zone=z, mean_occupancy=round(rng.uniform(0, 5), 3), max_occupancy=rng.randrange(8),
-                          person_seconds=round(rng.uniform(0, 300), 2), entries=rng.randrange(10),
-                          dwells_s=[round(rng.uniform(10, 200), 1) for _ in range(rng.randrange(3))])
-                for z in ("entrance", "checkout")]))
-            out.append(LinesAggregate(**common, lines=[
-                LineCount(line="door", in_count=rng.randrange(20), out_count=rng.randrange(20))]))
-            out.append(FlowsAggregate(**common, flow_cell_m=1.0,
-                                      transitions=[Transition(from_zone="entrance", to_zone="checkout",
-                                                              count=rng.randrange(5))],
-                                      directions=[(rng.randrange(20), rng.randrange(15),
-                                                   [rng.randrange(6) for _ in range(8)])]))
-            out.append(HealthAggregate(**common, frames_read=bucket_s * 25, frames_analysed=bucket_s * 5,
-                                       frames_dropped=0, detector_ms_mean=31.5, detector_ms_max=80.0,
-                                       source_status="ok"))
+            out.append(
+                ZonesAggregate(
+                    **common,
+                    zones=[
+                        ZoneStats(
+                            zone=z,
+                            mean_occupancy=round(rng.uniform(0, 5), 3),
+                            max_occupancy=rng.randrange(8),
+                            person_seconds=round(rng.uniform(0, 300), 2),
+                            entries=rng.randrange(10),
+                            dwells_s=[round(rng.uniform(10, 200), 1) for _ in range(rng.randrange(3))],
+                        )
+                        for z in ("entrance", "checkout")
+                    ],
+                )
+            )
+            out.append(
+                LinesAggregate(
+                    **common,
+                    lines=[LineCount(line="door", in_count=rng.randrange(20), out_count=rng.randrange(20))],
+                )
+            )
+            out.append(
+                FlowsAggregate(
+                    **common,
+                    flow_cell_m=1.0,
+                    transitions=[
+                        Transition(from_zone="entrance", to_zone="checkout", count=rng.randrange(5))
+                    ],
+                    directions=[(rng.randrange(20), rng.randrange(15), [rng.randrange(6) for _ in range(8)])],
+                )
+            )
+            out.append(
+                HealthAggregate(
+                    **common,
+                    frames_read=bucket_s * 25,
+                    frames_analysed=bucket_s * 5,
+                    frames_dropped=0,
+                    detector_ms_mean=31.5,
+                    detector_ms_max=80.0,
+                    source_status="ok",
+                )
+            )
     return out
 
 
@@ -67,8 +100,14 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, step_s: float = 
 class Collector:
     """A plain subscriber that records every (topic, payload) it gets, duplicates included."""
 
-    def __init__(self, url: str, topic: str, client_id: str = "collector", username: str | None = None,
-                 password: str | None = None):
+    def __init__(
+        self,
+        url: str,
+        topic: str,
+        client_id: str = "collector",
+        username: str | None = None,
+        password: str | None = None,
+    ):
         address = BrokerAddress.parse(url)
         self.messages: list[tuple[str, bytes]] = []
         self.subscribed = threading.Event()
@@ -93,16 +132,17 @@ class IngestThread:
     def __init__(self, broker_url: str, db_url: str, client_id: str = "ingest-test", batch_max: int = 500):
         from dashboard.ingest import Ingest
         from dashboard.storage import Storage
-        from edge.config import Mqtt
+        from footfall_core.store import Mqtt
 
         self.storage = Storage(db_url)
         self.storage.migrate()
-        self.ingest = Ingest(self.storage, Mqtt(url=broker_url), group="test", client_id=client_id,
-                             batch_max=batch_max)
+        self.ingest = Ingest(
+            self.storage, Mqtt(url=broker_url), group="test", client_id=client_id, batch_max=batch_max
+        )
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.ingest.run, args=(self.stop,), daemon=True)
 
-    def start(self) -> "IngestThread":
+    def start(self) -> IngestThread:
         self.thread.start()
         assert self.ingest.connected.wait(10), "ingest did not connect"
         return self
@@ -146,7 +186,10 @@ def fingerprint(storage) -> dict[str, list]:
     skip = {"received_at", "created_at", "status_at", "status"}
     out = {}
     with storage.engine.connect() as conn:
-        for table in [*tables.RAW.values(), *[t for grain in tables.ROLLUPS.values() for t in grain.values()]]:
+        for table in [
+            *tables.RAW.values(),
+            *[t for grain in tables.ROLLUPS.values() for t in grain.values()],
+        ]:
             columns = [c for c in table.columns if c.name not in skip]
             rows = [tuple(_plain(table.name, v) for v in row) for row in conn.execute(sa.select(*columns))]
             key = lambda row: repr([v for v in row if not isinstance(v, (float, tuple))])  # noqa: E731
@@ -187,9 +230,9 @@ def run_edge(argv: list[str] | None = None) -> None:
     import argparse
     import sys
 
-    from edge.config import Mqtt
     from edge.outbox import Outbox
     from edge.publisher import Publisher
+    from footfall_core.store import Mqtt
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
@@ -199,8 +242,14 @@ def run_edge(argv: list[str] | None = None) -> None:
     parser.add_argument("--delay-s", type=float, default=0.01)
     args = parser.parse_args(argv)
     messages = make_aggregates("shop-1", ["cam1", "cam2"], args.buckets)
-    publisher = Publisher(Mqtt(url=args.url), "shop-1", ["cam1", "cam2"], Outbox(args.outbox),
-                          client_id="edge-crash-test", window=20).start()
+    publisher = Publisher(
+        Mqtt(url=args.url),
+        "shop-1",
+        ["cam1", "cam2"],
+        Outbox(args.outbox),
+        client_id="edge-crash-test",
+        window=20,
+    ).start()
     for i in range(args.start, len(messages)):
         publisher.publish_aggregate(messages[i])
         print(f"put {i}", flush=True)

@@ -5,6 +5,7 @@ counters) and `end(now_s)` (close every open track, e.g. at the end of a recordi
 state is dropped once a track is unseen for `analysis.track_timeout_s`, so a 24/7 process
 keeps memory bounded by the number of people in view.
 """
+
 from edge.analytics.flows import Flows
 from edge.analytics.heatmap import Heatmap
 from edge.analytics.lines import Lines

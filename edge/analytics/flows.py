@@ -11,17 +11,18 @@ new point. Bin k covers the heading k·45° ± 22.5°, measured on the floor pla
 +y (0 = right, 2 = down the plan), as FlowsAggregate documents. Anchoring (rather than
 comparing consecutive frames) lets slow walkers count while standing jitter mostly does not.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from edge.analytics.floor import ZoneMap, cell_indices
 from edge.analytics.tracks import TrackStates
-from edge.config import FloorPlan, Zone
-from edge.contract import DIRECTION_BINS, Transition
 from edge.types import FloorObservation
+from footfall_core.contract import DIRECTION_BINS, Transition
+from footfall_core.floor import ZoneMap, cell_indices
+from footfall_core.store import FloorPlan, Zone
 
 
 @dataclass
@@ -39,8 +40,14 @@ def heading_bin(step_xy: np.ndarray) -> np.ndarray:
 class Flows:
     """Transitions between the config's zones and per-cell histograms of walking directions."""
 
-    def __init__(self, plan: FloorPlan, zones: list[Zone], flow_cell_m: float, min_step_m: float,
-                 track_timeout_s: float) -> None:
+    def __init__(
+        self,
+        plan: FloorPlan,
+        zones: list[Zone],
+        flow_cell_m: float,
+        min_step_m: float,
+        track_timeout_s: float,
+    ) -> None:
         self.plan = plan
         self.zones = list(zones)
         self.zone_map = ZoneMap([z.polygon_m for z in self.zones])
@@ -65,8 +72,9 @@ class Flows:
             if k >= 0:
                 self._enter(walk, self.zones[k].name)
         # distance from each anchor, all at once (NaN where a track has no anchor yet)
-        anchors = np.array([w.anchor_xy if w.anchor_xy is not None else (np.nan, np.nan) for w in walks],
-                           dtype=np.float64).reshape(-1, 2)
+        anchors = np.array(
+            [w.anchor_xy if w.anchor_xy is not None else (np.nan, np.nan) for w in walks], dtype=np.float64
+        ).reshape(-1, 2)
         step = xy - anchors
         far = np.hypot(step[:, 0], step[:, 1]) >= max(self.min_step_m, 1e-9)
         steps: list[tuple[np.ndarray, np.ndarray]] = []  # (from, to) floor points
@@ -98,8 +106,9 @@ class Flows:
 
     def collect(self) -> tuple[list[Transition], list[tuple[int, int, list[int]]]]:
         """This bucket's transitions and `[ix, iy, [count per bin]]` direction cells, then reset."""
-        transitions = [Transition(from_zone=a, to_zone=b, count=n)
-                       for (a, b), n in sorted(self._transitions.items())]
+        transitions = [
+            Transition(from_zone=a, to_zone=b, count=n) for (a, b), n in sorted(self._transitions.items())
+        ]
         directions = [(ix, iy, [int(c) for c in hist]) for (ix, iy), hist in sorted(self._directions.items())]
         self._transitions.clear()
         self._directions.clear()

@@ -1,11 +1,12 @@
 """Congestion heat: person-seconds per floor cell, the content of a `GridAggregate`."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from edge.analytics.floor import cell_indices, sparse_sum
-from edge.config import FloorPlan
 from edge.types import FloorObservation
+from footfall_core.floor import cell_indices, sparse_sum
+from footfall_core.store import FloorPlan
 
 
 class Heatmap:

@@ -17,6 +17,7 @@ once at most. It counts only if the track's last step across the infinite line p
 the segment's end points, so walking round the end of a line does not count. Tracks without a
 confirmed id (-1) never count.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.analytics.tracks import TrackStates
-from edge.config import Line
-from edge.contract import LineCount
 from edge.types import FloorObservation
+from footfall_core.contract import LineCount
+from footfall_core.store import Line
 
 
 @dataclass

@@ -3,24 +3,26 @@
 Not history (aggregates are): the message reflects the latest analysed frame only. It lists
 this camera alone (`cameras=[name]`); merging a store's cameras is the publisher's job.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
-from edge.analytics.floor import ZoneMap, cell_indices, sparse_sum
-from edge.config import FloorPlan, Zone
-from edge.contract import LiveMessage, LiveZone
 from edge.types import FloorObservation
+from footfall_core.contract import LiveMessage, LiveZone
+from footfall_core.floor import ZoneMap, cell_indices, sparse_sum
+from footfall_core.store import FloorPlan, Zone
 
 
 class Live:
     """`observe(obs)` returns a LiveMessage when `interval_s` has passed since the last one
     (by observation time, seconds), else None. Counts per `cell_m` floor cell from origin_m."""
 
-    def __init__(self, store: str, camera: str, plan: FloorPlan, zones: list[Zone], cell_m: float,
-                 interval_s: float) -> None:
+    def __init__(
+        self, store: str, camera: str, plan: FloorPlan, zones: list[Zone], cell_m: float, interval_s: float
+    ) -> None:
         self.store, self.camera = store, camera
         self.plan, self.zones = plan, list(zones)
         self.zone_map = ZoneMap([z.polygon_m for z in self.zones])
@@ -36,7 +38,7 @@ class Live:
         occupancy = np.count_nonzero(self.zone_map.inside(obs.floor_xy), axis=0)
         return LiveMessage(
             store=self.store,
-            sent_at=datetime.fromtimestamp(obs.timestamp_s, tz=timezone.utc),
+            sent_at=datetime.fromtimestamp(obs.timestamp_s, tz=UTC),
             cell_m=self.cell_m,
             people=len(obs),
             zones=[LiveZone(zone=z.name, occupancy=int(n)) for z, n in zip(self.zones, occupancy)],

@@ -1,6 +1,7 @@
 """Per-track state with a timeout, shared by the analytics that follow people (zones, lines,
 flows). A track unseen for `timeout_s` seconds is closed and its state handed back once, so
 that no state outlives the person it describes."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -8,17 +8,18 @@ first to the last time the track was seen inside; stays of at least `min_dwell_s
 as dwells, in the bucket in which they end. Stepping out and back within the grace continues
 the same stay, so someone standing on the edge is one entry, not many.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.analytics.floor import ZoneMap
 from edge.analytics.tracks import TrackStates
-from edge.config import Zone
-from edge.contract import ZoneStats
 from edge.types import FloorObservation
+from footfall_core.contract import ZoneStats
+from footfall_core.floor import ZoneMap
+from footfall_core.store import Zone
 
 
 @dataclass
@@ -38,8 +39,9 @@ class _Bucket:
 class Zones:
     """Per-zone occupancy and stays over the config's zones (floor metres)."""
 
-    def __init__(self, zones: list[Zone], min_dwell_s: float, exit_grace_s: float,
-                 track_timeout_s: float) -> None:
+    def __init__(
+        self, zones: list[Zone], min_dwell_s: float, exit_grace_s: float, track_timeout_s: float
+    ) -> None:
         self.zones = list(zones)
         self.zone_map = ZoneMap([z.polygon_m for z in self.zones])
         self.min_dwell_s = min_dwell_s

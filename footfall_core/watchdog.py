@@ -1,6 +1,7 @@
 """systemd's notify protocol (sd_notify), without a dependency: READY, STATUS, STOPPING and
 watchdog keep-alives. The keep-alive is sent only while the caller says the work is healthy,
 so that a hung camera loop gets the service restarted, not just a dead process."""
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,8 @@ class Notifier:
         path = environ.get("NOTIFY_SOCKET", "")
         self._address = "\0" + path[1:] if path.startswith("@") else path
         usec = environ.get("WATCHDOG_USEC", "")
-        # systemd asks for a keep-alive within WATCHDOG_USEC; ping at half of it, as sd_watchdog_enabled advises.
+        # systemd asks for a keep-alive within WATCHDOG_USEC; ping at half of it, as
+        # sd_watchdog_enabled advises.
         self.interval_s = int(usec) / 2e6 if usec.isdigit() and int(usec) > 0 else None
         self._clock = clock
         self._last_ping = float("-inf")
@@ -49,7 +51,7 @@ class Notifier:
         if now - self._last_ping < self.interval_s:
             return False
         self._last_ping = now
-        self.notify("WATCHDOG=1", *( [f"STATUS={status}"] if status else []))
+        self.notify("WATCHDOG=1", *([f"STATUS={status}"] if status else []))
         return True
 
     def close(self) -> None:

@@ -1,11 +1,12 @@
 """Floor-plan geometry shared by the analytics: grid cells and point-in-polygon, in metres."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
 
-from edge.config import FloorPlan
+from footfall_core.store import FloorPlan
 
 
 def cell_indices(floor_xy: np.ndarray, plan: FloorPlan, cell_m: float) -> tuple[np.ndarray, np.ndarray]:

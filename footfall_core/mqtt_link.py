@@ -4,19 +4,20 @@ Shared by the edge publisher and the central ingest so that URL parsing, credent
 behave the same on both sides. Always MQTT 5 (shared subscriptions, session expiry) with the
 VERSION2 callback API.
 """
+
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge.config import Mqtt
+from footfall_core.store import Mqtt
 
 SESSION_EXPIRY_S = 7 * 86400  # the broker keeps a disconnected client's session this long
 RECONNECT_MIN_S = 1
@@ -34,7 +35,7 @@ class BrokerAddress:
     password: str | None = None
 
     @classmethod
-    def parse(cls, url: str) -> "BrokerAddress":
+    def parse(cls, url: str) -> BrokerAddress:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError(f"broker URL {url!r}: expected mqtt://host[:port] or mqtts://host[:port]")
@@ -43,9 +44,13 @@ class BrokerAddress:
             port = parts.port or (8883 if tls else 1883)
         except ValueError:
             raise ValueError(f"broker URL {url!r}: bad port") from None
-        return cls(parts.hostname, port, tls,
-                   unquote(parts.username) if parts.username else None,
-                   unquote(parts.password) if parts.password else None)
+        return cls(
+            parts.hostname,
+            port,
+            tls,
+            unquote(parts.username) if parts.username else None,
+            unquote(parts.password) if parts.password else None,
+        )
 
 
 def read_password(path: str) -> str:
@@ -57,16 +62,18 @@ def read_password(path: str) -> str:
         raise ValueError(f"mqtt.password_file {path}: cannot read: {exc.strerror}") from None
 
 
-def new_client(settings: Mqtt, client_id: str, resolve: Callable[[str], str] = str,
-               manual_ack: bool = False) -> tuple[paho.Client, BrokerAddress]:
+def new_client(
+    settings: Mqtt, client_id: str, resolve: Callable[[str], str] = str, manual_ack: bool = False
+) -> tuple[paho.Client, BrokerAddress]:
     """A configured, not yet connected client and the address to connect it to.
 
     `resolve` turns config-relative paths (password file, TLS files) into real ones; pass
     `StoreConfig.resolve`. Credentials in the URL win over `username`/`password_file`.
     """
     address = BrokerAddress.parse(settings.url)
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=paho.MQTTv5, manual_ack=manual_ack)
+    client = paho.Client(
+        paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5, manual_ack=manual_ack
+    )
     username = address.username or settings.username
     password = address.password
     if password is None and settings.password_file:
@@ -87,8 +94,9 @@ def new_client(settings: Mqtt, client_id: str, resolve: Callable[[str], str] = s
     return client, address
 
 
-def connect_async(client: paho.Client, address: BrokerAddress, keepalive_s: int,
-                  persistent: bool = True) -> None:
+def connect_async(
+    client: paho.Client, address: BrokerAddress, keepalive_s: int, persistent: bool = True
+) -> None:
     """Start connecting in the background (paho retries with backoff until it works).
 
     persistent: keep the session (clean_start False, expiry SESSION_EXPIRY_S) so that QoS 1
@@ -97,6 +105,7 @@ def connect_async(client: paho.Client, address: BrokerAddress, keepalive_s: int,
     properties = Properties(PacketTypes.CONNECT)
     if persistent:
         properties.SessionExpiryInterval = SESSION_EXPIRY_S
-    client.connect_async(address.host, address.port, keepalive=keepalive_s,
-                         clean_start=not persistent, properties=properties)
+    client.connect_async(
+        address.host, address.port, keepalive=keepalive_s, clean_start=not persistent, properties=properties
+    )
     client.loop_start()

@@ -4,11 +4,12 @@ Every payload is compact JSON of one of the models below; unknown keys are refus
 UTC. Aggregates carry a stable `id` (store/camera/kind/bucket_start) so that redelivery is
 harmless. Nothing here can hold pixels, boxes or track ids.
 """
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import Annotated, Literal, Union
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -33,7 +34,7 @@ class ContractError(ValueError):
 
 def _utc(value: datetime) -> str:
     """ISO 8601 UTC with a Z; milliseconds only when there are any."""
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     if value.microsecond:
         return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -64,7 +65,7 @@ class _Aggregate(_Message):
     @field_validator("bucket_start")
     @classmethod
     def _aligned(cls, value: datetime) -> datetime:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     @property
     def id(self) -> str:
@@ -135,7 +136,7 @@ class HealthAggregate(_Aggregate):
 
 
 Aggregate = Annotated[
-    Union[GridAggregate, ZonesAggregate, LinesAggregate, FlowsAggregate, HealthAggregate],
+    GridAggregate | ZonesAggregate | LinesAggregate | FlowsAggregate | HealthAggregate,
     Field(discriminator="kind"),
 ]
 AGGREGATE_KINDS = ("grid", "zones", "lines", "flows", "health")
@@ -221,9 +222,13 @@ def parse_aggregate(payload: bytes | str, topic: str | None = None) -> Aggregate
     except ValidationError as exc:
         raise ContractError(_describe(exc)) from None
     if topic is not None and topic != agg_topic(message.store, message.camera):
-        raise ContractError(f"topic {topic!r} does not match store {message.store!r} and camera {message.camera!r}")
+        raise ContractError(
+            f"topic {topic!r} does not match store {message.store!r} and camera {message.camera!r}"
+        )
     if message.bucket_start.timestamp() % message.bucket_s:
-        raise ContractError(f"bucket_start {_utc(message.bucket_start)} is not a multiple of bucket_s={message.bucket_s}")
+        raise ContractError(
+            f"bucket_start {_utc(message.bucket_start)} is not a multiple of bucket_s={message.bucket_s}"
+        )
     return message
 
 
@@ -236,4 +241,4 @@ def parse_message(model: type[_Message], payload: bytes | str) -> _Message:
 
 
 def bucket_start(timestamp_s: float, bucket_s: int) -> datetime:
-    return datetime.fromtimestamp(timestamp_s - timestamp_s % bucket_s, tz=timezone.utc)
+    return datetime.fromtimestamp(timestamp_s - timestamp_s % bucket_s, tz=UTC)

@@ -1,4 +1,5 @@
 """Where models and sample footage live: `FOOTFALL_ASSETS`, else `../shared` beside the repo."""
+
 from __future__ import annotations
 
 import os

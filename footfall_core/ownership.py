@@ -12,6 +12,7 @@ A person can still stand on a cell that no camera owns (a sliver of the frame's 
 misses the cell's centre and corners): the camera that reports them keeps them, since nobody
 else can count them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,9 +20,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from calibration.geometry import CalibrationError, CameraGeometry
-from edge.analytics.floor import cell_indices
-from edge.config import FloorPlan, StoreConfig
+from footfall_core.floor import cell_indices
+from footfall_core.geometry import CalibrationError, CameraGeometry
+from footfall_core.store import FloorPlan, StoreConfig
 
 UNSEEN = -1
 CELL_SAMPLES = [(0.5, 0.5), (0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]  # centre and corners, in cells
@@ -30,7 +31,7 @@ CELL_SAMPLES = [(0.5, 0.5), (0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]  # c
 @dataclass(frozen=True)
 class FloorGrid:
     """The plan's cells: `cols` × `rows` squares of `cell_m` metres from `origin_m`, numbered
-    as `edge.analytics.floor.cell_indices` numbers them (a partial last row/column included)."""
+    as `footfall_core.floor.cell_indices` numbers them (a partial last row/column included)."""
 
     origin_m: tuple[float, float]
     cell_m: float
@@ -38,9 +39,13 @@ class FloorGrid:
     rows: int
 
     @classmethod
-    def of(cls, plan: FloorPlan, cell_m: float) -> "FloorGrid":
-        return cls(tuple(plan.origin_m), cell_m, int(np.ceil(plan.width_m / cell_m - 1e-9)),
-                   int(np.ceil(plan.height_m / cell_m - 1e-9)))
+    def of(cls, plan: FloorPlan, cell_m: float) -> FloorGrid:
+        return cls(
+            tuple(plan.origin_m),
+            cell_m,
+            int(np.ceil(plan.width_m / cell_m - 1e-9)),
+            int(np.ceil(plan.height_m / cell_m - 1e-9)),
+        )
 
     def points_m(self, at: tuple[float, float] = (0.5, 0.5)) -> np.ndarray:
         """(rows*cols, 2) floor m, one point of every cell in row-major order: `at` is its
@@ -51,16 +56,25 @@ class FloorGrid:
         return np.stack([xx.ravel(), yy.ravel()], axis=1)
 
 
-def visible(geometry: CameraGeometry, points_m: np.ndarray, frame_size_px: tuple[int, int],
-            image_mask_px: list[tuple[float, float]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def visible(
+    geometry: CameraGeometry,
+    points_m: np.ndarray,
+    frame_size_px: tuple[int, int],
+    image_mask_px: list[tuple[float, float]] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Which floor points (N, 2) m one camera sees: in front of it, inside its frame of
     `frame_size_px` (width, height) and inside its mask polygon. Returns (N,) bool and the
     points' image positions (N, 2) px (NaN behind the camera)."""
     width, height = frame_size_px
     image_px = geometry.floor_to_image(points_m)
     with np.errstate(invalid="ignore"):
-        seen = (np.isfinite(image_px).all(axis=1) & (image_px[:, 0] >= 0) & (image_px[:, 0] < width)
-                & (image_px[:, 1] >= 0) & (image_px[:, 1] < height))
+        seen = (
+            np.isfinite(image_px).all(axis=1)
+            & (image_px[:, 0] >= 0)
+            & (image_px[:, 0] < width)
+            & (image_px[:, 1] >= 0)
+            & (image_px[:, 1] < height)
+        )
     if image_mask_px is not None and seen.any():
         mask = np.zeros((height, width), np.uint8)
         cv2.fillPoly(mask, [np.round(np.asarray(image_mask_px)).astype(np.int32)], 1)
@@ -73,8 +87,14 @@ class Ownership:
     """The owner of every floor cell. `grid` (rows, cols) int: index into `cameras`, -1 where
     no camera sees the cell. `coverage[name]` (rows, cols) bool: the cells that camera sees."""
 
-    def __init__(self, cameras: list[str], grid: np.ndarray, coverage: dict[str, np.ndarray],
-                 plan: FloorPlan, floor: FloorGrid):
+    def __init__(
+        self,
+        cameras: list[str],
+        grid: np.ndarray,
+        coverage: dict[str, np.ndarray],
+        plan: FloorPlan,
+        floor: FloorGrid,
+    ):
         self.cameras = cameras
         self.plan = plan
         self.grid = grid
@@ -82,8 +102,12 @@ class Ownership:
         self.floor = floor
 
     @classmethod
-    def build(cls, config: StoreConfig, frame_sizes: dict[str, tuple[int, int]],
-              geometries: dict[str, CameraGeometry] | None = None) -> "Ownership":
+    def build(
+        cls,
+        config: StoreConfig,
+        frame_sizes: dict[str, tuple[int, int]],
+        geometries: dict[str, CameraGeometry] | None = None,
+    ) -> Ownership:
         """Assign every cell of `config`'s plan. `frame_sizes` gives (width, height) px per
         camera name; `geometries` may pass already solved cameras (default: from the config)."""
         floor = FloorGrid.of(config.floor_plan, config.analysis.cell_m)
@@ -94,8 +118,10 @@ class Ownership:
         coverage = {}
         for index, camera in enumerate(config.cameras):
             if camera.name not in frame_sizes:
-                raise CalibrationError(f"camera {camera.name}: no frame size given to Ownership.build "
-                                       f"(have {', '.join(sorted(frame_sizes)) or 'none'})")
+                raise CalibrationError(
+                    f"camera {camera.name}: no frame size given to Ownership.build "
+                    f"(have {', '.join(sorted(frame_sizes)) or 'none'})"
+                )
             size = frame_sizes[camera.name]
             geometry = (geometries or {}).get(camera.name) or CameraGeometry.from_config(camera, size)
             seen, scale = np.zeros(len(best), bool), np.full(len(best), -np.inf)

@@ -3,6 +3,7 @@
 Every field has its default and unit in its description; `load_config` names the file and the
 key of anything wrong. Geometry is in floor metres (`*_m`) or image pixels (`*_px`).
 """
+
 from __future__ import annotations
 
 import math
@@ -13,7 +14,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from edge.assets import expand
+from footfall_core.assets import expand
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, _ and -")]
@@ -48,7 +49,9 @@ class StoreInfo(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (expected an IANA name like Europe/Paris)")
+            raise ValueError(
+                f"unknown time zone {value!r} (expected an IANA name like Europe/Paris)"
+            ) from None
         return value
 
 
@@ -66,84 +69,177 @@ Share = Annotated[float, Field(gt=0, lt=1)]
 Period = Annotated[float, Field(gt=0)]
 Wait = Annotated[float, Field(ge=0)]
 Rate = Annotated[float, Field(gt=0, le=60)]
-LEVERS = ("motion_gating", "motion_pixel_delta", "motion_min_changed", "motion_recheck_s", "motion_crop",
-          "adaptive_rate", "empty_after_s", "empty_fps")
+LEVERS = (
+    "motion_gating",
+    "motion_pixel_delta",
+    "motion_min_changed",
+    "motion_recheck_s",
+    "motion_crop",
+    "adaptive_rate",
+    "empty_after_s",
+    "empty_fps",
+)
 
 
 class Analysis(Strict):
     fps: float = Field(5.0, gt=0, le=60, description="Frames analysed per second (default 5).")
     bucket_s: int = Field(60, ge=1, le=3600, description="Aggregate bucket length in seconds (default 60).")
     cell_m: float = Field(0.5, gt=0.05, le=10, description="Heat grid cell size in metres (default 0.5).")
-    flow_cell_m: float = Field(1.0, gt=0.1, le=20, description="Walking-direction grid cell in metres (default 1).")
-    min_step_m: float = Field(0.15, ge=0, le=5, description="Least move between analysed frames counted as walking (default 0.15 m).")
-    min_dwell_s: float = Field(10.0, ge=0, description="Shorter stays in a zone are passing through, not dwell (default 10 s).")
-    zone_exit_grace_s: float = Field(1.0, ge=0, description="Time outside a zone before a stay ends (default 1 s).")
-    line_hysteresis_m: float = Field(0.3, ge=0, le=5, description="Distance past a line before a crossing counts (default 0.3 m).")
+    flow_cell_m: float = Field(
+        1.0, gt=0.1, le=20, description="Walking-direction grid cell in metres (default 1)."
+    )
+    min_step_m: float = Field(
+        0.15,
+        ge=0,
+        le=5,
+        description="Least move between analysed frames counted as walking (default 0.15 m).",
+    )
+    min_dwell_s: float = Field(
+        10.0, ge=0, description="Shorter stays in a zone are passing through, not dwell (default 10 s)."
+    )
+    zone_exit_grace_s: float = Field(
+        1.0, ge=0, description="Time outside a zone before a stay ends (default 1 s)."
+    )
+    line_hysteresis_m: float = Field(
+        0.3, ge=0, le=5, description="Distance past a line before a crossing counts (default 0.3 m)."
+    )
     track_timeout_s: float = Field(3.0, gt=0, description="A track unseen this long is closed (default 3 s).")
     max_dt_s: float = Field(2.0, gt=0, description="Most time one analysed frame stands for (default 2 s).")
-    live_interval_s: float = Field(2.0, gt=0, le=60, description="Live occupancy message period (default 2 s).")
+    live_interval_s: float = Field(
+        2.0, gt=0, le=60, description="Live occupancy message period (default 2 s)."
+    )
     live_cell_m: float = Field(1.0, gt=0.1, le=20, description="Cell size of the live grid (default 1 m).")
-    burst_s: float = Field(1.0, ge=0, le=1, description="A live camera's frames are analysed in bursts of this many seconds, back to back, which costs less CPU than one at a time; 0 analyses each as it comes (default 1 s).")
+    burst_s: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description=(
+            "A live camera's frames are analysed in bursts of this many seconds, back to back, which costs "
+            "less CPU than one at a time; 0 analyses each as it comes (default 1 s)."
+        ),
+    )
     # Levers that skip the detector (edge.gating), see docs/performance.md: motion gating on by
     # default (as Frigate detects only where it saw motion), the adaptive rate off.
-    motion_gating: bool = Field(True, description="Run the detector only when and where the picture changed since its last run there (a crop of the changed part, or the tiles that changed); the rest re-uses its people, re-checked every motion_recheck_s; false: every analysed frame, whole (default on).")
-    motion_pixel_delta: PixelDelta = Field(20, description="Grey-level change (0-255) that marks a pixel as changed (default 20).")
-    motion_min_changed: Share = Field(0.001, description="Least share of changed pixels that counts as motion (default 0.001).")
-    motion_recheck_s: Period = Field(5.0, description="Longest re-use of the last people on a still picture, s (default 5).")
-    motion_crop: bool = Field(True, description="With motion_gating, run each pass over the whole frame (untiled, or a tiling's whole-frame pass) only on the part that changed (at the frame's scale) and re-use its people outside it; a tile that changed runs whole; false: the whole frame whenever anything changed (default on; needs detector.letterbox 'tight').")
-    adaptive_rate: bool = Field(False, description="Run the detector less often while nobody is seen (default off).")
-    empty_after_s: Wait = Field(2.0, description="Time with nobody seen before the empty rate applies, s (default 2).")
+    motion_gating: bool = Field(
+        True,
+        description=(
+            "Run the detector only when and where the picture changed since its last run there (a crop of "
+            "the changed part, or the tiles that changed); the rest re-uses its people, re-checked every "
+            "motion_recheck_s; false: every analysed frame, whole (default on)."
+        ),
+    )
+    motion_pixel_delta: PixelDelta = Field(
+        20, description="Grey-level change (0-255) that marks a pixel as changed (default 20)."
+    )
+    motion_min_changed: Share = Field(
+        0.001, description="Least share of changed pixels that counts as motion (default 0.001)."
+    )
+    motion_recheck_s: Period = Field(
+        5.0, description="Longest re-use of the last people on a still picture, s (default 5)."
+    )
+    motion_crop: bool = Field(
+        True,
+        description=(
+            "With motion_gating, run each pass over the whole frame (untiled, or a tiling's whole-frame "
+            "pass) only on the part that changed (at the frame's scale) and re-use its people outside it; "
+            "a tile that changed runs whole; false: the whole frame whenever anything changed (default on; "
+            "needs detector.letterbox 'tight')."
+        ),
+    )
+    adaptive_rate: bool = Field(
+        False, description="Run the detector less often while nobody is seen (default off)."
+    )
+    empty_after_s: Wait = Field(
+        2.0, description="Time with nobody seen before the empty rate applies, s (default 2)."
+    )
     empty_fps: Rate = Field(1.0, description="Detector runs per second while the scene is empty (default 1).")
 
 
 class Tiling(Strict):
     cols: int = Field(2, ge=1, le=8, description="Tiles across (default 2).")
     rows: int = Field(2, ge=1, le=8, description="Tiles down (default 2).")
-    overlap: float = Field(0.2, ge=0, lt=1, description="Overlap of neighbouring tiles, fraction of a tile (default 0.2).")
-    full_frame: bool = Field(False, description="Also run one pass on the whole frame for large people (default off; always on with small_below_input_px).")
+    overlap: float = Field(
+        0.2, ge=0, lt=1, description="Overlap of neighbouring tiles, fraction of a tile (default 0.2)."
+    )
+    full_frame: bool = Field(
+        False,
+        description=(
+            "Also run one pass on the whole frame for large people (default off; always on with "
+            "small_below_input_px)."
+        ),
+    )
     small_below_input_px: float | None = Field(
-        None, gt=0, le=4096,
+        None,
+        gt=0,
+        le=4096,
         description="Tile only the image rows where a standing person (person_height_m) would be shorter "
         "than this in one whole-frame pass, in model input px (the camera's calibration gives the height "
-        "by row); one whole-frame pass covers the larger people. Default: none, tiles over the whole frame.")
-    person_height_m: float = Field(1.7, gt=0.5, le=2.5, description="Standing height for small_below_input_px (default 1.7 m).")
+        "by row); one whole-frame pass covers the larger people. Default: none, tiles over the whole frame.",
+    )
+    person_height_m: float = Field(
+        1.7, gt=0.5, le=2.5, description="Standing height for small_below_input_px (default 1.7 m)."
+    )
     tiles_every: int = Field(
-        1, ge=1, le=10,
+        1,
+        ge=1,
+        le=10,
         description="Run the tiles on every n-th analysed frame only and re-use their people on the frames "
         "between (a far person who left is still counted for up to n-1 frames); the whole-frame pass, if "
         "any, runs on every one. Far-away people cross few pixels a second, so the tiles that find them can "
-        "look less often (default 1: every analysed frame).")
+        "look less often (default 1: every analysed frame).",
+    )
 
     @model_validator(mode="after")
-    def _tiles_every_needs_the_whole_frame(self) -> "Tiling":
+    def _tiles_every_needs_the_whole_frame(self) -> Tiling:
         if self.tiles_every > 1 and not (self.full_frame or self.small_below_input_px is not None):
-            raise ValueError(f"tiles_every {self.tiles_every} needs a whole-frame pass (full_frame or "
-                             "small_below_input_px) to find the people on the frames the tiles skip")
+            raise ValueError(
+                f"tiles_every {self.tiles_every} needs a whole-frame pass (full_frame or "
+                "small_below_input_px) to find the people on the frames the tiles skip"
+            )
         return self
 
 
 class Detector(Strict):
-    model: str = Field("yolox_nano.onnx", description="Model file name from the registry (models/registry.py).")
+    model: str = Field(
+        "yolox_nano.onnx", description="Model file name from the registry (models/registry.py)."
+    )
     models_dir: str | None = Field(None, description="Where weights are; default ${FOOTFALL_ASSETS}/models.")
     score_threshold: float = Field(0.3, gt=0, lt=1, description="Least person score kept (default 0.3).")
-    nms_iou: float = Field(0.45, gt=0, lt=1, description="IoU above which overlapping boxes merge (default 0.45).")
-    threads: int = Field(1, ge=1, le=64, description="CPU threads of a camera's picture work: onnxruntime's intra-op threads and OpenCV's (default 1).")
+    nms_iou: float = Field(
+        0.45, gt=0, lt=1, description="IoU above which overlapping boxes merge (default 0.45)."
+    )
+    threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "CPU threads of a camera's picture work: onnxruntime's intra-op threads and OpenCV's (default 1)."
+        ),
+    )
     letterbox: Literal["tight", "square"] = Field(
-        "tight", description="Model input around the scaled frame: 'tight' pads it only to a multiple of "
+        "tight",
+        description="Model input around the scaled frame: 'tight' pads it only to a multiple of "
         "32 px (a 4:3 frame runs 416x320, not 416x416: about a quarter less work, same scale), 'square' "
-        "to the model's own square (default tight; a model that cannot take another shape runs square).")
+        "to the model's own square (default tight; a model that cannot take another shape runs square).",
+    )
 
 
 class Calibration(Strict):
     image_points_px: list[Point] = Field(description="Points on the camera image (px), at least 4.")
     floor_points_m: list[Point] = Field(description="The same points on the floor plan (m).")
     max_error_m: float = Field(0.3, gt=0, description="Largest accepted reprojection error (default 0.3 m).")
-    camera_matrix: list[list[float]] | None = Field(None, description="OpenCV 3x3 intrinsics, for lens distortion.")
-    dist_coeffs: list[float] | None = Field(None, description="OpenCV distortion coefficients (k1 k2 p1 p2 [k3...]).")
-    homography: list[list[float]] | None = Field(None, description="Image→floor 3x3, written by `calibration solve`.")
+    camera_matrix: list[list[float]] | None = Field(
+        None, description="OpenCV 3x3 intrinsics, for lens distortion."
+    )
+    dist_coeffs: list[float] | None = Field(
+        None, description="OpenCV distortion coefficients (k1 k2 p1 p2 [k3...])."
+    )
+    homography: list[list[float]] | None = Field(
+        None, description="Image→floor 3x3, written by `calibration solve`."
+    )
 
     @model_validator(mode="after")
-    def _pairs(self) -> "Calibration":
+    def _pairs(self) -> Calibration:
         if len(self.image_points_px) != len(self.floor_points_m):
             raise ValueError(
                 f"image_points_px has {len(self.image_points_px)} points, floor_points_m "
@@ -163,29 +259,74 @@ class Camera(Strict):
         "pattern such as frames/seq_%06d.jpg. ${FOOTFALL_ASSETS} is expanded; relative paths "
         "are from the config file."
     )
-    fps: float | None = Field(None, gt=0, le=120, description="Source frame rate for recordings and image patterns (default: the container's; required for patterns).")
+    fps: float | None = Field(
+        None,
+        gt=0,
+        le=120,
+        description=(
+            "Source frame rate for recordings and image patterns (default: the container's; required for "
+            "patterns)."
+        ),
+    )
     start_index: int = Field(1, ge=0, description="First number of an image pattern (default 1).")
     loop: bool = Field(False, description="Play a recording again when it ends (default off).")
-    realtime: bool = Field(False, description="Pace a recording at its frame rate, wall-clock timestamps (default off).")
-    start_time: str | None = Field(None, description="ISO time of a recording's first frame (default: when the run starts).")
-    detector: Detector | None = Field(None, description="Per-camera detector override (default: the store's).")
-    tiling: Tiling | None = Field(None, description="Tiled inference for small or distant people (default off).")
+    realtime: bool = Field(
+        False, description="Pace a recording at its frame rate, wall-clock timestamps (default off)."
+    )
+    start_time: str | None = Field(
+        None, description="ISO time of a recording's first frame (default: when the run starts)."
+    )
+    detector: Detector | None = Field(
+        None, description="Per-camera detector override (default: the store's)."
+    )
+    tiling: Tiling | None = Field(
+        None, description="Tiled inference for small or distant people (default off)."
+    )
     calibration: Calibration
-    image_mask_px: list[Point] | None = Field(None, description="Image polygon outside which detections are ignored (default: whole frame).")
-    motion_gating: bool | None = Field(None, description="This camera's analysis.motion_gating, e.g. off for one facing a video wall (default: the store's).")
-    adaptive_rate: bool | None = Field(None, description="This camera's analysis.adaptive_rate (default: the store's).")
-    motion_pixel_delta: PixelDelta | None = Field(None, description="This camera's analysis.motion_pixel_delta (default: the store's).")
-    motion_min_changed: Share | None = Field(None, description="This camera's analysis.motion_min_changed, e.g. higher for one with a flickering light (default: the store's).")
-    motion_recheck_s: Period | None = Field(None, description="This camera's analysis.motion_recheck_s (default: the store's).")
-    motion_crop: bool | None = Field(None, description="This camera's analysis.motion_crop (default: the store's).")
-    empty_after_s: Wait | None = Field(None, description="This camera's analysis.empty_after_s (default: the store's).")
-    empty_fps: Rate | None = Field(None, description="This camera's analysis.empty_fps, e.g. higher at an entrance (default: the store's).")
+    image_mask_px: list[Point] | None = Field(
+        None, description="Image polygon outside which detections are ignored (default: whole frame)."
+    )
+    motion_gating: bool | None = Field(
+        None,
+        description=(
+            "This camera's analysis.motion_gating, e.g. off for one facing a video wall (default: the "
+            "store's)."
+        ),
+    )
+    adaptive_rate: bool | None = Field(
+        None, description="This camera's analysis.adaptive_rate (default: the store's)."
+    )
+    motion_pixel_delta: PixelDelta | None = Field(
+        None, description="This camera's analysis.motion_pixel_delta (default: the store's)."
+    )
+    motion_min_changed: Share | None = Field(
+        None,
+        description=(
+            "This camera's analysis.motion_min_changed, e.g. higher for one with a flickering light "
+            "(default: the store's)."
+        ),
+    )
+    motion_recheck_s: Period | None = Field(
+        None, description="This camera's analysis.motion_recheck_s (default: the store's)."
+    )
+    motion_crop: bool | None = Field(
+        None, description="This camera's analysis.motion_crop (default: the store's)."
+    )
+    empty_after_s: Wait | None = Field(
+        None, description="This camera's analysis.empty_after_s (default: the store's)."
+    )
+    empty_fps: Rate | None = Field(
+        None,
+        description="This camera's analysis.empty_fps, e.g. higher at an entrance (default: the store's).",
+    )
 
 
 class Zone(Strict):
     name: Name
     polygon_m: list[Point] = Field(description="Floor polygon (m), at least 3 points.")
-    capacity: int | None = Field(None, ge=1, description="Occupancy above which the zone shows as crowded (default: none).")
+    capacity: int | None = Field(
+        None, ge=1, description="Occupancy above which the zone shows as crowded (default: none)."
+    )
 
     @field_validator("polygon_m")
     @classmethod
@@ -204,10 +345,15 @@ class Zone(Strict):
 class Line(Strict):
     name: Name
     start_m: Point
-    end_m: Point = Field(description="Walking from the right of start→end to its left counts as 'in' (floor y down: that is, seen on the plan, counter-clockwise).")
+    end_m: Point = Field(
+        description=(
+            "Walking from the right of start→end to its left counts as 'in' (floor y down: that is, seen "
+            "on the plan, counter-clockwise)."
+        )
+    )
 
     @model_validator(mode="after")
-    def _length(self) -> "Line":
+    def _length(self) -> Line:
         if math.dist(self.start_m, self.end_m) < 0.1:
             raise ValueError("line is shorter than 0.1 m")
         return self
@@ -226,9 +372,15 @@ class Mqtt(Strict):
     password_file: str | None = Field(None, description="File holding the password (default: none).")
     tls: Tls | None = None
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive (default 30 s).")
-    outbox_path: str = Field("outbox.sqlite3", description="Durable outbox file, relative to the state directory.")
-    outbox_max_messages: int = Field(200_000, ge=10, description="Outbox bound; the oldest are dropped past it (default 200000).")
-    outbox_max_age_s: float = Field(14 * 86400, gt=0, description="Oldest age kept in the outbox (default 14 days).")
+    outbox_path: str = Field(
+        "outbox.sqlite3", description="Durable outbox file, relative to the state directory."
+    )
+    outbox_max_messages: int = Field(
+        200_000, ge=10, description="Outbox bound; the oldest are dropped past it (default 200000)."
+    )
+    outbox_max_age_s: float = Field(
+        14 * 86400, gt=0, description="Oldest age kept in the outbox (default 14 days)."
+    )
     health_interval_s: float = Field(30.0, gt=0, description="Device health message period (default 30 s).")
 
 
@@ -241,10 +393,12 @@ class StoreConfig(Strict):
     zones: list[Zone] = Field(default_factory=list)
     lines: list[Line] = Field(default_factory=list)
     mqtt: Mqtt = Field(default_factory=Mqtt)
-    path: Path | None = Field(None, exclude=True, description="Where this config was read from (set by load_config).")
+    path: Path | None = Field(
+        None, exclude=True, description="Where this config was read from (set by load_config)."
+    )
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "StoreConfig":
+    def _unique_names(self) -> StoreConfig:
         for section in ("cameras", "zones", "lines"):
             names = [item.name for item in getattr(self, section)]
             dupes = sorted({n for n in names if names.count(n) > 1})
@@ -256,8 +410,10 @@ class StoreConfig(Strict):
         for camera in self.cameras:
             if camera.name == name:
                 return camera
-        raise ConfigError(f"{self.path or 'config'}: cameras: no camera named {name!r} "
-                          f"(have {', '.join(c.name for c in self.cameras)})")
+        raise ConfigError(
+            f"{self.path or 'config'}: cameras: no camera named {name!r} "
+            f"(have {', '.join(c.name for c in self.cameras)})"
+        )
 
     def detector_for(self, camera: Camera) -> Detector:
         return camera.detector or self.detector

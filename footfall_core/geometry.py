@@ -12,6 +12,7 @@ Horizon: image points above the floor's horizon (and floor points behind the cam
 projection. They come out as NaN rows rather than as mirrored points far away, so callers
 drop them with `np.isfinite(...).all(axis=1)`.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.config import Camera
+from footfall_core.store import Camera
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,9 @@ def _check_spread(points: np.ndarray, name: str, unit: str, camera: str) -> None
         raise CalibrationError(f"camera {camera}: {name}: all points are the same")
     centred = (points - points.mean(axis=0)) / span
     if np.linalg.svd(centred, compute_uv=False)[-1] < COLLINEAR_RATIO:
-        raise CalibrationError(f"camera {camera}: {name}: all points are (nearly) on one line; "
-                               "spread them over the floor")
+        raise CalibrationError(
+            f"camera {camera}: {name}: all points are (nearly) on one line; spread them over the floor"
+        )
     if len(points) > MAX_SPREAD_CHECK:
         return
     unit_points = points / span
@@ -79,7 +81,8 @@ def _check_spread(points: np.ndarray, name: str, unit: str, camera: str) -> None
             listed = ", ".join(_point_text(k, points[k], unit) for k in on_line)
             raise CalibrationError(
                 f"camera {camera}: {name}: {listed} are (nearly) on one line, with at most one point off "
-                "it: a homography needs four points with no three on a line; move one off it or add points")
+                "it: a homography needs four points with no three on a line; move one off it or add points"
+            )
 
 
 def _hartley(points: np.ndarray) -> np.ndarray:
@@ -126,33 +129,49 @@ class CameraGeometry:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_config(cls, camera: Camera, image_size_px: tuple[int, int] | None = None) -> "CameraGeometry":
+    def from_config(cls, camera: Camera, image_size_px: tuple[int, int] | None = None) -> CameraGeometry:
         """Geometry of a configured camera. A stored `calibration.homography` is used when it
         still reprojects every point within `max_error_m`; otherwise (or when absent) the
         homography is solved again from the point pairs, which are the source of truth."""
         cal = camera.calibration
         kwargs = dict(
-            camera=camera.name, image_points_px=cal.image_points_px, floor_points_m=cal.floor_points_m,
-            max_error_m=cal.max_error_m, camera_matrix=cal.camera_matrix, dist_coeffs=cal.dist_coeffs,
+            camera=camera.name,
+            image_points_px=cal.image_points_px,
+            floor_points_m=cal.floor_points_m,
+            max_error_m=cal.max_error_m,
+            camera_matrix=cal.camera_matrix,
+            dist_coeffs=cal.dist_coeffs,
             image_size_px=image_size_px,
         )
         if cal.homography is not None:
             stored = cls.from_homography(homography=cal.homography, **kwargs)
             if not stored.outliers.any():
                 return stored
-            log.warning("camera %s: stored homography no longer fits the points (worst %.3f m); "
-                        "solving again", camera.name, stored.errors_m.max())
+            log.warning(
+                "camera %s: stored homography no longer fits the points (worst %.3f m); solving again",
+                camera.name,
+                stored.errors_m.max(),
+            )
         return cls.solve(**kwargs)
 
     @classmethod
-    def solve(cls, camera: str, image_points_px, floor_points_m, max_error_m: float = 0.3,
-              camera_matrix=None, dist_coeffs=None, image_size_px: tuple[int, int] | None = None,
-              strict: bool = True) -> "CameraGeometry":
+    def solve(
+        cls,
+        camera: str,
+        image_points_px,
+        floor_points_m,
+        max_error_m: float = 0.3,
+        camera_matrix=None,
+        dist_coeffs=None,
+        image_size_px: tuple[int, int] | None = None,
+        strict: bool = True,
+    ) -> CameraGeometry:
         """Fit the homography from ≥ 4 point pairs (RANSAC with `max_error_m` as the inlier
         threshold, then least squares on the inliers). With `strict`, any point off by more
         than `max_error_m` raises CalibrationError naming it; without, it is only flagged."""
-        image_px, floor_m, K, D = cls._inputs(camera, image_points_px, floor_points_m, camera_matrix,
-                                              dist_coeffs, image_size_px)
+        image_px, floor_m, K, D = cls._inputs(
+            camera, image_points_px, floor_points_m, camera_matrix, dist_coeffs, image_size_px
+        )
         ideal_px = _undistort(image_px, K, D)
         _check_spread(ideal_px, "image_points_px", "px", camera)
         _check_spread(floor_m, "floor_points_m", "m", camera)
@@ -160,41 +179,57 @@ class CameraGeometry:
         matrix, _ = cv2.findHomography(ideal_px, floor_m, method, ransacReprojThreshold=max_error_m)
         if matrix is None:
             raise CalibrationError(f"camera {camera}: no homography fits these {len(image_px)} point pairs")
-        return cls.from_homography(camera, matrix, image_px, floor_m, max_error_m, K, D, image_size_px,
-                                   strict=strict)
+        return cls.from_homography(
+            camera, matrix, image_px, floor_m, max_error_m, K, D, image_size_px, strict=strict
+        )
 
     @classmethod
-    def from_homography(cls, camera: str, homography, image_points_px, floor_points_m,
-                        max_error_m: float = 0.3, camera_matrix=None, dist_coeffs=None,
-                        image_size_px: tuple[int, int] | None = None,
-                        strict: bool = False) -> "CameraGeometry":
+    def from_homography(
+        cls,
+        camera: str,
+        homography,
+        image_points_px,
+        floor_points_m,
+        max_error_m: float = 0.3,
+        camera_matrix=None,
+        dist_coeffs=None,
+        image_size_px: tuple[int, int] | None = None,
+        strict: bool = False,
+    ) -> CameraGeometry:
         """Wrap a known image→floor homography and measure it on the point pairs."""
-        image_px, floor_m, K, D = cls._inputs(camera, image_points_px, floor_points_m, camera_matrix,
-                                              dist_coeffs, image_size_px)
+        image_px, floor_m, K, D = cls._inputs(
+            camera, image_points_px, floor_points_m, camera_matrix, dist_coeffs, image_size_px
+        )
         matrix = np.asarray(homography, dtype=np.float64)
         if matrix.shape != (3, 3) or not np.isfinite(matrix).all():
-            raise CalibrationError(f"camera {camera}: homography: expected a finite 3x3 matrix, "
-                                   f"got shape {matrix.shape}")
+            raise CalibrationError(
+                f"camera {camera}: homography: expected a finite 3x3 matrix, got shape {matrix.shape}"
+            )
         ideal_px = _undistort(image_px, K, D)
         normalised = _hartley(floor_m) @ matrix @ np.linalg.inv(_hartley(ideal_px))
         condition = np.linalg.cond(normalised)
         if not np.isfinite(condition) or condition > MAX_CONDITION:
-            raise CalibrationError(f"camera {camera}: the homography is degenerate (condition number "
-                                   f"{condition:.3g}); check that the point pairs match and are spread "
-                                   "over the floor")
+            raise CalibrationError(
+                f"camera {camera}: the homography is degenerate (condition number "
+                f"{condition:.3g}); check that the point pairs match and are spread "
+                "over the floor"
+            )
         _, w = _apply(matrix, ideal_px)
         if np.median(w) < 0:
             matrix, w = -matrix, -w
         behind = np.flatnonzero(w <= HORIZON_EPS * np.abs(w).max())
         if len(behind):
             i = behind[0]
-            raise CalibrationError(f"camera {camera}: image {_point_text(i, image_px[i], 'px')} falls beyond "
-                                   "the floor's horizon of the other points; it does not pair with its "
-                                   "floor point")
+            raise CalibrationError(
+                f"camera {camera}: image {_point_text(i, image_px[i], 'px')} falls beyond "
+                "the floor's horizon of the other points; it does not pair with its "
+                "floor point"
+            )
         projected, _ = _apply(matrix, ideal_px)
         errors = np.linalg.norm(projected - floor_m, axis=1)
-        geometry = cls(camera, matrix, image_px, floor_m, errors, errors > max_error_m, max_error_m, K, D,
-                       image_size_px)
+        geometry = cls(
+            camera, matrix, image_px, floor_m, errors, errors > max_error_m, max_error_m, K, D, image_size_px
+        )
         if strict:
             geometry.raise_for_outliers()
         return geometry
@@ -204,8 +239,9 @@ class CameraGeometry:
         image_px = _points(image_points_px, "image_points_px", camera)
         floor_m = _points(floor_points_m, "floor_points_m", camera)
         if len(image_px) != len(floor_m):
-            raise CalibrationError(f"camera {camera}: {len(image_px)} image points but "
-                                   f"{len(floor_m)} floor points")
+            raise CalibrationError(
+                f"camera {camera}: {len(image_px)} image points but {len(floor_m)} floor points"
+            )
         if len(image_px) < 4:
             raise CalibrationError(f"camera {camera}: need at least 4 point pairs, got {len(image_px)}")
         for name, array in (("image_points_px", image_px), ("floor_points_m", floor_m)):
@@ -214,13 +250,19 @@ class CameraGeometry:
                 raise CalibrationError(f"camera {camera}: {name}: point {bad[0]} is not a finite number")
         if image_size_px is not None:
             width, height = image_size_px
-            outside = np.flatnonzero((image_px[:, 0] < 0) | (image_px[:, 0] > width)
-                                     | (image_px[:, 1] < 0) | (image_px[:, 1] > height))
+            outside = np.flatnonzero(
+                (image_px[:, 0] < 0)
+                | (image_px[:, 0] > width)
+                | (image_px[:, 1] < 0)
+                | (image_px[:, 1] > height)
+            )
             if len(outside):
                 i = outside[0]
-                raise CalibrationError(f"camera {camera}: image_points_px: "
-                                       f"{_point_text(i, image_px[i], 'px')} "
-                                       f"is outside the {width}x{height} frame")
+                raise CalibrationError(
+                    f"camera {camera}: image_points_px: "
+                    f"{_point_text(i, image_px[i], 'px')} "
+                    f"is outside the {width}x{height} frame"
+                )
         if (camera_matrix is None) != (dist_coeffs is None):
             raise CalibrationError(f"camera {camera}: camera_matrix and dist_coeffs go together")
         K = D = None
@@ -230,19 +272,24 @@ class CameraGeometry:
             if K.shape != (3, 3):
                 raise CalibrationError(f"camera {camera}: camera_matrix: expected 3x3, got shape {K.shape}")
             if D.size not in (4, 5, 8, 12, 14):
-                raise CalibrationError(f"camera {camera}: dist_coeffs: expected 4, 5, 8, 12 or 14 values, "
-                                       f"got {D.size}")
+                raise CalibrationError(
+                    f"camera {camera}: dist_coeffs: expected 4, 5, 8, 12 or 14 values, got {D.size}"
+                )
         return image_px, floor_m, K, D
 
     def raise_for_outliers(self) -> None:
         """CalibrationError naming every point that reprojects further than `max_error_m`."""
         bad = np.flatnonzero(self.outliers)
         if len(bad):
-            worst = ", ".join(f"{_point_text(i, self.image_points_px[i], 'px')} → "
-                              f"{self.floor_points_m[i][0]:.6g}, {self.floor_points_m[i][1]:.6g} m "
-                              f"is off by {self.errors_m[i]:.3f} m" for i in bad)
-            raise CalibrationError(f"camera {self.camera}: reprojection error above max_error_m "
-                                   f"{self.max_error_m:g} m: {worst}")
+            worst = ", ".join(
+                f"{_point_text(i, self.image_points_px[i], 'px')} → "
+                f"{self.floor_points_m[i][0]:.6g}, {self.floor_points_m[i][1]:.6g} m "
+                f"is off by {self.errors_m[i]:.3f} m"
+                for i in bad
+            )
+            raise CalibrationError(
+                f"camera {self.camera}: reprojection error above max_error_m {self.max_error_m:g} m: {worst}"
+            )
 
     # ------------------------------------------------------------------ mapping
     @property
