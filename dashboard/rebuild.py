@@ -3,7 +3,7 @@
 
 Health rollups (migration 0003) start with the messages stored after that upgrade, while raw
 health rows of the 14 days before it are still there: this fills them in. Each raw row is turned
-back into its contract message and goes through the ingest's own `rollups.accumulate`, so the
+back into its contract message and goes through the ingest's own `kinds.accumulate`, so the
 sums are the ingest's.
 
 Only hours and local days that start at or after both `--since` and the store's oldest raw health
@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from dashboard import tables as t
-from dashboard.rollups import Rows, StoreClock, accumulate, upsert
+from dashboard.kinds import accumulate
+from dashboard.rollups import Rows, StoreClock, upsert
 from dashboard.storage import DEFAULT_DB_URL, STORE_LOCKS, Storage, utc_naive
 from footfall_core.contract import HealthAggregate
 

@@ -1,7 +1,8 @@
-"""From contract aggregates to raw rows and additive hour/day rollup rows (used by storage).
+"""Raw rows and additive hour/day rollup rows, folded per batch and written (used by storage).
 
 Each message becomes raw rows (one per zone, line, transition... of its bucket) and
-contributions to the hour and day rollups of its store's local time. Contributions are summed
+contributions to the hour and day rollups of its store's local time (`dashboard.kinds` says
+which, per message kind). Contributions are summed
 in Python first (one upsert per key and batch), then added to what the database holds:
 sums add, `max_occupancy` takes the max, `simulated` is OR-ed, and packed grids are merged
 cell by cell. Re-adding is only safe because storage refuses a message id it has seen.
@@ -15,20 +16,12 @@ from datetime import UTC, date, datetime, time
 from functools import cache
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from dashboard import cells as packed
 from dashboard import tables as t
-from footfall_core.contract import (
-    FlowsAggregate,
-    GridAggregate,
-    HealthAggregate,
-    LinesAggregate,
-    ZonesAggregate,
-)
 
 # keep the larger value (a missing one counts as less)
 MAXED = {"max_occupancy", "last_seen", "detector_ms_max"}
@@ -108,95 +101,6 @@ def combine(have: dict, row: dict, keys: set[str]) -> None:
             have[name] = bool(have[name] or value)
         else:
             have[name] = have[name] + value
-
-
-def _dwell_histogram(dwells_s: list[float]) -> dict:
-    bins = np.searchsorted(np.asarray(t.DWELL_BINS_S[1:]), np.asarray(dwells_s, np.float64), side="right")
-    counts = np.bincount(bins, minlength=len(t.DWELL_BINS_S))
-    return {name: int(n) for name, n in zip(t.DWELL_COLUMNS, counts)}
-
-
-def accumulate(m, clock: StoreClock, raw: Rows, rollups: Rows) -> None:
-    """Turn one aggregate into raw rows and rollup contributions."""
-    start = m.bucket_start.astimezone(UTC).replace(tzinfo=None)
-    base = dict(store_id=m.store, camera=m.camera, covered_s=m.covered_s, simulated=m.simulated)
-    bucket = dict(base, bucket_start=start, bucket_s=m.bucket_s)
-    by_hour, by_day = clock.periods(start)
-    periods = [("hour", by_hour), ("day", by_day)]
-    if isinstance(m, ZonesAggregate):
-        for z in m.zones:
-            raw.append(
-                t.zone_minutes,
-                dict(
-                    bucket,
-                    zone=z.zone,
-                    mean_occupancy=z.mean_occupancy,
-                    max_occupancy=z.max_occupancy,
-                    person_seconds=z.person_seconds,
-                    entries=z.entries,
-                    dwells_s=np.asarray(z.dwells_s, "<f4").tobytes(),
-                ),
-            )
-            measures = dict(
-                person_seconds=z.person_seconds,
-                max_occupancy=z.max_occupancy,
-                entries=z.entries,
-                dwell_count=len(z.dwells_s),
-                dwell_sum_s=float(sum(z.dwells_s)),
-                **_dwell_histogram(z.dwells_s),
-            )
-            for grain, period in periods:
-                rollups.add(t.ROLLUPS[grain]["zones"], dict(base, zone=z.zone, **period, **measures))
-    elif isinstance(m, LinesAggregate):
-        for c in m.lines:
-            counts = dict(in_count=c.in_count, out_count=c.out_count)
-            raw.append(t.line_minutes, dict(bucket, line=c.line, **counts))
-            for grain, period in periods:
-                rollups.add(t.ROLLUPS[grain]["lines"], dict(base, line=c.line, **period, **counts))
-    elif isinstance(m, FlowsAggregate):
-        for tr in m.transitions:
-            names = dict(from_zone=tr.from_zone, to_zone=tr.to_zone, count=tr.count)
-            raw.append(t.transition_minutes, dict(bucket, **names))
-            for grain, period in periods:
-                rollups.add(t.ROLLUPS[grain]["transitions"], dict(base, **period, **names))
-        grid = packed.from_cells(m.directions, packed.DIRECTIONS)
-        raw.append(t.direction_minutes, dict(bucket, flow_cell_m=m.flow_cell_m, cells=packed.pack(grid)))
-        for grain, period in periods:
-            rollups.add(
-                t.ROLLUPS[grain]["directions"], dict(base, flow_cell_m=m.flow_cell_m, **period, cells=grid)
-            )
-    elif isinstance(m, GridAggregate):
-        grid = packed.from_cells(m.cells, packed.HEAT)
-        raw.append(t.grid_minutes, dict(bucket, cell_m=m.cell_m, cells=packed.pack(grid)))
-        total = float(sum(c[2] for c in m.cells))
-        for grain, period in periods:
-            rollups.add(
-                t.ROLLUPS[grain]["grid"],
-                dict(base, cell_m=m.cell_m, **period, person_seconds=total, cells=grid),
-            )
-    elif isinstance(m, HealthAggregate):
-        frames = dict(
-            frames_read=m.frames_read,
-            frames_analysed=m.frames_analysed,
-            frames_dropped=m.frames_dropped,
-            detector_ms_max=m.detector_ms_max,
-            reconnects=m.reconnects,
-        )
-        raw.append(
-            t.health_minutes,
-            dict(bucket, **frames, detector_ms_mean=m.detector_ms_mean, source_status=m.source_status),
-        )
-        measures = dict(
-            frames,
-            span_s=float(m.bucket_s),
-            buckets=1,
-            degraded_buckets=int(m.source_status != "ok"),
-            detector_ms_sum=m.detector_ms_mean * m.frames_analysed,
-        )
-        for grain, period in periods:
-            rollups.add(t.ROLLUPS[grain]["health"], dict(base, **period, **measures))
-    else:
-        raise TypeError(f"not a contract aggregate: {type(m).__name__}")
 
 
 def merged_blobs(conn: sa.Connection, blobs: dict[sa.Table, dict[tuple, dict]]) -> dict[sa.Table, list[dict]]:

@@ -25,14 +25,9 @@ from alembic import command
 from alembic.config import Config
 
 from dashboard import tables as t
-from dashboard.rollups import Rows, StoreClock, accumulate, insert, merged_blobs, upsert
-from footfall_core.contract import (
-    FlowsAggregate,
-    GridAggregate,
-    HealthAggregate,
-    LinesAggregate,
-    ZonesAggregate,
-)
+from dashboard.kinds import accumulate, writer
+from dashboard.rollups import Rows, StoreClock, insert, merged_blobs, upsert
+from footfall_core.contract import Aggregate
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -52,7 +47,6 @@ STORE_LOCKS = sa.text(
     "SELECT pg_advisory_xact_lock(h) FROM"
     " (SELECT DISTINCT hashtext(s) AS h FROM unnest(CAST(:stores AS text[])) AS s ORDER BY h) AS locks"
 )
-Aggregate = GridAggregate | ZonesAggregate | LinesAggregate | FlowsAggregate | HealthAggregate
 
 
 def utc_naive(value: datetime) -> datetime:
@@ -251,15 +245,9 @@ def _register(conn: sa.Connection, messages: list[Aggregate]) -> dict[str, Store
     for m in messages:
         end = utc_naive(m.bucket_start) + timedelta(seconds=m.bucket_s)
         last_seen[(m.store, m.camera)] = max(end, last_seen.get((m.store, m.camera), end))
-        if isinstance(m, ZonesAggregate):
-            zone_rows.update({(m.store, z.zone): dict(store_id=m.store, name=z.zone) for z in m.zones})
-        elif isinstance(m, LinesAggregate):
-            line_rows.update({(m.store, c.line): dict(store_id=m.store, name=c.line) for c in m.lines})
-        elif isinstance(m, FlowsAggregate):
-            for tr in m.transitions:
-                zone_rows.update(
-                    {(m.store, z): dict(store_id=m.store, name=z) for z in (tr.from_zone, tr.to_zone)}
-                )
+        names = writer(m).names(m)
+        zone_rows.update({(m.store, z): dict(store_id=m.store, name=z) for z in names.zones})
+        line_rows.update({(m.store, n): dict(store_id=m.store, name=n) for n in names.lines})
     # New cameras are inserted; known ones move `last_seen` forward (never back).
     upsert(conn, t.cameras, [dict(store_id=s, name=c, last_seen=end) for (s, c), end in last_seen.items()])
     _insert_missing(conn, t.zones, list(zone_rows.values()))
