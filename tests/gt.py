@@ -10,10 +10,16 @@ import numpy as np
 PETS_FPS = 7.0  # seqinfo.ini frameRate: each GT frame stands for 1/7 s
 
 
-def pets09_gt(assets: Path) -> np.ndarray:
-    """PETS09-S2L1 gt.txt rows with flag=1, as a structured array: frame (1-based), id, box
-    x, y, w, h (image px) and wx, wy (ground-plane metres, the examples/pets09.yaml floor)."""
-    raw = np.loadtxt(assets / "datasets/pets09_s2l1/gt/gt.txt", delimiter=",")
+def mot_gt(gt_txt: Path) -> np.ndarray:
+    """The rows with flag = 1 of a MOTChallenge 2015 gt.txt (`frame,id,x,y,w,h,flag,wx,wy,wz`),
+    as a structured array: frame (1-based), id, box x, y, w, h (image px) and wx, wy (the
+    annotated ground-plane position, metres; -1 where the dataset has none)."""
+    raw = np.loadtxt(gt_txt, delimiter=",", ndmin=2)
+    if raw.shape[1] < 9:
+        raise ValueError(
+            f"{gt_txt}: expected MOTChallenge 2015 rows frame,id,x,y,w,h,flag,wx,wy[,wz], "
+            f"got {raw.shape[1]} columns"
+        )
     raw = raw[raw[:, 6] == 1]
     names = ["frame", "id", "x", "y", "w", "h", "wx", "wy"]
     out = np.zeros(len(raw), dtype=[(n, "f8") for n in names])
@@ -21,6 +27,11 @@ def pets09_gt(assets: Path) -> np.ndarray:
         out[n] = raw[:, k]
     out["wx"], out["wy"] = raw[:, 7], raw[:, 8]
     return out
+
+
+def pets09_gt(assets: Path) -> np.ndarray:
+    """PETS09-S2L1's annotated people (`mot_gt`); wx, wy are the examples/pets09.yaml floor."""
+    return mot_gt(assets / "datasets/pets09_s2l1/gt/gt.txt")
 
 
 def pets09_boxes(assets: Path, step: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -1,0 +1,145 @@
+"""Line counts over families of random lines, zone occupancy and heat, against a scene's
+annotated floor trajectories.
+
+A scene is a recording with a MOTChallenge 2015 gt.txt that carries each person's floor
+position (`wx, wy`, metres) and a store config whose floor frame is that of `wx, wy` (PETS09
+and examples/pets09.yaml by default). For each seed, `--lines` counting lines are drawn at
+random (`--length-m` long, uniform; centred on annotated floor positions; random angle); the
+config's own lines are kept beside them. The pipeline replays the recording ONCE with every
+line in the config; the truth is the annotated people fed through the same analytics
+(tests/scene_truth.py: the same hysteresis, the crossing within the segment, the same zones
+and heat cells). Printed: each line's in/out counted against the truth, each seed's line
+accuracy (1 − Σ|error| / Σ truth, over both directions of every line), each config line,
+each zone's occupancy error per bucket, heat r (over the cells either side has).
+
+    .venv/bin/python bench/line_accuracy.py                       # PETS09, seeds 1 2 3
+    .venv/bin/python bench/line_accuracy.py --seeds 4 5 6 --half second
+    .venv/bin/python bench/line_accuracy.py --config STORE.yaml --camera NAME --gt gt/gt.txt [--video FILE]
+
+`--half first|second` scores only the buckets of that half of the recording (the replay is
+the same), for choosing settings on one half and reporting on the other. About 30-60 s for
+PETS09's 795 frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.edge_runs import decoding_reader, run_pipeline
+from edge.detector import Detector
+from edge.pipeline import recording_config
+from footfall_core.assets import REPO_ROOT, assets_dir
+from footfall_core.store import load_config
+from tests.gt import mot_gt
+from tests.pipeline_runs import START
+from tests.scene_truth import (
+    heat_r,
+    line_counts,
+    line_score,
+    occupancy_errors,
+    random_lines,
+    truth_messages,
+)
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--config", type=Path, default=REPO_ROOT / "examples/pets09.yaml", help="store config"
+    )
+    parser.add_argument("--camera", default="view001", help="camera of the config that saw the scene")
+    parser.add_argument(
+        "--gt",
+        type=Path,
+        default=assets_dir() / "datasets/pets09_s2l1/gt/gt.txt",
+        help="MOTChallenge 2015 gt.txt with wx, wy in the config's floor frame",
+    )
+    parser.add_argument("--video", help="the recording (default: the camera's source in the config)")
+    parser.add_argument("--lines", type=int, default=30, help="random lines per seed (default 30)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds (default 1 2 3)")
+    parser.add_argument(
+        "--length-m", type=float, nargs=2, default=(4.0, 8.0), help="line length range, m (default 4 8)"
+    )
+    parser.add_argument("--bucket-s", type=int, default=10, help="bucket for zone occupancy (default 10 s)")
+    parser.add_argument("--frames", type=int, help="replay only the first N frames (default: all)")
+    parser.add_argument("--half", choices=("first", "second"), help="score only this half's buckets")
+    parser.add_argument("--per-line", action="store_true", help="print every random line's counts")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
+    base = load_config(args.config)
+    gt = mot_gt(args.gt)
+    if not np.isfinite(gt["wx"]).all() or (gt["wx"] == -1).all():
+        sys.exit(
+            f"{args.gt}: no floor positions (wx, wy): this bench needs annotated trajectories on the floor"
+        )
+    families = {seed: random_lines(gt, args.lines, seed, tuple(args.length_m)) for seed in args.seeds}
+    lines = list(base.lines) + [line for family in families.values() for line in family]
+    config = recording_config(base, args.camera, source=args.video, start=START)
+    config = config.model_copy(
+        update={"lines": lines, "analysis": config.analysis.model_copy(update={"bucket_s": args.bucket_s})}
+    )
+    camera = config.camera(args.camera)
+    detector = Detector.for_camera(camera, config)
+    run = run_pipeline(
+        config, camera.name, decoding_reader(config, camera.name, args.frames or 10**9), detector, False
+    )
+    start_s = datetime.fromisoformat(START.replace("Z", "+00:00")).timestamp()
+    truth = truth_messages(config, camera.name, gt[gt["frame"] <= run.frames], start_s, run.frames)
+
+    window, scope = None, f"all {run.frames} frames"
+    if args.half:
+        middle_s = start_s + run.frames / camera.fps / 2
+        middle_s = start_s + round((middle_s - start_s) / args.bucket_s) * args.bucket_s
+        window = (start_s, middle_s) if args.half == "first" else (middle_s, float("inf"))
+        first = 1 + round((window[0] - start_s) * camera.fps)
+        last = run.frames if args.half == "second" else round((middle_s - start_s) * camera.fps)
+        scope = f"{args.half} half: frames {first}-{last} ({args.bucket_s} s buckets)"
+    want, got = line_counts(truth, window), line_counts(run.messages, window)
+
+    print(
+        f"scene {args.gt} ({len(np.unique(gt['id']))} people), config {args.config} camera {camera.name}, "
+        f"{scope}; lines {args.length_m[0]:g}-{args.length_m[1]:g} m centred on annotated positions"
+    )
+    for seed, family in families.items():
+        if args.per_line:
+            print(f"{'line':8s} {'start_m':>17s} {'end_m':>17s}  truth in/out  counted in/out")
+            for line in family:
+                (a, b), (c, d) = want.get(line.name, (0, 0)), got.get(line.name, (0, 0))
+                mark = "" if (a, b) == (c, d) else f"  error {c - a:+d}/{d - b:+d}"
+                print(
+                    f"{line.name:8s} ({line.start_m[0]:7.2f},{line.start_m[1]:7.2f}) "
+                    f"({line.end_m[0]:7.2f},{line.end_m[1]:7.2f})  {a:5d} {b:5d}    {c:5d} {d:5d}{mark}"
+                )
+        score = line_score(want, got, [line.name for line in family])
+        print(
+            f"seed {seed}: {score.lines} lines, line accuracy {score.accuracy:.1%} (truth {score.truth} "
+            f"crossings, counted {score.counted}, sum |error| {score.abs_error})",
+            flush=True,
+        )
+    for line in base.lines:
+        (a, b), (c, d) = want.get(line.name, (0, 0)), got.get(line.name, (0, 0))
+        print(f"config line {line.name}: in {c} (truth {a}), out {d} (truth {b})")
+    for zone in config.zones:
+        errors, means = occupancy_errors(truth, run.messages, zone.name, window)
+        if len(errors):
+            print(
+                f"zone {zone.name}: occupancy per {args.bucket_s} s bucket MAE {np.abs(errors).mean():.2f}, "
+                f"bias {errors.mean():+.2f} people (truth mean {means.mean():.2f}, {len(errors)} buckets)"
+            )
+    print(f"heat r {heat_r(truth, run.messages, window):.3f} ({config.analysis.cell_m:g} m cells)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""What the pipeline should report on a scene whose people are annotated on the floor, and how
+far its messages are from that.
+
+A scene is a recording with a MOTChallenge 2015 gt.txt carrying each person's floor position
+(`wx, wy`, metres) in the floor frame of the store config that replays it (PETS09 and
+examples/pets09.yaml; any other such recording with its own config). The annotated people are
+fed, frame by frame, through the same `Aggregator` as the pipeline's observations: the truth
+follows the pipeline's own rules (line hysteresis and the crossing within the segment, zone
+occupancy weighted by time, heat per cell), and both sides come out as the same contract
+messages, bucket by bucket. Comparisons take the two message streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.aggregator import Aggregator
+from edge.types import FloorObservation
+from footfall_core.store import Line, StoreConfig
+
+
+def truth_messages(config: StoreConfig, camera: str, gt: np.ndarray, start_s: float, frames: int) -> tuple:
+    """The aggregates the pipeline would yield for `camera` if it saw exactly the annotated
+    people of `gt` (`tests.gt.mot_gt`) at their annotated floor positions, each with its
+    annotated id as a confirmed track. Frame f (1-based, as gt.txt counts) is at
+    `start_s + (f - 1) / fps` (the camera's fps, as the replay's timestamps); frames 1..`frames`
+    are all observed, empty ones too, so that occupancy is averaged over the same time."""
+    fps = config.camera(camera).fps
+    if fps is None:
+        raise ValueError(f"camera {camera}: the scene needs the camera's fps to time its annotations")
+    aggregator = Aggregator(config, camera)
+    messages: list = []
+    order = np.argsort(gt["frame"], kind="stable")
+    gt = gt[order]
+    bounds = np.searchsorted(gt["frame"], np.arange(1, frames + 2))
+    for frame in range(1, frames + 1):
+        rows = gt[bounds[frame - 1] : bounds[frame]]
+        obs = FloorObservation(
+            timestamp_s=start_s + (frame - 1) / fps,
+            dt_s=1.0 / fps,
+            floor_xy=np.stack([rows["wx"], rows["wy"]], axis=1),
+            track_id=rows["id"].astype(np.int64),
+        )
+        messages += aggregator.observe(obs)
+    messages += aggregator.flush(start_s + (frames - 1) / fps)
+    return tuple(messages)
+
+
+def random_lines(
+    gt: np.ndarray, count: int, seed: int, length_m: tuple[float, float] = (4.0, 8.0)
+) -> list[Line]:
+    """`count` counting lines drawn with `numpy.random.default_rng(seed)`: each centred on an
+    annotated floor position picked at random (so lines go where people are), at a uniformly
+    random angle, `length_m` (low, high) long, uniform. Named `s<seed>-<k>`."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for k in range(count):
+        row = gt[rng.integers(len(gt))]
+        centre = np.array([row["wx"], row["wy"]])
+        angle = rng.uniform(0.0, np.pi)
+        half = rng.uniform(*length_m) / 2 * np.array([np.cos(angle), np.sin(angle)])
+        start, end = centre - half, centre + half
+        lines.append(
+            Line(
+                name=f"s{seed}-{k:02d}",
+                start_m=(round(float(start[0]), 3), round(float(start[1]), 3)),
+                end_m=(round(float(end[0]), 3), round(float(end[1]), 3)),
+            )
+        )
+    return lines
+
+
+def of_kind(messages: Iterable, kind: str, window: tuple[float, float] | None = None) -> list:
+    """The aggregates of one kind (grid, zones, lines, flows, health), only those whose bucket
+    starts within `window` (from_s, to_s) epoch seconds when given."""
+    out = [m for m in messages if getattr(m, "kind", None) == kind]
+    if window is not None:
+        out = [m for m in out if window[0] <= m.bucket_start.timestamp() < window[1]]
+    return out
+
+
+def line_counts(messages: Iterable, window: tuple[float, float] | None = None) -> dict[str, tuple[int, int]]:
+    """(in, out) per line name, summed over the buckets."""
+    counts: dict[str, tuple[int, int]] = {}
+    for message in of_kind(messages, "lines", window):
+        for c in message.lines:
+            was_in, was_out = counts.get(c.line, (0, 0))
+            counts[c.line] = (was_in + c.in_count, was_out + c.out_count)
+    return counts
+
+
+@dataclass(frozen=True)
+class LineScore:
+    """A family of lines: Σ truth and Σ counted crossings (in and out), Σ|error| per line and
+    direction, and accuracy = 1 − Σ|error| / Σ truth."""
+
+    lines: int
+    truth: int
+    counted: int
+    abs_error: int
+
+    @property
+    def accuracy(self) -> float:
+        return 1.0 - self.abs_error / self.truth if self.truth else float("nan")
+
+
+def line_score(
+    truth: dict[str, tuple[int, int]], counted: dict[str, tuple[int, int]], names: Sequence[str]
+) -> LineScore:
+    """Score the lines `names`: each direction of each line is one count to get right."""
+    true = [truth.get(n, (0, 0)) for n in names]
+    got = [counted.get(n, (0, 0)) for n in names]
+    return LineScore(
+        lines=len(names),
+        truth=sum(a + b for a, b in true),
+        counted=sum(a + b for a, b in got),
+        abs_error=sum(abs(a - c) + abs(b - d) for (a, b), (c, d) in zip(true, got)),
+    )
+
+
+def occupancy_errors(
+    truth: Iterable, pipeline: Iterable, zone: str, window: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per bucket present in both: (pipeline − truth mean occupancy of `zone`, truth mean
+    occupancy), people."""
+    truth_by = {m.bucket_start: m for m in of_kind(truth, "zones", window)}
+    errors, means = [], []
+    for message in of_kind(pipeline, "zones", window):
+        expected = truth_by.get(message.bucket_start)
+        if expected is None:
+            continue
+        [got] = [z for z in message.zones if z.zone == zone]
+        [want] = [z for z in expected.zones if z.zone == zone]
+        errors.append(got.mean_occupancy - want.mean_occupancy)
+        means.append(want.mean_occupancy)
+    return np.array(errors), np.array(means)
+
+
+def heat(messages: Iterable, window: tuple[float, float] | None = None) -> dict[tuple[int, int], float]:
+    """Person-seconds per heat cell (ix, iy), summed over the buckets."""
+    cells: dict[tuple[int, int], float] = {}
+    for message in of_kind(messages, "grid", window):
+        for ix, iy, person_s in message.cells:
+            cells[ix, iy] = cells.get((ix, iy), 0.0) + person_s
+    return cells
+
+
+def heat_r(truth: Iterable, pipeline: Iterable, window: tuple[float, float] | None = None) -> float:
+    """Pearson r between the two heat grids over every cell either has."""
+    want, got = heat(truth, window), heat(pipeline, window)
+    keys = sorted(set(want) | set(got))
+    return float(np.corrcoef([got.get(k, 0.0) for k in keys], [want.get(k, 0.0) for k in keys])[0, 1])
