@@ -3,12 +3,17 @@
 Every payload is compact JSON of one of the models below; unknown keys are refused, times are
 UTC. Aggregates carry a stable `id` (store/camera/kind/bucket_start) so that redelivery is
 harmless. Nothing here can hold pixels, boxes or track ids.
+
+Every number has a physical limit for its bucket (the `MAX_*` constants below), so that a
+payload from a faulty or hostile device can neither overflow the centre's columns nor skew a
+chain's figures: a valid one is something a camera could have seen. Parsing never raises anything but
+`ContractError`, whatever the bytes.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -20,6 +25,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 SCHEMA_VERSION = 1
@@ -27,9 +33,29 @@ TOPIC_ROOT = f"footfall/v{SCHEMA_VERSION}"
 NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 DIRECTION_BINS = 8
 
+# Physical limits of one camera's bucket. Generous (no real camera comes near them), and tight
+# enough that every count fits the centre's 32-bit columns and every sum its floats.
+MAX_PAYLOAD_BYTES = 1_048_576  # the central broker's max_packet_size
+MAX_PEOPLE = 1_000  # people one camera sees at once
+MAX_EVENTS_PER_S = 50  # entries into one zone, crossings of one line, transitions of one pair
+MAX_FRAMES_PER_S = 240  # frames a source delivers
+MAX_DWELL_S = 7 * 86_400.0  # one completed stay
+MAX_DETECTOR_MS = 3_600_000.0  # one detector call
+MAX_CELLS = 65_536  # cells in one grid or direction message (more does not fit MAX_PAYLOAD_BYTES)
+MAX_CELL_INDEX = 40_000  # the largest floor plan (2,000 m) over the smallest cell (0.05 m)
+MAX_NAMES = 256  # zones, lines or transitions in one message
+CLOCK_AHEAD_S = 300.0  # how far a bucket may start ahead of the centre's clock
+
 
 class ContractError(ValueError):
-    """A payload or topic that breaks the contract; the message says what and where."""
+    """A payload or topic that breaks the contract; the message says what and where.
+
+    `reason` is one word for counting dead letters: `contract` (not JSON, wrong schema or a
+    number beyond its physical limit) or `clock` (a bucket outside the receiver's time window)."""
+
+    def __init__(self, message: str, reason: str = "contract") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def _utc(value: datetime) -> str:
@@ -41,9 +67,16 @@ def _utc(value: datetime) -> str:
 
 
 UtcTime = Annotated[AwareDatetime, PlainSerializer(_utc, return_type=str)]
-Count = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Field(ge=0, lt=2**31)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Name = Annotated[str, Field(pattern=NAME)]
+CellIndex = Annotated[int, Field(ge=0, le=MAX_CELL_INDEX)]
+
+
+def _at_most(what: str, value: float, limit: float, why: str) -> None:
+    """Refuse a value beyond its physical limit, naming the field, the limit and why."""
+    if value > limit:
+        raise ValueError(f"{what} = {value:g} exceeds {limit:g} ({why})")
 
 
 class _Message(BaseModel):
@@ -65,7 +98,22 @@ class _Aggregate(_Message):
     @field_validator("bucket_start")
     @classmethod
     def _aligned(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("outside the years 1 to 9999 in UTC") from None
+
+    @model_validator(mode="after")
+    def _physical(self) -> _Aggregate:
+        _at_most("covered_s", self.covered_s, self.bucket_s, "the bucket's length")
+        self._within_bucket()
+        return self
+
+    def _within_bucket(self) -> None:
+        """Each kind's limits for one bucket of `bucket_s` seconds."""
+
+    def _per_s(self, rate: float) -> float:
+        return rate * self.bucket_s
 
     @property
     def id(self) -> str:
@@ -77,8 +125,14 @@ class GridAggregate(_Aggregate):
     [origin_x + ix·cell_m, +cell_m) × [origin_y + iy·cell_m, +cell_m) of the floor plan."""
 
     kind: Literal["grid"] = "grid"
-    cell_m: float = Field(gt=0)
-    cells: list[tuple[Count, Count, NonNegative]] = Field(description="[ix, iy, person_seconds]")
+    cell_m: float = Field(gt=0.05, le=10)
+    cells: list[tuple[CellIndex, CellIndex, NonNegative]] = Field(
+        max_length=MAX_CELLS, description="[ix, iy, person_seconds]"
+    )
+
+    def _within_bucket(self) -> None:
+        total = sum(c[2] for c in self.cells)
+        _at_most("cells' person_seconds", total, self._per_s(MAX_PEOPLE), f"{MAX_PEOPLE} people all along")
 
 
 class ZoneStats(_Message):
@@ -92,7 +146,18 @@ class ZoneStats(_Message):
 
 class ZonesAggregate(_Aggregate):
     kind: Literal["zones"] = "zones"
-    zones: list[ZoneStats]
+    zones: list[ZoneStats] = Field(max_length=MAX_NAMES)
+
+    def _within_bucket(self) -> None:
+        events = self._per_s(MAX_EVENTS_PER_S)
+        for k, z in enumerate(self.zones):
+            at = f"zones.{k}"
+            _at_most(f"{at}.mean_occupancy", z.mean_occupancy, MAX_PEOPLE, "people one camera sees")
+            _at_most(f"{at}.max_occupancy", z.max_occupancy, MAX_PEOPLE, "people one camera sees")
+            _at_most(f"{at}.person_seconds", z.person_seconds, self._per_s(MAX_PEOPLE), "people × bucket")
+            _at_most(f"{at}.entries", z.entries, events, f"{MAX_EVENTS_PER_S} a second")
+            _at_most(f"{at}.dwells_s count", len(z.dwells_s), events, f"{MAX_EVENTS_PER_S} a second")
+            _at_most(f"{at}.dwells_s", max(z.dwells_s, default=0), MAX_DWELL_S, "a week")
 
 
 class LineCount(_Message):
@@ -103,7 +168,13 @@ class LineCount(_Message):
 
 class LinesAggregate(_Aggregate):
     kind: Literal["lines"] = "lines"
-    lines: list[LineCount]
+    lines: list[LineCount] = Field(max_length=MAX_NAMES)
+
+    def _within_bucket(self) -> None:
+        events = self._per_s(MAX_EVENTS_PER_S)
+        for k, c in enumerate(self.lines):
+            _at_most(f"lines.{k}.in_count", c.in_count, events, f"{MAX_EVENTS_PER_S} a second")
+            _at_most(f"lines.{k}.out_count", c.out_count, events, f"{MAX_EVENTS_PER_S} a second")
 
 
 class Transition(_Message):
@@ -117,11 +188,19 @@ class FlowsAggregate(_Aggregate):
     k·45° ± 22.5°, measured on the floor plan from +x towards +y (0 = right, 2 = down the plan)."""
 
     kind: Literal["flows"] = "flows"
-    flow_cell_m: float = Field(gt=0)
-    transitions: list[Transition]
-    directions: list[tuple[Count, Count, Annotated[list[Count], Field(min_length=8, max_length=8)]]] = Field(
-        description="[ix, iy, [count per direction bin]]"
-    )
+    flow_cell_m: float = Field(gt=0.1, le=20)
+    transitions: list[Transition] = Field(max_length=MAX_NAMES)
+    directions: list[
+        tuple[CellIndex, CellIndex, Annotated[list[Count], Field(min_length=8, max_length=8)]]
+    ] = Field(max_length=MAX_CELLS, description="[ix, iy, [count per direction bin]]")
+
+    def _within_bucket(self) -> None:
+        events = self._per_s(MAX_EVENTS_PER_S)
+        for k, tr in enumerate(self.transitions):
+            _at_most(f"transitions.{k}.count", tr.count, events, f"{MAX_EVENTS_PER_S} a second")
+        steps = self._per_s(MAX_FRAMES_PER_S * MAX_PEOPLE)
+        for k, (_, _, counts) in enumerate(self.directions):
+            _at_most(f"directions.{k}", max(counts), steps, "a step per frame for every person")
 
 
 class HealthAggregate(_Aggregate):
@@ -133,6 +212,13 @@ class HealthAggregate(_Aggregate):
     detector_ms_max: NonNegative
     source_status: Literal["ok", "reconnecting", "ended", "error"]
     reconnects: Count = 0
+
+    def _within_bucket(self) -> None:
+        frames = self._per_s(MAX_FRAMES_PER_S)
+        for name in ("frames_read", "frames_analysed", "frames_dropped", "reconnects"):
+            _at_most(name, getattr(self, name), frames, f"{MAX_FRAMES_PER_S} frames a second")
+        _at_most("detector_ms_mean", self.detector_ms_mean, MAX_DETECTOR_MS, "an hour")
+        _at_most("detector_ms_max", self.detector_ms_max, MAX_DETECTOR_MS, "an hour")
 
 
 Aggregate = Annotated[
@@ -207,7 +293,20 @@ def _describe(exc: ValidationError) -> str:
 
 
 def parse_aggregate(payload: bytes | str, topic: str | None = None) -> Aggregate:
-    """Validate an aggregate payload (and that it matches its topic); raises ContractError."""
+    """Validate an aggregate payload (and that it matches its topic). Raises ContractError, and
+    nothing else: whatever goes wrong while reading hostile bytes (nesting deeper than the
+    parser's recursion, numbers too long to convert, dates past the calendar) says so in one."""
+    try:
+        return _parse_aggregate(payload, topic)
+    except ContractError:
+        raise
+    except Exception as exc:
+        raise ContractError(f"unreadable payload: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _parse_aggregate(payload: bytes | str, topic: str | None) -> Aggregate:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ContractError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
         data = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -216,14 +315,14 @@ def parse_aggregate(payload: bytes | str, topic: str | None = None) -> Aggregate
         raise ContractError(f"expected a JSON object, got {type(data).__name__}")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise ContractError(f"unsupported schema_version {version!r} (this side speaks {SCHEMA_VERSION})")
+        raise ContractError(f"unsupported schema_version {version!r:.40} (this side speaks {SCHEMA_VERSION})")
     try:
         message = _aggregate_adapter.validate_python(data)
     except ValidationError as exc:
         raise ContractError(_describe(exc)) from None
     if topic is not None and topic != agg_topic(message.store, message.camera):
         raise ContractError(
-            f"topic {topic!r} does not match store {message.store!r} and camera {message.camera!r}"
+            f"topic {topic[:300]!r} does not match store {message.store!r} and camera {message.camera!r}"
         )
     if message.bucket_start.timestamp() % message.bucket_s:
         raise ContractError(
@@ -232,12 +331,37 @@ def parse_aggregate(payload: bytes | str, topic: str | None = None) -> Aggregate
     return message
 
 
+def check_clock(message: Aggregate, now: datetime, max_age: timedelta) -> None:
+    """Refuse (reason `clock`) a bucket that starts more than `max_age` before `now` or more than
+    CLOCK_AHEAD_S after it: the receiver's window, from its own clock, on what it keeps."""
+    ahead_s = (message.bucket_start - now).total_seconds()
+    if ahead_s > CLOCK_AHEAD_S:
+        raise ContractError(
+            f"bucket_start {_utc(message.bucket_start)} is {ahead_s:.0f} s ahead of the receiver's clock "
+            f"({_utc(now)}; at most {CLOCK_AHEAD_S:.0f} s)",
+            reason="clock",
+        )
+    if -ahead_s > max_age.total_seconds():
+        days = max_age.total_seconds() / 86400
+        raise ContractError(
+            f"bucket_start {_utc(message.bucket_start)} is more than {days:g} days before the "
+            f"receiver's clock ({_utc(now)})",
+            reason="clock",
+        )
+
+
 def parse_message(model: type[_Message], payload: bytes | str) -> _Message:
-    """Validate a live, status or health payload; raises ContractError."""
+    """Validate a live, status or health payload; raises ContractError and nothing else."""
     try:
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise ContractError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
         return model.model_validate_json(payload)
+    except ContractError:
+        raise
     except ValidationError as exc:
         raise ContractError(_describe(exc)) from None
+    except Exception as exc:
+        raise ContractError(f"unreadable payload: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
 def bucket_start(timestamp_s: float, bucket_s: int) -> datetime:
