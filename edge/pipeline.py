@@ -10,23 +10,21 @@
 Coordinate frames: detections are image pixels; people are placed where their feet are (the
 bottom centre of the box), projected to floor metres by the camera's homography. A person is
 kept only if the feet are inside `image_mask_px` (when given), project below the horizon, and
-fall on floor cells this camera owns (`footfall_core.ownership`), so that overlapping cameras do
-not count the same person twice.
+fall on floor cells this camera owns (`edge.floor`), so that overlapping cameras do not count
+the same person twice.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Iterator
-
-import numpy as np
 
 from edge.aggregator import AggregateMessage, Aggregator
 from edge.analytics import Live
 from edge.detector import Detector
 from edge.feed import FrameFeed
+from edge.floor import OwnedFloor
 from edge.gating import GatedDetector
 from edge.source import RateGate, open_source
 from edge.tracker import Tracker
@@ -34,10 +32,7 @@ from edge.types import Detections, FloorObservation, Frame, Heartbeat, Tracks
 from footfall_core.contract import LiveMessage
 from footfall_core.floor import ZoneMap
 from footfall_core.geometry import CameraGeometry
-from footfall_core.ownership import Ownership
 from footfall_core.store import StoreConfig
-
-log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 1.0  # most wall time between two heartbeats
 LOST_TRACK_S = 1.5  # longest a person may go undetected and keep their track id
@@ -66,7 +61,7 @@ class CameraPipeline:
     """Runs one camera of a store; `run()` is a generator, `stop()` ends it from any thread
     (the open bucket is still flushed). `detector` may be passed to share a loaded model.
     `frame_sizes` gives the (width, height) px of the store's other cameras, which floor
-    ownership needs; cameras left out do not take part in it (see `_ownership`)."""
+    ownership needs; cameras left out do not take part in it (see `edge.floor`)."""
 
     def __init__(
         self,
@@ -100,9 +95,7 @@ class CameraPipeline:
             a.live_interval_s,
         )
         self.mask_px = ZoneMap([self.camera.image_mask_px]) if self.camera.image_mask_px else None
-        self.frame_sizes = dict(frame_sizes or {})
-        self.ownership: Ownership | None = None  # built on the first frame, once its size is known
-        self._ownership_sizes: dict[str, tuple[int, int]] = {}  # the sizes `ownership` was built for
+        self.floor = OwnedFloor(config, camera_name, self.geometry, frame_sizes)
         self.frame_size_px: tuple[int, int] | None = None
         self.frames_read = 0
         self.frames_analysed = 0
@@ -142,9 +135,8 @@ class CameraPipeline:
 
     def update_frame_sizes(self, frame_sizes: dict[str, tuple[int, int]]) -> None:
         """Other cameras' frame sizes learned later (from any thread): ownership is rebuilt at
-        the next frame. One assignment, read once per frame: an update that lands while the
-        frame loop builds ownership from the old sizes is seen at the following frame."""
-        self.frame_sizes = {name: tuple(size) for name, size in frame_sizes.items()}
+        the next frame (`OwnedFloor.update_frame_sizes`)."""
+        self.floor.update_frame_sizes(frame_sizes)
 
     def stop(self) -> None:
         """End `run()` soon (from any thread or a signal handler); it flushes the open bucket."""
@@ -198,31 +190,13 @@ class CameraPipeline:
             return detections
         return detections[self.mask_px.inside(detections.feet_xy)[:, 0]]
 
-    def _ownership(self, sizes: dict[str, tuple[int, int]]) -> Ownership:
-        """Floor cells this camera counts, among the cameras whose frame size is known. A
-        camera of unknown size is left out: where it overlaps this one, both would count."""
-        known = [c for c in self.config.cameras if c.name in sizes]
-        if len(known) < len(self.config.cameras):
-            log.warning(
-                "frame size unknown for camera(s) %s: floor ownership ignores them",
-                ", ".join(c.name for c in self.config.cameras if c.name not in sizes),
-            )
-        return Ownership.build(
-            self.config.model_copy(update={"cameras": known}), sizes, {self.camera.name: self.geometry}
-        )
-
     def _to_floor(self, tracks: Tracks, frame: Frame) -> FloorObservation:
         """Feet (image px) → floor metres; keeps people below the horizon on owned floor cells.
         `dt_s` is the time since the previous analysed frame, capped at analysis.max_dt_s."""
         a = self.config.analysis
         height, width = frame.image.shape[:2]
         self.frame_size_px = (width, height)
-        sizes = {**self.frame_sizes, self.camera.name: self.frame_size_px}
-        if sizes != self._ownership_sizes:
-            self.ownership, self._ownership_sizes = self._ownership(sizes), sizes
-        floor_xy = self.geometry.image_to_floor(tracks.detections.feet_xy)
-        keep = np.isfinite(floor_xy).all(axis=1)
-        keep[keep] = self.ownership.keep(self.camera.name, floor_xy[keep])
+        floor_xy, keep = self.floor.project(tracks, self.frame_size_px)
         previous_s, self._last_analysed_s = self._last_analysed_s, frame.timestamp_s
         dt_s = 1.0 / a.fps if previous_s is None else frame.timestamp_s - previous_s
         return FloorObservation(

@@ -132,7 +132,7 @@ def test_a_frame_size_learned_while_ownership_is_built_is_not_lost(monkeypatch):
 
     def build_while_the_first_size_arrives(*args, **kwargs):
         ownership = build(*args, **kwargs)
-        if "first" not in pipeline.frame_sizes:
+        if "first" not in pipeline.floor.frame_sizes:
             pipeline.update_frame_sizes({"first": (768, 576)})
         return ownership
 

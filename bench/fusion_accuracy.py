@@ -1,0 +1,203 @@
+"""Benchmark: overlapping cameras counted once, on WILDTRACK's seven calibrated views.
+
+The dataset has no images, so a stand-in detector gives each camera the annotated boxes of
+the people it sees, as a detector would: each box missed with probability `--miss` (0.1),
+its edges jittered by `--jitter` (0.05) of the box's width (x) and height (y), then clipped to
+the 1920x1080 frame, and dropped when less than half of it is inside (the detector sees the
+part in the frame; a box cut at the bottom edge no longer ends at the feet). Every camera's
+boxes then go through the edge's own code: the tracker, the floor projection and
+`--mode ownership` (each floor cell counted by one camera, `edge.floor`, then the live
+snapshots merged as the publisher merges them, `edge.live`).
+
+Printed per seed and per half of the frames (even frames are where settings were chosen,
+odd frames are held out): people per frame, the store's people count per frame against the
+annotated one (MAE and bias), double counts per frame (a counted person whose boxes belong to
+an annotated person already counted by another: each counted person is matched to one
+annotated person, one to one, by the most boxes they share), people missed per frame, and the
+floor position error of the counted people against their annotated ground position (median
+and 90th percentile, m).
+
+    .venv/bin/python bench/fusion_accuracy.py [DATASET_DIR] [--seeds 0 1 2] [--mode ownership]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.wildtrack import (  # noqa: E402
+    DEFAULT_DATASET,
+    FRAME_SIZE_PX,
+    AnnotatedFrame,
+    camera_name,
+    read_frames,
+)
+from edge.analytics import Live  # noqa: E402
+from edge.floor import OwnedFloor  # noqa: E402
+from edge.live import merge  # noqa: E402
+from edge.tracker import Tracker  # noqa: E402
+from edge.types import Detections, FloorObservation  # noqa: E402
+from footfall_core.geometry import CameraGeometry  # noqa: E402
+from footfall_core.store import StoreConfig, load_config  # noqa: E402
+
+DEFAULT_CONFIG = ROOT / "examples" / "wildtrack.yaml"
+MIN_VISIBLE = 0.5  # share of a box that must be inside the frame for the stand-in detector to find it
+CONFIDENCE = 0.9  # the stand-in detector's score for every box it finds
+
+
+def detect(
+    frame: AnnotatedFrame, view: int, rng: np.random.Generator, miss: float, jitter: float
+) -> tuple[Detections, np.ndarray]:
+    """The stand-in detector on one view: its boxes (image px) and, for each, the index of the
+    annotated person it belongs to (into frame.person_id)."""
+    boxes = frame.boxes_px[:, view]
+    person = np.flatnonzero(np.isfinite(boxes[:, 0]))
+    boxes = boxes[person]
+    found = rng.random(len(boxes)) >= miss
+    size = np.c_[boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]][:, [0, 1, 0, 1]]
+    boxes = boxes + rng.normal(size=boxes.shape) * jitter * size
+    person, boxes = person[found], boxes[found]
+    width, height = FRAME_SIZE_PX
+    clipped = boxes.copy()
+    clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, width)
+    clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, height)
+
+    def area(b: np.ndarray) -> np.ndarray:
+        return (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        seen = area(clipped) >= MIN_VISIBLE * area(boxes)
+    seen &= area(boxes) > 0
+    detections = Detections(clipped[seen], np.full(int(seen.sum()), CONFIDENCE))
+    return detections, person[seen]
+
+
+@dataclass
+class Counted:
+    """What the store counted at one instant: floor positions (M, 2) m, and for each counted
+    person the annotated people (indices into the frame's people) whose boxes made them."""
+
+    floor_xy: np.ndarray
+    sources: list[np.ndarray]
+
+
+@dataclass
+class Score:
+    """Per-frame figures of one run, appended frame by frame."""
+
+    errors: list[int] = field(default_factory=list)  # counted - annotated
+    doubles: list[int] = field(default_factory=list)
+    missed: list[int] = field(default_factory=list)
+    people: list[int] = field(default_factory=list)
+    position_m: list[np.ndarray] = field(default_factory=list)  # per frame, (K,) m
+
+    def add(self, frame: AnnotatedFrame, counted: Counted) -> None:
+        """Match counted people to annotated ones, one to one, by the boxes they share."""
+        shared = np.zeros((len(counted.sources), len(frame.person_id)))
+        for row, sources in enumerate(counted.sources):
+            np.add.at(shared[row], sources, 1)
+        rows, cols = linear_sum_assignment(-shared)
+        matched = shared[rows, cols] > 0
+        rows, cols = rows[matched], cols[matched]
+        self.errors.append(len(counted.sources) - len(frame.person_id))
+        self.doubles.append(int(sum(len(s) > 0 for s in counted.sources)) - len(rows))
+        self.missed.append(len(frame.person_id) - len(rows))
+        self.people.append(len(frame.person_id))
+        self.position_m.append(np.linalg.norm(counted.floor_xy[rows] - frame.floor_m[cols], axis=1))
+
+    def line(self, label: str, frames: slice) -> str:
+        errors = np.array(self.errors[frames])
+        position = np.concatenate(self.position_m[frames])
+        return (
+            f"{label:<24} {len(errors):>6} {np.mean(self.people[frames]):>7.1f} "
+            f"{np.abs(errors).mean():>9.2f} {errors.mean():>6.2f} {np.mean(self.doubles[frames]):>12.2f} "
+            f"{np.mean(self.missed[frames]):>12.2f} {np.median(position):>8.2f} "
+            f"{np.percentile(position, 90):>6.2f}"
+        )
+
+
+class OwnershipStore:
+    """Today's store: each camera counts the people on its own floor cells; the store's people
+    are the cameras' live snapshots merged (summed)."""
+
+    def __init__(self, config: StoreConfig) -> None:
+        sizes = {camera.name: FRAME_SIZE_PX for camera in config.cameras}
+        a = config.analysis
+        self.config = config
+        self.floors, self.trackers, self.lives = {}, {}, {}
+        for camera in config.cameras:
+            geometry = CameraGeometry.from_config(camera, FRAME_SIZE_PX)
+            self.floors[camera.name] = OwnedFloor(config, camera.name, geometry, sizes)
+            self.trackers[camera.name] = Tracker(frame_rate=a.fps)
+            self.lives[camera.name] = Live(
+                config.store.id, camera.name, config.floor_plan, config.zones, a.live_cell_m, 1.0 / a.fps
+            )
+
+    def count(self, timestamp_s: float, views: dict[str, tuple[Detections, np.ndarray]]) -> Counted:
+        floor_xy, sources, snapshots = [], [], []
+        for name, (detections, person) in views.items():
+            tracks = self.trackers[name].update(detections, timestamp_s)
+            xy, keep = self.floors[name].project(tracks, FRAME_SIZE_PX)
+            obs = FloorObservation(
+                timestamp_s, 1.0 / self.config.analysis.fps, xy[keep], tracks.track_id[keep]
+            )
+            snapshots.append(self.lives[name].observe(obs))
+            floor_xy.append(xy[keep])
+            sources.extend(np.array([p]) for p in person[keep])
+        live = merge(self.config.store.id, self.config.analysis.live_cell_m, snapshots)
+        if live.people != len(sources):
+            raise RuntimeError(f"the merged live count {live.people} is not the {len(sources)} people kept")
+        return Counted(np.concatenate(floor_xy).reshape(-1, 2), sources)
+
+
+MODES = {"ownership": OwnershipStore}
+
+
+def run(config: StoreConfig, frames: list[AnnotatedFrame], mode: str, seed: int, miss: float, jitter: float):
+    rng = np.random.default_rng(seed)
+    store = MODES[mode](config)
+    score = Score()
+    for frame in frames:
+        views = {camera_name(v): detect(frame, v, rng, miss, jitter) for v in range(frame.boxes_px.shape[1])}
+        score.add(frame, store.count(frame.timestamp_s, views))
+    return score
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dataset", nargs="?", type=Path, default=DEFAULT_DATASET)
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the WILDTRACK store")
+    parser.add_argument("--mode", choices=sorted(MODES), nargs="+", default=sorted(MODES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--miss", type=float, default=0.1, help="share of boxes the detector misses")
+    parser.add_argument("--jitter", type=float, default=0.05, help="box edge noise, share of its size")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    frames = read_frames(args.dataset)
+    print(
+        f"WILDTRACK {args.dataset}: {len(frames)} annotated frames (numbers {frames[0].index}-"
+        f"{frames[-1].index}), {len(config.cameras)} cameras; stand-in detector: {args.miss:.0%} "
+        f"of boxes missed, edges jittered by {args.jitter:.0%} of the box size, clipped to the frame"
+    )
+    print(
+        f"{'mode, seed, frames':<24} {'frames':>6} {'people':>7} {'count MAE':>9} {'bias':>6} "
+        f"{'double/frame':>12} {'missed/frame':>12} {'pos med':>8} {'p90':>6}"
+    )
+    for mode in args.mode:
+        for seed in args.seeds:
+            score = run(config, frames, mode, seed, args.miss, args.jitter)
+            for half, frames_of in (("even", slice(0, None, 2)), ("odd", slice(1, None, 2))):
+                print(score.line(f"{mode} {seed} {half}", frames_of))
+    print("even frames chose the settings; odd frames are held out")
+
+
+if __name__ == "__main__":
+    main()
