@@ -1,15 +1,21 @@
-"""`python -m dashboard broker-acl`: the central Mosquitto's password and ACL files.
+"""`python -m dashboard broker-acl`: the central Mosquitto's users, client ids and ACLs.
 
-Who may do what (docs/security.md):
-- each store's device user `edge-<store>` may publish only under `footfall/v1/<store>/#` and
-  subscribe to nothing, so a stolen edge box cannot speak for another store nor read anything;
-- the central readers (`ingest`, `dashboard`) may subscribe under `footfall/v1/#` and publish
-  nothing.
+Written as the configuration of Mosquitto's dynamic-security plugin (shipped with Mosquitto
+2.0, `mosquitto_dynamic_security.so`), because it binds a user to one client id, which a
+password file and an ACL file cannot. Who may do what (docs/security.md):
+- each store's device user `edge-<store>` may connect only as client id
+  `footfall-edge-<store>` (so a stolen box cannot take over another client's session), publish
+  only under `footfall/v1/<store>/#` and read only its confirmations,
+  `footfall/v1/<store>/confirm`;
+- `ingest` reads everything under `footfall/v1/#` and publishes only confirmations
+  (`footfall/v1/+/confirm`); its workers' client ids are unguessable (dashboard/ingest.py);
+- `dashboard` (the live bridge) reads everything under `footfall/v1/#` and publishes nothing.
+Anything not granted is refused (the default access is deny).
 
 Passwords are random (32 bytes, URL-safe base64) and kept in `<out>/passwords/<user>` (mode 600)
 so that running the command again after adding a store keeps the old devices' passwords. The
-password file uses Mosquitto 2's own hash format (`$7$`: PBKDF2-SHA512, 101 iterations, 12-byte
-salt), so `mosquitto_passwd` is not needed.
+plugin stores PBKDF2-SHA512 hashes (12-byte salt, 101 iterations, as `mosquitto_ctrl` writes).
+The plugin reads its file when Mosquitto starts (a reload does not re-read it).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import json
 import logging
 import re
 import secrets
@@ -24,34 +31,85 @@ from pathlib import Path
 
 import yaml
 
-from footfall_core.contract import TOPIC_ROOT
+from footfall_core.contract import TOPIC_ROOT, confirm_topic, device_client_id
 
 log = logging.getLogger(__name__)
 
 READERS = ("ingest", "dashboard")
-PBKDF2_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes; the broker reads the count from the hash
+PBKDF2_ITERATIONS = 101  # what mosquitto_ctrl 2.0 writes; the plugin reads the count from the file
 STORE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+CONFIG_NAME = "dynamic-security.json"
 
 
 def device_user(store: str) -> str:
     return f"edge-{store}"
 
 
-def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
-    """`$7$<iterations>$<salt b64>$<PBKDF2-SHA512 b64>`, as mosquitto_passwd writes it."""
-    salt = salt or secrets.token_bytes(12)
+def _client(user: str, password: str, role: str, client_id: str | None = None) -> dict:
+    salt = secrets.token_bytes(12)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, PBKDF2_ITERATIONS)
-    return f"$7${PBKDF2_ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    client = {
+        "username": user,
+        "password": base64.b64encode(digest).decode(),
+        "salt": base64.b64encode(salt).decode(),
+        "iterations": PBKDF2_ITERATIONS,
+        "roles": [{"rolename": role}],
+    }
+    if client_id:
+        client["clientid"] = client_id
+    return client
 
 
-def acl_text(stores: list[str]) -> str:
-    """The Mosquitto ACL: readers read everything of the contract, each device writes its store."""
-    lines = ["# Written by `python -m dashboard broker-acl`; do not edit by hand.", ""]
-    for reader in READERS:
-        lines += [f"user {reader}", f"topic read {TOPIC_ROOT}/#", ""]
+def _acl(kind: str, topic: str, allow: bool = True, priority: int = 0) -> dict:
+    return {"acltype": kind, "topic": topic, "allow": allow, "priority": priority}
+
+
+def _read_all(topic: str) -> list[dict]:
+    return [_acl("subscribePattern", topic), _acl("publishClientReceive", topic)]
+
+
+def roles(stores: list[str]) -> list[dict]:
+    """The central readers' roles and one role per store."""
+    everything = f"{TOPIC_ROOT}/#"
+    out = [
+        {
+            "rolename": "ingest",
+            "acls": [
+                *_read_all(everything),
+                # the plugin checks a shared subscription's filter with its $share/<group>/ prefix
+                _acl("subscribePattern", f"$share/+/{everything}"),
+                _acl("publishClientSend", confirm_topic("+")),
+            ],
+        },
+        {"rolename": "dashboard", "acls": _read_all(everything)},
+    ]
     for store in stores:
-        lines += [f"user {device_user(store)}", f"topic write {TOPIC_ROOT}/{store}/#", ""]
-    return "\n".join(lines)
+        acls = [
+            _acl("publishClientSend", confirm_topic(store), allow=False, priority=1),  # only ingest confirms
+            _acl("publishClientSend", f"{TOPIC_ROOT}/{store}/#"),
+            *_read_all(confirm_topic(store)),
+        ]
+        out.append({"rolename": f"store-{store}", "acls": acls})
+    return out
+
+
+def dynamic_security(stores: list[str], passwords: dict[str, str]) -> dict:
+    """The plugin's configuration: users (device users bound to their client id) and roles."""
+    clients = [_client(reader, passwords[reader], reader) for reader in READERS]
+    clients += [
+        _client(device_user(s), passwords[device_user(s)], f"store-{s}", device_client_id(s)) for s in stores
+    ]
+    return {
+        "clients": clients,
+        "groups": [],
+        "roles": roles(stores),
+        "defaultACLAccess": {
+            "publishClientSend": False,
+            "publishClientReceive": False,
+            "subscribe": False,
+            "unsubscribe": True,
+        },
+    }
 
 
 def _password(directory: Path, user: str) -> str:
@@ -66,23 +124,23 @@ def _password(directory: Path, user: str) -> str:
 
 
 def write_files(stores: list[str], out: Path) -> dict[str, Path]:
-    """Write `passwd`, `acl` and `passwords/<user>` under `out`; returns their paths by name."""
+    """Write `dynamic-security.json` and `passwords/<user>` under `out`; returns their paths."""
     bad = [s for s in stores if not STORE_ID.match(s)]
     if bad:
         raise ValueError(
             f"store id(s) {', '.join(map(repr, bad))} are not valid topic names "
             "(lower-case letters, digits, _ and -)"
         )
+    stores = sorted(set(stores))
     out.mkdir(parents=True, exist_ok=True)
     secrets_dir = out / "passwords"
     secrets_dir.mkdir(mode=0o700, exist_ok=True)
-    users = list(READERS) + [device_user(s) for s in sorted(set(stores))]
-    passwd = out / "passwd"
-    passwd.touch(mode=0o600)
-    passwd.write_text("".join(f"{user}:{mosquitto_hash(_password(secrets_dir, user))}\n" for user in users))
-    acl = out / "acl"
-    acl.write_text(acl_text(sorted(set(stores))))
-    return {"passwd": passwd, "acl": acl, "passwords": secrets_dir}
+    users = list(READERS) + [device_user(s) for s in stores]
+    passwords = {user: _password(secrets_dir, user) for user in users}
+    config = out / CONFIG_NAME
+    config.touch(mode=0o600)
+    config.write_text(json.dumps(dynamic_security(stores, passwords), indent=1) + "\n")
+    return {"config": config, "passwords": secrets_dir}
 
 
 def stores_from_yaml(path: Path) -> list[str]:
@@ -120,7 +178,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         required=True,
-        help="directory for passwd, acl and passwords/ (e.g. /etc/mosquitto/footfall)",
+        help=f"directory for {CONFIG_NAME} and passwords/ (e.g. /etc/mosquitto/footfall)",
     )
 
 
@@ -128,10 +186,10 @@ def main(args: argparse.Namespace) -> int:
     stores = stores_from_yaml(args.stores) if args.stores else stores_from_db(args.db)
     paths = write_files(stores, args.out)
     log.info(
-        "wrote %s and %s for %d store(s); device passwords are in %s (copy each to its edge box's "
-        "mqtt.password_file), then reload Mosquitto (systemctl reload mosquitto)",
-        paths["passwd"],
-        paths["acl"],
+        "wrote %s for %d store(s); device passwords are in %s (copy each to its edge box's "
+        "mqtt.password_file), then restart Mosquitto (systemctl restart mosquitto: the plugin "
+        "reads its file only when the broker starts)",
+        paths["config"],
         len(stores),
         paths["passwords"],
     )

@@ -9,7 +9,10 @@ Why it cannot lose or double anything (docs/mqtt.md):
   worker that dies before that gets the message again from the broker when it comes back;
 - storage is idempotent on the aggregate id, so a redelivery changes nothing;
 - a payload that breaks the contract (or the database's rules) goes to the dead-letter table with
-  the reason, and is acknowledged: one bad message never blocks the others.
+  the reason, and is acknowledged: one bad message never blocks the others;
+- after the commit, and before the broker's acknowledgement, each store's device is told which
+  of its aggregates are settled (dashboard/confirm.py): only then does it delete them from its
+  outbox, so a message the broker drops after its PUBACK is sent again.
 
 Throughput: messages are written in batches of up to `batch_max`, one transaction per batch.
 Camera status messages (retained) come through a plain subscription, since a shared one does
@@ -19,6 +22,8 @@ not deliver retained messages.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import logging
 import os
 import queue
@@ -31,16 +36,27 @@ from dataclasses import dataclass
 import paho.mqtt.client as paho
 from prometheus_client import Counter, Histogram, start_http_server
 
-from footfall_core.contract import TOPIC_ROOT, ContractError, StatusMessage, parse_aggregate, parse_message
-from footfall_core.mqtt_link import connect_async, new_client
+from dashboard import faults
+from dashboard.confirm import confirmations
+from footfall_core.contract import (
+    TOPIC_ROOT,
+    ContractError,
+    DeviceStatus,
+    StatusMessage,
+    parse_aggregate,
+    parse_message,
+)
+from footfall_core.mqtt_link import BrokerAddress, connect_async, new_client, read_password
 from footfall_core.store import Mqtt
 from footfall_core.watchdog import Notifier
 
 log = logging.getLogger(__name__)
 
 AGG_FILTER = f"{TOPIC_ROOT}/+/+/agg"
-STATUS_FILTER = f"{TOPIC_ROOT}/+/+/status"
+STATUS_FILTER = f"{TOPIC_ROOT}/+/+/status"  # per camera, from edges of an earlier release
+DEVICE_STATUS_FILTER = f"{TOPIC_ROOT}/+/status"
 RETRY_MAX_S = 30.0
+CONFIRM_INFLIGHT = 1000  # confirmations in flight to the broker: one per store and batch
 
 MESSAGES = Counter(
     "footfall_ingest_messages", "Messages handled by ingest, by outcome", ["outcome"]
@@ -75,8 +91,9 @@ class Ingest:
         self.group = group
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
-        self.client_id = client_id or default_client_id(group)
+        self.client_id = client_id or default_client_id(group, broker_password(settings))
         self.client, self.address = new_client(settings, self.client_id, manual_ack=True)
+        self.client.max_inflight_messages_set(CONFIRM_INFLIGHT)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.keepalive_s = settings.keepalive_s
@@ -97,7 +114,9 @@ class Ingest:
             )
             return
         # Subscribing again is harmless with a kept session, and needed when the broker lost it.
-        client.subscribe([(f"$share/{self.group}/{AGG_FILTER}", 1), (STATUS_FILTER, 1)])
+        client.subscribe(
+            [(f"$share/{self.group}/{AGG_FILTER}", 1), (STATUS_FILTER, 1), (DEVICE_STATUS_FILTER, 1)]
+        )
         log.info(
             "ingest %s subscribed at %s:%d (session present: %s)",
             self.client_id,
@@ -113,7 +132,7 @@ class Ingest:
     # -- the writer (caller's thread) ----------------------------------------------------------
 
     def run(self, stop: threading.Event, notifier: Notifier | None = None) -> None:
-        connect_async(self.client, self.address, self.keepalive_s, persistent=True)
+        connect_async(self.client, self.address, self.keepalive_s)
         if notifier:
             notifier.ready(f"ingest {self.client_id}")
         try:
@@ -167,9 +186,16 @@ class Ingest:
                 if stop.wait(delay_s):
                     return  # not acknowledged: the broker redelivers after our restart
                 delay_s = min(RETRY_MAX_S, delay_s * 2)
+        faults.point("ingest.after_commit")
+        self._confirm(item for item in batch if not item.topic.endswith("/status"))
         for item in batch:
             self.client.ack(item.mid, item.qos)
         BATCH_SECONDS.observe(time.monotonic() - started)
+
+    def _confirm(self, settled) -> None:
+        """Tell each store's device what it may delete (QoS 1: queued while the device is away)."""
+        for topic, payload in confirmations((item.topic, item.payload) for item in settled):
+            self.client.publish(topic, payload, qos=1)
 
     def _store(
         self,
@@ -212,27 +238,48 @@ class Ingest:
         return new
 
     def _status(self, item: _Received) -> None:
+        """A device's status covers each of its cameras; a camera's own status, itself."""
+        device = item.topic.count("/") == 3
         try:
-            status = parse_message(StatusMessage, item.payload)
+            status = parse_message(DeviceStatus if device else StatusMessage, item.payload)
         except ContractError as exc:
             self.storage.dead_letter(item.topic, item.payload, str(exc))
             MESSAGES.labels("dead_letter").inc()
             return
-        if item.topic != f"{TOPIC_ROOT}/{status.store}/{status.camera}/status":
-            self.storage.dead_letter(
-                item.topic, item.payload, "status topic does not match its store and camera"
-            )
+        cameras = status.cameras if device else [status.camera]
+        expected = (
+            f"{TOPIC_ROOT}/{status.store}/status"
+            if device
+            else f"{TOPIC_ROOT}/{status.store}/{status.camera}/status"
+        )
+        if item.topic != expected:
+            self.storage.dead_letter(item.topic, item.payload, "status topic does not match its payload")
             MESSAGES.labels("dead_letter").inc()
             return
-        self.storage.camera_status(status.store, status.camera, status.status, status.sent_at)
+        for camera in cameras:
+            self.storage.camera_status(status.store, camera, status.status, status.sent_at)
         MESSAGES.labels("status").inc()
 
 
-def default_client_id(group: str) -> str:
-    """Stable across restarts (the broker keeps unacknowledged messages for this session) and
-    unique per worker: several workers on one host set FOOTFALL_INGEST_WORKER (e.g. to %i)."""
+def default_client_id(group: str, password: str | None) -> str:
+    """Stable across restarts (the broker keeps unacknowledged messages for this session),
+    unique per worker (several workers on one host set FOOTFALL_INGEST_WORKER, e.g. to %i) and,
+    with a password, unguessable: it ends in an HMAC of the name under the ingest user's
+    password, so nobody without that password can connect under it and take the session over
+    (a new password means a new session; the devices re-send what the old one held)."""
     worker = os.environ.get("FOOTFALL_INGEST_WORKER")
-    return f"footfall-ingest-{group}-{socket.gethostname()}" + (f"-{worker}" if worker else "")
+    name = f"footfall-ingest-{group}-{socket.gethostname()}" + (f"-{worker}" if worker else "")
+    if not password:
+        return name
+    return f"{name}-{hmac.new(password.encode(), name.encode(), hashlib.sha256).hexdigest()[:24]}"
+
+
+def broker_password(settings: Mqtt) -> str | None:
+    """The password the client will log in with (the URL's, else the password file's)."""
+    address = BrokerAddress.parse(settings.url)
+    if address.password is None and settings.password_file:
+        return read_password(settings.password_file)
+    return address.password
 
 
 def _is_data_error(exc: Exception) -> bool:
@@ -268,8 +315,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--client-id",
-        help="stable MQTT client id, unique per worker "
-        "(default footfall-ingest-<group>-<hostname>[-$FOOTFALL_INGEST_WORKER])",
+        help="stable MQTT client id, unique per worker (default "
+        "footfall-ingest-<group>-<hostname>[-$FOOTFALL_INGEST_WORKER]-<HMAC under the password>)",
     )
     parser.add_argument(
         "--batch", type=int, default=500, help="most messages per database transaction (default 500)"

@@ -1,7 +1,8 @@
 """The serve process's live view of every store: an MQTT subscriber and an in-memory cache.
 
 The subscriber listens to `footfall/v1/+/live` (current people and zone occupancy),
-`footfall/v1/+/+/status` (retained camera online/offline, the device's last will) and
+`footfall/v1/+/status` (the device's retained online/offline for its cameras, offline as its
+last will; `footfall/v1/+/+/status` per camera from edges of an earlier release) and
 `footfall/v1/+/health` (publisher health). `LiveHub` keeps only the latest state per store,
 so memory is bounded by the number of stores, never by time. Web requests read snapshots; every
 reader of a store gets the same snapshot object until the store changes, so what the pages
@@ -32,6 +33,7 @@ from footfall_core.contract import (
     TOPIC_ROOT,
     ContractError,
     DeviceHealth,
+    DeviceStatus,
     LiveMessage,
     StatusMessage,
     parse_message,
@@ -41,7 +43,12 @@ from footfall_core.store import Mqtt
 
 log = logging.getLogger(__name__)
 
-LIVE_TOPICS = (f"{TOPIC_ROOT}/+/live", f"{TOPIC_ROOT}/+/+/status", f"{TOPIC_ROOT}/+/health")
+LIVE_TOPICS = (
+    f"{TOPIC_ROOT}/+/live",
+    f"{TOPIC_ROOT}/+/status",
+    f"{TOPIC_ROOT}/+/+/status",
+    f"{TOPIC_ROOT}/+/health",
+)
 T = TypeVar("T")
 
 
@@ -130,6 +137,8 @@ class LiveHub:
                 self._apply_live(store, parse_message(LiveMessage, payload))
             elif kind == "health" and len(parts) == 4:
                 self._apply_health(store, parse_message(DeviceHealth, payload))
+            elif kind == "status" and len(parts) == 4:
+                self._apply_device_status(store, parse_message(DeviceStatus, payload))
             elif kind == "status" and len(parts) == 5:
                 self._apply_status(store, parts[3], parse_message(StatusMessage, payload))
             else:
@@ -162,14 +171,20 @@ class LiveHub:
         self._check(store, message)
         if message.camera != camera:
             raise ContractError(f"payload is for camera {message.camera!r}")
+        self._set_status(store, [camera], message.status, message.sent_at)
+
+    def _apply_device_status(self, store: str, message: DeviceStatus) -> None:
+        self._check(store, message)
+        self._set_status(store, message.cameras, message.status, message.sent_at)
+
+    def _set_status(self, store: str, names: list[str], status: str, sent_at: datetime | None) -> None:
         with self._lock:
             old = self._stores.get(store) or StoreSnapshot(store)
-            state = old.cameras.get(camera, CameraState())
-            seen = message.sent_at or (self._clock() if message.status == "online" else None)
-            cameras = {
-                **old.cameras,
-                camera: replace(state, status=message.status, last_seen=later(state.last_seen, seen)),
-            }
+            seen = sent_at or (self._clock() if status == "online" else None)
+            cameras = dict(old.cameras)
+            for name in names:
+                state = cameras.get(name, CameraState())
+                cameras[name] = replace(state, status=status, last_seen=later(state.last_seen, seen))
             self._stores[store] = replace(old, cameras=cameras, version=old.version + 1)
         self._wake(store)
 
@@ -270,7 +285,7 @@ class LiveSubscriber:
 
     def start(self) -> LiveSubscriber:
         """Connect in the background (the app starts even if the broker is down)."""
-        connect_async(self._client, self._address, self.settings.keepalive_s, persistent=False)
+        connect_async(self._client, self._address, self.settings.keepalive_s, session_expiry_s=None)
         return self
 
     def stop(self) -> None:

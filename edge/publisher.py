@@ -1,20 +1,24 @@
 """The edge's only way out: aggregates from the durable outbox to the broker, plus live and health.
 
 Delivery (see docs/mqtt.md):
-- aggregates: written to the Outbox first; a pump thread feeds at most `window` of them to
-  paho while connected (QoS 1, oldest first) and deletes each row only after its PUBACK. Paho
-  re-sends its in-flight ones after a reconnect; after a crash the outbox sends them again.
+- aggregates: written to the Outbox first; a pump thread feeds them to paho while connected
+  (QoS 1, oldest first, at most `window` awaiting a PUBACK). A PUBACK only says the broker has
+  the message, and a broker can still drop it (a full queue, an expired session, a hard
+  crash), so a row is deleted only when the centre confirms it has settled it: ingest
+  publishes the payload digests it has committed or dead-lettered on
+  `footfall/v1/{store}/confirm`, which only this store's device may read. What stays
+  unconfirmed for `mqtt.confirm_timeout_s` is sent again (edge/delivery.py keeps the books).
   At-least-once: the centre drops duplicates by aggregate id.
   A PUBACK saying "No matching subscribers" (MQTT 5) means nobody will ever get that message
   (no ingest session subscribed: a fresh centre, or a Mosquitto 2.0 restart, which does not
-  restore shared subscriptions until the ingest subscribes again): the row stays and is sent
-  again every UNROUTED_RETRY_S.
+  restore shared subscriptions until the ingest subscribes again): it is sent again after
+  UNROUTED_RETRY_S.
 - live: QoS 0, only while connected, never stored (a stale live map is worse than none).
 - device health: DeviceHealth every `health_interval_s`, QoS 1 retained, only while connected.
-- status: per camera, retained `online` on every connect and `offline` as that camera's
-  last will. MQTT allows one will per connection, so each camera has a tiny status-only
-  connection (client id `<client_id>-<camera>`); aggregates share one persistent session.
-The edge subscribes to nothing.
+- status: one retained DeviceStatus for all the store's cameras: `online` on every connect,
+  `offline` as the connection's last will or on a clean stop. One connection per device, so
+  the broker can bind the device's user to exactly one client id (docs/security.md).
+The edge subscribes to its store's confirmations only.
 """
 
 from __future__ import annotations
@@ -29,18 +33,24 @@ from typing import Literal
 
 import paho.mqtt.client as paho
 
+from edge.delivery import Delivery
 from edge.live import LiveMerger
 from edge.outbox import Outbox
 from footfall_core.contract import (
+    Confirmation,
+    ContractError,
     DeviceHealth,
+    DeviceStatus,
     LiveMessage,
-    StatusMessage,
     agg_topic,
+    confirm_topic,
+    device_client_id,
+    device_status_topic,
     health_topic,
     live_topic,
-    status_topic,
+    parse_message,
 )
-from footfall_core.mqtt_link import connect_async, new_client
+from footfall_core.mqtt_link import SESSION_EXPIRY_S, connect_async, new_client
 from footfall_core.store import Mqtt, StoreConfig
 
 log = logging.getLogger(__name__)
@@ -54,49 +64,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class _StatusLink:
-    """A status-only connection for one camera: retained online on connect, offline as its will."""
-
-    def __init__(
-        self, settings: Mqtt, store: str, camera: str, client_id: str, resolve: Callable[[str], str]
-    ):
-        self.topic = status_topic(store, camera)
-        self.store, self.camera = store, camera
-        self.client, self.address = new_client(settings, client_id, resolve)
-        offline = StatusMessage(store=store, camera=camera, status="offline").to_json()
-        self.client.will_set(self.topic, offline, qos=1, retain=True)
-        self.client.on_connect = self._on_connect
-        self.keepalive_s = settings.keepalive_s
-
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            log.error(
-                "status link for camera %s refused by %s: %s", self.camera, self.address.host, reason_code
-            )
-            return
-        online = StatusMessage(store=self.store, camera=self.camera, status="online", sent_at=_now())
-        client.publish(self.topic, online.to_json(), qos=1, retain=True)
-
-    def start(self) -> None:
-        connect_async(self.client, self.address, self.keepalive_s, persistent=False)
-
-    def close(self) -> None:
-        """A clean stop: say offline ourselves (a clean DISCONNECT suppresses the will)."""
-        if self.client.is_connected():
-            offline = StatusMessage(store=self.store, camera=self.camera, status="offline", sent_at=_now())
-            try:
-                self.client.publish(self.topic, offline.to_json(), qos=1, retain=True).wait_for_publish(2)
-            except (RuntimeError, ValueError) as exc:  # connection gone: the will says offline instead
-                log.info("camera %s: could not say offline before leaving: %s", self.camera, exc)
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 class Publisher:
     """Moves a store's messages to the broker. Thread-safe; call `start()` then `close()`.
 
-    window: most aggregates handed to paho and not yet acknowledged; the rest wait on disk.
+    window: most aggregates handed to paho and not yet acknowledged by the broker; at most
+    `settings.confirm_window` are unconfirmed by the centre; the rest wait on disk.
     client_id: stable per device (the broker keeps its session across reconnects).
+    clock: monotonic seconds for the confirmation timeouts (injectable for tests).
     """
 
     def __init__(
@@ -110,33 +84,36 @@ class Publisher:
         resolve: Callable[[str], str] = str,
         window: int = 100,
         live: LiveMerger | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.settings = settings
         self.store = store
+        self.cameras = list(cameras)
         self.outbox = outbox
-        self.window = window
         self.live_merger = live
+        self.delivery = Delivery(
+            min(window, settings.confirm_window),
+            settings.confirm_window,
+            settings.confirm_timeout_s,
+            settings.confirm_timeout_max_s,
+            UNROUTED_RETRY_S,
+            clock,
+        )
         self.client, self.address = new_client(settings, client_id, resolve)
         self.client.max_inflight_messages_set(window)
+        offline = DeviceStatus(store=store, status="offline", cameras=self.cameras)
+        self.client.will_set(device_status_topic(store), offline.to_json(), qos=1, retain=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
-        self._status = [
-            _StatusLink(settings, store, camera, f"{client_id}-{camera}", resolve) for camera in cameras
-        ]
+        self.client.on_message = self._on_message
         self._camera_state: dict[str, CameraState] = {camera: "ok" for camera in cameras}
-        self._lock = threading.Lock()  # guards the maps below; never held while calling paho
-        self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
-        self._early_acks: dict[int, bool] = {}  # PUBACKs that beat the bookkeeping of their publish: routed?
-        self._untracked: set[int] = set()  # mids of live and health messages (not from the outbox)
-        self._unrouted_seq: int | None = None  # oldest seq that found no subscriber: send again from it
-        self._retry_at_s = 0.0
-        self._acked: list[int] = []  # outbox seqs to delete
-        self._cursor = 0  # highest outbox seq handed to paho
+        self._refused: list[int] = []  # outbox seqs the broker refused for good
+        self._unrouted = False  # the last PUBACK said "No matching subscribers"
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._connected = False
-        self.published = 0
+        self.published = 0  # aggregates the centre confirmed since the process started
         self.on_health: Callable[[DeviceHealth], None] | None = None  # e.g. EdgeMetrics.observe_device
         self._pump = threading.Thread(target=self._run, name=f"publisher-{store}", daemon=True)
 
@@ -166,13 +143,11 @@ class Publisher:
 
     def _publish_untracked(self, topic: str, payload: bytes, qos: int, retain: bool) -> bool:
         """Publish something that is not in the outbox, so that its acknowledgement is ignored
-        (paho reuses mids: a stale entry in _early_acks would settle a later aggregate)."""
+        (paho reuses mids: a stale early acknowledgement would settle a later aggregate)."""
         info = self.client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             return False
-        with self._lock:
-            if self._early_acks.pop(info.mid, None) is None:
-                self._untracked.add(info.mid)
+        self.delivery.untracked(info.mid)
         return True
 
     def camera_live(self, message: LiveMessage) -> None:
@@ -205,14 +180,13 @@ class Publisher:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> Publisher:
-        for link in self._status:
-            link.start()
-        connect_async(self.client, self.address, self.settings.keepalive_s, persistent=True)
+        expiry_s = max(SESSION_EXPIRY_S, int(self.outbox.max_age_s))  # confirmations wait that long
+        connect_async(self.client, self.address, self.settings.keepalive_s, session_expiry_s=expiry_s)
         self._pump.start()
         return self
 
     def drain(self, timeout_s: float) -> bool:
-        """Wait until the outbox is empty (everything acknowledged); False on timeout."""
+        """Wait until the outbox is empty (everything confirmed by the centre); False on timeout."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.outbox.depth == 0:
@@ -222,15 +196,22 @@ class Publisher:
         return self.outbox.depth == 0
 
     def close(self, drain_timeout_s: float = 5.0) -> None:
-        """Try to flush the outbox for a while, then disconnect; what is left stays on disk."""
+        """Try to flush the outbox for a while, say offline, then disconnect; what is left stays
+        on disk."""
         if self._pump.is_alive():
             self.drain(drain_timeout_s)
             self._stop.set()
             self._wake.set()
             self._pump.join()
-        self._delete_acked()
-        for link in self._status:
-            link.close()
+        self._apply_confirmed()
+        if self.client.is_connected():  # a clean DISCONNECT suppresses the will: say it ourselves
+            offline = DeviceStatus(store=self.store, status="offline", cameras=self.cameras, sent_at=_now())
+            try:
+                self.client.publish(
+                    device_status_topic(self.store), offline.to_json(), qos=1, retain=True
+                ).wait_for_publish(2)
+            except (RuntimeError, ValueError) as exc:  # connection gone: the will says offline instead
+                log.info("store %s: could not say offline before leaving: %s", self.store, exc)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -252,6 +233,9 @@ class Publisher:
             self.address.port,
             flags.session_present,
         )
+        client.subscribe(confirm_topic(self.store), qos=1)  # before any publish on this connection
+        online = DeviceStatus(store=self.store, status="online", cameras=self.cameras, sent_at=_now())
+        self._publish_untracked(device_status_topic(self.store), online.to_json(), qos=1, retain=True)
         self._connected = True
         self._wake.set()
 
@@ -268,39 +252,46 @@ class Publisher:
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         routed = reason_code.value != NO_MATCHING_SUBSCRIBERS
-        with self._lock:
-            if mid in self._untracked:
-                self._untracked.discard(mid)
-                return
-            seq = self._inflight.pop(mid, None)
-            if seq is None:
-                self._early_acks[mid] = routed
-            else:
-                self._settle(seq, routed)
-        if reason_code.is_failure:  # e.g. not authorised: retrying cannot help, so it is dropped too
-            log.error(
-                "broker %s:%d refused an aggregate of store %s: %s",
-                self.address.host,
-                self.address.port,
-                self.store,
-                reason_code,
-            )
+        acked = self.delivery.acked(mid, routed, refused=reason_code.is_failure)
+        if acked.refused:
+            self._refuse(acked.seq, reason_code)
+        if acked.seq is not None:
+            self._warn_unrouted(routed)
         self._wake.set()
 
-    def _settle(self, seq: int, routed: bool) -> None:
-        """Bookkeeping of one PUBACK (holding self._lock)."""
-        if routed:
-            self._acked.append(seq)
+    def _on_message(self, client, userdata, message: paho.MQTTMessage) -> None:
+        try:
+            confirmation = parse_message(Confirmation, message.payload)
+        except ContractError as exc:
+            log.warning("ignored a confirmation on %s: %s", message.topic, exc)
             return
-        if self._unrouted_seq is None:
+        if confirmation.store != self.store:
+            log.warning("ignored a confirmation for store %s on %s", confirmation.store, message.topic)
+            return
+        self.delivery.confirmed(confirmation.settled)
+        self._wake.set()
+
+    def _refuse(self, seq: int, reason_code) -> None:
+        """Retrying cannot help (e.g. not authorised): the row is dropped and counted."""
+        self._refused.append(seq)
+        log.error(
+            "broker %s:%d refused an aggregate of store %s: %s; dropped",
+            self.address.host,
+            self.address.port,
+            self.store,
+            reason_code,
+        )
+
+    def _warn_unrouted(self, routed: bool) -> None:
+        """Once per stretch of PUBACKs that found no subscriber."""
+        if not routed and not self._unrouted:
             log.warning(
                 "no subscriber for store %s's aggregates (is the ingest running?): they stay in the "
                 "outbox and are sent again every %.0f s",
                 self.store,
                 UNROUTED_RETRY_S,
             )
-        self._unrouted_seq = min(seq, self._unrouted_seq if self._unrouted_seq is not None else seq)
-        self._retry_at_s = time.monotonic() + UNROUTED_RETRY_S
+        self._unrouted = not routed
 
     # -- the pump thread -----------------------------------------------------------------------
 
@@ -310,7 +301,7 @@ class Publisher:
             self._wake.wait(timeout=min(self.live_merger.min_gap_s, 1.0) if self.live_merger else 1.0)
             self._wake.clear()
             try:
-                self._delete_acked()
+                self._apply_confirmed()
                 if self._connected:
                     self._fill_window()
                     if time.monotonic() >= next_health_s:
@@ -327,40 +318,32 @@ class Publisher:
                 log.exception("publisher pump for store %s", self.store)
                 time.sleep(1.0)
 
-    def _delete_acked(self) -> None:
-        with self._lock:
-            acked, self._acked = self._acked, []
-        if acked:
-            self.outbox.delete(acked)
-            self.published += len(acked)
+    def _apply_confirmed(self) -> None:
+        confirmed = self.delivery.take_confirmed()
+        if confirmed:
+            self.published += self.outbox.confirm(confirmed)
+        refused, self._refused = self._refused, []
+        if refused:
+            self.outbox.discard(refused)
+            self.delivery.forget(refused)
 
     def _fill_window(self) -> None:
-        with self._lock:
-            if self._unrouted_seq is not None:  # rewind once the window is empty and the pause is over
-                if self._inflight or time.monotonic() < self._retry_at_s:
-                    return
-                self._cursor, self._unrouted_seq = self._unrouted_seq - 1, None
-            room = self.window - len(self._inflight)
-            cursor = self._cursor
-        if room <= 0:
-            return
-        for row in self.outbox.peek(room, after_seq=cursor):
+        due, new = self.delivery.room()
+        rows = self.outbox.get(due) if due else []
+        if len(rows) < len(due):  # confirmed meanwhile (a late confirmation) or dropped by the bounds
+            self.delivery.forget(set(due) - {row.seq for row in rows})
+        if new:
+            rows += self.outbox.peek(new, after_seq=self.delivery.cursor)
+        for row in rows:
             info = self.client.publish(row.topic, row.payload, qos=1)
             if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):  # NO_CONN: paho queues it
                 log.warning("paho refused outbox seq %d: %s", row.seq, paho.error_string(info.rc))
                 break
-            with self._lock:
-                self._cursor = row.seq
-                if info.mid in self._early_acks:
-                    self._settle(row.seq, self._early_acks.pop(info.mid))
-                    self._wake.set()
-                else:
-                    self._inflight[info.mid] = row.seq
-
-
-def device_client_id(config: StoreConfig) -> str:
-    """Stable per store device: the broker keeps this session across reconnects."""
-    return f"footfall-edge-{config.store.id}"
+            early = self.delivery.sent(info.mid, row.seq, row.digest)
+            if early is not None:
+                if early.refused:
+                    self._refuse(row.seq, "refused")
+                self._wake.set()
 
 
 def build_publisher(config: StoreConfig, state_dir: str = ".") -> Publisher:
@@ -373,7 +356,7 @@ def build_publisher(config: StoreConfig, state_dir: str = ".") -> Publisher:
         config.store.id,
         [c.name for c in config.cameras],
         outbox,
-        client_id=device_client_id(config),
+        client_id=device_client_id(config.store.id),
         resolve=config.resolve,
         live=merger,
     )

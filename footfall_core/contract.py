@@ -2,7 +2,9 @@
 
 Every payload is compact JSON of one of the models below; unknown keys are refused, times are
 UTC. Aggregates carry a stable `id` (store/camera/kind/bucket_start) so that redelivery is
-harmless. Nothing here can hold pixels, boxes or track ids.
+harmless, and the centre confirms each one it has settled by the digest of its payload
+(`Confirmation`), so that the edge forgets it only then. Nothing here can hold pixels, boxes
+or track ids.
 
 Every number has a physical limit for its bucket (the `MAX_*` constants below), so that a
 payload from a faulty or hostile device can neither overflow the centre's columns nor skew a
@@ -12,6 +14,7 @@ chain's figures: a valid one is something a camera could have seen. Parsing neve
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
@@ -32,6 +35,7 @@ SCHEMA_VERSION = 1
 TOPIC_ROOT = f"footfall/v{SCHEMA_VERSION}"
 NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 DIRECTION_BINS = 8
+DIGEST_HEX = 32  # 128 bits of sha256: collisions between one store's payloads are out of reach
 
 # Physical limits of one camera's bucket. Generous (no real camera comes near them), and tight
 # enough that every count fits the centre's 32-bit columns and every sum its floats.
@@ -247,13 +251,41 @@ class LiveMessage(_Message):
 
 
 class StatusMessage(_Message):
-    """Retained per camera; the broker publishes `offline` as the device's last will."""
+    """Retained per camera, as edge devices of an earlier release send it (one connection per
+    camera, `offline` as each one's last will); the centre still reads it."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     store: Name
     camera: Name
     status: Literal["online", "offline"]
     sent_at: UtcTime | None = None
+
+
+class DeviceStatus(_Message):
+    """Retained per store device: `online` on every connect, `offline` as the device's last will
+    (no sent_at: the broker sends it when the connection dies) or on a clean stop. It covers
+    every camera listed: a device has one connection, so one will speaks for all its cameras."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    store: Name
+    status: Literal["online", "offline"]
+    cameras: list[Name] = Field(max_length=MAX_NAMES)
+    sent_at: UtcTime | None = None
+
+
+Digest = Annotated[str, Field(pattern=f"^[0-9a-f]{{{DIGEST_HEX}}}$")]
+
+
+class Confirmation(_Message):
+    """From the centre to one store's device (`footfall/v1/{store}/confirm`): the aggregates it
+    has settled, each by `payload_digest` of the payload as received. Settled means committed
+    to the database, found already stored, or dead-lettered: either way the device must not
+    send it again. Sent after the commit, so a device that deletes an outbox row on it loses
+    nothing the centre does not hold."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    store: Name
+    settled: list[Digest] = Field(min_length=1, max_length=10_000)
 
 
 class DeviceHealth(_Message):
@@ -278,6 +310,25 @@ def agg_topic(store: str, camera: str) -> str:
 
 def status_topic(store: str, camera: str) -> str:
     return f"{TOPIC_ROOT}/{store}/{camera}/status"
+
+
+def device_status_topic(store: str) -> str:
+    return f"{TOPIC_ROOT}/{store}/status"
+
+
+def confirm_topic(store: str) -> str:
+    return f"{TOPIC_ROOT}/{store}/confirm"
+
+
+def device_client_id(store: str) -> str:
+    """A store device's MQTT client id: stable (the broker keeps its session across reconnects)
+    and the only one the store's broker user may connect with (docs/security.md)."""
+    return f"footfall-edge-{store}"
+
+
+def payload_digest(payload: bytes) -> str:
+    """What a Confirmation names a payload by: the first 128 bits of its sha256, in hex."""
+    return hashlib.sha256(payload).hexdigest()[:DIGEST_HEX]
 
 
 def health_topic(store: str) -> str:

@@ -19,7 +19,10 @@ from paho.mqtt.properties import Properties
 
 from footfall_core.store import Mqtt
 
-SESSION_EXPIRY_S = 7 * 86400  # the broker keeps a disconnected client's session this long
+# The broker keeps a disconnected client's session (its queued messages) this long: longer
+# than an edge outbox keeps a message by default (14 days), so that neither a device's
+# confirmations nor an ingest worker's aggregates are dropped by an expiry during an outage.
+SESSION_EXPIRY_S = 15 * 86400
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 
@@ -95,17 +98,24 @@ def new_client(
 
 
 def connect_async(
-    client: paho.Client, address: BrokerAddress, keepalive_s: int, persistent: bool = True
+    client: paho.Client,
+    address: BrokerAddress,
+    keepalive_s: int,
+    session_expiry_s: int | None = SESSION_EXPIRY_S,
 ) -> None:
     """Start connecting in the background (paho retries with backoff until it works).
 
-    persistent: keep the session (clean_start False, expiry SESSION_EXPIRY_S) so that QoS 1
-    messages in flight survive a reconnect of either side.
+    session_expiry_s: keep the session (clean_start False) this long after a disconnect so that
+    QoS 1 messages in flight and queued survive a reconnect of either side; None: a clean session.
     """
     properties = Properties(PacketTypes.CONNECT)
-    if persistent:
-        properties.SessionExpiryInterval = SESSION_EXPIRY_S
+    if session_expiry_s is not None:
+        properties.SessionExpiryInterval = session_expiry_s
     client.connect_async(
-        address.host, address.port, keepalive=keepalive_s, clean_start=not persistent, properties=properties
+        address.host,
+        address.port,
+        keepalive=keepalive_s,
+        clean_start=session_expiry_s is None,
+        properties=properties,
     )
     client.loop_start()

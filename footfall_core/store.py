@@ -382,6 +382,26 @@ class Mqtt(Strict):
         14 * 86400, gt=0, description="Oldest age kept in the outbox (default 14 days)."
     )
     health_interval_s: float = Field(30.0, gt=0, description="Device health message period (default 30 s).")
+    confirm_window: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description=(
+            "Most aggregates sent and not yet confirmed by the centre; the rest wait on disk, so a "
+            "centre outage does not pour the whole backlog into the broker (default 1000)."
+        ),
+    )
+    confirm_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "An aggregate the centre has not confirmed this long after the broker acknowledged it is "
+            "sent again (default 60 s); doubled after every round that timed out."
+        ),
+    )
+    confirm_timeout_max_s: float = Field(
+        3600.0, gt=0, description="Upper bound of that doubling timeout (default 3600 s)."
+    )
 
 
 class StoreConfig(Strict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import glob
 import shutil
 import socket
 import subprocess
@@ -10,6 +11,13 @@ import time
 from pathlib import Path
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+DYNSEC_PLUGIN = next(iter(glob.glob("/usr/lib/*/mosquitto_dynamic_security.so")), "")
+
+
+def dynsec_config(config_file: Path) -> str:
+    """Config lines handing users, client ids and ACLs to the dynamic-security plugin
+    (the file `python -m dashboard broker-acl` writes)."""
+    return f"plugin {DYNSEC_PLUGIN}\nplugin_opt_config_file {config_file}\n"
 
 
 def free_port() -> int:
@@ -30,7 +38,7 @@ def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
 
 
 class Mosquitto:
-    """A private broker. `extra_config` lines are appended (password_file, acl_file, ...).
+    """A private broker. `extra_config` lines are appended (dynsec_config, TLS, queue bounds, ...).
 
     Persistence is on, so a stop/start keeps sessions and queued QoS 1 messages, as a real
     deployment would.
@@ -48,7 +56,8 @@ class Mosquitto:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def write_config(self) -> Path:
-        allow = "" if "password_file" in self.extra_config else "allow_anonymous true\n"
+        secured = "password_file" in self.extra_config or "plugin" in self.extra_config
+        allow = "" if secured else "allow_anonymous true\n"
         # Run as whoever runs the tests: as root, Mosquitto would otherwise switch to the
         # `mosquitto` user, which cannot write persistence or logs into a private tmp dir.
         allow += f"user {getpass.getuser()}\n"

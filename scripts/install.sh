@@ -33,6 +33,8 @@ else
   if [ -d "$src/systemd/mosquitto" ]; then
     install -d "$root/etc/mosquitto/conf.d"
     cp "$src/systemd/mosquitto/"*.conf "$root/etc/mosquitto/conf.d/" 2>/dev/null || true
+    install -d "$root/etc/systemd/system/mosquitto.service.d"
+    cp "$src/systemd/mosquitto.service.d/"*.conf "$root/etc/systemd/system/mosquitto.service.d/"
   fi
   echo "Set /etc/footfall/central.env, run 'python -m dashboard migrate' and 'python -m dashboard broker-acl', then: systemctl enable --now ${units[*]}"
 fi

@@ -1,9 +1,11 @@
-"""Broker security: a store's credentials publish only as that store, readers only read."""
+"""Broker security: a store's credentials publish only as that store, read only its own
+confirmations, and connect only under its own client id; readers only read."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
@@ -11,9 +13,10 @@ import pytest
 from dashboard import broker_acl
 from edge.outbox import Outbox
 from edge.publisher import Publisher
+from footfall_core.contract import Confirmation, confirm_topic, device_client_id, payload_digest
 from footfall_core.store import Mqtt
-from tests.brokers import Mosquitto
-from tests.transport_support import Collector, make_aggregates, wait_until
+from tests.brokers import Mosquitto, dynsec_config
+from tests.transport_support import Collector, IngestThread, make_aggregates, stored_ids, wait_until
 
 
 @pytest.fixture
@@ -24,14 +27,38 @@ def secured(tmp_path):
     parser = argparse.ArgumentParser()
     broker_acl.add_arguments(parser)
     assert broker_acl.main(parser.parse_args(["--stores", str(stores), "--out", str(out)])) == 0
-    with Mosquitto(
-        tmp_path / "mosquitto", f"password_file {out / 'passwd'}\nacl_file {out / 'acl'}\n"
-    ) as broker:
+    with Mosquitto(tmp_path / "mosquitto", dynsec_config(out / broker_acl.CONFIG_NAME)) as broker:
         yield broker, out / "passwords"
 
 
 def _password(secrets_dir, user: str) -> str:
     return (secrets_dir / user).read_text().strip()
+
+
+def _client(
+    broker, secrets_dir, user: str, client_id: str, password: str | None = None
+) -> tuple[paho.Client, dict]:
+    """A raw client that records its CONNACK, PUBACKs, SUBACKs, messages and disconnect."""
+    seen: dict = {"messages": []}
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+    client.username_pw_set(user, password or _password(secrets_dir, user))
+    client.on_connect = lambda c, u, f, rc, p: seen.setdefault("connack", rc)
+    client.on_publish = lambda c, u, mid, rc, p: seen.setdefault("puback", rc)
+    client.on_subscribe = lambda c, u, mid, rcs, p: seen.setdefault("suback", rcs)
+    client.on_message = lambda c, u, m: seen["messages"].append(m.topic)
+    client.on_disconnect = lambda c, u, f, rc, p: seen.setdefault("disconnect", rc)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    assert wait_until(lambda: "connack" in seen, 5), f"{user} as {client_id}: no CONNACK"
+    return client, seen
+
+
+def _publisher(broker, secrets_dir, tmp_path, store: str) -> Publisher:
+    user = f"edge-{store}"
+    settings = Mqtt(url=broker.url, username=user, password_file=str(secrets_dir / user))
+    return Publisher(
+        settings, store, ["cam1"], Outbox(tmp_path / f"{store}.sqlite3"), client_id=device_client_id(store)
+    )
 
 
 def test_store_cannot_publish_as_another_store(secured, tmp_path):
@@ -42,35 +69,25 @@ def test_store_cannot_publish_as_another_store(secured, tmp_path):
         client_id="ingest-test",
         username="ingest",
         password=_password(secrets_dir, "ingest"),
+        confirm=True,
     )
     own, foreign = make_aggregates("shop-a", ["cam1"], 1)[0], make_aggregates("shop-b", ["cam1"], 1)[0]
 
     # A stolen store-A box, with its own MQTT client, speaking for store B: the broker refuses
     # it, with a PUBACK "not authorized" or by closing the connection (Mosquitto 2.0 does both).
-    stolen = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="stolen", protocol=paho.MQTTv5)
-    stolen.username_pw_set("edge-shop-a", _password(secrets_dir, "edge-shop-a"))
-    refused = {}
-    stolen.on_publish = lambda c, u, mid, rc, p: refused.setdefault("puback", rc)
-    stolen.on_disconnect = lambda c, u, f, rc, p: refused.setdefault("disconnect", rc)
-    stolen.connect("127.0.0.1", broker.port)
-    stolen.loop_start()
+    stolen, seen = _client(broker, secrets_dir, "edge-shop-a", device_client_id("shop-a"))
     stolen.publish("footfall/v1/shop-b/cam1/agg", foreign.to_json(), qos=1)
-    assert wait_until(lambda: refused, 5), "the broker answers the foreign publish"
-    assert "disconnect" in refused or refused["puback"].is_failure
+    assert wait_until(lambda: "puback" in seen or "disconnect" in seen, 5), "the broker answers"
+    assert "disconnect" in seen or seen["puback"].is_failure
     stolen.loop_stop()
+    stolen.disconnect()
 
     # Our own publisher will not even try, and its store's aggregates still go through.
-    password_file = secrets_dir / "edge-shop-a"
-    settings = Mqtt(url=broker.url, username="edge-shop-a", password_file=str(password_file))
-    publisher = Publisher(
-        settings, "shop-a", ["cam1"], Outbox(tmp_path / "o.sqlite3"), client_id="edge-shop-a"
-    )
-    publisher.start()
+    publisher = _publisher(broker, secrets_dir, tmp_path, "shop-a").start()
     with pytest.raises(ValueError, match="'shop-a'.*'shop-b'"):
         publisher.publish_aggregate(foreign)
     assert publisher.publish_aggregate(own)
-    assert publisher.drain(10), "the store's own aggregate is acknowledged"
-    assert wait_until(lambda: any(t.endswith("/agg") for t, _ in ingest.messages), 5)
+    assert publisher.drain(10), "the store's own aggregate is confirmed"
     topics = [t for t, _ in ingest.messages]
     assert "footfall/v1/shop-a/cam1/agg" in topics
     assert not [t for t in topics if t.startswith("footfall/v1/shop-b/")], "nothing of store B's name lands"
@@ -78,15 +95,8 @@ def test_store_cannot_publish_as_another_store(secured, tmp_path):
     ingest.close()
 
 
-def test_device_reads_nothing_and_wrong_password_is_refused(secured):
+def test_device_reads_only_its_own_confirmations_and_cannot_forge_them(secured):
     broker, secrets_dir = secured
-    spy = Collector(
-        broker.url,
-        "footfall/v1/#",
-        client_id="spy",
-        username="edge-shop-a",
-        password=_password(secrets_dir, "edge-shop-a"),
-    )
     reader = Collector(
         broker.url,
         "footfall/v1/#",
@@ -94,27 +104,73 @@ def test_device_reads_nothing_and_wrong_password_is_refused(secured):
         username="dashboard",
         password=_password(secrets_dir, "dashboard"),
     )
-    writer = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="b", protocol=paho.MQTTv5)
-    writer.username_pw_set("edge-shop-b", _password(secrets_dir, "edge-shop-b"))
-    writer.connect("127.0.0.1", broker.port)
-    writer.loop_start()
-    writer.publish("footfall/v1/shop-b/cam1/status", json.dumps({"x": 1}), qos=1).wait_for_publish(5)
-    assert wait_until(lambda: reader.messages, 5), "the dashboard user reads store B"
-    assert not spy.messages, "store A's device may not read anything"
-    writer.loop_stop()
-    writer.disconnect()
+    spy, spied = _client(broker, secrets_dir, "edge-shop-a", device_client_id("shop-a"))
+    spy.subscribe([("footfall/v1/#", 1), (confirm_topic("shop-b"), 1), (confirm_topic("shop-a"), 1)])
+    assert wait_until(lambda: "suback" in spied, 5)
+    assert [rc.is_failure for rc in spied["suback"]] == [True, True, False], "only its own confirmations"
 
-    intruder = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="intruder", protocol=paho.MQTTv5)
-    intruder.username_pw_set("edge-shop-a", "not-the-password")
-    result = {}
-    intruder.on_connect = lambda c, u, f, rc, p: result.setdefault("rc", rc)
-    intruder.connect("127.0.0.1", broker.port)
-    intruder.loop_start()
-    assert wait_until(lambda: "rc" in result, 5)
-    assert result["rc"].is_failure
-    intruder.loop_stop()
-    spy.close()
+    writer, _ = _client(broker, secrets_dir, "edge-shop-b", device_client_id("shop-b"))
+    writer.publish("footfall/v1/shop-b/cam1/status", json.dumps({"x": 1}), qos=1).wait_for_publish(5)
+    forged = Confirmation(store="shop-a", settled=[payload_digest(b"x")]).to_json()
+    writer.publish(confirm_topic("shop-a"), forged, qos=1)  # store B confirming for store A
+    ingest, _ = _client(broker, secrets_dir, "ingest", "ingest-test")
+    ingest.publish(confirm_topic("shop-a"), forged, qos=1).wait_for_publish(5)
+    assert wait_until(lambda: confirm_topic("shop-a") in spied["messages"], 5), "the ingest's arrives"
+    assert wait_until(lambda: len(reader.messages) >= 2, 5), "the dashboard user reads store B"
+    assert spied["messages"] == [confirm_topic("shop-a")], "store B's forgery never arrived"
+    for client in (spy, writer, ingest):
+        client.loop_stop()
+        client.disconnect()
     reader.close()
+
+    intruder, seen = _client(broker, secrets_dir, "edge-shop-a", "intruder", password="not-the-password")
+    assert seen["connack"].is_failure
+    intruder.loop_stop()
+
+
+def test_store_credentials_cannot_take_another_clients_id(secured, tmp_path):
+    """Store A's password under ingest's client id or store B's is refused at CONNECT, so
+    neither the ingest's persistent session nor store B's device is taken over or kicked."""
+    broker, secrets_dir = secured
+    url = broker.url.replace("mqtt://", f"mqtt://ingest:{_password(secrets_dir, 'ingest')}@")
+    ingest = IngestThread(url, f"sqlite:///{tmp_path / 'central.sqlite3'}", client_id=None).start()
+    assert ingest.ingest.client_id.startswith("footfall-ingest-test-") and len(ingest.ingest.client_id) > 40
+    store_b = _publisher(broker, secrets_dir, tmp_path, "shop-b").start()
+    assert wait_until(lambda: store_b.connected, 10)
+    dropped = []
+    ingest.ingest.client.on_disconnect = lambda *args: dropped.append("ingest")
+    store_b.client.on_disconnect = lambda *args: dropped.append("shop-b")
+
+    for taken in (ingest.ingest.client_id, device_client_id("shop-b"), "anything-else"):
+        thief, seen = _client(broker, secrets_dir, "edge-shop-a", taken)
+        assert seen["connack"].is_failure, f"store A's credentials connected as {taken!r}"
+        thief.loop_stop()
+
+    messages = make_aggregates("shop-b", ["cam1"], 2)
+    for message in messages:
+        store_b.publish_aggregate(message)
+    assert store_b.drain(20), "store B still delivers, and the ingest still confirms"
+    assert sorted(stored_ids(ingest.storage)) == sorted(m.id for m in messages)
+    assert dropped == [], "neither the ingest nor store B's device was disconnected"
+    store_b.close()
+    ingest.close()
+
+
+def test_the_shipped_broker_config_loads_the_plugin_and_binds_client_ids(tmp_path):
+    """systemd/mosquitto/footfall.conf as installed, but for its paths, port and log."""
+    out = tmp_path / "broker"
+    broker_acl.write_files(["shop-a"], out)
+    shipped = (Path(__file__).parent.parent / "systemd/mosquitto/footfall.conf").read_text()
+    local = {"listener", "persistence_location", "log_dest", "plugin", "plugin_opt_config_file"}
+    lines = [line for line in shipped.splitlines() if line.split(" ")[0] not in local]
+    config = "\n".join(lines) + "\n" + dynsec_config(out / broker_acl.CONFIG_NAME)
+    with Mosquitto(tmp_path / "mosquitto", config) as broker:
+        own, seen = _client(broker, out / "passwords", "edge-shop-a", device_client_id("shop-a"))
+        assert not seen["connack"].is_failure
+        own.loop_stop()
+        other, seen = _client(broker, out / "passwords", "edge-shop-a", "footfall-edge-shop-b")
+        assert seen["connack"].is_failure
+        other.loop_stop()
 
 
 def test_bad_store_ids_are_refused(tmp_path):

@@ -157,10 +157,13 @@ def test_ingest_killed_mid_stream_loses_nothing_and_doubles_nothing(broker, db_u
     ingest.send_signal(signal.SIGKILL)  # mid-stream: some received, some stored but not acknowledged
     ingest.wait()
     stored_at_kill = len(stored_ids(storage))
-    assert publisher.drain(60), "the broker keeps queueing for the dead worker's session"
+    last_seq = publisher.outbox.peek(1000)[-1].seq
+    assert wait_until(lambda: publisher.delivery.cursor == last_seq, 60), "all handed to the broker"
     assert stored_at_kill < len(messages), "the kill came too late to test anything"
+    assert publisher.outbox.depth >= len(messages) - stored_at_kill, "kept until the centre confirms"
     ingest = _ingest_process(broker, db_url)
-    assert wait_until(lambda: len(stored_ids(storage)) == len(messages), 90)
+    assert publisher.drain(90), "the broker queued for the dead worker's session; now confirmed"
+    assert len(stored_ids(storage)) == len(messages)
     ingest.send_signal(signal.SIGTERM)
     assert ingest.wait(20) == 0, ingest.stderr.read().decode()[-2000:]
     publisher.close()

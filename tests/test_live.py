@@ -13,9 +13,11 @@ from dashboard.live import LiveHub, LiveSubscriber
 from footfall_core.contract import (
     ContractError,
     DeviceHealth,
+    DeviceStatus,
     LiveMessage,
     LiveZone,
     StatusMessage,
+    device_status_topic,
     health_topic,
     live_topic,
     status_topic,
@@ -124,6 +126,25 @@ def test_subscriber_resubscribes_after_broker_restart(broker, publisher):
             publish(publisher, live_topic("s1"), live("s1", 9).to_json())
             time.sleep(0.2)
         assert hub.snapshot("s1").live.people == 9
+    finally:
+        subscriber.stop()
+
+
+def test_a_devices_status_covers_its_cameras(broker, publisher):
+    hub = LiveHub()
+    subscriber = LiveSubscriber(hub, Mqtt(url=broker.url), "t-live-4").start()
+    try:
+        assert subscriber.connected.wait(10)
+        online = DeviceStatus(store="s1", status="online", cameras=["cam1", "cam2"], sent_at=T0)
+        publish(publisher, device_status_topic("s1"), online.to_json(), retain=True)
+        wait_until(lambda: len(hub.snapshot("s1").cameras) == 2)
+        assert {c.status for c in hub.snapshot("s1").cameras.values()} == {"online"}
+        assert hub.snapshot("s1").cameras["cam2"].last_seen == T0
+        will = DeviceStatus(store="s1", status="offline", cameras=["cam1", "cam2"])  # the last will
+        publish(publisher, device_status_topic("s1"), will.to_json(), retain=True)
+        wait_until(lambda: hub.snapshot("s1").cameras["cam1"].status == "offline")
+        assert hub.snapshot("s1").cameras["cam2"].status == "offline"
+        assert hub.snapshot("s1").cameras["cam2"].last_seen == T0, "last seen stays when it was"
     finally:
         subscriber.stop()
 

@@ -1,8 +1,13 @@
-"""The durable outbox: order, persistence across a reopen, bounds, and a full disk."""
+"""The durable outbox: order, persistence across a reopen, confirmations, bounds, ages on a
+clock that does not step, and a full disk."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 from edge.outbox import Outbox
+from footfall_core.contract import payload_digest
 
 
 def _payload(i: int, size: int = 200) -> bytes:
@@ -14,7 +19,7 @@ def test_messages_survive_a_reopen_in_order(tmp_path):
     for i in range(50):
         assert outbox.put(f"t/{i}", _payload(i))
     first = outbox.peek(10)
-    outbox.delete(m.seq for m in first[:5])
+    assert outbox.confirm(m.digest for m in first[:5]) == 5
     outbox.close()  # no clean shutdown needed: every put was committed
 
     reopened = Outbox(tmp_path / "o.sqlite3")
@@ -38,6 +43,18 @@ def test_full_outbox_drops_the_oldest_and_remembers_the_count(tmp_path):
     assert Outbox(tmp_path / "o.sqlite3", max_messages=10).dropped == 15
 
 
+def test_confirmations_delete_by_payload_digest(tmp_path):
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    for payload in (b"a", b"b", b"a", b"c"):
+        outbox.put("t", payload)
+    assert [m.digest for m in outbox.peek(10)] == [payload_digest(p) for p in (b"a", b"b", b"a", b"c")]
+    assert outbox.confirm([payload_digest(b"a"), payload_digest(b"never put")]) == 2, "both copies of a"
+    assert [m.payload for m in outbox.peek(10)] == [b"b", b"c"]
+    assert outbox.depth == 2
+    assert outbox.confirm([payload_digest(b"a")]) == 0, "a second confirmation changes nothing"
+    assert [m.payload for m in outbox.get([1, 2, 4])] == [b"b", b"c"], "seq 1 is gone"
+
+
 def test_messages_older_than_max_age_are_dropped(tmp_path):
     now_s = [1_000_000.0]
     outbox = Outbox(tmp_path / "o.sqlite3", max_age_s=3600, clock=lambda: now_s[0])
@@ -47,6 +64,56 @@ def test_messages_older_than_max_age_are_dropped(tmp_path):
     outbox.put("fresh", b"fresh")
     assert [m.topic for m in outbox.peek(100)] == ["fresh"]
     assert outbox.dropped == 5
+
+
+def test_ages_go_on_across_a_restart_and_ignore_the_wall_clock(tmp_path, monkeypatch):
+    """The outbox clock is monotonic time kept across runs: a reboot (monotonic time starts
+    again near 0) neither rejuvenates nor ages the backlog, and a wall clock stepped 14 days
+    forward (NTP after a dead RTC battery) drops nothing."""
+    now_s = [5_000.0]
+    outbox = Outbox(tmp_path / "o.sqlite3", max_age_s=3600, clock=lambda: now_s[0])
+    outbox.put("first", b"1")
+    now_s[0] += 3000
+    outbox.put("second", b"2")
+    outbox.close()
+    now_s[0] = 10.0  # after a reboot
+    real_time = time.time()
+    monkeypatch.setattr(time, "time", lambda: real_time + 14 * 86400)
+    outbox = Outbox(tmp_path / "o.sqlite3", max_age_s=3600, clock=lambda: now_s[0])
+    outbox.put("third", b"3")
+    assert [m.topic for m in outbox.peek(10)] == ["first", "second", "third"]
+    now_s[0] += 601  # 'first' is now 3,601 s old on the outbox clock
+    outbox.put("fourth", b"4")
+    assert [m.topic for m in outbox.peek(10)] == ["second", "third", "fourth"]
+    assert outbox.dropped == 1
+
+
+def test_an_outbox_of_the_earlier_layout_is_upgraded_in_place(tmp_path):
+    """Wall-clock creation times and no digests: kept, digested, aged as before."""
+    path = tmp_path / "o.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
+            " payload BLOB NOT NULL, created_s REAL NOT NULL);"
+            "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+            "INSERT INTO counters VALUES ('dropped', 7);"
+        )
+        db.executemany(
+            "INSERT INTO outbox (topic, payload, created_s) VALUES (?, ?, ?)",
+            [("old", b"x", time.time() - 3500), ("new", b"y", time.time() - 10)],
+        )
+    now_s = [100.0]
+    outbox = Outbox(path, max_age_s=3600, clock=lambda: now_s[0])
+    assert [(m.topic, m.digest) for m in outbox.peek(10)] == [
+        ("old", payload_digest(b"x")),
+        ("new", payload_digest(b"y")),
+    ]
+    assert outbox.dropped == 7
+    now_s[0] += 200  # 'old' is 3,700 s old
+    outbox.put("newest", b"z")
+    assert [m.topic for m in outbox.peek(10)] == ["new", "newest"]
+    outbox.close()
+    assert [m.topic for m in Outbox(path).peek(10)] == ["new", "newest"], "upgraded once"
 
 
 def _full_disk(outbox: Outbox, spare_pages: int) -> None:

@@ -1,4 +1,5 @@
-"""The edge publisher against a real Mosquitto: outbox drained in order, status, live, health."""
+"""The edge publisher against a real Mosquitto: outbox drained in order as the centre confirms,
+status, live, health."""
 
 from __future__ import annotations
 
@@ -8,19 +9,19 @@ from datetime import UTC, datetime
 from edge.live import LiveMerger
 from edge.outbox import Outbox
 from edge.publisher import Publisher
-from footfall_core.contract import LiveMessage, LiveZone, parse_aggregate, status_topic
+from footfall_core.contract import LiveMessage, LiveZone, device_status_topic, parse_aggregate
 from footfall_core.store import Mqtt
 from tests.transport_support import Collector, make_aggregates, wait_until
 
 
-def _publisher(broker, tmp_path, cameras=("cam1", "cam2"), **kwargs) -> Publisher:
+def _publisher(broker, tmp_path, cameras=("cam1", "cam2"), confirm_timeout_s=60.0, **kwargs) -> Publisher:
     outbox = Outbox(tmp_path / "outbox.sqlite3")
-    settings = Mqtt(url=broker.url, health_interval_s=0.5)
+    settings = Mqtt(url=broker.url, health_interval_s=0.5, confirm_timeout_s=confirm_timeout_s)
     return Publisher(settings, "shop-1", list(cameras), outbox, client_id="edge-shop-1", window=10, **kwargs)
 
 
 def test_publishes_every_aggregate_in_order_and_empties_the_outbox(broker, tmp_path):
-    collector = Collector(broker.url, "footfall/v1/#")
+    collector = Collector(broker.url, "footfall/v1/#", confirm=True)
     messages = make_aggregates("shop-1", ["cam1", "cam2"], buckets=10)
     publisher = _publisher(broker, tmp_path)
     reports = []
@@ -44,19 +45,52 @@ def test_publishes_every_aggregate_in_order_and_empties_the_outbox(broker, tmp_p
 def test_status_is_retained_online_then_offline_when_the_device_dies(broker, tmp_path):
     publisher = _publisher(broker, tmp_path).start()
     assert wait_until(lambda: publisher.connected, 10)
-    late = Collector(
-        broker.url, "footfall/v1/shop-1/+/status", client_id="late"
-    )  # retained: arrives late too
-    assert wait_until(lambda: len(late.messages) >= 2, 5)
-    assert {json.loads(p)["status"] for _, p in late.messages} == {"online"}
+    late = Collector(broker.url, device_status_topic("shop-1"), client_id="late")  # retained: comes late too
+    assert wait_until(lambda: late.messages, 5)
+    online = json.loads(late.messages[-1][1])
+    assert online["status"] == "online" and online["cameras"] == ["cam1", "cam2"] and online["sent_at"]
     late.close()
-    for link in publisher._status:  # a dead device: sockets drop without a DISCONNECT, the will fires
-        link.client.loop_stop()
-        link.client.socket().close()
-    after = Collector(broker.url, status_topic("shop-1", "cam1"), client_id="after")
+    publisher.client.loop_stop()  # a dead device: the socket drops without a DISCONNECT, the will fires
+    publisher.client.socket().close()
+    after = Collector(broker.url, device_status_topic("shop-1"), client_id="after")
     assert wait_until(lambda: any(json.loads(p)["status"] == "offline" for _, p in after.messages), 10)
+    offline = json.loads(after.messages[-1][1])
+    assert offline == {
+        "schema_version": 1,
+        "store": "shop-1",
+        "status": "offline",
+        "cameras": ["cam1", "cam2"],
+    }
     after.close()
     publisher.close()
+
+
+def test_a_clean_stop_says_offline(broker, tmp_path):
+    publisher = _publisher(broker, tmp_path).start()
+    assert wait_until(lambda: publisher.connected, 10)
+    publisher.close()
+    after = Collector(broker.url, device_status_topic("shop-1"), client_id="after")
+    assert wait_until(lambda: after.messages, 5)
+    offline = json.loads(after.messages[-1][1])
+    assert offline["status"] == "offline" and offline["sent_at"], "said by the device, with the time"
+    after.close()
+
+
+def test_acknowledged_but_unconfirmed_aggregates_are_sent_again(broker, tmp_path):
+    """A broker's PUBACK is not enough: a row leaves the outbox only on the centre's word."""
+    messages = make_aggregates("shop-1", ["cam1"], buckets=2)
+    silent = Collector(broker.url, "footfall/v1/+/+/agg", client_id="silent")  # receives, never confirms
+    publisher = _publisher(broker, tmp_path, cameras=("cam1",), confirm_timeout_s=0.5).start()
+    for message in messages:
+        publisher.publish_aggregate(message)
+    assert wait_until(lambda: len(silent.messages) >= 2 * len(messages), 10), "sent again after the timeout"
+    assert publisher.outbox.depth == len(messages), "nothing deleted on a PUBACK alone"
+    assert publisher.delivery.resent >= len(messages)
+    silent.close()
+    confirming = Collector(broker.url, "footfall/v1/+/+/agg", client_id="confirming", confirm=True)
+    assert publisher.drain(20), "confirmed at the next round, after the doubled timeout"
+    publisher.close()
+    confirming.close()
 
 
 def test_live_snapshots_are_merged_and_dropped_while_offline(broker, tmp_path):
@@ -104,7 +138,7 @@ def test_aggregates_nobody_subscribes_to_stay_in_the_outbox_until_someone_does(b
         publisher.publish_aggregate(message)
     assert not publisher.drain(3), "acknowledged by the broker, but routed nowhere: kept"
     assert publisher.outbox.depth == len(messages)
-    collector = Collector(broker.url, "footfall/v1/+/+/agg")
+    collector = Collector(broker.url, "footfall/v1/+/+/agg", confirm=True)
     assert publisher.drain(10)
     assert wait_until(lambda: len(collector.messages) >= len(messages), 5)
     assert sorted({parse_aggregate(p, t).id for t, p in collector.messages}) == sorted(m.id for m in messages)
@@ -125,6 +159,5 @@ def test_live_and_health_acknowledgements_never_settle_an_aggregate(broker, tmp_
                 store="shop-1", sent_at=now, cell_m=1.0, people=0, zones=[], cells=[], cameras=["cam1"]
             )
         )
-    assert wait_until(lambda: not publisher._untracked, 10)
-    assert not publisher._early_acks
+    assert wait_until(lambda: publisher.delivery.idle, 10)
     publisher.close()

@@ -58,6 +58,9 @@ def test_install_stages_units_that_systemd_analyze_verifies(tmp_path):
     assert len(staged) == 3
     assert (tmp_path / "root/etc/footfall/store.yaml").exists()
     assert "FOOTFALL_DB_URL" in (tmp_path / "root/etc/footfall/central.env").read_text()
+    assert (tmp_path / "root/etc/mosquitto/conf.d/footfall.conf").exists()
+    limits = (tmp_path / "root/etc/systemd/system/mosquitto.service.d/footfall.conf").read_text()
+    assert "LimitNOFILE=65536" in limits, "one connection per store: more than 1,024 open files"
     for unit in staged:
         assert str(REPO) in unit.read_text() and "/opt/footfall/.venv" not in unit.read_text()
         result = subprocess.run(

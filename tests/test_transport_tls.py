@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from dashboard.confirm import confirmations
 from edge.outbox import Outbox
 from edge.publisher import Publisher
 from footfall_core.mqtt_link import new_client
@@ -78,7 +79,13 @@ def test_edge_publishes_over_tls_and_refuses_an_unknown_broker(tmp_path):
         url = f"mqtts://localhost:{broker.port}"
         centre, _ = new_client(Mqtt(url=url, tls=Tls(ca_file=certs["ca.crt"])), "centre")
         received = []
-        centre.on_message = lambda c, u, m: received.append(m.topic)
+
+        def confirm(client, userdata, message) -> None:  # as the ingest does after its commit
+            received.append(message.topic)
+            for topic, payload in confirmations([(message.topic, message.payload)]):
+                client.publish(topic, payload, qos=1)
+
+        centre.on_message = confirm
         centre.connect("localhost", broker.port)
         centre.subscribe("footfall/v1/+/+/agg", qos=1)
         centre.loop_start()

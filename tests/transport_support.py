@@ -98,7 +98,11 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, step_s: float = 
 
 
 class Collector:
-    """A plain subscriber that records every (topic, payload) it gets, duplicates included."""
+    """A plain subscriber that records every (topic, payload) it gets, duplicates included.
+
+    confirm: also confirm every aggregate it gets, as the ingest does after its commit
+    (dashboard/confirm.py), so that an edge publisher empties its outbox without a database.
+    """
 
     def __init__(
         self,
@@ -107,19 +111,29 @@ class Collector:
         client_id: str = "collector",
         username: str | None = None,
         password: str | None = None,
+        confirm: bool = False,
     ):
         address = BrokerAddress.parse(url)
         self.messages: list[tuple[str, bytes]] = []
         self.subscribed = threading.Event()
+        self.confirm = confirm
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
         if username:
             self.client.username_pw_set(username, password)
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda c, u, mid, rcs, p: self.subscribed.set()
-        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
+        self.client.on_message = self._on_message
         self.client.connect(address.host, address.port)
         self.client.loop_start()
         assert self.subscribed.wait(10), f"collector could not subscribe to {topic}"
+
+    def _on_message(self, client, userdata, message) -> None:
+        self.messages.append((message.topic, message.payload))
+        if self.confirm:
+            from dashboard.confirm import confirmations
+
+            for topic, payload in confirmations([(message.topic, message.payload)]):
+                client.publish(topic, payload, qos=1)
 
     def close(self) -> None:
         self.client.disconnect()
@@ -129,7 +143,10 @@ class Collector:
 class IngestThread:
     """dashboard.ingest.Ingest running in a thread of the test process, on its own database."""
 
-    def __init__(self, broker_url: str, db_url: str, client_id: str = "ingest-test", batch_max: int = 500):
+    def __init__(
+        self, broker_url: str, db_url: str, client_id: str | None = "ingest-test", batch_max: int = 500
+    ):
+        """client_id None: the ingest's own default (unguessable under a password)."""
         from dashboard.ingest import Ingest
         from dashboard.storage import Storage
         from footfall_core.store import Mqtt
