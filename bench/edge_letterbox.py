@@ -43,8 +43,10 @@ from bench.edge_levers import (
 )
 from bench.edge_runs import PipelineRun, decoding_reader, detector_fps, run_pipeline
 from bench.edge_speed import machine, with_detector
-from edge.detector import Detector, letterbox_image
+from edge.detector import Detector
+from edge.model import use_threads
 from footfall_core.assets import assets_dir
+from models.letterbox import letterbox_image
 from models.registry import MODELS, find_model
 from tests.gt import pets09_boxes
 from tests.pipeline_runs import example
@@ -62,6 +64,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds, best fps kept (default 2)")
     parser.add_argument("--wide-only", action="store_true", help="only the 16:9 table")
     args = parser.parse_args()
+    use_threads(1)  # as a camera's process with the examples' detector.threads
     if args.wide_only:
         wide_table(args.rounds)
         return
@@ -141,7 +144,7 @@ def wide_table(rounds: int) -> None:
     )
     for model in MODELS:
         detectors = {
-            letterbox: Detector(find_model(model).path, score_threshold=0.3, letterbox=letterbox)
+            letterbox: Detector.load(find_model(model).path, score_threshold=0.3, letterbox=letterbox)
             for letterbox in LETTERBOXES
         }
         fps = dict.fromkeys(LETTERBOXES, 0.0)
@@ -151,7 +154,7 @@ def wide_table(rounds: int) -> None:
         for letterbox, detector in detectors.items():
             recall, precision = recall_precision(detector, samples)
             size = detector.input_size_px
-            shape = letterbox_image(images[0], size, detector.tight)[0].shape
+            shape = letterbox_image(images[0], size, detector.model.tight)[0].shape
             print(
                 f"{model:26s} {letterbox:9s} {shape[1]:3d}x{shape[0]:<3d} {fps[letterbox]:8.1f} "
                 f"{fps[letterbox] / fps['square']:7.2f}x {recall:6.3f} {precision:9.3f}",

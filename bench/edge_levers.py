@@ -247,7 +247,7 @@ def run_levers(scene: Scene, rounds: int = 1) -> list[LeverRun]:
                     lever,
                     run,
                     passes_run,
-                    analysed * len(detector.last_found) - passes_run,
+                    analysed * len(detector.passes(*run.frame_size_px)) - passes_run,
                     detector.input_px_run - px_before,
                     text,
                     counts,

@@ -33,7 +33,8 @@ import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge.detector import Detector, letterbox
+from edge.detector import Detector
+from edge.model import use_threads
 from edge.types import Detections
 from footfall_core.assets import assets_dir
 from models.batch import write_batched
@@ -47,6 +48,7 @@ from models.footage import (
     pets09_frames,
     tile_crops,
 )
+from models.letterbox import letterbox
 from models.quantize import QuantizeOptions, quantize
 from models.registry import MODELS, file_sha256, find_model
 from tests.gt import pets09_gt
@@ -108,7 +110,7 @@ def timed_run(detector: Detector, frames: list[np.ndarray]) -> tuple[float, list
     """(frames per CPU second, people per frame), after one warm-up call."""
     detector(frames[0])
     started = time.process_time()
-    found = [detector(frame) for frame in frames]
+    found = [detector(frame).detections for frame in frames]
     return len(frames) / (time.process_time() - started), found
 
 
@@ -124,8 +126,8 @@ def run_best(paths: dict[str, Path], footage: Footage, rounds: int, person_class
     """Every model of `paths` on the footage, best frames/s of `rounds` rounds interleaved."""
     detectors = {
         label: (
-            Detector(path, score_threshold=PETS_SCORE, person_class=person_class),
-            Detector(path, score_threshold=MALL_SCORE, person_class=person_class, tiling=MALL_TILING),
+            Detector.load(path, score_threshold=PETS_SCORE, person_class=person_class),
+            Detector.load(path, score_threshold=MALL_SCORE, person_class=person_class, tiling=MALL_TILING),
         )
         for label, path in paths.items()
     }
@@ -255,6 +257,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer frames, variants, rounds")
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
     args = parser.parse_args()
+    use_threads(1)  # as a camera's process with the examples' detector.threads
     started = time.perf_counter()
     footage = load_footage(pets_step=8 if args.quick else 4, mall_step=16 if args.quick else 8)
     variants = VARIANTS[:4] if args.quick else VARIANTS

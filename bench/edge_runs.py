@@ -122,6 +122,7 @@ class PipelineRun:
     wall_s: float
     stage_s: dict[str, float]
     messages: tuple
+    frame_size_px: tuple[int, int] | None  # (width, height) of the frames analysed
 
     @property
     def fps(self) -> float:
@@ -142,7 +143,7 @@ def instrument(pipeline: CameraPipeline, clock: StageClock) -> None:
 
 
 class _TimedDetector:
-    """The detector, timed; passes `last_latency_ms` and other attributes through."""
+    """The detector, timed; passes its other attributes (its passes, crops) through."""
 
     def __init__(self, detector: Detector, clock: StageClock):
         self._detector, self._call = detector, clock.timed("detect", detector.__call__)
@@ -188,7 +189,15 @@ def run_pipeline(
         started_wall, started_cpu = time.perf_counter(), time.process_time()
         messages = tuple(m for m in pipeline.run() if not isinstance(m, Heartbeat))
         cpu_s, wall_s = time.process_time() - started_cpu, time.perf_counter() - started_wall
-    return PipelineRun(pipeline.frames_read, pipeline.gate.runs, cpu_s, wall_s, dict(clock.seconds), messages)
+    return PipelineRun(
+        pipeline.frames_read,
+        pipeline.gate.runs,
+        cpu_s,
+        wall_s,
+        dict(clock.seconds),
+        messages,
+        pipeline.frame_size_px,
+    )
 
 
 def peer_line_px(config: StoreConfig, camera: str, image_shape: tuple[int, ...]) -> tuple[sv.Point, sv.Point]:
@@ -221,7 +230,7 @@ def run_peer(
     trigger = clock.timed("line", line.trigger)
     started = time.process_time()
     for image in images:
-        found = detect(image)
+        found = detect(image).detections
         detections = sv.Detections(
             xyxy=found.xyxy, confidence=found.confidence, class_id=np.zeros(len(found), int)
         )

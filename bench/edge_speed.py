@@ -50,6 +50,7 @@ from bench.edge_runs import (
     run_pipeline,
 )
 from edge.detector import Detector
+from edge.model import use_threads
 from footfall_core.store import StoreConfig, Tiling
 from models.registry import MODELS, find_model
 from tests.pipeline_runs import example
@@ -65,8 +66,9 @@ def measure(detector: Detector, frames: list[np.ndarray]) -> tuple[float, float,
     latencies_ms, people = [], []
     started = time.perf_counter()
     for image in frames:
-        people.append(len(detector(image)))
-        latencies_ms.append(detector.last_latency_ms)
+        found = detector(image)
+        people.append(len(found.detections))
+        latencies_ms.append(found.latency_ms)
     elapsed_s = time.perf_counter() - started
     p90 = float(np.percentile(latencies_ms, 90))
     return len(frames) / elapsed_s, statistics.median(latencies_ms), p90, float(np.mean(people))
@@ -88,7 +90,7 @@ def detector_table(images: dict[str, list[np.ndarray]]) -> None:
     for name in MODELS:
         path = find_model(name).path
         for mode, (tiling, letterbox) in modes.items():
-            detector = Detector(
+            detector = Detector.load(
                 path,
                 score_threshold=0.3,
                 threads=1,
@@ -234,6 +236,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, help="frames per dataset, sections 1-2 (default 100, quick 20)")
     args = parser.parse_args()
     frames = args.frames or (20 if args.quick else 100)
+    use_threads(1)  # as a camera's process with the examples' detector.threads
     started = time.perf_counter()
     print(f"machine: {machine()}")
     images = {

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.edge_runs import PipelineRun, decoding_reader, run_pipeline
 from edge.detector import Detector
+from edge.model import use_threads
 from footfall_core.assets import assets_dir
 from footfall_core.store import StoreConfig, Tiling
 from tests.pipeline_runs import example
@@ -76,6 +77,7 @@ def main() -> None:
         help="small_below_input_px values to run (default 40 45 60; the example ships 45)",
     )
     args = parser.parse_args()
+    use_threads(1)  # as a camera's process with the example's detector.threads
     base = example("mall", CAMERA, bucket_s=BUCKET_S, motion_gating=False)  # the tilings alone
     configs = {mode: with_tiling(base, tiling) for mode, tiling in modes(args.small_below).items()}
     detectors = {mode: Detector.for_camera(c.camera(CAMERA), c) for mode, c in configs.items()}
@@ -97,11 +99,12 @@ def main() -> None:
     )
     for mode, run in runs.items():
         detector = detectors[mode]
-        rows = sorted({(t.y0, t.y1) for t in detector.tiles(*FRAME_PX)}) if detector.tiling else []
+        rows = sorted({(t.y0, t.y1) for t in detector.tiles.tiles(*FRAME_PX)}) if detector.tiled else []
         errors = roi_errors(run, configs[mode])
         speed_up = run.fps / runs[WHOLE_FRAME_TILING].fps
+        passes = len(detector.passes(*FRAME_PX))
         print(
-            f"{mode:26s} {' '.join(f'{a}-{b}' for a, b in rows) or '-':>18s} {detector.last_passes:6d} "
+            f"{mode:26s} {' '.join(f'{a}-{b}' for a, b in rows) or '-':>18s} {passes:6d} "
             f"{run.fps:8.1f} {speed_up:7.2f}x  MAE {np.abs(errors).mean():.2f}, bias {errors.mean():+.2f} "
             f"people, {len(errors)} buckets",
             flush=True,

@@ -39,12 +39,14 @@ def _cli_source(source: str) -> str:
 def replay(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from edge.model import use_threads
     from edge.pipeline import CameraPipeline, Heartbeat, recording_config
     from edge.sinks import JsonlSink
     from footfall_core.contract import LiveMessage
 
     config = recording_config(load_config(args.config), args.camera, _cli_source(args.source), args.start)
     setup_logging(args.log_level, store=config.store.id, camera=args.camera)
+    use_threads(config.detector_for(config.camera(args.camera)).threads)
     pipeline = CameraPipeline(config, args.camera)
     sink = files = JsonlSink(args.out)
     if args.mqtt:
@@ -93,33 +95,19 @@ def run(args: argparse.Namespace) -> int:
             publisher.on_health = metrics.observe_device
         metrics.serve(args.metrics_port, args.metrics_address)
         log.info("metrics on http://%s:%d/metrics", args.metrics_address, args.metrics_port)
-    supervisor = Supervisor(config, sink, log_level=args.log_level)
-    notifier = Notifier()
-    stalled_before: set[str] = set()
-
-    def tick() -> None:
-        """systemd keep-alive only while every camera loop reports in; report stalls."""
-        nonlocal stalled_before
-        stalled = set(supervisor.stalled(args.stall_after_s))
-        for camera in stalled - stalled_before:
-            log.error(
-                "camera loop stalled: no heartbeat for %.0f s", args.stall_after_s, extra={"camera": camera}
-            )
-        if publisher is not None:
-            for camera in stalled ^ stalled_before:
-                publisher.set_camera_state(camera, "stalled" if camera in stalled else "ok")
-        stalled_before = stalled
-        notifier.keepalive(not stalled, status=f"{len(config.cameras) - len(stalled)} camera(s) running")
-
+    supervisor = Supervisor(
+        config,
+        sink,
+        log_level=args.log_level,
+        stall_after_s=args.stall_after_s,
+        notifier=Notifier(),
+        on_camera_state=None if publisher is None else publisher.set_camera_state,
+    )
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
     signal.signal(signal.SIGINT, lambda *_: stopping.append("SIGINT"))
     log.info("running %d camera(s), aggregates to %s", len(config.cameras), "MQTT" if args.mqtt else args.out)
-    notifier.ready(f"{len(config.cameras)} camera(s) starting")
-    try:
-        supervisor.run(lambda: bool(stopping), on_tick=tick)
-    finally:
-        notifier.stopping()
+    supervisor.run(lambda: bool(stopping))
     log.info("stopped (%s)", stopping[0] if stopping else "every source ended")
     return 0
 

@@ -43,19 +43,24 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 import supervision as sv
 
 from edge.adaptive import AdaptiveRate
-from edge.detector import Crop, Detector, Pass, Tile
+from edge.detector import RUN, Crop, Detected, Reuse, Run, Step
+from edge.merge import Pass
+from edge.tiles import Tile
 from edge.types import Detections, Frame
 from footfall_core.store import Analysis
+from models.letterbox import Rect
 
 log = logging.getLogger(__name__)
 
-Rect = tuple[int, int, int, int]  # x0, y0 inclusive, x1, y1 exclusive, image px
 CROP_MARGIN = 0.05  # a changed part of the frame is grown by this share of the frame's longer side
 CROP_MAX_SHARE = 0.75  # a changed part covering more of the frame than this runs the whole frame
 BUSY_SKIP_MAX = 8  # most frames run whole, unchecked, after a check found every pass changed
@@ -169,20 +174,58 @@ class MotionGate:
         return self._current[self._small(region)]
 
 
+class PassDetector(Protocol):
+    """What the gate needs of a detector (`edge.detector.Detector`, or a benchmark's stand-in):
+    the passes a frame gets, the part of a pass a crop shows the model, and a call that takes
+    one step per pass."""
+
+    @property
+    def tiled(self) -> bool: ...
+
+    @property
+    def can_crop(self) -> bool: ...
+
+    @property
+    def nms_iou(self) -> float: ...
+
+    @property
+    def model_path(self) -> Path: ...
+
+    def passes(self, width_px: int, height_px: int) -> Sequence[Tile]: ...
+
+    def region_seen(self, tile: Tile, region: Rect) -> Rect: ...
+
+    def __call__(self, image: np.ndarray, steps: Sequence[Step] | None = None) -> Detected: ...
+
+
+@dataclass(frozen=True)
+class Gated:
+    """One frame through the gate: its people (the detector's, or the last ones re-used);
+    `latency_ms` the detector's wall time, or the gate's own when nothing ran; `ran` the
+    detector's result when it ran (some passes); `crops` the passes run on a crop (image px)."""
+
+    detections: Detections
+    latency_ms: float
+    ran: Detected | None = None
+    crops: tuple[Rect, ...] = ()
+
+    @property
+    def passes_run(self) -> int:
+        """Model passes run on this frame (whole or cropped)."""
+        return 0 if self.ran is None else self.ran.passes_run
+
+
 class GatedDetector:
-    """`gated(frame) -> Detections`: the detector's people on this frame, or the last ones
-    re-used, in all or (motion gating) some of its passes, where a lever says the detector need
-    not run; with crops, a pass that changed in part runs on that part only. `runs` counts
-    frames on which it ran (some passes), `reused` frames on which it did not, `passes_skipped`
-    the model passes whose people were re-used, `cropped` the passes run on a crop (the
-    detector's `passes_run` counts those run, whole or cropped), `unchecked` the frames run
-    whole without a motion check (busy back-off, module doc); `last_crops` are this frame's
-    crops (image px); `last_latency_ms` is this call's wall time (the detector's, or the gate's
-    own when nothing ran)."""
+    """`gated(frame) -> Gated`: the detector's people on this frame, or the last ones re-used,
+    in all or (motion gating) some of its passes, where a lever says the detector need not
+    run; with crops, a pass that changed in part runs on that part only. Running totals:
+    `runs` counts frames on which it ran (some passes), `reused` frames on which it did not,
+    `passes_skipped` the model passes whose people were re-used, `cropped` the passes run on a
+    crop, `unchecked` the frames run whole without a motion check (busy back-off, module doc)."""
 
     def __init__(
         self,
-        detector: Detector,
+        detector: PassDetector,
         *,
         motion: MotionGate | None = None,
         recheck_s: float = 5.0,
@@ -201,20 +244,15 @@ class GatedDetector:
         self._busy_skip = 0  # the last busy back-off, frames
         self._skip_left = 0  # frames still to run whole unchecked; the last one takes a reference
         self._looked = False  # whether this frame's plan took the motion gate's picture
-        self.last_latency_ms = 0.0
-        self.last_crops: list[Rect] = []
-        # stand-in detectors (bench/edge_rest.py) have no tiling: one pass over the whole frame
-        self._tiled = getattr(detector, "tiling", None) is not None
+        self._tiled = detector.tiled
         self.tiles_every = tiles_every if self._tiled else 1
-        # crops need a model that takes any input shape
-        self._crop = crop and motion is not None and getattr(detector, "tight", False)
+        self._crop = crop and motion is not None and detector.can_crop  # any input shape
         if crop and motion is not None and not self._crop:
             log.info(
-                "model %s takes a square input only: motion gating runs whole passes",
-                getattr(detector, "model_path", "?"),
+                "model %s takes a square input only: motion gating runs whole passes", detector.model_path
             )
         self._last: Detections | None = None
-        self._tiles: list[Tile] = []  # the passes, as the part of the frame each sees
+        self._tiles: Sequence[Tile] = ()  # the passes, as the part of the frame each sees
         self._found: list[Pass] = []  # per pass, its people when it last ran (tiling or crops only)
         self._ran_s = np.zeros(0)  # per pass, the timestamp it last ran whole
         self._waited = np.zeros(0, np.int64)  # per pass, frames planned since it last ran whole
@@ -222,7 +260,7 @@ class GatedDetector:
     @classmethod
     def from_analysis(
         cls,
-        detector: Detector,
+        detector: PassDetector,
         analysis: Analysis,
         tiles_every: int = 1,
         keep: Callable[[Detections], Detections] | None = None,
@@ -243,55 +281,55 @@ class GatedDetector:
             keep=keep,
         )
 
-    def __call__(self, frame: Frame) -> Detections:
+    def __call__(self, frame: Frame) -> Gated:
         if self.motion is None and self.rate is None and self.tiles_every == 1:  # no lever: no bookkeeping
-            detections = self.detector(frame.image)
-            self.last_latency_ms = self.detector.last_latency_ms
+            ran = self.detector(frame.image)
             self.runs += 1
-            return detections if self.keep is None else self.keep(detections)
+            detections = ran.detections if self.keep is None else self.keep(ran.detections)
+            return Gated(detections, ran.latency_ms, ran)
         started = time.perf_counter()
         plan = self._plan(frame)
-        self.last_crops = [p.box for p in plan if isinstance(p, Crop)] if plan is not None else []
         if plan is None:
+            assert self._last is not None  # the first frame always runs
             self.reused += 1
             self.passes_skipped += len(self._tiles)
-            self.last_latency_ms = (time.perf_counter() - started) * 1000
-            return self._last
-        if all(p is None for p in plan):
-            detections = self.detector(frame.image)  # stand-ins take the frame only
-        else:
-            detections = self.detector(frame.image, plan)
+            return Gated(self._last, (time.perf_counter() - started) * 1000)
+        ran = self.detector(frame.image, plan)
         if self._tiled or self._crop:
-            self._found = self.detector.last_found
+            self._found = list(ran.passes)
             if self.tiles_every > 1:
                 self._found = self._small_only(self._found, frame)
-        if self.keep is not None:
-            detections = self.keep(detections)
-        self.last_latency_ms = self.detector.last_latency_ms
+        detections = ran.detections if self.keep is None else self.keep(ran.detections)
         self._last = detections
-        whole = np.array([p is None for p in plan])
+        whole = np.array([isinstance(step, Run) for step in plan])
         self._ran_s = np.where(
             whole, frame.timestamp_s, self._ran_s
         )  # a crop does not stop the re-check clock
         self._waited[whole] = 0
+        crops = tuple(step.box for step in plan if isinstance(step, Crop))
         if self.motion is not None and self._looked:
-            ran = [(tile, p) for tile, p in zip(self._tiles, plan, strict=True) if not isinstance(p, Pass)]
+            ran_steps = [
+                (tile, step)
+                for tile, step in zip(self._tiles, plan, strict=True)
+                if not isinstance(step, Reuse)
+            ]
             self.motion.keep_reference(
-                [_rect(tile) for tile, _ in ran], [p.box if isinstance(p, Crop) else None for _, p in ran]
+                [tile.rect for tile, _ in ran_steps],
+                [step.box if isinstance(step, Crop) else None for _, step in ran_steps],
             )
         if self.rate is not None:
             self.rate.ran(frame.timestamp_s, len(detections))
         self.runs += 1
-        self.passes_skipped += sum(isinstance(p, Pass) for p in plan)
-        self.cropped += len(self.last_crops)
-        return detections
+        self.passes_skipped += sum(isinstance(step, Reuse) for step in plan)
+        self.cropped += len(crops)
+        return Gated(detections, ran.latency_ms, ran, crops)
 
     def _small_only(self, found: list[Pass], frame: Frame) -> list[Pass]:
         """Each tile's people less those the whole-frame pass found too (IoU over the detector's
         nms_iou): the tiles are re-used for the people only they find, and the others are found
         afresh by the whole-frame pass, which runs on every frame; re-used, their boxes of an
         earlier frame would stand beside the new ones as a second person."""
-        *tiles, whole = found  # a tiling's whole-frame pass comes last (Detector.pass_tiles)
+        *tiles, whole = found  # a tiling's whole-frame pass comes last (TilePlan.passes)
         if self._tiles[-1] != Tile.whole(*frame.image.shape[1::-1]) or len(whole.xyxy) == 0:
             return found
         return [
@@ -301,28 +339,26 @@ class GatedDetector:
             for p in tiles
         ] + [whole]
 
-    def _plan(self, frame: Frame) -> list[Pass | Crop | None] | None:
-        """Per pass: None (run it whole), its last people (re-use them) or a `Crop`; None for
-        the whole frame when no pass need run."""
+    def _plan(self, frame: Frame) -> list[Step] | None:
+        """Per pass: run it whole, re-use its last people or run a `Crop`; None when no pass
+        need run."""
         plan = self._plan_levers(frame)
         if plan is None or self.tiles_every == 1:
             return plan
         self._waited += 1
         whole = Tile.whole(*frame.image.shape[1::-1])
         return [
-            self._found[i] if p is None and tile != whole and self._waited[i] < self.tiles_every else p
-            for i, (tile, p) in enumerate(zip(self._tiles, plan, strict=True))
+            Reuse(self._found[i])
+            if isinstance(step, Run) and tile != whole and self._waited[i] < self.tiles_every
+            else step
+            for i, (tile, step) in enumerate(zip(self._tiles, plan, strict=True))
         ]
 
-    def _plan_levers(self, frame: Frame) -> list[Pass | Crop | None] | None:
+    def _plan_levers(self, frame: Frame) -> list[Step] | None:
         """`_plan` before the tiles' own rate: motion gating and the adaptive rate."""
         height, width = frame.image.shape[:2]
-        tiles = (
-            self.detector.pass_tiles(width, height)
-            if self._tiled or self._crop
-            else [Tile.whole(width, height)]
-        )
-        regions = [_rect(t) for t in tiles]
+        tiles = self.detector.passes(width, height)
+        regions = [t.rect for t in tiles]
         self._looked = self.motion is not None
         if self._last is None or tiles != self._tiles or frame.timestamp_s < self._ran_s.max():
             self._tiles, self._ran_s = tiles, np.full(len(tiles), frame.timestamp_s)
@@ -330,18 +366,18 @@ class GatedDetector:
             self._busy_skip = self._skip_left = 0
             if self.motion is not None:
                 self.motion.changed_boxes(frame.image, regions)  # its picture, to keep
-            return [None] * len(tiles)
+            return [RUN] * len(tiles)
         if self.rate is not None and not self.rate.due(frame.timestamp_s):
             return None
         if self.motion is None:
-            return [None] * len(tiles)
+            return [RUN] * len(tiles)
         if self._skip_left:  # busy back-off: run whole; the last skipped frame takes a reference
             self._skip_left -= 1
             self.unchecked += 1
             self._looked = not self._skip_left
             if self._looked:
                 self.motion.changed_boxes(frame.image, regions)
-            return [None] * len(tiles)
+            return [RUN] * len(tiles)
         recheck = frame.timestamp_s - self._ran_s >= self.recheck_s - 1e-9
         boxes = self.motion.changed_boxes(frame.image, regions)
         still = [box is None and not due for box, due in zip(boxes, recheck, strict=True)]
@@ -349,31 +385,31 @@ class GatedDetector:
             self._busy_skip = 0
             return None
         whole = Tile.whole(width, height)
-        plan = [
-            self._found[i]
+        plan: list[Step] = [
+            Reuse(self._found[i])
             if still[i]  # (a single untiled pass is never still here)
-            else None
-            if recheck[i] or not self._crop or tile != whole  # tiles run whole (module doc)
+            else RUN
+            if box is None or recheck[i] or not self._crop or tile != whole  # tiles run whole (module doc)
             else self._cropped(tile, box, self._found[i], max(width, height))
             for i, (tile, box) in enumerate(zip(tiles, boxes, strict=True))
         ]
-        busy = all(p is None for p in plan) and not recheck.any()
+        busy = all(isinstance(step, Run) for step in plan) and not recheck.any()
         self._busy_skip = min(2 * self._busy_skip or 1, BUSY_SKIP_MAX) if busy else 0
         self._skip_left = self._busy_skip
         return plan
 
-    def _cropped(self, tile: Tile, box: Rect, last: Pass, frame_px: int) -> Crop | None:
+    def _cropped(self, tile: Tile, box: Rect, last: Pass, frame_px: int) -> Step:
         """A crop of `tile` around `box`, grown until the part of the frame the model sees for
         it holds whole, with a margin, every last person of the pass it touches (they are found
-        again there, not cut at its edge), with that pass's people outside it kept; None (run
-        the pass whole) when it would cover more than `CROP_MAX_SHARE` of the tile."""
+        again there, not cut at its edge), with that pass's people outside it kept; run the
+        pass whole when the crop would cover more than `CROP_MAX_SHARE` of the tile."""
         xyxy = last.xyxy
         margin = CROP_MARGIN * frame_px  # context around them too: the model scores a person
         most_px = CROP_MAX_SHARE * (tile.x1 - tile.x0) * (tile.y1 - tile.y0)  # cut by the crop's edge
         while True:  # otherwise than in the frame
             x0, y0, x1, y1 = box = self.detector.region_seen(tile, box)
             if (x1 - x0) * (y1 - y0) > most_px:  # it only grows: a crowded picture ends here
-                return None
+                return RUN
             touches = (xyxy[:, 0] < x1) & (xyxy[:, 2] > x0) & (xyxy[:, 1] < y1) & (xyxy[:, 3] > y0)
             if not touches.any():
                 return Crop(box, last)
@@ -387,7 +423,3 @@ class GatedDetector:
             if grown == box:  # it only grows, within the tile: this ends
                 return Crop(box, last.rows(~touches))
             box = grown
-
-
-def _rect(tile: Tile) -> Rect:
-    return tile.x0, tile.y0, tile.x1, tile.y1

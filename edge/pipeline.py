@@ -25,7 +25,7 @@ from edge.analytics import Live
 from edge.detector import Detector
 from edge.feed import FrameFeed
 from edge.floor import OwnedFloor
-from edge.gating import GatedDetector
+from edge.gating import GatedDetector, PassDetector
 from edge.source import RateGate, open_source
 from edge.tracker import Tracker
 from edge.types import Detections, FloorObservation, Frame, Heartbeat, Tracks
@@ -68,13 +68,15 @@ class CameraPipeline:
         config: StoreConfig,
         camera_name: str,
         *,
-        detector: Detector | None = None,
+        detector: PassDetector | None = None,
         frame_sizes: dict[str, tuple[int, int]] | None = None,
     ) -> None:
         self.config = config
         self.camera = config.camera(camera_name)
         a = config.analysis
-        self.detector = detector or Detector.for_camera(self.camera, config)
+        self.geometry = CameraGeometry.from_config(self.camera)
+        # the model over the camera's tile plan, worked out from its calibration
+        self.detector = detector or Detector.for_camera(self.camera, config, self.geometry)
         # motion gating, adaptive rate and the tiles' rate (edge.gating), on the people inside the image mask
         self.gate = GatedDetector.from_analysis(
             self.detector,
@@ -82,7 +84,6 @@ class CameraPipeline:
             self.camera.tiling.tiles_every if self.camera.tiling else 1,
             keep=self._inside_mask,
         )
-        self.geometry = CameraGeometry.from_config(self.camera)
         # ByteTrack keeps a lost track for re-association at most as long as the analytics keep its state
         self.tracker = Tracker(frame_rate=a.fps, lost_track_s=min(LOST_TRACK_S, a.track_timeout_s))
         self.aggregator = Aggregator(config, camera_name)
@@ -172,10 +173,10 @@ class CameraPipeline:
         self._source_skipped, self._feed_dropped = feed.source.skipped, feed.dropped
 
     def _analyse(self, frame: Frame) -> Iterator[Message]:
-        detections = self.gate(frame)
-        self.aggregator.health.analysed(self.gate.last_latency_ms)
+        gated = self.gate(frame)
+        self.aggregator.health.analysed(gated.latency_ms)
         self.frames_analysed += 1
-        tracks = self.tracker.update(detections, frame.timestamp_s)
+        tracks = self.tracker.update(gated.detections, frame.timestamp_s)
         obs = self._to_floor(tracks, frame)
         yield from self.aggregator.observe(obs)
         live = self.live.observe(obs)

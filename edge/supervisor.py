@@ -36,6 +36,7 @@ from edge.sinks import Sink
 from edge.types import Heartbeat
 from footfall_core.contract import LiveMessage
 from footfall_core.store import StoreConfig
+from footfall_core.watchdog import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +83,12 @@ def _child(
     log_level: str,
 ) -> None:
     """Entry point of a camera process."""
-    from edge.pipeline import CameraPipeline  # not at the top: the parent never loads the detector's stack
+    from edge.model import use_threads  # not at the top: the parent never loads the detector's stack
+    from edge.pipeline import CameraPipeline
 
     faulthandler.enable()
     setup_logging(log_level, store=config.store.id, camera=camera)
+    use_threads(config.detector_for(config.camera(camera)).threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which asks us to stop
     pipeline = CameraPipeline(config, camera, frame_sizes=frame_sizes)
     signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
@@ -117,8 +120,13 @@ class _Child:
 
 
 class Supervisor:
-    """Parent side. `start()`, then `poll()` in a loop (or `run(stop_flag)`), then `stop()`.
-    `last_heartbeat_s` maps camera → monotonic time of its last heartbeat (or start)."""
+    """Parent side. `start()`, then `poll()` and `watch()` in a loop (or `run(stop_flag)`), then
+    `stop()`. `last_heartbeat_s` maps camera → monotonic time of its last heartbeat (or start).
+
+    A camera loop silent for `stall_after_s` is stalled (hung, not dead): it is logged, reported
+    through `on_camera_state(camera, "stalled")` (and "ok" once it reports again), and systemd's
+    watchdog (`notifier`) gets no keep-alive until every camera reports in, so that systemd
+    restarts the service."""
 
     def __init__(
         self,
@@ -127,11 +135,18 @@ class Supervisor:
         *,
         log_level: str = "INFO",
         clock: Callable[[], float] = time.monotonic,
+        stall_after_s: float = 10.0,
+        notifier: Notifier | None = None,
+        on_camera_state: Callable[[str, str], None] | None = None,
     ) -> None:
         self.config = config
         self.sink = sink
         self.log_level = log_level
         self.clock = clock
+        self.stall_after_s = stall_after_s
+        self.notifier = notifier or Notifier(environ={})
+        self.on_camera_state = on_camera_state
+        self._stalled: set[str] = set()
         self._ctx = mp.get_context("forkserver")
         self._ctx.set_forkserver_preload(["edge.preload"])  # started (once) by the first camera
         self._queue: mp.Queue = self._ctx.Queue()
@@ -240,17 +255,33 @@ class Supervisor:
                 child.restarts += 1
                 self._spawn(name)
 
-    def run(self, should_stop: Callable[[], bool], on_tick: Callable[[], None] | None = None) -> None:
+    def run(self, should_stop: Callable[[], bool]) -> None:
         """Supervise until `should_stop()` or every camera has finished; then stop cleanly.
-        `on_tick` runs after every poll (at least every 0.5 s): the systemd watchdog hook."""
+        Tells systemd when the cameras start and stop, and watches for stalls after every poll
+        (at least every 0.5 s)."""
+        self.notifier.ready(f"{len(self.children)} camera(s) starting")
         self.start()
         try:
             while not should_stop() and not self.finished:
                 self.poll(0.5)
-                if on_tick is not None:
-                    on_tick()
+                self.watch()
         finally:
+            self.notifier.stopping()
             self.stop()
+
+    def watch(self) -> None:
+        """Note stalled camera loops (see the class doc); keep systemd's watchdog fed while none is."""
+        stalled = set(self.stalled(self.stall_after_s))
+        for camera in sorted(stalled - self._stalled):
+            log.error(
+                "camera loop stalled: no heartbeat for %.0f s", self.stall_after_s, extra={"camera": camera}
+            )
+        if self.on_camera_state is not None:
+            for camera in sorted(stalled ^ self._stalled):
+                self.on_camera_state(camera, "stalled" if camera in stalled else "ok")
+        self._stalled = stalled
+        running = len(self.children) - len(stalled)
+        self.notifier.keepalive(not stalled, status=f"{running} camera(s) running")
 
     def stalled(self, max_age_s: float) -> list[str]:
         """Cameras that should run but sent no heartbeat within `max_age_s` (a hung loop)."""

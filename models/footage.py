@@ -15,9 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.detector import letterbox, make_tiles
 from footfall_core.assets import assets_dir
 from footfall_core.store import Tiling
+from footfall_core.tiling import make_tiles
+from models.letterbox import letterbox
 
 PETS_SPLIT = 400  # 0-based video frame index: calibrate on [0, 400), evaluate on [400, 795)
 MALL_SPLIT = 400  # 1-based frame number: evaluate on [1, 400], calibrate on (400, 800]

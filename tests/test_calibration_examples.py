@@ -106,7 +106,7 @@ def test_mall_roi_zone_counts_detected_people_like_the_annotated_region(assets):
     in_zone, head_in_roi, truth = [], [], []
     for frame in range(1, 801, 40):
         image = cv2.imread(str(assets / f"datasets/mall_dev/frames/seq_{frame:06d}.jpg"))
-        detections = detector(image)
+        detections = detector(image).detections
         floor_m = geometry.image_to_floor(detections.feet_xy)
         in_zone.append(in_polygon(floor_m, config.zones[0].polygon_m).sum())
         xyxy = detections.xyxy

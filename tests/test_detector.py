@@ -12,21 +12,15 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.detector import (
-    Crop,
-    Detector,
-    Pass,
-    detect_layout,
-    letterbox,
-    make_tiles,
-    merge_cut_boxes,
-    person_height_px,
-    small_people_rows,
-    yolox_grid,
-)
+from edge.detector import Crop, Detector, Reuse
+from edge.merge import Pass, merge_cut_boxes
+from edge.model import PersonModel, detect_layout, use_threads, yolox_grid
+from edge.tiles import person_height_px, small_people_rows
 from footfall_core.geometry import CameraGeometry
 from footfall_core.store import ConfigError, Tiling, parse_config
 from footfall_core.store import Detector as DetectorConfig
+from footfall_core.tiling import make_tiles
+from models.letterbox import letterbox
 from models.registry import ModelAlteredError, ModelError, ModelMissingError
 from tests.gt import pets09_boxes
 from tests.pipeline_runs import example
@@ -54,7 +48,7 @@ def recall_precision(detector: Detector, samples) -> tuple[float, float]:
     """Greedy one-to-one matching at IoU >= 0.5 against the annotated people."""
     true_pos = annotated = detected = 0
     for image, truth in samples:
-        found = detector(image)
+        found = detector(image).detections
         overlap = iou(truth, found.xyxy.astype(np.float64)) if len(found) and len(truth) else None
         used: set[int] = set()
         for row in range(len(truth)):
@@ -84,17 +78,17 @@ def model(assets, name: str) -> Path:
     ],
 )
 def test_pets_boxes_match_ground_truth(assets, pets, name, min_recall, min_precision, letterbox):
-    detector = Detector(model(assets, name), score_threshold=0.3, letterbox=letterbox)
-    assert detector.tight == (letterbox == "tight")  # both shared models take a free input shape
+    detector = Detector.load(model(assets, name), score_threshold=0.3, letterbox=letterbox)
+    assert detector.model.tight == (letterbox == "tight")  # both shared models take a free input shape
     recall, precision = recall_precision(detector, pets)
     print(f"{name} {letterbox}: recall {recall:.3f} precision {precision:.3f}")
     assert recall >= min_recall and precision >= min_precision
-    assert detector.last_latency_ms > 0
+    assert detector(pets[0][0]).latency_ms > 0
 
 
 @pytest.mark.slow
 def test_pets_tiling_does_not_double_count(assets, pets):
-    detector = Detector(
+    detector = Detector.load(
         model(assets, "yolox_nano.onnx"), score_threshold=0.3, tiling=Tiling(cols=2, rows=2, overlap=0.2)
     )
     recall, precision = recall_precision(detector, pets)
@@ -148,16 +142,16 @@ def ultralytics_wrapper(source: Path, target: Path, size_px: int = 416) -> None:
 def test_ultralytics_layout_is_detected_and_decodes_like_yolox(assets, pets, tmp_path, caplog):
     wrapped = tmp_path / "yolox_as_ultralytics.onnx"
     ultralytics_wrapper(model(assets, "yolox_nano.onnx"), wrapped)
-    yolox = Detector(model(assets, "yolox_nano.onnx"), letterbox="square")
+    yolox = Detector.load(model(assets, "yolox_nano.onnx"), letterbox="square")
     # its grid constant is the square's: a tight letterbox cannot run, and the detector says so
-    ultralytics = Detector(wrapped, letterbox="tight")
-    assert not ultralytics.tight
+    ultralytics = Detector.load(wrapped, letterbox="tight")
+    assert not ultralytics.model.tight
     assert f"model {wrapped}: its input shape cannot change" in caplog.text
-    assert (yolox.layout, yolox.num_classes) == ("yolox", 80)
-    assert (ultralytics.layout, ultralytics.num_classes) == ("ultralytics", 80)
+    assert (yolox.model.layout, yolox.model.num_classes) == ("yolox", 80)
+    assert (ultralytics.model.layout, ultralytics.model.num_classes) == ("ultralytics", 80)
     total = 0
     for image, _ in pets[:10]:
-        a, b = yolox(image), ultralytics(image)
+        a, b = yolox(image).detections, ultralytics(image).detections
         order_a, order_b = np.argsort(-a.confidence), np.argsort(-b.confidence)
         assert len(a) == len(b) > 0
         np.testing.assert_allclose(a.xyxy[order_a], b.xyxy[order_b], atol=0.05)
@@ -176,7 +170,7 @@ def mall_count_mae(assets, detector: Detector) -> float:
         counts = {int(row["frame"]): int(row["count"]) for row in csv.DictReader(handle)}
     errors = []
     for frame in range(1, 801, STEP):
-        found = detector(cv2.imread(str(root / f"frames/seq_{frame:06d}.jpg")))
+        found = detector(cv2.imread(str(root / f"frames/seq_{frame:06d}.jpg"))).detections
         head_x = ((found.xyxy[:, 0] + found.xyxy[:, 2]) / 2).astype(int).clip(0, inside.shape[1] - 1)
         head_y = (found.xyxy[:, 1] + 0.1 * (found.xyxy[:, 3] - found.xyxy[:, 1])).astype(int)
         head_y = head_y.clip(0, inside.shape[0] - 1)
@@ -187,10 +181,10 @@ def mall_count_mae(assets, detector: Detector) -> float:
 @pytest.mark.slow
 def test_mall_counts_tiling_finds_small_people(assets):
     config = dict(score_threshold=0.2, nms_iou=0.6)
-    whole = mall_count_mae(assets, Detector(model(assets, "yolox_nano.onnx"), **config))
+    whole = mall_count_mae(assets, Detector.load(model(assets, "yolox_nano.onnx"), **config))
     tiled = mall_count_mae(
         assets,
-        Detector(model(assets, "yolox_nano.onnx"), **config, tiling=Tiling(cols=2, rows=2, overlap=0.2)),
+        Detector.load(model(assets, "yolox_nano.onnx"), **config, tiling=Tiling(cols=2, rows=2, overlap=0.2)),
     )
     print(f"mall count MAE: whole frame {whole:.2f}, 2x2 tiles {tiled:.2f}")
     assert whole > 9.5  # measured 11.3 (mean 31 people): small, occluded people are missed
@@ -223,20 +217,25 @@ def test_from_config_finds_and_checks_the_model(assets, tmp_path):
     copy = tmp_path / "weights/person_detector_192.onnx"
     shutil.copyfile(model(assets, "person_detector_192.onnx"), copy)
     detector = Detector.for_camera(config.cameras[0], config)
-    assert (detector.input_size_px, detector.layout, detector.num_classes) == (192, "yolox", 1)
-    assert detector.tiling == config.cameras[0].tiling
+    assert (detector.model.input_size_px, detector.model.layout, detector.model.num_classes) == (
+        192,
+        "yolox",
+        1,
+    )
+    assert detector.tiles.tiling == config.cameras[0].tiling
     copy.write_bytes(copy.read_bytes()[:-1] + b"\x00")
     with pytest.raises(ModelAlteredError):
-        Detector.from_config(
+        PersonModel.from_config(
             DetectorConfig(model="person_detector_192.onnx", models_dir=str(tmp_path / "weights"))
         )
 
 
-def test_threads_are_the_cameras_opencv_threads_too(assets):
-    """OpenCV's workers (per process, each camera's own) follow `detector.threads`: with every
-    core they spin after each small call of a one-thread pipeline (docs/performance.md, 11)."""
+def test_threads_are_the_cameras_opencv_threads_too():
+    """OpenCV's workers (per process, each camera's own) follow `detector.threads`, set when the
+    camera's process starts: with every core they spin after each small call of a one-thread
+    pipeline."""
     for threads in (2, 1):
-        Detector(model(assets, "person_detector_192.onnx"), threads=threads)
+        use_threads(threads)
         assert cv2.getNumThreads() == threads
 
 
@@ -244,11 +243,11 @@ def test_not_a_model_and_wrong_layout(tmp_path, assets):
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a model")
     with pytest.raises(ModelError, match="junk.onnx"):
-        Detector(junk)
+        PersonModel(junk)
     with pytest.raises(ModelError, match=r"unrecognised output shape \[1, 10, 3\]"):
         detect_layout((1, 10, 3), 416)
     with pytest.raises(ModelError, match="person class 3"):
-        Detector(model(assets, "person_detector_192.onnx"), person_class=3)
+        PersonModel(model(assets, "person_detector_192.onnx"), person_class=3)
 
 
 NOBODY = Pass(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 4), np.float32))
@@ -265,17 +264,18 @@ def test_a_crop_finds_the_whole_passes_people_inside_it(assets, pets, tiling, in
     """A `Crop` runs a pass on a stride-aligned crop of that pass's own letterbox: the people
     well inside it are the whole pass's boxes; the model's input is smaller; the part it sees
     contains the region asked for and comes back unchanged; the other passes are re-used."""
-    detector = Detector(model(assets, "yolox_nano.onnx"), score_threshold=0.3, tiling=tiling)
-    tile = detector.pass_tiles(768, 576)[index]
+    detector = Detector.load(model(assets, "yolox_nano.onnx"), score_threshold=0.3, tiling=tiling)
+    tile = detector.passes(768, 576)[index]
     matched = found_inside = 0
     for image, _ in pets[::4]:
-        detector(image)
-        found = detector.last_found
+        found = detector(image).passes
         before = detector.input_px_run
-        detector(image, [Crop(region, NOBODY) if i == index else known for i, known in enumerate(found)])
-        assert detector.last_passes == 1 and detector.input_px_run - before < 0.65 * 416 * 320
-        assert all(detector.last_found[i] is known for i, known in enumerate(found) if i != index)
-        whole, crop = found[index], detector.last_found[index]
+        cropped = detector(
+            image, [Crop(region, NOBODY) if i == index else Reuse(known) for i, known in enumerate(found)]
+        )
+        assert cropped.passes_run == 1 and detector.input_px_run - before < 0.65 * 416 * 320
+        assert all(cropped.passes[i] is known for i, known in enumerate(found) if i != index)
+        whole, crop = found[index], cropped.passes[index]
         seen = detector.region_seen(tile, region)
         assert seen[0] <= region[0] and seen[1] <= region[1] and seen[2] >= region[2] and seen[3] >= region[3]
         assert detector.region_seen(tile, seen) == seen
@@ -296,21 +296,21 @@ def test_a_crop_finds_the_whole_passes_people_inside_it(assets, pets, tiling, in
 
 
 def test_a_crop_is_inside_its_pass_on_a_model_that_takes_any_shape(assets, pets):
-    detector = Detector(model(assets, "yolox_nano.onnx"))
-    whole = detector.pass_tiles(768, 576)[0]
+    detector = Detector.load(model(assets, "yolox_nano.onnx"))
+    whole = detector.passes(768, 576)[0]
     with pytest.raises(
         ValueError, match=r"region \(0, 0, 800, 100\) is not inside the pass over \(0, 0, 768, 576\)"
     ):
         detector(pets[0][0], [Crop((0, 0, 800, 100), NOBODY)])
-    square = Detector(model(assets, "yolox_nano.onnx"), letterbox="square")
+    square = Detector.load(model(assets, "yolox_nano.onnx"), letterbox="square")
     assert square.region_seen(whole, (0, 0, 100, 100))  # the geometry alone is the same
     with pytest.raises(ValueError, match="nano.onnx: a crop needs letterbox 'tight'"):
         square(pets[0][0], [Crop((0, 0, 100, 100), NOBODY)])
 
 
 def test_blank_frame_has_nobody(assets):
-    detector = Detector(model(assets, "yolox_nano.onnx"), tiling=Tiling(cols=2, rows=2, full_frame=True))
-    found = detector(np.full((480, 640, 3), 128, np.uint8))
+    detector = Detector.load(model(assets, "yolox_nano.onnx"), tiling=Tiling(cols=2, rows=2, full_frame=True))
+    found = detector(np.full((480, 640, 3), 128, np.uint8)).detections
     assert len(found) == 0 and found.xyxy.shape == (0, 4)
     with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8, got \(480, 640\) uint8"):
         detector(np.zeros((480, 640), np.uint8))
@@ -397,12 +397,12 @@ def test_band_tiling_from_the_camera_calibration(assets):
     camera = config.camera("cam1").model_copy(update={"tiling": band})
     detector = Detector.for_camera(camera, config)
     # 60 model px at 416/640 = 92 image px: people whose feet are above row 279
-    tiles = detector.tiles(640, 480)
+    tiles = detector.tiles.tiles(640, 480)
     assert [(t.x0, t.y0, t.x1, t.y1) for t in tiles] == [(0, 0, 356, 279), (284, 0, 640, 279)]
     found = detector(cv2.imread(str(assets / "datasets/mall_dev/frames/seq_000001.jpg")))
-    assert detector.last_passes == 3 and len(found) > 10  # two tiles and the whole frame
+    assert found.passes_run == 3 and len(found.detections) > 10  # two tiles and the whole frame
     with pytest.raises(ValueError, match="tiling.small_below_input_px needs the camera's calibration"):
-        Detector(model(assets, "yolox_nano.onnx"), tiling=band)
+        Detector.load(model(assets, "yolox_nano.onnx"), tiling=band)
 
 
 def test_band_tiling_config_errors_name_the_key():

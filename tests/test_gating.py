@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 
 from edge.adaptive import AdaptiveRate
-from edge.detector import Detector, Pass, Tile
+from edge.detector import RUN, Detector
 from edge.gating import BUSY_SKIP_MAX, CROP_MARGIN, GatedDetector, MotionGate
+from edge.merge import Pass
+from edge.model import PersonModel
 from edge.pipeline import CameraPipeline, Heartbeat
+from edge.tiles import Tile, TilePlan
 from edge.types import Frame
 from footfall_core.store import ConfigError, Tiling, parse_config
 from tests.gt import PETS_FPS
@@ -115,18 +118,17 @@ def test_each_region_is_compared_with_its_own_reference(background):
 
 def test_a_tiling_detector_runs_only_the_tiles_that_changed_and_the_whole_frame(frames):
     detector = tiled_detector(TILES_2X2.model_copy(update={"full_frame": True}))
-    assert len(detector.pass_tiles(768, 576)) == 5  # 4 tiles, then the whole frame
+    assert len(detector.passes(768, 576)) == 5  # 4 tiles, then the whole frame
     gated = GatedDetector(detector, motion=MotionGate(), recheck_s=5.0)
     moving = blob_frames(frames[0], 15)  # 2 s
-    gated(moving[0])
-    first = detector.last_found
+    first = gated(moving[0]).ran.passes
     ran_before = detector.passes_run
     for frame in moving[1:]:
-        gated(frame)
-        assert detector.last_passes == 2  # the block's tile and the whole frame (which changed too)
+        last = gated(frame)
+        assert last.passes_run == 2  # the block's tile and the whole frame (which changed too)
     assert detector.passes_run - ran_before == 2 * 14 and gated.passes_skipped == 3 * 14
     assert gated.runs == 15 and gated.reused == 0
-    same = [a is b for a, b in zip(first, detector.last_found, strict=True)]
+    same = [a is b for a, b in zip(first, last.ran.passes, strict=True)]
     assert same == [True, True, True, False, False]  # the still tiles' people are those of the first frame
     gated(Frame("view001", 15, moving[-1].timestamp_s + 1 / PETS_FPS, moving[-1].image))  # nothing moved
     assert gated.reused == 1 and gated.passes_skipped == 3 * 14 + 5
@@ -141,8 +143,9 @@ def test_a_still_tile_reuses_its_people_and_is_rechecked_after_recheck_s(frames)
     found = []
     passes = []
     for frame in moving:
-        found.append(gated(frame))
-        passes.append(detector.last_passes)
+        result = gated(frame)
+        found.append(result.detections)
+        passes.append(result.passes_run)
     assert passes == [4] + [1] * 34 + [4] + [1] * 7  # at 0 s and 5 s (frame 35) all four tiles
 
     def away_from_the_block(detections):  # boxes wholly outside the block's tile (x >= 341, y >= 256)
@@ -152,7 +155,7 @@ def test_a_still_tile_reuses_its_people_and_is_rechecked_after_recheck_s(frames)
     still_people = away_from_the_block(found[0])
     assert len(still_people) >= 2
     assert all(away_from_the_block(f) == still_people for f in found[1:35])
-    fresh = away_from_the_block(detector(moving[20].image))  # what running them would have found
+    fresh = away_from_the_block(detector(moving[20].image).detections)  # what running them would have found
     assert fresh != still_people  # sensor noise moves boxes a little: the re-used ones are the 0 s ones
 
 
@@ -162,12 +165,12 @@ def test_without_tiling_the_gate_runs_the_whole_detector_or_nothing(frames, dete
     gated = GatedDetector(detector, motion=MotionGate(), recheck_s=5.0)
     for frame in blob_frames(frames[0], 8):
         found = gated(frame)
-        assert detector.last_passes == 1
-        expected = detector(frame.image)
-        assert np.array_equal(found.xyxy, expected.xyxy)
+        assert found.passes_run == 1
+        expected = detector(frame.image).detections
+        assert np.array_equal(found.detections.xyxy, expected.xyxy)
     assert gated.runs == 8 and gated.passes_skipped == 0
-    with pytest.raises(ValueError, match="reuse has 2 passes, a 768x576 px frame gets 1"):
-        detector(frames[0], [None, None])
+    with pytest.raises(ValueError, match="steps has 2 passes, a 768x576 px frame gets 1"):
+        detector(frames[0], [RUN, RUN])
 
 
 def test_crops_run_the_model_only_on_the_part_that_moved(frames, detector):
@@ -177,13 +180,14 @@ def test_crops_run_the_model_only_on_the_part_that_moved(frames, detector):
     gated = GatedDetector(detector, motion=MotionGate(), recheck_s=5.0, crop=True)
     blobs = blob_frames(frames[0], 40)  # 40 frames at 7 fps: the re-check falls at 5 s (frame 35)
     before = detector.input_px_run
-    first = gated(blobs[0])
+    first = gated(blobs[0]).detections
     px_whole = detector.input_px_run - before
     people_outside = []
     for frame in blobs[1:35]:
         before = detector.input_px_run
-        found = gated(frame)
-        [box] = gated.last_crops
+        result = gated(frame)
+        found = result.detections
+        [box] = result.crops
         assert box[0] > 200 and box[1] > 200
         assert detector.input_px_run - before <= 0.5 * px_whole
         outside = first[(first.xyxy[:, 2] <= box[0]) | (first.xyxy[:, 3] <= box[1])]
@@ -205,8 +209,8 @@ def test_a_screen_in_the_middle_of_the_picture_runs_the_whole_frame(frames, dete
     for i in range(6):
         image = noisy(frames[0], i)
         image[60:520, 80:700] = rng.integers(0, 255, (460, 620, 3), np.uint8)  # a screen, new each frame
-        found = gated(Frame("view001", i, 100.0 + i / PETS_FPS, image))
-        assert np.array_equal(found.xyxy, detector(image).xyxy)
+        found = gated(Frame("view001", i, 100.0 + i / PETS_FPS, image)).detections
+        assert np.array_equal(found.xyxy, detector(image).detections.xyxy)
     assert gated.runs == 6 and gated.cropped == 0 and gated.reused == 0
 
 
@@ -224,8 +228,8 @@ def test_a_picture_changing_everywhere_backs_off_the_check_and_a_still_one_resum
     for i in range(busy):
         image = frames[0].copy()
         image[20:560, 20:750] = rng.integers(0, 255, (540, 730, 3), np.uint8)  # everything changes
-        found = gated(Frame("view001", i, 100.0 + i / PETS_FPS, image))
-        assert np.array_equal(found.xyxy, detector(image).xyxy)
+        found = gated(Frame("view001", i, 100.0 + i / PETS_FPS, image)).detections
+        assert np.array_equal(found.xyxy, detector(image).detections.xyxy)
     assert gated.runs == busy and gated.reused == 0
     # frames 2, 4-5, 7-10, 12-19 unchecked; pictures taken: the first frame, 4 checks (frames 1, 3,
     # 6, 11) and the last frame of each back-off (2, 5, 10, 19) as the next check's reference
@@ -244,7 +248,8 @@ class ScriptedDetector(Detector):
     def __init__(
         self, model_path, people: list[list[float]], in_region, tiling: Tiling | None = None
     ) -> None:
-        super().__init__(model_path, tiling=tiling)
+        model = PersonModel(model_path)
+        super().__init__(model, TilePlan(tiling, model.input_size_px))
         self.people, self.in_region, self.regions = np.array(people, np.float32), in_region, []
 
     def _infer(self, canvas: np.ndarray, scale: float, offset_px=(0, 0)):
@@ -275,7 +280,7 @@ def test_a_crop_holds_whole_the_people_it_touches_and_drops_what_its_edge_cuts(f
     gated = GatedDetector(stand_in, motion=MotionGate(), recheck_s=5.0, crop=True)
     blobs = blob_frames(frames[0], 3)
     gated(blobs[0])
-    found = gated(blobs[1])
+    found = gated(blobs[1]).detections
     x0, y0, x1, _ = stand_in.regions[-1]
     margin = CROP_MARGIN * 768
     assert x0 <= near[0] - margin and y0 <= near[1] - margin and x1 >= min(768, near[2] + margin)
@@ -289,16 +294,14 @@ class ScriptedTiles(Detector):
     30 px a frame to the right, the bottom-left tile finds the same person (its box as the whole
     frame's), the top-left tile a small person only it finds."""
 
-    def _pass(self, image: np.ndarray, tile, region=None) -> Pass:
-        self.passes_run += 1
-        self.last_passes += 1
+    def _pass(self, image: np.ndarray, tile, region=None) -> tuple[Pass, int]:
         i = int(image[0, 0, 0])
         big, small = [100 + 30 * i, 300, 160 + 30 * i, 500], [200 + 5 * i, 100, 215 + 5 * i, 140]
         boxes = {(0, 0): [small], (0, 256): [big], (0, 0, "whole"): [big]}.get(
             (tile.x0, tile.y0, "whole") if tile == Tile.whole(768, 576) else (tile.x0, tile.y0), []
         )
         xyxy = np.array(boxes, np.float32).reshape(-1, 4)
-        return Pass(xyxy, np.full(len(xyxy), 0.8, np.float32), np.full((len(xyxy), 4), np.nan, np.float32))
+        return Pass(xyxy, np.full(len(xyxy), 0.8, np.float32), np.full((len(xyxy), 4), np.nan, np.float32)), 0
 
 
 def test_tiles_every_other_frame_reuse_only_the_people_the_whole_frame_pass_misses(assets):
@@ -307,14 +310,15 @@ def test_tiles_every_other_frame_reuse_only_the_people_the_whole_frame_pass_miss
     whole-frame pass finds them afresh, 30 px further on, and their old box beside the new one
     would count them twice. The small person only a tile finds is re-used."""
     tiling = TILES_2X2.model_copy(update={"full_frame": True, "tiles_every": 2})
-    stand_in = ScriptedTiles(assets / "models/yolox_nano.onnx", tiling=tiling)
+    stand_in = ScriptedTiles.load(assets / "models/yolox_nano.onnx", tiling=tiling)
     gated = GatedDetector(stand_in, tiles_every=tiling.tiles_every)
     passes, found = [], []
     for i in range(5):
         image = np.zeros((576, 768, 3), np.uint8)
         image[0, 0, 0] = i
-        found.append(sorted(gated(Frame("view001", i, 100.0 + i / 5, image)).xyxy.tolist()))
-        passes.append(stand_in.last_passes)
+        result = gated(Frame("view001", i, 100.0 + i / 5, image))
+        found.append(sorted(result.detections.xyxy.tolist()))
+        passes.append(result.passes_run)
     assert passes == [5, 1, 5, 1, 5]
     assert gated.passes_skipped == 2 * 4 and gated.runs == 5
     assert found[1] == [[130, 300, 190, 500], [200, 100, 215, 140]]  # the big person once, where they are now
@@ -341,7 +345,7 @@ def test_tiles_every_needs_a_whole_frame_pass_and_is_named_in_errors():
 
 
 def test_crops_need_a_model_that_takes_any_shape(frames, assets, caplog):
-    square = Detector(assets / "models/yolox_nano.onnx", letterbox="square")
+    square = Detector.load(assets / "models/yolox_nano.onnx", letterbox="square")
     with caplog.at_level(logging.INFO, logger="edge.gating"):
         gated = GatedDetector(square, motion=MotionGate(), crop=True)
     assert "yolox_nano.onnx takes a square input only: motion gating runs whole passes" in caplog.text
@@ -353,11 +357,11 @@ def test_crops_need_a_model_that_takes_any_shape(frames, assets, caplog):
 def test_still_picture_reuses_the_people_and_rechecks_every_recheck_s(frames, detector):
     gated = GatedDetector(detector, motion=MotionGate(), recheck_s=5.0)
     still = frames[0]
-    found = [gated(Frame("view001", i, 100.0 + i / PETS_FPS, noisy(still, i))) for i in range(84)]  # 12 s
+    found = [gated(Frame("view001", i, 100.0 + i / PETS_FPS, noisy(still, i))).detections for i in range(84)]
     assert gated.runs == 3 and gated.reused == 81  # at 0 s, 5 s and 10 s
     assert len(found[0]) > 0
     assert all(f is found[0] for f in found[1:35])  # the same people until the re-check at 5 s
-    moved = gated(Frame("view001", 84, 112.0, frames[30]))
+    moved = gated(Frame("view001", 84, 112.0, frames[30])).detections
     assert gated.runs == 4 and moved is not found[-1]
 
 
@@ -373,25 +377,25 @@ def test_adaptive_rate_gates_on_people_kept_by_the_mask(frames, background, dete
     assert keep_all.runs == 70  # the detector sees a person in the sign at the top left
 
 
-def test_motion_gating_is_on_by_default_the_adaptive_rate_off_and_both_validated():
+def test_motion_gating_is_on_by_default_the_adaptive_rate_off_and_both_validated(detector):
     config = example("pets09", "view001")
     assert config.analysis.motion_gating and config.analysis.motion_crop and not config.analysis.adaptive_rate
-    gated = GatedDetector.from_analysis(None, config.analysis)
+    gated = GatedDetector.from_analysis(detector, config.analysis)
     assert gated.motion is not None and gated.rate is None
     data = config.model_dump(mode="json", exclude={"path"})
     data["analysis"]["motion_gating"] = False
-    assert GatedDetector.from_analysis(None, parse_config(data, "store.yaml").analysis).motion is None
+    assert GatedDetector.from_analysis(detector, parse_config(data, "store.yaml").analysis).motion is None
     data["analysis"]["motion_min_changed"] = 2
     with pytest.raises(ConfigError, match="analysis.motion_min_changed"):
         parse_config(data, "store.yaml")
 
 
-def test_a_camera_can_switch_a_lever_of_its_store_on_or_off():
+def test_a_camera_can_switch_a_lever_of_its_store_on_or_off(detector):
     data = example("pets09", "view001").model_dump(mode="json", exclude={"path"})
     data["analysis"].update(motion_gating=True, adaptive_rate=True)
     data["cameras"][0]["motion_gating"] = False
     config = parse_config(data, "store.yaml")
-    pipeline = CameraPipeline(config, "view001", detector=lambda frame: None)
+    pipeline = CameraPipeline(config, "view001", detector=detector)
     assert pipeline.gate.motion is None and pipeline.gate.rate is not None
     assert config.analysis.motion_gating  # the store's setting is untouched
     data["cameras"][0]["adaptive_rate"] = "sometimes"
@@ -399,12 +403,12 @@ def test_a_camera_can_switch_a_lever_of_its_store_on_or_off():
         parse_config(data, "store.yaml")
 
 
-def test_a_camera_can_set_its_own_lever_thresholds_within_the_stores_bounds():
+def test_a_camera_can_set_its_own_lever_thresholds_within_the_stores_bounds(detector):
     data = example("pets09", "view001").model_dump(mode="json", exclude={"path"})
     data["analysis"].update(motion_gating=True, adaptive_rate=True, motion_min_changed=0.001, empty_fps=1.0)
     data["cameras"][0].update(motion_min_changed=0.02, empty_fps=4.0, motion_recheck_s=2.0)
     config = parse_config(data, "store.yaml")
-    gate = CameraPipeline(config, "view001", detector=lambda frame: None).gate
+    gate = CameraPipeline(config, "view001", detector=detector).gate
     assert gate.motion.min_changed == 0.02 and gate.recheck_s == 2.0
     assert config.analysis.motion_crop and config.analysis_for(config.cameras[0]).motion_crop
     crop_off = {**data, "cameras": [{**data["cameras"][0], "motion_crop": False}]}  # its crops span the frame

@@ -11,11 +11,13 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from edge.detector import Detector, letterbox
+from edge.detector import Detector
+from edge.model import PersonModel
 from models.__main__ import main
 from models.batch import batched, write_batched
 from models.evaluate import recall_precision
 from models.footage import PETS_SPLIT, calibration_blobs, mall_frames, pets09_frames, tile_crops
+from models.letterbox import letterbox
 from models.quantize import QuantizeOptions, head_nodes, leading_nodes, quantize
 from models.registry import (
     MODELS,
@@ -136,8 +138,8 @@ def test_int8_finds_the_float_models_people_on_held_out_frames(assets, tmp_path)
         np.stack([r["x"], r["y"], r["x"] + r["w"], r["y"] + r["h"]], axis=1)
         for r in (gt[gt["frame"] == i + 1] for i in indices)
     ]
-    reference = [Detector(source)(frame).xyxy for frame in frames]
-    found = [Detector(path)(frame).xyxy for frame in frames]
+    reference = [Detector.load(source)(frame).detections.xyxy for frame in frames]
+    found = [Detector.load(path)(frame).detections.xyxy for frame in frames]
     recall, precision = recall_precision(found, reference)
     assert sum(map(len, reference)) >= 40
     assert recall >= 0.85 and precision >= 0.85, (recall, precision)
@@ -154,5 +156,5 @@ def test_cli_quantize_and_batch_write_loadable_models(assets, tmp_path, capsys):
     assert main(["quantize", name, "--out", str(tmp_path), "--pets-frames", "4", "--mall-frames", "1"]) == 0
     written = tmp_path / "person_detector_192.int8.qdq-pc-minmax-qh-f2.onnx"
     assert str(written) in capsys.readouterr().out
-    detector = Detector(written)
-    assert (detector.layout, detector.num_classes) == ("yolox", 1)
+    model = PersonModel(written)
+    assert (model.layout, model.num_classes) == ("yolox", 1)
