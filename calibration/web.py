@@ -21,11 +21,13 @@ JSON API (floor points in metres, image points in pixels of the camera's frame):
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Annotated, Any
 
 import cv2
 import numpy as np
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
@@ -58,158 +60,190 @@ def _same(given: str | None, token: str) -> bool:
     return given is not None and secrets.compare_digest(given.encode(), token.encode())
 
 
-def create_app(store_path: Path | str, token: str | None = None) -> FastAPI:
-    """The page and its API over one store YAML, re-read on every request (it is edited);
-    open to anyone who can reach it when `token` is None."""
-    store_path = Path(store_path)
-    app = FastAPI(title="Footfall calibration", docs_url=None, redoc_url=None, openapi_url=None)
-    snapshots: dict[str, np.ndarray] = {}
+class Workspace:
+    """One store YAML, re-read on every request (it is edited), and its cameras' first frames,
+    read once per source."""
 
-    if token is not None:
+    def __init__(self, store_path: Path) -> None:
+        self.store_path = store_path
+        self._snapshots: dict[str, np.ndarray] = {}
 
-        @app.middleware("http")
-        async def require_token(request: Request, call_next):
-            if _same(request.query_params.get("token"), token):
-                response = RedirectResponse(
-                    request.url.path, status_code=303
-                )  # keep it out of the address bar
-                response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
-                return response
-            if _same(request.cookies.get(TOKEN_COOKIE), token):
-                return await call_next(request)
-            return JSONResponse(
-                {
-                    "detail": "calibration page: missing or wrong access token; open the URL "
-                    "that `python -m calibration serve` printed"
-                },
-                status_code=401,
-            )
-
-    def config() -> StoreConfig:
+    def config(self) -> StoreConfig:
         try:
-            return load_config(store_path)
+            return load_config(self.store_path)
         except ConfigError as exc:
             raise HTTPException(500, str(exc)) from None
 
-    def snapshot(store: StoreConfig, camera: str) -> np.ndarray:
+    def snapshot(self, store: StoreConfig, camera: str) -> np.ndarray:
         try:
             source = store.resolve(store.camera(camera).source)
         except ConfigError as exc:
             raise HTTPException(404, str(exc)) from None
-        if source not in snapshots:
+        if source not in self._snapshots:
             image = first_frame(source)
             if image is None:
                 raise HTTPException(502, f"camera {camera}: cannot read a frame from {source}")
-            snapshots[source] = image
-        return snapshots[source]
+            self._snapshots[source] = image
+        return self._snapshots[source]
 
-    @app.get("/", response_class=HTMLResponse)
-    def page() -> str:
-        return (STATIC / "calibrate.html").read_text()
 
-    @app.get("/static/calibrate.js")
-    def script() -> FileResponse:
-        return FileResponse(STATIC / "calibrate.js", media_type="text/javascript")
+def _workspace(request: Request) -> Workspace:
+    workspace: Workspace = request.app.state.workspace
+    return workspace
 
-    @app.get("/api/store")
-    def store_view() -> dict:
-        store = config()
-        cameras = []
-        for camera in store.cameras:
-            image = snapshot(store, camera.name)
-            cal = camera.calibration
-            entry = {
-                "name": camera.name,
-                "frame_size_px": [image.shape[1], image.shape[0]],
-                "image_points_px": cal.image_points_px,
-                "floor_points_m": cal.floor_points_m,
-                "max_error_m": cal.max_error_m,
-                "errors_m": None,
-                "problem": None,
-            }
-            try:
-                entry["errors_m"] = CameraGeometry.from_config(camera).errors_m.round(4).tolist()
-            except CalibrationError as exc:
-                entry["problem"] = str(exc)
-            cameras.append(entry)
-        plan = store.floor_plan
-        return {
-            "store": store.store.id,
-            "cameras": cameras,
-            "floor_plan": {
-                "origin_m": plan.origin_m,
-                "width_m": plan.width_m,
-                "height_m": plan.height_m,
-                "has_image": plan.image is not None,
-            },
-            "zones": [zone.model_dump(exclude_none=True) for zone in store.zones],
-            "lines": [line.model_dump() for line in store.lines],
+
+Space = Annotated[Workspace, Depends(_workspace)]
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse)
+def page() -> str:
+    return (STATIC / "calibrate.html").read_text()
+
+
+@router.get("/static/calibrate.js")
+def script() -> FileResponse:
+    return FileResponse(STATIC / "calibrate.js", media_type="text/javascript")
+
+
+@router.get("/api/store")
+def store_view(space: Space) -> dict[str, Any]:
+    store = space.config()
+    cameras = []
+    for camera in store.cameras:
+        image = space.snapshot(store, camera.name)
+        cal = camera.calibration
+        entry: dict[str, Any] = {
+            "name": camera.name,
+            "frame_size_px": [image.shape[1], image.shape[0]],
+            "image_points_px": cal.image_points_px,
+            "floor_points_m": cal.floor_points_m,
+            "max_error_m": cal.max_error_m,
+            "errors_m": None,
+            "problem": None,
         }
-
-    @app.get("/api/cameras/{name}/snapshot.jpg")
-    def snapshot_jpeg(name: str) -> Response:
-        return _jpeg(snapshot(config(), name))
-
-    @app.get("/api/cameras/{name}/check.jpg")
-    def check_jpeg(name: str) -> Response:
-        store = config()
-        image = snapshot(store, name)
         try:
-            geometry = CameraGeometry.from_config(store.camera(name), (image.shape[1], image.shape[0]))
+            entry["errors_m"] = CameraGeometry.from_config(camera).errors_m.round(4).tolist()
         except CalibrationError as exc:
-            raise HTTPException(422, str(exc)) from None
-        return _jpeg(draw_on_frame(image, geometry, store))
+            entry["problem"] = str(exc)
+        cameras.append(entry)
+    plan = store.floor_plan
+    return {
+        "store": store.store.id,
+        "cameras": cameras,
+        "floor_plan": {
+            "origin_m": plan.origin_m,
+            "width_m": plan.width_m,
+            "height_m": plan.height_m,
+            "has_image": plan.image is not None,
+        },
+        "zones": [zone.model_dump(exclude_none=True) for zone in store.zones],
+        "lines": [line.model_dump() for line in store.lines],
+    }
 
-    @app.get("/api/plan-image")
-    def plan_image() -> FileResponse:
-        store = config()
-        if store.floor_plan.image is None:
-            raise HTTPException(404, f"{store_path}: floor_plan.image is not set")
-        return FileResponse(store.resolve(store.floor_plan.image))
 
-    @app.put("/api/cameras/{name}/points")
-    def save_points(name: str, pairs: PointPairs) -> dict:
-        store = config()
-        image = snapshot(store, name)
-        cal = store.camera(name).calibration
-        try:
-            geometry = CameraGeometry.solve(
-                name,
-                pairs.image_points_px,
-                pairs.floor_points_m,
-                cal.max_error_m,
-                cal.camera_matrix,
-                cal.dist_coeffs,
-                (image.shape[1], image.shape[0]),
-            )
-            write_calibration(
-                store_path,
-                name,
-                {
-                    "image_points_px": np.round(pairs.image_points_px, 1),
-                    "floor_points_m": np.round(pairs.floor_points_m, 3),
-                    "homography": geometry.homography / geometry.homography[2, 2],
-                },
-            )
-        except (CalibrationError, ConfigError) as exc:
-            raise HTTPException(422, str(exc)) from None
-        return {
-            "errors_m": geometry.errors_m.round(4).tolist(),
-            "median_error_m": float(np.median(geometry.errors_m)),
-        }
+@router.get("/api/cameras/{name}/snapshot.jpg")
+def snapshot_jpeg(name: str, space: Space) -> Response:
+    return _jpeg(space.snapshot(space.config(), name))
 
-    @app.put("/api/layout")
-    def save_layout(layout: Layout) -> dict:
-        try:
-            write_sections(
-                store_path,
-                {
-                    "zones": [zone.model_dump(exclude_none=True) for zone in layout.zones],
-                    "lines": [line.model_dump() for line in layout.lines],
-                },
-            )
-        except ConfigError as exc:
-            raise HTTPException(422, str(exc)) from None
-        return {"zones": len(layout.zones), "lines": len(layout.lines)}
 
+@router.get("/api/cameras/{name}/check.jpg")
+def check_jpeg(name: str, space: Space) -> Response:
+    store = space.config()
+    image = space.snapshot(store, name)
+    try:
+        geometry = CameraGeometry.from_config(store.camera(name), (image.shape[1], image.shape[0]))
+    except CalibrationError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return _jpeg(draw_on_frame(image, geometry, store))
+
+
+@router.get("/api/plan-image")
+def plan_image(space: Space) -> FileResponse:
+    store = space.config()
+    if store.floor_plan.image is None:
+        raise HTTPException(404, f"{space.store_path}: floor_plan.image is not set")
+    return FileResponse(store.resolve(store.floor_plan.image))
+
+
+@router.put("/api/cameras/{name}/points")
+def save_points(name: str, pairs: PointPairs, space: Space) -> dict[str, Any]:
+    store = space.config()
+    image = space.snapshot(store, name)
+    cal = store.camera(name).calibration
+    try:
+        geometry = CameraGeometry.solve(
+            name,
+            pairs.image_points_px,
+            pairs.floor_points_m,
+            cal.max_error_m,
+            cal.camera_matrix,
+            cal.dist_coeffs,
+            (image.shape[1], image.shape[0]),
+        )
+        write_calibration(
+            space.store_path,
+            name,
+            {
+                "image_points_px": np.round(pairs.image_points_px, 1),
+                "floor_points_m": np.round(pairs.floor_points_m, 3),
+                "homography": geometry.homography / geometry.homography[2, 2],
+            },
+        )
+    except (CalibrationError, ConfigError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {
+        "errors_m": geometry.errors_m.round(4).tolist(),
+        "median_error_m": float(np.median(geometry.errors_m)),
+    }
+
+
+@router.put("/api/layout")
+def save_layout(layout: Layout, space: Space) -> dict[str, int]:
+    try:
+        write_sections(
+            space.store_path,
+            {
+                "zones": [zone.model_dump(exclude_none=True) for zone in layout.zones],
+                "lines": [line.model_dump() for line in layout.lines],
+            },
+        )
+    except ConfigError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"zones": len(layout.zones), "lines": len(layout.lines)}
+
+
+def _token_check(
+    token: str,
+) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    """Middleware: `?token=` once sets the cookie (and leaves the address bar), then the cookie."""
+
+    async def require_token(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if _same(request.query_params.get("token"), token):
+            response = RedirectResponse(request.url.path, status_code=303)
+            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+            return response
+        if _same(request.cookies.get(TOKEN_COOKIE), token):
+            return await call_next(request)
+        return JSONResponse(
+            {
+                "detail": "calibration page: missing or wrong access token; open the URL "
+                "that `python -m calibration serve` printed"
+            },
+            status_code=401,
+        )
+
+    return require_token
+
+
+def create_app(store_path: Path | str, token: str | None = None) -> FastAPI:
+    """The page and its API over one store YAML; open to anyone who can reach it when `token`
+    is None."""
+    app = FastAPI(title="Footfall calibration", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.workspace = Workspace(Path(store_path))
+    if token is not None:
+        app.middleware("http")(_token_check(token))
+    app.include_router(router)
     return app

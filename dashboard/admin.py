@@ -110,18 +110,18 @@ def _stores(conn: sa.Connection, args: argparse.Namespace) -> None:
         deleted = registry.remove(conn, args.id)
         print(f"{args.id}: removed ({', '.join(f'{n} {table}' for table, n in deleted.items())} rows)")
     else:
-        for s in repository.stores(conn, None, args.region, args.tag):
+        for s in repository.list_stores(conn, None, args.region, args.tag):
             fields = [
-                s["id"],
-                s["name"],
-                s["region"],
-                ",".join(s["tags"]),
-                s["timezone"],
-                f"{len(s['zones'])} zones",
-                f"{len(s['lines'])} lines",
-                f"{len(s['cameras'])} cameras",
+                s.id,
+                s.name,
+                s.region,
+                ",".join(s.tags),
+                s.timezone,
+                f"{len(s.zones)} zones",
+                f"{len(s.lines)} lines",
+                f"{len(s.cameras)} cameras",
             ]
-            print("\t".join(fields + (["auto-registered"] if s["auto_registered"] else [])))
+            print("\t".join(fields + (["auto-registered"] if s.auto_registered else [])))
 
 
 def _users(conn: sa.Connection, args: argparse.Namespace) -> None:

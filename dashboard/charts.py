@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import plotly.graph_objects as go
 
+from dashboard.read_models import Store
 from footfall_core.contract import DIRECTION_BINS, LiveMessage
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -64,18 +65,18 @@ class FloorGeometry:
         return next((z for z in self.zones if z.name == name), None)
 
     @classmethod
-    def from_store(cls, store: dict, image_url: str | None = None) -> FloorGeometry:
-        """From a dashboard.repository store dict. A store registered only from messages has
-        no plan size: the plan then spans its zones (or 10 × 10 m) so that charts still draw;
-        zones without a polygon (learned from messages) are left off the plan."""
-        plan = store["floor_plan"]
-        origin = tuple(plan.get("origin_m") or (0.0, 0.0))
+    def from_store(cls, store: Store, image_url: str | None = None) -> FloorGeometry:
+        """From a registry store (`dashboard.read_models.Store`). A store registered only from
+        messages has no plan size: the plan then spans its zones (or 10 × 10 m) so that charts
+        still draw; zones without a polygon (learned from messages) are left off the plan."""
+        plan = store.floor_plan
+        origin = plan.origin_m
         zones = tuple(
-            ZoneShape(z["name"], [tuple(p) for p in z["polygon_m"]], z.get("capacity"))
-            for z in store.get("zones", [])
-            if z.get("polygon_m")
+            ZoneShape(z.name, [(p[0], p[1]) for p in z.polygon_m], z.capacity)
+            for z in store.zones
+            if z.polygon_m
         )
-        width, height = plan.get("width_m"), plan.get("height_m")
+        width, height = plan.width_m, plan.height_m
         if not width or not height:
             xs = [p[0] for z in zones for p in z.polygon_m] or [origin[0] + 10.0]
             ys = [p[1] for z in zones for p in z.polygon_m] or [origin[1] + 10.0]
@@ -85,7 +86,7 @@ class FloorGeometry:
             float(height),
             (float(origin[0]), float(origin[1])),
             zones,
-            image_url if plan.get("image") else None,
+            image_url if plan.image else None,
         )
 
 

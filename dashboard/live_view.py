@@ -13,11 +13,14 @@ zones and cameras are cheap and depend on the stream's registry read and on the 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from dashboard import charts
 from dashboard.charts import FloorGeometry
 from dashboard.live import StoreSnapshot, later
+from dashboard.read_models import Camera
 
 STALE_AFTER_S = 30.0
 
@@ -33,11 +36,14 @@ def ago(when: datetime | None, now: datetime) -> str:
     return f"{int(seconds)} s ago"
 
 
-def live_state(geometry: FloorGeometry, snapshot: StoreSnapshot, registry: list[dict], now: datetime) -> dict:
-    """The live page's state: figure, people, zones (with crowding) and cameras.
+def live_state(
+    geometry: FloorGeometry, snapshot: StoreSnapshot, registry: Sequence[Camera], now: datetime
+) -> dict[str, Any]:
+    """The live page's state (the JSON the page's script reads): figure, people, zones (with
+    crowding) and cameras.
 
-    `registry` is the store's cameras from dashboard.repository (dicts with name, status and
-    last_seen, naive UTC); `now` is aware UTC."""
+    `registry` is the store's cameras as the dashboard's registry knows them (`last_seen` naive
+    UTC); `now` is aware UTC."""
     live = snapshot.live
     # The figure depends on the snapshot and the plan only, and costs ~50 ms: built once per
     # snapshot and plan, shared as JSON text by every open browser of the store (each reader
@@ -63,9 +69,7 @@ def live_state(geometry: FloorGeometry, snapshot: StoreSnapshot, registry: list[
         )
     cameras = {}
     for row in registry:
-        cameras[row["name"]] = dict(
-            camera=row["name"], status=row["status"], seen=_aware(row["last_seen"]), health=None
-        )
+        cameras[row.name] = dict(camera=row.name, status=row.status, seen=_aware(row.last_seen), health=None)
     for name, state in snapshot.cameras.items():
         have = cameras.setdefault(name, dict(camera=name, status="unknown", seen=None, health=None))
         if state.status != "unknown":

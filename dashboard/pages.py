@@ -16,11 +16,12 @@ import json
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import plotly
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
@@ -32,6 +33,7 @@ from dashboard.api.deps import STORE_ID, Conn, csv_response, date_range
 from dashboard.charts import FloorGeometry, figure_json
 from dashboard.live import LiveHub
 from dashboard.live_view import live_state
+from dashboard.read_models import Comparison, Store, Trends
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -66,18 +68,18 @@ def page_user(request: Request, conn: Conn) -> auth.Principal:
 PageUser = Annotated[auth.Principal, Depends(page_user)]
 
 
-def page_store(store_id: str, user: PageUser, conn: Conn) -> dict:
-    """The path's store (repository dict) if the user may see it: 403 before any store data
-    is read, 404 if it does not exist."""
+def page_store(store_id: str, user: PageUser, conn: Conn) -> Store:
+    """The path's store if the user may see it: 403 before any store data is read, 404 if it
+    does not exist."""
     if not user.can_see(store_id):
         raise HTTPException(403, f"user {user.name!r} may not see store {store_id!r}")
     try:
-        return repository.store(conn, store_id)
+        return repository.get_store(conn, store_id)
     except repository.NotFound as exc:
         raise HTTPException(404, str(exc)) from None
 
 
-PageStore = Annotated[dict, Depends(page_store)]
+PageStore = Annotated[Store, Depends(page_store)]
 
 
 def csrf_token(request: Request) -> str:
@@ -141,15 +143,15 @@ def script_json(value) -> Markup:
 templates.env.filters["script_json"] = script_json
 
 
-def _plan_url(request: Request, store: dict) -> str | None:
-    return request.url_for("plan_image", store_id=store["id"]).path if store["floor_plan"]["image"] else None
+def _plan_url(request: Request, store: Store) -> str | None:
+    return request.url_for("plan_image", store_id=store.id).path if store.floor_plan.image else None
 
 
-def _local_today(store: dict) -> date:
+def _local_today(store: Store) -> date:
     """The store's local date of its newest data (cameras' last bucket), else today."""
-    seen = [c["last_seen"] for c in store["cameras"] if c.get("last_seen")]
+    seen = [c.last_seen for c in store.cameras if c.last_seen]
     newest = max(seen).replace(tzinfo=UTC) if seen else datetime.now(UTC)
-    return newest.astimezone(ZoneInfo(store["timezone"])).date()
+    return newest.astimezone(ZoneInfo(store.timezone)).date()
 
 
 # ---- login -------------------------------------------------------------------------------
@@ -216,9 +218,9 @@ def _hub(request: Request) -> LiveHub:
     return hub
 
 
-def _live_json(request: Request, store: dict, hub: LiveHub) -> dict:
+def _live_json(request: Request, store: Store, hub: LiveHub) -> dict[str, Any]:
     geometry = FloorGeometry.from_store(store, _plan_url(request, store))
-    return live_state(geometry, hub.snapshot(store["id"]), store["cameras"], datetime.now(UTC))
+    return live_state(geometry, hub.snapshot(store.id), store.cameras, datetime.now(UTC))
 
 
 @router.get("/stores/{store_id}/live", name="store_live")
@@ -229,10 +231,10 @@ def store_live(request: Request, user: PageUser, store: PageStore, conn: Conn):
         "live.html",
         user,
         store=store,
-        nav_store=store["id"],
+        nav_store=store.id,
         active="live",
         initial=state,
-        stores=repository.stores(conn, user.visible()),
+        stores=repository.list_stores(conn, user.visible()),
     )
 
 
@@ -242,7 +244,7 @@ def live_redirect(user: PageUser, store: Annotated[str, Query(pattern=STORE_ID)]
     return RedirectResponse(f"/stores/{store}/live", status_code=303)
 
 
-def _stream_store(request: Request, store_id: str) -> dict:
+def _stream_store(request: Request, store_id: str) -> Store:
     """`page_store` on a connection of its own, given back at once: a stream stays open for
     hours, and a `Conn` dependency would hold its pooled connection as long (15 open live
     pages would exhaust the pool and every other page would wait for one)."""
@@ -258,7 +260,7 @@ async def store_live_events(request: Request, store_id: str):
     hub = _hub(request)
 
     async def stream():
-        async for _snapshot in hub.updates(store["id"]):
+        async for _snapshot in hub.updates(store.id):
             if await request.is_disconnected():
                 return
             state = await asyncio.to_thread(_live_json, request, store, hub)
@@ -273,16 +275,16 @@ async def store_live_events(request: Request, store_id: str):
 
 @router.get("/stores/{store_id}/plan-image", name="plan_image")
 def plan_image(store: PageStore):
-    image = store["floor_plan"]["image"]
+    image = store.floor_plan.image
     if not image or not Path(image).is_file():
-        raise HTTPException(404, f"store {store['id']!r} has no readable plan image ({image or 'none set'})")
+        raise HTTPException(404, f"store {store.id!r} has no readable plan image ({image or 'none set'})")
     return FileResponse(image, headers={"Cache-Control": "private, max-age=3600"})
 
 
 # ---- trends ------------------------------------------------------------------------------
 
 
-def _parse_week(text: str | None, store: dict) -> tuple[int, int]:
+def _parse_week(text: str | None, store: Store) -> tuple[int, int]:
     if not text:
         year, week, _ = _local_today(store).isocalendar()
         return year, week
@@ -304,32 +306,29 @@ def _change(value: float | None) -> tuple[str | None, str]:
     return f"{value:+.0%}", "up" if value > 0 else "down" if value < 0 else ""
 
 
-def trends_figures(data: dict, geometry: FloorGeometry) -> dict[str, str]:
-    """The trends page's charts as Plotly JSON, from repository.trends output."""
-    cell_m = data["cell_m"]
+def trends_figures(data: Trends, geometry: FloorGeometry) -> dict[str, str]:
+    """The trends page's charts as Plotly JSON."""
     unit = "people / cell (mean)"
     return dict(
-        by_hour=figure_json(charts.hour_of_day_bars(data["occupancy_by_hour"], CONGESTION_UNIT)),
-        by_weekday=figure_json(charts.weekday_bars(data["occupancy_by_weekday"], CONGESTION_UNIT)),
-        hour_weekday=figure_json(
-            charts.hour_weekday_heatmap(data["occupancy_hour_weekday"], CONGESTION_UNIT)
-        ),
+        by_hour=figure_json(charts.hour_of_day_bars(data.occupancy_by_hour, CONGESTION_UNIT)),
+        by_weekday=figure_json(charts.weekday_bars(data.occupancy_by_weekday, CONGESTION_UNIT)),
+        hour_weekday=figure_json(charts.hour_weekday_heatmap(data.occupancy_hour_weekday, CONGESTION_UNIT)),
         heat=figure_json(
-            charts.floor_heatmap(geometry, data["heat"], cell_m, title="Congestion this week", unit=unit)
+            charts.floor_heatmap(geometry, data.heat, data.cell_m, title="Congestion this week", unit=unit)
         ),
         flows=figure_json(
             charts.flow_figure(
                 geometry,
-                data["directions"],
-                data["flow_cell_m"] or 1.0,
-                [(t["from_zone"], t["to_zone"], t["count"]) for t in data["transitions"]],
+                data.directions,
+                data.flow_cell_m or 1.0,
+                [(t.from_zone, t.to_zone, t.count) for t in data.transitions],
             )
         ),
         difference=figure_json(
-            charts.difference_heatmap(geometry, data["heat_difference"], cell_m, unit=unit)
+            charts.difference_heatmap(geometry, data.heat_difference, data.cell_m, unit=unit)
         ),
         dwell=figure_json(
-            charts.dwell_histogram(data["dwell_bins_s"], {z["zone"]: z["histogram"] for z in data["zones"]})
+            charts.dwell_histogram(data.dwell_bins_s, {z.zone: z.histogram for z in data.zones})
         ),
     )
 
@@ -346,54 +345,54 @@ def trends_redirect(user: PageUser, store: Annotated[str, Query(pattern=STORE_ID
 def store_trends(request: Request, user: PageUser, store: PageStore, conn: Conn, week: str | None = None):
     year, number = _parse_week(week, store)
     try:
-        data = repository.trends(conn, store["id"], year, number)
+        data = repository.week_trends(conn, store.id, year, number)
     except repository.NotFound as exc:
         raise HTTPException(422, str(exc)) from None
     geometry = FloorGeometry.from_store(store, _plan_url(request, store))
-    footfall_change, footfall_dir = _change(data["footfall_change"])
-    dwell_change, dwell_dir = _change(data["mean_dwell_change"])
+    footfall_change, footfall_dir = _change(data.footfall_change)
+    dwell_change, dwell_dir = _change(data.mean_dwell_change)
     kpis = [
         dict(
             key="footfall",
-            value=f"{data['footfall']:,}",
+            value=f"{data.footfall:,}",
             label="people in",
             change=footfall_change,
             direction=footfall_dir,
         ),
         dict(
             key="dwell",
-            value=_duration(data["mean_dwell_s"]),
+            value=_duration(data.mean_dwell_s),
             label="mean dwell",
             change=dwell_change,
             direction=dwell_dir,
         ),
         dict(
             key="peak",
-            value=f"{max(range(24), key=data['occupancy_by_hour'].__getitem__):02d}:00",
+            value=f"{max(range(24), key=data.occupancy_by_hour.__getitem__):02d}:00",
             label="busiest hour",
             change=None,
             direction="",
         ),
     ]
-    following = data["first"] + timedelta(days=7)
-    visible = repository.stores(conn, user.visible())
-    health = repository.camera_health(conn, store["id"], data["first"], data["first"] + timedelta(days=6))
+    following = data.first + timedelta(days=7)
+    visible = repository.list_stores(conn, user.visible())
+    health = repository.camera_health(conn, store.id, data.first, data.last)
     return render(
         request,
         "trends.html",
         user,
         store=store,
-        nav_store=store["id"],
+        nav_store=store.id,
         active="trends",
         data=data,
         stores=visible,
         week_label=f"{year}-W{number:02d}",
-        previous_week=_iso(data["first"] - timedelta(days=7)),
+        previous_week=_iso(data.first - timedelta(days=7)),
         next_week=_iso(following) if following <= _local_today(store) else None,
-        has_data=bool(data["heat"] or data["zones"] or data["footfall"]),
+        has_data=bool(data.heat or data.zones or data.footfall),
         kpis=kpis,
         figures=trends_figures(data, geometry),
-        health=health["cameras"],
+        health=health.cameras,
     )
 
 
@@ -404,18 +403,20 @@ def _compare_range(conn, user: auth.Principal, start: date | None, end: date | N
     """The requested range, or the last 7 days up to the newest data the user may see."""
     if end is None:
         seen = [
-            c["last_seen"]
-            for s in repository.stores(conn, user.visible())
-            for c in s["cameras"]
-            if c.get("last_seen")
+            c.last_seen
+            for s in repository.list_stores(conn, user.visible())
+            for c in s.cameras
+            if c.last_seen
         ]
         end = (max(seen) if seen else datetime.now(UTC).replace(tzinfo=None)).date()
     return date_range(start or end - timedelta(days=6), end)
 
 
-def _compare_data(conn, user, start, end, region, tag) -> dict:
+def _compare_data(
+    conn: sa.Connection, user: auth.Principal, start: date | None, end: date | None, region: str, tag: str
+) -> Comparison:
     first, last = _compare_range(conn, user, start, end)
-    return repository.compare(conn, first, last, user.visible(), region or None, tag or None)
+    return repository.compare_stores(conn, first, last, user.visible(), region or None, tag or None)
 
 
 @router.get("/compare", name="compare_page")
@@ -429,47 +430,41 @@ def compare_page(
     tag: str = "",
 ):
     data = _compare_data(conn, user, start, end, region, tag)
-    everything = repository.stores(conn, user.visible())
-    days = [d.isoformat() for d in data["days"]]
-    rows = [
-        dict(
-            r,
-            per_day=r["footfall"] / max(1, len(days)),
-            per_100m2=None if r["occupancy_per_m2"] is None else 100 * r["occupancy_per_m2"],
-        )
-        for r in data["stores"]
-    ]
-    series = {r["store"]: list(zip(days, r["footfall_by_day"])) for r in rows}
+    everything = repository.list_stores(conn, user.visible())
+    days = [d.isoformat() for d in data.days]
+    rows = data.stores
+    series = {r.store: list(zip(days, r.footfall_by_day)) for r in rows}
     figures = dict(
         daily=figure_json(charts.daily_lines(series, "people in")),
         density=figure_json(
             charts.ranking_bars(
-                {r["store"]: r["per_100m2"] or 0 for r in rows}, "people per 100 m²", "Congestion per 100 m²"
+                {r.store: 100 * (r.occupancy_per_m2 or 0) for r in rows},
+                "people per 100 m²",
+                "Congestion per 100 m²",
             )
         ),
         dwell=figure_json(
-            charts.ranking_bars(
-                {r["store"]: (r["mean_dwell_s"] or 0) / 60 for r in rows}, "minutes", "Mean dwell"
-            )
+            charts.ranking_bars({r.store: (r.mean_dwell_s or 0) / 60 for r in rows}, "minutes", "Mean dwell")
         ),
         multiples=figure_json(charts.small_multiples(series, "people in")),
     )
-    query = urlencode(dict(start=data["first"], end=data["last"], region=region, tag=tag))
+    query = urlencode(dict(start=data.first, end=data.last, region=region, tag=tag))
     return render(
         request,
         "compare.html",
         user,
         active="compare",
         rows=rows,
+        day_count=max(1, len(days)),
         figures=figures,
-        first=data["first"],
-        last=data["last"],
+        first=data.first,
+        last=data.last,
         region=region,
         tag=tag,
         query=query,
-        regions=sorted({s["region"] for s in everything if s["region"]}),
-        tags=sorted({t for s in everything for t in s["tags"]}),
-        nav_store=rows[0]["store"] if rows else min(user.stores or [""]) or None,
+        regions=sorted({s.region for s in everything if s.region}),
+        tags=sorted({t for s in everything for t in s.tags}),
+        nav_store=rows[0].store if rows else min(user.stores or [""]) or None,
     )
 
 
@@ -485,11 +480,11 @@ def compare_daily_csv(
     """Footfall per store per local day, one row each (long format, for spreadsheets)."""
     data = _compare_data(conn, user, start, end, region, tag)
     rows = [
-        dict(store=r["store"], date=d, footfall=n)
-        for r in data["stores"]
-        for d, n in zip(data["days"], r["footfall_by_day"])
+        dict(store=r.store, date=d, footfall=n)
+        for r in data.stores
+        for d, n in zip(data.days, r.footfall_by_day)
     ]
-    return csv_response(rows, f"footfall-{data['first']}-{data['last']}.csv")
+    return csv_response(rows, f"footfall-{data.first}-{data.last}.csv")
 
 
 # ---- static files ------------------------------------------------------------------------

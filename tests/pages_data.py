@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from dashboard import auth, registry
+from dashboard.read_models import Store
 from dashboard.storage import Storage
 from footfall_core.contract import (
     FlowsAggregate,
@@ -35,6 +36,30 @@ ZONES = {
     "tills": ([(14, 6), (19, 6), (19, 11), (14, 11)], 3),
 }
 STORES = {"north": ("North Street", "east", ["mall"]), "south": ("South Square", "west", ["high-street"])}
+
+
+def registry_store(floor_plan: dict, zones: list[dict]) -> Store:
+    """A registry store (as the dashboard reads it) with this plan and these zones, no camera."""
+    return Store(
+        id="north",
+        name="North Street",
+        region="east",
+        tags=[],
+        timezone="UTC",
+        area_m2=None,
+        auto_registered=False,
+        simulated=False,
+        floor_plan=floor_plan,
+        zones=[dict(dict(area_m2=None), **z) for z in zones],
+        lines=[],
+        cameras=[],
+    )
+
+
+PLAN = registry_store(
+    dict(origin_m=[0, 0], width_m=20, height_m=12, image=None),
+    [dict(name=z, polygon_m=p, capacity=c) for z, (p, c) in ZONES.items()],
+)
 
 
 def visitors(store: str, day: int, hour: int) -> int:

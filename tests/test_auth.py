@@ -75,7 +75,7 @@ def test_passwords_are_argon2_and_roles_scope_stores(storage):
         assert hq.can_see("a") and hq.visible() is None
         m1 = auth.principal(conn, "m1")
         assert not m1.can_see("a") and m1.visible(["a", "b"]) == {"b"}
-        assert [s["id"] for s in repository.stores(conn, m1.visible())] == ["b"]
+        assert [s.id for s in repository.list_stores(conn, m1.visible())] == ["b"]
 
 
 @pytest.mark.parametrize(
@@ -161,24 +161,21 @@ def test_commands_import_stores_and_add_users(storage, tmp_path, capsys):
         == 2
     )
     with storage.engine.connect() as conn:
-        pets, shop = repository.stores(conn)
+        pets, shop = repository.list_stores(conn)
         assert auth.authenticate(conn, "bob", "a good password").stores == frozenset({"shop-7"})
         assert auth.principal(conn, "eve") is None
     config = load_config("examples/pets09.yaml")
-    assert (pets["id"], pets["timezone"], [z["name"] for z in pets["zones"]]) == (
+    assert (pets.id, pets.timezone, [z.name for z in pets.zones]) == (
         config.store.id,
         config.store.timezone,
         sorted(z.name for z in config.zones),
     )
-    assert [z["polygon_m"] for z in pets["zones"]] == [
+    assert [z.polygon_m for z in pets.zones] == [
         [list(p) for p in z.polygon_m] for z in sorted(config.zones, key=lambda z: z.name)
     ]
     plan = config.floor_plan
-    assert (
-        pets["floor_plan"]["origin_m"] == list(plan.origin_m)
-        and pets["area_m2"] == plan.width_m * plan.height_m
-    )
-    assert (shop["region"], shop["tags"], shop["area_m2"]) == ("north", ["mall", "big"], 1000)
+    assert pets.floor_plan.origin_m == list(plan.origin_m) and pets.area_m2 == plan.width_m * plan.height_m
+    assert (shop.region, shop.tags, shop.area_m2) == ("north", ["mall", "big"], 1000)
     capsys.readouterr()
     assert dashboard_main(["stores", *db, "list", "--tag", "mall"]) == 0
     assert capsys.readouterr().out.startswith("shop-7\t")
@@ -227,7 +224,7 @@ def test_removing_a_store_deletes_it_everywhere_and_removing_a_user_ends_its_tok
         assert conn.scalar(sa.select(sa.func.count()).where(t.zone_minutes.c.store_id == "other")) == 6
         ids = set(conn.scalars(sa.select(t.ingested.c.id)))
         assert ids == {m.id for m in kept}
-        assert [s["id"] for s in repository.stores(conn)] == ["other"]
+        assert [s.id for s in repository.list_stores(conn)] == ["other"]
         assert auth.token_principal(conn, token).stores == frozenset({"other"})
     assert storage.write_aggregates(gone) == len(gone)  # its message ids were forgotten too
 

@@ -12,6 +12,7 @@ import pytest
 from dashboard import charts
 from dashboard.charts import FloorGeometry, ZoneShape
 from footfall_core.contract import LiveMessage, LiveZone
+from tests.pages_data import registry_store
 
 PLAN = FloorGeometry(
     width_m=20.0,
@@ -88,18 +89,16 @@ def test_live_figure_without_data_still_draws_the_plan():
 
 
 def test_geometry_from_a_repository_store():
-    store = dict(
-        floor_plan=dict(origin_m=[1.0, 2.0], width_m=None, height_m=None, image=None),
-        zones=[
-            dict(name="a", polygon_m=[[1, 2], [5, 2], [5, 8]], capacity=3),
-            dict(name="learned", polygon_m=None, capacity=None),
-        ],
-    )
-    geometry = FloorGeometry.from_store(store, image_url="/x.png")
+    plan = dict(origin_m=[1.0, 2.0], width_m=None, height_m=None, image=None)
+    zones = [
+        dict(name="a", polygon_m=[[1, 2], [5, 2], [5, 8]], capacity=3),
+        dict(name="learned", polygon_m=None, capacity=None),
+    ]
+    geometry = FloorGeometry.from_store(registry_store(plan, zones), image_url="/x.png")
     assert (geometry.width_m, geometry.height_m, geometry.origin_m) == (5.0, 7.0, (1.0, 2.0))
     assert [z.name for z in geometry.zones] == ["a"] and geometry.image_url is None
-    store["floor_plan"].update(width_m=30, height_m=20, image="plan.png")
-    geometry = FloorGeometry.from_store(store, image_url="/x.png")
+    plan.update(width_m=30, height_m=20, image="plan.png")
+    geometry = FloorGeometry.from_store(registry_store(plan, zones), image_url="/x.png")
     assert (geometry.width_m, geometry.height_m, geometry.image_url) == (30.0, 20.0, "/x.png")
 
 

@@ -70,11 +70,11 @@ def imported(db_url: str, path, capsys) -> str:
 
 def layout(storage: Storage) -> tuple[list, list, list]:
     with storage.engine.connect() as conn:
-        shop = repository.store(conn, "shop")
+        shop = repository.get_store(conn, "shop")
     return (
-        [z["name"] for z in shop["zones"]],
-        [ln["name"] for ln in shop["lines"]],
-        [c["name"] for c in shop["cameras"]],
+        [z.name for z in shop.zones],
+        [ln.name for ln in shop.lines],
+        [c.name for c in shop.cameras],
     )
 
 
@@ -93,16 +93,19 @@ def test_reimport_retires_what_the_yaml_dropped_and_keeps_its_history(db_url, tm
     )
     assert layout(storage) == (["a"], ["door"], ["cam1"])
     with storage.engine.connect() as conn:
-        (zone_a,) = repository.store(conn, "shop")["zones"]
-        assert (zone_a["capacity"], set(zone_a)) == (12, {"name", "polygon_m", "area_m2", "capacity"})
-        week = repository.trends(conn, "shop", 2026, 10)  # last week's layout planner still sees zone b
-        assert [(z["zone"], z["entries"]) for z in week["zones"]] == [("a", 5), ("b", 5)]
-        assert week["footfall"] == 8  # both lines' counts, the retired one too
+        (zone_a,) = repository.get_store(conn, "shop").zones
+        assert (zone_a.capacity, set(zone_a.model_dump())) == (
+            12,
+            {"name", "polygon_m", "area_m2", "capacity"},
+        )
+        week = repository.week_trends(conn, "shop", 2026, 10)  # last week's layout planner still sees zone b
+        assert [(z.zone, z.entries) for z in week.zones] == [("a", 5), ("b", 5)]
+        assert week.footfall == 8  # both lines' counts, the retired one too
         past = repository.camera_health(conn, "shop", date(2026, 3, 2), date(2026, 3, 8))
-        assert [c["camera"] for c in past["cameras"]] == ["cam1", "cam2"]
+        assert [c.camera for c in past.cameras] == ["cam1", "cam2"]
         later = repository.camera_health(conn, "shop", date(2026, 3, 9), date(2026, 3, 15))
-        assert [c["camera"] for c in later["cameras"]] == ["cam1"]
-        assert [z["zone"] for z in repository.live(conn, "shop")["zones"]] == ["a"]
+        assert [c.camera for c in later.cameras] == ["cam1"]
+        assert [z.zone for z in repository.live_zones(conn, "shop").zones] == ["a"]
     assert dashboard_main(["stores", "--db", db_url, "list"]) == 0
     assert "\t1 zones\t1 lines\t1 cameras" in capsys.readouterr().out
 
@@ -115,8 +118,8 @@ def test_reimport_retires_what_the_yaml_dropped_and_keeps_its_history(db_url, tm
     assert imported(db_url, before, capsys).endswith("; added zones b; added lines back; added cameras cam2")
     assert layout(storage) == (["a", "b"], ["back", "door"], ["cam1", "cam2"])
     with storage.engine.connect() as conn:
-        cam2 = next(c for c in repository.store(conn, "shop")["cameras"] if c["name"] == "cam2")
-    assert (cam2["status"], cam2["last_seen"]) == ("online", datetime(2026, 3, 2, 10, 2))
+        cam2 = next(c for c in repository.get_store(conn, "shop").cameras if c.name == "cam2")
+    assert (cam2.status, cam2.last_seen) == ("online", datetime(2026, 3, 2, 10, 2))
 
 
 def test_sections_left_out_leave_the_layout_alone(db_url, tmp_path, capsys):
@@ -126,7 +129,7 @@ def test_sections_left_out_leave_the_layout_alone(db_url, tmp_path, capsys):
     storage = Storage(db_url)
     assert layout(storage) == (["a"], ["door"], ["cam1"])
     with storage.engine.connect() as conn:
-        assert repository.store(conn, "shop")["region"] == "north"
+        assert repository.get_store(conn, "shop").region == "north"
 
 
 def test_upgrade_to_0004_keeps_registered_names_current(tmp_path):

@@ -21,6 +21,7 @@ from dashboard.app import create_app
 from dashboard.charts import FloorGeometry
 from dashboard.live import LiveHub, Memo
 from dashboard.live_view import live_state
+from dashboard.read_models import Camera
 from dashboard.settings import Settings
 from footfall_core.contract import LiveMessage, LiveZone, StatusMessage, live_topic, status_topic
 from footfall_core.store import Mqtt
@@ -29,12 +30,7 @@ from tests.browser_support import Server
 from tests.live_stream import LiveStream
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-GEOMETRY = FloorGeometry.from_store(
-    {
-        "floor_plan": {"origin_m": [0, 0], "width_m": 20, "height_m": 12, "image": None},
-        "zones": [{"name": z, "polygon_m": p, "capacity": c} for z, (p, c) in pages_data.ZONES.items()],
-    }
-)
+GEOMETRY = FloorGeometry.from_store(pages_data.PLAN)
 
 
 def live(store: str, people: int, at: datetime = NOW) -> LiveMessage:
@@ -118,7 +114,7 @@ def test_live_state_builds_the_figure_once_per_snapshot_and_plan(builds):
     hub = LiveHub()
     hub.handle(live_topic("north"), live("north", 4).to_json())
     hub.handle(live_topic("south"), live("south", 2).to_json())
-    registry = [{"name": "cam1", "status": "online", "last_seen": None}]
+    registry = [Camera(name="cam1", status="online", status_at=None, last_seen=None)]
     states = [
         live_state(GEOMETRY, hub.snapshot("north"), registry, NOW + timedelta(seconds=s)) for s in range(3)
     ]

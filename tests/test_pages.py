@@ -18,6 +18,7 @@ from dashboard.app import create_app
 from dashboard.charts import FloorGeometry
 from dashboard.live import CameraState, StoreSnapshot
 from dashboard.live_view import STALE_AFTER_S, ago, live_state
+from dashboard.read_models import Camera
 from dashboard.settings import Settings
 from footfall_core.contract import LiveMessage, LiveZone
 from tests import pages_data
@@ -227,12 +228,7 @@ def test_static_files_and_plotly_come_from_the_server(hq):
 
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-GEOMETRY = FloorGeometry.from_store(
-    dict(
-        floor_plan=dict(origin_m=[0, 0], width_m=20, height_m=12, image=None),
-        zones=[dict(name=z, polygon_m=p, capacity=c) for z, (p, c) in pages_data.ZONES.items()],
-    )
-)
+GEOMETRY = FloorGeometry.from_store(pages_data.PLAN)
 
 
 def test_live_state_marks_crowded_zones_and_stale_cameras():
@@ -261,8 +257,18 @@ def test_live_state_marks_crowded_zones_and_stale_cameras():
         3,
     )
     registry = [
-        dict(name="old", status="unknown", last_seen=(NOW - timedelta(days=2)).replace(tzinfo=None)),
-        dict(name="back", status="online", last_seen=(NOW - timedelta(hours=3)).replace(tzinfo=None)),
+        Camera(
+            name="old",
+            status="unknown",
+            status_at=None,
+            last_seen=(NOW - timedelta(days=2)).replace(tzinfo=None),
+        ),
+        Camera(
+            name="back",
+            status="online",
+            status_at=None,
+            last_seen=(NOW - timedelta(hours=3)).replace(tzinfo=None),
+        ),
     ]
     state = live_state(GEOMETRY, snapshot, registry, NOW)
     zones = {z["zone"]: z for z in state["zones"]}

@@ -50,37 +50,35 @@ def test_every_row_is_simulated_and_days_equal_their_hours(seeded):
 
 def test_the_week_has_a_shops_shape(seeded):
     with seeded.engine.connect() as conn:
-        data = repository.trends(conn, "store-001", 2026, 9)
-    by_hour, by_day = np.array(data["occupancy_by_hour"]), np.array(data["occupancy_by_weekday"])
+        data = repository.week_trends(conn, "store-001", 2026, 9)
+    by_hour, by_day = np.array(data.occupancy_by_hour), np.array(data.occupancy_by_weekday)
     assert by_hour[:8].sum() == 0 and by_hour[22:].sum() == 0  # closed at night (local time)
     assert by_hour[12] > by_hour[10] and by_hour[18] > by_hour[15]  # lunch and evening peaks
     assert by_day[5] > by_day[1]  # Saturday busier than Tuesday
-    assert (
-        data["simulated"] and data["footfall"] > 0 and data["previous_footfall"] > 0 and data["transitions"]
-    )
-    assert all(z["dwell_count"] > 0 for z in data["zones"])
+    assert data.simulated and data.footfall > 0 and data.previous_footfall > 0 and data.transitions
+    assert all(z.dwell_count > 0 for z in data.zones)
 
 
 def test_real_store_config_gives_its_zones_lines_and_plan(seeded):
     config = load_config("examples/pets09.yaml")
     with seeded.engine.connect() as conn:
-        info = repository.store(conn, "pets09")
+        info = repository.get_store(conn, "pets09")
         zone_names = set(
             conn.scalars(sa.select(t.zone_days.c.zone).where(t.zone_days.c.store_id == "pets09"))
         )
         blobs = conn.scalars(sa.select(t.grid_days.c.cells).where(t.grid_days.c.store_id == "pets09")).all()
-        compared = repository.compare(conn, date(2026, 2, 16), date(2026, 3, 1))
+        compared = repository.compare_stores(conn, date(2026, 2, 16), date(2026, 3, 1))
     assert zone_names == {z.name for z in config.zones}
-    assert [ln["name"] for ln in info["lines"]] == [ln.name for ln in config.lines]
-    assert info["timezone"] == config.store.timezone and not info["simulated"]  # a real store...
+    assert [ln.name for ln in info.lines] == [ln.name for ln in config.lines]
+    assert info.timezone == config.store.timezone and not info.simulated  # a real store...
     grid = cells.merge([cells.unpack(b, cells.HEAT) for b in blobs], cells.HEAT)
     cols, rows = (
         config.floor_plan.width_m / config.analysis.cell_m,
         config.floor_plan.height_m / config.analysis.cell_m,
     )
     assert len(grid) > 100 and grid["ix"].max() < cols and grid["iy"].max() < rows
-    assert {s["store"] for s in compared["stores"]} == {"pets09", "store-001", "store-002", "store-003"}
+    assert {s.store for s in compared.stores} == {"pets09", "store-001", "store-002", "store-003"}
     assert all(
-        s["footfall"] > 0 and s["footfall_source"] == "lines" and s["simulated"]  # ...with simulated history
-        for s in compared["stores"]
+        s.footfall > 0 and s.footfall_source == "lines" and s.simulated  # ...with simulated history
+        for s in compared.stores
     )

@@ -8,11 +8,12 @@ from fastapi import APIRouter
 
 from dashboard import repository
 from dashboard.api.deps import Conn, Format, User, csv_response, date_range, json_response
+from dashboard.read_models import Comparison
 
 router = APIRouter(tags=["compare"])
 
 
-@router.get("/compare")
+@router.get("/compare", response_model=Comparison)
 def compare(
     user: User,
     conn: Conn,
@@ -25,9 +26,7 @@ def compare(
     """Per store: footfall (total and per local day), mean occupancy, occupancy per m², peak local
     hour, mean dwell, rank. Managers see only their stores."""
     first, last = date_range(start, end)
-    data = repository.compare(conn, first, last, user.visible(), region, tag)
+    data = repository.compare_stores(conn, first, last, user.visible(), region, tag)
     return (
-        csv_response(data["stores"], f"compare-{first}-{last}.csv")
-        if format == "csv"
-        else json_response(data)
+        csv_response(data.stores, f"compare-{first}-{last}.csv") if format == "csv" else json_response(data)
     )

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from dashboard.api.deps import Format, HqUser, csv_response, json_response
+from dashboard.read_models import DeadLetter
 
 router = APIRouter(tags=["dead letters"])
 
 
-@router.get("/dead-letters")
+@router.get("/dead-letters", response_model=list[DeadLetter])
 def dead_letters(
     request: Request,
     user: HqUser,
@@ -20,7 +21,7 @@ def dead_letters(
 ):
     """Payloads are shown as text (undecodable bytes replaced), cut at 2,000 characters."""
     rows = [
-        dict(row, payload=row["payload"].decode("utf-8", "replace")[:2000])
+        DeadLetter(**dict(row, payload=row["payload"].decode("utf-8", "replace")[:2000]))
         for row in request.app.state.storage.dead_letters(limit)
     ]
     return csv_response(rows, "dead-letters.csv") if format == "csv" else json_response(rows)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, TypeAdapter
 
 from dashboard import auth
 
@@ -65,27 +66,29 @@ Format = Annotated[Literal["json", "csv"], Query(description="json (default) or 
 
 
 def _cell(value) -> str:
-    if isinstance(value, (list, dict)):
+    if isinstance(value, (list, tuple, dict)):
         return json.dumps(value, default=str)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     return "" if value is None else str(value)
 
 
-def _plain(value):
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    raise TypeError(f"cannot put {type(value).__name__} in JSON")
+def json_response(data: BaseModel | list[BaseModel]) -> Response:
+    """A read model (or a list of them) as JSON, serialised by pydantic in one pass: the route
+    declares the model as its `response_model` for the OpenAPI document, and FastAPI's
+    per-value validation and encoding (hundreds of milliseconds for the comparison of 1,000
+    stores) is skipped."""
+    if isinstance(data, list):
+        body = TypeAdapter(list[type(data[0])] if data else list[BaseModel]).dump_json(data)
+    else:
+        body = data.model_dump_json()
+    return Response(body, media_type="application/json")
 
 
-def json_response(data) -> Response:
-    """Plain JSON (dates as ISO text) without FastAPI's per-value encoder: the comparison of
-    1,000 stores serialises in milliseconds instead of hundreds of them."""
-    return Response(json.dumps(data, default=_plain, separators=(",", ":")), media_type="application/json")
-
-
-def csv_response(rows: list[dict], filename: str) -> Response:
-    """Rows (dicts with the same keys) as a CSV download; lists and dicts become JSON text."""
+def csv_response(rows: Sequence[Mapping[str, Any] | BaseModel], filename: str) -> Response:
+    """Rows (dicts or read models with the same keys) as a CSV download; lists and dicts become
+    JSON text."""
+    rows = [row.model_dump() if isinstance(row, BaseModel) else row for row in rows]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     if rows:

@@ -19,5 +19,5 @@ def export(dataset: str, user: User, conn: Conn, start: date, end: date, store: 
     if store is not None and not user.can_see(store):
         raise HTTPException(403, f"user {user.name!r} may not see store {store!r}")
     first, last = date_range(start, end)
-    rows = repository.export(conn, dataset, {store} if store else user.visible(), first, last)
+    rows = repository.export_rows(conn, dataset, {store} if store else user.visible(), first, last)
     return csv_response(rows, f"{dataset}-{first}-{last}.csv")

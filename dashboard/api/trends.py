@@ -2,44 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel
 
 from dashboard import repository, tables
 from dashboard.api.deps import Conn, Format, StoreId, csv_response, json_response
+from dashboard.read_models import Trends
 
 router = APIRouter(tags=["trends"])
 Table = Literal["hours", "zones", "transitions", "heat", "heat_difference", "directions"]
 
 
-def _table(data: dict, table: Table) -> list[dict]:
+def _table(data: Trends, table: Table) -> Sequence[dict[str, Any] | BaseModel]:
     """One table of the trends as CSV rows."""
     if table == "hours":
         return [
             dict(weekday=d, hour=h, mean_occupancy=v)
-            for d, row in enumerate(data["occupancy_hour_weekday"])
+            for d, row in enumerate(data.occupancy_hour_weekday)
             for h, v in enumerate(row)
         ]
     if table == "zones":
         return [
-            {k: v for k, v in z.items() if k != "histogram"}
-            | {f"dwell_{lo}s": n for lo, n in zip(tables.DWELL_BINS_S, z["histogram"])}
-            for z in data["zones"]
+            z.model_dump(exclude={"histogram"})
+            | {f"dwell_{lo}s": n for lo, n in zip(tables.DWELL_BINS_S, z.histogram)}
+            for z in data.zones
         ]
     if table == "transitions":
-        return data["transitions"]
+        return data.transitions
     if table == "directions":
         return [
             dict(ix=ix, iy=iy, **{f"bin{k}": n for k, n in enumerate(counts)})
-            for ix, iy, counts in data["directions"]
+            for ix, iy, counts in data.directions
         ]
-    return [dict(ix=ix, iy=iy, value=v) for ix, iy, v in data[table]]
+    cells = data.heat if table == "heat" else data.heat_difference
+    return [dict(ix=ix, iy=iy, value=v) for ix, iy, v in cells]
 
 
-@router.get("/stores/{store_id}/trends")
+@router.get("/stores/{store_id}/trends", response_model=Trends)
 def trends(
     store_id: StoreId,
     conn: Conn,
@@ -54,8 +58,8 @@ def trends(
     if (year is None) != (week is None):
         raise HTTPException(422, "give both year and week, or neither")
     if year is None:  # this week, in the store's own time zone
-        year, week, _ = datetime.now(ZoneInfo(repository.store(conn, store_id)["timezone"])).isocalendar()
-    data = repository.trends(conn, store_id, year, week)
+        year, week, _ = datetime.now(ZoneInfo(repository.get_store(conn, store_id).timezone)).isocalendar()
+    data = repository.week_trends(conn, store_id, year, week)
     if format == "csv":
         return csv_response(_table(data, table), f"{store_id}-{year}-W{week:02d}-{table}.csv")
     return json_response(data)

@@ -1,0 +1,223 @@
+"""What the dashboard reads back: one pydantic model per answer of `dashboard.repository`.
+
+The JSON API declares them as its response models (so the OpenAPI document at /docs describes
+every response) and the pages read the same objects by attribute. Times are naive UTC unless a
+name says local; `local_date`s and weeks are the store's own. Units are in the names.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ReadModel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# ---- the registry ---------------------------------------------------------------------------
+
+
+class Zone(ReadModel):
+    name: str
+    polygon_m: list[list[float]] | None = Field(description="[[x, y], ...] floor metres; null when learned")
+    area_m2: float | None
+    capacity: int | None
+
+
+class Line(ReadModel):
+    name: str
+    start_m: list[float] | None
+    end_m: list[float] | None
+
+
+class Camera(ReadModel):
+    name: str
+    status: str = Field(description="online, offline or unknown, from the camera's status messages")
+    status_at: datetime | None
+    last_seen: datetime | None = Field(description="End of the latest aggregate bucket received (UTC)")
+
+
+class FloorPlan(ReadModel):
+    origin_m: list[float] = Field(description="[x, y] floor metres of the plan's top-left corner")
+    width_m: float | None
+    height_m: float | None
+    image: str | None
+
+
+class Store(ReadModel):
+    """A store with its current zones, lines and cameras (retired ones left out)."""
+
+    id: str
+    name: str
+    region: str
+    tags: list[str]
+    timezone: str
+    area_m2: float | None = Field(description="Sales floor area; width × height when not given")
+    auto_registered: bool
+    simulated: bool
+    floor_plan: FloorPlan
+    zones: list[Zone]
+    lines: list[Line]
+    cameras: list[Camera]
+
+
+# ---- live -----------------------------------------------------------------------------------
+
+
+class ZoneMinute(ReadModel):
+    zone: str
+    bucket_start: datetime
+    mean_occupancy: float
+    max_occupancy: int
+    entries: int
+    capacity: int | None
+
+
+class LiveZones(ReadModel):
+    """The newest stored minute of each current zone (summed over cameras) and the cameras."""
+
+    store: str
+    cameras: list[Camera]
+    zones: list[ZoneMinute]
+
+
+# ---- heat and camera health -----------------------------------------------------------------
+
+Cell = tuple[int, int, float]  # ix, iy, value
+
+
+class Heat(ReadModel):
+    store: str
+    first: date
+    last: date
+    cell_m: float
+    unit: str
+    cells: list[Cell]
+
+
+class Health(ReadModel):
+    """Summed health reports: `uptime` is covered over received seconds (null when none was
+    received), `dropped_share` frames dropped over frames read, the detector's mean latency
+    weighted by frames analysed. Null throughout for a camera that reported nothing."""
+
+    uptime: float | None = None
+    heard_s: float | None = None
+    buckets: int | None = None
+    degraded_buckets: int | None = None
+    frames_read: int | None = None
+    frames_analysed: int | None = None
+    dropped_share: float | None = None
+    detector_ms_mean: float | None = None
+    detector_ms_max: float | None = None
+    reconnects: int | None = None
+
+
+class CameraHealthDay(Health):
+    camera: str
+    local_date: date
+
+
+class CameraHealthRange(Health):
+    camera: str
+    status: str
+    status_at: datetime | None
+    last_seen: datetime | None
+
+
+class CameraHealth(ReadModel):
+    store: str
+    first: date
+    last: date
+    cameras: list[CameraHealthRange]
+    days: list[CameraHealthDay]
+
+
+# ---- trends ---------------------------------------------------------------------------------
+
+
+class ZoneWeek(ReadModel):
+    zone: str
+    mean_occupancy: float
+    max_occupancy: int
+    dwell_count: int
+    mean_dwell_s: float | None
+    entries: int
+    histogram: list[int] = Field(description="Completed stays per dwell_bins_s bin")
+
+
+class TransitionCount(ReadModel):
+    from_zone: str
+    to_zone: str
+    count: int
+
+
+class Trends(ReadModel):
+    """One store over one ISO week of its local time, against the week before. Occupancy is
+    mean people present; heat cells are mean people per cell; changes are relative (0.1 =
+    +10 %), null when the week before has nothing to compare with."""
+
+    store: str
+    simulated: bool
+    iso_year: int
+    iso_week: int
+    first: date
+    last: date
+    occupancy_by_hour: list[float]
+    occupancy_by_weekday: list[float]
+    occupancy_hour_weekday: list[list[float]]
+    zones: list[ZoneWeek]
+    dwell_bins_s: list[int]
+    transitions: list[TransitionCount]
+    flow_cell_m: float | None
+    direction_histogram: list[int]
+    directions: list[tuple[int, int, list[int]]] = Field(description="[ix, iy, [count per direction bin]]")
+    cell_m: float
+    heat: list[Cell]
+    heat_difference: list[Cell]
+    footfall: int
+    previous_footfall: int
+    footfall_change: float | None
+    mean_dwell_s: float | None
+    previous_mean_dwell_s: float | None
+    mean_dwell_change: float | None
+
+
+# ---- compare --------------------------------------------------------------------------------
+
+
+class StoreRanking(ReadModel):
+    store: str
+    name: str
+    region: str
+    tags: list[str]
+    area_m2: float | None
+    footfall: int
+    footfall_by_day: list[int]
+    mean_occupancy: float | None
+    occupancy_per_m2: float | None
+    peak_hour: int | None = Field(description="Local hour of the highest mean occupancy")
+    mean_dwell_s: float | None
+    uptime: float | None
+    footfall_source: str = Field(description="lines, or zone entries for a store without lines")
+    simulated: bool
+    rank: int
+
+
+class Comparison(ReadModel):
+    first: date
+    last: date
+    days: list[date]
+    stores: list[StoreRanking] = Field(description="Ranked by footfall")
+
+
+# ---- dead letters ---------------------------------------------------------------------------
+
+
+class DeadLetter(ReadModel):
+    id: int
+    received_at: datetime
+    topic: str
+    payload: str = Field(description="As text, undecodable bytes replaced, cut at 2,000 characters")
+    reason: str

@@ -1,0 +1,71 @@
+"""Every store a user may see over a date range, ranked by footfall."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from dashboard import tables as t
+from dashboard.read_models import Comparison, StoreRanking
+from dashboard.repository.common import area, days, dwell, footfall_by_day, occupancy, simulated, store_rows
+
+
+def compare_stores(
+    conn: sa.Connection,
+    first: date,
+    last: date,
+    store_ids: Collection[str] | None = None,
+    region: str | None = None,
+    tag: str | None = None,
+) -> Comparison:
+    """Every store (allowed, matching region/tag) over local dates [first, last], ranked by footfall."""
+    chosen = store_rows(conn, store_ids, region, tag)
+    with_lines = set(conn.scalars(sa.select(t.lines.c.store_id).distinct()))
+    # Always by store id: the (store_id, local_date) indexes then serve the date range too.
+    ids = [s["id"] for s in chosen]
+    footfall = footfall_by_day(conn, ids, first, last)
+    mean_people = occupancy(conn, t.grid_days, days(t.grid_days, ids, first, last), ["store_id"])
+    hourly = occupancy(conn, t.grid_hours, days(t.grid_hours, ids, first, last), ["store_id", "local_hour"])
+    peak: dict[str, tuple[int, float]] = {}
+    for (store_id, hour), people in hourly.items():
+        if people > peak.get(store_id, (-1, -1.0))[1]:
+            peak[store_id] = (hour, people)
+    stays = dwell(conn, ids, first, last, ["store_id"])
+    fake = simulated(conn, ids, first, last)
+    h = t.health_days.c
+    uptime = dict(
+        conn.execute(  # its cameras' analysed share of the time they reported on
+            sa.select(h.store_id, sa.func.sum(h.covered_s) / sa.func.nullif(sa.func.sum(h.span_s), 0))
+            .where(days(t.health_days, ids, first, last))
+            .group_by(h.store_id)
+        ).all()
+    )
+    all_days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    rows = []
+    for s in chosen:
+        people = mean_people.get((s["id"],))
+        daily = [footfall.get((s["id"], d), 0) for d in all_days]
+        store_area = area(s)
+        rows.append(
+            dict(
+                store=s["id"],
+                name=s["name"] or s["id"],
+                region=s["region"],
+                tags=list(s["tags"] or []),
+                area_m2=store_area,
+                footfall=sum(daily),
+                footfall_by_day=daily,
+                mean_occupancy=people,
+                occupancy_per_m2=people / store_area if people is not None and store_area else None,
+                peak_hour=peak[s["id"]][0] if s["id"] in peak else None,
+                mean_dwell_s=stays.get((s["id"],), {}).get("mean_dwell_s"),
+                uptime=None if uptime.get(s["id"]) is None else float(uptime[s["id"]]),
+                footfall_source="lines" if s["id"] in with_lines else "zone entries",
+                simulated=s["id"] in fake,
+            )
+        )
+    rows.sort(key=lambda r: (-r["footfall"], r["store"]))
+    ranked = [StoreRanking(**row, rank=rank) for rank, row in enumerate(rows, 1)]
+    return Comparison(first=first, last=last, days=all_days, stores=ranked)
