@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,10 +48,14 @@ BROKER_CONFIG = "max_inflight_messages 1000\n"  # as in systemd/mosquitto/footfa
 
 
 def _messages(stores: int, count: int) -> list[tuple[str, str, bytes]]:
-    """(id, topic, payload) round-robin over stores, each store walking through its own buckets."""
+    """(id, topic, payload) round-robin over stores, each store walking through its own buckets,
+    the last of which ends an hour ago (inside the centre's clock window)."""
     per_store = -(-count // stores)
     buckets = -(-per_store // 5)
-    streams = [make_aggregates(f"store-{s:04d}", ["cam1"], buckets, seed=s) for s in range(stores)]
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1, minutes=buckets)
+    streams = [
+        make_aggregates(f"store-{s:04d}", ["cam1"], buckets, seed=s, start=start) for s in range(stores)
+    ]
     out = []
     for i in range(per_store):
         for stream in streams:

@@ -39,7 +39,7 @@ def measure(label: str, url: str, batches: list[list]) -> None:
     storage.migrate()
     storage.write_aggregates(batches[0])  # warm-up: connection, registration of the stores
     started = time.perf_counter()
-    written = sum(storage.write_aggregates(batch) for batch in batches[1:])
+    written = sum(len(storage.write_aggregates(batch).stored) for batch in batches[1:])
     elapsed_s = time.perf_counter() - started
     storage.engine.dispose()
     print(

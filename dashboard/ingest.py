@@ -8,8 +8,10 @@ Why it cannot lose or double anything (docs/mqtt.md):
   acknowledged (paho manual_ack) only after the transaction holding its row has committed; a
   worker that dies before that gets the message again from the broker when it comes back;
 - storage is idempotent on the aggregate id, so a redelivery changes nothing;
-- a payload that breaks the contract (or the database's rules) goes to the dead-letter table with
-  the reason, and is acknowledged: one bad message never blocks the others;
+- every payload ends stored or dead-lettered (dashboard/intake.py): one that breaks the
+  contract, lies outside the centre's clock window, is refused by storage (off the plan, a
+  conflict, past the registry cap) or by the database for its data goes to the dead-letter table
+  with its reason, and is acknowledged: one bad message never blocks the others;
 - after the commit, and before the broker's acknowledgement, each store's device is told which
   of its aggregates are settled (dashboard/confirm.py): only then does it delete them from its
   outbox, so a message the broker drops after its PUBACK is sent again.
@@ -31,19 +33,21 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import paho.mqtt.client as paho
 from prometheus_client import Counter, Histogram, start_http_server
 
-from dashboard import faults
+from dashboard import faults, intake
+from dashboard.admission import DEFAULT_NAMES_CAP
 from dashboard.confirm import confirmations
 from footfall_core.contract import (
     TOPIC_ROOT,
     ContractError,
     DeviceStatus,
     StatusMessage,
-    parse_aggregate,
     parse_message,
 )
 from footfall_core.mqtt_link import BrokerAddress, connect_async, new_client, read_password
@@ -61,6 +65,9 @@ CONFIRM_INFLIGHT = 1000  # confirmations in flight to the broker: one per store 
 MESSAGES = Counter(
     "footfall_ingest_messages", "Messages handled by ingest, by outcome", ["outcome"]
 )  # stored, duplicate, dead_letter, status
+DEAD_LETTERS = Counter(
+    "footfall_ingest_dead_letters", "Messages dead-lettered by ingest, by reason code", ["reason"]
+)  # contract, clock, plan, conflict, registry, horizon, database (docs/storage.md)
 BATCH_SECONDS = Histogram(
     "footfall_ingest_batch_seconds", "Time to validate, store and acknowledge one batch"
 )
@@ -75,8 +82,9 @@ class _Received:
 
 
 class Ingest:
-    """One ingest worker. `storage` offers write_aggregates, dead_letter and camera_status
-    (dashboard.storage.Storage). Call `run(stop)`; it returns when `stop` is set."""
+    """One ingest worker. `storage` offers write_aggregates, add_dead_letters and camera_status
+    (dashboard.storage.Storage); `clock` is the centre's clock (aware UTC), against which
+    bucket times are checked. Call `run(stop)`; it returns when `stop` is set."""
 
     def __init__(
         self,
@@ -86,8 +94,10 @@ class Ingest:
         client_id: str | None = None,
         batch_max: int = 500,
         batch_wait_s: float = 0.05,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         self.storage = storage
+        self.clock = clock
         self.group = group
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
@@ -164,16 +174,17 @@ class Ingest:
     def _handle(self, batch: list[_Received], stop: threading.Event) -> None:
         """Validate, store and only then acknowledge; retries while the database is down."""
         started = time.monotonic()
+        now = self.clock()
         valid, received, bad, statuses = [], [], [], []
         for item in batch:
             if item.topic.endswith("/status"):
                 statuses.append(item)
                 continue
             try:
-                valid.append(parse_aggregate(item.payload, item.topic))
+                valid.append(intake.read(item.payload, item.topic, now))
                 received.append(item)
             except ContractError as exc:
-                bad.append((item, str(exc)))
+                bad.append((item, exc.code, str(exc)))
         delay_s = 0.5
         while True:
             try:
@@ -201,51 +212,35 @@ class Ingest:
         self,
         valid: list,
         received: list[_Received],
-        bad: list[tuple[_Received, str]],
+        bad: list[tuple[_Received, str, str]],
         statuses: list[_Received],
     ) -> None:
-        invalid = len(bad)
-        try:
-            new = self.storage.write_aggregates(valid) if valid else 0
-        except Exception as exc:
-            if not _is_data_error(exc):
-                raise
-            new = self._store_one_by_one(valid, received, bad)
-        self.stored += new
-        MESSAGES.labels("stored").inc(new)
-        MESSAGES.labels("duplicate").inc(len(valid) - new - (len(bad) - invalid))
-        while bad:  # popped once written, so that a retry of this batch does not dead-letter them twice
-            item, reason = bad[0]
-            log.warning("dead letter from %s: %s", item.topic, reason)
-            self.storage.dead_letter(item.topic, item.payload, reason)
-            MESSAGES.labels("dead_letter").inc()
-            bad.pop(0)
-        for item in statuses:
-            self._status(item)
+        """One attempt at the batch: aggregates, statuses, then every dead letter in one
+        transaction; raises (to be retried whole) only when the database is unreachable."""
+        written = intake.write(self.storage, valid)
+        letters = bad + [(received[i], "database", reason) for i, reason in written.refused]
+        letters += [letter for item in statuses if (letter := self._status(item))]
+        if letters:
+            self.storage.add_dead_letters(
+                [(item.topic, item.payload, code, why) for item, code, why in letters]
+            )
+            first, code, why = letters[0]
+            log.warning("%d dead letter(s), the first from %s: %s: %s", len(letters), first.topic, code, why)
+        self.stored += written.stored
+        MESSAGES.labels("stored").inc(written.stored)
+        MESSAGES.labels("duplicate").inc(written.duplicates)
+        MESSAGES.labels("dead_letter").inc(len(letters) + len(written.refusals))
+        for code in [code for _, code, _ in letters] + [r.code for r in written.refusals]:
+            DEAD_LETTERS.labels(code).inc()
 
-    def _store_one_by_one(
-        self, valid: list, received: list[_Received], bad: list[tuple[_Received, str]]
-    ) -> int:
-        """A batch the database refused: find the culprits, store the rest."""
-        new = 0
-        for message, item in zip(valid, received):
-            try:
-                new += self.storage.write_aggregates([message])
-            except Exception as exc:
-                if not _is_data_error(exc):
-                    raise
-                bad.append((item, f"database refused it: {exc.__class__.__name__}: {exc}"[:500]))
-        return new
-
-    def _status(self, item: _Received) -> None:
-        """A device's status covers each of its cameras; a camera's own status, itself."""
+    def _status(self, item: _Received) -> tuple[_Received, str, str] | None:
+        """Record a status: a device's covers each of its cameras, a camera's itself. Returns its
+        dead letter (item, code, reason) when refused."""
         device = item.topic.count("/") == 3
         try:
             status = parse_message(DeviceStatus if device else StatusMessage, item.payload)
         except ContractError as exc:
-            self.storage.dead_letter(item.topic, item.payload, str(exc))
-            MESSAGES.labels("dead_letter").inc()
-            return
+            return item, exc.code, str(exc)
         cameras = status.cameras if device else [status.camera]
         expected = (
             f"{TOPIC_ROOT}/{status.store}/status"
@@ -253,12 +248,16 @@ class Ingest:
             else f"{TOPIC_ROOT}/{status.store}/{status.camera}/status"
         )
         if item.topic != expected:
-            self.storage.dead_letter(item.topic, item.payload, "status topic does not match its payload")
-            MESSAGES.labels("dead_letter").inc()
-            return
-        for camera in cameras:
-            self.storage.camera_status(status.store, camera, status.status, status.sent_at)
+            return item, "contract", "status topic does not match its payload"
+        refusals = [
+            refusal
+            for camera in cameras
+            if (refusal := self.storage.camera_status(status.store, camera, status.status, status.sent_at))
+        ]
+        if refusals:
+            return item, refusals[0].code, refusals[0].reason
         MESSAGES.labels("status").inc()
+        return None
 
 
 def default_client_id(group: str, password: str | None) -> str:
@@ -280,17 +279,6 @@ def broker_password(settings: Mqtt) -> str | None:
     if address.password is None and settings.password_file:
         return read_password(settings.password_file)
     return address.password
-
-
-def _is_data_error(exc: Exception) -> bool:
-    """The database refused the data itself (not the connection): retrying cannot help."""
-    import sqlalchemy.exc as sa_exc
-
-    return isinstance(exc, (sa_exc.IntegrityError, sa_exc.DataError)) or (
-        isinstance(exc, sa_exc.StatementError)
-        and not isinstance(exc, sa_exc.OperationalError)
-        and not isinstance(exc, sa_exc.InterfaceError)
-    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -321,6 +309,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch", type=int, default=500, help="most messages per database transaction (default 500)"
     )
+    parser.add_argument(
+        "--names-cap",
+        type=int,
+        default=DEFAULT_NAMES_CAP,
+        help="most cameras, zones and lines (each) that messages may register in one store; beyond "
+        f"it they are dead-lettered (default {DEFAULT_NAMES_CAP})",
+    )
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
 
 
@@ -328,7 +323,7 @@ def main(args: argparse.Namespace) -> int:
     from dashboard.storage import Storage
     from footfall_core.store import Tls
 
-    storage = Storage(args.db)
+    storage = Storage(args.db, names_cap=args.names_cap)
     storage.migrate()
     settings = Mqtt(
         url=args.mqtt,

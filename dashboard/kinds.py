@@ -47,12 +47,31 @@ class Names:
     lines: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True)
+class Extent:
+    """How far across the floor a message's cells reach: their size (m) and the largest cell
+    index along x and y (cells counted from the plan's origin_m)."""
+
+    cell_m: float
+    max_ix: int
+    max_iy: int
+
+
+def _extent(cell_m: float, cells: list) -> Extent | None:
+    if not cells:
+        return None
+    return Extent(cell_m, max(c[0] for c in cells), max(c[1] for c in cells))
+
+
 class Writer(Generic[M]):
     """Rows of one aggregate kind; subclasses fill in `rows` and, when they mention zones or
-    lines, `names`."""
+    lines, `names`; when they hold floor cells, `extent`."""
 
     def names(self, m: M) -> Names:
         return Names()
+
+    def extent(self, m: M) -> Extent | None:
+        return None
 
     def rows(self, m: M, bucket: Bucket, raw: Rows, rollups: Rows) -> None:
         raise NotImplementedError
@@ -110,6 +129,9 @@ class FlowsWriter(Writer[FlowsAggregate]):
     def names(self, m: FlowsAggregate) -> Names:
         return Names(zones=frozenset(z for tr in m.transitions for z in (tr.from_zone, tr.to_zone)))
 
+    def extent(self, m: FlowsAggregate) -> Extent | None:
+        return _extent(m.flow_cell_m, m.directions)
+
     def rows(self, m: FlowsAggregate, bucket: Bucket, raw: Rows, rollups: Rows) -> None:
         for tr in m.transitions:
             names = dict(from_zone=tr.from_zone, to_zone=tr.to_zone, count=tr.count)
@@ -126,6 +148,9 @@ class FlowsWriter(Writer[FlowsAggregate]):
 
 
 class GridWriter(Writer[GridAggregate]):
+    def extent(self, m: GridAggregate) -> Extent | None:
+        return _extent(m.cell_m, m.cells)
+
     def rows(self, m: GridAggregate, bucket: Bucket, raw: Rows, rollups: Rows) -> None:
         grid = packed.from_cells(m.cells, packed.HEAT)
         raw.append(t.grid_minutes, dict(bucket.raw, cell_m=m.cell_m, cells=packed.pack(grid)))

@@ -38,6 +38,9 @@ class StoredFigures:
                 )
             )
             dead_total = conn.scalar(sa.select(sa.func.count()).select_from(t.dead_letters))
+            dead_by_code = conn.execute(
+                sa.select(t.dead_letters.c.code, sa.func.count()).group_by(t.dead_letters.c.code)
+            ).all()
             dead_hour = conn.scalar(
                 sa.select(sa.func.count())
                 .select_from(t.dead_letters)
@@ -57,6 +60,14 @@ class StoredFigures:
         yield GaugeMetricFamily(
             "footfall_dead_letters_last_hour", "Dead letters received in the last hour", value=dead_hour
         )
+        by_code = GaugeMetricFamily(
+            "footfall_dead_letters_by_code",
+            'Dead letters kept, by reason code (docs/storage.md, "Refusals and dead letters")',
+            labels=["code"],
+        )
+        for code, count in dead_by_code:
+            by_code.add_metric([code], count)
+        yield by_code
         yield GaugeMetricFamily(
             "footfall_cameras_online", "Cameras whose last status is online", value=online
         )

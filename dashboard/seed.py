@@ -318,7 +318,10 @@ def seed(storage: Storage, stores: list[SeedStore], weeks: int, end: date, rng: 
                     start = datetime.combine(day, time(hour), tz).astimezone(UTC)
                     if start.minute == 0:  # half-hour time zones are not simulated
                         batch.extend(hour_messages(store, start, hour, day.weekday(), week, rng))
-            written += storage.write_aggregates(batch)
+            result = storage.write_aggregates(batch)
+            if result.refused:
+                raise RuntimeError(f"{store.record.store.id}: seeded data refused: {result.refused[0]}")
+            written += len(result.stored)
         log.info("%s: %d weeks seeded", store.record.store.id, weeks)
     return written
 

@@ -1,9 +1,11 @@
 """The dashboard's storage: schema migration, the idempotent write path, retention.
 
 `Storage(url).write_aggregates(messages)` is what `dashboard.ingest` calls: in one transaction it
-records each message id in `ingested` (a redelivered id changes nothing), stores the raw
-per-bucket rows, and adds the message to the hour and day rollups of the store's local time
-zone. Unknown stores, cameras, zones and lines are registered on the fly with defaults.
+records each message id with its content hash in `ingested` (a redelivered id changes nothing),
+stores the raw per-bucket rows, and adds the message to the hour and day rollups of the store's
+local time zone. Unknown stores, cameras, zones and lines are registered on the fly with
+defaults, up to a cap per store. What it refuses (`dashboard.admission`: off the plan, a
+conflict, past the cap or the dedup horizon) is dead-lettered in the same transaction.
 
 On PostgreSQL, concurrent writers (several ingest workers) are serialised per store by an
 advisory lock; SQLite has one writer at a time anyway (others wait up to 30 s).
@@ -14,6 +16,7 @@ advisory lock; SQLite has one writer at a time anyway (others wait up to 30 s).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -25,9 +28,19 @@ from alembic import command
 from alembic.config import Config
 
 from dashboard import tables as t
+from dashboard.admission import (
+    DEFAULT_NAMES_CAP,
+    Outcome,
+    Refusal,
+    StoreRow,
+    Written,
+    admit,
+    rounds,
+    store_rows,
+)
 from dashboard.kinds import accumulate, writer
 from dashboard.rollups import Rows, StoreClock, insert, merged_blobs, upsert
-from footfall_core.contract import Aggregate
+from footfall_core.contract import Aggregate, agg_topic
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -42,6 +55,7 @@ RETENTION = {
     "hours": timedelta(days=400),
     "dead_letters": timedelta(days=30),
 }
+DEAD_LETTER_KEEP_BYTES = 4096
 # One advisory lock per store, in hash order (what is locked), so that writers never wait in a cycle.
 STORE_LOCKS = sa.text(
     "SELECT pg_advisory_xact_lock(h) FROM"
@@ -83,11 +97,13 @@ def create_engine(url: str) -> sa.Engine:
 
 class Storage:
     """The database of one dashboard; `url` is a SQLAlchemy URL (sqlite:///path or
-    postgresql+psycopg://user@host/db)."""
+    postgresql+psycopg://user@host/db). `names_cap`: the most cameras, zones and lines (each)
+    that messages may register in one store."""
 
-    def __init__(self, url: str, engine: sa.Engine | None = None) -> None:
+    def __init__(self, url: str, engine: sa.Engine | None = None, names_cap: int = DEFAULT_NAMES_CAP) -> None:
         self.url = url
         self.engine = engine or create_engine(url)
+        self.names_cap = names_cap
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest alembic revision."""
@@ -99,77 +115,51 @@ class Storage:
 
     # ---- the write path -------------------------------------------------------------------
 
-    def write_aggregates(self, messages: Sequence[Aggregate]) -> int:
-        """Store aggregates in one transaction; returns how many were new (not seen before)."""
+    def write_aggregates(self, messages: Sequence[Aggregate]) -> Written:
+        """Store aggregates in one transaction. Returns what became of each id: stored (new),
+        a duplicate (stored before with the same content) or refused, with its dead letter
+        written in the same transaction (`dashboard.admission` says why a message is refused)."""
         if not messages:
-            return 0
+            return Written()
+        now = now_utc()
+        outcome = Outcome()
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 # Writers of the same store take turns (locks in a fixed order: no deadlock), so
                 # that two ingest workers can neither both claim an id nor both merge a new grid.
                 conn.execute(STORE_LOCKS, {"stores": sorted({m.store for m in messages})})
-            fresh = self._claim_ids(conn, messages)
-            if not fresh:
-                return 0
-            clocks = _register(conn, fresh)
+            stores = store_rows(conn, {m.store for m in messages})
             raw, rollups = Rows(), Rows()
-            for message in fresh:
-                accumulate(message, clocks[message.store], raw, rollups)
+            for round_ in rounds(messages):
+                fresh = admit(conn, round_, stores, self.names_cap, now, outcome)
+                for message, clock in zip(fresh, _register(conn, fresh, stores, now)):
+                    accumulate(message, clock, raw, rollups)
+            if outcome.refused:
+                conn.execute(
+                    sa.insert(t.dead_letters),
+                    [
+                        dead_letter_row(agg_topic(m.store, m.camera), m.to_json(), code, reason, now)
+                        for m, code, reason in outcome.refused
+                    ],
+                )
             for table, rows in raw.items():
                 insert(conn, table, rows)
             for table, rows in rollups.items():
                 upsert(conn, table, rows)
             for table, rows in merged_blobs(conn, rollups.blobs).items():
                 upsert(conn, table, rows, replace=True)
-        return len(fresh)
+        return outcome.written()
 
-    def _claim_ids(self, conn: sa.Connection, messages: Sequence[Aggregate]) -> list[Aggregate]:
-        """The messages whose id is new, with their ids recorded; too old ones are dead-lettered.
+    def dead_letter(self, topic: str, payload: bytes, reason: str, code: str = "contract") -> None:
+        """Keep a message that could not be stored, with why, for 30 days: its first 4 KB, its
+        length and its sha256 (`code` is the reason in one word, docs/storage.md)."""
+        self.add_dead_letters([(topic, payload, code, reason)])
 
-        Claiming is one INSERT … ON CONFLICT DO NOTHING RETURNING id: an id comes back only to
-        the transaction that recorded it first."""
-        unique = list({m.id: m for m in reversed(messages)}.values())[::-1]
-        horizon = conn.scalar(sa.select(t.meta.c.value).where(t.meta.c.key == "dedup_horizon"))
-        horizon_at = datetime.fromisoformat(horizon) if horizon else None
-        old = [m for m in unique if horizon_at and utc_naive(m.bucket_start) < horizon_at]
-        old_ids = {m.id for m in old}
-        received = now_utc()
-        claimed = set(
-            upsert(
-                conn,
-                t.ingested,
-                [
-                    dict(id=m.id, bucket_start=utc_naive(m.bucket_start), received_at=received)
-                    for m in unique
-                    if m.id not in old_ids
-                ],
-                nothing=True,
-                returning=t.ingested.c.id,
-            )
-        )
-        if old:
-            seen = set(conn.scalars(sa.select(t.ingested.c.id).where(t.ingested.c.id.in_(old_ids))))
-            for message in old:
-                if message.id in seen:
-                    continue
-                conn.execute(
-                    sa.insert(t.dead_letters),
-                    dict(
-                        received_at=received,
-                        topic=f"{message.store}/{message.camera}/{message.kind}",
-                        payload=message.to_json(),
-                        reason=f"bucket {message.id} is older than the dedup horizon {horizon} (retention)",
-                    ),
-                )
-        return [m for m in unique if m.id in claimed]
-
-    def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
-        """Keep a message that could not be stored, with why, for 30 days."""
+    def add_dead_letters(self, letters: Sequence[tuple[str, bytes, str, str]]) -> None:
+        """Several dead letters, (topic, payload, code, reason) each, in one transaction."""
+        now = now_utc()
         with self.engine.begin() as conn:
-            conn.execute(
-                sa.insert(t.dead_letters),
-                dict(received_at=now_utc(), topic=topic, payload=bytes(payload), reason=reason),
-            )
+            conn.execute(sa.insert(t.dead_letters), [dead_letter_row(*letter, now) for letter in letters])
 
     def dead_letters(self, limit: int = 1000) -> list[dict]:
         """Newest first: dicts with id, received_at, topic, payload (bytes), reason."""
@@ -177,17 +167,31 @@ class Storage:
             rows = conn.execute(sa.select(t.dead_letters).order_by(t.dead_letters.c.id.desc()).limit(limit))
             return [dict(row._mapping) for row in rows]
 
-    def camera_status(self, store: str, camera: str, status: str, at: datetime | None = None) -> None:
-        """Record a camera's online/offline status (from its retained status message)."""
-        at = utc_naive(at) if at else now_utc()
+    def camera_status(
+        self, store: str, camera: str, status: str, at: datetime | None = None
+    ) -> Refusal | None:
+        """Record a camera's online/offline status (from its retained status message), at `at`
+        but never later than now. An unknown camera is registered unless its store has its cap
+        of cameras: then nothing is recorded and the refusal (code `registry`) is returned."""
+        now = now_utc()
+        at = min(utc_naive(at), now) if at else now
         with self.engine.begin() as conn:
+            cameras = t.cameras.c
+            names = set(conn.scalars(sa.select(cameras.name).where(cameras.store_id == store)))
+            if camera not in names and len(names) >= self.names_cap:
+                return Refusal(
+                    f"{store}/{camera}/status",
+                    "registry",
+                    f"camera {camera} would give store {store!r} more than {self.names_cap} cameras",
+                )
             _ensure_stores(conn, {store})
             _insert_missing(conn, t.cameras, [dict(store_id=store, name=camera)])
             conn.execute(
                 sa.update(t.cameras)
-                .where(t.cameras.c.store_id == store, t.cameras.c.name == camera)
+                .where(cameras.store_id == store, cameras.name == camera)
                 .values(status=status, status_at=at)
             )
+        return None
 
     # ---- retention ------------------------------------------------------------------------
 
@@ -238,12 +242,32 @@ def _ensure_stores(conn: sa.Connection, store_ids: Iterable[str]) -> None:
         )
 
 
-def _register(conn: sa.Connection, messages: list[Aggregate]) -> dict[str, StoreClock]:
-    """Register stores, cameras, zones and lines seen in messages; returns each store's clock."""
-    _ensure_stores(conn, {m.store for m in messages})
+def dead_letter_row(topic: str, payload: bytes, code: str, reason: str, now: datetime) -> dict:
+    """A `dead_letters` row: what arrived cut to DEAD_LETTER_KEEP_BYTES, with its whole length
+    and sha256, so that a 1 MiB payload costs 4 KB and can still be recognised."""
+    payload = bytes(payload)
+    return dict(
+        received_at=now,
+        topic=topic[:300],
+        payload=payload[:DEAD_LETTER_KEEP_BYTES],
+        payload_bytes=len(payload),
+        payload_sha256=hashlib.sha256(payload).hexdigest(),
+        code=code,
+        reason=reason,
+    )
+
+
+def _register(
+    conn: sa.Connection, messages: list[Aggregate], stores: dict[str, StoreRow], now: datetime
+) -> list[StoreClock]:
+    """Register stores, cameras, zones and lines seen in messages; returns each message's store
+    clock. A camera's `last_seen` is the end of its newest bucket, never later than `now`."""
+    missing = {m.store for m in messages} - set(stores)
+    _ensure_stores(conn, missing)
+    stores.update({s: StoreRow("UTC", None, None) for s in missing})
     zone_rows, line_rows, last_seen = {}, {}, {}
     for m in messages:
-        end = utc_naive(m.bucket_start) + timedelta(seconds=m.bucket_s)
+        end = min(now, utc_naive(m.bucket_start) + timedelta(seconds=m.bucket_s))
         last_seen[(m.store, m.camera)] = max(end, last_seen.get((m.store, m.camera), end))
         names = writer(m).names(m)
         zone_rows.update({(m.store, z): dict(store_id=m.store, name=z) for z in names.zones})
@@ -252,10 +276,8 @@ def _register(conn: sa.Connection, messages: list[Aggregate]) -> dict[str, Store
     upsert(conn, t.cameras, [dict(store_id=s, name=c, last_seen=end) for (s, c), end in last_seen.items()])
     _insert_missing(conn, t.zones, list(zone_rows.values()))
     _insert_missing(conn, t.lines, list(line_rows.values()))
-    zones_tz = conn.execute(
-        sa.select(t.stores.c.id, t.stores.c.timezone).where(t.stores.c.id.in_({m.store for m in messages}))
-    )
-    return {store: StoreClock(tz) for store, tz in zones_tz}
+    clocks = {store: StoreClock(stores[store].timezone) for store in {m.store for m in messages}}
+    return [clocks[m.store] for m in messages]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -125,6 +125,11 @@ ingested = sa.Table(
     sa.Column("id", sa.String(240), primary_key=True, doc="Aggregate id store/camera/kind/bucket_start."),
     sa.Column("bucket_start", sa.DateTime, nullable=False, index=True),
     sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column(
+        "content_sha256",
+        sa.LargeBinary,
+        doc="sha256 of the stored content: the same id with other content is a conflict.",
+    ),
 )
 
 meta = sa.Table(
@@ -140,7 +145,10 @@ dead_letters = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("received_at", sa.DateTime, nullable=False, index=True),
     sa.Column("topic", sa.String(300), nullable=False),
-    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False, doc="The first 4 KB of what arrived."),
+    sa.Column("payload_bytes", sa.Integer, nullable=False, server_default="0", doc="Its whole length."),
+    sa.Column("payload_sha256", sa.String(64), nullable=False, server_default="", doc="Of the whole."),
+    sa.Column("code", sa.String(20), nullable=False, server_default="contract", doc="Why, in one word."),
     sa.Column("reason", sa.Text, nullable=False),
 )
 

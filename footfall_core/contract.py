@@ -54,12 +54,13 @@ CLOCK_AHEAD_S = 300.0  # how far a bucket may start ahead of the centre's clock
 class ContractError(ValueError):
     """A payload or topic that breaks the contract; the message says what and where.
 
-    `reason` is one word for counting dead letters: `contract` (not JSON, wrong schema or a
-    number beyond its physical limit) or `clock` (a bucket outside the receiver's time window)."""
+    `code` is the reason in one word, for counting dead letters: `contract` (not JSON, wrong
+    schema or a number beyond its physical limit) or `clock` (a bucket outside the receiver's
+    time window)."""
 
-    def __init__(self, message: str, reason: str = "contract") -> None:
+    def __init__(self, message: str, code: str = "contract") -> None:
         super().__init__(message)
-        self.reason = reason
+        self.code = code
 
 
 def _utc(value: datetime) -> str:
@@ -383,21 +384,21 @@ def _parse_aggregate(payload: bytes | str, topic: str | None) -> Aggregate:
 
 
 def check_clock(message: Aggregate, now: datetime, max_age: timedelta) -> None:
-    """Refuse (reason `clock`) a bucket that starts more than `max_age` before `now` or more than
+    """Refuse (code `clock`) a bucket that starts more than `max_age` before `now` or more than
     CLOCK_AHEAD_S after it: the receiver's window, from its own clock, on what it keeps."""
     ahead_s = (message.bucket_start - now).total_seconds()
     if ahead_s > CLOCK_AHEAD_S:
         raise ContractError(
             f"bucket_start {_utc(message.bucket_start)} is {ahead_s:.0f} s ahead of the receiver's clock "
             f"({_utc(now)}; at most {CLOCK_AHEAD_S:.0f} s)",
-            reason="clock",
+            code="clock",
         )
     if -ahead_s > max_age.total_seconds():
         days = max_age.total_seconds() / 86400
         raise ContractError(
             f"bucket_start {_utc(message.bucket_start)} is more than {days:g} days before the "
             f"receiver's clock ({_utc(now)})",
-            reason="clock",
+            code="clock",
         )
 
 

@@ -105,7 +105,7 @@ def app(db_url):
         registry.save(conn, record("s2", "Europe/Paris", "south", ["mall"], []))
         auth.add_user(conn, "boss", "hq", "boss-password")
         auth.add_user(conn, "ann", "manager", "ann-password", ["s2"])
-    assert app.state.storage.write_aggregates(chain()) == len(chain())
+    assert len(app.state.storage.write_aggregates(chain()).stored) == len(chain())
     return app
 
 
@@ -335,7 +335,7 @@ def test_camera_health_per_day_and_over_the_range(app):
         health(at(MON, 9, 1), 30, 100, 15, 40.0, 90.0, "reconnecting", 1),
         health(at(TUE, 9), 60, 300, 0, 10.0, 15.0),
     ]
-    assert app.state.storage.write_aggregates(batch) == 3
+    assert len(app.state.storage.write_aggregates(batch).stored) == 3
     boss = client(app, "boss")
     data = boss.get("/api/v1/stores/s1/health", params=dict(start="2026-03-02", end="2026-03-03")).json()
     monday, tuesday = data["days"]

@@ -28,12 +28,16 @@ def test_metrics_show_ingest_rate_and_dead_letters(tmp_path):
         )
         for i in range(30)
     ]
-    assert storage.write_aggregates(messages) == 30
+    assert len(storage.write_aggregates(messages).stored) == 30
     storage.dead_letter("footfall/v1/s1/c1/agg", b"{oops", "not JSON")
+    changed = messages[0].model_copy(update={"lines": [LineCount(line="door", in_count=4, out_count=1)]})
+    assert storage.write_aggregates([changed]).refused[0].code == "conflict"
     storage.camera_status("s1", "c1", "online")
     with TestClient(app) as client:
         text = client.get("/metrics").text
     assert metric(text, "footfall_ingest_rate") == 30 / 60
-    assert metric(text, "footfall_dead_letters") == 1
-    assert metric(text, "footfall_dead_letters_last_hour") == 1
+    assert metric(text, "footfall_dead_letters") == 2
+    assert metric(text, "footfall_dead_letters_last_hour") == 2
+    assert metric(text, 'footfall_dead_letters_by_code{code="conflict"}') == 1
+    assert metric(text, 'footfall_dead_letters_by_code{code="contract"}') == 1
     assert metric(text, "footfall_cameras_online") == 1

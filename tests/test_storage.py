@@ -87,7 +87,7 @@ def test_migrate_from_empty_creates_every_table_and_is_repeatable(db_url):
     names = set(sa.inspect(storage.engine).get_table_names())
     assert set(t.metadata.tables) <= names
     with storage.engine.connect() as conn:
-        assert conn.scalar(sa.text("select version_num from alembic_version")) == "0004"
+        assert conn.scalar(sa.text("select version_num from alembic_version")) == "0005"
         if conn.dialect.name == "postgresql":  # rollup grids are kept out of line, uncompressed
             storage_of = dict(
                 conn.execute(
@@ -118,9 +118,9 @@ def test_migrations_build_exactly_the_tables_the_code_declares(storage):
 
 def test_same_message_twice_is_stored_once(storage):
     batch = [zones_msg(0, 120, 3, 4, [12, 45]), grid_msg(0, [(1, 2, 3.0)])]
-    assert storage.write_aggregates(batch) == 2
-    assert storage.write_aggregates(batch) == 0
-    assert storage.write_aggregates(batch + batch[:1]) == 0
+    assert len(storage.write_aggregates(batch).stored) == 2
+    assert len(storage.write_aggregates(batch).stored) == 0
+    assert len(storage.write_aggregates(batch + batch[:1]).stored) == 0
     assert len(rows(storage, t.zone_minutes)) == 1
     (hour,) = rows(storage, t.zone_hours)
     assert (hour["person_seconds"], hour["entries"], hour["dwell_count"]) == (120, 4, 2)
@@ -235,18 +235,10 @@ def test_lines_flows_and_health_are_kept(storage):
         source_status="ok",
     )
     second = lines.model_copy(update={"bucket_start": T0 + timedelta(minutes=1)})
-    assert (
-        storage.write_aggregates(
-            [
-                lines,
-                flows,
-                health,
-                second,
-                flows.model_copy(update={"bucket_start": T0 + timedelta(minutes=1)}),
-            ]
-        )
-        == 5
+    written = storage.write_aggregates(
+        [lines, flows, health, second, flows.model_copy(update={"bucket_start": T0 + timedelta(minutes=1)})]
     )
+    assert len(written.stored) == 5
     (line_day,) = rows(storage, t.line_days)
     assert (line_day["in_count"], line_day["out_count"]) == (6, 2)
     (tr,) = rows(storage, t.transition_hours)
@@ -289,7 +281,7 @@ def test_prune_applies_retention_and_refuses_redelivery_past_the_horizon(storage
     assert rows(storage, t.zone_minutes) == [] and len(rows(storage, t.zone_days)) == 1
     assert rows(storage, t.grid_hours)[0]["cells"] is None
     # The id is forgotten, so a late redelivery would double the rollups: it is dead-lettered instead.
-    assert storage.write_aggregates([old]) == 0
+    assert len(storage.write_aggregates([old]).stored) == 0
     assert rows(storage, t.zone_days)[0]["person_seconds"] == 60
     assert "dedup horizon" in storage.dead_letters()[0]["reason"]
 

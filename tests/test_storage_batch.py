@@ -88,12 +88,12 @@ def test_one_batch_leaves_the_same_database_as_one_message_at_a_time(db_url):
     batch = rest + random.Random(4).sample(head + rest, 60)
 
     fresh(storage)
-    assert sum(storage.write_aggregates([m]) for m in messages) == len(messages)
+    assert sum(len(storage.write_aggregates([m]).stored) for m in messages) == len(messages)
     one_by_one = snapshot(storage)
 
     fresh(storage)
-    assert storage.write_aggregates(head) == len(head)
-    assert storage.write_aggregates(batch) == len(rest)
+    assert len(storage.write_aggregates(head).stored) == len(head)
+    assert len(storage.write_aggregates(batch).stored) == len(rest)
     batched = snapshot(storage)
 
     assert len(one_by_one["grid_hours"]) == 2 * 2 * 2 and len(one_by_one["zone_days"]) == 2 * 2 * 3

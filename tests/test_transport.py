@@ -16,6 +16,7 @@ from edge.publisher import Publisher
 from footfall_core.contract import parse_aggregate
 from footfall_core.store import Mqtt
 from tests.transport_support import (
+    START,
     IngestThread,
     assert_same_content,
     fingerprint,
@@ -78,6 +79,8 @@ def _edge(broker, tmp_path, buckets: int, start: int = 0) -> subprocess.Popen:
             str(start),
             "--delay-s",
             "0.01",
+            "--first-bucket",
+            START.isoformat(),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -134,7 +137,7 @@ def test_replay_of_real_footage_lands_in_the_database_as_in_the_jsonl(broker, tm
             "--state-dir",
             str(tmp_path),
             "--start",
-            "2026-01-05T09:00:00Z",
+            START.strftime("%Y-%m-%dT%H:%M:%SZ"),  # recent: inside the centre's clock window
         ],
         cwd=ROOT,
         capture_output=True,

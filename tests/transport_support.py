@@ -23,7 +23,9 @@ from footfall_core.contract import (
 )
 from footfall_core.mqtt_link import BrokerAddress
 
-START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+# Recent, for the centre's clock window (a bucket older than the raw retention, or ahead of the
+# centre's clock, is dead-lettered): three whole hours before the hour the tests started in.
+START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
 
 
 def make_aggregates(
@@ -243,7 +245,8 @@ def reference_fingerprint(messages: list, workdir) -> dict[str, list]:
 
 def run_edge(argv: list[str] | None = None) -> None:
     """A stand-alone edge publisher for crash tests: puts aggregates `start`.. of a fixed
-    sequence into the outbox one by one, printing `put <i>` after each commit."""
+    sequence (from `--first-bucket`, the test's START: another process computes its own) into
+    the outbox one by one, printing `put <i>` after each commit."""
     import argparse
     import sys
 
@@ -257,8 +260,10 @@ def run_edge(argv: list[str] | None = None) -> None:
     parser.add_argument("--buckets", type=int, required=True)
     parser.add_argument("--start", type=int, default=0)
     parser.add_argument("--delay-s", type=float, default=0.01)
+    parser.add_argument("--first-bucket", required=True, help="the sequence's first bucket (ISO 8601)")
     args = parser.parse_args(argv)
-    messages = make_aggregates("shop-1", ["cam1", "cam2"], args.buckets)
+    first = datetime.fromisoformat(args.first_bucket)
+    messages = make_aggregates("shop-1", ["cam1", "cam2"], args.buckets, start=first)
     publisher = Publisher(
         Mqtt(url=args.url),
         "shop-1",

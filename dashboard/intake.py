@@ -1,0 +1,93 @@
+"""What the ingest does with each received aggregate: every payload ends stored or dead-lettered,
+whatever its bytes (docs/mqtt.md, "What can be lost").
+
+- `read` turns a payload into a contract aggregate or a ContractError: the contract's own
+  checks, then the centre's clock window (reason `clock`): a bucket may start at most
+  CLOCK_AHEAD_S ahead of the centre's clock and no earlier than the raw retention behind it.
+- `write` stores a batch; when the database refuses it for its data (anything but a lost
+  connection), it halves the batch until each culprit is alone, stores the rest and returns the
+  culprits with the error, for their dead letters (reason `database`).
+- `is_connection_error` tells the two apart: a connection error leaves the batch
+  unacknowledged, retried until the database is back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy.exc as sa_exc
+
+from dashboard.admission import Refusal, Written
+from dashboard.storage import RETENTION
+from footfall_core.contract import Aggregate, check_clock, parse_aggregate
+
+ERROR_CHARS = 500  # of a database error kept in a dead letter's reason
+
+
+def read(payload: bytes, topic: str, now: datetime) -> Aggregate:
+    """The aggregate in `payload`, valid by the contract and within the centre's clock window
+    at `now` (aware UTC); raises ContractError (and nothing else) with its reason."""
+    message = parse_aggregate(payload, topic)
+    check_clock(message, now, RETENTION["raw_minutes"])
+    return message
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What `write` did: per write that went through, its `Written`; and the positions (in the
+    batch given) of the messages the database refused, with the error in words."""
+
+    written: tuple[Written, ...]
+    refused: tuple[tuple[int, str], ...]
+
+    @property
+    def stored(self) -> int:
+        return sum(len(w.stored) for w in self.written)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(len(w.duplicates) for w in self.written)
+
+    @property
+    def refusals(self) -> list[Refusal]:
+        """The refusals storage dead-lettered itself (plan, conflict, registry, horizon)."""
+        return [r for w in self.written for r in w.refused]
+
+
+def write(storage, messages: Sequence[Aggregate]) -> Batch:
+    """Store `messages` through `storage.write_aggregates`, halving a batch the database refuses
+    for its data until the culprits are alone (writes stay in arrival order). Raises only on a
+    connection error, with nothing of the failing write committed."""
+    written: list[Written] = []
+    refused: list[tuple[int, str]] = []
+
+    def attempt(first: int, part: Sequence[Aggregate]) -> None:
+        try:
+            written.append(storage.write_aggregates(part))
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise
+            if len(part) == 1:
+                refused.append((first, f"database refused it: {type(exc).__name__}: {exc}"[:ERROR_CHARS]))
+                return
+            half = len(part) // 2
+            attempt(first, part[:half])
+            attempt(first + half, part[half:])
+
+    if messages:
+        attempt(0, messages)
+    return Batch(tuple(written), tuple(refused))
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (including a deadlock or
+    lock timeout the server resolved by aborting us): retrying later can succeed. Anything
+    else is the data's fault: the same message would fail again forever."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc,
+        sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.DisconnectionError | sa_exc.TimeoutError,
+    )
