@@ -17,6 +17,8 @@ COMMANDS = {
     "users": ("dashboard.admin", "manage users and roles"),
     "broker-acl": ("dashboard.broker_acl", "write the Mosquitto password and ACL files"),
     "rollups": ("dashboard.rebuild", "rebuild a store's camera health rollups from raw rows"),
+    "campaigns": ("dashboard.campaign_cli", "record campaigns and print their lift"),
+    "pos": ("dashboard.pos", "import point-of-sale transactions"),
 }
 
 

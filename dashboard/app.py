@@ -91,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_route("/metrics", metrics_endpoint(storage.engine), include_in_schema=False)
     if pages is not None:
         app.include_router(pages.router)
+        app.include_router(importlib.import_module("dashboard.campaign_pages").router)
     return app
 
 

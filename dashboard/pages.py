@@ -28,7 +28,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from dashboard import auth, charts, repository
+from dashboard import auth, charts, o2o_view, repository
 from dashboard.api.deps import STORE_ID, Conn, csv_response, date_range
 from dashboard.charts import FloorGeometry, figure_json
 from dashboard.live import LiveHub
@@ -374,6 +374,20 @@ def store_trends(request: Request, user: PageUser, store: PageStore, conn: Conn,
             direction="",
         ),
     ]
+    sales = o2o_view.week_conversion(conn, store.id, data.first)
+    if sales["conversion"] is not None:
+        change, direction = _change(
+            sales["conversion"] / sales["previous_conversion"] - 1 if sales["previous_conversion"] else None
+        )
+        kpis.append(
+            dict(
+                key="conversion",
+                value=f"{sales['conversion']:.1%}",
+                label="conversion",
+                change=change,
+                direction=direction,
+            )
+        )
     following = data.first + timedelta(days=7)
     visible = repository.list_stores(conn, user.visible())
     health = repository.camera_health(conn, store.id, data.first, data.last)
@@ -391,8 +405,10 @@ def store_trends(request: Request, user: PageUser, store: PageStore, conn: Conn,
         next_week=_iso(following) if following <= _local_today(store) else None,
         has_data=bool(data.heat or data.zones or data.footfall),
         kpis=kpis,
-        figures=trends_figures(data, geometry),
+        figures=trends_figures(data, geometry) | sales["figures"],
         health=health.cameras,
+        campaigns=sales["campaigns"],
+        has_sales=sales["conversion"] is not None,
     )
 
 
@@ -434,8 +450,9 @@ def compare_page(
     days = [d.isoformat() for d in data.days]
     rows = data.stores
     series = {r.store: list(zip(days, r.footfall_by_day)) for r in rows}
+    periods = o2o_view.campaign_periods(conn, data.first, data.last, {r.store for r in rows})
     figures = dict(
-        daily=figure_json(charts.daily_lines(series, "people in")),
+        **o2o_view.compare_figures(rows, periods, charts.daily_lines(series, "people in")),
         density=figure_json(
             charts.ranking_bars(
                 {r.store: 100 * (r.occupancy_per_m2 or 0) for r in rows},
@@ -465,6 +482,8 @@ def compare_page(
         regions=sorted({s.region for s in everything if s.region}),
         tags=sorted({t for s in everything for t in s.tags}),
         nav_store=rows[0].store if rows else min(user.stores or [""]) or None,
+        campaigns=periods,
+        has_sales=any(r.conversion is not None for r in rows),
     )
 
 

@@ -201,6 +201,10 @@ class StoreRanking(ReadModel):
     mean_dwell_s: float | None
     uptime: float | None
     footfall_source: str = Field(description="lines, or zone entries for a store without lines")
+    transactions: int | None = Field(description="Point-of-sale transactions; null without such data")
+    conversion: float | None = Field(
+        description="Transactions ÷ footfall over the hours that have both; null without point-of-sale data"
+    )
     simulated: bool
     rank: int
 

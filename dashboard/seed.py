@@ -13,8 +13,13 @@ and noise; occupancy from arrivals × visit time (Little's law); zones taking sh
 dwell times log-normal per zone kind; heat as Gaussian hot spots at the entrance, the checkout
 and the aisles; walking directions along the aisles; transitions entrance → aisles → checkout.
 
+With `--campaign` a campaign multiplies its stores' arrivals over the last days and is recorded
+(a known lift for the campaign page to find); `--pos` adds point-of-sale transactions
+(dashboard.seed_o2o).
+
     python -m dashboard seed --db URL --stores 50 --weeks 8
     python -m dashboard seed --db URL --store-config examples/pets09.yaml --weeks 3
+    python -m dashboard seed --db URL --stores 12 --weeks 6 --pos --campaign store-001,store-002,store-003
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import argparse
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -30,7 +36,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from dashboard import registry
+from dashboard import pos, registry, seed_o2o
+from dashboard.seed_o2o import SimulatedCampaign, Till, boost
 from dashboard.storage import DEFAULT_DB_URL, Storage
 from footfall_core.contract import (
     FlowsAggregate,
@@ -211,13 +218,30 @@ def arrivals_per_hour(
     return store.peak_per_hour * profile * day * (1 + 0.01 * week) * rng.lognormal(0, 0.12)
 
 
+def hour_rate(
+    store: SeedStore, local_hour: int, weekday: int, week: int, rng: np.random.Generator, boost: float = 1.0
+) -> tuple[float, float]:
+    """Arrivals counted in one store-hour (expected) and the seconds the camera covered: now and
+    then the camera is down half the hour and misses those arrivals. `boost` multiplies the
+    arrivals (a simulated campaign's lift)."""
+    rate = arrivals_per_hour(store, local_hour, weekday, week, rng) * boost
+    covered = 3600.0 if rng.random() > 0.01 else 1800.0
+    return rate * covered / 3600, covered
+
+
 def hour_messages(
-    store: SeedStore, start: datetime, local_hour: int, weekday: int, week: int, rng: np.random.Generator
+    store: SeedStore,
+    start: datetime,
+    local_hour: int,
+    weekday: int,
+    week: int,
+    rng: np.random.Generator,
+    boost: float = 1.0,
+    footfall_only: bool = False,
 ) -> list:
-    """The five aggregates of one store-hour (UTC `start`, a whole hour)."""
-    rate = arrivals_per_hour(store, local_hour, weekday, week, rng)
-    covered = 3600.0 if rng.random() > 0.01 else 1800.0  # now and then the camera is down half the hour
-    rate *= covered / 3600
+    """The five aggregates of one store-hour (UTC `start`, a whole hour); with `footfall_only`,
+    only its line counts (what footfall and campaign lift read: a chain in seconds)."""
+    rate, covered = hour_rate(store, local_hour, weekday, week, rng, boost)
     common = dict(
         store=store.record.store.id,
         camera=store.camera,
@@ -226,6 +250,8 @@ def hour_messages(
         covered_s=covered,
         simulated=True,
     )
+    if footfall_only:
+        return [LinesAggregate(**common, lines=_line_counts(store, rate, rng))] if store.record.lines else []
     people = rate * VISIT_S / 3600 * covered / 3600  # mean people present
     person_seconds = people * covered
     zones, in_zone = [], {}
@@ -272,10 +298,7 @@ def hour_messages(
         counts[(main + 4) % 8] += rng.poisson(rate * 0.12)
         if counts.any():
             directions.append((ix, iy, [int(c) for c in counts]))
-    lines = [
-        LineCount(line=line.name, in_count=int(rng.poisson(rate)), out_count=int(rng.poisson(rate * 0.98)))
-        for line in store.record.lines
-    ]
+    lines = _line_counts(store, rate, rng)
     fps_frames = int(5 * covered)
     out = [
         ZonesAggregate(**common, zones=zones),
@@ -296,33 +319,68 @@ def hour_messages(
     return out
 
 
+def _line_counts(store: SeedStore, rate: float, rng: np.random.Generator) -> list[LineCount]:
+    return [
+        LineCount(line=line.name, in_count=int(rng.poisson(rate)), out_count=int(rng.poisson(rate * 0.98)))
+        for line in store.record.lines
+    ]
+
+
 def open_hours(store: SeedStore, day: date) -> range:
     if day.weekday() == 6:
         return range(0) if store.closed_sunday else range(10, 18)
     return range(9, 21)
 
 
-def seed(storage: Storage, stores: list[SeedStore], weeks: int, end: date, rng: np.random.Generator) -> int:
-    """Write `weeks` weeks of history up to local date `end` (excluded) for every store."""
+def seed(
+    storage: Storage,
+    stores: list[SeedStore],
+    weeks: int,
+    end: date,
+    rng: np.random.Generator,
+    simulated: Sequence[SimulatedCampaign] = (),
+    sales: bool = False,
+    footfall_only: bool = False,
+) -> int:
+    """Write `weeks` weeks of history up to local date `end` (excluded) for every store, with
+    the campaigns' lift on their treated stores and days (the campaigns are recorded too), and
+    point-of-sale transactions if `sales`. `footfall_only` writes line counts alone."""
     written = 0
     for store in stores:
+        store_id = store.record.store.id
         with storage.engine.begin() as conn:
             registry.save(conn, store.record, simulated=store.made_up)
         tz = ZoneInfo(store.record.store.timezone)
         first = end - timedelta(weeks=weeks)
+        till = Till.draw(rng) if sales else None
         for week in range(weeks):
-            batch = []
+            batch, sold = [], []
             for offset in range(7):
                 day = first + timedelta(weeks=week, days=offset)
+                lift = boost(simulated, store_id, day)
                 for hour in open_hours(store, day):
-                    start = datetime.combine(day, time(hour), tz).astimezone(UTC)
-                    if start.minute == 0:  # half-hour time zones are not simulated
-                        batch.extend(hour_messages(store, start, hour, day.weekday(), week, rng))
+                    local = datetime.combine(day, time(hour), tz)
+                    start = local.astimezone(UTC)
+                    if start.minute != 0:  # half-hour time zones are not simulated
+                        continue
+                    messages = hour_messages(
+                        store, start, hour, day.weekday(), week, rng, lift, footfall_only
+                    )
+                    batch.extend(messages)
+                    if till is not None:
+                        visitors = sum(c.in_count for m in messages if m.kind == "lines" for c in m.lines)
+                        sold.append(till.hour_row(store_id, start.replace(tzinfo=None), local, visitors, rng))
             result = storage.write_aggregates(batch)
             if result.refused:
-                raise RuntimeError(f"{store.record.store.id}: seeded data refused: {result.refused[0]}")
+                raise RuntimeError(f"{store_id}: seeded data refused: {result.refused[0]}")
             written += len(result.stored)
-        log.info("%s: %d weeks seeded", store.record.store.id, weeks)
+            if sold:
+                with storage.engine.begin() as conn:
+                    pos.write(conn, sold, simulated=True)
+        log.info("%s: %d weeks seeded", store_id, weeks)
+    with storage.engine.begin() as conn:
+        for campaign in simulated:
+            log.info("campaign %s: %s", campaign.save(conn).id, campaign.name)
     return written
 
 
@@ -343,6 +401,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--end", type=date.fromisoformat, help="first day NOT seeded (default today, UTC)")
+    seed_o2o.add_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -350,9 +409,15 @@ def main(args: argparse.Namespace) -> int:
     count = args.stores if args.stores is not None else (0 if args.store_config else 50)
     stores = [configured_store(load_config(path), rng) for path in args.store_config]
     stores += [generated_store(i, rng) for i in range(count)]
+    end = args.end or datetime.now(UTC).date()
+    try:
+        simulated = seed_o2o.from_args(args, {s.record.store.id for s in stores}, end)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     storage = Storage(args.db)
     storage.migrate()
-    written = seed(storage, stores, args.weeks, args.end or datetime.now(UTC).date(), rng)
+    written = seed(storage, stores, args.weeks, end, rng, simulated, args.pos)
     pruned = storage.prune()
     log.info(
         "seeded %d stores × %d weeks: %d simulated messages; pruned %d raw rows past retention",

@@ -335,3 +335,45 @@ RAW = {
     "grid": grid_minutes,
     "directions": direction_minutes,
 }
+
+# ---- online-to-offline: campaigns and point-of-sale transactions (docs/o2o.md) ----------------
+
+CHANNELS = ("sns", "app", "coupon", "web", "other")
+
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("channel", sa.String(20), nullable=False, doc="One of CHANNELS."),
+    sa.Column("start_date", sa.Date, nullable=False, doc="First campaign day (the stores' local dates)."),
+    sa.Column("end_date", sa.Date, nullable=False, doc="Last campaign day, included."),
+    sa.Column("pre_days", sa.SmallInteger, nullable=False, doc="Days before start_date compared with."),
+    sa.Column("promoted_zones", sa.JSON, nullable=False, doc="Zone names the campaign promotes."),
+    sa.Column("simulated", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+campaign_stores = sa.Table(
+    "campaign_stores",
+    metadata,
+    sa.Column("campaign_id", sa.Integer, sa.ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("store_id", NAME, _store_fk(), primary_key=True),
+    sa.Column("role", sa.String(10), nullable=False, doc="treated, or control when chosen by hand."),
+)
+
+pos_hours = sa.Table(
+    "pos_hours",
+    metadata,
+    sa.Column("store_id", NAME, _store_fk(), primary_key=True),
+    sa.Column(
+        "period_start", sa.DateTime, primary_key=True, doc="UTC instant the store's local hour starts."
+    ),
+    sa.Column("local_date", sa.Date, nullable=False),
+    sa.Column("local_hour", sa.SmallInteger, nullable=False),
+    sa.Column("transactions", sa.Integer, nullable=False),
+    sa.Column("sales_amount", sa.Float, doc="Null when the point of sale did not send it."),
+    sa.Column("simulated", sa.Boolean, nullable=False),
+    sa.Column("imported_at", sa.DateTime, nullable=False),
+    sa.Index("ix_pos_hours_store_date", "store_id", "local_date"),
+)

@@ -2,7 +2,8 @@
 
 Starts a private Mosquitto (unless FOOTFALL_MQTT_URL names a broker), fills a fresh SQLite
 database with a few weeks of simulated history (marked simulated) so the trends and comparison
-pages have something to show, then runs ingest, the dashboard and the edge on the video played
+pages have something to show, with point-of-sale transactions and one simulated campaign (+12 %
+footfall on five stores over the last week), then runs ingest, the dashboard and the edge on the video played
 at real speed in a loop. Ctrl-C stops every process it started.
 """
 
@@ -88,6 +89,13 @@ def demo_config(workdir: Path, mqtt_url: str) -> Path:
     return path
 
 
+def demo_campaign(stores: int) -> list[str]:
+    """Seed arguments for one simulated campaign: +12 % footfall on up to 5 of the made-up
+    stores over the last 7 days (three weeks leave a 14-day pre-period)."""
+    treated = [f"store-{i + 1:03d}" for i in range(min(5, stores // 2))]
+    return ["--campaign", ",".join(treated), "--campaign-days", "7"] if treated else []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("FOOTFALL_DEMO_PORT", 8000)))
@@ -135,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                 str(args.weeks),
                 "--store-config",
                 str(config),
+                "--pos",
+                *demo_campaign(args.stores),
             ]
         )
         run(
@@ -199,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\nFootfall demo is running: http://127.0.0.1:{args.port}\n"
             f"  login: demo / {password}\n  live page: http://127.0.0.1:{args.port}/stores/pets09/live\n"
+            f"  campaign (simulated) and conversion: http://127.0.0.1:{args.port}/campaigns\n"
             f"  logs: {procs.logdir}\nCtrl-C stops everything.\n",
             flush=True,
         )

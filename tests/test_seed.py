@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from dashboard import cells, repository, seed
+from dashboard import campaigns, cells, repository, seed
 from dashboard import tables as t
 from dashboard.storage import Storage
 from footfall_core.store import load_config
@@ -20,8 +20,21 @@ END = date(2026, 3, 2)  # Monday: two full ISO weeks 8 and 9 before it
 
 @pytest.fixture
 def seeded(db_url) -> Storage:
-    args = argparse.Namespace(
-        db=db_url, stores=3, weeks=2, store_config=["examples/pets09.yaml"], seed=7, end=END
+    parser = argparse.ArgumentParser()
+    seed.add_arguments(parser)
+    args = parser.parse_args(
+        ["--db", db_url, "--stores", "3", "--weeks", "2", "--store-config", "examples/pets09.yaml"]
+        + [
+            "--seed",
+            "7",
+            "--end",
+            str(END),
+            "--pos",
+            "--campaign",
+            "store-001,store-002",
+            "--campaign-days",
+            "5",
+        ]
     )
     assert seed.main(args) == 0
     return Storage(db_url)
@@ -82,3 +95,21 @@ def test_real_store_config_gives_its_zones_lines_and_plan(seeded):
         s.footfall > 0 and s.footfall_source == "lines" and s.simulated  # ...with simulated history
         for s in compared.stores
     )
+
+
+def test_a_simulated_campaign_and_sales_are_recorded_and_marked(seeded):
+    with seeded.engine.connect() as conn:
+        (campaign,) = campaigns.all_campaigns(conn)
+        hours = repository.conversion_hours(conn, None, date(2026, 2, 16), date(2026, 3, 1))
+        flags = set(conn.scalars(sa.select(t.pos_hours.c.simulated).distinct()))
+    assert campaign.simulated and campaign.treated == ["store-001", "store-002"]
+    assert (campaign.start, campaign.end, campaign.pre_days) == (date(2026, 2, 25), date(2026, 3, 1), 9)
+    assert flags == {True} and {h["store_id"] for h in hours} == {
+        "pets09",
+        "store-001",
+        "store-002",
+        "store-003",
+    }
+    assert all(0 <= h["transactions"] <= h["footfall"] for h in hours)
+    share = sum(h["transactions"] for h in hours) / sum(h["footfall"] for h in hours)
+    assert 0.15 < share < 0.35  # each store's buyers are drawn from 15-35 % of its visitors

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from dashboard.api import compare, dead_letters, export, health, heat, live, session, stores, trends
+from dashboard.api import (
+    campaigns,
+    compare,
+    dead_letters,
+    export,
+    health,
+    heat,
+    live,
+    pos,
+    session,
+    stores,
+    trends,
+)
 
 PREFIX = "/api/v1"
 ROUTERS = (
@@ -15,4 +27,6 @@ ROUTERS = (
     health.router,
     export.router,
     dead_letters.router,
+    campaigns.router,
+    pos.router,
 )

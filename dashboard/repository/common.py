@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -72,24 +72,27 @@ def occupancy(
     return {tuple(row[:-1]): float(row[-1] or 0) for row in rows}
 
 
-def footfall_by_day(
-    conn: sa.Connection, store_ids: StoreIds, first: date, last: date
-) -> dict[tuple[str, date], int]:
-    """(store, local date) → footfall: line `in` counts, or zone entries for stores without
-    lines; one query."""
-    ld, zd = t.line_days.c, t.zone_days.c
+def footfall(
+    conn: sa.Connection, store_ids: StoreIds, first: date, last: date, grain: str = "day"
+) -> dict[tuple[str, date | datetime], int]:
+    """(store, local date) → footfall over local dates [first, last]: line `in` counts, or
+    zone entries for stores without lines; one query. With grain "hour" the key is (store,
+    UTC instant the local hour starts)."""
+    lines, zones = t.ROLLUPS[grain]["lines"], t.ROLLUPS[grain]["zones"]
+    period = "local_date" if grain == "day" else "period_start"
+    ld, zd = lines.c, zones.c
     with_lines = sa.select(t.lines.c.store_id).distinct()
-    lines = (
-        sa.select(ld.store_id, ld.local_date, sa.func.sum(ld.in_count))
-        .where(days(t.line_days, store_ids, first, last))
-        .group_by(ld.store_id, ld.local_date)
+    counted = (
+        sa.select(ld.store_id, ld[period], sa.func.sum(ld.in_count))
+        .where(days(lines, store_ids, first, last))
+        .group_by(ld.store_id, ld[period])
     )
     entries = (
-        sa.select(zd.store_id, zd.local_date, sa.func.sum(zd.entries))
-        .where(days(t.zone_days, store_ids, first, last) & zd.store_id.not_in(with_lines))
-        .group_by(zd.store_id, zd.local_date)
+        sa.select(zd.store_id, zd[period], sa.func.sum(zd.entries))
+        .where(days(zones, store_ids, first, last) & zd.store_id.not_in(with_lines))
+        .group_by(zd.store_id, zd[period])
     )
-    return {(s, d): int(n) for s, d, n in conn.execute(sa.union_all(lines, entries))}
+    return {(s, d): int(n) for s, d, n in conn.execute(sa.union_all(counted, entries))}
 
 
 def dwell(

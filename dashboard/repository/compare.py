@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection
 from datetime import date, timedelta
 
@@ -9,7 +10,8 @@ import sqlalchemy as sa
 
 from dashboard import tables as t
 from dashboard.read_models import Comparison, StoreRanking
-from dashboard.repository.common import area, days, dwell, footfall_by_day, occupancy, simulated, store_rows
+from dashboard.repository.common import area, days, dwell, footfall, occupancy, simulated, store_rows
+from dashboard.repository.sales import conversion_hours
 
 
 def compare_stores(
@@ -25,7 +27,7 @@ def compare_stores(
     with_lines = set(conn.scalars(sa.select(t.lines.c.store_id).distinct()))
     # Always by store id: the (store_id, local_date) indexes then serve the date range too.
     ids = [s["id"] for s in chosen]
-    footfall = footfall_by_day(conn, ids, first, last)
+    people_in = footfall(conn, ids, first, last)
     mean_people = occupancy(conn, t.grid_days, days(t.grid_days, ids, first, last), ["store_id"])
     hourly = occupancy(conn, t.grid_hours, days(t.grid_hours, ids, first, last), ["store_id", "local_hour"])
     peak: dict[str, tuple[int, float]] = {}
@@ -42,11 +44,16 @@ def compare_stores(
             .group_by(h.store_id)
         ).all()
     )
+    sold: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # store → [transactions, footfall]
+    for hour in conversion_hours(conn, ids, first, last):
+        sold[hour["store_id"]][0] += hour["transactions"]
+        sold[hour["store_id"]][1] += hour["footfall"]
     all_days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     rows = []
     for s in chosen:
         people = mean_people.get((s["id"],))
-        daily = [footfall.get((s["id"], d), 0) for d in all_days]
+        daily = [people_in.get((s["id"], d), 0) for d in all_days]
+        bought, counted = sold.get(s["id"], (None, 0))
         store_area = area(s)
         rows.append(
             dict(
@@ -63,6 +70,8 @@ def compare_stores(
                 mean_dwell_s=stays.get((s["id"],), {}).get("mean_dwell_s"),
                 uptime=None if uptime.get(s["id"]) is None else float(uptime[s["id"]]),
                 footfall_source="lines" if s["id"] in with_lines else "zone entries",
+                transactions=bought,
+                conversion=bought / counted if counted else None,
                 simulated=s["id"] in fake,
             )
         )

@@ -16,7 +16,7 @@ EXPORTS = {
     for grain in t.ROLLUPS.values()
     for table in grain.values()
     if table not in (t.direction_hours, t.direction_days)
-}
+} | {t.pos_hours.name: t.pos_hours}
 
 
 def export_rows(

@@ -15,7 +15,7 @@ from dashboard.read_models import TransitionCount, Trends, ZoneWeek
 from dashboard.repository.common import (
     NotFound,
     days,
-    footfall_by_day,
+    footfall,
     heat_cells,
     mean_heat,
     occupancy,
@@ -184,9 +184,9 @@ def _heat(conn: sa.Connection, week: Week):
 
 def _footfall(conn: sa.Connection, week: Week) -> tuple[int, int]:
     """People in this week and the week before."""
-    footfall = footfall_by_day(conn, week.store_id, week.before, week.last)
-    now = sum(n for (_, d), n in footfall.items() if d >= week.first)
-    return now, sum(footfall.values()) - now
+    by_day = footfall(conn, week.store_id, week.before, week.last)
+    now = sum(n for (_, d), n in by_day.items() if d >= week.first)
+    return now, sum(by_day.values()) - now
 
 
 def _dwell(conn: sa.Connection, week: Week) -> tuple[float | None, float | None]:

@@ -1,0 +1,154 @@
+"""Recording campaigns: validation that names the field, default control stores, hq only, the
+command line in a real process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from dashboard import auth, registry
+from dashboard import tables as t
+from dashboard.__main__ import main as cli
+from dashboard.app import create_app
+from dashboard.settings import Settings
+from dashboard.storage import Storage
+from footfall_core.store import StoreInfo
+from tests.databases import scratch_database
+
+REPO = Path(__file__).resolve().parent.parent
+STORES = {  # id: (region, tags)
+    "a": ("north", ["mall"]),
+    "b": ("north", ["street"]),
+    "c": ("south", ["mall"]),
+    "d": ("south", ["street"]),
+    "e": ("east", ["outlet"]),
+}
+SPRING = dict(name="spring", channel="sns", start="2026-03-02", end="2026-03-15")
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def built(request, tmp_path_factory):
+    """Five stores in four regions, once per backend for the module; API clients for hq and
+    bob (manager of a)."""
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('campaigns') / 'campaigns.sqlite3'}"
+        else:
+            url = stack.enter_context(scratch_database(request.getfixturevalue("pg_server"), "footfall_test"))
+        storage = Storage(url)
+        storage.migrate()
+        with storage.engine.begin() as conn:
+            for store, (region, tags) in STORES.items():
+                registry.save(conn, registry.StoreRecord(store=StoreInfo(id=store, region=region, tags=tags)))
+            auth.add_user(conn, "hq", "hq", "correct horse battery")
+            auth.add_user(conn, "bob", "manager", "correct horse battery", ["a"])
+            tokens = {name: auth.new_token(conn, name) for name in ("hq", "bob")}
+        app = create_app(Settings(db_url=url, secret_key="campaign-tests-" + "Zq9x" * 10, mqtt=None))
+        yield (
+            storage,
+            {n: TestClient(app, headers={"authorization": f"Bearer {tok}"}) for n, tok in tokens.items()},
+        )
+        storage.engine.dispose()
+
+
+@pytest.fixture
+def api(built):
+    """The module's stores with no campaign recorded yet."""
+    storage, _ = built
+    with storage.engine.begin() as conn:
+        conn.execute(sa.delete(t.campaign_stores))
+        conn.execute(sa.delete(t.campaigns))
+    return built
+
+
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        (dict(end="2026-03-01"), "end", "end 2026-03-01 is before start 2026-03-02"),
+        (dict(treated=["a", "zz"]), "treated", "unknown store(s) zz"),
+        (dict(control=["c", "yy"]), "control", "unknown store(s) yy"),
+        (dict(control=["b", "a"]), "control", "also treated: a"),
+        (dict(channel="billboard"), "channel", "'sns', 'app', 'coupon', 'web' or 'other'"),
+        (dict(treated=[]), "treated", "at least 1 item"),
+        (dict(pre_days=3), "pre_days", "greater than or equal to 7"),
+    ],
+)
+def test_a_bad_campaign_is_refused_naming_the_field(api, change, field, words):
+    _, clients = api
+    response = clients["hq"].post("/api/v1/campaigns", json=dict(SPRING, treated=["a"]) | change)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert [d["loc"][-1] for d in detail] == [field] and words in detail[0]["msg"]
+    assert clients["hq"].get("/api/v1/campaigns").json() == []
+
+
+def test_default_controls_share_a_region_or_tag_and_skip_overlapping_campaigns(api):
+    _, clients = api
+    hq = clients["hq"]
+    first = hq.post("/api/v1/campaigns", json=dict(SPRING, treated=["a"])).json()
+    assert first["control"] == ["b", "c"] and first["control_source"] == "default"  # north, and mall
+    # b is treated by a campaign within a's pre-period (28 days before 2 March): no longer a control.
+    hq.post(
+        "/api/v1/campaigns",
+        json=dict(SPRING, name="app", start="2026-02-10", end="2026-02-12", treated=["b"]),
+    )
+    assert hq.get(f"/api/v1/campaigns/{first['id']}").json()["control"] == ["c"]
+    later = hq.post(
+        "/api/v1/campaigns",
+        json=dict(SPRING, name="later", start="2026-06-01", end="2026-06-05", treated=["d"]),
+    )
+    assert later.json()["control"] == ["b", "c"]  # south and street; nothing else runs in June
+    given = hq.post(
+        "/api/v1/campaigns", json=dict(SPRING, name="given", treated=["a"], control=["e", "d"])
+    ).json()
+    assert given["control"] == ["d", "e"] and given["control_source"] == "given"
+    assert [c["name"] for c in hq.get("/api/v1/campaigns").json()] == ["later", "given", "spring", "app"]
+    assert hq.delete(f"/api/v1/campaigns/{given['id']}").status_code == 204
+    assert hq.get(f"/api/v1/campaigns/{given['id']}").status_code == 404
+
+
+def test_campaigns_are_for_hq_only(api):
+    _, clients = api
+    bob = clients["bob"]
+    assert bob.get("/api/v1/campaigns").status_code == 403
+    assert bob.post("/api/v1/campaigns", json=dict(SPRING, treated=["a"])).status_code == 403
+    campaign = clients["hq"].post("/api/v1/campaigns", json=dict(SPRING, treated=["a"])).json()
+    assert bob.get(f"/api/v1/campaigns/{campaign['id']}/lift").status_code == 403
+
+
+def test_command_line_records_and_refuses_naming_the_field(api, capsys, caplog):
+    storage, clients = api
+    command = [sys.executable, "-m", "dashboard", "campaigns", "--db", storage.url, "add", "x"]
+    common = ["--channel", "coupon", "--start", "2026-03-02"]
+    refused = subprocess.run(
+        command + [*common, "--end", "2026-03-20", "--treated", "a", "--control", "a,c"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2 and "control: Value error, also treated: a" in refused.stderr
+
+    def run(*args: str) -> int:
+        return cli(["campaigns", "--db", storage.url, *args])
+
+    assert run("add", "x", *common, "--end", "2026-03-20", "--treated", "a,nowhere") == 2
+    assert "treated: unknown store(s) nowhere" in caplog.text
+    capsys.readouterr()
+    assert (
+        run("add", "Coupon week", *common, "--end", "2026-03-08", "--treated", "a,c", "--zones", "entrance")
+        == 0
+    )
+    assert capsys.readouterr().out.endswith(": Coupon week, controls (default): b, d\n")
+    listed = clients["hq"].get("/api/v1/campaigns").json()
+    assert [(c["name"], c["promoted_zones"], c["simulated"]) for c in listed] == [
+        ("Coupon week", ["entrance"], False)
+    ]
+    assert run("lift", str(listed[0]["id"])) == 0
+    assert "footfall: no estimate: 0 day(s) of data before the campaign" in capsys.readouterr().out
