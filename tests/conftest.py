@@ -63,6 +63,16 @@ def db_url(request, tmp_path):
     return request.getfixturevalue("pg_url")
 
 
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def module_db_url(request, tmp_path_factory):
+    """`db_url` for a whole module: one database per backend, for data filled once."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('module-db') / 'footfall.sqlite3'}"
+        return
+    with scratch_database(request.getfixturevalue("pg_server"), "footfall_test") as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Debian's headless Chromium through playwright; missing Chromium fails under CI."""

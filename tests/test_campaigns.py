@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from dashboard.app import create_app
 from dashboard.settings import Settings
 from dashboard.storage import Storage
 from footfall_core.store import StoreInfo
-from tests.databases import scratch_database
 
 REPO = Path(__file__).resolve().parent.parent
 STORES = {  # id: (region, tags)
@@ -32,29 +30,24 @@ STORES = {  # id: (region, tags)
 SPRING = dict(name="spring", channel="sns", start="2026-03-02", end="2026-03-15")
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def built(request, tmp_path_factory):
+@pytest.fixture(scope="module")
+def built(module_db_url):
     """Five stores in four regions, once per backend for the module; API clients for hq and
     bob (manager of a)."""
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path_factory.mktemp('campaigns') / 'campaigns.sqlite3'}"
-        else:
-            url = stack.enter_context(scratch_database(request.getfixturevalue("pg_server"), "footfall_test"))
-        storage = Storage(url)
-        storage.migrate()
-        with storage.engine.begin() as conn:
-            for store, (region, tags) in STORES.items():
-                registry.save(conn, registry.StoreRecord(store=StoreInfo(id=store, region=region, tags=tags)))
-            auth.add_user(conn, "hq", "hq", "correct horse battery")
-            auth.add_user(conn, "bob", "manager", "correct horse battery", ["a"])
-            tokens = {name: auth.new_token(conn, name) for name in ("hq", "bob")}
-        app = create_app(Settings(db_url=url, secret_key="campaign-tests-" + "Zq9x" * 10, mqtt=None))
-        yield (
-            storage,
-            {n: TestClient(app, headers={"authorization": f"Bearer {tok}"}) for n, tok in tokens.items()},
-        )
-        storage.engine.dispose()
+    storage = Storage(module_db_url)
+    storage.migrate()
+    with storage.engine.begin() as conn:
+        for store, (region, tags) in STORES.items():
+            registry.save(conn, registry.StoreRecord(store=StoreInfo(id=store, region=region, tags=tags)))
+        auth.add_user(conn, "hq", "hq", "correct horse battery")
+        auth.add_user(conn, "bob", "manager", "correct horse battery", ["a"])
+        tokens = {name: auth.new_token(conn, name) for name in ("hq", "bob")}
+    app = create_app(Settings(db_url=module_db_url, secret_key="campaign-tests-" + "Zq9x" * 10, mqtt=None))
+    yield (
+        storage,
+        {n: TestClient(app, headers={"authorization": f"Bearer {tok}"}) for n, tok in tokens.items()},
+    )
+    storage.engine.dispose()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from contextlib import ExitStack
 from datetime import date, datetime
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from dashboard.app import create_app
 from dashboard.settings import Settings
 from footfall_core.store import StoreInfo
 from tests import pages_data
-from tests.databases import scratch_database
 
 REPO = Path(__file__).resolve().parent.parent
 MONDAY = date(2026, 3, 2)  # day 7 of pages_data: north has 24 people in an hour, 30 at noon
@@ -35,25 +33,20 @@ GOOD_CSV = (
 )
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def built(request, tmp_path_factory):
+@pytest.fixture(scope="module")
+def built(module_db_url):
     """pages_data's chain plus a store in Paris, once per backend for the module; API clients
     for hq and anna (manager of north)."""
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path_factory.mktemp('pos') / 'pos.sqlite3'}"
-        else:
-            url = stack.enter_context(scratch_database(request.getfixturevalue("pg_server"), "footfall_test"))
-        storage = pages_data.build(url)
-        with storage.engine.begin() as conn:
-            registry.save(conn, registry.StoreRecord(store=StoreInfo(id="paris", timezone="Europe/Paris")))
-            tokens = {name: auth.new_token(conn, name) for name in ("hq", "anna")}
-        app = create_app(Settings(db_url=url, secret_key="pos-tests-" + "Zq9x" * 10, mqtt=None))
-        yield (
-            storage,
-            {n: TestClient(app, headers={"authorization": f"Bearer {tok}"}) for n, tok in tokens.items()},
-        )
-        storage.engine.dispose()
+    storage = pages_data.build(module_db_url)
+    with storage.engine.begin() as conn:
+        registry.save(conn, registry.StoreRecord(store=StoreInfo(id="paris", timezone="Europe/Paris")))
+        tokens = {name: auth.new_token(conn, name) for name in ("hq", "anna")}
+    app = create_app(Settings(db_url=module_db_url, secret_key="pos-tests-" + "Zq9x" * 10, mqtt=None))
+    yield (
+        storage,
+        {n: TestClient(app, headers={"authorization": f"Bearer {tok}"}) for n, tok in tokens.items()},
+    )
+    storage.engine.dispose()
 
 
 @pytest.fixture
