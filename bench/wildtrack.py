@@ -6,9 +6,9 @@ the undistorted frames, extrinsics in centimetres). This module reads both:
 
 - `store_config(dataset_dir)`: a store with the seven cameras (1920x1080 each), each one
   calibrated as an installer would, from 12 floor points paired with where the camera model
-  puts them in its image (spread over the frame); floor metres are the dataset's ground
-  coordinates (x, y), so fused positions compare with the annotation as they are (the plan is
-  drawn mirrored, y down).
+  puts them in its image (spread over the frame), all in one fusion group; floor metres are
+  the dataset's ground coordinates (x, y), so fused positions compare with the annotation as
+  they are (the plan is drawn mirrored, y down). A live snapshot every annotated frame.
 - `read_frames(dataset_dir)`: every annotated frame, each person with their ground position
   and their box in each view (NaN where the view does not see them).
 
@@ -42,6 +42,7 @@ GRID_ORIGIN_M = (-3.0, -9.0)
 GRID_CELL_M = 0.025
 GRID_COLS, GRID_ROWS = 480, 1440
 PLAN_MARGIN_M = 1.0
+FUSION_GROUP = "square"  # the name the fused aggregates carry
 CALIBRATION_POINTS = 12
 CANDIDATE_STEP_M = 0.5  # floor points offered to the calibration, every this many metres
 FRAME_MARGIN_PX = 20  # calibration points stay this far inside the frame
@@ -152,8 +153,9 @@ def store_config(dataset_dir: Path) -> dict:
     return {
         "store": {"id": "wildtrack", "name": "WILDTRACK square (seven overlapping cameras)"},
         "floor_plan": plan(),
-        "analysis": {"fps": FPS},
+        "analysis": {"fps": FPS, "live_interval_s": 1 / FPS},
         "cameras": cameras,
+        "fusion": [{"name": FUSION_GROUP, "cameras": [camera["name"] for camera in cameras]}],
     }
 
 
@@ -208,7 +210,7 @@ def main() -> None:
         "# (Chavdarova et al., CVPR 2018). Written by bench/wildtrack.py from the dataset's camera\n"
         "# models: each camera's 12 calibration points are floor points of the annotated area (the\n"
         "# dataset's ground coordinates in metres, drawn mirrored: y down) and where its model sees\n"
-        "# them. The plan is the annotated area and 1 m all round.\n"
+        "# them. The plan is the annotated area and 1 m all round. The cameras' views are fused.\n"
         "# The dataset has no images: bench/fusion_accuracy.py feeds its annotated boxes instead.\n"
     )
     text = header + yaml.safe_dump(store_config(args.dataset), sort_keys=False, default_flow_style=None)

@@ -2,9 +2,10 @@
 
 Buckets are `analysis.bucket_s` seconds, aligned to UTC multiples of bucket_s
 (`footfall_core.contract.bucket_start`). Every closed bucket yields exactly five aggregates for the
-camera, in this order: grid, zones, lines, flows, health. `covered_s` is the seconds of the
-bucket actually analysed (sum of the observations' dt_s, at most bucket_s), so a consumer can
-tell an empty shop from a camera that was down.
+camera, in this order: grid, zones, lines, flows, health. Where overlapping cameras are fused
+(`edge.fusion_stage`), each of them yields its health only and the group the four floor kinds.
+`covered_s` is the seconds of the bucket actually analysed (sum of the observations' dt_s, at
+most bucket_s), so a consumer can tell an empty shop from a camera that was down.
 
 Time is the source's clock (frame timestamps, UTC epoch seconds): a recording replays into
 the buckets of its own timeline. `advance(now_s)` closes the open bucket once `now_s` is past
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from edge.analytics import Flows, Heatmap, Lines, Zones
 from edge.types import FloorObservation
 from footfall_core.contract import (
+    AGGREGATE_KINDS,
     FlowsAggregate,
     GridAggregate,
     HealthAggregate,
@@ -53,12 +55,23 @@ class HealthCounters:
         return self.detector_ms_sum / self.frames_analysed if self.frames_analysed else 0.0
 
 
-class Aggregator:
-    """Feeds the analytics and emits the five aggregates of each closed bucket for one camera."""
+FLOOR_KINDS = ("grid", "zones", "lines", "flows")
 
-    def __init__(self, config: StoreConfig, camera: str) -> None:
+
+class Aggregator:
+    """Feeds the analytics and emits the aggregates of each closed bucket for one camera, or for
+    a fusion group (`camera` is then the group's name). `kinds` (in AGGREGATE_KINDS' order) are
+    the aggregates it emits; without any of FLOOR_KINDS it only counts the time observed."""
+
+    def __init__(self, config: StoreConfig, camera: str, kinds: tuple[str, ...] = AGGREGATE_KINDS) -> None:
         a = config.analysis
-        self.store, self.camera = config.store.id, config.camera(camera).name
+        if unknown := set(kinds) - set(AGGREGATE_KINDS):
+            raise ValueError(
+                f"unknown aggregate kind(s) {sorted(unknown)} (have {', '.join(AGGREGATE_KINDS)})"
+            )
+        self.store, self.camera = config.store.id, camera
+        self.kinds = kinds
+        self._floor = any(kind in kinds for kind in FLOOR_KINDS)
         self.bucket_s = a.bucket_s
         self.heatmap = Heatmap(config.floor_plan, a.cell_m)
         self.zones = Zones(config.zones, a.min_dwell_s, a.zone_exit_grace_s, a.track_timeout_s)
@@ -84,6 +97,8 @@ class Aggregator:
         """Feed one analysed frame; returns the aggregates of a bucket it closes, if any."""
         closed = self.advance(obs.timestamp_s)
         self._covered_s += obs.dt_s
+        if not self._floor:
+            return closed
         inside = self.zones.zone_map.inside(obs.floor_xy)  # (N, Z), shared by zones and flows
         self.heatmap.observe(obs)
         self.zones.observe(obs, inside)
@@ -132,4 +147,4 @@ class Aggregator:
         ]
         self.health = HealthCounters()
         self._covered_s = 0.0
-        return messages
+        return [message for message in messages if message.kind in self.kinds]

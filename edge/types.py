@@ -99,6 +99,35 @@ class FloorObservation:
         return len(self.floor_xy)
 
 
+@dataclass(frozen=True, eq=False)
+class FloorMeasurements:
+    """Everyone one camera sees at one instant, on the floor plan, each with how far off their
+    position may be: the input of the fusion of overlapping cameras (`edge.fusion`). Sent by a
+    camera process to the supervisor; never leaves the device.
+
+    `cov_m2` is each position's covariance in square metres (x, y of the floor plan);
+    `track_id` the camera's own track ids (-1: not yet confirmed)."""
+
+    camera: str
+    timestamp_s: float
+    floor_xy: np.ndarray  # (N, 2) float64 metres
+    cov_m2: np.ndarray  # (N, 2, 2) float64 square metres
+    track_id: np.ndarray  # (N,) int64
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "floor_xy", _as(self.floor_xy, (2,), np.float64, "floor_xy"))
+        object.__setattr__(self, "cov_m2", _as(self.cov_m2, (2, 2), np.float64, "cov_m2"))
+        object.__setattr__(self, "track_id", _as(self.track_id, (), np.int64, "track_id"))
+        if not len(self.floor_xy) == len(self.cov_m2) == len(self.track_id):
+            raise ValueError(
+                f"floor_xy has {len(self.floor_xy)} rows, cov_m2 {len(self.cov_m2)}, "
+                f"track_id {len(self.track_id)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.floor_xy)
+
+
 @dataclass(frozen=True)
 class Heartbeat:
     """The frame loop is alive at `at_s` (UTC epoch seconds, wall clock); never leaves the device.

@@ -312,6 +312,17 @@ class CameraGeometry:
         ideal[~(w > HORIZON_EPS)] = np.nan
         return _distort(ideal, self.camera_matrix, self.dist_coeffs)
 
+    def image_to_floor_jacobian(self, points_px, step_px: float = 0.5) -> np.ndarray:
+        """(N, 2, 2) derivative of image_to_floor at image points (N, 2) px, in m per px:
+        [[dX/dx, dX/dy], [dY/dx, dY/dy]], lens distortion included (central differences of
+        `step_px`). A pixel of doubt at a point becomes J · (that pixel) of floor: how much
+        less precisely the camera places people far away. NaN at or above the horizon."""
+        points = _points(points_px, "points_px", self.camera)
+        dx, dy = np.array([step_px, 0.0]), np.array([0.0, step_px])
+        d_x = (self.image_to_floor(points + dx) - self.image_to_floor(points - dx)) / (2 * step_px)
+        d_y = (self.image_to_floor(points + dy) - self.image_to_floor(points - dy)) / (2 * step_px)
+        return np.stack([d_x, d_y], axis=2)
+
     def pixels_per_metre(self, points_m) -> np.ndarray:
         """(N,) image scale at floor points: √|det J| of the floor→image map, in px per m
         (the side of a 1 m floor square in pixels; lens distortion ignored). NaN behind the

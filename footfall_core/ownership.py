@@ -137,10 +137,17 @@ class Ownership:
     def keep(self, camera: str, floor_xy: np.ndarray) -> np.ndarray:
         """(N, 2) floor m of people `camera` sees → (N,) bool: True for those on cells it owns
         or on cells nobody owns. Points off the plan or NaN (beyond the horizon) are not kept."""
-        if camera not in self.cameras:
-            raise KeyError(f"camera {camera!r} is not in this store (have {', '.join(self.cameras)})")
+        return self.keep_for([camera], floor_xy)
+
+    def keep_for(self, cameras: list[str], floor_xy: np.ndarray) -> np.ndarray:
+        """`keep` for people that a group of cameras sees together (their views fused): True
+        for those on cells any of them owns or on cells nobody owns."""
+        for camera in cameras:
+            if camera not in self.cameras:
+                raise KeyError(f"camera {camera!r} is not in this store (have {', '.join(self.cameras)})")
         cells, inside = cell_indices(floor_xy, self.plan, self.floor.cell_m)
         kept = inside.copy()
         owners = self.grid[cells[:, 1], cells[:, 0]]
-        kept[inside] = (owners == self.cameras.index(camera)) | (owners == UNSEEN)
+        mine = [self.cameras.index(camera) for camera in cameras] + [UNSEEN]
+        kept[inside] = np.isin(owners, mine)
         return kept

@@ -404,6 +404,44 @@ class Mqtt(Strict):
     )
 
 
+class Fusion(Strict):
+    """Cameras whose views overlap, counted together: each person they see is one person on the
+    floor, however many of them see it (edge.fusion; docs/calibration.md)."""
+
+    name: Name = Field(
+        description="Name the fused aggregates and live snapshots carry as their `camera` (not a camera's)."
+    )
+    cameras: list[Name] = Field(min_length=2, description="The overlapping cameras, at least 2.")
+    feet_sigma: float = Field(
+        0.08,
+        gt=0,
+        le=1,
+        description="How far a detector's box edges wander, as a share of the box's width (x) and height "
+        "(y) (default 0.08); too small counts one person twice where views overlap, too large merges "
+        "neighbours.",
+    )
+    floor_sigma_m: float = Field(
+        0.15,
+        gt=0,
+        le=2,
+        description="Doubt about a person's floor position in every direction, for the size of a person "
+        "and the calibration's error (default 0.15 m).",
+    )
+    gate: float = Field(
+        13.8,
+        gt=0,
+        le=100,
+        description="Largest Mahalanobis distance² at which two cameras' people can be one person: a "
+        "chi-square quantile with 2 degrees of freedom (default 13.8, 99.9 %).",
+    )
+    max_lag_s: float = Field(
+        3.0,
+        gt=0,
+        le=60,
+        description="How long the fusion waits for a late camera before it goes on without it (default 3 s).",
+    )
+
+
 class StoreConfig(Strict):
     store: StoreInfo
     floor_plan: FloorPlan
@@ -412,6 +450,11 @@ class StoreConfig(Strict):
     cameras: list[Camera] = Field(min_length=1)
     zones: list[Zone] = Field(default_factory=list)
     lines: list[Line] = Field(default_factory=list)
+    fusion: list[Fusion] = Field(
+        default_factory=list,
+        description="Groups of overlapping cameras whose views are fused (default none: each floor cell is "
+        "counted by the one camera that sees it best).",
+    )
     mqtt: Mqtt = Field(default_factory=Mqtt)
     path: Path | None = Field(
         None, exclude=True, description="Where this config was read from (set by load_config)."
@@ -425,6 +468,32 @@ class StoreConfig(Strict):
             if dupes:
                 raise ValueError(f"{section}: duplicate name(s) {', '.join(dupes)}")
         return self
+
+    @model_validator(mode="after")
+    def _fusion_groups(self) -> StoreConfig:
+        cameras = [c.name for c in self.cameras]
+        grouped: dict[str, str] = {}
+        for index, group in enumerate(self.fusion):
+            where = f"fusion.{index}"
+            if group.name in cameras:
+                raise ValueError(f"{where}.name: {group.name!r} is a camera's name; give the group its own")
+            if [g.name for g in self.fusion].count(group.name) > 1:
+                raise ValueError(f"{where}.name: duplicate group name {group.name!r}")
+            for camera in group.cameras:
+                if camera not in cameras:
+                    raise ValueError(
+                        f"{where}.cameras: no camera named {camera!r} (have {', '.join(cameras)})"
+                    )
+                if camera in grouped:
+                    raise ValueError(
+                        f"{where}.cameras: camera {camera!r} is already in group {grouped[camera]!r}"
+                    )
+                grouped[camera] = group.name
+        return self
+
+    def fusion_of(self, camera: str) -> Fusion | None:
+        """The fusion group `camera` belongs to, if any."""
+        return next((group for group in self.fusion if camera in group.cameras), None)
 
     def camera(self, name: str) -> Camera:
         for camera in self.cameras:

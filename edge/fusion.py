@@ -1,0 +1,177 @@
+"""Overlapping cameras fused: one person seen by several cameras is one person on the floor.
+
+Each camera measures where its people stand (`measure`): the feet (bottom centre of the box)
+projected to floor metres, with a covariance that says how far off that can be. The detector's
+box edges wobble by about `feet_sigma` of the box's size; through the calibration (the
+Jacobian of the image → floor map at the feet, m per px) that becomes a floor ellipse, long
+along the camera's line of sight and growing with distance: a few pixels near the horizon are
+metres on the floor. `floor_sigma_m` is added in every direction (a person's feet are not a
+point, and the calibration is not exact). A box cut by the frame's edge does not end at the
+feet: its feet are known only to be beyond that edge, so it gets another half of its size of
+doubt across it.
+
+`fuse` then groups the measurements of one instant into people, at most one measurement per
+camera each: cameras in turn (the one with the most people first), each one's measurements
+assigned to the people found so far by the Hungarian method on the Mahalanobis distance
+d² = (z − μ)ᵀ (R + P)⁻¹ (z − μ) (measurement z with covariance R, person μ with P), or
+starting a new person at cost `gate`; pairs beyond `gate` never join. Then every camera's
+measurements are taken out and assigned again against the others', twice over, which undoes
+choices the order forced. A person's position is the covariance-weighted mean of their
+measurements (P = (Σ R⁻¹)⁻¹, μ = P Σ R⁻¹ z): the camera that sees them best counts most.
+
+Why this shape (docs/calibration.md): a person whom the camera that sees their floor best
+missed is still counted by any other camera that sees them, and a person seen by several is
+counted once as long as their measurements agree within the uncertainty the calibrations
+predict. `gate` is a chi-square quantile with 2 degrees of freedom (13.8: 99.9 % of a
+person's own measurements pass).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from edge.types import Detections, FloorMeasurements
+from footfall_core.geometry import CameraGeometry
+
+EDGE_PX = 1.0  # a box side this close to the frame's side is cut by it
+REFINE_PASSES = 2  # rounds of taking each camera out and assigning it again
+_NEVER = 1e12  # cost of a pair beyond the gate: the solver never picks it when it has another choice
+
+
+def feet_covariance(
+    geometry: CameraGeometry,
+    detections: Detections,
+    frame_size_px: tuple[int, int],
+    feet_sigma: float,
+    floor_sigma_m: float,
+) -> np.ndarray:
+    """(N, 2, 2) m² covariance of each person's floor position, from the boxes (image px).
+
+    Feet in image px: σx = feet_sigma × box width, σy = feet_sigma × box height; half the box's
+    width (height) more where it is cut by the left or right (bottom) edge of the frame. Mapped
+    to the floor by the Jacobian at the feet, plus floor_sigma_m² in every direction. NaN rows
+    for feet at or above the horizon."""
+    width, height = frame_size_px
+    xyxy = detections.xyxy.astype(np.float64)
+    box_w, box_h = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
+    cut_side = (xyxy[:, 0] <= EDGE_PX) | (xyxy[:, 2] >= width - EDGE_PX)
+    cut_bottom = xyxy[:, 3] >= height - EDGE_PX
+    sigma_x_px = np.hypot(feet_sigma * box_w, np.where(cut_side, box_w / 2, 0.0))
+    sigma_y_px = np.hypot(feet_sigma * box_h, np.where(cut_bottom, box_h / 2, 0.0))
+    jacobian = geometry.image_to_floor_jacobian(detections.feet_xy)  # (N, 2, 2) m per px
+    image_cov = np.zeros((len(xyxy), 2, 2))
+    image_cov[:, 0, 0], image_cov[:, 1, 1] = sigma_x_px**2, sigma_y_px**2
+    return jacobian @ image_cov @ jacobian.transpose(0, 2, 1) + floor_sigma_m**2 * np.eye(2)
+
+
+def measure(
+    camera: str,
+    timestamp_s: float,
+    geometry: CameraGeometry,
+    detections: Detections,
+    track_id: np.ndarray,
+    frame_size_px: tuple[int, int],
+    feet_sigma: float,
+    floor_sigma_m: float,
+) -> FloorMeasurements:
+    """One camera's people at one instant on the floor, each with its covariance, row for row
+    as `detections` (NaN rows for feet at or above the horizon: `fuse` leaves them out)."""
+    floor_xy = geometry.image_to_floor(detections.feet_xy)
+    cov_m2 = feet_covariance(geometry, detections, frame_size_px, feet_sigma, floor_sigma_m)
+    return FloorMeasurements(camera, timestamp_s, floor_xy, cov_m2, track_id)
+
+
+@dataclass(frozen=True, eq=False)
+class Fused:
+    """The people of one instant. `floor_xy` (M, 2) m and `cov_m2` (M, 2, 2) m² per person;
+    `person[c]` (N_c,) int: the person each measurement of the c-th input camera joined (-1 for
+    a measurement with no position, NaN)."""
+
+    floor_xy: np.ndarray
+    cov_m2: np.ndarray
+    person: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.floor_xy)
+
+
+def _inverse(m: np.ndarray) -> np.ndarray:
+    """Inverses of (..., 2, 2) matrices, in closed form (numpy's general inverse costs more than
+    the rest of the fusion on a store's few dozen people)."""
+    out = np.empty_like(m)
+    out[..., 0, 0], out[..., 1, 1] = m[..., 1, 1], m[..., 0, 0]
+    out[..., 0, 1], out[..., 1, 0] = -m[..., 0, 1], -m[..., 1, 0]
+    return out / (m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0])[..., None, None]
+
+
+def _estimates(
+    z: np.ndarray, info: np.ndarray, person: np.ndarray, count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Covariance-weighted mean (P, 2) and covariance (P, 2, 2) of each of `count` people, from
+    the measurements `z` (K, 2) with inverse covariances `info` (K, 2, 2) that `person` (K,)
+    gives to them (-1: to nobody). Every person has at least one measurement."""
+    mine = person >= 0
+    who, info, z = person[mine], info[mine], z[mine]
+    weighted = np.einsum("kij,kj->ki", info, z)
+    info_sum = np.empty((count, 2, 2))
+    for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        info_sum[:, i, j] = np.bincount(who, info[:, i, j], count)
+    mean_info = np.stack([np.bincount(who, weighted[:, i], count) for i in (0, 1)], axis=1)
+    cov = _inverse(info_sum)
+    return np.einsum("pij,pj->pi", cov, mean_info), cov
+
+
+def _assign(
+    z: np.ndarray, cov: np.ndarray, info: np.ndarray, person: np.ndarray, rows: np.ndarray, gate: float
+) -> np.ndarray:
+    """`person` (K,) with one camera's measurements `rows` (unassigned on entry) joined to the
+    people others' measurements make, or made new people, by the least total d² (a new person
+    costs `gate`). People left without a measurement are dropped and the rest renumbered."""
+    person = person.copy()
+    _, person[person >= 0] = np.unique(person[person >= 0], return_inverse=True)
+    count = int(person.max()) + 1 if (person >= 0).any() else 0
+    if count and len(rows):
+        mean, spread = _estimates(z, info, person, count)
+        dx, dy = (z[rows][None, :, :] - mean[:, None, :]).transpose(2, 0, 1)  # (P, R) each
+        s = spread[:, None] + cov[rows][None, :]  # (P, R, 2, 2), symmetric
+        sxx, sxy, syy = s[..., 0, 0], s[..., 0, 1], s[..., 1, 1]
+        d2 = (syy * dx * dx - 2 * sxy * dx * dy + sxx * dy * dy) / (sxx * syy - sxy * sxy)
+    else:
+        d2 = np.zeros((count, len(rows)))
+    costs = np.full((count + len(rows), len(rows)), _NEVER)
+    costs[:count] = np.where(d2 <= gate, d2, _NEVER)
+    costs[count + np.arange(len(rows)), np.arange(len(rows))] = gate
+    chosen, row = linear_sum_assignment(costs)
+    new = chosen >= count
+    chosen[new] = count + np.arange(new.sum())
+    person[rows[row]] = chosen
+    return person
+
+
+def fuse(measurements: Sequence[FloorMeasurements], gate: float) -> Fused:
+    """Group one instant's measurements (one `FloorMeasurements` per camera) into people."""
+    sizes = [len(m) for m in measurements]
+    if not measurements:
+        return Fused(np.zeros((0, 2)), np.zeros((0, 2, 2)), [])
+    z = np.concatenate([m.floor_xy for m in measurements]).reshape(-1, 2)
+    cov = np.concatenate([m.cov_m2 for m in measurements]).reshape(-1, 2, 2)
+    camera = np.repeat(np.arange(len(measurements)), sizes)
+    valid = np.isfinite(z).all(axis=1) & np.isfinite(cov).all(axis=(1, 2))
+    info = np.zeros_like(cov)
+    info[valid] = _inverse(cov[valid])
+    counts = np.bincount(camera[valid], minlength=len(measurements))
+    order = [c for c in np.argsort(-counts, kind="stable") if counts[c]]
+    person = np.full(len(z), -1, np.int64)
+    for c in order:
+        person = _assign(z, cov, info, person, np.flatnonzero(valid & (camera == c)), gate)
+    for _ in range(REFINE_PASSES):
+        for c in order:
+            rows = np.flatnonzero(valid & (camera == c))
+            person[rows] = -1
+            person = _assign(z, cov, info, person, rows, gate)
+    mean, spread = _estimates(z, info, person, int(person.max(initial=-1)) + 1)
+    return Fused(mean, spread, np.split(person, np.cumsum(sizes)[:-1]))

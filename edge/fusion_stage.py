@@ -1,0 +1,252 @@
+"""The store side of a fusion group: its cameras' floor measurements in, one count of the floor out.
+
+Runs in the supervisor, the parent of the camera processes, which receives every camera's
+messages anyway (docs/edge.md); a store without a fusion group never imports it. Each camera
+of a group sends, for every analysed frame, its people's floor positions with their
+covariances and its own track ids (`edge.types.FloorMeasurements`, made by `edge.fusion.measure`)
+and no floor aggregates of its own, only its health. Then, per group:
+
+1. Time (`Slots`): measurements go into slots of 1 / analysis.fps by their timestamps (the
+   cameras' own clocks, which must agree: live cameras share the device's clock). A slot is
+   fused once every running camera of the group has sent a later measurement, or once any
+   camera is `max_lag_s` ahead of it (a camera that lags, stalls or has died is left out of
+   it; what it sends for a slot already fused is dropped and counted in `late`). A camera with
+   nothing in a slot but something in the slot before it (its frames fall unevenly against
+   the slots) is represented by that.
+2. People (`edge.fusion.fuse`): the slot's measurements grouped into people.
+3. Identity (`Identities`): a person keeps the group's track id of the person, one slot
+   earlier, with whom they share the most of the cameras' own track ids (each camera's id
+   votes; the Hungarian method gives each group id to one person at most). So a person walking
+   from one camera's view into another's keeps their id wherever both see them on the way. A
+   person whose cameras' tracks are all new gets a new id; one seen only by tracks that are
+   not confirmed yet gets -1 (counted in occupancy and heat, not in lines, dwell or flows,
+   as with one camera).
+4. Counting: people off the plan, or on floor cells owned by a camera outside the group
+   (`footfall_core.ownership`), are left out; the others go through the same analytics and
+   buckets as one camera's (`edge.aggregator`, `edge.analytics.Live`) under the group's name.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from edge.aggregator import FLOOR_KINDS, AggregateMessage, Aggregator
+from edge.analytics import Live
+from edge.fusion import Fused, fuse
+from edge.types import FloorMeasurements, FloorObservation
+from footfall_core.contract import LiveMessage
+from footfall_core.floor import cell_indices
+from footfall_core.geometry import CameraGeometry
+from footfall_core.ownership import Ownership
+from footfall_core.store import Fusion, StoreConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class Slot:
+    """One instant of a group: `timestamp_s` is the latest time (UTC epoch seconds) of the
+    measurements made in it; `measurements` at most one per camera, in the group's camera order."""
+
+    timestamp_s: float
+    measurements: list[FloorMeasurements]
+
+
+class Slots:
+    """Time-aligns a group's measurements (see the module docstring, step 1)."""
+
+    def __init__(self, cameras: list[str], period_s: float, max_lag_s: float) -> None:
+        self.cameras = list(cameras)
+        self.period_s = period_s
+        self.lag_slots = max(1, math.ceil(max_lag_s / period_s))
+        self.late = 0  # measurements dropped because their slot was already fused
+        self._pending: dict[int, dict[str, FloorMeasurements]] = {}
+        self._newest: dict[str, int] = {}  # each camera's latest slot
+        self._held: dict[str, tuple[int, FloorMeasurements]] = {}  # each camera's last fused measurement
+        self._running = set(self.cameras)  # cameras the slots wait for
+        self._fused_up_to: int | None = None
+
+    def add(self, measurements: FloorMeasurements) -> list[Slot]:
+        """Take one camera's measurements; returns the slots this completes, oldest first."""
+        if measurements.camera not in self.cameras:
+            raise ValueError(
+                f"camera {measurements.camera!r} is not in this group ({', '.join(self.cameras)})"
+            )
+        k = round(measurements.timestamp_s / self.period_s)
+        self._running.add(measurements.camera)
+        if self._fused_up_to is not None and k <= self._fused_up_to:
+            self.late += 1
+            if self.late == 1 or self.late % 100 == 0:
+                log.warning(
+                    "camera %s: %d measurement(s) came after their slot was fused",
+                    measurements.camera,
+                    self.late,
+                )
+            return []
+        self._pending.setdefault(k, {})[measurements.camera] = measurements  # a camera's latest in a slot
+        self._newest[measurements.camera] = max(k, self._newest.get(measurements.camera, k))
+        return self._ready()
+
+    def stopped(self, camera: str) -> list[Slot]:
+        """`camera` stopped (done, died): stop waiting for it until it sends again."""
+        self._running.discard(camera)
+        return self._ready()
+
+    def flush(self) -> list[Slot]:
+        """Every slot still open, oldest first (the end of a run)."""
+        return [self._fuse(k) for k in sorted(self._pending)]
+
+    def _ready(self) -> list[Slot]:
+        out = []
+        while self._pending:
+            k = min(self._pending)
+            everyone_later = all(self._newest.get(c, k) > k for c in self._running)
+            if not everyone_later and max(self._newest.values()) - k < self.lag_slots:
+                break
+            out.append(self._fuse(k))
+        return out
+
+    def _fuse(self, k: int) -> Slot:
+        here = self._pending.pop(k)
+        measurements = []
+        for camera in self.cameras:
+            mine = here.get(camera)
+            if mine is not None:
+                self._held[camera] = (k, mine)
+            elif (held := self._held.get(camera)) is not None and held[0] == k - 1:
+                mine = held[1]
+            if mine is not None:
+                measurements.append(mine)
+        self._fused_up_to = k
+        return Slot(max(m.timestamp_s for m in here.values()), measurements)
+
+
+class Identities:
+    """Group-wide track ids for fused people (see the module docstring, step 3). A camera's
+    track unseen for `timeout_s` is forgotten, so memory is bounded by the people in view."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._ids: dict[tuple[str, int], tuple[int, float]] = {}  # (camera, its track id) → (group id, seen)
+        self._next_id = 0
+
+    def update(self, slot: Slot, fused: Fused) -> np.ndarray:
+        """(M,) int64 group track id of each fused person of `slot` (-1: no confirmed track)."""
+        self._ids = {k: v for k, v in self._ids.items() if slot.timestamp_s - v[1] <= self.timeout_s}
+        links: list[list[tuple[str, int]]] = [[] for _ in range(len(fused))]
+        for measurements, person in zip(slot.measurements, fused.person):
+            for p, track in zip(person.tolist(), measurements.track_id.tolist()):
+                if p >= 0 and track >= 0:  # a measurement with no position joined nobody
+                    links[p].append((measurements.camera, track))
+        known = sorted({self._ids[link][0] for person in links for link in person if link in self._ids})
+        votes = np.zeros((len(fused), len(known)))
+        column = {group_id: j for j, group_id in enumerate(known)}
+        for p, person in enumerate(links):
+            for link in person:
+                if link in self._ids:
+                    votes[p, column[self._ids[link][0]]] += 1
+        track_id = np.full(len(fused), -1, np.int64)
+        rows, cols = linear_sum_assignment(-votes)
+        for p, j in zip(rows.tolist(), cols.tolist()):
+            if votes[p, j] > 0:
+                track_id[p] = known[j]
+        for p, person in enumerate(links):
+            if person and track_id[p] < 0:
+                track_id[p], self._next_id = self._next_id, self._next_id + 1
+            for link in person:
+                self._ids[link] = (int(track_id[p]), slot.timestamp_s)
+        return track_id
+
+
+@dataclass(frozen=True, eq=False)
+class FusedSlot:
+    """What the group saw at one instant: the people (`fused`), their group track ids, which of
+    them it counts (`counted` (M,) bool: on the plan and on the group's floor) and the
+    observation the analytics got (the counted ones)."""
+
+    slot: Slot
+    fused: Fused
+    track_id: np.ndarray
+    counted: np.ndarray
+    observation: FloorObservation
+
+
+@dataclass
+class StageOutput:
+    """The slots fused by one call, and the messages (the group's aggregates of the buckets they
+    closed, its live snapshots) to hand to the sink."""
+
+    slots: list[FusedSlot] = field(default_factory=list)
+    messages: list[AggregateMessage | LiveMessage] = field(default_factory=list)
+
+
+class FusionStage:
+    """One fusion group of a store: `observe` each `FloorMeasurements` of its cameras, tell it
+    when a camera stopped (`camera_stopped`) and the cameras' frame sizes
+    (`update_frame_sizes`, for ownership against cameras outside the group), `flush` at the end."""
+
+    def __init__(
+        self, config: StoreConfig, group: Fusion, frame_sizes: dict[str, tuple[int, int]] | None = None
+    ) -> None:
+        a = config.analysis
+        self.config, self.group = config, group
+        self.slots = Slots(group.cameras, 1.0 / a.fps, group.max_lag_s)
+        self.identities = Identities(a.track_timeout_s)
+        self.aggregator = Aggregator(config, group.name, FLOOR_KINDS)
+        self.live = Live(
+            config.store.id, group.name, config.floor_plan, config.zones, a.live_cell_m, a.live_interval_s
+        )
+        self._outside = [c.name for c in config.cameras if c.name not in group.cameras]
+        self._ownership: Ownership | None = None
+        self._last_s: float | None = None
+        self.update_frame_sizes(frame_sizes or {})
+
+    def update_frame_sizes(self, frame_sizes: dict[str, tuple[int, int]]) -> None:
+        """Every camera's (width, height) px: once all are known, people on floor cells that a
+        camera outside the group owns are left to it. Until then (and in a store whose cameras
+        are all in the group) the group counts everyone on the plan."""
+        if not self._outside or self._ownership is not None:
+            return
+        if all(c.name in frame_sizes for c in self.config.cameras):
+            geometries = {
+                c.name: CameraGeometry.from_config(c, frame_sizes[c.name]) for c in self.config.cameras
+            }
+            self._ownership = Ownership.build(self.config, frame_sizes, geometries)
+
+    def observe(self, measurements: FloorMeasurements) -> StageOutput:
+        return self._count(self.slots.add(measurements))
+
+    def camera_stopped(self, camera: str) -> StageOutput:
+        return self._count(self.slots.stopped(camera))
+
+    def flush(self) -> StageOutput:
+        """Fuse every open slot and close the open bucket (the end of a run or a stop)."""
+        out = self._count(self.slots.flush())
+        if self._last_s is not None:
+            out.messages.extend(self.aggregator.flush(self._last_s))
+        return out
+
+    def _count(self, slots: list[Slot]) -> StageOutput:
+        out = StageOutput()
+        a = self.config.analysis
+        for slot in slots:
+            fused = fuse(slot.measurements, self.group.gate)
+            track_id = self.identities.update(slot, fused)
+            _, counted = cell_indices(fused.floor_xy, self.config.floor_plan, a.cell_m)
+            if self._ownership is not None and counted.any():
+                counted[counted] = self._ownership.keep_for(self.group.cameras, fused.floor_xy[counted])
+            dt_s = 1.0 / a.fps if self._last_s is None else slot.timestamp_s - self._last_s
+            self._last_s = slot.timestamp_s
+            obs = FloorObservation(
+                slot.timestamp_s, min(max(dt_s, 0.0), a.max_dt_s), fused.floor_xy[counted], track_id[counted]
+            )
+            out.messages.extend(self.aggregator.observe(obs))
+            if (live := self.live.observe(obs)) is not None:
+                out.messages.append(live)
+            out.slots.append(FusedSlot(slot, fused, track_id, counted, obs))
+        return out

@@ -1,0 +1,232 @@
+"""Fusion of overlapping cameras: floor uncertainty from the calibration, one person per group of
+measurements, time alignment, group track ids, the store config of a group, the group's stage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.aggregator import Aggregator
+from edge.fusion import Fused, feet_covariance, fuse, measure
+from edge.fusion_stage import FusionStage, Identities, Slot, Slots
+from edge.types import Detections, FloorMeasurements, FloorObservation
+from footfall_core.geometry import CameraGeometry
+from footfall_core.store import ConfigError, parse_config
+from tests.test_calibration_ownership import CAMERAS, SIZE_PX, camera_entry, store
+
+FEET_SIGMA, FLOOR_SIGMA_M, GATE = 0.08, 0.15, 13.8
+
+
+def geometries(config) -> dict[str, CameraGeometry]:
+    return {c.name: CameraGeometry.from_config(c, SIZE_PX) for c in config.cameras}
+
+
+def boxes_at(geometry: CameraGeometry, floor_m: np.ndarray, height_px: float = 200.0) -> Detections:
+    """Boxes standing on floor points (N, 2) m: feet at the bottom centre, `height_px` tall."""
+    feet = geometry.floor_to_image(floor_m)
+    xyxy = np.c_[feet[:, 0] - height_px / 5, feet[:, 1] - height_px, feet[:, 0] + height_px / 5, feet[:, 1]]
+    return Detections(xyxy, np.full(len(feet), 0.9))
+
+
+def measured(geometry, floor_m, rng=None, track_id=None, timestamp_s=0.0) -> FloorMeasurements:
+    """One camera's measurements of people at floor_m, boxes jittered by 5 % of their size if
+    `rng` is given."""
+    detections = boxes_at(geometry, floor_m)
+    if rng is not None:
+        size = detections.xyxy[:, [2, 3, 2, 3]] - detections.xyxy[:, [0, 1, 0, 1]]
+        detections = Detections(
+            detections.xyxy + rng.normal(size=size.shape) * 0.05 * size, detections.confidence
+        )
+    track_id = np.full(len(floor_m), -1) if track_id is None else track_id
+    return measure(
+        geometry.camera, timestamp_s, geometry, detections, track_id, SIZE_PX, FEET_SIGMA, FLOOR_SIGMA_M
+    )
+
+
+def test_the_floor_is_less_certain_far_away_and_where_a_box_is_cut():
+    north = geometries(store())["north"]
+    spots_m = np.array([[6.0, 5.0], [6.0, 15.0]])  # near, far from north (which stands at (6, 0))
+    cov = feet_covariance(north, boxes_at(north, spots_m), SIZE_PX, FEET_SIGMA, FLOOR_SIGMA_M)
+    spread_m = np.sqrt(np.linalg.eigvalsh(cov))  # (2, 2): smaller and larger axis
+    assert spread_m[1, 1] > 3 * spread_m[0, 1]
+    assert spread_m[:, 0].min() >= FLOOR_SIGMA_M
+    # the long axis lies along the line of sight (floor y, from this camera)
+    _, axes = np.linalg.eigh(cov[1])
+    assert abs(axes[1, 1]) > 0.95
+    # the image → floor Jacobian is the inverse of the scale the geometry reports the other way
+    jacobian = north.image_to_floor_jacobian(north.floor_to_image(spots_m))
+    np.testing.assert_allclose(
+        1 / np.sqrt(np.abs(np.linalg.det(jacobian))), north.pixels_per_metre(spots_m), rtol=1e-3
+    )
+    # a box whose bottom is the frame's bottom edge may not end at the feet
+    near = boxes_at(north, spots_m[:1]).xyxy
+    cut = near.copy()
+    cut[0, 3] = SIZE_PX[1]
+    whole = near.copy()
+    whole[0, 3] = SIZE_PX[1] - 5
+    covs = [
+        feet_covariance(north, Detections(b, [0.9]), SIZE_PX, FEET_SIGMA, FLOOR_SIGMA_M)[0]
+        for b in (cut, whole)
+    ]
+    assert np.linalg.det(covs[0]) > 4 * np.linalg.det(covs[1])
+
+
+def test_people_seen_by_both_cameras_count_once_and_those_one_missed_still_count():
+    """North and south face each other over a 12 x 20 m floor; 12 people stand 2 m apart where
+    both see them. North misses two of them, south two others: the fused people are the 12,
+    each made of at most one measurement per camera, placed better than either camera alone."""
+    rng = np.random.default_rng(3)
+    geometry = geometries(store())
+    grid_m = np.stack(np.meshgrid([3.0, 5.0, 7.0, 9.0], [7.0, 9.0, 11.0]), axis=-1).reshape(-1, 2)
+    people_m = grid_m + rng.uniform(-0.3, 0.3, grid_m.shape)
+    # (two people missed by one camera each and standing one behind the other along both
+    # cameras' line of sight would be one person to them: these are not)
+    seen = {"north": np.setdiff1d(np.arange(12), [0, 1]), "south": np.setdiff1d(np.arange(12), [3, 11])}
+    measurements = [measured(geometry[name], people_m[seen[name]], rng) for name in CAMERAS]
+    fused = fuse(measurements, GATE)
+    assert len(fused) == 12
+    for person in fused.person:
+        assert len(np.unique(person)) == len(person), "one measurement per camera and person"
+    who = np.full(len(fused), -1)
+    for person, rows in zip(fused.person, seen.values()):
+        who[person] = rows
+    assert sorted(who) == list(range(12))
+    error_m = np.linalg.norm(fused.floor_xy - people_m[who], axis=1)
+    alone_m = np.concatenate(
+        [np.linalg.norm(m.floor_xy - people_m[r], axis=1) for m, r in zip(measurements, seen.values())]
+    )
+    assert np.median(error_m) < np.median(alone_m)
+
+
+def test_two_people_side_by_side_stay_two_and_a_position_without_floor_joins_nobody():
+    geometry = geometries(store())
+    pair_m = np.array([[5.7, 6.0], [6.3, 6.0]])  # 0.6 m apart, 6 m from north
+    north = measured(geometry["north"], pair_m)
+    south = measured(geometry["south"], pair_m)
+    nan = FloorMeasurements(
+        "south",
+        0.0,
+        np.vstack([south.floor_xy, [np.nan, np.nan]]),
+        np.vstack([south.cov_m2, np.full((1, 2, 2), np.nan)]),
+        [-1, -1, -1],
+    )
+    fused = fuse([north, nan], GATE)
+    assert len(fused) == 2
+    assert fused.person[1][2] == -1
+    np.testing.assert_allclose(np.sort(fused.floor_xy[:, 0]), pair_m[:, 0], atol=0.05)
+    nobody = FloorMeasurements("north", 0.0, np.zeros((0, 2)), np.zeros((0, 2, 2)), [])
+    assert len(fuse([], GATE)) == 0 and len(fuse([nobody, nobody], GATE)) == 0
+
+
+def at(camera: str, timestamp_s: float, track_id=(-1,)) -> FloorMeasurements:
+    n = len(track_id)
+    return FloorMeasurements(camera, timestamp_s, np.zeros((n, 2)), np.tile(np.eye(2), (n, 1, 1)), track_id)
+
+
+def test_an_instant_is_fused_once_every_running_camera_has_moved_past_it():
+    slots = Slots(["a", "b"], period_s=0.2, max_lag_s=1.0)
+    assert slots.add(at("a", 100.0)) == []
+    assert slots.add(at("a", 100.2)) == []  # b has said nothing about 100.0 yet
+    assert slots.add(at("b", 100.01)) == []  # b may still send something for 100.0
+    [first] = slots.add(at("b", 100.21))
+    assert [m.timestamp_s for m in first.measurements] == [100.0, 100.01] and first.timestamp_s == 100.01
+    # b falls behind: an instant is fused without it once a is max_lag_s ahead of it
+    out = []
+    for k in range(2, 8):
+        out += slots.add(at("a", 100.0 + 0.2 * k))
+    assert [round(s.timestamp_s, 2) for s in out] == [100.21, 100.4]
+    assert [m.timestamp_s for m in out[0].measurements] == [100.2, 100.21]
+    assert [m.timestamp_s for m in out[1].measurements] == [100.4, 100.21], "b's last stands in once"
+    assert slots.add(at("b", 100.4)) == [] and slots.late == 1  # too late: fused already
+    # a stopped camera is not waited for; what a sent since is fused now, without b
+    done = slots.stopped("b")
+    assert [round(s.timestamp_s, 1) for s in done] == [100.6, 100.8, 101.0, 101.2]
+    assert all([m.camera for m in s.measurements] == ["a"] for s in done)
+    assert [round(s.timestamp_s, 1) for s in slots.flush()] == [101.4]
+    with pytest.raises(ValueError, match="camera 'c' is not in this group"):
+        slots.add(at("c", 102.0))
+
+
+def test_a_person_keeps_their_group_id_from_one_camera_to_the_next():
+    identities = Identities(timeout_s=3.0)
+
+    def step(t, *people, nowhere=()):
+        """people: each a list of (camera, its track id) links; `nowhere`: links of measurements
+        that joined nobody (no floor position)."""
+        cameras = sorted({c for links in (*people, nowhere) for c, _ in links})
+        measurements, person = [], []
+        for camera in cameras:
+            rows = [(p, track) for p, links in enumerate(people) for c, track in links if c == camera]
+            rows += [(-1, track) for c, track in nowhere if c == camera]
+            measurements.append(at(camera, t, [track for _, track in rows]))
+            person.append(np.array([p for p, _ in rows], np.int64))
+        fused = Fused(np.zeros((len(people), 2)), np.tile(np.eye(2), (len(people), 1, 1)), person)
+        return identities.update(Slot(t, measurements), fused).tolist()
+
+    first = step(0.0, [("a", 4)], [("b", -1)])
+    assert first[1] == -1 and first[0] >= 0
+    assert step(0.2, [("a", 4), ("b", 9)], nowhere=[("c", 5)]) == [first[0]]
+    assert step(0.4, [("b", 9)]) == [first[0]], "handed over to camera b"
+    assert step(0.6, [("b", 9)], [("a", 4)]) == [first[0], first[0] + 1], "a's old track is a new person"
+    assert step(0.8, [("c", 5)]) == [first[0] + 2], "a measurement that joined nobody links nobody"
+    assert step(9.0, [("b", 9)])[0] not in first, "forgotten after the timeout"
+
+
+@pytest.mark.parametrize(
+    "groups, message",
+    [
+        ([{"name": "north", "cameras": ["north", "south"]}], "fusion.0.name: 'north' is a camera's name"),
+        ([{"name": "hall", "cameras": ["north", "east"]}], "fusion.0.cameras: no camera named 'east'"),
+        ([{"name": "hall", "cameras": ["north"]}], "fusion.0.cameras: List should have at least 2 items"),
+        (
+            [
+                {"name": "hall", "cameras": ["north", "south"]},
+                {"name": "yard", "cameras": ["south", "north"]},
+            ],
+            "fusion.1.cameras: camera 'south' is already in group 'hall'",
+        ),
+        (
+            [{"name": "hall", "cameras": ["north", "south"], "gate": 0}],
+            "fusion.0.gate: Input should be greater than 0",
+        ),
+    ],
+)
+def test_a_bad_fusion_group_is_refused_naming_the_key(groups, message):
+    data = store().model_dump(exclude={"path"})
+    with pytest.raises(ConfigError, match=message):
+        parse_config({**data, "fusion": groups}, "shop.yaml")
+
+
+def test_the_group_leaves_floor_owned_by_a_camera_outside_it():
+    """A third camera with north's view, listed first, owns the floor north sees best: the group
+    of north and south counts only people on the rest."""
+    base = store().model_dump(exclude={"path"})
+    twin = camera_entry("twin", **CAMERAS["north"])
+    config = parse_config(
+        {
+            **base,
+            "cameras": [twin, *base["cameras"]],
+            "fusion": [{"name": "hall", "cameras": ["north", "south"]}],
+        }
+    )
+    geometry = geometries(config)
+    people_m = np.array([[6.0, 3.0], [6.0, 17.0]])  # near north, near south
+    stage = FusionStage(config, config.fusion[0])
+    stage.update_frame_sizes({name: SIZE_PX for name in ("twin", *CAMERAS)})
+    slots = []
+    for t in (0.0, 0.2):
+        for name in CAMERAS:
+            slots += stage.observe(measured(geometry[name], people_m, timestamp_s=t)).slots
+    [slot] = slots
+    assert len(slot.fused) == 2 and slot.counted.tolist() == (slot.fused.floor_xy[:, 1] > 10).tolist()
+    assert stage.flush().slots[0].observation.floor_xy[:, 1].tolist() == pytest.approx([17.0], abs=0.1)
+
+
+def test_an_aggregator_emits_only_its_kinds():
+    config = store()
+    with pytest.raises(ValueError, match="unknown aggregate kind"):
+        Aggregator(config, "north", ("grid", "heat"))
+    health = Aggregator(config, "north", ("health",))
+    health.observe(FloorObservation(30.0, 0.2, np.zeros((0, 2))))
+    [message] = health.flush(30.0)
+    assert message.kind == "health" and message.covered_s == 0.2
