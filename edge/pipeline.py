@@ -11,7 +11,9 @@ Coordinate frames: detections are image pixels; people are placed where their fe
 bottom centre of the box), projected to floor metres by the camera's homography. A person is
 kept only if the feet are inside `image_mask_px` (when given), project below the horizon, and
 fall on floor cells this camera owns (`edge.floor`), so that overlapping cameras do not count
-the same person twice.
+the same person twice. A camera run in its store's fusion group (`fused=True`, by the
+supervisor) counts nobody itself: it yields its people's floor measurements every analysed
+frame (`edge.fusion.measure`) for the group's stage in the supervisor, and health aggregates.
 """
 
 from __future__ import annotations
@@ -20,25 +22,28 @@ import math
 import time
 from collections.abc import Iterator
 
+import numpy as np
+
 from edge.aggregator import AggregateMessage, Aggregator
 from edge.analytics import Live
 from edge.detector import Detector
 from edge.feed import FrameFeed
 from edge.floor import OwnedFloor
+from edge.fusion import measure
 from edge.gating import GatedDetector, PassDetector
 from edge.source import RateGate, open_source
 from edge.tracker import Tracker
-from edge.types import Detections, FloorObservation, Frame, Heartbeat, Tracks
-from footfall_core.contract import LiveMessage
+from edge.types import Detections, FloorMeasurements, FloorObservation, Frame, Heartbeat, Tracks
+from footfall_core.contract import AGGREGATE_KINDS, LiveMessage
 from footfall_core.floor import ZoneMap
 from footfall_core.geometry import CameraGeometry
-from footfall_core.store import StoreConfig
+from footfall_core.store import ConfigError, StoreConfig
 
 HEARTBEAT_S = 1.0  # most wall time between two heartbeats
 LOST_TRACK_S = 1.5  # longest a person may go undetected and keep their track id
 
 
-Message = AggregateMessage | LiveMessage | Heartbeat
+Message = AggregateMessage | LiveMessage | Heartbeat | FloorMeasurements
 
 
 def recording_config(
@@ -61,7 +66,8 @@ class CameraPipeline:
     """Runs one camera of a store; `run()` is a generator, `stop()` ends it from any thread
     (the open bucket is still flushed). `detector` may be passed to share a loaded model.
     `frame_sizes` gives the (width, height) px of the store's other cameras, which floor
-    ownership needs; cameras left out do not take part in it (see `edge.floor`)."""
+    ownership needs; cameras left out do not take part in it (see `edge.floor`). `fused`: the
+    camera is run in its fusion group (see the module docstring)."""
 
     def __init__(
         self,
@@ -70,9 +76,15 @@ class CameraPipeline:
         *,
         detector: PassDetector | None = None,
         frame_sizes: dict[str, tuple[int, int]] | None = None,
+        fused: bool = False,
     ) -> None:
         self.config = config
         self.camera = config.camera(camera_name)
+        self.fusion = config.fusion_of(self.camera.name) if fused else None
+        if fused and self.fusion is None:
+            raise ConfigError(
+                f"{config.path or 'config'}: fusion: camera {self.camera.name!r} is in no group"
+            )
         a = config.analysis
         self.geometry = CameraGeometry.from_config(self.camera)
         # the model over the camera's tile plan, worked out from its calibration
@@ -86,7 +98,9 @@ class CameraPipeline:
         )
         # ByteTrack keeps a lost track for re-association at most as long as the analytics keep its state
         self.tracker = Tracker(frame_rate=a.fps, lost_track_s=min(LOST_TRACK_S, a.track_timeout_s))
-        self.aggregator = Aggregator(config, camera_name)
+        self.aggregator = Aggregator(
+            config, self.camera.name, ("health",) if self.fusion is not None else AGGREGATE_KINDS
+        )
         self.live = Live(
             config.store.id,
             self.camera.name,
@@ -177,6 +191,9 @@ class CameraPipeline:
         self.aggregator.health.analysed(gated.latency_ms)
         self.frames_analysed += 1
         tracks = self.tracker.update(gated.detections, frame.timestamp_s)
+        if self.fusion is not None:
+            yield from self._measure(tracks, frame)
+            return
         obs = self._to_floor(tracks, frame)
         yield from self.aggregator.observe(obs)
         live = self.live.observe(obs)
@@ -192,17 +209,42 @@ class CameraPipeline:
         return detections[self.mask_px.inside(detections.feet_xy)[:, 0]]
 
     def _to_floor(self, tracks: Tracks, frame: Frame) -> FloorObservation:
-        """Feet (image px) → floor metres; keeps people below the horizon on owned floor cells.
-        `dt_s` is the time since the previous analysed frame, capped at analysis.max_dt_s."""
-        a = self.config.analysis
-        height, width = frame.image.shape[:2]
-        self.frame_size_px = (width, height)
-        floor_xy, keep = self.floor.project(tracks, self.frame_size_px)
-        previous_s, self._last_analysed_s = self._last_analysed_s, frame.timestamp_s
-        dt_s = 1.0 / a.fps if previous_s is None else frame.timestamp_s - previous_s
+        """Feet (image px) → floor metres; keeps people below the horizon on owned floor cells."""
+        floor_xy, keep = self.floor.project(tracks, self._frame_size(frame))
         return FloorObservation(
             timestamp_s=frame.timestamp_s,
-            dt_s=min(max(dt_s, 0.0), a.max_dt_s),
+            dt_s=self._dt_s(frame),
             floor_xy=floor_xy[keep],
             track_id=tracks.track_id[keep],
         )
+
+    def _measure(self, tracks: Tracks, frame: Frame) -> Iterator[Message]:
+        """A fused camera's frame: its time goes into its own (health) bucket, its people's
+        floor measurements to the group."""
+        size = self._frame_size(frame)
+        yield from self.aggregator.observe(
+            FloorObservation(frame.timestamp_s, self._dt_s(frame), np.zeros((0, 2)))
+        )
+        f = self.fusion
+        yield measure(
+            self.camera.name,
+            frame.timestamp_s,
+            self.geometry,
+            tracks.detections,
+            tracks.track_id,
+            size,
+            f.feet_sigma,
+            f.floor_sigma_m,
+        )
+
+    def _frame_size(self, frame: Frame) -> tuple[int, int]:
+        height, width = frame.image.shape[:2]
+        self.frame_size_px = (width, height)
+        return self.frame_size_px
+
+    def _dt_s(self, frame: Frame) -> float:
+        """The time since the previous analysed frame, capped at analysis.max_dt_s."""
+        a = self.config.analysis
+        previous_s, self._last_analysed_s = self._last_analysed_s, frame.timestamp_s
+        dt_s = 1.0 / a.fps if previous_s is None else frame.timestamp_s - previous_s
+        return min(max(dt_s, 0.0), a.max_dt_s)

@@ -12,10 +12,13 @@ parent hands aggregates and live messages to a `Sink` and notes each camera's la
 Heartbeats also carry the camera's frame size: floor ownership (which camera counts which floor
 cell) needs every camera's, so the parent
 passes the sizes it knows to each child it starts and sends newly learned ones to the running
-children. A child that exits without saying it is done (crash, kill, exception) is started
-again after a backoff of 1 s doubling to 60 s (reset after 60 s of good running). `stop()`
-asks every child to stop via a shared event; each flushes its open bucket before it exits, and
-the parent keeps draining the queue until they have.
+children. Cameras in a fusion group (`fusion` in the store config) send their people's floor
+measurements instead of floor aggregates; the parent fuses each group's (`edge.fusion_stage`,
+imported only for a store that has a group) and hands the group's aggregates and live
+snapshots to the sink. A child that exits without saying it is done (crash, kill, exception)
+is started again after a backoff of 1 s doubling to 60 s (reset after 60 s of good running).
+`stop()` asks every child to stop via a shared event; each flushes its open bucket before it
+exits, and the parent keeps draining the queue until they have, then flushes the groups.
 """
 
 from __future__ import annotations
@@ -30,13 +33,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from edge.logs import setup_logging
 from edge.sinks import Sink
-from edge.types import Heartbeat
+from edge.types import FloorMeasurements, Heartbeat
 from footfall_core.contract import LiveMessage
 from footfall_core.store import StoreConfig
 from footfall_core.watchdog import Notifier
+
+if TYPE_CHECKING:
+    from edge.fusion_stage import FusionStage, StageOutput
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +88,9 @@ def _child(
     control: mp.Queue,
     frame_sizes: dict[str, tuple[int, int]],
     log_level: str,
+    fused: bool,
 ) -> None:
-    """Entry point of a camera process."""
+    """Entry point of a camera process; `fused`: it is run in its store's fusion group."""
     from edge.model import use_threads  # not at the top: the parent never loads the detector's stack
     from edge.pipeline import CameraPipeline
 
@@ -90,7 +98,7 @@ def _child(
     setup_logging(log_level, store=config.store.id, camera=camera)
     use_threads(config.detector_for(config.camera(camera)).threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which asks us to stop
-    pipeline = CameraPipeline(config, camera, frame_sizes=frame_sizes)
+    pipeline = CameraPipeline(config, camera, frame_sizes=frame_sizes, fused=fused)
     signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
     orphaned = threading.Event()
     threading.Thread(
@@ -154,6 +162,12 @@ class Supervisor:
         self.children = {camera.name: _Child() for camera in config.cameras}
         self.last_heartbeat_s: dict[str, float] = {}
         self.frame_sizes: dict[str, tuple[int, int]] = {}  # (width, height) px, as children report them
+        self.fusion: dict[str, FusionStage] = {}  # fusion group name → its stage
+        self._group_of = {camera: group.name for group in config.fusion for camera in group.cameras}
+        if config.fusion:
+            from edge.fusion_stage import FusionStage  # a store without overlapping cameras never needs it
+
+            self.fusion = {group.name: FusionStage(config, group) for group in config.fusion}
 
     def start(self) -> None:
         for name in self.children:
@@ -174,6 +188,7 @@ class Supervisor:
                 child.control,
                 dict(self.frame_sizes),
                 self.log_level,
+                camera in self._group_of,
             ),
         )
         child.process.start()
@@ -213,17 +228,35 @@ class Supervisor:
             self.last_heartbeat_s[message.camera] = self.clock()
             if message.frame_size_px and self.frame_sizes.get(message.camera) != message.frame_size_px:
                 self._share_frame_size(message.camera, message.frame_size_px)
+        elif isinstance(message, FloorMeasurements):
+            self._fused(self.fusion[self._group_of[message.camera]].observe(message))
         elif isinstance(message, _Done):
             self.children[message.camera].done = True
+            self._camera_stopped(message.camera)
         elif isinstance(message, LiveMessage):
             self.sink.live(message)
         else:
             self.sink.aggregate(message)
             self.last_heartbeat_s[message.camera] = self.clock()
 
+    def _fused(self, out: StageOutput) -> None:
+        """Hand a fusion stage's output (`edge.fusion_stage.StageOutput`) to the sink."""
+        for message in out.messages:
+            if isinstance(message, LiveMessage):
+                self.sink.live(message)
+            else:
+                self.sink.aggregate(message)
+
+    def _camera_stopped(self, camera: str) -> None:
+        """A camera's process ended: its group, if any, stops waiting for its measurements."""
+        if camera in self._group_of:
+            self._fused(self.fusion[self._group_of[camera]].camera_stopped(camera))
+
     def _share_frame_size(self, camera: str, size_px: tuple[int, int]) -> None:
         """A camera's frame size is new: tell the other cameras, whose floor ownership needs it."""
         self.frame_sizes[camera] = tuple(size_px)
+        for stage in self.fusion.values():
+            stage.update_frame_sizes(self.frame_sizes)
         for name, child in self.children.items():
             if (
                 name != camera
@@ -251,6 +284,7 @@ class Supervisor:
                     extra={"camera": name},
                 )
                 child.backoff_s = min(child.backoff_s * 2, BACKOFF_MAX_S)
+                self._camera_stopped(name)
             elif now >= child.restart_at_s:
                 child.restarts += 1
                 self._spawn(name)
@@ -315,4 +349,6 @@ class Supervisor:
                 self._route(self._queue.get_nowait())
             except queue.Empty:
                 break
+        for stage in self.fusion.values():
+            self._fused(stage.flush())
         self.sink.close()

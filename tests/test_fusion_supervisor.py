@@ -1,0 +1,70 @@
+"""Overlapping cameras fused on the real edge: camera processes under the supervisor send their
+floor measurements, and the supervisor's fusion stage counts the group."""
+
+from __future__ import annotations
+
+import cv2
+import pytest
+
+from edge.pipeline import CameraPipeline, Heartbeat
+from edge.supervisor import Supervisor
+from footfall_core.contract import LiveMessage
+from footfall_core.store import Fusion
+from tests.pipeline_runs import example
+from tests.quiet_clip import pets09_stream
+from tests.test_pipeline_supervisor import ListSink
+
+pytestmark = pytest.mark.slow
+
+FRAMES = 140  # 20 s of PETS09: two 10 s buckets
+
+
+def _clip(assets, tmp_path) -> str:
+    """The first FRAMES frames of PETS09 as an image sequence: both cameras replay the same one."""
+    for index, image in enumerate(pets09_stream(assets, FRAMES), start=1):
+        cv2.imwrite(str(tmp_path / f"seq_{index:06d}.jpg"), image)
+    return str(tmp_path / "seq_%06d.jpg")
+
+
+def _floor(aggregates, camera: str) -> dict:
+    """kind → list of one camera's (or group's) floor aggregates, without the camera's name."""
+    out: dict[str, list] = {}
+    for message in aggregates:
+        if message.camera == camera and message.kind != "health":
+            out.setdefault(message.kind, []).append(message.model_dump(exclude={"camera"}))
+    return out
+
+
+def test_two_cameras_that_see_the_same_people_count_them_once(assets, tmp_path):
+    """Two cameras with one view and one calibration, in one fusion group, replay the same frames
+    from the same start: each person is measured by both at the same floor spot, so the group
+    counts exactly what the camera counts alone (heat, zones, lines, flows, bucket by bucket),
+    and the two cameras send only their health."""
+    config = example("pets09", "view001", bucket_s=10)
+    view = config.cameras[0].model_copy(update={"source": _clip(assets, tmp_path), "fps": 7})
+    alone = config.model_copy(update={"cameras": [view]})
+    expected = [
+        m for m in CameraPipeline(alone, "view001").run() if not isinstance(m, (Heartbeat, LiveMessage))
+    ]
+
+    fused = config.model_copy(
+        update={
+            "cameras": [view.model_copy(update={"name": name}) for name in ("first", "second")],
+            # replays run as fast as they can, one process each: let one run far ahead of the other
+            "fusion": [Fusion(name="walkway", cameras=["first", "second"], max_lag_s=60)],
+        }
+    )
+    sink = ListSink()
+    supervisor = Supervisor(fused, sink, log_level="WARNING")
+    supervisor.run(lambda: False)  # until both recordings have ended
+    stage = supervisor.fusion["walkway"]
+    assert stage.slots.late == 0, "no measurement came after its instant was fused"
+
+    assert {m.camera for m in sink.aggregates} == {"walkway", "first", "second"}
+    assert all(m.kind == "health" for m in sink.aggregates if m.camera != "walkway")
+    assert sum(m.frames_analysed for m in sink.aggregates if m.camera == "first") == FRAMES
+    counted = _floor(sink.aggregates, "walkway")
+    assert len(counted["grid"]) == 2
+    assert sum(s for grid in counted["grid"] for _, _, s in grid["cells"]) > 100  # person-seconds
+    assert counted == _floor(expected, "view001")
+    assert sink.lives and all(m.cameras == ["walkway"] for m in sink.lives)
