@@ -37,16 +37,14 @@ class EdgeMetrics:
             "footfall_source_status", "1 for the camera's current source status", cam + ["status"], registry=r
         )
         self.outbox_depth = Gauge(
-            "footfall_outbox_depth", "Aggregates waiting for the broker's acknowledgement", registry=r
+            "footfall_outbox_depth", "Aggregates the centre has not confirmed yet", registry=r
         )
         self.outbox_dropped = Gauge(
             "footfall_outbox_dropped",
-            "Aggregates dropped because the outbox was full (since install)",
+            "Aggregates dropped by the outbox's bounds, a full disk or a broker refusal (since install)",
             registry=r,
         )
-        self.published = Gauge(
-            "footfall_published", "Aggregates acknowledged by the broker (this run)", registry=r
-        )
+        self.published = Gauge("footfall_published", "Aggregates the centre confirmed (this run)", registry=r)
         self.connected = Gauge("footfall_broker_connected", "1 while connected to the broker", registry=r)
 
     def set_source_status(self, camera: str, status: str) -> None:
