@@ -17,9 +17,17 @@ from dashboard.ingest import MESSAGES
 from dashboard.storage import Storage
 from edge.outbox import Outbox
 from edge.publisher import Publisher
-from footfall_core.contract import ContractError, agg_topic, parse_aggregate, status_topic
+from footfall_core.contract import (
+    ContractError,
+    agg_topic,
+    confirm_topic,
+    parse_aggregate,
+    payload_digest,
+    status_topic,
+)
 from footfall_core.store import Mqtt
 from tests.transport_support import (
+    Collector,
     IngestThread,
     assert_same_content,
     fingerprint,
@@ -169,6 +177,35 @@ def test_ingest_killed_mid_stream_loses_nothing_and_doubles_nothing(broker, db_u
     publisher.close()
     assert sorted(stored_ids(storage)) == sorted(m.id for m in messages)
     assert_same_content(fingerprint(storage), reference_fingerprint(messages, tmp_path))
+
+
+def test_stored_and_dead_lettered_payloads_are_both_confirmed_to_their_store(broker, tmp_path):
+    """Settled either way: a device must stop sending a payload the centre dead-lettered too."""
+    good = make_aggregates("shop-1", ["cam1"], buckets=1)[0].to_json()
+    bad = b'{"schema_version": 1, "store": "shop-1", "kind": "grid"}'
+    other = make_aggregates("shop-2", ["cam1"], buckets=1)[0].to_json()
+    confirmed = Collector(broker.url, confirm_topic("+"), client_id="devices")
+    ingest = IngestThread(broker.url, f"sqlite:///{tmp_path / 'c.sqlite3'}").start()
+    sender = _sender(broker.port)
+    for topic, payload in ((agg_topic("shop-1", "cam1"), good), (agg_topic("shop-1", "cam1"), bad)):
+        sender.publish(topic, payload, qos=1)
+    sender.publish(agg_topic("shop-2", "cam1"), other, qos=1)
+    settled: dict[str, set[str]] = {}
+
+    def arrived() -> bool:
+        for topic, payload in confirmed.messages:
+            settled.setdefault(topic, set()).update(json.loads(payload)["settled"])
+        return len(settled.get(confirm_topic("shop-1"), ())) == 2 and confirm_topic("shop-2") in settled
+
+    assert wait_until(arrived, 20)
+    assert settled == {
+        confirm_topic("shop-1"): {payload_digest(good), payload_digest(bad)},
+        confirm_topic("shop-2"): {payload_digest(other)},
+    }, "each store hears of its own payloads only"
+    assert len(ingest.storage.dead_letters()) == 1
+    sender.loop_stop()
+    ingest.close()
+    confirmed.close()
 
 
 def test_camera_status_is_recorded(broker, tmp_path):
