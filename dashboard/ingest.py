@@ -12,9 +12,9 @@ Why it cannot lose or double anything (docs/mqtt.md):
   contract, lies outside the centre's clock window, is refused by storage (off the plan, a
   conflict, past the registry cap) or by the database for its data goes to the dead-letter table
   with its reason, and is acknowledged: one bad message never blocks the others;
-- after the commit, and before the broker's acknowledgement, each store's device is told which
-  of its aggregates are settled (dashboard/confirm.py): only then does it delete them from its
-  outbox, so a message the broker drops after its PUBACK is sent again.
+- after the commit each store's device is told which of its aggregates are settled, within a
+  second (dashboard/confirm.py): only then does it delete them from its outbox, so a message
+  the broker drops after its PUBACK is sent again.
 
 Throughput: messages are written in batches of up to `batch_max`, one transaction per batch.
 Camera status messages (retained) come through a plain subscription, since a shared one does
@@ -42,7 +42,7 @@ from prometheus_client import Counter, Histogram, start_http_server
 
 from dashboard import faults, intake
 from dashboard.admission import DEFAULT_NAMES_CAP
-from dashboard.confirm import confirmations
+from dashboard.confirm import Confirmer
 from footfall_core.contract import (
     TOPIC_ROOT,
     ContractError,
@@ -60,7 +60,7 @@ AGG_FILTER = f"{TOPIC_ROOT}/+/+/agg"
 STATUS_FILTER = f"{TOPIC_ROOT}/+/+/status"  # per camera, from edges of an earlier release
 DEVICE_STATUS_FILTER = f"{TOPIC_ROOT}/+/status"
 RETRY_MAX_S = 30.0
-CONFIRM_INFLIGHT = 1000  # confirmations in flight to the broker: one per store and batch
+CONFIRM_INFLIGHT = 1000  # confirmations in flight to the broker: at most one per store at a time
 
 MESSAGES = Counter(
     "footfall_ingest_messages", "Messages handled by ingest, by outcome", ["outcome"]
@@ -104,6 +104,7 @@ class Ingest:
         self.client_id = client_id or default_client_id(group, broker_password(settings))
         self.client, self.address = new_client(settings, self.client_id, manual_ack=True)
         self.client.max_inflight_messages_set(CONFIRM_INFLIGHT)
+        self.confirmer = Confirmer(lambda topic, payload: self.client.publish(topic, payload, qos=1))
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.keepalive_s = settings.keepalive_s
@@ -150,11 +151,13 @@ class Ingest:
                 batch = self._next_batch(stop)
                 if batch:
                     self._handle(batch, stop)
+                self.confirmer.flush()
                 if notifier:
                     notifier.keepalive(True, f"stored {self.stored}")
         finally:
             if notifier:
                 notifier.stopping()
+            self.confirmer.flush(everything=True)
             self.client.disconnect()  # unacknowledged messages stay with the broker for our session
             self.client.loop_stop()
 
@@ -198,15 +201,10 @@ class Ingest:
                     return  # not acknowledged: the broker redelivers after our restart
                 delay_s = min(RETRY_MAX_S, delay_s * 2)
         faults.point("ingest.after_commit")
-        self._confirm(item for item in batch if not item.topic.endswith("/status"))
+        self.confirmer.settled((item.topic, item.payload) for item in batch)
         for item in batch:
             self.client.ack(item.mid, item.qos)
         BATCH_SECONDS.observe(time.monotonic() - started)
-
-    def _confirm(self, settled) -> None:
-        """Tell each store's device what it may delete (QoS 1: queued while the device is away)."""
-        for topic, payload in confirmations((item.topic, item.payload) for item in settled):
-            self.client.publish(topic, payload, qos=1)
 
     def _store(
         self,

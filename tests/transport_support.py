@@ -103,8 +103,11 @@ class Collector:
     """A plain subscriber that records every (topic, payload) it gets, duplicates included.
 
     confirm: also confirm every aggregate it gets, as the ingest does after its commit
-    (dashboard/confirm.py), so that an edge publisher empties its outbox without a database.
+    (dashboard/confirm.Confirmer, flushed every CONFIRM_EVERY_S as the ingest's batches would
+    be), so that an edge publisher empties its outbox without a database.
     """
+
+    CONFIRM_EVERY_S = 0.05
 
     def __init__(
         self,
@@ -118,26 +121,38 @@ class Collector:
         address = BrokerAddress.parse(url)
         self.messages: list[tuple[str, bytes]] = []
         self.subscribed = threading.Event()
-        self.confirm = confirm
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
         if username:
             self.client.username_pw_set(username, password)
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda c, u, mid, rcs, p: self.subscribed.set()
         self.client.on_message = self._on_message
+        self.confirmer = None
+        if confirm:
+            from dashboard.confirm import Confirmer
+
+            publish = lambda t, p: self.client.publish(t, p, qos=1)  # noqa: E731
+            self.confirmer = Confirmer(publish, max_delay_s=self.CONFIRM_EVERY_S)
+            threading.Thread(target=self._confirm_loop, daemon=True).start()
         self.client.connect(address.host, address.port)
         self.client.loop_start()
         assert self.subscribed.wait(10), f"collector could not subscribe to {topic}"
 
     def _on_message(self, client, userdata, message) -> None:
         self.messages.append((message.topic, message.payload))
-        if self.confirm:
-            from dashboard.confirm import confirmations
+        if self.confirmer is not None:
+            with self._lock:
+                self.confirmer.settled([(message.topic, message.payload)])
 
-            for topic, payload in confirmations([(message.topic, message.payload)]):
-                client.publish(topic, payload, qos=1)
+    def _confirm_loop(self) -> None:
+        while not self._closed.wait(self.CONFIRM_EVERY_S):
+            with self._lock:
+                self.confirmer.flush()
 
     def close(self) -> None:
+        self._closed.set()
         self.client.disconnect()
         self.client.loop_stop()
 
