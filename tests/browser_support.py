@@ -8,6 +8,7 @@ from pathlib import Path
 import uvicorn
 
 from tests.brokers import free_port, wait_for_port
+from tests.needs import need
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
@@ -18,6 +19,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def need_chromium() -> None:
+    """Skip the calling test without Debian's Chromium; fail it under CI."""
+    need(CHROMIUM.exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
 
 
 class Server:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
 
 from footfall_core.assets import assets_dir
 from tests.brokers import Mosquitto
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, need_chromium
 from tests.databases import scratch_database
+from tests.needs import need
 
 PG_ADMIN_URL = os.environ.get("FOOTFALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -29,22 +31,31 @@ def broker(tmp_path):
         yield mosquitto
 
 
-def _pg_available() -> bool:
-    try:
-        import psycopg
+def _listening(url: str) -> bool:
+    """Something accepts TCP connections at the host and port of a postgresql:// URL."""
+    from psycopg.conninfo import conninfo_to_dict
 
-        psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
+    info = conninfo_to_dict(url)
+    try:
+        socket.create_connection((info.get("host", "localhost"), int(info.get("port", 5432))), 3).close()
         return True
-    except Exception:
+    except OSError:
         return False
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> str:
-    if not _pg_available():
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
+    """The PostgreSQL admin URL. Nothing listening there skips the PostgreSQL tests (fails them
+    under CI); a server that answers but refuses us (wrong password, unknown role or database)
+    fails them everywhere: that is a broken setup, not a missing server."""
+    import psycopg
+
+    try:
+        psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        if _listening(PG_ADMIN_URL):
+            pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} refused the tests: {exc}")
+        need(False, f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
     return PG_ADMIN_URL
 
 
@@ -76,10 +87,7 @@ def module_db_url(request, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     """Debian's headless Chromium through playwright; missing Chromium fails under CI."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    need_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

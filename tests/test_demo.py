@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.brokers import free_port
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,8 +31,7 @@ def alive(pid: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.browser
 def test_demo_shows_live_people_and_stops_cleanly(tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    need_chromium()
     from playwright.sync_api import sync_playwright
 
     port = free_port()

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import need
+
 REPO = Path(__file__).resolve().parent.parent
 UNITS = sorted((REPO / "systemd").glob("*.service"))
 
@@ -44,11 +46,11 @@ def test_unit_is_supervised_and_hardened(unit):
     assert service["StateDirectory"].startswith("footfall")
 
 
-@pytest.mark.skipif(
-    not shutil.which("systemd-analyze"), reason="systemd-analyze not installed (make setup installs it)"
-)
 def test_install_stages_units_that_systemd_analyze_verifies(tmp_path):
     """Stage an install under DESTDIR with PREFIX at this checkout (whose .venv exists), then verify."""
+    need(
+        shutil.which("systemd-analyze") is not None, "systemd-analyze not installed (make setup installs it)"
+    )
     env = dict(os.environ, DESTDIR=str(tmp_path / "root"), PREFIX=str(REPO), SKIP_VENV="1")
     for role in ("edge", "central"):
         subprocess.run(

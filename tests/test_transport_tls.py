@@ -5,17 +5,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-import pytest
-
 from dashboard.confirm import confirmations
 from edge.outbox import Outbox
 from edge.publisher import Publisher
 from footfall_core.mqtt_link import new_client
 from footfall_core.store import Mqtt, Tls
 from tests.brokers import Mosquitto
+from tests.needs import need
 from tests.transport_support import make_aggregates, wait_until
-
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make certificates")
 
 
 def _certificates(directory) -> dict[str, str]:
@@ -73,6 +70,10 @@ def _certificates(directory) -> dict[str, str]:
 
 
 def test_edge_publishes_over_tls_and_refuses_an_unknown_broker(tmp_path):
+    need(
+        shutil.which("openssl") is not None,
+        "openssl is missing to make certificates (make setup installs it)",
+    )
     certs = _certificates(tmp_path)
     tls_config = f"certfile {certs['broker.crt']}\nkeyfile {certs['broker.key']}\n"
     with Mosquitto(tmp_path / "broker", tls_config) as broker:
