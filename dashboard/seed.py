@@ -5,7 +5,8 @@ real store seeded from its config stays a real store with simulated history), an
 `Storage.write_aggregates` like real data, so the hour and day rollups are exercised. Buckets
 are one hour long (bucket_s=3600, the contract's largest): 50 stores × 8 weeks is about 170k
 messages instead of 10M at one minute. The raw rows of those buckets older than the raw
-retention (14 days) are then pruned, exactly as the daily prune would.
+retention (14 days) before `--end` are then pruned, exactly as the daily prune would have on
+that day: a history seeded up to a past day looks as it did then, whatever today is.
 
 The model: opening hours (Mon–Sat 9–21, Sunday 10–18, street shops closed on Sunday),
 arrivals per hour with a lunch and an evening peak, busier Fridays and Saturdays, a slow trend
@@ -400,7 +401,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also seed the real store of this edge config (its zones, lines, plan); repeatable",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("--end", type=date.fromisoformat, help="first day NOT seeded (default today, UTC)")
+    parser.add_argument(
+        "--end",
+        type=date.fromisoformat,
+        help="first day NOT seeded (default today, UTC); retention is applied as of that day",
+    )
     seed_o2o.add_arguments(parser)
 
 
@@ -418,7 +423,7 @@ def main(args: argparse.Namespace) -> int:
     storage = Storage(args.db)
     storage.migrate()
     written = seed(storage, stores, args.weeks, end, rng, simulated, args.pos)
-    pruned = storage.prune()
+    pruned = storage.prune(now=datetime.combine(end, time.min, UTC))
     log.info(
         "seeded %d stores × %d weeks: %d simulated messages; pruned %d raw rows past retention",
         len(stores),

@@ -303,7 +303,8 @@ def test_migrate_command_prunes_on_request(db_url):
 
     assert dashboard_main(["migrate", "--db", db_url]) == 0
     storage = Storage(db_url)
-    storage.write_aggregates([zones_msg(0, 60, 1, 1, [])])  # March 2026: past raw retention by now
+    three_weeks_ago = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=21)
+    storage.write_aggregates([zones_msg(0, 60, 1, 1, [], start=three_weeks_ago)])  # past raw retention
     with storage.engine.connect() as conn:
         assert conn.scalar(sa.select(t.meta.c.value).where(t.meta.c.key == "dedup_horizon")) is None
     assert dashboard_main(["migrate", "--db", db_url, "--prune"]) == 0
