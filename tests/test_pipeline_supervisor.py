@@ -173,25 +173,29 @@ def test_a_camera_shares_the_libraries_it_was_forked_with():
 
 
 # a process forked from one that imported edge.preload (as the fork server does) runs a full
-# garbage collection; prints the private MB before and after
+# garbage collection; prints the private MB before and after. One pipe each way: the parent
+# says "collect" then "exit", the child answers "collected" (a byte the parent cannot have
+# written itself) and waits to be measured.
 COLLECT_IN_FORK = """
-import gc, os, sys, time
+import gc, os
 import edge.preload
 from tests.procfs import memory_mb
-r, w = os.pipe()
+to_child, from_parent = os.pipe()
+from_child, to_parent = os.pipe()
 pid = os.fork()
 if pid == 0:
-    os.read(r, 1)
+    os.read(to_child, 1)
     gc.collect()
-    os.write(w, b"x")
-    time.sleep(5)
+    os.write(to_parent, b"c")
+    os.read(to_child, 1)
     os._exit(0)
 before = memory_mb(pid)["private"]
-os.write(w, b"x")
-time.sleep(0.5)
-os.read(r, 1)
-print(before, memory_mb(pid)["private"])
-os.kill(pid, 9)
+os.write(from_parent, b"x")
+assert os.read(from_child, 1) == b"c", "the camera never collected"
+after = memory_mb(pid)["private"]
+os.write(from_parent, b"x")
+os.waitpid(pid, 0)
+print(before, after)
 """
 
 
@@ -243,7 +247,8 @@ def test_run_command_stops_on_sigterm_and_flushes(tmp_path, to_group):
         command, cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
     live = out / "view001.live.jsonl"
-    _wait_until(lambda: _written(live))
+    assert _wait_until(lambda: _written(live) or process.poll() is not None), "the camera never went live"
+    assert process.poll() is None, process.stderr.read()[-2000:]
     if to_group:
         os.killpg(process.pid, signal.SIGTERM)
     else:
@@ -272,10 +277,9 @@ def test_cameras_stop_when_the_edge_process_is_killed(tmp_path):
         cwd=REPO_ROOT,
         stderr=subprocess.DEVNULL,
     )
-    _wait_until(lambda: _written(out / "first.live.jsonl", out / "second.live.jsonl"))
+    assert _wait_until(lambda: _written(out / "first.live.jsonl", out / "second.live.jsonl")), "not live"
     tree = descendants(process.pid)
     assert len(tree) >= 4, "resource tracker, fork server and two cameras"
     process.kill()
     process.wait()
-    _wait_until(lambda: not any(map(running, tree)), timeout_s=15)
-    assert [pid for pid in tree if running(pid)] == []
+    assert _wait_until(lambda: not any(map(running, tree)), timeout_s=15), [p for p in tree if running(p)]
