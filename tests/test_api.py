@@ -239,6 +239,16 @@ def test_login_is_required_and_checked(app):
     assert TestClient(app, headers={"authorization": "Bearer forged"}).get("/api/v1/me").status_code == 401
 
 
+def test_logging_out_ends_the_session(app):
+    boss = client(app, "boss")
+    assert boss.get("/api/v1/me").json()["name"] == "boss"
+    cross_site = boss.delete("/api/v1/session", headers={"origin": "http://evil.example"})
+    assert cross_site.status_code == 403 and boss.get("/api/v1/me").status_code == 200, "CSRF: still in"
+    assert boss.delete("/api/v1/session", headers=ORIGIN).status_code == 204
+    assert boss.get("/api/v1/me").status_code == 401 and boss.get("/api/v1/stores").status_code == 401
+    assert TestClient(app).delete("/api/v1/session", headers=ORIGIN).status_code == 204, "harmless twice"
+
+
 def test_csv_exports_hold_the_same_numbers(app):
     boss = client(app, "boss")
     response = boss.get("/api/v1/compare", params=dict(start="2026-03-02", end="2026-03-08", format="csv"))

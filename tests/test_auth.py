@@ -234,3 +234,34 @@ def test_removing_a_store_deletes_it_everywhere_and_removing_a_user_ends_its_tok
         assert conn.scalar(sa.select(sa.func.count()).select_from(t.api_tokens)) == 0
     assert dashboard_main(["users", *db, "remove", "ann"]) == 2
     assert dashboard_main(["stores", *db, "remove", "nowhere", "--yes"]) == 2
+
+
+def test_users_token_and_list_commands(storage, tmp_path, capsys, caplog):
+    from fastapi.testclient import TestClient
+
+    from dashboard.app import create_app
+
+    db = ["--db", storage.url]
+    with storage.engine.begin() as conn:
+        for store_id in ("north", "south"):
+            registry.save(conn, registry.StoreRecord.model_validate(dict(store=dict(id=store_id))))
+        auth.add_user(conn, "zoe", "hq", "correct horse")
+        auth.add_user(conn, "ann", "manager", "battery staple", ["south", "north"])
+    capsys.readouterr()
+    assert dashboard_main(["users", *db, "list"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["ann\tmanager\tnorth,south", "zoe\thq\t*"]
+
+    assert dashboard_main(["users", *db, "token", "ann"]) == 0
+    first = capsys.readouterr().out.strip()
+    assert dashboard_main(["users", *db, "token", "ann"]) == 0
+    second = capsys.readouterr().out.strip()
+    assert len(first) >= 32 and second != first, "a new token every time, printed once"
+    with storage.engine.connect() as conn:
+        assert first not in str(conn.execute(sa.select(t.api_tokens)).all()), "only its hash is kept"
+    app = create_app(Settings(db_url=storage.url, secret_key=GOOD_SECRET))
+    for token in (first, second):
+        me = TestClient(app, headers={"authorization": f"Bearer {token}"}).get("/api/v1/me")
+        assert me.json() == dict(name="ann", role="manager", stores=["north", "south"])
+
+    assert dashboard_main(["users", *db, "token", "ghost"]) == 2
+    assert "no user 'ghost'" in caplog.text and capsys.readouterr().out == "", "no token for nobody"

@@ -1,0 +1,64 @@
+"""Broker URLs and credentials, read one way by the edge and the centre (footfall_core/mqtt_link.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from footfall_core.mqtt_link import BrokerAddress, new_client, read_password
+from footfall_core.store import Mqtt
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("mqtt://broker", BrokerAddress("broker", 1883, False)),
+        ("mqtts://broker", BrokerAddress("broker", 8883, True)),
+        ("mqtt://127.0.0.1:1884", BrokerAddress("127.0.0.1", 1884, False)),
+        ("mqtt://[::1]:1885", BrokerAddress("::1", 1885, False)),
+        ("mqtt://edge-7@broker", BrokerAddress("broker", 1883, False, "edge-7", None)),
+        (
+            "mqtts://edge%2B7:s3cr%40t%2Fx@central.example:8884",
+            BrokerAddress("central.example", 8884, True, "edge+7", "s3cr@t/x"),
+        ),
+    ],
+)
+def test_broker_urls_give_host_port_tls_and_credentials(url, expected):
+    assert BrokerAddress.parse(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("http://broker:1883", "expected mqtt://host"),
+        ("broker:1883", "expected mqtt://host"),
+        ("mqtt://:1883", "expected mqtt://host"),
+        ("mqtt://broker:http", "bad port"),
+        ("mqtt://broker:70000", "bad port"),
+    ],
+)
+def test_a_bad_broker_url_is_refused_naming_it(url, problem):
+    with pytest.raises(ValueError, match=problem) as refused:
+        BrokerAddress.parse(url)
+    assert repr(url) in str(refused.value)
+
+
+def test_credentials_in_the_url_win_over_the_settings(tmp_path):
+    (tmp_path / "edge.pw").write_text("from-the-file\nignored second line\n")
+    settings = Mqtt(url="mqtt://broker", username="edge-7", password_file="edge.pw")
+    client, address = new_client(settings, "edge-7", resolve=lambda p: str(tmp_path / p))
+    assert (address.host, client.username, client.password) == ("broker", "edge-7", "from-the-file")
+    url_wins = settings.model_copy(update={"url": "mqtt://other:pw%21@broker:1884"})
+    client, address = new_client(url_wins, "edge-7", resolve=lambda p: str(tmp_path / p))
+    assert (address.port, client.username, client.password) == (1884, "other", "pw!")
+    anonymous, _ = new_client(Mqtt(url="mqtt://broker"), "edge-7")
+    assert anonymous.username is None and anonymous.password is None
+
+
+def test_an_unreadable_password_file_names_the_key_and_the_file(tmp_path):
+    missing = tmp_path / "nope.pw"
+    with pytest.raises(ValueError, match=f"mqtt.password_file {missing}: cannot read"):
+        read_password(str(missing))
+    with pytest.raises(ValueError, match="mqtt.password_file"):
+        new_client(Mqtt(url="mqtt://edge-7@broker", password_file=str(missing)), "edge-7")
+    (tmp_path / "empty.pw").write_text("")
+    assert read_password(str(tmp_path / "empty.pw")) == ""
