@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
 
+from edge import logs
 from footfall_core.assets import assets_dir
 from tests.brokers import Mosquitto
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, need_chromium
@@ -23,6 +26,26 @@ def assets() -> Path:
     if not (root / "models").is_dir():
         pytest.fail(f"assets not found at {root} (set FOOTFALL_ASSETS or put shared/ beside the repo)")
     return root
+
+
+@pytest.fixture(autouse=True)
+def _process_wide_state():
+    """Put back what a test may change for the whole process: OpenCV's thread count (every
+    Detector sets it) and the root logger (edge.logs.setup_logging sets its level, puts its own
+    handler in place of the others and keeps a store/camera context)."""
+    root = logging.getLogger()
+    level, context = root.level, dict(logs._context)
+    cv2 = sys.modules.get("cv2")
+    threads = cv2.getNumThreads() if cv2 is not None else -1  # -1: OpenCV's default
+    yield
+    root.setLevel(level)
+    for handler in root.handlers[:]:
+        if isinstance(handler.formatter, logs.LogfmtFormatter):
+            root.removeHandler(handler)
+    logs._context.clear()
+    logs._context.update(context)
+    if (cv2 := sys.modules.get("cv2")) is not None:
+        cv2.setNumThreads(threads)
 
 
 @pytest.fixture

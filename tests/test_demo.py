@@ -98,6 +98,8 @@ def test_demo_shows_live_people_and_stops_cleanly(tmp_path):
         os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C in the terminal
         demo.wait(60)
     assert len(pids) == 4  # mosquitto, ingest, dashboard, edge
-    time.sleep(0.5)
+    deadline_s = time.monotonic() + 30
+    while any(map(alive, pids)) and time.monotonic() < deadline_s:
+        time.sleep(0.1)
     assert [pid for pid in pids if alive(pid)] == []
     assert demo.returncode == 0

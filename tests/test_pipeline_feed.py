@@ -4,7 +4,6 @@ frames dropped (and counted) from a live camera the analysis cannot keep up with
 from __future__ import annotations
 
 import time
-from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -97,6 +96,7 @@ class PacedCamera:
 
     def __init__(self, count: int, period_s: float) -> None:
         self.left, self.period_s = count, period_s
+        self.grabbed_s: list[float] = []  # when (monotonic s) each frame was grabbed
 
     def open(self) -> None:
         pass
@@ -106,6 +106,7 @@ class PacedCamera:
             return False
         time.sleep(self.period_s)
         self.left -= 1
+        self.grabbed_s.append(time.monotonic())
         return True
 
     def retrieve(self) -> np.ndarray:
@@ -115,32 +116,31 @@ class PacedCamera:
         pass
 
 
-def _arrivals(burst_s: float) -> list[float]:
-    """When (monotonic s) the loop got each of 30 frames of a live camera at 20 fps."""
-    source = FrameSource("cam", "rtsp://test", PacedCamera(30, 0.05), live=True, backoff_initial_s=30)
+def _waits_s(burst_s: float) -> np.ndarray:
+    """How long (s) each of 30 frames of a live camera at 20 fps waited between its grab and the
+    frame loop."""
+    camera = PacedCamera(30, 0.05)
+    source = FrameSource("cam", "rtsp://test", camera, live=True, backoff_initial_s=30)
     feed = FrameFeed(source, drop_stale=True, burst_s=burst_s, tick_s=1.0, depth=20)
-    arrivals = []
+    got_s = []
     for frame in feed:
         if frame is None:
             break  # the stream stopped
-        arrivals.append(time.monotonic())
+        got_s.append(time.monotonic())
     feed.close()
-    assert feed.dropped == 0
-    return arrivals
-
-
-def _back_to_back(arrivals: list[float]) -> int:
-    """Frames that reached the loop within 10 ms of the one before."""
-    return sum(b - a < 0.01 for a, b in pairwise(arrivals))
+    assert feed.dropped == 0 and len(got_s) == len(camera.grabbed_s) == 30, "every frame, none dropped"
+    return np.array(got_s) - np.array(camera.grabbed_s)
 
 
 def test_a_live_feed_hands_over_bursts_and_loses_nothing():
-    """With burst_s the loop gets a live camera's frames a burst at a time, back to back (warm
-    caches), and none is dropped when the queue holds a burst; without, one by one as they come."""
-    bursts, single = _arrivals(burst_s=0.5), _arrivals(burst_s=0.0)
-    assert len(bursts) == len(single) == 30
-    assert _back_to_back(bursts) >= 20, np.diff(bursts).round(3)
-    assert _back_to_back(single) <= 7, np.diff(single).round(3)
+    """With burst_s the loop gets a live camera's frames a burst at a time (warm caches): a frame
+    waits for the rest of its burst, a quarter of burst_s on the median; without, each one is
+    handed over as it comes. A busy machine only makes a burst's frames wait longer; the bound
+    on the frames without bursts is 200 times their wait measured on a busy machine."""
+    bursts, single = _waits_s(burst_s=0.5), _waits_s(burst_s=0.0)
+    print(f"median wait: bursts of 0.5 s {np.median(bursts):.3f} s, one by one {np.median(single):.4f} s")
+    assert np.median(bursts) >= 0.15, bursts.round(3)  # measured 0.238-0.253 s (load 8 on 2 cores)
+    assert np.median(single) <= 0.02, single.round(3)  # measured 0.0001 s (load 8 on 2 cores)
 
 
 def test_a_burst_may_not_outlast_a_tick():

@@ -8,6 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
 import pytest
 import yaml
@@ -232,6 +235,20 @@ def test_a_killed_fork_server_leaves_one_process_per_camera():
     assert not child.process.is_alive()
 
 
+@contextmanager
+def _edge_run(config: Path, out: Path, **popen) -> Iterator[subprocess.Popen]:
+    """`python -m edge run --config CONFIG --out OUT` in a process group of its own, killed with
+    every process left in it on the way out, so that a failed test leaves no camera running."""
+    command = [sys.executable, "-m", "edge", "run", "--config", str(config), "--out", str(out)]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True, **popen)
+    try:
+        yield process
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 @pytest.mark.parametrize("to_group", [False, True], ids=["parent", "whole group"])
 def test_run_command_stops_on_sigterm_and_flushes(tmp_path, to_group):
     """`python -m edge run` on a looping, real-time camera: SIGTERM ends it with status 0 and the
@@ -242,18 +259,15 @@ def test_run_command_stops_on_sigterm_and_flushes(tmp_path, to_group):
     config = tmp_path / "store.yaml"
     config.write_text(yaml.safe_dump(data))
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "edge", "run", "--config", str(config), "--out", str(out)]
-    process = subprocess.Popen(
-        command, cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
-    live = out / "view001.live.jsonl"
-    assert _wait_until(lambda: _written(live) or process.poll() is not None), "the camera never went live"
-    assert process.poll() is None, process.stderr.read()[-2000:]
-    if to_group:
-        os.killpg(process.pid, signal.SIGTERM)
-    else:
-        process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
+    with _edge_run(config, out, stderr=subprocess.PIPE, text=True) as process:
+        live = out / "view001.live.jsonl"
+        assert _wait_until(lambda: _written(live) or process.poll() is not None), "never went live"
+        assert process.poll() is None, process.stderr.read()[-2000:]
+        if to_group:
+            os.killpg(process.pid, signal.SIGTERM)
+        else:
+            process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr[-2000:]
     assert "store=pets09 camera=view001" in stderr, "log lines carry the store and the camera"
     lines = (out / "view001.agg.jsonl").read_bytes().splitlines()
@@ -272,14 +286,10 @@ def test_cameras_stop_when_the_edge_process_is_killed(tmp_path):
     config = tmp_path / "store.yaml"
     config.write_text(yaml.safe_dump(data))
     out = tmp_path / "out"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "edge", "run", "--config", str(config), "--out", str(out)],
-        cwd=REPO_ROOT,
-        stderr=subprocess.DEVNULL,
-    )
-    assert _wait_until(lambda: _written(out / "first.live.jsonl", out / "second.live.jsonl")), "not live"
-    tree = descendants(process.pid)
-    assert len(tree) >= 4, "resource tracker, fork server and two cameras"
-    process.kill()
-    process.wait()
-    assert _wait_until(lambda: not any(map(running, tree)), timeout_s=15), [p for p in tree if running(p)]
+    with _edge_run(config, out, stderr=subprocess.DEVNULL) as process:
+        assert _wait_until(lambda: _written(out / "first.live.jsonl", out / "second.live.jsonl")), "not live"
+        tree = descendants(process.pid)
+        assert len(tree) >= 4, "resource tracker, fork server and two cameras"
+        process.kill()
+        process.wait()
+        assert _wait_until(lambda: not any(map(running, tree)), timeout_s=15), [p for p in tree if running(p)]

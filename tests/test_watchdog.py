@@ -27,6 +27,17 @@ def received(sock) -> list[str]:
         return out
 
 
+def received_until(sock, enough, timeout_s: float = 30.0) -> list[str]:
+    """Datagrams until `enough(datagrams)` holds; fails after `timeout_s` without it."""
+    out, deadline = [], time.monotonic() + timeout_s
+    while not enough(out):
+        left_s = deadline - time.monotonic()
+        assert left_s > 0, f"after {timeout_s} s only {out}"
+        sock.settimeout(left_s)
+        out.append(sock.recv(4096).decode())
+    return out
+
+
 def test_ready_then_periodic_keepalives_only_while_healthy(notify_socket):
     path, sock = notify_socket
     now = [0.0]
@@ -74,8 +85,6 @@ def test_dashboard_app_tells_systemd_it_is_ready_and_alive(notify_socket, monkey
     settings = Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", secret_key="watchdog-" + "k" * 40)
     with TestClient(create_app(settings)) as client:
         assert client.get("/api/v1/stores").status_code in (401, 403)  # up and answering
-        time.sleep(0.7)
-    messages = received(sock)
-    assert messages[0].startswith("READY=1")
-    assert messages.count("WATCHDOG=1") >= 2
-    assert messages[-1] == "STOPPING=1"
+        alive = received_until(sock, lambda got: got.count("WATCHDOG=1") >= 2)
+        assert alive[0].startswith("READY=1")
+    assert received_until(sock, lambda got: got and got[-1] == "STOPPING=1", timeout_s=10)
