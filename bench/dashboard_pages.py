@@ -28,7 +28,6 @@ from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
-import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -39,7 +38,8 @@ from dashboard.settings import Settings
 from dashboard.storage import Storage
 from footfall_core.contract import LiveMessage, LiveZone, live_topic
 from footfall_core.store import Mqtt
-from tests.brokers import Mosquitto, free_port, wait_for_port
+from tests.brokers import Mosquitto
+from tests.browser_support import Server
 
 PASSWORD = "bench password 1"
 
@@ -133,20 +133,8 @@ def seeded_server(stores: int, weeks: int) -> Iterator[tuple[str, Mosquitto]]:
             app = create_app(
                 Settings(db_url=url, secret_key="bench-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url))
             )
-            port = free_port()
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
-                )
-            )
-            thread = threading.Thread(target=server.run, daemon=True)
-            thread.start()
-            wait_for_port(port)
-            try:
-                yield f"http://127.0.0.1:{port}", broker
-            finally:
-                server.should_exit = True
-                thread.join(10)
+            with Server(app, timeout_graceful_shutdown_s=2) as server:
+                yield server.url, broker
 
 
 def main() -> int:

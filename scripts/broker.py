@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import glob
+import os
 import shutil
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+BIND_ATTEMPTS = 5
 DYNSEC_PLUGIN = next(iter(glob.glob("/usr/lib/*/mosquitto_dynamic_security.so")), "")
 
 
@@ -21,20 +23,55 @@ def dynsec_config(config_file: Path) -> str:
 
 
 def free_port() -> int:
+    """A port nothing listens on now. Another process may take it before ours binds it: check a
+    process started on it with `wait_for_listener` (and start it again elsewhere if it could not
+    bind)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+def listens(pid: int, port: int) -> bool:
+    """Process `pid` itself holds a TCP socket listening on `port` (Linux: /proc)."""
+    inodes = set()
+    for table in ("tcp", "tcp6"):
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
+            rows = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
         except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout_s} s")
+            return False
+        for row in rows:  # sl, local address:port (hex), remote, state (0A: LISTEN), ..., inode
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return False
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in descriptors:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                return True
+        except OSError:  # closed meanwhile
+            continue
+    return False
+
+
+class ExitedError(RuntimeError):
+    """The process ended before it listened."""
+
+
+def wait_for_listener(process: subprocess.Popen, port: int, timeout_s: float = 10.0) -> None:
+    """Wait until `process` itself listens on `port`. Another process listening there does not
+    count; `process` exiting first (it could not bind the port, say) raises ExitedError at once."""
+    deadline = time.monotonic() + timeout_s
+    while not listens(process.pid, port):
+        if process.poll() is not None:
+            raise ExitedError(f"process {process.pid} exited with {process.returncode} before listening")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"process {process.pid} not listening on port {port} after {timeout_s} s")
+        time.sleep(0.02)
 
 
 class Mosquitto:
@@ -48,6 +85,7 @@ class Mosquitto:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self._may_move = port is None  # a port it picked itself, until a start has bound it
         self.extra_config = extra_config
         self.process: subprocess.Popen | None = None
 
@@ -71,18 +109,30 @@ class Mosquitto:
         return conf
 
     def start(self) -> Mosquitto:
-        conf = self.write_config()
-        self.process = subprocess.Popen(
-            [MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            wait_for_port(self.port)
-        except TimeoutError as timeout:
-            log = self.workdir / "mosquitto.log"
-            raise RuntimeError(
-                f"mosquitto did not start: {log.read_text() if log.exists() else ''}"
-            ) from timeout
-        return self
+        """Start on `port` and wait until this Mosquitto listens there. A port it picked itself and
+        another process took meanwhile is given up for another one; once bound, a port is kept
+        (a restart comes back on it, where the clients reconnect)."""
+        log = self.workdir / "mosquitto.log"
+        attempt = 1
+        while True:
+            logged = log.stat().st_size if log.exists() else 0
+            self.process = subprocess.Popen(
+                [MOSQUITTO, "-c", str(self.write_config())],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                wait_for_listener(self.process, self.port)
+                self._may_move = False
+                return self
+            except (ExitedError, TimeoutError) as failed:
+                self.stop()
+                said = log.read_bytes()[logged:].decode(errors="replace") if log.exists() else ""
+                if not (self._may_move and "Address already in use" in said and attempt < BIND_ATTEMPTS):
+                    raise RuntimeError(
+                        f"mosquitto did not start on port {self.port}: {failed}; {said}"
+                    ) from None
+                self.port, attempt = free_port(), attempt + 1
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from footfall_core.assets import REPO_ROOT, assets_dir
-from scripts.broker import Mosquitto, wait_for_port
+from scripts.broker import ExitedError, Mosquitto, wait_for_listener
 
 PY = sys.executable
 VIDEO = "datasets/pets09_s2l1/vtest.avi"
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
         procs.start("ingest", [PY, "-m", "dashboard", "ingest", "--mqtt", mqtt_url, "--db", db_url])
-        procs.start(
+        dashboard = procs.start(
             "dashboard",
             [
                 PY,
@@ -196,11 +196,13 @@ def main(argv: list[str] | None = None) -> int:
             ],
         )
         deadline = time.monotonic() + 90
-        while True:  # until the dashboard listens, failing fast if a process dies
+        while True:  # until the dashboard itself listens, failing fast if a process dies
             procs.check()
             try:
-                wait_for_port(args.port, timeout_s=1)
+                wait_for_listener(dashboard, args.port, timeout_s=1)
                 break
+            except ExitedError:
+                procs.check()  # says which and where its log is
             except TimeoutError as timeout:
                 if time.monotonic() > deadline:
                     raise SystemExit(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from pathlib import Path
 
 import uvicorn
 
-from tests.brokers import free_port, wait_for_port
 from tests.needs import need
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -27,17 +28,20 @@ def need_chromium() -> None:
 
 
 class Server:
-    """uvicorn in a thread on a free port; stopped by setting should_exit."""
+    """uvicorn in a thread, serving on a socket bound here to a free port (no other process can
+    take the port between choosing and binding it); stopped by setting should_exit."""
 
-    def __init__(self, app):
+    def __init__(self, app, timeout_graceful_shutdown_s: int = 5):
         self.app = app
-        self.port = free_port()
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
         self.server = uvicorn.Server(
-            uvicorn.Config(
-                app, host="127.0.0.1", port=self.port, log_level="warning", timeout_graceful_shutdown=5
-            )
+            uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=timeout_graceful_shutdown_s)
         )
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs=dict(sockets=[self.socket]), name="uvicorn", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -45,9 +49,16 @@ class Server:
 
     def __enter__(self) -> Server:
         self.thread.start()
-        wait_for_port(self.port)
+        deadline_s = time.monotonic() + 30
+        while not self.server.started:  # uvicorn's own flag: the app started, the socket listens
+            if not self.thread.is_alive():
+                raise RuntimeError("uvicorn stopped before it served (see the log above)")
+            if time.monotonic() > deadline_s:
+                raise TimeoutError("uvicorn did not start serving within 30 s")
+            time.sleep(0.02)
         return self
 
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(15)
+        self.socket.close()

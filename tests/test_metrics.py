@@ -4,7 +4,6 @@ import httpx
 
 from edge.metrics import EdgeMetrics
 from footfall_core.contract import DeviceHealth, HealthAggregate
-from tests.brokers import free_port
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -39,10 +38,9 @@ def test_metrics_endpoint_reports_camera_and_outbox_figures():
             cameras={"cam1": "ok"},
         )
     )
-    port = free_port()
-    server, _ = metrics.serve(port)
+    server, _ = metrics.serve(0)  # the server binds a free port itself
     try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        text = httpx.get(f"http://127.0.0.1:{server.server_port}/metrics").text
     finally:
         server.shutdown()
     assert 'footfall_frames_read_total{camera="cam1"} 840.0' in text
