@@ -279,6 +279,23 @@ def broker_password(settings: Mqtt) -> str | None:
     return address.password
 
 
+def _migrate_once_reachable(storage, stop: threading.Event) -> bool:
+    """Bring the schema up to date, waiting out a database that cannot be reached (an ingest
+    started during an outage: the broker keeps its messages meanwhile); False if stopped first."""
+    import sqlalchemy.exc as sa_exc
+
+    delay_s = 0.5
+    while True:
+        try:
+            storage.migrate()
+            return True
+        except sa_exc.OperationalError as exc:
+            log.error("ingest: database unreachable at start: %s; retrying in %.1f s", exc, delay_s)
+            if stop.wait(delay_s):
+                return False
+            delay_s = min(RETRY_MAX_S, delay_s * 2)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mqtt",
@@ -322,7 +339,11 @@ def main(args: argparse.Namespace) -> int:
     from footfall_core.store import Tls
 
     storage = Storage(args.db, names_cap=args.names_cap)
-    storage.migrate()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if not _migrate_once_reachable(storage, stop):
+        return 0
     settings = Mqtt(
         url=args.mqtt,
         password_file=args.password_file,
@@ -333,9 +354,6 @@ def main(args: argparse.Namespace) -> int:
     ingest = Ingest(storage, settings, group=args.group, client_id=args.client_id, batch_max=args.batch)
     if args.metrics_port:
         start_http_server(args.metrics_port)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     log.info("ingest %s: %s → %s", ingest.client_id, args.mqtt, storage.engine.url.render_as_string())
     notifier = Notifier()
     try:
