@@ -45,8 +45,8 @@ def test_heat_grid_matches_ground_truth(run, gt):
     print(
         f"heat: pipeline {pipeline.sum():.0f} person-s, truth {truth.sum():.0f} person-s, Pearson r = {r:.3f}"
     )
-    assert r >= 0.9
-    assert pipeline.sum() == pytest.approx(truth.sum(), rel=0.15)
+    assert r >= 0.92  # measured 0.933
+    assert pipeline.sum() == pytest.approx(truth.sum(), rel=0.02)  # measured 633 against 639 (-0.9 %)
 
 
 def _gt_crossings(gt, start_m, end_m) -> tuple[int, int]:

@@ -14,15 +14,19 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.mark.parametrize(
-    "name, camera, size_px", [("pets09", "view001", (768, 576)), ("mall", "cam1", (640, 480))]
+    "name, camera, size_px, max_error_m",
+    [
+        ("pets09", "view001", (768, 576), 0.03),  # measured 0.024 m at the worst point pair
+        ("mall", "cam1", (640, 480), 0.008),  # measured 0.0054 m
+    ],
 )
-def test_examples_carry_a_solved_homography_and_shapes_on_the_plan(name, camera, size_px):
+def test_examples_carry_a_solved_homography_and_shapes_on_the_plan(name, camera, size_px, max_error_m):
     config = load_config(EXAMPLES / f"{name}.yaml")
     cal = config.camera(camera).calibration
     assert cal.homography is not None, "run: python -m calibration solve"
     geometry = CameraGeometry.from_config(config.camera(camera), size_px)
     np.testing.assert_allclose(geometry.homography, cal.homography)  # the stored one still fits
-    assert geometry.errors_m.max() < 0.05
+    assert geometry.errors_m.max() < max_error_m
     plan = config.floor_plan
     low, high = np.array(plan.origin_m), np.array(plan.origin_m) + [plan.width_m, plan.height_m]
     shapes = [zone.polygon_m for zone in config.zones] + [[line.start_m, line.end_m] for line in config.lines]
@@ -47,7 +51,7 @@ def test_pets09_zones_hold_the_walkers_and_the_line_is_crossed_by_most(assets):
         inside = in_polygon(everyone_m, zone.polygon_m)
         assert inside.mean() > 0.2, zone.name  # both zones see real traffic
         in_zone |= inside
-    assert in_zone.mean() > 0.9
+    assert in_zone.mean() > 0.92  # measured 0.935
     line = config.lines[0]
     start, end = np.array(line.start_m), np.array(line.end_m)
     (dx, dy), crossers = end - start, 0
@@ -58,7 +62,7 @@ def test_pets09_zones_hold_the_walkers_and_the_line_is_crossed_by_most(assets):
         along = [(path_m[i] - start) @ (end - start) / np.sum((end - start) ** 2) for i in steps]
         crossers += any(0 <= a <= 1 for a in along)
     print(f"PETS09: {crossers} of {len(tracks)} annotated people cross line {line.name}")
-    assert crossers >= len(tracks) // 2
+    assert crossers >= 16  # measured 17 of the 19 people
 
 
 def test_mall_ground_plane_agrees_with_the_perspective_map(assets):
@@ -74,7 +78,7 @@ def test_mall_ground_plane_agrees_with_the_perspective_map(assets):
     ratio = px_per_m * np.sqrt(weight[rows.astype(int), 320])
     spread = np.ptp(ratio) / ratio.mean()
     print(f"mall: px-per-metre vs perspective map scale spread {spread:.3%} over rows 20..460")
-    assert spread < 0.02
+    assert spread < 0.0005  # measured 0.019 %
 
 
 def test_mall_roi_zone_is_the_annotated_region_on_the_floor(assets):
@@ -87,7 +91,7 @@ def test_mall_roi_zone_is_the_annotated_region_on_the_floor(assets):
     in_zone = in_polygon(geometry.image_to_floor(pixels + 0.5), config.zones[0].polygon_m)
     agreement = (in_zone == in_roi).mean()
     print(f"mall: ROI mask and roi zone agree on {agreement:.2%} of pixels")
-    assert agreement > 0.98 and in_roi.sum() > 0.5 * len(in_roi)
+    assert agreement > 0.999 and in_roi.sum() > 0.5 * len(in_roi)  # measured 99.98 %
 
 
 @pytest.mark.slow
@@ -120,4 +124,5 @@ def test_mall_roi_zone_counts_detected_people_like_the_annotated_region(assets):
         f"mall, {len(truth)} frames: roi zone occupancy MAE {zone_mae:.2f}, heads in ROI MAE {roi_mae:.2f} "
         f"(mean count {np.mean(truth):.1f})"
     )
-    assert abs(zone_mae - roi_mae) < 1.0 and zone_mae < 0.35 * np.mean(truth)
+    assert abs(zone_mae - roi_mae) < 0.4  # measured 0.15 (zone 3.50, heads in the ROI 3.65)
+    assert zone_mae < 3.75  # measured 3.50 people, the mean count being 30.1

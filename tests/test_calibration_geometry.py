@@ -98,11 +98,13 @@ def test_pets09_example_places_every_ground_truth_foot_on_its_world_position(ass
     feet_px, world_m = pets09_ground_truth(assets)
     median = median_error_m(geometry, feet_px, world_m)
     print(f"PETS09 example homography: median foot error {median:.3f} m over {len(feet_px)} boxes")
-    assert median < 0.3
+    assert median < 0.035  # measured 0.030 m
 
 
-@pytest.mark.parametrize("subset", [[0, 2, 5, 7], [0, 2, 4, 6, 7], [0, 1, 2, 3, 5, 6]])
-def test_pets09_four_to_six_points_are_enough(assets, subset):
+@pytest.mark.parametrize(
+    "subset, measured_m", [([0, 2, 5, 7], 0.039), ([0, 2, 4, 6, 7], 0.028), ([0, 1, 2, 3, 5, 6], 0.034)]
+)
+def test_pets09_four_to_six_points_are_enough(assets, subset, measured_m):
     cal = load_config(EXAMPLES / "pets09.yaml").camera("view001").calibration
     image = np.array(cal.image_points_px)[subset]
     floor = np.array(cal.floor_points_m)[subset]
@@ -110,7 +112,7 @@ def test_pets09_four_to_six_points_are_enough(assets, subset):
     feet_px, world_m = pets09_ground_truth(assets)
     median = median_error_m(geometry, feet_px, world_m)
     print(f"PETS09 {len(subset)} points: median foot error {median:.3f} m")
-    assert median < 0.3
+    assert median < measured_m + 0.005
 
 
 SQUARE_PX = [[100, 100], [500, 120], [520, 400], [80, 380]]

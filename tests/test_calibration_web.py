@@ -73,7 +73,7 @@ def test_point_pairs_zones_and_lines_clicked_in_the_page_land_in_the_yaml(browse
         np.testing.assert_allclose(geometry.homography, cal.homography)
         median = median_error_m(geometry, *pets09_ground_truth(assets))
         print(f"calibrated by clicking {len(TARGETS_PX)} pairs: median PETS09 foot error {median:.3f} m")
-        assert median < 0.3
+        assert median < 0.11  # measured 0.096 m (clicks land within a screen pixel of the targets)
         saved = store.read_text()
         assert "# Zones: the walkway splits the scene in two." in saved and "# Counting line:" in saved
 

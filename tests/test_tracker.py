@@ -46,15 +46,15 @@ def test_ids_follow_the_ground_truth_people(gt_frames):
         tracks = tracker.update(dets, t_s)
         pairs += [(g, t) for g, t in zip(gt_ids, tracks.track_id) if t >= 0]
     confirmed = len(pairs) / sum(len(d) for _, d, _ in gt_frames[1:])
-    assert confirmed > 0.95
+    assert confirmed > 0.99  # measured 0.996
     # each track id should mostly stand for one person: count rows whose id maps to another person
     pairs = np.array(pairs)
     majority = {
         t: np.bincount(pairs[pairs[:, 1] == t, 0].astype(int)).argmax() for t in np.unique(pairs[:, 1])
     }
     wrong = sum(majority[t] != g for g, t in pairs)
-    assert wrong / len(pairs) < 0.02
-    assert len(majority) < 2 * len(np.unique(pairs[:, 0])), "few id switches"
+    assert wrong / len(pairs) < 0.002  # measured 0: no row's id stands for another person
+    assert len(majority) <= 22, "few id switches"  # measured 21 ids for the 19 people
 
 
 def test_instances_are_independent_and_reset_restarts_ids(gt_frames):
