@@ -7,10 +7,11 @@ export FOOTFALL_ASSETS ?= $(abspath ../shared)
 setup:
 	@bash scripts/bootstrap.sh
 
-# Lint, formatting and the import layers (pyproject.toml) run before any test.
+# Lint, formatting, types and the import layers (pyproject.toml) run before any test.
 check: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	.venv/bin/lint-imports
 
 test: check

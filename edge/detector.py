@@ -19,15 +19,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from edge.merge import Pass, edges_cutting, merge
 from edge.model import PersonModel
-from edge.tiles import Tile, TilePlan
+from edge.tiles import TilePlan
 from edge.types import Detections
 from footfall_core.geometry import CameraGeometry
 from footfall_core.store import Camera, StoreConfig, Tiling
+from footfall_core.tiling import Tile
 from models.letterbox import Rect, as_blob, letterbox_image, stride_box
 
 
@@ -90,7 +92,7 @@ class Detector:
         *,
         tiling: Tiling | None = None,
         geometry: CameraGeometry | None = None,
-        **options,
+        **options: Any,
     ) -> Detector:
         """A detector of a model file (`options` are `PersonModel`'s) over `tiling`."""
         model = PersonModel(model_path, **options)
@@ -222,5 +224,5 @@ class Detector:
         fresh, input_px = self._pass(image, tile, seen)
         x0, y0, x1, y1 = seen
         inner = (x0 > tile.x0, y0 > tile.y0, x1 < tile.x1, y1 < tile.y1)
-        cut = edges_cutting(fresh.xyxy, np.array(seen, np.float32), inner).any(axis=1)
+        cut = np.any(edges_cutting(fresh.xyxy, np.array(seen, np.float32), inner), axis=1)
         return Pass.join(fresh.rows(~cut) if cut.any() else fresh, crop.kept), input_px

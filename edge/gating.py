@@ -54,9 +54,9 @@ import supervision as sv
 from edge.adaptive import AdaptiveRate
 from edge.detector import RUN, Crop, Detected, Reuse, Run, Step
 from edge.merge import Pass
-from edge.tiles import Tile
 from edge.types import Detections, Frame
 from footfall_core.store import Analysis
+from footfall_core.tiling import Tile
 from models.letterbox import Rect
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,8 @@ class MotionGate:
         self._regions = list(regions) if regions is not None else [(0, 0, width, height)]
         margin = CROP_MARGIN * max(width, height)
         scale_x, scale_y = self._scale
-        self.last_changed_shares, boxes = [], []
+        self.last_changed_shares = []
+        boxes: list[Rect | None] = []
         for region in self._regions:
             reference = self._references.get(region)
             if reference is None:
@@ -150,7 +151,7 @@ class MotionGate:
                 slice(cols.start - cols_in.start, cols.stop - cols_in.start),
             )
             reference = reference.copy()  # earlier pictures' views are shared by overlapping regions
-            reference[inside] = self._current[rows, cols]
+            reference[inside] = self._crop(part)
             self._references[region] = reference
 
     def _take(self, image: np.ndarray) -> np.ndarray:
@@ -171,6 +172,7 @@ class MotionGate:
 
     def _crop(self, region: Rect) -> np.ndarray:
         """The region of the current small picture."""
+        assert self._current is not None, "changed_boxes takes the picture first"
         return self._current[self._small(region)]
 
 

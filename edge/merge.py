@@ -58,7 +58,8 @@ def edges_cutting(xyxy: np.ndarray, edges: np.ndarray, inner: Sequence[bool]) ->
     at_edge = np.concatenate(
         [xyxy[:, :2] <= edges[:2] + EDGE_MARGIN_PX, xyxy[:, 2:] >= edges[2:] - EDGE_MARGIN_PX], axis=1
     )
-    return at_edge & np.array(inner)
+    cut: np.ndarray = at_edge & np.array(inner)
+    return cut
 
 
 def merge_cut_boxes(

@@ -36,7 +36,8 @@ def person_height_px(
     left = geometry.image_to_floor(np.stack([np.full(height_px, width_px / 2 - 0.5), rows], axis=1))
     right = geometry.image_to_floor(np.stack([np.full(height_px, width_px / 2 + 0.5), rows], axis=1))
     metres_per_px = np.linalg.norm(right - left, axis=1)
-    return np.nan_to_num(person_height_m / metres_per_px, nan=0.0)
+    heights: np.ndarray = np.nan_to_num(person_height_m / metres_per_px, nan=0.0)
+    return heights
 
 
 def small_people_rows(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 
 @dataclass(frozen=True, eq=False)
@@ -21,7 +22,7 @@ class Frame:
     image: np.ndarray  # (H, W, 3) uint8, BGR
 
 
-def _as(array, shape_tail: tuple[int, ...], dtype, name: str) -> np.ndarray:
+def _as(array: npt.ArrayLike, shape_tail: tuple[int, ...], dtype: npt.DTypeLike, name: str) -> np.ndarray:
     out = np.asarray(array, dtype=dtype)
     if out.ndim != 1 + len(shape_tail) or out.shape[1:] != shape_tail:
         want = "(N" + "".join(f", {d}" for d in shape_tail) + ")"
@@ -49,7 +50,7 @@ class Detections:
     def __len__(self) -> int:
         return len(self.xyxy)
 
-    def __getitem__(self, index) -> Detections:
+    def __getitem__(self, index: int | slice | np.ndarray) -> Detections:
         return Detections(self.xyxy[index].reshape(-1, 4), self.confidence[index].reshape(-1))
 
     @property

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 TOPIC_ROOT = f"footfall/v{SCHEMA_VERSION}"
 NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 DIRECTION_BINS = 8
@@ -226,10 +226,8 @@ class HealthAggregate(_Aggregate):
         _at_most("detector_ms_max", self.detector_ms_max, MAX_DETECTOR_MS, "an hour")
 
 
-Aggregate = Annotated[
-    GridAggregate | ZonesAggregate | LinesAggregate | FlowsAggregate | HealthAggregate,
-    Field(discriminator="kind"),
-]
+AnyAggregate = GridAggregate | ZonesAggregate | LinesAggregate | FlowsAggregate | HealthAggregate
+Aggregate = Annotated[AnyAggregate, Field(discriminator="kind")]
 AGGREGATE_KINDS = ("grid", "zones", "lines", "flows", "health")
 
 
@@ -302,7 +300,7 @@ class DeviceHealth(_Message):
     cameras: dict[str, Literal["ok", "reconnecting", "ended", "error", "stalled"]]
 
 
-_aggregate_adapter: TypeAdapter = TypeAdapter(Aggregate)
+_aggregate_adapter: TypeAdapter[AnyAggregate] = TypeAdapter(Aggregate)
 
 
 def agg_topic(store: str, camera: str) -> str:

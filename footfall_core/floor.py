@@ -54,7 +54,8 @@ class ZoneMap:
         straddles = (self._y0 > y) != (self._y1 > y)
         x_cross = self._x0 + (y - self._y0) * self._dx / self._dy
         crossings = (straddles & (x < x_cross)).astype(np.int64) @ self._owner
-        return crossings % 2 == 1
+        inside: np.ndarray = crossings % 2 == 1
+        return inside
 
 
 def sparse_sum(cells: np.ndarray, weights: np.ndarray) -> dict[tuple[int, int], float]:

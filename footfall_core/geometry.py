@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from footfall_core.store import Camera
 
@@ -41,14 +42,14 @@ class CalibrationError(ValueError):
     """A calibration that cannot be used; the message names the camera and the offending point."""
 
 
-def _points(array, name: str, camera: str) -> np.ndarray:
+def _points(array: npt.ArrayLike, name: str, camera: str) -> np.ndarray:
     out = np.asarray(array, dtype=np.float64)
     if out.ndim != 2 or out.shape[1] != 2:
         raise CalibrationError(f"camera {camera}: {name}: expected shape (N, 2), got {out.shape}")
     return out
 
 
-def _point_text(index: int, point: np.ndarray, unit: str) -> str:
+def _point_text(index: int | np.integer, point: np.ndarray, unit: str) -> str:
     return f"point {index} ({point[0]:.6g}, {point[1]:.6g}) {unit}"
 
 
@@ -134,17 +135,15 @@ class CameraGeometry:
         still reprojects every point within `max_error_m`; otherwise (or when absent) the
         homography is solved again from the point pairs, which are the source of truth."""
         cal = camera.calibration
-        kwargs = dict(
-            camera=camera.name,
-            image_points_px=cal.image_points_px,
-            floor_points_m=cal.floor_points_m,
-            max_error_m=cal.max_error_m,
-            camera_matrix=cal.camera_matrix,
-            dist_coeffs=cal.dist_coeffs,
-            image_size_px=image_size_px,
+        points = (
+            cal.image_points_px,
+            cal.floor_points_m,
+            cal.max_error_m,
+            cal.camera_matrix,
+            cal.dist_coeffs,
         )
         if cal.homography is not None:
-            stored = cls.from_homography(homography=cal.homography, **kwargs)
+            stored = cls.from_homography(camera.name, cal.homography, *points, image_size_px)
             if not stored.outliers.any():
                 return stored
             log.warning(
@@ -152,17 +151,17 @@ class CameraGeometry:
                 camera.name,
                 stored.errors_m.max(),
             )
-        return cls.solve(**kwargs)
+        return cls.solve(camera.name, *points, image_size_px)
 
     @classmethod
     def solve(
         cls,
         camera: str,
-        image_points_px,
-        floor_points_m,
+        image_points_px: npt.ArrayLike,
+        floor_points_m: npt.ArrayLike,
         max_error_m: float = 0.3,
-        camera_matrix=None,
-        dist_coeffs=None,
+        camera_matrix: npt.ArrayLike | None = None,
+        dist_coeffs: npt.ArrayLike | None = None,
         image_size_px: tuple[int, int] | None = None,
         strict: bool = True,
     ) -> CameraGeometry:
@@ -187,12 +186,12 @@ class CameraGeometry:
     def from_homography(
         cls,
         camera: str,
-        homography,
-        image_points_px,
-        floor_points_m,
+        homography: npt.ArrayLike,
+        image_points_px: npt.ArrayLike,
+        floor_points_m: npt.ArrayLike,
         max_error_m: float = 0.3,
-        camera_matrix=None,
-        dist_coeffs=None,
+        camera_matrix: npt.ArrayLike | None = None,
+        dist_coeffs: npt.ArrayLike | None = None,
         image_size_px: tuple[int, int] | None = None,
         strict: bool = False,
     ) -> CameraGeometry:
@@ -235,7 +234,14 @@ class CameraGeometry:
         return geometry
 
     @staticmethod
-    def _inputs(camera, image_points_px, floor_points_m, camera_matrix, dist_coeffs, image_size_px):
+    def _inputs(
+        camera: str,
+        image_points_px: npt.ArrayLike,
+        floor_points_m: npt.ArrayLike,
+        camera_matrix: npt.ArrayLike | None,
+        dist_coeffs: npt.ArrayLike | None,
+        image_size_px: tuple[int, int] | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         image_px = _points(image_points_px, "image_points_px", camera)
         floor_m = _points(floor_points_m, "floor_points_m", camera)
         if len(image_px) != len(floor_m):
@@ -295,16 +301,17 @@ class CameraGeometry:
     @property
     def inverse(self) -> np.ndarray:
         """(3, 3) floor m → undistorted image px, with w > 0 in front of the camera."""
-        return self._inverse  # type: ignore[attr-defined]
+        inverse: np.ndarray = self._inverse  # type: ignore[attr-defined]
+        return inverse
 
-    def image_to_floor(self, points_px) -> np.ndarray:
+    def image_to_floor(self, points_px: npt.ArrayLike) -> np.ndarray:
         """(N, 2) image px → (N, 2) floor m; NaN rows for points at or above the horizon."""
         points = _points(points_px, "points_px", self.camera)
         floor, w = _apply(self.homography, _undistort(points, self.camera_matrix, self.dist_coeffs))
         floor[~(w > HORIZON_EPS)] = np.nan
         return floor
 
-    def floor_to_image(self, points_m) -> np.ndarray:
+    def floor_to_image(self, points_m: npt.ArrayLike) -> np.ndarray:
         """(N, 2) floor m → (N, 2) image px (lens distortion applied); NaN rows for floor points
         behind the camera. Points may land outside the frame: check against the frame size."""
         points = _points(points_m, "points_m", self.camera)
@@ -312,7 +319,7 @@ class CameraGeometry:
         ideal[~(w > HORIZON_EPS)] = np.nan
         return _distort(ideal, self.camera_matrix, self.dist_coeffs)
 
-    def image_to_floor_jacobian(self, points_px, step_px: float = 0.5) -> np.ndarray:
+    def image_to_floor_jacobian(self, points_px: npt.ArrayLike, step_px: float = 0.5) -> np.ndarray:
         """(N, 2, 2) derivative of image_to_floor at image points (N, 2) px, in m per px:
         [[dX/dx, dX/dy], [dY/dx, dY/dy]], lens distortion included (central differences of
         `step_px`). A pixel of doubt at a point becomes J · (that pixel) of floor: how much
@@ -321,9 +328,10 @@ class CameraGeometry:
         dx, dy = np.array([step_px, 0.0]), np.array([0.0, step_px])
         d_x = (self.image_to_floor(points + dx) - self.image_to_floor(points - dx)) / (2 * step_px)
         d_y = (self.image_to_floor(points + dy) - self.image_to_floor(points - dy)) / (2 * step_px)
-        return np.stack([d_x, d_y], axis=2)
+        jacobian: np.ndarray = np.stack([d_x, d_y], axis=2)
+        return jacobian
 
-    def pixels_per_metre(self, points_m) -> np.ndarray:
+    def pixels_per_metre(self, points_m: npt.ArrayLike) -> np.ndarray:
         """(N,) image scale at floor points: √|det J| of the floor→image map, in px per m
         (the side of a 1 m floor square in pixels; lens distortion ignored). NaN behind the
         camera. Larger means the camera sees that spot in more detail."""
@@ -335,7 +343,7 @@ class CameraGeometry:
             j12 = (g[0, 1] - image[:, 0] * g[2, 1]) / w
             j21 = (g[1, 0] - image[:, 1] * g[2, 0]) / w
             j22 = (g[1, 1] - image[:, 1] * g[2, 1]) / w
-            scale = np.sqrt(np.abs(j11 * j22 - j12 * j21))
+            scale: np.ndarray = np.sqrt(np.abs(j11 * j22 - j12 * j21))
         scale[~(w > HORIZON_EPS)] = np.nan
         return scale
 

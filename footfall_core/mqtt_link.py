@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -75,7 +76,7 @@ def new_client(
     """
     address = BrokerAddress.parse(settings.url)
     client = paho.Client(
-        paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5, manual_ack=manual_ack
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5, manual_ack=manual_ack
     )
     username = address.username or settings.username
     password = address.password
@@ -108,7 +109,7 @@ def connect_async(
     session_expiry_s: keep the session (clean_start False) this long after a disconnect so that
     QoS 1 messages in flight and queued survive a reconnect of either side; None: a clean session.
     """
-    properties = Properties(PacketTypes.CONNECT)
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     if session_expiry_s is not None:
         properties.SessionExpiryInterval = session_expiry_s
     client.connect_async(

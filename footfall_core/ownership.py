@@ -41,7 +41,7 @@ class FloorGrid:
     @classmethod
     def of(cls, plan: FloorPlan, cell_m: float) -> FloorGrid:
         return cls(
-            tuple(plan.origin_m),
+            plan.origin_m,
             cell_m,
             int(np.ceil(plan.width_m / cell_m - 1e-9)),
             int(np.ceil(plan.height_m / cell_m - 1e-9)),

@@ -523,7 +523,7 @@ class StoreConfig(Strict):
         return str(path)
 
 
-def _key(loc: tuple) -> str:
+def _key(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 
 class Notifier:
     """Talks to `$NOTIFY_SOCKET`; does nothing when the process is not run by systemd."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None, clock=time.monotonic):
+    def __init__(
+        self, environ: Mapping[str, str] | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         environ = os.environ if environ is None else environ
         path = environ.get("NOTIFY_SOCKET", "")
         self._address = "\0" + path[1:] if path.startswith("@") else path

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ class NotFound(LookupError):
     """A store (or other named thing) that does not exist; the message names it."""
 
 
-def area(row: Mapping[str, Any]) -> float | None:
+def area(row: sa.RowMapping) -> float | None:
     """A store row's sales floor area: as given, else its plan's width × height."""
     return row["area_m2"] or ((row["width_m"] or 0) * (row["height_m"] or 0)) or None
 
@@ -125,7 +125,7 @@ def dwell(
     return out
 
 
-def mean_heat(rows: list[sa.Row[Any]]) -> tuple[float, np.ndarray]:
+def mean_heat(rows: Sequence[Any]) -> tuple[float, np.ndarray]:
     """Mean people per floor cell over grid_days rows (camera, cell_m, covered_s, cells): each
     camera's person-seconds / its covered seconds, cameras added. Only the most common cell
     size is kept."""
@@ -133,7 +133,8 @@ def mean_heat(rows: list[sa.Row[Any]]) -> tuple[float, np.ndarray]:
     if not sizes:
         return 0.5, np.zeros(0, packed.HEAT)
     cell_m = max(set(sizes), key=sizes.count)
-    grids, covered = defaultdict(list), defaultdict(float)
+    grids: dict[str, list[np.ndarray]] = defaultdict(list)
+    covered: dict[str, float] = defaultdict(float)
     for r in rows:
         if r.cell_m == cell_m:
             grids[r.camera].append(packed.unpack(r.cells, packed.HEAT))

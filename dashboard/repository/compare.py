@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import date, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -31,13 +32,13 @@ def compare_stores(
     mean_people = occupancy(conn, t.grid_days, days(t.grid_days, ids, first, last), ["store_id"])
     hourly = occupancy(conn, t.grid_hours, days(t.grid_hours, ids, first, last), ["store_id", "local_hour"])
     peak: dict[str, tuple[int, float]] = {}
-    for (store_id, hour), people in hourly.items():
-        if people > peak.get(store_id, (-1, -1.0))[1]:
-            peak[store_id] = (hour, people)
+    for (store_id, hour), mean in hourly.items():
+        if mean > peak.get(store_id, (-1, -1.0))[1]:
+            peak[store_id] = (hour, mean)
     stays = dwell(conn, ids, first, last, ["store_id"])
     fake = simulated(conn, ids, first, last)
     h = t.health_days.c
-    uptime = dict(
+    uptime: dict[str, Any] = dict(
         conn.execute(  # its cameras' analysed share of the time they reported on
             sa.select(h.store_id, sa.func.sum(h.covered_s) / sa.func.nullif(sa.func.sum(h.span_s), 0))
             .where(days(t.health_days, ids, first, last))
@@ -68,13 +69,18 @@ def compare_stores(
                 occupancy_per_m2=people / store_area if people is not None and store_area else None,
                 peak_hour=peak[s["id"]][0] if s["id"] in peak else None,
                 mean_dwell_s=stays.get((s["id"],), {}).get("mean_dwell_s"),
-                uptime=None if uptime.get(s["id"]) is None else float(uptime[s["id"]]),
+                uptime=_float(uptime.get(s["id"])),
                 footfall_source="lines" if s["id"] in with_lines else "zone entries",
                 transactions=bought,
-                conversion=bought / counted if counted else None,
+                conversion=bought / counted if bought is not None and counted else None,
                 simulated=s["id"] in fake,
             )
         )
     rows.sort(key=lambda r: (-r["footfall"], r["store"]))
     ranked = [StoreRanking(**row, rank=rank) for rank, row in enumerate(rows, 1)]
     return Comparison(first=first, last=last, days=all_days, stores=ranked)
+
+
+def _float(value: Any) -> float | None:
+    """A database number (PostgreSQL's numeric arrives as Decimal) as a float; None stays None."""
+    return None if value is None else float(value)

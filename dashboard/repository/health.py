@@ -69,7 +69,7 @@ def camera_health(conn: sa.Connection, store_id: str, first: date, last: date) -
     return CameraHealth(store=store_id, first=first, last=last, cameras=cameras, days=rows)
 
 
-def _health(sums: Mapping[str, Any]) -> dict[str, Any]:
+def _health(sums: Mapping[str, Any] | sa.RowMapping) -> dict[str, Any]:
     """Shares and means from summed health columns."""
     return dict(
         uptime=sums["covered_s"] / sums["span_s"] if sums["span_s"] else None,

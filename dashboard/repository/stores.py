@@ -31,8 +31,8 @@ def list_stores(
             .where(c.store_id.in_(wanted) & c.retired_at.is_(None))
             .order_by(c.store_id, c.name)
         ).mappings():
-            child = dict(child)
-            children[child.pop("store_id")][name].append(child)
+            fields = dict(child)
+            children[fields.pop("store_id")][name].append(fields)
     return [
         Store(
             id=r["id"],

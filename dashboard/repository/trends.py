@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import numpy as np
 import sqlalchemy as sa
 
 from dashboard import cells as packed
@@ -157,7 +158,7 @@ def _transitions(conn: sa.Connection, week: Week, top: int) -> list[TransitionCo
     return [TransitionCount(from_zone=a, to_zone=b, count=int(n)) for a, b, n in rows]
 
 
-def _directions(conn: sa.Connection, week: Week):
+def _directions(conn: sa.Connection, week: Week) -> tuple[float | None, np.ndarray]:
     """The week's walking directions on the most common flow cell size (none: None and an
     empty grid)."""
     dd = t.direction_days.c
@@ -168,7 +169,7 @@ def _directions(conn: sa.Connection, week: Week):
     return flow_cell_m, packed.merge(grids, packed.DIRECTIONS)
 
 
-def _heat(conn: sa.Connection, week: Week):
+def _heat(conn: sa.Connection, week: Week) -> tuple[float, np.ndarray, np.ndarray]:
     """The week's cell size, mean heat grid, and its difference from the week before's."""
     gd = t.grid_days.c
     rows = conn.execute(
