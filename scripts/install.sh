@@ -2,8 +2,10 @@
 # Install Footfall as systemd services.
 #   sudo scripts/install.sh edge     # an edge device: footfall-edge.service
 #   sudo scripts/install.sh central  # the centre: footfall-ingest + footfall-dashboard (+ Mosquitto config)
-# PREFIX (default /opt/footfall) is where the code and its venv go; DESTDIR stages everything under
-# another root (packaging, tests) and skips systemctl.
+# PREFIX (default /opt/footfall) is where the code and its venv go: the package is installed into
+# the venv, whose bin/ holds the units' commands (footfall-edge, footfall-dashboard,
+# footfall-calibration). DESTDIR stages everything under another root (packaging, tests) and skips
+# systemctl; SKIP_VENV leaves the venv to the caller.
 set -euo pipefail
 role=${1:?usage: install.sh edge|central}
 case "$role" in edge) units=(footfall-edge.service) ;; central) units=(footfall-ingest.service footfall-dashboard.service) ;;
@@ -19,6 +21,7 @@ if [ -z "${SKIP_VENV:-}" ]; then
   python3 -m venv "$root$PREFIX/.venv"
   "$root$PREFIX/.venv/bin/pip" install -q -r "$root$PREFIX/requirements.txt"
   "$root$PREFIX/.venv/bin/pip" install -q --no-deps -r "$root$PREFIX/requirements-nodeps.txt"
+  "$root$PREFIX/.venv/bin/pip" install -q --no-deps "$root$PREFIX"
 fi
 for unit in "${units[@]}"; do
   sed "s#/opt/footfall#$PREFIX#g" "$src/systemd/$unit" > "$root/etc/systemd/system/$unit"
@@ -36,7 +39,7 @@ else
     install -d "$root/etc/systemd/system/mosquitto.service.d"
     cp "$src/systemd/mosquitto.service.d/"*.conf "$root/etc/systemd/system/mosquitto.service.d/"
   fi
-  echo "Set /etc/footfall/central.env, run 'python -m dashboard migrate' and 'python -m dashboard broker-acl', then: systemctl enable --now ${units[*]}"
+  echo "Set /etc/footfall/central.env, run '$PREFIX/.venv/bin/footfall-dashboard migrate' and '... broker-acl', then: systemctl enable --now ${units[*]}"
 fi
 if [ -z "$DESTDIR" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
   systemctl daemon-reload

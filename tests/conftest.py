@@ -117,3 +117,12 @@ def browser():
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory) -> Path:
+    """A virtualenv with this checkout installed by pip (tests/package_install.py), under a
+    prefix laid out as scripts/install.sh lays out /opt/footfall."""
+    from tests.package_install import install
+
+    return install(tmp_path_factory.mktemp("prefix"))

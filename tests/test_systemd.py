@@ -46,12 +46,14 @@ def test_unit_is_supervised_and_hardened(unit):
     assert service["StateDirectory"].startswith("footfall")
 
 
-def test_install_stages_units_that_systemd_analyze_verifies(tmp_path):
-    """Stage an install under DESTDIR with PREFIX at this checkout (whose .venv exists), then verify."""
+def test_install_stages_units_that_systemd_analyze_verifies(tmp_path, installed):
+    """Stage an install under DESTDIR with PREFIX at a directory whose .venv has the package
+    installed (its entry points are the units' commands), then verify."""
     need(
         shutil.which("systemd-analyze") is not None, "systemd-analyze not installed (make setup installs it)"
     )
-    env = dict(os.environ, DESTDIR=str(tmp_path / "root"), PREFIX=str(REPO), SKIP_VENV="1")
+    prefix = installed.parent
+    env = dict(os.environ, DESTDIR=str(tmp_path / "root"), PREFIX=str(prefix), SKIP_VENV="1")
     for role in ("edge", "central"):
         subprocess.run(
             ["bash", str(REPO / "scripts/install.sh"), role], env=env, check=True, capture_output=True
@@ -64,7 +66,8 @@ def test_install_stages_units_that_systemd_analyze_verifies(tmp_path):
     limits = (tmp_path / "root/etc/systemd/system/mosquitto.service.d/footfall.conf").read_text()
     assert "LimitNOFILE=65536" in limits, "one connection per store: more than 1,024 open files"
     for unit in staged:
-        assert str(REPO) in unit.read_text() and "/opt/footfall/.venv" not in unit.read_text()
+        assert str(prefix) in unit.read_text() and "/opt/footfall/.venv" not in unit.read_text()
+        assert f"{installed}/bin/footfall-" in unit.read_text()
         result = subprocess.run(
             ["systemd-analyze", "verify", str(unit)],
             capture_output=True,
