@@ -13,7 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class ReadModel(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    """Frozen; a field the model does not declare is an error, so that a column added to a
+    table is added here too, and to the API's description."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 # ---- the registry ---------------------------------------------------------------------------
@@ -224,4 +227,7 @@ class DeadLetter(ReadModel):
     received_at: datetime
     topic: str
     payload: str = Field(description="As text, undecodable bytes replaced, cut at 2,000 characters")
+    payload_bytes: int = Field(description="The length of the whole payload that arrived")
+    payload_sha256: str = Field(description="Of the whole payload")
+    code: str = Field(description="Why, in one word (contract, plan, conflict, registry, clock, ...)")
     reason: str
