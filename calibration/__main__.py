@@ -28,6 +28,7 @@ Exit status: 0 done, 1 calibration has outliers, 2 unusable config or input.
 from __future__ import annotations
 
 import argparse
+import logging
 import secrets
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ from calibration.intrinsics import calibrate, parse_board
 from calibration.store_yaml import write_calibration
 from footfall_core.geometry import CalibrationError, CameraGeometry
 from footfall_core.ownership import Ownership
+from footfall_core.redact import redact_logs, redact_url
 from footfall_core.store import ConfigError, StoreConfig, load_config
 
 
@@ -142,7 +144,9 @@ def serve(config: StoreConfig, host: str, port: int) -> int:
 
     token = secrets.token_urlsafe(24)
     print(f"calibration page for {config.path}: open http://{host}:{port}/?token={token}", flush=True)
-    uvicorn.run(create_app(config.path, token), host=host, port=port, log_level="warning")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    redact_logs()  # uvicorn logs through the root logger (log_config=None), cleaned of credentials
+    uvicorn.run(create_app(config.path, token), host=host, port=port, log_level="warning", log_config=None)
     return 0
 
 
@@ -190,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             config.camera(args.camera)  # fail before the slow part if the camera is unknown
         return intrinsics(args.images, args.board, args.square_mm, config, args.camera)
     except (ConfigError, CalibrationError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact_url(str(exc))}", file=sys.stderr)
         return 2
 
 

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from footfall_core.geometry import CalibrationError
+from footfall_core.redact import redact_url
 from footfall_core.store import StoreConfig
 
 
@@ -31,5 +32,5 @@ def source_frame_size(config: StoreConfig, camera: str) -> tuple[int, int]:
     source = config.resolve(config.camera(camera).source)
     image = first_frame(source)
     if image is None:
-        raise CalibrationError(f"camera {camera}: cannot read a frame from its source {source}")
+        raise CalibrationError(f"camera {camera}: cannot read a frame from its source {redact_url(source)}")
     return image.shape[1], image.shape[0]

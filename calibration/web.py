@@ -35,6 +35,7 @@ from calibration.check import draw_on_frame
 from calibration.frames import first_frame
 from calibration.store_yaml import write_calibration, write_sections
 from footfall_core.geometry import CalibrationError, CameraGeometry
+from footfall_core.redact import redact_url
 from footfall_core.store import ConfigError, Line, Point, StoreConfig, Zone, load_config
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -72,7 +73,7 @@ class Workspace:
         try:
             return load_config(self.store_path)
         except ConfigError as exc:
-            raise HTTPException(500, str(exc)) from None
+            raise HTTPException(500, redact_url(str(exc))) from None
 
     def snapshot(self, store: StoreConfig, camera: str) -> np.ndarray:
         try:
@@ -82,7 +83,7 @@ class Workspace:
         if source not in self._snapshots:
             image = first_frame(source)
             if image is None:
-                raise HTTPException(502, f"camera {camera}: cannot read a frame from {source}")
+                raise HTTPException(502, f"camera {camera}: cannot read a frame from {redact_url(source)}")
             self._snapshots[source] = image
         return self._snapshots[source]
 

@@ -8,6 +8,8 @@ import importlib
 import logging
 import sys
 
+from footfall_core.redact import redact_logs
+
 COMMANDS = {
     "serve": ("dashboard.app", "serve the web app and the JSON API"),
     "ingest": ("dashboard.ingest", "subscribe to the broker and store aggregates"),
@@ -36,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             sub.set_defaults(run=module.main)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    redact_logs()  # no URL's credentials in any line (uvicorn's too: serve logs through the root)
     return int(args.run(args) or 0)
 
 

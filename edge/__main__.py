@@ -19,6 +19,7 @@ from pathlib import Path
 from edge.logs import setup_logging
 from edge.metrics import EdgeMetrics
 from footfall_core.assets import expand
+from footfall_core.redact import redact_url
 from footfall_core.store import ConfigError, load_config
 from footfall_core.watchdog import Notifier
 
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except (ConfigError, SourceError, CalibrationError, ModelError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact_url(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
 
 

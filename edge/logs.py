@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from footfall_core.redact import RedactFilter
+
 _context: dict[str, str] = {}
 
 
@@ -25,7 +27,11 @@ class LogfmtFormatter(logging.Formatter):
         )
         if record.exc_info:
             line += (
-                ' exc="' + self.formatException(record.exc_info).replace("\n", "\\n").replace('"', "'") + '"'
+                ' exc="'
+                + (record.exc_text or self.formatException(record.exc_info))
+                .replace("\n", "\\n")
+                .replace('"', "'")
+                + '"'
             )
         return line
 
@@ -45,4 +51,5 @@ def setup_logging(level: str = "INFO", store: str | None = None, camera: str | N
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(LogfmtFormatter())
         handler.addFilter(_ContextFilter())
+        handler.addFilter(RedactFilter())
         root.handlers = [handler]

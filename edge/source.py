@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from edge.types import Frame
+from footfall_core.redact import redact_url
 from footfall_core.store import Camera, StoreConfig
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,8 @@ class FrameSource:
         backoff_max_s: float = 30.0,
         clock: Callable[[], float] = time.time,
     ):
-        self.camera, self.source, self.live = camera, source, live
+        self.camera, self.live = camera, live
+        self.source = redact_url(source)  # for messages and logs; the reader holds the real one
         self._reader = reader
         self._admit = admit
         self._fps = fps
