@@ -29,7 +29,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from dashboard import auth, charts, o2o_view, repository
-from dashboard.api.deps import STORE_ID, Conn, csv_response, date_range
+from dashboard.api.deps import STORE_ID, YEARS, Conn, csv_response, date_range
 from dashboard.charts import FloorGeometry, figure_json
 from dashboard.live import LiveHub
 from dashboard.live_view import live_state
@@ -147,11 +147,17 @@ def _plan_url(request: Request, store: Store) -> str | None:
     return request.url_for("plan_image", store_id=store.id).path if store.floor_plan.image else None
 
 
+def _newest_seen(stores: list[Store]) -> datetime:
+    """The end of the newest bucket any of these stores' cameras sent (aware UTC), never later
+    than now: a camera whose clock ran ahead must not move the pages' default dates."""
+    now = datetime.now(UTC)
+    seen = [c.last_seen for s in stores for c in s.cameras if c.last_seen]
+    return min(max(seen).replace(tzinfo=UTC), now) if seen else now
+
+
 def _local_today(store: Store) -> date:
     """The store's local date of its newest data (cameras' last bucket), else today."""
-    seen = [c.last_seen for c in store.cameras if c.last_seen]
-    newest = max(seen).replace(tzinfo=UTC) if seen else datetime.now(UTC)
-    return newest.astimezone(ZoneInfo(store.timezone)).date()
+    return _newest_seen([store]).astimezone(ZoneInfo(store.timezone)).date()
 
 
 # ---- login -------------------------------------------------------------------------------
@@ -290,9 +296,12 @@ def _parse_week(text: str | None, store: Store) -> tuple[int, int]:
         return year, week
     try:
         year, week = text.upper().split("-W")
-        return int(year), int(week)
+        year, week = int(year), int(week)
     except ValueError:
         raise HTTPException(422, f"week {text!r}: expected an ISO week like 2026-W09") from None
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise HTTPException(422, f"week {text!r}: the year must be within {YEARS[0]}-{YEARS[1]}")
+    return year, week
 
 
 def _iso(day: date) -> str:
@@ -418,13 +427,7 @@ def store_trends(request: Request, user: PageUser, store: PageStore, conn: Conn,
 def _compare_range(conn, user: auth.Principal, start: date | None, end: date | None) -> tuple[date, date]:
     """The requested range, or the last 7 days up to the newest data the user may see."""
     if end is None:
-        seen = [
-            c.last_seen
-            for s in repository.list_stores(conn, user.visible())
-            for c in s.cameras
-            if c.last_seen
-        ]
-        end = (max(seen) if seen else datetime.now(UTC).replace(tzinfo=None)).date()
+        end = _newest_seen(repository.list_stores(conn, user.visible())).date()
     return date_range(start or end - timedelta(days=6), end)
 
 

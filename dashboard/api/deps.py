@@ -101,7 +101,15 @@ def csv_response(rows: Sequence[Mapping[str, Any] | BaseModel], filename: str) -
     )
 
 
+# Years the API and the pages accept: any real data, and no date arithmetic near the end of the
+# calendar (a week after 9999-12-31 does not exist).
+YEARS = (2000, 2100)
+
+
 def date_range(start: date, end: date) -> tuple[date, date]:
+    for day in (start, end):
+        if not YEARS[0] <= day.year <= YEARS[1]:
+            raise HTTPException(422, f"date {day} is outside the years {YEARS[0]}-{YEARS[1]}")
     if end < start:
         raise HTTPException(422, f"end {end} is before start {start}")
     if (end - start).days > 400:

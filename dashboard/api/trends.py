@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
 from dashboard import repository, tables
-from dashboard.api.deps import Conn, Format, StoreId, csv_response, json_response
+from dashboard.api.deps import YEARS, Conn, Format, StoreId, csv_response, json_response
 from dashboard.read_models import Trends
 
 router = APIRouter(tags=["trends"])
@@ -47,7 +47,9 @@ def _table(data: Trends, table: Table) -> Sequence[dict[str, Any] | BaseModel]:
 def trends(
     store_id: StoreId,
     conn: Conn,
-    year: Annotated[int | None, Query(ge=2000, le=2100, description="ISO year (default: this week)")] = None,
+    year: Annotated[
+        int | None, Query(ge=YEARS[0], le=YEARS[1], description="ISO year (default: this week)")
+    ] = None,
     week: Annotated[int | None, Query(ge=1, le=53, description="ISO week number")] = None,
     format: Format = "json",
     table: Table = "hours",
