@@ -90,17 +90,18 @@ def content_hash(message: Aggregate) -> bytes:
 
 
 def rounds(messages: Sequence[Aggregate]) -> list[list[Aggregate]]:
-    """The batch cut so that each id appears at most once per round, in arrival order: round k
-    holds the k-th arrival of each id (a batch without repeats is one round)."""
-    seen: dict[str, int] = defaultdict(int)
-    out: list[list[Aggregate]] = []
+    """The batch cut, in arrival order, where an id comes again: each round holds an id at most
+    once, and every decision in it (plan, duplicate, conflict, cap) is what writing its messages
+    one at a time would give (a batch without repeats is one round)."""
+    out: list[list[Aggregate]] = [[]]
+    ids: set[str] = set()
     for message in messages:
-        k = seen[message.id]
-        seen[message.id] += 1
-        if k == len(out):
+        if message.id in ids:
             out.append([])
-        out[k].append(message)
-    return out
+            ids.clear()
+        out[-1].append(message)
+        ids.add(message.id)
+    return out if out[0] else []
 
 
 def store_rows(conn: sa.Connection, store_ids: set[str]) -> dict[str, StoreRow]:

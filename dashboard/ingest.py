@@ -178,20 +178,12 @@ class Ingest:
         """Validate, store and only then acknowledge; retries while the database is down."""
         started = time.monotonic()
         now = self.clock()
-        valid, received, bad, statuses = [], [], [], []
-        for item in batch:
-            if item.topic.endswith("/status"):
-                statuses.append(item)
-                continue
-            try:
-                valid.append(intake.read(item.payload, item.topic, now))
-                received.append(item)
-            except ContractError as exc:
-                bad.append((item, exc.code, str(exc)))
+        aggregates = [item for item in batch if not item.topic.endswith("/status")]
+        statuses = [item for item in batch if item.topic.endswith("/status")]
         delay_s = 0.5
         while True:
             try:
-                self._store(valid, received, bad, statuses)
+                self._store(aggregates, statuses, now)
                 break
             except Exception as exc:  # database unreachable: keep the batch, nothing is acknowledged
                 log.error(
@@ -206,17 +198,12 @@ class Ingest:
             self.client.ack(item.mid, item.qos)
         BATCH_SECONDS.observe(time.monotonic() - started)
 
-    def _store(
-        self,
-        valid: list,
-        received: list[_Received],
-        bad: list[tuple[_Received, str, str]],
-        statuses: list[_Received],
-    ) -> None:
+    def _store(self, aggregates: list[_Received], statuses: list[_Received], now: datetime) -> None:
         """One attempt at the batch: aggregates, statuses, then every dead letter in one
         transaction; raises (to be retried whole) only when the database is unreachable."""
-        written = intake.write(self.storage, valid)
-        letters = bad + [(received[i], "database", reason) for i, reason in written.refused]
+        settled = intake.settle(self.storage, [(item.topic, item.payload) for item in aggregates], now)
+        written = settled.written
+        letters = [(aggregates[k], code, why) for k, code, why in settled.letters]
         letters += [letter for item in statuses if (letter := self._status(item))]
         if letters:
             self.storage.add_dead_letters(

@@ -1,6 +1,8 @@
 """What the ingest does with each received aggregate: every payload ends stored or dead-lettered,
 whatever its bytes (docs/mqtt.md, "What can be lost").
 
+- `settle` does it for one batch: reads every payload, writes the valid ones and returns the
+  dead letters to write (the caller writes them with its own, in one transaction);
 - `read` turns a payload into a contract aggregate or a ContractError: the contract's own
   checks, then the centre's clock window (reason `clock`): a bucket may start at most
   CLOCK_AHEAD_S ahead of the centre's clock and no earlier than the raw retention behind it.
@@ -21,7 +23,7 @@ import sqlalchemy.exc as sa_exc
 
 from dashboard.admission import Refusal, Written
 from dashboard.storage import RETENTION
-from footfall_core.contract import Aggregate, check_clock, parse_aggregate
+from footfall_core.contract import Aggregate, ContractError, check_clock, parse_aggregate
 
 ERROR_CHARS = 500  # of a database error kept in a dead letter's reason
 
@@ -54,6 +56,31 @@ class Batch:
     def refusals(self) -> list[Refusal]:
         """The refusals storage dead-lettered itself (plan, conflict, registry, horizon)."""
         return [r for w in self.written for r in w.refused]
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What became of a batch of received payloads: the writes (`written`), and the dead letters
+    still to write, as (position in the batch, code, reason): `contract` and `clock` from
+    reading, `database` from writing. Storage wrote its own refusals' dead letters."""
+
+    written: Batch
+    letters: tuple[tuple[int, str, str], ...]
+
+
+def settle(storage, received: Sequence[tuple[str, bytes]], now: datetime) -> Settled:
+    """Read every (topic, payload) at `now` and write the valid ones through `write`. Raises only
+    on a lost database connection, with nothing of the failing write committed."""
+    valid, positions, letters = [], [], []
+    for position, (topic, payload) in enumerate(received):
+        try:
+            valid.append(read(payload, topic, now))
+            positions.append(position)
+        except ContractError as exc:
+            letters.append((position, exc.code, str(exc)))
+    written = write(storage, valid)
+    letters += [(positions[i], "database", reason) for i, reason in written.refused]
+    return Settled(written, tuple(sorted(letters)))
 
 
 def write(storage, messages: Sequence[Aggregate]) -> Batch:

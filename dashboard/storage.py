@@ -56,6 +56,7 @@ RETENTION = {
     "dead_letters": timedelta(days=30),
 }
 DEAD_LETTER_KEEP_BYTES = 4096
+DEAD_LETTER_REASON_CHARS = 2000
 # One advisory lock per store, in hash order (what is locked), so that writers never wait in a cycle.
 STORE_LOCKS = sa.text(
     "SELECT pg_advisory_xact_lock(h) FROM"
@@ -157,6 +158,8 @@ class Storage:
 
     def add_dead_letters(self, letters: Sequence[tuple[str, bytes, str, str]]) -> None:
         """Several dead letters, (topic, payload, code, reason) each, in one transaction."""
+        if not letters:
+            return
         now = now_utc()
         with self.engine.begin() as conn:
             conn.execute(sa.insert(t.dead_letters), [dead_letter_row(*letter, now) for letter in letters])
@@ -248,13 +251,19 @@ def dead_letter_row(topic: str, payload: bytes, code: str, reason: str, now: dat
     payload = bytes(payload)
     return dict(
         received_at=now,
-        topic=topic[:300],
+        topic=_storable(topic)[:300],
         payload=payload[:DEAD_LETTER_KEEP_BYTES],
         payload_bytes=len(payload),
         payload_sha256=hashlib.sha256(payload).hexdigest(),
         code=code,
-        reason=reason,
+        reason=_storable(reason)[:DEAD_LETTER_REASON_CHARS],
     )
+
+
+def _storable(text: str) -> str:
+    """Text any database column takes: a reason may quote a hostile payload, and PostgreSQL
+    refuses NUL characters and both refuse lone surrogates (escaped instead, as Python writes them)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def _register(
@@ -263,8 +272,9 @@ def _register(
     """Register stores, cameras, zones and lines seen in messages; returns each message's store
     clock. A camera's `last_seen` is the end of its newest bucket, never later than `now`."""
     missing = {m.store for m in messages} - set(stores)
-    _ensure_stores(conn, missing)
-    stores.update({s: StoreRow("UTC", None, None) for s in missing})
+    if missing:
+        _ensure_stores(conn, missing)
+        stores.update({s: StoreRow("UTC", None, None) for s in missing})
     zone_rows, line_rows, last_seen = {}, {}, {}
     for m in messages:
         end = min(now, utc_naive(m.bucket_start) + timedelta(seconds=m.bucket_s))

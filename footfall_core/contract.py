@@ -84,6 +84,15 @@ def _at_most(what: str, value: float, limit: float, why: str) -> None:
         raise ValueError(f"{what} = {value:g} exceeds {limit:g} ({why})")
 
 
+def _once(what: str, keys: list) -> None:
+    """Refuse a name (or pair) listed twice in one bucket: each has one row per bucket."""
+    seen = set()
+    for k, key in enumerate(keys):
+        if key in seen:
+            raise ValueError(f"{what}.{k}: {key!r} is listed twice")
+        seen.add(key)
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -154,6 +163,7 @@ class ZonesAggregate(_Aggregate):
     zones: list[ZoneStats] = Field(max_length=MAX_NAMES)
 
     def _within_bucket(self) -> None:
+        _once("zones", [z.zone for z in self.zones])
         events = self._per_s(MAX_EVENTS_PER_S)
         for k, z in enumerate(self.zones):
             at = f"zones.{k}"
@@ -176,6 +186,7 @@ class LinesAggregate(_Aggregate):
     lines: list[LineCount] = Field(max_length=MAX_NAMES)
 
     def _within_bucket(self) -> None:
+        _once("lines", [c.line for c in self.lines])
         events = self._per_s(MAX_EVENTS_PER_S)
         for k, c in enumerate(self.lines):
             _at_most(f"lines.{k}.in_count", c.in_count, events, f"{MAX_EVENTS_PER_S} a second")
@@ -200,6 +211,7 @@ class FlowsAggregate(_Aggregate):
     ] = Field(max_length=MAX_CELLS, description="[ix, iy, [count per direction bin]]")
 
     def _within_bucket(self) -> None:
+        _once("transitions", [(tr.from_zone, tr.to_zone) for tr in self.transitions])
         events = self._per_s(MAX_EVENTS_PER_S)
         for k, tr in enumerate(self.transitions):
             _at_most(f"transitions.{k}.count", tr.count, events, f"{MAX_EVENTS_PER_S} a second")

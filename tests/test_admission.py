@@ -202,3 +202,12 @@ def test_upgrade_cuts_old_dead_letters_to_their_digest(db_url):
     assert (len(letter["payload"]), letter["payload_bytes"]) == (4096, 10_000)
     assert letter["payload_sha256"] == hashlib.sha256(b"x" * 10_000).hexdigest()
     assert letter["code"] == "contract"
+
+
+def test_a_reason_quoting_nul_or_lone_surrogates_is_still_kept(db_url):
+    """A contract error may quote a hostile key: PostgreSQL refuses NUL in text, and neither
+    backend takes a lone surrogate; the dead letter keeps them escaped."""
+    storage = storage_for(db_url)
+    storage.dead_letter("footfall/v1/s1/c1/agg", b"{}", "key 'a\x00b\ud800': Extra inputs are not permitted")
+    (letter,) = storage.dead_letters()
+    assert letter["reason"] == "key 'a\\x00b\\ud800': Extra inputs are not permitted"

@@ -136,6 +136,7 @@ def _grid(**over) -> bytes:
         (_with(zones=[[[[[[]]]]]]), "zones.0"),
         (_with(zones=_zone() * (MAX_NAMES + 1)), "at most 256"),
         (_with(schema_version="1" * 5000), "unsupported schema_version"),
+        (_with(zones=_zone() * 2), "zones.1: 'till' is listed twice"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
