@@ -1,4 +1,4 @@
-"""N cameras under the real edge (GitHub issue 7): memory per camera, and the rate they sustain.
+"""N cameras under the real edge: memory per camera, and the rate they sustain.
 
 Runs the real `python -m edge run` on a store of N copies of the PETS09 camera, each paced in
 real time (7 frames/s) and looped and analysed at 5 frames/s, so that every camera keeps

@@ -1,5 +1,5 @@
-"""INT8 quantization and batched inference of the registered detectors, measured (GitHub issue 7,
-levers 4 and 5), one onnxruntime thread, frames per CPU second (time.process_time).
+"""INT8 quantization and batched inference of the registered detectors, measured: one
+onnxruntime thread, frames per CPU second (time.process_time).
 
 1. INT8: each model is quantized (`models.quantize`) in several ways, calibrated on the first
    half of PETS09 and the second half of Mall (`models.footage`), and run by the project's
@@ -53,7 +53,7 @@ from models.quantize import QuantizeOptions, quantize
 from models.registry import MODELS, file_sha256, find_model
 from tests.gt import pets09_gt
 
-VARIANTS = (  # the first is what last session tried (per tensor, everything in INT8)
+VARIANTS = (  # the first is the plainest: per tensor, everything in INT8
     QuantizeOptions(per_channel=False, float_convs=0),
     QuantizeOptions(float_convs=0),
     QuantizeOptions(float_convs=0, float_head=True),

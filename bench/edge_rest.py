@@ -1,4 +1,4 @@
-"""What the edge pipeline costs besides the detector (GitHub issue 7, target 3), on real footage.
+"""What the edge pipeline costs besides the detector, on real footage.
 
 The detector runs once over the first frames of PETS09 and Mall (example configs, YOLOX, Mall
 in 2×2 tiles) and its people are kept; then the real `CameraPipeline.run()` loop (feed

@@ -1,4 +1,4 @@
-"""What reading a camera costs when the analysis takes 5 frames a second (GitHub issue 7): the
+"""What reading a camera costs when the analysis takes 5 frames a second: the
 source with the rate gate before decoding (frames the gate skips are only grabbed:
 `FrameSource(admit=...)`, the pipeline's way) against decoding every frame and gating after
 (the way before), on real recordings: TUD-Campus (H.264, 640×480, 25 fps: a usual IP camera's

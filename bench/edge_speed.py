@@ -1,4 +1,4 @@
-"""Edge speed on real footage (GitHub issue 7), one onnxruntime thread, for each model on
+"""Edge speed on real footage, one onnxruntime thread, for each model on
 PETS09 (768×576) and Mall (640×480), the example configs' own settings (Mall: 2 tiles over its far
 rows plus the whole frame; bench/edge_tiling.py compares tilings):
 
@@ -233,7 +233,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="fewer frames, levers on part of PETS09 only")
-    parser.add_argument("--frames", type=int, help="frames per dataset, sections 1-2 (default 100, quick 20)")
+    parser.add_argument("--frames", type=int, help="frames per dataset, tables 1-2 (default 100, quick 20)")
     args = parser.parse_args()
     frames = args.frames or (20 if args.quick else 100)
     use_threads(1)  # as a camera's process with the examples' detector.threads

@@ -1,4 +1,4 @@
-"""Tiling only where people are small (GitHub issue 7, lever 3) against tiling the whole frame,
+"""Tiling only where people are small against tiling the whole frame,
 on Mall with yolox_nano.onnx and the example's other settings (score 0.1): model passes per
 frame, frames per CPU second of the whole pipeline (decode included, best of `--rounds`
 interleaved rounds), speed-up against 2×2 tiles over the whole frame, and the ROI occupancy

@@ -11,7 +11,7 @@ frames to analyse are decoded and queued (a 25 fps camera analysed at 5 fps buff
 second, not 25). With `burst_s`, a live feed hands its frames over in bursts: once
 the loop has drained the queue it waits until `burst_s` after the previous burst began, then
 gets what gathered meanwhile back to back. A frame analysed alone after a sleep finds the CPU
-caches cold and costs up to 1.5 times as much (docs/performance.md, section 6); the aggregates
+caches cold and costs up to 1.5 times as much (docs/performance.md); the aggregates
 are per bucket and the live map updates every few seconds, so a burst's latency costs nothing.
 """
 

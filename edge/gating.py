@@ -14,7 +14,7 @@ The detector is most of the edge CPU (docs/performance.md). Three levers avoid r
   whole the people last found next to it), and its people outside that part are re-used.
   Only passes over the whole frame are cropped (untiled, or a tiling's whole-frame pass): in
   tiles, crops cost accuracy (PETS09 in 2x2 tiles: heat r 0.884 -> 0.833, person-seconds
-  +1.5 %; docs/performance.md section 12), so a tile that changed runs whole.
+  +1.5 %), so a tile that changed runs whole.
   Re-used people keep their tracks alive (the tracker sees the same boxes) and keep adding
   dwell and heat. A region is run whole every `recheck_s` seconds regardless, so people who
   stand still are confirmed, and people who left without a visible change (lighting drift)
@@ -28,7 +28,7 @@ The detector is most of the edge CPU (docs/performance.md). Three levers avoid r
 - tiles at a lower rate (`tiling.tiles_every`): a tiling's tiles run on every n-th analysed
   frame, and re-use their last people on the frames between, whatever motion gating says;
   the whole-frame pass runs on every one. Tiles are there for far-away people, who cross few
-  pixels between two frames (docs/performance.md section 14).
+  pixels between two frames.
 
 `GatedDetector` combines them in front of a `Detector`; each lever may veto a run, and with
 all off it is the detector itself. `keep` filters the detector's people before anything else
