@@ -13,6 +13,7 @@ from footfall_core.redact import redact_logs
 COMMANDS = {
     "serve": ("dashboard.app", "serve the web app and the JSON API"),
     "ingest": ("dashboard.ingest", "subscribe to the broker and store aggregates"),
+    "alerts": ("dashboard.alerts.service", "evaluate the stores' alert rules, publish and post them"),
     "migrate": ("dashboard.storage", "create or upgrade the database schema"),
     "seed": ("dashboard.seed", "fill a database with a simulated chain of stores"),
     "stores": ("dashboard.admin", "manage the store registry"),

@@ -2,8 +2,11 @@
 the users, from the command line (the API offers the same to hq users).
 
     stores import STORE.yaml...       register stores from edge store configs (floor plan, zones, lines,
-                                      cameras); zones, lines and cameras a file no longer lists are
-                                      retired from the layout (their history stays); prints the changes
+                                      cameras, alert rules); zones, lines and cameras a file no longer
+                                      lists are retired from the layout (their history stays); a plan
+                                      image it names is checked and uploaded; prints the changes
+    stores plan ID IMAGE --m-per-px S [--origin-m X,Y]
+                                      upload a store's floor plan image (as PUT /stores/{id}/plan)
     stores add ID [--name --region --tags a,b --timezone --width-m --height-m --area-m2]
     stores list [--region R] [--tag T]
     stores remove ID --yes            delete a store and all its data
@@ -22,8 +25,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from dashboard import auth, registry, repository
+from dashboard import auth, plans, registry, repository
 from dashboard import tables as t
+from dashboard.alerts import rules
 from dashboard.storage import DEFAULT_DB_URL, Storage
 from footfall_core.store import ConfigError, load_config
 
@@ -42,6 +46,17 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
             "import", help="register stores from edge store YAML files (retires what a file no longer lists)"
         )
         imp.add_argument("configs", nargs="+", type=Path)
+        imp.add_argument(
+            "--data-dir", type=Path, default=Path(os.environ.get("FOOTFALL_DATA_DIR", "var/data"))
+        )
+        plan = actions.add_parser("plan", help="upload a store's floor plan image (PNG, JPEG or SVG)")
+        plan.add_argument("id")
+        plan.add_argument("image", type=Path)
+        plan.add_argument("--m-per-px", type=float, required=True, help="floor metres per image pixel")
+        plan.add_argument("--origin-m", default=None, help="x,y: floor metres of the top-left corner")
+        plan.add_argument(
+            "--data-dir", type=Path, default=Path(os.environ.get("FOOTFALL_DATA_DIR", "var/data"))
+        )
         add = actions.add_parser("add", help="create or update one store by hand")
         add.add_argument("id")
         add.add_argument("--name", default="")
@@ -81,10 +96,25 @@ def _stores(conn: sa.Connection, args: argparse.Namespace) -> None:
         for path in args.configs:
             config = load_config(path)
             change = registry.save(conn, registry.StoreRecord.from_config(config))
+            rules.save(conn, config.store.id, config.alerts)
             print(
                 f"{config.store.id}: {len(config.zones)} zones, {len(config.lines)} lines, "
-                f"{len(config.cameras)} cameras from {path}; {change}"
+                f"{len(config.cameras)} cameras, {len(config.alerts.rules)} alert rules from {path}; {change}"
             )
+            if config.floor_plan.image:
+                _upload(
+                    conn,
+                    args.data_dir,
+                    config.store.id,
+                    Path(config.resolve(config.floor_plan.image)),
+                    config,
+                )
+    elif args.action == "plan":
+        origin = tuple(float(v) for v in args.origin_m.split(",")) if args.origin_m else None
+        store = repository.get_store(conn, args.id)
+        placement = plans.Placement(origin or tuple(store.floor_plan.origin_m), args.m_per_px)
+        image = plans.save(conn, args.data_dir, args.id, _read(args.image), placement)
+        print(f"{args.id}: plan {image.width_px} × {image.height_px} px ({image.media_type}) saved")
     elif args.action == "add":
         plan = dict(width_m=args.width_m, height_m=args.height_m) if args.width_m and args.height_m else None
         record = registry.StoreRecord.model_validate(
@@ -122,6 +152,22 @@ def _stores(conn: sa.Connection, args: argparse.Namespace) -> None:
                 f"{len(s.cameras)} cameras",
             ]
             print("\t".join(fields + (["auto-registered"] if s.auto_registered else [])))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _upload(conn: sa.Connection, data_dir: Path, store_id: str, path: Path, config) -> None:
+    """A config's plan image, checked as an upload; it spans the plan's width, from its origin."""
+    data = _read(path)
+    sniffed = plans.sniff(data)
+    placement = plans.Placement(config.floor_plan.origin_m, config.floor_plan.width_m / sniffed.width_px)
+    plans.save(conn, data_dir, store_id, data, placement)
+    print(f"{store_id}: plan image {path} uploaded ({sniffed.width_px} × {sniffed.height_px} px)")
 
 
 def _users(conn: sa.Connection, args: argparse.Namespace) -> None:

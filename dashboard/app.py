@@ -92,6 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
     if pages is not None:
         app.include_router(pages.router)
         app.include_router(importlib.import_module("dashboard.campaign_pages").router)
+        app.include_router(importlib.import_module("dashboard.alert_pages").router)
     return app
 
 

@@ -9,7 +9,9 @@ password file and an ACL file cannot. Who may do what (docs/security.md):
   `footfall/v1/<store>/confirm`;
 - `ingest` reads everything under `footfall/v1/#` and publishes only confirmations
   (`footfall/v1/+/confirm`); its workers' client ids are unguessable (dashboard/ingest.py);
-- `dashboard` (the live bridge) reads everything under `footfall/v1/#` and publishes nothing.
+- `dashboard` (the live bridge) reads everything under `footfall/v1/#` and publishes nothing;
+- `alerts` (the alert evaluator) reads everything under `footfall/v1/#` and publishes only
+  the stores' alert states (`footfall/v1/+/alerts`), which no device may publish.
 Anything not granted is refused (the default access is deny).
 
 Passwords are random (32 bytes, URL-safe base64) and kept in `<out>/passwords/<user>` (mode 600)
@@ -31,11 +33,11 @@ from pathlib import Path
 
 import yaml
 
-from footfall_core.contract import TOPIC_ROOT, confirm_topic, device_client_id
+from footfall_core.contract import TOPIC_ROOT, alerts_topic, confirm_topic, device_client_id
 
 log = logging.getLogger(__name__)
 
-READERS = ("ingest", "dashboard")
+READERS = ("ingest", "dashboard", "alerts")
 PBKDF2_ITERATIONS = 101  # what mosquitto_ctrl 2.0 writes; the plugin reads the count from the file
 STORE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 CONFIG_NAME = "dynamic-security.json"
@@ -82,10 +84,15 @@ def roles(stores: list[str]) -> list[dict]:
             ],
         },
         {"rolename": "dashboard", "acls": _read_all(everything)},
+        {
+            "rolename": "alerts",
+            "acls": [*_read_all(everything), _acl("publishClientSend", alerts_topic("+"))],
+        },
     ]
     for store in stores:
         acls = [
             _acl("publishClientSend", confirm_topic(store), allow=False, priority=1),  # only ingest confirms
+            _acl("publishClientSend", alerts_topic(store), allow=False, priority=1),  # only the evaluator
             _acl("publishClientSend", f"{TOPIC_ROOT}/{store}/#"),
             *_read_all(confirm_topic(store)),
         ]

@@ -35,6 +35,7 @@ class ZoneShape:
     name: str
     polygon_m: Sequence[tuple[float, float]]
     capacity: int | None = None
+    kind: str = "area"
 
     @property
     def centroid_m(self) -> tuple[float, float]:
@@ -52,6 +53,17 @@ class ZoneShape:
 
 
 @dataclass(frozen=True)
+class PlanLayer:
+    """The store's plan image and the floor rectangle it covers (metres, top-left corner)."""
+
+    url: str
+    x_m: float
+    y_m: float
+    width_m: float
+    height_m: float
+
+
+@dataclass(frozen=True)
 class FloorGeometry:
     """What a floor chart needs of a store: the plan rectangle (m), its image, its zones."""
 
@@ -59,20 +71,21 @@ class FloorGeometry:
     height_m: float
     origin_m: tuple[float, float] = (0.0, 0.0)
     zones: tuple[ZoneShape, ...] = field(default_factory=tuple)
-    image_url: str | None = None
+    image: PlanLayer | None = None
 
     def zone(self, name: str) -> ZoneShape | None:
         return next((z for z in self.zones if z.name == name), None)
 
     @classmethod
     def from_store(cls, store: Store, image_url: str | None = None) -> FloorGeometry:
-        """From a registry store (`dashboard.read_models.Store`). A store registered only from
-        messages has no plan size: the plan then spans its zones (or 10 × 10 m) so that charts
-        still draw; zones without a polygon (learned from messages) are left off the plan."""
+        """From a registry store (`dashboard.read_models.Store`); `image_url` serves its plan
+        image, drawn where its placement puts it. A store registered only from messages has no
+        plan size: the plan then spans its zones (or 10 × 10 m) so that charts still draw;
+        zones without a polygon (learned from messages) are left off the plan."""
         plan = store.floor_plan
         origin = plan.origin_m
         zones = tuple(
-            ZoneShape(z.name, [(p[0], p[1]) for p in z.polygon_m], z.capacity)
+            ZoneShape(z.name, [(p[0], p[1]) for p in z.polygon_m], z.capacity, z.kind)
             for z in store.zones
             if z.polygon_m
         )
@@ -81,13 +94,10 @@ class FloorGeometry:
             xs = [p[0] for z in zones for p in z.polygon_m] or [origin[0] + 10.0]
             ys = [p[1] for z in zones for p in z.polygon_m] or [origin[1] + 10.0]
             width, height = max(xs) - origin[0] + 1.0, max(ys) - origin[1] + 1.0
-        return cls(
-            float(width),
-            float(height),
-            (float(origin[0]), float(origin[1])),
-            zones,
-            image_url if plan.image else None,
-        )
+        layer = None
+        if plan.image is not None and image_url:
+            layer = PlanLayer(image_url, *plan.image.origin_m, *plan.image.size_m)
+        return cls(float(width), float(height), (float(origin[0]), float(origin[1])), zones, layer)
 
 
 def figure_json(figure: go.Figure) -> str:
@@ -138,15 +148,16 @@ def _floor_layout(figure: go.Figure, geometry: FloorGeometry, title: str, width_
     figure.add_shape(
         type="rect", x0=x0, y0=y0, x1=x1, y1=y1, line=dict(color="#455a64", width=2), layer="below"
     )
-    if geometry.image_url:
+    if geometry.image is not None:
+        layer = geometry.image
         figure.add_layout_image(
-            source=geometry.image_url,
+            source=layer.url,
             xref="x",
             yref="y",
-            x=x0,
-            y=y0,
-            sizex=geometry.width_m,
-            sizey=geometry.height_m,
+            x=layer.x_m,
+            y=layer.y_m,
+            sizex=layer.width_m,
+            sizey=layer.height_m,
             sizing="stretch",
             layer="below",
             opacity=0.9,

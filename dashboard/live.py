@@ -3,7 +3,8 @@
 The subscriber listens to `footfall/v1/+/live` (current people and zone occupancy),
 `footfall/v1/+/status` (the device's retained online/offline for its cameras, offline as its
 last will; `footfall/v1/+/+/status` per camera from edges of an earlier release) and
-`footfall/v1/+/health` (publisher health). `LiveHub` keeps only the latest state per store,
+`footfall/v1/+/health` (publisher health) and `footfall/v1/+/alerts` (the alert evaluator's
+retained state of each rule, dashboard.alerts). `LiveHub` keeps only the latest state per store,
 so memory is bounded by the number of stores, never by time. Web requests read snapshots; every
 reader of a store gets the same snapshot object until the store changes, so what the pages
 derive from it (the live figure) is built once per change, not once per open browser. The
@@ -31,6 +32,7 @@ import paho.mqtt.client as mqtt
 
 from footfall_core.contract import (
     TOPIC_ROOT,
+    AlertsMessage,
     ContractError,
     DeviceHealth,
     DeviceStatus,
@@ -48,6 +50,7 @@ LIVE_TOPICS = (
     f"{TOPIC_ROOT}/+/status",
     f"{TOPIC_ROOT}/+/+/status",
     f"{TOPIC_ROOT}/+/health",
+    f"{TOPIC_ROOT}/+/alerts",
 )
 T = TypeVar("T")
 
@@ -103,6 +106,8 @@ class StoreSnapshot:
     cameras: dict[str, CameraState] = field(default_factory=dict)
     device: DeviceHealth | None = None
     version: int = 0
+    alerts: AlertsMessage | None = None
+    heard_at: datetime | None = None  # the centre's clock at the store's latest live message
     memo: Memo = field(default_factory=Memo, init=False, compare=False, repr=False)
 
 
@@ -141,6 +146,8 @@ class LiveHub:
                 self._apply_device_status(store, parse_message(DeviceStatus, payload))
             elif kind == "status" and len(parts) == 5:
                 self._apply_status(store, parts[3], parse_message(StatusMessage, payload))
+            elif kind == "alerts" and len(parts) == 4:
+                self._apply_alerts(store, parse_message(AlertsMessage, payload))
             else:
                 raise ContractError("not a live, status or health topic")
         except ContractError as exc:
@@ -164,7 +171,9 @@ class LiveHub:
                     last_seen=later(state.last_seen, message.sent_at),
                     status="online" if state.status == "unknown" else state.status,
                 )
-            self._stores[store] = replace(old, live=message, cameras=cameras, version=old.version + 1)
+            self._stores[store] = replace(
+                old, live=message, cameras=cameras, heard_at=self._clock(), version=old.version + 1
+            )
         self._wake(store)
 
     def _apply_status(self, store: str, camera: str, message: StatusMessage) -> None:
@@ -196,6 +205,15 @@ class LiveHub:
             for name, word in message.cameras.items():
                 cameras[name] = replace(cameras.get(name, CameraState()), health=word)
             self._stores[store] = replace(old, device=message, cameras=cameras, version=old.version + 1)
+        self._wake(store)
+
+    def _apply_alerts(self, store: str, message: AlertsMessage) -> None:
+        self._check(store, message)
+        with self._lock:
+            old = self._stores.get(store) or StoreSnapshot(store)
+            if old.alerts is not None and message.sent_at < old.alerts.sent_at:
+                return
+            self._stores[store] = replace(old, alerts=message, version=old.version + 1)
         self._wake(store)
 
     def close(self) -> None:
@@ -250,8 +268,15 @@ class LiveSubscriber:
     reconnects with backoff and subscribes in on_connect, so subscriptions survive a broker
     restart. The session is clean: live state missed while away is not worth replaying."""
 
-    def __init__(self, hub: LiveHub, settings: Mqtt, client_id: str | None = None):
+    def __init__(
+        self,
+        hub: LiveHub,
+        settings: Mqtt,
+        client_id: str | None = None,
+        topics: tuple[str, ...] = LIVE_TOPICS,
+    ):
         self.hub = hub
+        self.topics = topics
         self.settings = settings
         self.connected = threading.Event()
         self.rejected = 0
@@ -267,9 +292,9 @@ class LiveSubscriber:
         if reason_code.is_failure:
             log.error("live: broker %s:%s refused the connection: %s", self.host, self.port, reason_code)
             return
-        client.subscribe([(topic, 0) for topic in LIVE_TOPICS])
+        client.subscribe([(topic, 0) for topic in self.topics])
         self.connected.set()
-        log.info("live: subscribed to %s on %s:%s", ", ".join(LIVE_TOPICS), self.host, self.port)
+        log.info("live: subscribed to %s on %s:%s", ", ".join(self.topics), self.host, self.port)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dashboard import charts
+from dashboard.alerts.evaluate import describe, queue_wait_s
 from dashboard.charts import FloorGeometry
 from dashboard.live import StoreSnapshot, later
 from dashboard.read_models import Camera
@@ -84,12 +85,57 @@ def live_state(
     return dict(
         store=snapshot.store,
         version=snapshot.version,
+        alerts=active_alerts(snapshot, now),
+        queues=queues(geometry, snapshot),
         people=live.people if live else 0,
         updated=ago(live.sent_at, now) if live else "no live data yet",
         figure=json.loads(figure),
         zones=zones,
         cameras=sorted(cameras.values(), key=lambda c: c["camera"]),
     )
+
+
+def active_alerts(snapshot: StoreSnapshot, now: datetime) -> list[dict[str, Any]]:
+    """The store's active alerts, as its evaluator last published them (retained MQTT)."""
+    rules = snapshot.alerts.rules if snapshot.alerts else []
+    return [
+        dict(
+            rule=r.rule,
+            text=describe(r.kind, r.zone, r.camera, r.value, r.threshold),
+            since=ago(r.since, now),
+            acknowledged=r.acknowledged,
+        )
+        for r in rules
+        if r.state == "active"
+    ]
+
+
+def queues(geometry: FloorGeometry, snapshot: StoreSnapshot) -> list[dict[str, Any]]:
+    """Each queue zone now: its length, its rate of people leaving and the wait that gives
+    (Little's law: length ÷ rate)."""
+    live = {z.zone: z for z in snapshot.live.zones} if snapshot.live else {}
+    out = []
+    for zone in geometry.zones:
+        if zone.kind != "queue":
+            continue
+        now = live.get(zone.name)
+        length = now.occupancy if now else 0
+        rate = now.left_per_min if now else None
+        wait_s = queue_wait_s(length, rate)
+        out.append(
+            dict(
+                zone=zone.name,
+                length=length,
+                left_per_min=rate,
+                wait_s=wait_s,
+                wait="–"
+                if wait_s is None
+                else f"{wait_s:.0f} s"
+                if wait_s < 90
+                else f"{wait_s / 60:.1f} min",
+            )
+        )
+    return out
 
 
 def _aware(when: datetime | None) -> datetime | None:

@@ -28,7 +28,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from dashboard import auth, charts, o2o_view, repository
+from dashboard import auth, charts, o2o_view, plans, repository
 from dashboard.api.deps import STORE_ID, YEARS, Conn, csv_response, date_range
 from dashboard.charts import FloorGeometry, figure_json
 from dashboard.live import LiveHub
@@ -39,6 +39,7 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 CONGESTION_UNIT = "people"
+PLAN_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"  # an SVG runs nothing
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
@@ -144,7 +145,11 @@ templates.env.filters["script_json"] = script_json
 
 
 def _plan_url(request: Request, store: Store) -> str | None:
-    return request.url_for("plan_image", store_id=store.id).path if store.floor_plan.image else None
+    """The plan image's URL, versioned by its content (so browsers may keep it a long time)."""
+    image = store.floor_plan.image
+    if image is None:
+        return None
+    return request.url_for("plan_image", store_id=store.id).path + f"?v={image.sha256[:16]}"
 
 
 def _newest_seen(stores: list[Store]) -> datetime:
@@ -280,11 +285,24 @@ async def store_live_events(request: Request, store_id: str):
 
 
 @router.get("/stores/{store_id}/plan-image", name="plan_image")
-def plan_image(store: PageStore):
+def plan_image(request: Request, store: PageStore):
+    """The uploaded plan image, from the content-addressed store only (dashboard.plans). An SVG
+    is served under a policy that runs nothing, should anyone open it on its own."""
     image = store.floor_plan.image
-    if not image or not Path(image).is_file():
-        raise HTTPException(404, f"store {store.id!r} has no readable plan image ({image or 'none set'})")
-    return FileResponse(image, headers={"Cache-Control": "private, max-age=3600"})
+    path = image and plans.data_path(request.app.state.settings.data_dir, image.sha256, image.media_type)
+    if path is None or not path.is_file():
+        raise HTTPException(
+            404, f"store {store.id!r} has no plan image (HQ uploads one: PUT /api/v1/stores/{{id}}/plan)"
+        )
+    return FileResponse(
+        path,
+        media_type=image.media_type,
+        headers={
+            "Cache-Control": "private, max-age=86400",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": PLAN_POLICY,
+        },
+    )
 
 
 # ---- trends ------------------------------------------------------------------------------

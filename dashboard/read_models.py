@@ -27,6 +27,7 @@ class Zone(ReadModel):
     polygon_m: list[list[float]] | None = Field(description="[[x, y], ...] floor metres; null when learned")
     area_m2: float | None
     capacity: int | None
+    kind: str = Field("area", description="area, or queue (live length and estimated wait)")
 
 
 class Line(ReadModel):
@@ -42,11 +43,26 @@ class Camera(ReadModel):
     last_seen: datetime | None = Field(description="End of the latest aggregate bucket received (UTC)")
 
 
+class PlanImage(ReadModel):
+    """An uploaded floor plan image (content-addressed) and where it lies on the floor."""
+
+    sha256: str = Field(description="Content address of the image file")
+    media_type: str = Field(description="image/png, image/jpeg or image/svg+xml")
+    width_px: int
+    height_px: int
+    origin_m: list[float] = Field(description="[x, y] floor metres of the image's top-left corner")
+    m_per_px: float = Field(description="Floor metres per image pixel, on both axes")
+
+    @property
+    def size_m(self) -> tuple[float, float]:
+        return self.width_px * self.m_per_px, self.height_px * self.m_per_px
+
+
 class FloorPlan(ReadModel):
     origin_m: list[float] = Field(description="[x, y] floor metres of the plan's top-left corner")
     width_m: float | None
     height_m: float | None
-    image: str | None
+    image: PlanImage | None = Field(None, description="The uploaded plan image, if any")
 
 
 class Store(ReadModel):
@@ -231,3 +247,38 @@ class DeadLetter(ReadModel):
     payload_sha256: str = Field(description="Of the whole payload")
     code: str = Field(description="Why, in one word (contract, plan, conflict, registry, clock, ...)")
     reason: str
+
+
+# ---- alerts ---------------------------------------------------------------------------------
+
+
+class Alert(ReadModel):
+    """One alert: a rule of a store from when it fired until it cleared."""
+
+    id: int
+    store: str
+    rule: str
+    kind: str = Field(
+        description="zone_occupancy, store_occupancy, queue_length, queue_wait, camera_offline, store_silent"
+    )
+    zone: str | None
+    camera: str | None
+    state: str = Field(description="active, or cleared")
+    value: float | None = Field(description="The value when it fired (people, or s for waits and outages)")
+    threshold: float
+    started_at: datetime = Field(description="When it fired (UTC)")
+    cleared_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+
+
+class AlertEvent(ReadModel):
+    """One transition of an alert: fired, cleared or acknowledged."""
+
+    alert_id: int
+    store: str
+    event: str
+    at: datetime
+    value: float | None
+    threshold: float
+    by_user: str | None

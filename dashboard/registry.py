@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dashboard import tables as t
 from dashboard.rollups import upsert
@@ -35,14 +35,23 @@ class StoreRecord(BaseModel):
     lines: list[Line] | None = Field(None, description="The store's lines (others are retired).")
     cameras: list[str] | None = Field(None, description="The store's camera names (others are retired).")
 
+    @field_validator("floor_plan")
+    @classmethod
+    def _no_path(cls, plan: FloorPlan | None) -> FloorPlan | None:
+        if plan is not None and plan.image is not None:
+            raise ValueError(
+                f"image {plan.image[:200]!r}: the dashboard never reads or serves a path; upload the "
+                "plan image with PUT /api/v1/stores/{id}/plan (or `python -m dashboard stores import`)"
+            )
+        return plan
+
     @classmethod
     def from_config(cls, config: StoreConfig) -> StoreRecord:
-        plan = config.floor_plan
-        if plan.image:
-            plan = plan.model_copy(update={"image": config.resolve(plan.image)})
+        """The registry's part of a store config; its plan image is uploaded on its own
+        (`dashboard.plans`), never kept as a path."""
         return cls(
             store=config.store,
-            floor_plan=plan,
+            floor_plan=config.floor_plan.model_copy(update={"image": None}),
             zones=config.zones,
             lines=config.lines,
             cameras=[c.name for c in config.cameras],
@@ -87,7 +96,6 @@ def save(conn: sa.Connection, record: StoreRecord, simulated: bool = False) -> L
             origin_y_m=plan.origin_m[1],
             width_m=plan.width_m,
             height_m=plan.height_m,
-            plan_image=plan.image,
         )
         row["area_m2"] = record.area_m2 or plan.width_m * plan.height_m
     exists = conn.scalar(sa.select(sa.func.count()).where(t.stores.c.id == info.id))
@@ -100,7 +108,11 @@ def save(conn: sa.Connection, record: StoreRecord, simulated: bool = False) -> L
         if record.zones is None
         else [
             dict(
-                name=z.name, polygon_m=[list(p) for p in z.polygon_m], area_m2=z.area_m2, capacity=z.capacity
+                name=z.name,
+                polygon_m=[list(p) for p in z.polygon_m],
+                area_m2=z.area_m2,
+                capacity=z.capacity,
+                kind=z.kind,
             )
             for z in record.zones
         ],

@@ -3,7 +3,8 @@
 From the environment: FOOTFALL_DB_URL (SQLAlchemy URL, default sqlite:///var/footfall.sqlite3),
 FOOTFALL_SECRET_KEY or FOOTFALL_SECRET_FILE (signs session cookies: at least 32 characters,
 placeholders refused), FOOTFALL_MQTT_URL (broker for the live page; unset: no live page),
-FOOTFALL_SECURE_COOKIES=1 (cookies only over HTTPS; set it behind TLS).
+FOOTFALL_SECURE_COOKIES=1 (cookies only over HTTPS; set it behind TLS), FOOTFALL_DATA_DIR (the
+dashboard's own files, such as uploaded floor plans; default var/data).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class Settings(BaseModel):
     secure_cookies: bool = Field(False, description="Send the session cookie over HTTPS only.")
     mqtt: Mqtt | None = Field(None, description="Broker the live page subscribes to (default: none).")
     migrate: bool = Field(True, description="Upgrade the schema when the app starts.")
+    data_dir: Path = Field(
+        Path("var/data"), description="The dashboard's own files: uploaded floor plans (default var/data)."
+    )
 
     @field_validator("secret_key")
     @classmethod
@@ -62,6 +66,8 @@ class Settings(BaseModel):
                 ) from None
         elif env.get("FOOTFALL_SECRET_KEY"):
             values["secret_key"] = env["FOOTFALL_SECRET_KEY"]
+        if env.get("FOOTFALL_DATA_DIR"):
+            values["data_dir"] = Path(env["FOOTFALL_DATA_DIR"])
         if env.get("FOOTFALL_MQTT_URL"):
             values["mqtt"] = Mqtt(url=env["FOOTFALL_MQTT_URL"])
         values["secure_cookies"] = env.get("FOOTFALL_SECURE_COOKIES", "") in ("1", "true", "yes")

@@ -56,7 +56,6 @@ stores = sa.Table(
     sa.Column("origin_y_m", sa.Float, nullable=False, server_default="0"),
     sa.Column("width_m", sa.Float),
     sa.Column("height_m", sa.Float),
-    sa.Column("plan_image", sa.String(500)),
     sa.Column("area_m2", sa.Float, doc="Sales floor area; default width_m × height_m."),
     sa.Column("auto_registered", sa.Boolean, nullable=False, default=False),
     sa.Column("simulated", sa.Boolean, nullable=False, default=False),
@@ -71,6 +70,7 @@ zones = sa.Table(
     sa.Column("polygon_m", sa.JSON, doc="[[x, y], ...] floor metres; null when learned from messages."),
     sa.Column("area_m2", sa.Float),
     sa.Column("capacity", sa.Integer),
+    sa.Column("kind", sa.String(10), nullable=False, server_default="area", doc="area, or queue."),
     _retired_at(),
 )
 
@@ -376,4 +376,90 @@ pos_hours = sa.Table(
     sa.Column("simulated", sa.Boolean, nullable=False),
     sa.Column("imported_at", sa.DateTime, nullable=False),
     sa.Index("ix_pos_hours_store_date", "store_id", "local_date"),
+)
+
+
+# ---- store operations: the floor plan image, alert rules and their transitions ------------------
+
+floor_plans = sa.Table(
+    "floor_plans",
+    metadata,
+    sa.Column("store_id", NAME, _store_fk(), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False, doc="Content address: <data_dir>/plans/<sha256>."),
+    sa.Column("media_type", sa.String(40), nullable=False, doc="image/png, image/jpeg or image/svg+xml."),
+    sa.Column("width_px", sa.Integer, nullable=False),
+    sa.Column("height_px", sa.Integer, nullable=False),
+    sa.Column("origin_x_m", sa.Float, nullable=False, doc="Floor x of the image's top-left corner."),
+    sa.Column("origin_y_m", sa.Float, nullable=False, doc="Floor y of the image's top-left corner."),
+    sa.Column("m_per_px", sa.Float, nullable=False),
+    sa.Column("uploaded_at", sa.DateTime, nullable=False),
+    sa.Column("uploaded_by", NAME),
+)
+
+alert_configs = sa.Table(
+    "alert_configs",
+    metadata,
+    sa.Column("store_id", NAME, _store_fk(), primary_key=True),
+    sa.Column("config", sa.JSON, nullable=False, doc="The store YAML's `alerts` section, validated."),
+    sa.Column("version", sa.Integer, nullable=False, doc="Grows with every change: evaluators reload."),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("updated_by", NAME, doc="The HQ user who last changed it; null from `stores import`."),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("store_id", NAME, _store_fk(), nullable=False),
+    sa.Column("rule", NAME, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("zone", NAME),
+    sa.Column("camera", NAME),
+    sa.Column("state", sa.String(10), nullable=False, doc="active, then cleared."),
+    sa.Column("value", sa.Float, doc="The value when it fired (people or seconds)."),
+    sa.Column("threshold", sa.Float, nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("cleared_at", sa.DateTime),
+    sa.Column("acknowledged_at", sa.DateTime),
+    sa.Column("acknowledged_by", NAME),
+    sa.Index("ix_alerts_store_state", "store_id", "state"),
+    sa.Index("ix_alerts_started_at", "started_at"),
+)
+
+alert_events = sa.Table(
+    "alert_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("store_id", NAME, _store_fk(), nullable=False),
+    sa.Column("event", sa.String(12), nullable=False, doc="fired, cleared or acknowledged."),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("value", sa.Float, doc="The measured value at the transition."),
+    sa.Column("threshold", sa.Float, nullable=False),
+    sa.Column("by_user", NAME, doc="Who acknowledged."),
+    sa.Index("ix_alert_events_alert_id", "alert_id"),
+)
+
+alert_deliveries = sa.Table(
+    "alert_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("alert_events.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("store_id", NAME, _store_fk(), nullable=False),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_at", sa.DateTime, nullable=False, doc="When the next attempt is due."),
+    sa.Column("delivered_at", sa.DateTime),
+    sa.Column("gave_up_at", sa.DateTime),
+    sa.Column("last_error", sa.String(500)),
+    sa.Index("ix_alert_deliveries_pending", "store_id", "delivered_at", "next_at"),
+)
+
+alert_leases = sa.Table(
+    "alert_leases",
+    metadata,
+    sa.Column("store_id", NAME, _store_fk(), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False, doc="The evaluator process holding the store."),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
 )

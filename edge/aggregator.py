@@ -74,7 +74,9 @@ class Aggregator:
         self._floor = any(kind in kinds for kind in FLOOR_KINDS)
         self.bucket_s = a.bucket_s
         self.heatmap = Heatmap(config.floor_plan, a.cell_m)
-        self.zones = Zones(config.zones, a.min_dwell_s, a.zone_exit_grace_s, a.track_timeout_s)
+        self.zones = Zones(
+            config.zones, a.min_dwell_s, a.zone_exit_grace_s, a.track_timeout_s, a.queue_window_s
+        )
         self.lines = Lines(config.lines, a.line_hysteresis_m, a.track_timeout_s)
         self.flows = Flows(config.floor_plan, config.zones, a.flow_cell_m, a.min_step_m, a.track_timeout_s)
         self.health = HealthCounters()

@@ -246,7 +246,9 @@ class FusionStage:
                 slot.timestamp_s, min(max(dt_s, 0.0), a.max_dt_s), fused.floor_xy[counted], track_id[counted]
             )
             out.messages.extend(self.aggregator.observe(obs))
-            if (live := self.live.observe(obs)) is not None:
+            if (
+                live := self.live.observe(obs, self.aggregator.zones.leaving_per_min(obs.timestamp_s))
+            ) is not None:
                 out.messages.append(live)
             out.slots.append(FusedSlot(slot, fused, track_id, counted, obs))
         return out

@@ -85,10 +85,13 @@ class LiveMerger:
 def merge(store: str, cell_m: float, messages: list[LiveMessage]) -> LiveMessage:
     """Sum per-camera snapshots (same store, same cell_m) into one store snapshot."""
     zones: dict[str, int] = defaultdict(int)
+    leaving: dict[str, float] = {}  # queue zones: each camera's rate of people leaving its part
     cells: dict[tuple[int, int], int] = defaultdict(int)
     for message in messages:
         for zone in message.zones:
             zones[zone.zone] += zone.occupancy
+            if zone.left_per_min is not None:
+                leaving[zone.zone] = leaving.get(zone.zone, 0.0) + zone.left_per_min
         for ix, iy, people in message.cells:
             cells[(ix, iy)] += people
     sent_at = min((m.sent_at for m in messages), default=datetime.now(UTC))
@@ -97,7 +100,10 @@ def merge(store: str, cell_m: float, messages: list[LiveMessage]) -> LiveMessage
         sent_at=sent_at,
         cell_m=cell_m,
         people=sum(m.people for m in messages),
-        zones=[LiveZone(zone=name, occupancy=count) for name, count in sorted(zones.items())],
+        zones=[
+            LiveZone(zone=name, occupancy=count, left_per_min=leaving.get(name))
+            for name, count in sorted(zones.items())
+        ],
         cells=[(ix, iy, n) for (ix, iy), n in sorted(cells.items()) if n],
         cameras=sorted({camera for m in messages for camera in m.cameras}),
     )

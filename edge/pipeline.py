@@ -196,7 +196,7 @@ class CameraPipeline:
             return
         obs = self._to_floor(tracks, frame)
         yield from self.aggregator.observe(obs)
-        live = self.live.observe(obs)
+        live = self.live.observe(obs, self.aggregator.zones.leaving_per_min(obs.timestamp_s))
         if live is not None:
             yield live
 

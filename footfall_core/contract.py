@@ -246,6 +246,12 @@ AGGREGATE_KINDS = ("grid", "zones", "lines", "flows", "health")
 class LiveZone(_Message):
     zone: Name
     occupancy: Count
+    left_per_min: NonNegative | None = Field(
+        None,
+        le=MAX_EVENTS_PER_S * 60,
+        description="Queue zones only: people who left the zone per minute, over the store's "
+        "analysis.queue_window_s (the rate the wait is estimated from).",
+    )
 
 
 class LiveMessage(_Message):
@@ -312,6 +318,39 @@ class DeviceHealth(_Message):
     cameras: dict[str, Literal["ok", "reconnecting", "ended", "error", "stalled"]]
 
 
+AlertKind = Literal[
+    "zone_occupancy", "store_occupancy", "queue_length", "queue_wait", "camera_offline", "store_silent"
+]
+
+
+class RuleState(_Message):
+    """One alert rule of a store now: `active` since it fired, or `clear` since it cleared (or
+    since the evaluator took the store, if it never fired)."""
+
+    rule: Name
+    kind: AlertKind
+    zone: Name | None = None
+    camera: Name | None = None
+    state: Literal["active", "clear"]
+    value: float | None = Field(
+        None, description="The measured value now (people or seconds); absent if unknown."
+    )
+    threshold: float
+    since: UtcTime
+    acknowledged: bool = Field(False, description="An active alert someone has acknowledged.")
+
+
+class AlertsMessage(_Message):
+    """The current state of every alert rule of a store (`footfall/v1/{store}/alerts`, retained,
+    centre → subscribers): sent by the store's alert evaluator at every transition and
+    acknowledgement, and when it takes the store over."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    store: Name
+    sent_at: UtcTime
+    rules: list[RuleState] = Field(max_length=MAX_NAMES)
+
+
 _aggregate_adapter: TypeAdapter[AnyAggregate] = TypeAdapter(Aggregate)
 
 
@@ -348,6 +387,10 @@ def health_topic(store: str) -> str:
 
 def live_topic(store: str) -> str:
     return f"{TOPIC_ROOT}/{store}/live"
+
+
+def alerts_topic(store: str) -> str:
+    return f"{TOPIC_ROOT}/{store}/alerts"
 
 
 def _describe(exc: ValidationError) -> str:

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from footfall_core.alerting import Alerts, check_targets
 from footfall_core.assets import expand
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -109,6 +110,13 @@ class Analysis(Strict):
         2.0, gt=0, le=60, description="Live occupancy message period (default 2 s)."
     )
     live_cell_m: float = Field(1.0, gt=0.1, le=20, description="Cell size of the live grid (default 1 m).")
+    queue_window_s: float = Field(
+        300.0,
+        ge=10,
+        le=3600,
+        description="People leaving a queue zone are counted over this many seconds for its live leaving "
+        "rate, from which its wait is estimated (default 300 s).",
+    )
     burst_s: float = Field(
         1.0,
         ge=0,
@@ -327,6 +335,11 @@ class Zone(Strict):
     capacity: int | None = Field(
         None, ge=1, description="Occupancy above which the zone shows as crowded (default: none)."
     )
+    kind: Literal["area", "queue"] = Field(
+        "area",
+        description="'queue' for a checkout or service queue: its live length and estimated wait (length "
+        "÷ the recent rate of people leaving it) are shown, and its stays are waits (default 'area').",
+    )
 
     @field_validator("polygon_m")
     @classmethod
@@ -456,6 +469,10 @@ class StoreConfig(Strict):
         "counted by the one camera that sees it best).",
     )
     mqtt: Mqtt = Field(default_factory=Mqtt)
+    alerts: Alerts = Field(
+        default_factory=Alerts,
+        description="Alert rules and webhooks, evaluated at the centre (default none).",
+    )
     path: Path | None = Field(
         None, exclude=True, description="Where this config was read from (set by load_config)."
     )
@@ -491,6 +508,14 @@ class StoreConfig(Strict):
                 grouped[camera] = group.name
         return self
 
+    @model_validator(mode="after")
+    def _alert_targets(self) -> StoreConfig:
+        zones = {z.name: (z.kind, z.capacity) for z in self.zones}
+        problems = check_targets(self.alerts, zones, {c.name for c in self.cameras})
+        if problems:
+            raise ValueError("; ".join(f"{key}: {problem}" for key, problem in problems))
+        return self
+
     def fusion_of(self, camera: str) -> Fusion | None:
         """The fusion group `camera` belongs to, if any."""
         return next((group for group in self.fusion if camera in group.cameras), None)
@@ -524,7 +549,7 @@ class StoreConfig(Strict):
 
 
 def _key(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
+    return ".".join(str(part) for part in loc)
 
 
 def parse_config(data: object, path: Path | str | None = None) -> StoreConfig:
@@ -534,7 +559,12 @@ def parse_config(data: object, path: Path | str | None = None) -> StoreConfig:
     try:
         config = StoreConfig.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{where}: {_key(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        # A check across sections (duplicate names, alert targets) names its keys in its message.
+        lines = [
+            f"{where}: {_key(err['loc']) + ': ' if err['loc'] else ''}"
+            f"{err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        ]
         raise ConfigError("\n".join(lines)) from None
     return config.model_copy(update={"path": Path(path).resolve() if path else None})
 

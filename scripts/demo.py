@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         secret = args.workdir / "session-secret"
         secret.write_text(secrets.token_urlsafe(48) + "\n")
         os.environ["FOOTFALL_SECRET_FILE"] = str(secret)
+        os.environ["FOOTFALL_DATA_DIR"] = str(args.workdir / "data")  # uploaded floor plans
         print("demo: preparing the database and simulated history ...", flush=True)
         run([PY, "-m", "dashboard", "migrate", "--db", db_url])
         run([PY, "-m", "dashboard", "stores", "--db", db_url, "import", str(config)])
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
         procs.start("ingest", [PY, "-m", "dashboard", "ingest", "--mqtt", mqtt_url, "--db", db_url])
+        procs.start("alerts", [PY, "-m", "dashboard", "alerts", "--mqtt", mqtt_url, "--db", db_url])
         dashboard = procs.start(
             "dashboard",
             [

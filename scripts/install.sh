@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Install Footfall as systemd services.
 #   sudo scripts/install.sh edge     # an edge device: footfall-edge.service
-#   sudo scripts/install.sh central  # the centre: footfall-ingest + footfall-dashboard (+ Mosquitto config)
+#   sudo scripts/install.sh central  # the centre: footfall-ingest + footfall-alerts + footfall-dashboard (+ Mosquitto config)
 # PREFIX (default /opt/footfall) is where the code and its venv go: the package is installed into
 # the venv, whose bin/ holds the units' commands (footfall-edge, footfall-dashboard,
 # footfall-calibration). DESTDIR stages everything under another root (packaging, tests) and skips
 # systemctl; SKIP_VENV leaves the venv to the caller.
 set -euo pipefail
 role=${1:?usage: install.sh edge|central}
-case "$role" in edge) units=(footfall-edge.service) ;; central) units=(footfall-ingest.service footfall-dashboard.service) ;;
+case "$role" in edge) units=(footfall-edge.service) ;; central) units=(footfall-ingest.service footfall-alerts.service footfall-dashboard.service) ;;
   *) echo "install.sh: unknown role '$role' (edge or central)" >&2; exit 2 ;; esac
 src=$(cd "$(dirname "$0")/.." && pwd)
 PREFIX=${PREFIX:-/opt/footfall}
@@ -32,7 +32,8 @@ if [ "$role" = edge ]; then
 else
   [ -e "$root/etc/footfall/central.env" ] || printf '%s\n' \
     "FOOTFALL_DB_URL=postgresql+psycopg://footfall@127.0.0.1:5432/footfall" \
-    "FOOTFALL_MQTT_URL=mqtt://ingest@127.0.0.1:1883" > "$root/etc/footfall/central.env"
+    "FOOTFALL_MQTT_URL=mqtt://ingest@127.0.0.1:1883" \
+    "FOOTFALL_ALERTS_MQTT_URL=mqtt://alerts@127.0.0.1:1883" > "$root/etc/footfall/central.env"
   if [ -d "$src/systemd/mosquitto" ]; then
     install -d "$root/etc/mosquitto/conf.d"
     cp "$src/systemd/mosquitto/"*.conf "$root/etc/mosquitto/conf.d/" 2>/dev/null || true

@@ -13,7 +13,7 @@ import pytest
 from dashboard import broker_acl
 from edge.outbox import Outbox
 from edge.publisher import Publisher
-from footfall_core.contract import Confirmation, confirm_topic, device_client_id, payload_digest
+from footfall_core.contract import Confirmation, alerts_topic, confirm_topic, device_client_id, payload_digest
 from footfall_core.store import Mqtt
 from tests.brokers import Mosquitto, dynsec_config
 from tests.transport_support import Collector, IngestThread, make_aggregates, stored_ids, wait_until
@@ -126,6 +126,30 @@ def test_device_reads_only_its_own_confirmations_and_cannot_forge_them(secured):
     intruder, seen = _client(broker, secrets_dir, "edge-shop-a", "intruder", password="not-the-password")
     assert seen["connack"].is_failure
     intruder.loop_stop()
+
+
+def test_only_the_alert_evaluator_publishes_a_stores_alert_state(secured):
+    """A device cannot put a banner on its own store's live page; the `alerts` user can."""
+    broker, secrets_dir = secured
+    reader = Collector(
+        broker.url,
+        alerts_topic("shop-a"),
+        client_id="reader",
+        username="dashboard",
+        password=_password(secrets_dir, "dashboard"),
+    )
+    device, seen = _client(broker, secrets_dir, "edge-shop-a", device_client_id("shop-a"))
+    device.publish(alerts_topic("shop-a"), b'{"forged": true}', qos=1, retain=True)
+    assert wait_until(lambda: "puback" in seen or "disconnect" in seen, 5), "the broker answers"
+    assert "disconnect" in seen or seen["puback"].is_failure
+    evaluator, _ = _client(broker, secrets_dir, "alerts", "alerts-test")
+    evaluator.publish(alerts_topic("shop-a"), b'{"real": true}', qos=1, retain=True).wait_for_publish(5)
+    assert wait_until(lambda: reader.messages, 5)
+    assert [payload for _, payload in reader.messages] == [b'{"real": true}']
+    for client in (device, evaluator):
+        client.loop_stop()
+        client.disconnect()
+    reader.close()
 
 
 def test_store_credentials_cannot_take_another_clients_id(secured, tmp_path):

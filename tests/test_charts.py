@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dashboard import charts
-from dashboard.charts import FloorGeometry, ZoneShape
+from dashboard.charts import FloorGeometry, PlanLayer, ZoneShape
 from footfall_core.contract import LiveMessage, LiveZone
 from tests.pages_data import registry_store
 
@@ -96,21 +96,24 @@ def test_geometry_from_a_repository_store():
     ]
     geometry = FloorGeometry.from_store(registry_store(plan, zones), image_url="/x.png")
     assert (geometry.width_m, geometry.height_m, geometry.origin_m) == (5.0, 7.0, (1.0, 2.0))
-    assert [z.name for z in geometry.zones] == ["a"] and geometry.image_url is None
-    plan.update(width_m=30, height_m=20, image="plan.png")
+    assert [z.name for z in geometry.zones] == ["a"] and geometry.image is None
+    image = dict(sha256="0" * 64, media_type="image/png", width_px=400, height_px=100, origin_m=[-1, 0.5])
+    plan.update(width_m=30, height_m=20, image=dict(image, m_per_px=0.05))
     geometry = FloorGeometry.from_store(registry_store(plan, zones), image_url="/x.png")
-    assert (geometry.width_m, geometry.height_m, geometry.image_url) == (30.0, 20.0, "/x.png")
+    assert (geometry.width_m, geometry.height_m) == (30.0, 20.0)
+    assert geometry.image == PlanLayer("/x.png", -1.0, 0.5, 20.0, 5.0)  # 400 × 100 px at 5 cm a pixel
 
 
 def test_plan_image_goes_under_the_chart():
-    fig = charts.floor_heatmap(FloorGeometry(10, 5, image_url="/plan.png"), [], 1.0, title="t", unit="u")
+    plan = FloorGeometry(10, 5, image=PlanLayer("/plan.png", 1, 2, 8, 3))
+    fig = charts.floor_heatmap(plan, [], 1.0, title="t", unit="u")
     image = fig.layout.images[0]
     assert (image.source, image.x, image.y, image.sizex, image.sizey, image.layer) == (
         "/plan.png",
-        0,
-        0,
-        10,
-        5,
+        1,
+        2,
+        8,
+        3,
         "below",
     )
 

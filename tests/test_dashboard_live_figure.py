@@ -18,7 +18,7 @@ import pytest
 
 from dashboard import charts
 from dashboard.app import create_app
-from dashboard.charts import FloorGeometry
+from dashboard.charts import FloorGeometry, PlanLayer
 from dashboard.live import LiveHub, Memo
 from dashboard.live_view import live_state
 from dashboard.read_models import Camera
@@ -124,7 +124,7 @@ def test_live_state_builds_the_figure_once_per_snapshot_and_plan(builds):
     assert states[1]["figure"]["layout"]["title"]["text"] == "Live congestion"  # readers get their own copy
     south = live_state(GEOMETRY, hub.snapshot("south"), [], NOW)
     with_image = live_state(
-        FloorGeometry(20, 12, zones=GEOMETRY.zones, image_url="/plan.png"),
+        FloorGeometry(20, 12, zones=GEOMETRY.zones, image=PlanLayer("/plan.png", 0, 0, 20, 12)),
         hub.snapshot("north"),
         registry,
         NOW,

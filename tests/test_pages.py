@@ -300,38 +300,6 @@ def test_ago(delta, text):
     assert ago(None if delta is None else NOW - delta, NOW) == text
 
 
-def test_plan_image_is_served_under_the_floor_charts(tmp_path):
-    import cv2
-    import numpy as np
-
-    from dashboard import auth, registry
-    from dashboard.storage import Storage
-    from footfall_core.store import FloorPlan, StoreInfo
-
-    plan = tmp_path / "plan.png"
-    cv2.imwrite(str(plan), np.full((120, 200, 3), 235, np.uint8))
-    url = f"sqlite:///{tmp_path / 'image.sqlite3'}"
-    storage = Storage(url)
-    storage.migrate()
-    with storage.engine.begin() as conn:
-        registry.save(
-            conn,
-            registry.StoreRecord(
-                store=StoreInfo(id="east"), floor_plan=FloorPlan(image=str(plan), width_m=20, height_m=12)
-            ),
-        )
-        auth.add_user(conn, "hq", "hq", pages_data.PASSWORD)
-    client = client_for(create_app(Settings(db_url=url, secret_key="page-tests-" + "Zq9x" * 10)), "hq")
-    image = client.get("/stores/east/plan-image")
-    assert image.status_code == 200 and image.content == plan.read_bytes()
-    page = client.get("/stores/east/trends?week=2026-W10")
-    layout_image = figure(page.text, "week-heat")["layout"]["images"][0]
-    assert layout_image["source"].endswith("/stores/east/plan-image")
-    assert (layout_image["sizex"], layout_image["sizey"]) == (20, 12)
-    plan.unlink()
-    assert client.get("/stores/east/plan-image").status_code == 404
-
-
 def test_script_json_cannot_close_its_script_element():
     from dashboard.pages import script_json
 

@@ -19,6 +19,7 @@ def test_there_is_a_unit_per_service():
     assert {u.name for u in UNITS} == {
         "footfall-edge.service",
         "footfall-ingest.service",
+        "footfall-alerts.service",
         "footfall-dashboard.service",
     }
 
@@ -59,7 +60,7 @@ def test_install_stages_units_that_systemd_analyze_verifies(tmp_path, installed)
             ["bash", str(REPO / "scripts/install.sh"), role], env=env, check=True, capture_output=True
         )
     staged = sorted((tmp_path / "root/etc/systemd/system").glob("*.service"))
-    assert len(staged) == 3
+    assert len(staged) == 4
     assert (tmp_path / "root/etc/footfall/store.yaml").exists()
     assert "FOOTFALL_DB_URL" in (tmp_path / "root/etc/footfall/central.env").read_text()
     assert (tmp_path / "root/etc/mosquitto/conf.d/footfall.conf").exists()

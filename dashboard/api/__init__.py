@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dashboard.api import (
+    alerts,
     campaigns,
     compare,
     dead_letters,
@@ -29,4 +30,5 @@ ROUTERS = (
     dead_letters.router,
     campaigns.router,
     pos.router,
+    alerts.router,
 )

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dashboard import tables as t
-from dashboard.read_models import Camera, FloorPlan, Line, Store, Zone
+from dashboard.read_models import Camera, FloorPlan, Line, PlanImage, Store, Zone
 from dashboard.repository.common import NotFound, area, store_rows
 
 
@@ -33,6 +33,18 @@ def list_stores(
         ).mappings():
             fields = dict(child)
             children[fields.pop("store_id")][name].append(fields)
+    p = t.floor_plans.c
+    images = {
+        r.store_id: PlanImage(
+            sha256=r.sha256,
+            media_type=r.media_type,
+            width_px=r.width_px,
+            height_px=r.height_px,
+            origin_m=[r.origin_x_m, r.origin_y_m],
+            m_per_px=r.m_per_px,
+        )
+        for r in conn.execute(sa.select(t.floor_plans).where(p.store_id.in_(wanted)))
+    }
     return [
         Store(
             id=r["id"],
@@ -47,7 +59,7 @@ def list_stores(
                 origin_m=[r["origin_x_m"], r["origin_y_m"]],
                 width_m=r["width_m"],
                 height_m=r["height_m"],
-                image=r["plan_image"],
+                image=images.get(r["id"]),
             ),
             zones=[Zone(**z) for z in children[r["id"]]["zones"]],
             lines=[Line(**ln) for ln in children[r["id"]]["lines"]],

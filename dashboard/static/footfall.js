@@ -57,7 +57,41 @@ function renderLive(state) {
     cell(row, c.last_seen);
     cell(row, c.health || "–");
   }
+  renderBanner(state.alerts || []);
+  renderQueues(state.queues || []);
   document.body.dataset.liveVersion = state.version;
+}
+
+function renderBanner(alerts) {
+  // Active alerts of the store, pushed with the live state (Server-Sent Events): shown at once, gone when cleared.
+  const banner = document.getElementById("alert-banner");
+  if (!banner) return;
+  const list = banner.querySelector("ul");
+  list.replaceChildren();
+  for (const a of alerts) {
+    const item = document.createElement("li");
+    item.dataset.rule = a.rule;
+    const name = document.createElement("strong");
+    name.textContent = a.rule;
+    item.append(name, text(" · " + a.text + " · since " + a.since + (a.acknowledged ? " · acknowledged" : "")));
+    list.append(item);
+  }
+  banner.hidden = alerts.length === 0;
+}
+
+function renderQueues(queues) {
+  const table = document.querySelector("#live-queues tbody");
+  if (!table) return;
+  table.replaceChildren();
+  for (const q of queues) {
+    const row = table.insertRow();
+    row.dataset.zone = q.zone;
+    cell(row, q.zone);
+    cell(row, q.length, "num");
+    cell(row, q.left_per_min == null ? "–" : q.left_per_min.toFixed(1), "num");
+    cell(row, q.wait, "num wait");
+  }
+  document.getElementById("live-queues-card").hidden = queues.length === 0;
 }
 
 function followLive() {

@@ -29,7 +29,10 @@ class Live:
         self.cell_m, self.interval_s = cell_m, interval_s
         self._last_sent_s = float("-inf")
 
-    def observe(self, obs: FloorObservation) -> LiveMessage | None:
+    def observe(
+        self, obs: FloorObservation, leaving_per_min: dict[str, float] | None = None
+    ) -> LiveMessage | None:
+        """`leaving_per_min`: per queue zone, its rate of people leaving (Zones.leaving_per_min)."""
         if obs.timestamp_s - self._last_sent_s < self.interval_s:
             return None
         self._last_sent_s = obs.timestamp_s
@@ -41,7 +44,10 @@ class Live:
             sent_at=datetime.fromtimestamp(obs.timestamp_s, tz=UTC),
             cell_m=self.cell_m,
             people=len(obs),
-            zones=[LiveZone(zone=z.name, occupancy=int(n)) for z, n in zip(self.zones, occupancy)],
+            zones=[
+                LiveZone(zone=z.name, occupancy=int(n), left_per_min=(leaving_per_min or {}).get(z.name))
+                for z, n in zip(self.zones, occupancy)
+            ],
             cells=[(ix, iy, int(n)) for (ix, iy), n in sorted(counts.items())],
             cameras=[self.camera],
         )

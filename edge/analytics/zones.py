@@ -7,10 +7,15 @@ than `exit_grace_s` (or the track times out, or the recording ends). The stay la
 first to the last time the track was seen inside; stays of at least `min_dwell_s` are reported
 as dwells, in the bucket in which they end. Stepping out and back within the grace continues
 the same stay, so someone standing on the edge is one entry, not many.
+
+Queue zones (`kind: queue`) also keep the times people left them over the last `window_s`:
+`leaving_per_min` is the live rate a queue's wait is estimated from (Little's law: wait =
+length ÷ rate of leaving), whatever the stay's length (being served after 3 s is leaving too).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,9 +45,17 @@ class Zones:
     """Per-zone occupancy and stays over the config's zones (floor metres)."""
 
     def __init__(
-        self, zones: list[Zone], min_dwell_s: float, exit_grace_s: float, track_timeout_s: float
+        self,
+        zones: list[Zone],
+        min_dwell_s: float,
+        exit_grace_s: float,
+        track_timeout_s: float,
+        window_s: float = 300.0,
     ) -> None:
         self.zones = list(zones)
+        self.window_s = window_s
+        self._left: dict[str, deque[float]] = {z.name: deque() for z in self.zones if z.kind == "queue"}
+        self._first_s: float | None = None
         self.zone_map = ZoneMap([z.polygon_m for z in self.zones])
         self.min_dwell_s = min_dwell_s
         self.exit_grace_s = exit_grace_s
@@ -54,6 +67,8 @@ class Zones:
         `zone_map.inside(obs.floor_xy)`, passed when the caller has it already (the aggregator
         shares it with flows)."""
         now = obs.timestamp_s
+        if self._first_s is None:
+            self._first_s = now
         if inside is None:
             inside = self.zone_map.inside(obs.floor_xy)
         names = [z.name for z in self.zones]
@@ -81,6 +96,8 @@ class Zones:
             stay.last_inside_s = now_s
 
     def _close(self, name: str, stay: _Stay) -> None:
+        if name in self._left:
+            self._left[name].append(stay.last_inside_s)
         duration_s = stay.last_inside_s - stay.entered_s
         if duration_s >= self.min_dwell_s:
             self._bucket[name].dwells_s.append(round(duration_s, 3))
@@ -105,6 +122,20 @@ class Zones:
         ]
         self._bucket = {z.name: _Bucket() for z in self.zones}
         return stats
+
+    def leaving_per_min(self, now_s: float) -> dict[str, float]:
+        """Per queue zone, the people who left it per minute over the last `window_s` (over
+        the time observed so far, if shorter: a camera that just started does not read a slow
+        queue)."""
+        if self._first_s is None:
+            return {}
+        span_s = min(self.window_s, now_s - self._first_s)
+        rates = {}
+        for name, left in self._left.items():
+            while left and left[0] < now_s - self.window_s:
+                left.popleft()
+            rates[name] = round(60.0 * len(left) / span_s, 3) if span_s > 0 else 0.0
+        return rates
 
     def end(self, now_s: float) -> None:
         """Close every open stay (end of a recording or a stop)."""
