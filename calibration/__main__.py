@@ -17,6 +17,11 @@
         write `camera_matrix` and `dist_coeffs` into the camera's calibration and solve its
         homography again through the new lens model.
 
+    python -m calibration plan STORE.yaml --out PLAN.png [--frames 60] [--px-per-m 20]
+        A floor plan picture from the cameras themselves (calibration/plan.py): each camera's
+        people-free background (per-pixel median over frames across its source) warped onto
+        the plan. Prints the placement to upload it with (`python -m dashboard stores plan`).
+
     python -m calibration serve STORE.yaml [--host 127.0.0.1] [--port 8321]
         The calibration web page (calibration/web.py): click point pairs on a camera snapshot
         and the floor plan, draw zones and lines, save them into STORE.yaml. Each run makes a
@@ -39,6 +44,7 @@ import numpy as np
 from calibration.check import draw_on_frame, draw_ownership, warp_to_plan
 from calibration.frames import first_frame, source_frame_size
 from calibration.intrinsics import calibrate, parse_board
+from calibration.plan import background, plan_picture
 from calibration.store_yaml import write_calibration
 from footfall_core.geometry import CalibrationError, CameraGeometry
 from footfall_core.ownership import Ownership
@@ -136,6 +142,22 @@ def intrinsics(
     return solve(config, camera, {"camera_matrix": result.camera_matrix, "dist_coeffs": result.dist_coeffs})
 
 
+def plan(config: StoreConfig, out: Path, frames: int, px_per_m: float) -> int:
+    """Write the plan picture and print how to upload it."""
+    backgrounds = {c.name: background(config.resolve(c.source), frames) for c in config.cameras}
+    picture = plan_picture(config, backgrounds, px_per_m)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(out), picture):
+        raise CalibrationError(f"{out}: cannot write the picture")
+    x, y = config.floor_plan.origin_m
+    print(
+        f"wrote {out} ({picture.shape[1]} x {picture.shape[0]} px, {px_per_m:g} px a metre, top-left at "
+        f"floor ({x:g}, {y:g}) m); upload it with\n  python -m dashboard stores plan {config.store.id} {out} "
+        f"--m-per-px {1 / px_per_m:g} --origin-m {x:g},{y:g}"
+    )
+    return 0
+
+
 def serve(config: StoreConfig, host: str, port: int) -> int:
     """Run the calibration page until interrupted (the config was loaded: it is valid)."""
     import uvicorn
@@ -175,6 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     lens_parser.add_argument("--square-mm", required=True, type=float, help="side of one square in mm")
     lens_parser.add_argument("--store", type=Path, help="store config YAML to write the lens into")
     lens_parser.add_argument("--camera", help="camera name in --store")
+    plan_parser = commands.add_parser("plan", help="a floor plan picture from the cameras' empty floor")
+    plan_parser.add_argument("store", type=Path, help="store config YAML")
+    plan_parser.add_argument("--out", required=True, type=Path, help="PNG to write")
+    plan_parser.add_argument(
+        "--frames", type=int, default=60, help="frames per camera in the median (default 60)"
+    )
+    plan_parser.add_argument(
+        "--px-per-m", type=float, default=20.0, help="picture pixels a metre (default 20)"
+    )
     serve_parser = commands.add_parser("serve", help="the calibration web page on localhost")
     serve_parser.add_argument("store", type=Path, help="store config YAML to edit")
     serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -190,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
             return check(config, args.camera, args.frame, args.out)
         if args.command == "serve":
             return serve(config, args.host, args.port)
+        if args.command == "plan":
+            return plan(config, args.out, args.frames, args.px_per_m)
         if config is not None:
             config.camera(args.camera)  # fail before the slow part if the camera is unknown
         return intrinsics(args.images, args.board, args.square_mm, config, args.camera)

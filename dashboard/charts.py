@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import plotly
 import plotly.graph_objects as go
 
 from dashboard.read_models import Store
@@ -576,21 +577,56 @@ def dwell_histogram(
     return figure
 
 
+def split_partial(points: Sequence[tuple[str, float]], partial: str | None):
+    """A store's daily points as (complete days, the dashed tail to its partial day or [])."""
+    if partial is None or not points or points[-1][0] != partial:
+        return list(points), []
+    return list(points[:-1]), list(points[-2:])
+
+
 def daily_lines(
-    series: Mapping[str, Sequence[tuple[str, float]]], unit: str, title: str = "Footfall per store per day"
+    series: Mapping[str, Sequence[tuple[str, float]]],
+    unit: str,
+    title: str = "Footfall per store per day",
+    partial: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """One line per store: `[(iso_date, value), ...]`."""
+    """One line per store: `[(iso_date, value), ...]`. `partial` names, per store, a day that is
+    not over yet (today in the store's time zone): drawn dashed to an open marker, "so far",
+    not as a fall."""
     figure = go.Figure()
-    for store, points in series.items():
+    palette = plotly.colors.qualitative.Plotly
+    for i, (store, points) in enumerate(series.items()):
+        colour = palette[i % len(palette)]
+        complete, tail = split_partial(points, (partial or {}).get(store))
         figure.add_trace(
             go.Scatter(
-                x=[p[0] for p in points],
-                y=[p[1] for p in points],
+                x=[p[0] for p in complete],
+                y=[p[1] for p in complete],
                 mode="lines+markers",
                 name=store,
+                legendgroup=store,
+                line=dict(color=colour),
                 marker=dict(size=4),
             )
         )
+        if tail:
+            figure.add_trace(
+                go.Scatter(
+                    x=[p[0] for p in tail],
+                    y=[p[1] for p in tail],
+                    mode="lines+markers",
+                    name=f"{store} (today so far)",
+                    legendgroup=store,
+                    showlegend=False,
+                    line=dict(color=colour, dash="dot"),
+                    marker=dict(size=[0, 7], symbol="circle-open", color=colour),
+                    hovertemplate="%{x}: %{y:.0f} "
+                    + unit
+                    + " so far (the day is not over)<extra>"
+                    + store
+                    + "</extra>",
+                )
+            )
     figure.update_layout(
         title=dict(text=title, x=0.01),
         font=FONT,
@@ -608,8 +644,10 @@ def small_multiples(
     unit: str,
     columns: int = 4,
     title: str = "Footfall per day, one panel per store",
+    partial: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """A grid of small daily charts sharing the y axis, so stores compare at a glance."""
+    """A grid of small daily charts sharing the y axis, so stores compare at a glance; a
+    store's partial day (`partial`, as in `daily_lines`) is a dotted tail, unfilled."""
     from plotly.subplots import make_subplots
 
     names = list(series)
@@ -624,20 +662,28 @@ def small_multiples(
         horizontal_spacing=0.03,
     )
     for i, name in enumerate(names):
-        points = series[name]
-        figure.add_trace(
-            go.Scatter(
-                x=[p[0] for p in points],
-                y=[p[1] for p in points],
-                mode="lines",
-                fill="tozeroy",
-                line=dict(color="#1565c0", width=1.5),
-                name=name,
-                hovertemplate="%{x}: %{y:.0f} " + unit + "<extra>" + name + "</extra>",
-            ),
-            row=i // columns + 1,
-            col=i % columns + 1,
-        )
+        complete, tail = split_partial(series[name], (partial or {}).get(name))
+        for points, dotted in ((complete, False), (tail, True)):
+            if not points:
+                continue
+            figure.add_trace(
+                go.Scatter(
+                    x=[p[0] for p in points],
+                    y=[p[1] for p in points],
+                    mode="lines",
+                    fill=None if dotted else "tozeroy",
+                    line=dict(color="#1565c0", width=1.5, dash="dot" if dotted else "solid"),
+                    name=f"{name} (today so far)" if dotted else name,
+                    hovertemplate="%{x}: %{y:.0f} "
+                    + unit
+                    + (" so far" if dotted else "")
+                    + "<extra>"
+                    + name
+                    + "</extra>",
+                ),
+                row=i // columns + 1,
+                col=i % columns + 1,
+            )
     figure.update_layout(
         title=dict(text=title, x=0.01),
         font=FONT,

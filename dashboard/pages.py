@@ -357,6 +357,11 @@ def trends_figures(data: Trends, geometry: FloorGeometry) -> dict[str, str]:
         dwell=figure_json(
             charts.dwell_histogram(data.dwell_bins_s, {z.zone: z.histogram for z in data.zones})
         ),
+        queue_waits=figure_json(
+            charts.dwell_histogram(
+                data.dwell_bins_s, {q.zone: q.histogram for q in data.queues}, title="Queue waits this week"
+            )
+        ),
     )
 
 
@@ -456,6 +461,13 @@ def _compare_data(
     return repository.compare_stores(conn, first, last, user.visible(), region or None, tag or None)
 
 
+def _partial_days(stores: list[Store], last: date) -> dict[str, str]:
+    """Per store, the range's last day if it is today in the store's time zone: not over yet,
+    so its footfall is so far, not a fall."""
+    now = datetime.now(UTC)
+    return {s.id: last.isoformat() for s in stores if now.astimezone(ZoneInfo(s.timezone)).date() == last}
+
+
 @router.get("/compare", name="compare_page")
 def compare_page(
     request: Request,
@@ -471,9 +483,10 @@ def compare_page(
     days = [d.isoformat() for d in data.days]
     rows = data.stores
     series = {r.store: list(zip(days, r.footfall_by_day)) for r in rows}
+    partial = _partial_days(everything, data.last)
     periods = o2o_view.campaign_periods(conn, data.first, data.last, {r.store for r in rows})
     figures = dict(
-        **o2o_view.compare_figures(rows, periods, charts.daily_lines(series, "people in")),
+        **o2o_view.compare_figures(rows, periods, charts.daily_lines(series, "people in", partial=partial)),
         density=figure_json(
             charts.ranking_bars(
                 {r.store: 100 * (r.occupancy_per_m2 or 0) for r in rows},
@@ -484,7 +497,7 @@ def compare_page(
         dwell=figure_json(
             charts.ranking_bars({r.store: (r.mean_dwell_s or 0) / 60 for r in rows}, "minutes", "Mean dwell")
         ),
-        multiples=figure_json(charts.small_multiples(series, "people in")),
+        multiples=figure_json(charts.small_multiples(series, "people in", partial=partial)),
     )
     query = urlencode(dict(start=data.first, end=data.last, region=region, tag=tag))
     return render(

@@ -166,6 +166,29 @@ class ZoneWeek(ReadModel):
     histogram: list[int] = Field(description="Completed stays per dwell_bins_s bin")
 
 
+class QueueWeek(ReadModel):
+    """A queue zone's waits over the week: its completed stays (of at least min_dwell_s)."""
+
+    zone: str
+    waits: int
+    mean_wait_s: float | None
+    p50_wait_s: float | None = Field(description="Median wait, interpolated within its histogram bin")
+    p90_wait_s: float | None = Field(
+        description="90th percentile; in the open last bin, that bin's lower edge"
+    )
+    histogram: list[int] = Field(description="Waits per dwell_bins_s bin")
+
+
+class QueueNow(ReadModel):
+    """A queue zone now, from the live stream: its length, the rate people leave it, and the
+    wait that gives (Little's law: length ÷ rate; null when nobody left during the window)."""
+
+    zone: str
+    length: int
+    left_per_min: float | None
+    wait_s: float | None
+
+
 class TransitionCount(ReadModel):
     from_zone: str
     to_zone: str
@@ -187,6 +210,7 @@ class Trends(ReadModel):
     occupancy_by_weekday: list[float]
     occupancy_hour_weekday: list[list[float]]
     zones: list[ZoneWeek]
+    queues: list[QueueWeek] = Field(description="Queue zones' waits (their completed stays)")
     dwell_bins_s: list[int]
     transitions: list[TransitionCount]
     flow_cell_m: float | None

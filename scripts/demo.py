@@ -78,12 +78,21 @@ def run(argv: list[str]) -> None:
     subprocess.run(argv, check=True, cwd=REPO_ROOT)
 
 
-def demo_config(workdir: Path, mqtt_url: str) -> Path:
-    """examples/pets09.yaml, played at real speed in a loop and publishing to the demo broker."""
+def demo_config(workdir: Path, mqtt_url: str, plan: Path) -> Path:
+    """examples/pets09.yaml, played at real speed in a loop and publishing to the demo broker,
+    with `plan` as its floor plan image (uploaded by `stores import`) and alert rules."""
     config = yaml.safe_load((REPO_ROOT / "examples/pets09.yaml").read_text())
     for camera in config["cameras"]:
         camera.update(realtime=True, loop=True)
     config.setdefault("mqtt", {}).update(url=mqtt_url)
+    config["floor_plan"]["image"] = str(plan)
+    # alert rules (docs/alerts.md): the crossroad at capacity (6 people) for 5 s, a camera dark a minute
+    config["alerts"] = dict(
+        rules=[
+            dict(name="crossroad-crowded", kind="zone_occupancy", zone="crossroad", hold_s=5, clear_s=15),
+            dict(name="camera-dark", kind="camera_offline", threshold=60),
+        ]
+    )
     path = workdir / "pets09-demo.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -122,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             broker = Mosquitto(args.workdir / "mosquitto").start()
             procs.adopt("mosquitto", broker.process)
             mqtt_url = broker.url
-        config = demo_config(args.workdir, mqtt_url)
+        plan = args.workdir / "pets09-plan.png"  # the walkway's empty floor, from the camera itself
+        run([PY, "-m", "calibration", "plan", str(REPO_ROOT / "examples/pets09.yaml"), "--out", str(plan)])
+        config = demo_config(args.workdir, mqtt_url, plan)
         secret = args.workdir / "session-secret"
         secret.write_text(secrets.token_urlsafe(48) + "\n")
         os.environ["FOOTFALL_SECRET_FILE"] = str(secret)

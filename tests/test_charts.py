@@ -205,3 +205,16 @@ def test_compare_charts():
     assert len(grid.data) == 5 and grid.data[4].xaxis == "x5"
     ranking = charts.ranking_bars({"a": 3.0, "b": 9.0, "c": 1.0}, "visits", "Footfall")
     assert list(ranking.data[0].y) == ["c", "a", "b"]  # largest drawn on top
+
+
+def test_a_partial_day_is_drawn_dotted_so_far_not_as_a_fall():
+    series = {"a": [("2026-03-01", 120), ("2026-03-02", 130), ("2026-03-03", 20)], "b": [("2026-03-01", 80)]}
+    fig = charts.daily_lines(series, "people in", partial={"a": "2026-03-03", "b": "2026-03-04"})
+    solid, tail, other = fig.data
+    assert list(solid.x) == ["2026-03-01", "2026-03-02"] and solid.line.dash is None
+    assert (list(tail.x), list(tail.y), tail.line.dash) == (["2026-03-02", "2026-03-03"], [130, 20], "dot")
+    assert tail.line.color == solid.line.color and "so far" in tail.hovertemplate and not tail.showlegend
+    assert list(other.x) == ["2026-03-01"]  # b's partial day is not in its series: drawn whole
+    multiples = charts.small_multiples(series, "people in", partial={"a": "2026-03-03"})
+    assert [t.fill for t in multiples.data] == ["tozeroy", None, "tozeroy"]
+    assert multiples.data[1].line.dash == "dot"

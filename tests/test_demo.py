@@ -85,6 +85,14 @@ def test_demo_shows_live_people_and_stops_cleanly(tmp_path):
                 "parseInt(document.getElementById('live-people').textContent) > 0", timeout=120_000
             )
             people = int(page.inner_text("#live-people"))
+            # the walkway's own floor (calibration plan) lies under the live map, drawn by the browser
+            plan = page.evaluate(
+                "() => (document.getElementById('live-map').layout.images || []).map(i => i.source)"
+            )
+            assert len(plan) == 1 and "/stores/pets09/plan-image" in plan[0]
+            page.wait_for_function("document.querySelectorAll('#live-map .imagelayer image').length === 1")
+            served = page.request.get(f"http://127.0.0.1:{port}{plan[0]}")
+            assert served.status == 200 and served.headers["content-type"] == "image/png"
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "demo-live.png"), full_page=True)
             browser.close()
@@ -97,7 +105,7 @@ def test_demo_shows_live_people_and_stops_cleanly(tmp_path):
         )
         os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C in the terminal
         demo.wait(60)
-    assert len(pids) == 4  # mosquitto, ingest, dashboard, edge
+    assert len(pids) == 5  # mosquitto, ingest, alerts, dashboard, edge
     deadline_s = time.monotonic() + 30
     while any(map(alive, pids)) and time.monotonic() < deadline_s:
         time.sleep(0.1)

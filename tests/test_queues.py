@@ -83,3 +83,112 @@ def test_leaving_older_than_the_window_no_longer_counts():
     # (at 104 s): 2 a minute; a second later track 2's is out of it
     assert zones.leaving_per_min(frame(120).timestamp_s) == {"checkout": 2.0}
     assert zones.leaving_per_min(frame(121).timestamp_s) == {"checkout": 1.0}
+
+
+def test_the_weeks_waits_from_the_queue_zones_stays():
+    from dashboard.read_models import ZoneWeek
+    from dashboard.repository.queues import percentile_s, queue_weeks
+
+    # 10 waits: 4 of 30-60 s, 4 of 60-120 s, 2 of 120-300 s (bins 0, 30, 60, 120, 300, ...)
+    counts = [0, 4, 4, 2, 0, 0, 0, 0, 0]
+    assert percentile_s(counts, 0.5) == 60 + (5 - 4) / 4 * 60  # the 5th of 10 is the first of 60-120 s
+    assert percentile_s(counts, 0.9) == 120 + (9 - 8) / 2 * 180
+    assert percentile_s([0] * 8 + [3], 0.5) == 3600  # in the open last bin: at least its edge
+    assert percentile_s([0] * 9, 0.5) is None
+    zones = [
+        ZoneWeek(
+            zone="checkout",
+            mean_occupancy=1,
+            max_occupancy=3,
+            dwell_count=10,
+            mean_dwell_s=80,
+            entries=12,
+            histogram=counts,
+        )
+    ]
+    [checkout, idle] = queue_weeks(["checkout", "returns"], zones)
+    assert (checkout.waits, checkout.mean_wait_s, checkout.p50_wait_s, checkout.p90_wait_s) == (
+        10,
+        80,
+        75.0,
+        210.0,
+    )
+    assert (idle.waits, idle.p50_wait_s, idle.histogram) == (0, None, [0] * 9)
+
+
+def test_queue_waits_and_queues_now_in_the_api_csv_and_trends_page(tmp_path):
+    from dashboard import auth, registry
+    from dashboard.app import create_app
+    from dashboard.settings import Settings
+    from dashboard.storage import Storage
+    from footfall_core.contract import ZonesAggregate, ZoneStats
+    from footfall_core.store import StoreInfo
+    from tests import pages_data
+    from tests.test_pages import client_for
+
+    url = f"sqlite:///{tmp_path / 'queues.sqlite3'}"
+    storage = Storage(url)
+    storage.migrate()
+    with storage.engine.begin() as conn:
+        registry.save(
+            conn,
+            registry.StoreRecord(
+                store=StoreInfo(id="shop-1"), floor_plan=PLAN, zones=[QUEUE, SHELF], cameras=["cam-a"]
+            ),
+        )
+        auth.add_user(conn, "hq", "hq", pages_data.PASSWORD)
+    waits = [45.0, 50.0, 70.0, 200.0]  # bins 30-60 (2), 60-120 (1), 120-300 (1)
+    storage.write_aggregates(
+        [
+            ZonesAggregate(
+                store="shop-1",
+                camera="cam-a",
+                bucket_start=datetime(2026, 3, 3, 10, 0, tzinfo=UTC),
+                bucket_s=3600,
+                covered_s=3600,
+                zones=[
+                    ZoneStats(
+                        zone="checkout",
+                        mean_occupancy=2,
+                        max_occupancy=4,
+                        person_seconds=7200,
+                        entries=4,
+                        dwells_s=waits,
+                    ),
+                    ZoneStats(
+                        zone="shelf",
+                        mean_occupancy=1,
+                        max_occupancy=2,
+                        person_seconds=3600,
+                        entries=2,
+                        dwells_s=[400.0],
+                    ),
+                ],
+            )
+        ]
+    )
+    app = create_app(Settings(db_url=url, secret_key="queue-tests-" + "Zq9x" * 10))
+    hq = client_for(app, "hq")
+    [week] = hq.get("/api/v1/stores/shop-1/trends?year=2026&week=10").json()["queues"]
+    assert (week["zone"], week["waits"], week["mean_wait_s"]) == ("checkout", 4, sum(waits) / 4)
+    assert week["histogram"][1:4] == [2, 1, 1] and week["p50_wait_s"] == 60.0  # the 2nd of 4 ends bin 30-60 s
+    csv_rows = hq.get(
+        "/api/v1/stores/shop-1/trends?year=2026&week=10&format=csv&table=queues"
+    ).text.splitlines()
+    assert csv_rows[0].startswith("zone,waits,mean_wait_s,p50_wait_s,p90_wait_s,waits_0s,waits_30s")
+    assert csv_rows[1].startswith("checkout,4,91.25,60.0,")
+    page = hq.get("/stores/shop-1/trends?week=2026-W10").text
+    assert 'id="queue-waits"' in page and 'data-queue="checkout"' in page
+    assert hq.get("/api/v1/stores/shop-1/queues").status_code == 503  # no broker configured
+    app.state.live_hub = hub = LiveHub()
+    zones = Zones([QUEUE, SHELF], min_dwell_s=10, exit_grace_s=1.0, track_timeout_s=3.0)
+    live = Live("shop-1", "cam-a", PLAN, [QUEUE, SHELF], cell_m=1.0, interval_s=2.0)
+    sent = []
+    for t_s in range(121):
+        zones.observe(frame(t_s))
+        sent.append(live.observe(frame(t_s), zones.leaving_per_min(frame(t_s).timestamp_s)))
+    hub.handle("footfall/v1/shop-1/live", [m for m in sent if m][-1].to_json())
+    assert hq.get("/api/v1/stores/shop-1/queues").json() == [
+        dict(zone="checkout", length=3, left_per_min=1.5, wait_s=120.0)
+    ]
+    assert hq.get("/api/v1/stores/shop-1/queues?format=csv").text.splitlines()[1] == "checkout,3,1.5,120.0"

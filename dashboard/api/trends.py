@@ -15,7 +15,7 @@ from dashboard.api.deps import YEARS, Conn, Format, StoreId, csv_response, json_
 from dashboard.read_models import Trends
 
 router = APIRouter(tags=["trends"])
-Table = Literal["hours", "zones", "transitions", "heat", "heat_difference", "directions"]
+Table = Literal["hours", "zones", "queues", "transitions", "heat", "heat_difference", "directions"]
 
 
 def _table(data: Trends, table: Table) -> Sequence[dict[str, Any] | BaseModel]:
@@ -31,6 +31,12 @@ def _table(data: Trends, table: Table) -> Sequence[dict[str, Any] | BaseModel]:
             z.model_dump(exclude={"histogram"})
             | {f"dwell_{lo}s": n for lo, n in zip(tables.DWELL_BINS_S, z.histogram)}
             for z in data.zones
+        ]
+    if table == "queues":
+        return [
+            q.model_dump(exclude={"histogram"})
+            | {f"waits_{lo}s": n for lo, n in zip(tables.DWELL_BINS_S, q.histogram)}
+            for q in data.queues
         ]
     if table == "transitions":
         return data.transitions

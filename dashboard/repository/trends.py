@@ -23,6 +23,7 @@ from dashboard.repository.common import (
     require_store,
     simulated,
 )
+from dashboard.repository.queues import queue_weeks, queue_zones
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ def week_trends(conn: sa.Connection, store_id: str, iso_year: int, iso_week: int
     footfall, previous_footfall = _footfall(conn, week)
     mean_dwell_s, previous_mean_dwell_s = _dwell(conn, week)
     flow_cell_m, directions = _directions(conn, week)
+    zones = _zones(conn, week)
     return Trends(
         store=store_id,
         simulated=bool(simulated(conn, store_id, week.before, week.last)),
@@ -64,7 +66,8 @@ def week_trends(conn: sa.Connection, store_id: str, iso_year: int, iso_week: int
         occupancy_by_hour=_by_hour(conn, week),
         occupancy_by_weekday=_by_weekday(conn, week),
         occupancy_hour_weekday=_by_hour_and_weekday(conn, week),
-        zones=_zones(conn, week),
+        zones=zones,
+        queues=queue_weeks(queue_zones(conn, store_id), zones),
         dwell_bins_s=list(t.DWELL_BINS_S),
         transitions=_transitions(conn, week, top),
         flow_cell_m=flow_cell_m,
