@@ -97,9 +97,10 @@ def _stores(conn: sa.Connection, args: argparse.Namespace) -> None:
             config = load_config(path)
             change = registry.save(conn, registry.StoreRecord.from_config(config))
             rules.save(conn, config.store.id, config.alerts)
+            rules_text = f", {len(config.alerts.rules)} alert rules" if config.alerts.rules else ""
             print(
                 f"{config.store.id}: {len(config.zones)} zones, {len(config.lines)} lines, "
-                f"{len(config.cameras)} cameras, {len(config.alerts.rules)} alert rules from {path}; {change}"
+                f"{len(config.cameras)} cameras{rules_text} from {path}; {change}"
             )
             if config.floor_plan.image:
                 _upload(
