@@ -96,7 +96,7 @@ def test_reimport_retires_what_the_yaml_dropped_and_keeps_its_history(db_url, tm
         (zone_a,) = repository.get_store(conn, "shop").zones
         assert (zone_a.capacity, set(zone_a.model_dump())) == (
             12,
-            {"name", "polygon_m", "area_m2", "capacity"},
+            {"name", "polygon_m", "area_m2", "capacity", "kind"},
         )
         week = repository.week_trends(conn, "shop", 2026, 10)  # last week's layout planner still sees zone b
         assert [(z.zone, z.entries) for z in week.zones] == [("a", 5), ("b", 5)]

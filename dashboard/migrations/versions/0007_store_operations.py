@@ -26,10 +26,11 @@ def _store_fk(table: str) -> sa.ForeignKeyConstraint:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("zones") as batch_op:
-        batch_op.add_column(sa.Column("kind", sa.String(length=10), server_default="area", nullable=False))
-    with op.batch_alter_table("stores") as batch_op:
-        batch_op.drop_column("plan_image")
+    # In place on both backends (SQLite 3.35+ drops a plain column): a batch copy of `stores`
+    # would drop the old table, and SQLite's foreign keys would cascade that to every row of
+    # every store.
+    op.add_column("zones", sa.Column("kind", sa.String(length=10), server_default="area", nullable=False))
+    op.execute("ALTER TABLE stores DROP COLUMN plan_image")
     op.create_table(
         "floor_plans",
         sa.Column("store_id", NAME, nullable=False),
@@ -137,7 +138,5 @@ def downgrade() -> None:
         "floor_plans",
     ):
         op.drop_table(table)
-    with op.batch_alter_table("stores") as batch_op:
-        batch_op.add_column(sa.Column("plan_image", sa.String(length=500), nullable=True))
-    with op.batch_alter_table("zones") as batch_op:
-        batch_op.drop_column("kind")
+    op.add_column("stores", sa.Column("plan_image", sa.String(length=500), nullable=True))
+    op.execute("ALTER TABLE zones DROP COLUMN kind")
