@@ -20,6 +20,7 @@ Webhooks are posted on every transition (fired, cleared, acknowledged) of the ru
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -93,7 +94,7 @@ class Alerts(_Strict):
 
 
 def check_targets(
-    alerts: Alerts, zones: dict[str, tuple[str, int | None]], cameras: set[str]
+    alerts: Alerts, zones: Mapping[str, tuple[str, int | None]], cameras: set[str]
 ) -> list[tuple[str, str]]:
     """What in `alerts` names something the store does not have, as (key, problem) pairs:
     `zones` maps each zone name to its (kind, capacity), `cameras` holds the camera names."""
