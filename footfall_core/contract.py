@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final, Literal
 
@@ -84,7 +85,7 @@ def _at_most(what: str, value: float, limit: float, why: str) -> None:
         raise ValueError(f"{what} = {value:g} exceeds {limit:g} ({why})")
 
 
-def _once(what: str, keys: list) -> None:
+def _once(what: str, keys: Sequence[Hashable]) -> None:
     """Refuse a name (or pair) listed twice in one bucket: each has one row per bucket."""
     seen = set()
     for k, key in enumerate(keys):
