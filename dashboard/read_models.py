@@ -271,6 +271,7 @@ class DeadLetter(ReadModel):
     payload_sha256: str = Field(description="Of the whole payload")
     code: str = Field(description="Why, in one word (contract, plan, conflict, registry, clock, ...)")
     reason: str
+    received_count: int = Field(description="Times the same payload arrived on this topic, refused alike")
 
 
 # ---- alerts ---------------------------------------------------------------------------------

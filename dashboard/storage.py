@@ -26,6 +26,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dashboard import tables as t
 from dashboard.admission import (
@@ -135,14 +137,13 @@ class Storage:
                 fresh = admit(conn, round_, stores, self.names_cap, now, outcome)
                 for message, clock in zip(fresh, _register(conn, fresh, stores, now)):
                     accumulate(message, clock, raw, rollups)
-            if outcome.refused:
-                conn.execute(
-                    sa.insert(t.dead_letters),
-                    [
-                        dead_letter_row(agg_topic(m.store, m.camera), m.to_json(), code, reason, now)
-                        for m, code, reason in outcome.refused
-                    ],
-                )
+            add_dead_letter_rows(
+                conn,
+                [
+                    dead_letter_row(agg_topic(m.store, m.camera), m.to_json(), code, reason, now)
+                    for m, code, reason in outcome.refused
+                ],
+            )
             for table, rows in raw.items():
                 insert(conn, table, rows)
             for table, rows in rollups.items():
@@ -162,7 +163,7 @@ class Storage:
             return
         now = now_utc()
         with self.engine.begin() as conn:
-            conn.execute(sa.insert(t.dead_letters), [dead_letter_row(*letter, now) for letter in letters])
+            add_dead_letter_rows(conn, [dead_letter_row(*letter, now) for letter in letters])
 
     def dead_letters(self, limit: int = 1000) -> list[dict]:
         """Newest first: dicts with id, received_at, topic, payload (bytes), reason."""
@@ -258,6 +259,29 @@ def dead_letter_row(topic: str, payload: bytes, code: str, reason: str, now: dat
         code=code,
         reason=_storable(reason)[:DEAD_LETTER_REASON_CHARS],
     )
+
+
+def add_dead_letter_rows(conn: sa.Connection, rows: list[dict]) -> None:
+    """Insert dead letters, one row per payload, topic and code: a device sends what the centre
+    has not confirmed again, so a refused payload can arrive twice (a confirmation lost with a
+    broker, or later than the device's timeout). A repeat counts in `received_count` and keeps
+    the first row's time and reason, so that the table counts payloads, not deliveries."""
+    folded: dict[tuple[str, str, str], dict] = {}
+    for row in rows:
+        key = (row["payload_sha256"], row["topic"], row["code"])
+        if key in folded:
+            folded[key]["received_count"] += 1
+        else:
+            folded[key] = {**row, "received_count": 1}
+    if not folded:
+        return
+    insert_ = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+    statement = insert_(t.dead_letters)
+    statement = statement.on_conflict_do_update(
+        index_elements=["payload_sha256", "topic", "code"],
+        set_={"received_count": t.dead_letters.c.received_count + statement.excluded.received_count},
+    )
+    conn.execute(statement, list(folded.values()))
 
 
 def _storable(text: str) -> str:

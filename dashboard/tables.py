@@ -150,6 +150,14 @@ dead_letters = sa.Table(
     sa.Column("payload_sha256", sa.String(64), nullable=False, server_default="", doc="Of the whole."),
     sa.Column("code", sa.String(20), nullable=False, server_default="contract", doc="Why, in one word."),
     sa.Column("reason", sa.Text, nullable=False),
+    sa.Column(
+        "received_count",
+        sa.Integer,
+        nullable=False,
+        server_default="1",
+        doc="Times this payload arrived on this topic and was refused for this code.",
+    ),
+    sa.Index("ux_dead_letters_payload", "payload_sha256", "topic", "code", unique=True),
 )
 
 

@@ -162,10 +162,10 @@ def log_in(client: httpx.Client, user: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'dashboard.sqlite3'}"
-    pages_data.build(url)
-    return url
+def database(module_db_url) -> str:
+    """The live figure's tests on SQLite and on PostgreSQL."""
+    pages_data.build(module_db_url)
+    return module_db_url
 
 
 def test_open_browsers_of_a_store_share_one_build_per_update(database, broker, builds):

@@ -27,10 +27,10 @@ HTML = {"Accept": "text/html"}
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'dashboard.sqlite3'}"
-    pages_data.build(url)
-    return create_app(Settings(db_url=url, secret_key="page-tests-" + "Zq9x" * 10, mqtt=None))
+def app(module_db_url):
+    """Every page test on SQLite and on PostgreSQL, over one chain's data built once."""
+    pages_data.build(module_db_url)
+    return create_app(Settings(db_url=module_db_url, secret_key="page-tests-" + "Zq9x" * 10, mqtt=None))
 
 
 def client_for(app, user: str | None) -> TestClient:

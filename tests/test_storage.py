@@ -285,6 +285,30 @@ def test_dead_letters_are_kept_newest_first(storage):
     ]
 
 
+def test_a_payload_sent_again_is_one_dead_letter_that_counts_its_arrivals(storage):
+    """A device sends again what was not confirmed: the table counts payloads, not deliveries."""
+    storage.add_dead_letters(
+        [("footfall/v1/s1/c1/agg", b"{bad", "contract", "not JSON")] * 2
+        + [("footfall/v1/s1/c1/agg", b"{bad", "clock", "ahead of the centre")]
+    )
+    storage.dead_letter("footfall/v1/s1/c1/agg", b"{bad", "not JSON again")
+    storage.dead_letter("footfall/v1/s1/c2/agg", b"{bad", "not JSON")
+    first = zones_msg(0, 60, 1, 1, [])
+    storage.write_aggregates([first])
+    other = zones_msg(0, 120, 3, 4, [12])
+    assert other.id == first.id
+    for _ in range(3):  # the same conflicting message, re-sent twice
+        assert [r.code for r in storage.write_aggregates([other]).refused] == ["conflict"]
+    letters = {(d["topic"], d["code"]): d for d in storage.dead_letters()}
+    assert {key: d["received_count"] for key, d in letters.items()} == {
+        ("footfall/v1/s1/c1/agg", "contract"): 3,
+        ("footfall/v1/s1/c1/agg", "clock"): 1,
+        ("footfall/v1/s1/c2/agg", "contract"): 1,
+        ("footfall/v1/s1/c1/agg", "conflict"): 3,
+    }
+    assert letters[("footfall/v1/s1/c1/agg", "contract")]["reason"] == "not JSON", "the first stays"
+
+
 def test_prune_applies_retention_and_refuses_redelivery_past_the_horizon(storage):
     old = zones_msg(0, 60, 1, 1, [])
     storage.write_aggregates([old, grid_msg(0, [(0, 0, 1.0)])])
