@@ -6,6 +6,7 @@ key of anything wrong. Geometry is in floor metres (`*_m`) or image pixels (`*_p
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from pathlib import Path
@@ -455,6 +456,58 @@ class Fusion(Strict):
     )
 
 
+MAX_AUDIT_CROSSINGS = 100_000  # crossings of one line one way in one audit clip: far beyond an hour's
+
+
+class LineAudit(Strict):
+    """One counting line in an on-site audit: the crossings the installer marked on the clip and
+    the ones the pipeline counted replaying it, each way."""
+
+    line: Name
+    marked_in: int = Field(ge=0, le=MAX_AUDIT_CROSSINGS, description="Crossings 'in' marked by hand.")
+    marked_out: int = Field(ge=0, le=MAX_AUDIT_CROSSINGS, description="Crossings 'out' marked by hand.")
+    counted_in: int = Field(ge=0, le=MAX_AUDIT_CROSSINGS, description="Crossings 'in' the pipeline counted.")
+    counted_out: int = Field(
+        ge=0, le=MAX_AUDIT_CROSSINGS, description="Crossings 'out' the pipeline counted."
+    )
+
+
+class ZoneAudit(Strict):
+    """One zone in an on-site audit: at `moments` instants of the clip the installer counted the
+    people standing in it; the pipeline's occupancy at the same instants is compared."""
+
+    zone: Name
+    moments: int = Field(ge=1, le=10_000, description="Instants at which the zone's people were counted.")
+    marked_mean_people: float = Field(ge=0, le=10_000, description="Mean of the people counted by hand.")
+    mean_abs_error_people: float = Field(
+        ge=0, le=10_000, description="Mean |pipeline − marked| over the instants, people."
+    )
+    bias_people: float = Field(
+        ge=-10_000, le=10_000, description="Mean (pipeline − marked) over the instants, people."
+    )
+
+
+class Audit(Strict):
+    """The figures of one on-site audit of a camera (calibration page, docs/calibration.md): a
+    short recording replayed through the store's pipeline against crossings and people marked by
+    hand. Only figures: the clip itself is never kept."""
+
+    date: dt.date = Field(description="Day of the audit (YYYY-MM-DD).")
+    camera: Name = Field(description="The camera whose recording was audited.")
+    clip_s: float = Field(gt=0, le=86_400, description="Length of the audited clip, seconds.")
+    lines: list[LineAudit] = Field(default_factory=list, description="Per counting line, marked and counted.")
+    zones: list[ZoneAudit] = Field(default_factory=list, description="Per zone, the occupancy error.")
+
+    @model_validator(mode="after")
+    def _each_once(self) -> Audit:
+        named = (("lines", [x.line for x in self.lines]), ("zones", [x.zone for x in self.zones]))
+        for section, names in named:
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{section}: {', '.join(dupes)} listed twice")
+        return self
+
+
 class StoreConfig(Strict):
     store: StoreInfo
     floor_plan: FloorPlan
@@ -472,6 +525,11 @@ class StoreConfig(Strict):
     alerts: Alerts = Field(
         default_factory=Alerts,
         description="Alert rules and webhooks, evaluated at the centre (default none).",
+    )
+    audits: list[Audit] = Field(
+        default_factory=list,
+        description="On-site audits of the cameras' counts, oldest first, written by the calibration page "
+        "(default none).",
     )
     path: Path | None = Field(
         None, exclude=True, description="Where this config was read from (set by load_config)."
@@ -515,6 +573,24 @@ class StoreConfig(Strict):
         if problems:
             raise ValueError("; ".join(f"{key}: {problem}" for key, problem in problems))
         return self
+
+    @model_validator(mode="after")
+    def _audited_cameras(self) -> StoreConfig:
+        cameras = [c.name for c in self.cameras]
+        for index, audit in enumerate(self.audits):
+            if audit.camera not in cameras:
+                raise ValueError(
+                    f"audits.{index}.camera: no camera named {audit.camera!r} (have {', '.join(cameras)})"
+                )
+        return self
+
+    def last_audits(self) -> list[Audit]:
+        """Each camera's latest audit (the last listed of its latest day), in camera order."""
+        latest: dict[str, Audit] = {}
+        for audit in self.audits:
+            if audit.camera not in latest or audit.date >= latest[audit.camera].date:
+                latest[audit.camera] = audit
+        return [latest[c.name] for c in self.cameras if c.name in latest]
 
     def fusion_of(self, camera: str) -> Fusion | None:
         """The fusion group `camera` belongs to, if any."""
