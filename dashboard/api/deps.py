@@ -65,12 +65,25 @@ StoreId = Annotated[str, Depends(visible_store)]
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 
 
-def _cell(value) -> str:
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) and
+# friends); a tab or carriage return can hide one behind whitespace.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """One CSV cell as text: lists and dicts as JSON, dates in ISO 8601, None empty. Text that a
+    spreadsheet would run as a formula (a store name, a device-controlled dead-letter topic or
+    reason) gets a leading `'`, which spreadsheets show as text; numbers stay numbers."""
     if isinstance(value, (list, tuple, dict)):
         return json.dumps(value, default=str)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
-    return "" if value is None else str(value)
+    if value is None:
+        return ""
+    if isinstance(value, (str, bytes)):
+        text = value if isinstance(value, str) else value.decode("utf-8", "backslashreplace")
+        return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return str(value)
 
 
 def json_response(data: BaseModel | list[BaseModel]) -> Response:
@@ -86,14 +99,14 @@ def json_response(data: BaseModel | list[BaseModel]) -> Response:
 
 
 def csv_response(rows: Sequence[Mapping[str, Any] | BaseModel], filename: str) -> Response:
-    """Rows (dicts or read models with the same keys) as a CSV download; lists and dicts become
-    JSON text."""
+    """Rows (dicts or read models with the same keys) as a CSV download, every cell (the header's
+    too) through `csv_cell`. Every CSV the dashboard serves is made here."""
     rows = [row.model_dump() if isinstance(row, BaseModel) else row for row in rows]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     if rows:
-        writer.writerow(rows[0].keys())
-        writer.writerows([_cell(v) for v in row.values()] for row in rows)
+        writer.writerow([csv_cell(key) for key in rows[0]])
+        writer.writerows([csv_cell(v) for v in row.values()] for row in rows)
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
