@@ -16,12 +16,14 @@ JSON API (floor points in metres, image points in pixels of the camera's frame):
 - PUT  /api/cameras/{name}/points {image_points_px, floor_points_m}: solve, and save the pairs
   and the homography when every point fits within max_error_m; 422 naming the point otherwise.
 - PUT  /api/layout {zones, lines}: replace the zones and lines.
+- /api/audit/...: the on-site audit of a camera's counts on a recording (calibration/audit_web.py).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -242,9 +244,23 @@ def _token_check(
 def create_app(store_path: Path | str, token: str | None = None) -> FastAPI:
     """The page and its API over one store YAML; open to anyone who can reach it when `token`
     is None."""
-    app = FastAPI(title="Footfall calibration", docs_url=None, redoc_url=None, openapi_url=None)
+    from calibration.audit_web import AuditDesk
+    from calibration.audit_web import router as audit_router  # it builds on this module's Workspace
+
+    desk = AuditDesk()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        desk.close()  # an uploaded clip is never left behind
+
+    app = FastAPI(
+        title="Footfall calibration", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     app.state.workspace = Workspace(Path(store_path))
+    app.state.audit_desk = desk
     if token is not None:
         app.middleware("http")(_token_check(token))
     app.include_router(router)
+    app.include_router(audit_router)
     return app

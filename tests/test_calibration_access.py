@@ -31,6 +31,10 @@ def store(tmp_path, assets) -> Path:
         ("GET", "/static/calibrate.js"),
         ("GET", "/api/cameras/view001/snapshot.jpg"),
         ("PUT", "/api/layout"),
+        ("POST", "/api/audit/clip"),
+        ("PUT", "/api/audit/clip"),
+        ("GET", "/api/audit/frames/0.jpg"),
+        ("POST", "/api/audit/run"),
     ],
 )
 @pytest.mark.parametrize("given", [None, "wrong", TOKEN[:-1]])
