@@ -34,21 +34,17 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import paho.mqtt.client as paho
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import start_http_server
 
-from dashboard import faults, intake
 from dashboard.admission import DEFAULT_NAMES_CAP
+from dashboard.cluster_ingest import QueueLimits
 from dashboard.confirm import Confirmer
+from dashboard.ingest_batch import RETRY_MAX_S, BatchWriter, Received, observe
 from footfall_core.contract import (
     TOPIC_ROOT,
-    ContractError,
-    DeviceStatus,
-    StatusMessage,
-    parse_message,
 )
 from footfall_core.mqtt_link import BrokerAddress, connect_async, new_client, read_password
 from footfall_core.store import Mqtt
@@ -59,26 +55,7 @@ log = logging.getLogger(__name__)
 AGG_FILTER = f"{TOPIC_ROOT}/+/+/agg"
 STATUS_FILTER = f"{TOPIC_ROOT}/+/+/status"  # per camera, from edges of an earlier release
 DEVICE_STATUS_FILTER = f"{TOPIC_ROOT}/+/status"
-RETRY_MAX_S = 30.0
 CONFIRM_INFLIGHT = 1000  # confirmations in flight to the broker: at most one per store at a time
-
-MESSAGES = Counter(
-    "footfall_ingest_messages", "Messages handled by ingest, by outcome", ["outcome"]
-)  # stored, duplicate, dead_letter, status
-DEAD_LETTERS = Counter(
-    "footfall_ingest_dead_letters", "Messages dead-lettered by ingest, by reason code", ["reason"]
-)  # contract, clock, plan, conflict, registry, horizon, database (docs/storage.md)
-BATCH_SECONDS = Histogram(
-    "footfall_ingest_batch_seconds", "Time to validate, store and acknowledge one batch"
-)
-
-
-@dataclass(frozen=True)
-class _Received:
-    mid: int
-    qos: int
-    topic: str
-    payload: bytes
 
 
 class Ingest:
@@ -97,7 +74,7 @@ class Ingest:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         self.storage = storage
-        self.clock = clock
+        self.writer = BatchWriter(storage, clock)
         self.group = group
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
@@ -108,9 +85,8 @@ class Ingest:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.keepalive_s = settings.keepalive_s
-        self._inbox: queue.Queue[_Received] = queue.Queue()
+        self._inbox: queue.Queue[Received] = queue.Queue()
         self.connected = threading.Event()
-        self.stored = 0
 
     # -- network thread ------------------------------------------------------------------------
 
@@ -138,7 +114,7 @@ class Ingest:
         self.connected.set()
 
     def _on_message(self, client, userdata, message: paho.MQTTMessage) -> None:
-        self._inbox.put(_Received(message.mid, message.qos, message.topic, bytes(message.payload)))
+        self._inbox.put(Received(message.mid, message.qos, message.topic, bytes(message.payload)))
 
     # -- the writer (caller's thread) ----------------------------------------------------------
 
@@ -161,7 +137,7 @@ class Ingest:
             self.client.disconnect()  # unacknowledged messages stay with the broker for our session
             self.client.loop_stop()
 
-    def _next_batch(self, stop: threading.Event) -> list[_Received]:
+    def _next_batch(self, stop: threading.Event) -> list[Received]:
         try:
             batch = [self._inbox.get(timeout=0.5)]
         except queue.Empty:
@@ -174,75 +150,19 @@ class Ingest:
                 break
         return batch
 
-    def _handle(self, batch: list[_Received], stop: threading.Event) -> None:
+    def _handle(self, batch: list[Received], stop: threading.Event) -> None:
         """Validate, store and only then acknowledge; retries while the database is down."""
         started = time.monotonic()
-        now = self.clock()
-        aggregates = [item for item in batch if not item.topic.endswith("/status")]
-        statuses = [item for item in batch if item.topic.endswith("/status")]
-        delay_s = 0.5
-        while True:
-            try:
-                self._store(aggregates, statuses, now)
-                break
-            except Exception as exc:  # database unreachable: keep the batch, nothing is acknowledged
-                log.error(
-                    "ingest: cannot store a batch of %d: %s; retrying in %.1f s", len(batch), exc, delay_s
-                )
-                if stop.wait(delay_s):
-                    return  # not acknowledged: the broker redelivers after our restart
-                delay_s = min(RETRY_MAX_S, delay_s * 2)
-        faults.point("ingest.after_commit")
+        if not self.writer.commit(batch, stop):
+            return  # not acknowledged: the broker redelivers after our restart
         self.confirmer.settled((item.topic, item.payload) for item in batch)
         for item in batch:
-            self.client.ack(item.mid, item.qos)
-        BATCH_SECONDS.observe(time.monotonic() - started)
+            self.client.ack(item.tag, item.qos)
+        observe(started)
 
-    def _store(self, aggregates: list[_Received], statuses: list[_Received], now: datetime) -> None:
-        """One attempt at the batch: aggregates, statuses, then every dead letter in one
-        transaction; raises (to be retried whole) only when the database is unreachable."""
-        settled = intake.settle(self.storage, [(item.topic, item.payload) for item in aggregates], now)
-        written = settled.written
-        letters = [(aggregates[k], code, why) for k, code, why in settled.letters]
-        letters += [letter for item in statuses if (letter := self._status(item))]
-        if letters:
-            self.storage.add_dead_letters(
-                [(item.topic, item.payload, code, why) for item, code, why in letters]
-            )
-            first, code, why = letters[0]
-            log.warning("%d dead letter(s), the first from %s: %s: %s", len(letters), first.topic, code, why)
-        self.stored += written.stored
-        MESSAGES.labels("stored").inc(written.stored)
-        MESSAGES.labels("duplicate").inc(written.duplicates)
-        MESSAGES.labels("dead_letter").inc(len(letters) + len(written.refusals))
-        for code in [code for _, code, _ in letters] + [r.code for r in written.refusals]:
-            DEAD_LETTERS.labels(code).inc()
-
-    def _status(self, item: _Received) -> tuple[_Received, str, str] | None:
-        """Record a status: a device's covers each of its cameras, a camera's itself. Returns its
-        dead letter (item, code, reason) when refused."""
-        device = item.topic.count("/") == 3
-        try:
-            status = parse_message(DeviceStatus if device else StatusMessage, item.payload)
-        except ContractError as exc:
-            return item, exc.code, str(exc)
-        cameras = status.cameras if device else [status.camera]
-        expected = (
-            f"{TOPIC_ROOT}/{status.store}/status"
-            if device
-            else f"{TOPIC_ROOT}/{status.store}/{status.camera}/status"
-        )
-        if item.topic != expected:
-            return item, "contract", "status topic does not match its payload"
-        refusals = [
-            refusal
-            for camera in cameras
-            if (refusal := self.storage.camera_status(status.store, camera, status.status, status.sent_at))
-        ]
-        if refusals:
-            return item, refusals[0].code, refusals[0].reason
-        MESSAGES.labels("status").inc()
-        return None
+    @property
+    def stored(self) -> int:
+        return self.writer.stored
 
 
 def default_client_id(group: str, password: str | None) -> str:
@@ -284,6 +204,31 @@ def _migrate_once_reachable(storage, stop: threading.Event) -> bool:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--broker",
+        choices=("mosquitto", "cluster"),
+        default=os.environ.get("FOOTFALL_BROKER", "mosquitto"),
+        help="mosquitto: one Mosquitto, MQTT shared subscription (the default); cluster: a RabbitMQ "
+        "cluster's quorum queue over AMQP (docs/deploy.md) (default $FOOTFALL_BROKER or mosquitto)",
+    )
+    parser.add_argument(
+        "--amqp",
+        default=os.environ.get("FOOTFALL_AMQP_URL", "amqp://ingest@127.0.0.1:5672"),
+        help="--broker cluster: the nodes, comma-separated amqp[s]://user[:password]@host[:port] "
+        "(default $FOOTFALL_AMQP_URL)",
+    )
+    parser.add_argument(
+        "--queue-max-messages",
+        type=int,
+        default=QueueLimits.max_messages,
+        help=f"--broker cluster: most aggregates the queue holds (default {QueueLimits.max_messages})",
+    )
+    parser.add_argument(
+        "--queue-max-bytes",
+        type=int,
+        default=QueueLimits.max_bytes,
+        help=f"--broker cluster: most bytes the queue holds (default {QueueLimits.max_bytes})",
+    )
     parser.add_argument(
         "--mqtt",
         default=os.environ.get("FOOTFALL_MQTT_URL", "mqtt://127.0.0.1:1883"),
@@ -337,6 +282,8 @@ def main(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     if not _migrate_once_reachable(storage, stop):
         return 0
+    if args.broker == "cluster":
+        return _run_cluster(args, storage, stop)
     settings = Mqtt(
         url=args.mqtt,
         password_file=args.password_file,
@@ -355,4 +302,23 @@ def main(args: argparse.Namespace) -> int:
     finally:
         notifier.close()
     log.info("ingest %s stopped after storing %d aggregate(s)", ingest.client_id, ingest.stored)
+    return 0
+
+
+def _run_cluster(args: argparse.Namespace, storage, stop: threading.Event) -> int:
+    from dashboard.cluster_ingest import ClusterIngest, node_parameters
+
+    password = read_password(args.password_file) if args.password_file else None
+    nodes = node_parameters(args.amqp, password, args.ca_file)
+    limits = QueueLimits(args.queue_max_messages, args.queue_max_bytes)
+    ingest = ClusterIngest(storage, nodes, batch_max=args.batch, limits=limits)
+    if args.metrics_port:
+        start_http_server(args.metrics_port)
+    log.info("ingest on the cluster: %s → %s", args.amqp, storage.engine.url.render_as_string())
+    notifier = Notifier()
+    try:
+        ingest.run(stop, notifier)
+    finally:
+        notifier.close()
+    log.info("ingest on the cluster stopped after storing %d aggregate(s)", ingest.stored)
     return 0

@@ -50,7 +50,7 @@ from footfall_core.contract import (
     live_topic,
     parse_message,
 )
-from footfall_core.mqtt_link import SESSION_EXPIRY_S, connect_async, new_client
+from footfall_core.mqtt_link import SESSION_EXPIRY_S, BrokerAddress, Failover, new_client
 from footfall_core.store import Mqtt, StoreConfig
 
 log = logging.getLogger(__name__)
@@ -99,12 +99,17 @@ class Publisher:
             UNROUTED_RETRY_S,
             clock,
         )
-        self.client, self.address = new_client(settings, client_id, resolve)
+        self.client, _ = new_client(settings, client_id, resolve)
+        expiry_s = max(SESSION_EXPIRY_S, int(outbox.max_age_s))  # confirmations wait that long
+        self.nodes = Failover(
+            self.client, BrokerAddress.parse_all(settings.url), settings.keepalive_s, expiry_s
+        )
         self.client.max_inflight_messages_set(window)
         offline = DeviceStatus(store=store, status="offline", cameras=self.cameras)
         self.client.will_set(device_status_topic(store), offline.to_json(), qos=1, retain=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = lambda client, userdata: self.nodes.advance()
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
         self._camera_state: dict[str, CameraState] = {camera: "ok" for camera in cameras}
@@ -163,6 +168,11 @@ class Publisher:
         self._camera_state[camera] = state
 
     @property
+    def address(self) -> BrokerAddress:
+        """The broker node this publisher is (or will next be) connected to."""
+        return self.nodes.current
+
+    @property
     def connected(self) -> bool:
         return self._connected
 
@@ -180,8 +190,7 @@ class Publisher:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> Publisher:
-        expiry_s = max(SESSION_EXPIRY_S, int(self.outbox.max_age_s))  # confirmations wait that long
-        connect_async(self.client, self.address, self.settings.keepalive_s, session_expiry_s=expiry_s)
+        self.nodes.start()
         self._pump.start()
         return self
 
@@ -249,6 +258,8 @@ class Publisher:
                 self.outbox.depth,
             )
         self._connected = False
+        if not self._stop.is_set():
+            self.nodes.advance()  # a cluster's next node; paho reconnects after its backoff
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         routed = reason_code.value != NO_MATCHING_SUBSCRIBERS

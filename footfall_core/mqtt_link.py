@@ -1,8 +1,10 @@
 """One way to build a paho-mqtt 2.x client from the store's `mqtt` settings.
 
 Shared by the edge publisher and the central ingest so that URL parsing, credentials and TLS
-behave the same on both sides. Always MQTT 5 (shared subscriptions, session expiry) with the
-VERSION2 callback API.
+behave the same on both sides. MQTT 5 (shared subscriptions, session expiry) unless the
+settings ask for 3.1.1, which a clustered broker may speak only (RabbitMQ 3.10); the VERSION2
+callback API either way. A URL may list several nodes of a cluster, comma-separated
+(`Failover` moves the client to the next one when a connection is lost or refused).
 """
 
 from __future__ import annotations
@@ -56,6 +58,14 @@ class BrokerAddress:
             unquote(parts.password) if parts.password else None,
         )
 
+    @classmethod
+    def parse_all(cls, urls: str) -> list[BrokerAddress]:
+        """Every address of a comma-separated list of broker URLs (the nodes of a cluster)."""
+        addresses = [cls.parse(url.strip()) for url in urls.split(",") if url.strip()]
+        if not addresses:
+            raise ValueError(f"broker URL {urls!r}: no address")
+        return addresses
+
 
 def read_password(path: str) -> str:
     """The first line of a password file (trailing newline stripped)."""
@@ -74,9 +84,14 @@ def new_client(
     `resolve` turns config-relative paths (password file, TLS files) into real ones; pass
     `StoreConfig.resolve`. Credentials in the URL win over `username`/`password_file`.
     """
-    address = BrokerAddress.parse(settings.url)
+    address = BrokerAddress.parse_all(settings.url)[0]
+    v5 = settings.protocol == "5"
     client = paho.Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5, manual_ack=manual_ack
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
+        clean_session=None if v5 else False,  # 3.1.1: the broker keeps the session, without expiry
+        manual_ack=manual_ack,
     )
     username = address.username or settings.username
     password = address.password
@@ -108,7 +123,19 @@ def connect_async(
 
     session_expiry_s: keep the session (clean_start False) this long after a disconnect so that
     QoS 1 messages in flight and queued survive a reconnect of either side; None: a clean session.
+    MQTT 3.1.1 has no expiry: the client's `clean_session` (False, from `new_client`) decides.
     """
+    _point(client, address, keepalive_s, session_expiry_s)
+    client.loop_start()
+
+
+def _point(
+    client: paho.Client, address: BrokerAddress, keepalive_s: int, session_expiry_s: int | None
+) -> None:
+    """Set where (and how) the client's next connection attempt goes."""
+    if client.protocol != paho.MQTTv5:
+        client.connect_async(address.host, address.port, keepalive=keepalive_s)
+        return
     properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     if session_expiry_s is not None:
         properties.SessionExpiryInterval = session_expiry_s
@@ -119,4 +146,34 @@ def connect_async(
         clean_start=session_expiry_s is None,
         properties=properties,
     )
-    client.loop_start()
+
+
+class Failover:
+    """The nodes of a clustered broker, in the order given. `advance()` (from on_disconnect and
+    on_connect_fail) points the client at the next node; paho reconnects there after its
+    backoff. With one address it does nothing: paho reconnects to the same broker."""
+
+    def __init__(
+        self,
+        client: paho.Client,
+        addresses: list[BrokerAddress],
+        keepalive_s: int,
+        session_expiry_s: int | None = SESSION_EXPIRY_S,
+    ):
+        self.client = client
+        self.addresses = addresses
+        self.keepalive_s = keepalive_s
+        self.session_expiry_s = session_expiry_s
+        self.index = 0
+
+    @property
+    def current(self) -> BrokerAddress:
+        return self.addresses[self.index]
+
+    def start(self) -> None:
+        connect_async(self.client, self.current, self.keepalive_s, self.session_expiry_s)
+
+    def advance(self) -> None:
+        if len(self.addresses) > 1:
+            self.index = (self.index + 1) % len(self.addresses)
+            _point(self.client, self.current, self.keepalive_s, self.session_expiry_s)

@@ -381,7 +381,20 @@ class Tls(Strict):
 
 
 class Mqtt(Strict):
-    url: str = Field("mqtt://127.0.0.1:1883", description="Broker URL, mqtt:// or mqtts://.")
+    url: str = Field(
+        "mqtt://127.0.0.1:1883",
+        description="Broker URL, mqtt:// or mqtts://; the nodes of a clustered broker comma-separated, "
+        "tried in turn when a connection is lost.",
+    )
+    protocol: Literal["5", "3.1.1"] = Field(
+        "5", description="MQTT version: 5 (default), or 3.1.1 for a broker that speaks only that."
+    )
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value
+
     username: str | None = Field(None, description="Store's broker user (default: none).")
     password_file: str | None = Field(None, description="File holding the password (default: none).")
     tls: Tls | None = None

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Make a fresh clone runnable: system packages (Mosquitto, Chromium) when missing, then .venv.
+# Make a fresh clone runnable: system packages (Mosquitto, RabbitMQ, Chromium) when missing, then .venv.
 # Idempotent; `make` calls it before `test` and `demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)  # the clustered broker
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)

@@ -12,7 +12,7 @@ import sys
 import paho.mqtt.client as paho
 import pytest
 
-from dashboard.ingest import MESSAGES
+from dashboard.ingest_batch import MESSAGES
 from dashboard.storage import Storage
 from edge.outbox import Outbox
 from edge.publisher import Publisher
