@@ -49,6 +49,7 @@ from calibration.store_yaml import write_calibration
 from footfall_core.geometry import CalibrationError, CameraGeometry
 from footfall_core.ownership import Ownership
 from footfall_core.redact import redact_logs, redact_url
+from footfall_core.secrets import camera_source
 from footfall_core.store import ConfigError, StoreConfig, load_config
 
 
@@ -144,7 +145,7 @@ def intrinsics(
 
 def plan(config: StoreConfig, out: Path, frames: int, px_per_m: float) -> int:
     """Write the plan picture and print how to upload it."""
-    backgrounds = {c.name: background(config.resolve(c.source), frames) for c in config.cameras}
+    backgrounds = {c.name: background(camera_source(config, c), frames) for c in config.cameras}
     picture = plan_picture(config, backgrounds, px_per_m)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(out), picture):

@@ -9,6 +9,7 @@ import numpy as np
 
 from footfall_core.geometry import CalibrationError
 from footfall_core.redact import redact_url
+from footfall_core.secrets import camera_source
 from footfall_core.store import StoreConfig
 
 
@@ -29,7 +30,7 @@ def first_frame(path: str) -> np.ndarray | None:
 
 def source_frame_size(config: StoreConfig, camera: str) -> tuple[int, int]:
     """(width, height) px of a camera's source, from its first frame."""
-    source = config.resolve(config.camera(camera).source)
+    source = camera_source(config, config.camera(camera))
     image = first_frame(source)
     if image is None:
         raise CalibrationError(f"camera {camera}: cannot read a frame from its source {redact_url(source)}")

@@ -8,8 +8,11 @@ that follow a value in the file (often the heading of the next section) stay whe
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import stat
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -115,9 +118,39 @@ def _edit(path: Path, change) -> None:
     out = io.StringIO()
     yaml.dump(data, out)
     parse_config(safe_yaml.safe_load(out.getvalue()), path)  # raises ConfigError naming the key
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(out.getvalue())
-    os.replace(temporary, path)
+    replace_durably(path, out.getvalue().encode())
+
+
+def replace_durably(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` so that a crash or power cut leaves the old file or the new one,
+    never a torn or empty one, and the file keeps its mode and owner (a store YAML that names no
+    password may be 0644; one that was 0640 root:footfall stays so). The new bytes go to a
+    temporary file in the same directory (created 0600), which gets the old mode and owner, is
+    flushed to disk, renamed over the old one, and the directory is flushed so the rename lasts."""
+    old = path.stat()
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), stat.S_IMODE(old.st_mode))
+            if (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
+                try:
+                    os.fchown(handle.fileno(), old.st_uid, old.st_gid)
+                except PermissionError:
+                    # not ours to give away: the old group or others must not read it under a new owner
+                    os.fchmod(handle.fileno(), stat.S_IMODE(old.st_mode) & 0o700)
+            os.fsync(handle.fileno())
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _split(token: CommentToken | None) -> str:

@@ -38,6 +38,7 @@ from calibration.frames import first_frame
 from calibration.store_yaml import write_calibration, write_sections
 from footfall_core.geometry import CalibrationError, CameraGeometry
 from footfall_core.redact import redact_url
+from footfall_core.secrets import camera_source
 from footfall_core.store import ConfigError, Line, Point, StoreConfig, Zone, load_config
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -79,9 +80,13 @@ class Workspace:
 
     def snapshot(self, store: StoreConfig, camera: str) -> np.ndarray:
         try:
-            source = store.resolve(store.camera(camera).source)
+            entry = store.camera(camera)
         except ConfigError as exc:
             raise HTTPException(404, str(exc)) from None
+        try:
+            source = camera_source(store, entry)  # with its credentials: shown only through redact_url
+        except ConfigError as exc:
+            raise HTTPException(500, redact_url(str(exc))) from None
         if source not in self._snapshots:
             image = first_frame(source)
             if image is None:
@@ -161,12 +166,37 @@ def check_jpeg(name: str, space: Space) -> Response:
     return _jpeg(draw_on_frame(image, geometry, store))
 
 
+PLAN_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
+
+
+def plan_image_path(store: StoreConfig, store_path: Path) -> Path:
+    """The plan picture `floor_plan.image` names, only if it is a picture inside the store YAML's
+    own directory (symbolic links followed): the page serves what the config names, and a config
+    edited to name the session key or another store's file must not turn it into a file server.
+    HTTPException 404 or 403 naming the key otherwise."""
+    if store.floor_plan.image is None:
+        raise HTTPException(404, f"{store_path}: floor_plan.image is not set")
+    allowed = store_path.resolve().parent
+    path = Path(store.resolve(store.floor_plan.image)).resolve()
+    if not path.is_relative_to(allowed) or path.suffix.lower() not in PLAN_TYPES:
+        raise HTTPException(
+            403,
+            f"{store_path}: floor_plan.image: only a picture ({', '.join(PLAN_TYPES)}) in {allowed} is "
+            "served",
+        )
+    if not path.is_file():
+        raise HTTPException(404, f"{store_path}: floor_plan.image: no such file in {allowed}")
+    return path
+
+
 @router.get("/api/plan-image")
 def plan_image(space: Space) -> FileResponse:
-    store = space.config()
-    if store.floor_plan.image is None:
-        raise HTTPException(404, f"{space.store_path}: floor_plan.image is not set")
-    return FileResponse(store.resolve(store.floor_plan.image))
+    path = plan_image_path(space.config(), space.store_path)
+    return FileResponse(
+        path,
+        media_type=PLAN_TYPES[path.suffix.lower()],
+        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'"},
+    )
 
 
 @router.put("/api/cameras/{name}/points")

@@ -47,6 +47,7 @@ from footfall_core.contract import (
     TOPIC_ROOT,
 )
 from footfall_core.mqtt_link import BrokerAddress, connect_async, new_client, read_password
+from footfall_core.secrets import MQTT_PASSWORD, secret_file
 from footfall_core.store import Mqtt
 from footfall_core.watchdog import Notifier
 
@@ -181,8 +182,9 @@ def default_client_id(group: str, password: str | None) -> str:
 def broker_password(settings: Mqtt) -> str | None:
     """The password the client will log in with (the URL's, else the password file's)."""
     address = BrokerAddress.parse(settings.url)
-    if address.password is None and settings.password_file:
-        return read_password(settings.password_file)
+    password_file = secret_file(settings.password_file, MQTT_PASSWORD)
+    if address.password is None and password_file:
+        return read_password(password_file)
     return address.password
 
 

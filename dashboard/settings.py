@@ -1,10 +1,12 @@
 """Dashboard settings, read when the app is created (never at import).
 
 From the environment: FOOTFALL_DB_URL (SQLAlchemy URL, default sqlite:///var/footfall.sqlite3),
-FOOTFALL_SECRET_KEY or FOOTFALL_SECRET_FILE (signs session cookies: at least 32 characters,
-placeholders refused), FOOTFALL_MQTT_URL (broker for the live page; unset: no live page),
-FOOTFALL_SECURE_COOKIES=1 (cookies only over HTTPS; set it behind TLS), FOOTFALL_DATA_DIR (the
-dashboard's own files, such as uploaded floor plans; default var/data).
+FOOTFALL_SECRET_FILE or FOOTFALL_SECRET_KEY (signs session cookies: at least 32 characters,
+placeholders refused; systemd's `session-secret` credential wins), FOOTFALL_MQTT_URL
+(broker for the live page; unset: no live page) with FOOTFALL_MQTT_PASSWORD_FILE (its password;
+systemd's `mqtt-password` credential wins, footfall_core/secrets.py), FOOTFALL_SECURE_COOKIES=1
+(cookies only over HTTPS; set it behind TLS), FOOTFALL_DATA_DIR (the dashboard's own files, such
+as uploaded floor plans; default var/data).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from footfall_core.secrets import SESSION_SECRET, credential
 from footfall_core.store import Mqtt
 
 PLACEHOLDERS = ("change", "secret", "example", "placeholder", "xxxx", "1234")
@@ -57,24 +60,36 @@ class Settings(BaseModel):
         values: dict = {}
         if "FOOTFALL_DB_URL" in env:
             values["db_url"] = env["FOOTFALL_DB_URL"]
-        if env.get("FOOTFALL_SECRET_FILE"):
-            try:
-                values["secret_key"] = Path(env["FOOTFALL_SECRET_FILE"]).read_text().strip()
-            except OSError as exc:
-                raise SettingsError(
-                    f"FOOTFALL_SECRET_FILE={env['FOOTFALL_SECRET_FILE']}: {exc.strerror}"
-                ) from None
+        handed = credential(SESSION_SECRET, env)
+        if handed is not None:
+            values["secret_key"] = _read_secret(f"the systemd credential {SESSION_SECRET} ({handed})", handed)
+        elif env.get("FOOTFALL_SECRET_FILE"):
+            values["secret_key"] = _read_secret(
+                f"FOOTFALL_SECRET_FILE={env['FOOTFALL_SECRET_FILE']}", Path(env["FOOTFALL_SECRET_FILE"])
+            )
         elif env.get("FOOTFALL_SECRET_KEY"):
             values["secret_key"] = env["FOOTFALL_SECRET_KEY"]
         if env.get("FOOTFALL_DATA_DIR"):
             values["data_dir"] = Path(env["FOOTFALL_DATA_DIR"])
         if env.get("FOOTFALL_MQTT_URL"):
-            values["mqtt"] = Mqtt(url=env["FOOTFALL_MQTT_URL"])
+            values["mqtt"] = Mqtt(
+                url=env["FOOTFALL_MQTT_URL"], password_file=env.get("FOOTFALL_MQTT_PASSWORD_FILE") or None
+            )
         values["secure_cookies"] = env.get("FOOTFALL_SECURE_COOKIES", "") in ("1", "true", "yes")
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "secret_key" not in values:
-            raise SettingsError("no secret key: set FOOTFALL_SECRET_KEY or FOOTFALL_SECRET_FILE")
+            raise SettingsError(
+                "no secret key: set FOOTFALL_SECRET_KEY or FOOTFALL_SECRET_FILE, or hand the service "
+                f"the systemd credential {SESSION_SECRET}"
+            )
         try:
             return cls(**values)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
+
+
+def _read_secret(where: str, path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"{where}: {exc.strerror}") from None

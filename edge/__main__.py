@@ -20,6 +20,7 @@ from edge.logs import setup_logging
 from edge.metrics import EdgeMetrics
 from footfall_core.assets import expand
 from footfall_core.redact import redact_url
+from footfall_core.secrets import camera_source
 from footfall_core.store import ConfigError, load_config
 from footfall_core.watchdog import Notifier
 
@@ -82,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     setup_logging(args.log_level, store=config.store.id)
+    for camera in config.cameras:  # a missing or unreadable camera secret stops the start, named
+        camera_source(config, camera)
     if args.mqtt:
         from edge.mqtt_sink import MqttSink
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from edge.types import Frame
 from footfall_core.redact import redact_url
+from footfall_core.secrets import camera_source
 from footfall_core.store import Camera, StoreConfig
 
 log = logging.getLogger(__name__)
@@ -346,7 +347,7 @@ def open_source(
     """A FrameSource for `camera`, decoding the frames `admit` takes; recordings are opened at
     once (SourceError if missing or unreadable), live sources on first iteration (and reopened
     with backoff after that)."""
-    target = config.resolve(camera.source)
+    target = camera_source(config, camera)  # with its credentials: shown only through redact_url
     live = target.isdigit() or "://" in target
     reader: Reader
     if target.isdigit():

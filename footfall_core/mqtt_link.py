@@ -20,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from footfall_core.secrets import MQTT_PASSWORD, secret_file
 from footfall_core.store import Mqtt
 
 # The broker keeps a disconnected client's session (its queued messages) this long: longer
@@ -82,7 +83,8 @@ def new_client(
     """A configured, not yet connected client and the address to connect it to.
 
     `resolve` turns config-relative paths (password file, TLS files) into real ones; pass
-    `StoreConfig.resolve`. Credentials in the URL win over `username`/`password_file`.
+    `StoreConfig.resolve`. Credentials in the URL win over `username`/`password_file`; systemd's
+    `mqtt-password` credential, when the service was handed one, over `password_file`.
     """
     address = BrokerAddress.parse_all(settings.url)[0]
     v5 = settings.protocol == "5"
@@ -95,8 +97,11 @@ def new_client(
     )
     username = address.username or settings.username
     password = address.password
-    if password is None and settings.password_file:
-        password = read_password(resolve(settings.password_file))
+    password_file = secret_file(
+        resolve(settings.password_file) if settings.password_file else None, MQTT_PASSWORD
+    )
+    if password is None and password_file:
+        password = read_password(password_file)
     if username:
         client.username_pw_set(username, password)
     if address.tls or settings.tls:

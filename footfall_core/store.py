@@ -277,6 +277,11 @@ class Camera(Strict):
             "patterns)."
         ),
     )
+    credentials: Name | None = Field(
+        None,
+        description="Entry of the camera secrets file (secrets_file) whose username and password the "
+        "source URL is opened with, so that no password is written in this file (default: none).",
+    )
     start_index: int = Field(1, ge=0, description="First number of an image pattern (default 1).")
     loop: bool = Field(False, description="Play a recording again when it ends (default off).")
     realtime: bool = Field(
@@ -328,6 +333,16 @@ class Camera(Strict):
         None,
         description="This camera's analysis.empty_fps, e.g. higher at an entrance (default: the store's).",
     )
+
+    @model_validator(mode="after")
+    def _credentials_need_a_url(self) -> Camera:
+        if self.credentials is None:
+            return self
+        if not re.match(r"^[a-z][a-z0-9+.-]*://", self.source):
+            raise ValueError(f"credentials: source {self.source!r} is not a URL (rtsp://, http://)")
+        if "@" in self.source.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError("credentials: the source URL carries a user already; remove it from the URL")
+        return self
 
 
 class Zone(Strict):
@@ -396,7 +411,11 @@ class Mqtt(Strict):
         return str(value) if isinstance(value, int | float) else value
 
     username: str | None = Field(None, description="Store's broker user (default: none).")
-    password_file: str | None = Field(None, description="File holding the password (default: none).")
+    password_file: str | None = Field(
+        None,
+        description="File holding the password (default: none); under systemd the credential "
+        "mqtt-password takes its place (footfall_core/secrets.py).",
+    )
     tls: Tls | None = None
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive (default 30 s).")
     outbox_path: str = Field(
@@ -535,6 +554,11 @@ class StoreConfig(Strict):
         "counted by the one camera that sees it best).",
     )
     mqtt: Mqtt = Field(default_factory=Mqtt)
+    secrets_file: str | None = Field(
+        None,
+        description="YAML file of camera credentials (footfall_core/secrets.py), relative to this file; "
+        "mode 0600. Under systemd the credential camera-secrets takes its place (default: none).",
+    )
     alerts: Alerts = Field(
         default_factory=Alerts,
         description="Alert rules and webhooks, evaluated at the centre (default none).",
