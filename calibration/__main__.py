@@ -22,7 +22,7 @@
         people-free background (per-pixel median over frames across its source) warped onto
         the plan. Prints the placement to upload it with (`python -m dashboard stores plan`).
 
-    python -m calibration serve STORE.yaml [--host 127.0.0.1] [--port 8321]
+    python -m calibration serve STORE.yaml [--host 127.0.0.1] [--port 8321] [--clips-dir DIR]
         The calibration web page (calibration/web.py): click point pairs on a camera snapshot
         and the floor plan, draw zones and lines, save them into STORE.yaml. Each run makes a
         fresh access token and prints the URL that carries it; other requests get 401.
@@ -159,7 +159,7 @@ def plan(config: StoreConfig, out: Path, frames: int, px_per_m: float) -> int:
     return 0
 
 
-def serve(config: StoreConfig, host: str, port: int) -> int:
+def serve(config: StoreConfig, host: str, port: int, clip_dirs: list[Path]) -> int:
     """Run the calibration page until interrupted (the config was loaded: it is valid)."""
     import uvicorn
 
@@ -169,7 +169,9 @@ def serve(config: StoreConfig, host: str, port: int) -> int:
     print(f"calibration page for {config.path}: open http://{host}:{port}/?token={token}", flush=True)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     redact_logs()  # uvicorn logs through the root logger (log_config=None), cleaned of credentials
-    uvicorn.run(create_app(config.path, token), host=host, port=port, log_level="warning", log_config=None)
+    uvicorn.run(
+        create_app(config.path, token, clip_dirs), host=host, port=port, log_level="warning", log_config=None
+    )
     return 0
 
 
@@ -211,6 +213,14 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("store", type=Path, help="store config YAML to edit")
     serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, default=8321, help="port (default 8321)")
+    serve_parser.add_argument(
+        "--clips-dir",
+        type=Path,
+        action="append",
+        default=[],
+        help="a directory of recordings the audit may open (repeatable; the store YAML's directory "
+        "and the assets directory always are)",
+    )
     args = parser.parse_args(argv)
     if args.command == "intrinsics" and (args.store is None) != (args.camera is None):
         parser.error("intrinsics: --store and --camera go together")
@@ -221,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             return check(config, args.camera, args.frame, args.out)
         if args.command == "serve":
-            return serve(config, args.host, args.port)
+            return serve(config, args.host, args.port, args.clips_dir)
         if args.command == "plan":
             return plan(config, args.out, args.frames, args.px_per_m)
         if config is not None:

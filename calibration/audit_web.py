@@ -33,6 +33,7 @@ from calibration.audit import (
     replay_clip,
     report,
 )
+from calibration.paths import confined
 from calibration.store_yaml import write_sections
 from calibration.web import STATIC, Space, _jpeg
 from footfall_core.store import ConfigError, Name
@@ -118,6 +119,14 @@ def open_local_clip(body: OpenClip, space: Space, desk: Desk) -> dict[str, Any]:
     path = Path(body.path).expanduser()
     if not path.is_absolute():
         raise HTTPException(422, f"{body.path}: give the clip's full path on this device")
+    inside = confined(path, space.clip_dirs)
+    if inside is None:  # before looking at it: whether a file exists elsewhere is not told either
+        raise HTTPException(
+            403,
+            f"{path}: clips are opened only from {', '.join(map(str, space.clip_dirs))} "
+            "(add a directory with `calibration serve --clips-dir DIR`)",
+        )
+    path = inside
     if not path.is_file():
         raise HTTPException(422, f"{path}: no such file")
     return _clip_view(body.camera, _open(space, desk, body.camera, path, None), str(path))

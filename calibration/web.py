@@ -22,7 +22,7 @@ JSON API (floor points in metres, image points in pixels of the camera's frame):
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,7 +35,9 @@ from pydantic import BaseModel
 
 from calibration.check import draw_on_frame
 from calibration.frames import first_frame
+from calibration.paths import confined
 from calibration.store_yaml import write_calibration, write_sections
+from footfall_core.assets import assets_dir
 from footfall_core.geometry import CalibrationError, CameraGeometry
 from footfall_core.redact import redact_url
 from footfall_core.secrets import camera_source
@@ -66,10 +68,12 @@ def _same(given: str | None, token: str) -> bool:
 
 class Workspace:
     """One store YAML, re-read on every request (it is edited), and its cameras' first frames,
-    read once per source."""
+    read once per source. `clip_dirs`: where recordings on the device may be opened from (the
+    store YAML's directory, the assets directory, and those the installer adds)."""
 
-    def __init__(self, store_path: Path) -> None:
+    def __init__(self, store_path: Path, clip_dirs: Sequence[Path] = ()) -> None:
         self.store_path = store_path
+        self.clip_dirs = [store_path.resolve().parent, assets_dir(), *clip_dirs]
         self._snapshots: dict[str, np.ndarray] = {}
 
     def config(self) -> StoreConfig:
@@ -177,8 +181,8 @@ def plan_image_path(store: StoreConfig, store_path: Path) -> Path:
     if store.floor_plan.image is None:
         raise HTTPException(404, f"{store_path}: floor_plan.image is not set")
     allowed = store_path.resolve().parent
-    path = Path(store.resolve(store.floor_plan.image)).resolve()
-    if not path.is_relative_to(allowed) or path.suffix.lower() not in PLAN_TYPES:
+    path = confined(store.resolve(store.floor_plan.image), [allowed])
+    if path is None or path.suffix.lower() not in PLAN_TYPES:
         raise HTTPException(
             403,
             f"{store_path}: floor_plan.image: only a picture ({', '.join(PLAN_TYPES)}) in {allowed} is "
@@ -271,9 +275,10 @@ def _token_check(
     return require_token
 
 
-def create_app(store_path: Path | str, token: str | None = None) -> FastAPI:
+def create_app(store_path: Path | str, token: str | None = None, clip_dirs: Sequence[Path] = ()) -> FastAPI:
     """The page and its API over one store YAML; open to anyone who can reach it when `token`
-    is None."""
+    is None. Recordings on the device are opened for audit only from the store YAML's directory,
+    the assets directory and `clip_dirs`."""
     from calibration.audit_web import AuditDesk
     from calibration.audit_web import router as audit_router  # it builds on this module's Workspace
 
@@ -287,7 +292,7 @@ def create_app(store_path: Path | str, token: str | None = None) -> FastAPI:
     app = FastAPI(
         title="Footfall calibration", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
-    app.state.workspace = Workspace(Path(store_path))
+    app.state.workspace = Workspace(Path(store_path), clip_dirs)
     app.state.audit_desk = desk
     if token is not None:
         app.middleware("http")(_token_check(token))

@@ -101,3 +101,36 @@ def test_a_failed_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space left"):
         replace_durably(path, b"new: 2\n")
     assert path.read_text() == "old: 1\n" and sorted(p.name for p in tmp_path.iterdir()) == ["store.yaml"]
+
+
+def _clip(path: Path) -> Path:
+    """A 768x576 clip (PETS09's camera size), 14 frames."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 7, (768, 576))
+    for index in range(14):
+        writer.write(np.full((576, 768, 3), index * 10, np.uint8))
+    writer.release()
+    return path
+
+
+def test_an_audit_clip_is_opened_only_from_the_allowed_directories(tmp_path, assets):
+    store = _store(tmp_path / "store", None)
+    elsewhere = _clip(tmp_path / "elsewhere/clip.avi")
+    client = _client(store)
+    for path in (elsewhere, tmp_path / "elsewhere/none.avi", Path("/etc/shadow")):
+        response = client.post("/api/audit/clip", json={"camera": "view001", "path": str(path)})
+        assert response.status_code == 403, response.text  # the same answer whether it exists or not
+        assert f"{path}: clips are opened only from {tmp_path / 'store'}" in response.json()["detail"]
+    (tmp_path / "store/link.avi").symlink_to(elsewhere)
+    response = client.post(
+        "/api/audit/clip", json={"camera": "view001", "path": str(tmp_path / "store/link.avi")}
+    )
+    assert response.status_code == 403, "a link out of an allowed directory leads outside"
+
+    beside = _clip(tmp_path / "store/clips/door.avi")
+    response = client.post("/api/audit/clip", json={"camera": "view001", "path": str(beside)})
+    assert response.status_code == 200 and response.json()["frames"] == 14, response.text
+    added = TestClient(create_app(store, TOKEN, clip_dirs=[tmp_path / "elsewhere"]))
+    added.cookies.set(TOKEN_COOKIE, TOKEN)
+    response = added.post("/api/audit/clip", json={"camera": "view001", "path": str(elsewhere)})
+    assert response.status_code == 200, "--clips-dir adds a directory"
