@@ -373,12 +373,16 @@ class Fuzz:
             ingested = {
                 i: bytes(h) for i, h in conn.execute(sa.select(t.ingested.c.id, t.ingested.c.content_sha256))
             }
-            letters = Counter(
-                (d.topic, d.code, d.payload_sha256)
-                for d in conn.execute(
-                    sa.select(t.dead_letters.c.topic, t.dead_letters.c.code, t.dead_letters.c.payload_sha256)
+            letters: Counter = Counter()
+            for d in conn.execute(
+                sa.select(
+                    t.dead_letters.c.topic,
+                    t.dead_letters.c.code,
+                    t.dead_letters.c.payload_sha256,
+                    t.dead_letters.c.received_count,
                 )
-            )
+            ):  # one row per payload, topic and code, counting each time it arrived
+                letters[(d.topic, d.code, d.payload_sha256)] += d.received_count
             raw = {
                 table.name: conn.scalar(sa.select(sa.func.count()).select_from(table))
                 for table in t.RAW.values()
