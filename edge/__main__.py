@@ -2,6 +2,7 @@
 
     python -m edge replay SOURCE --config STORE.yaml --camera NAME --out AGG.jsonl [--start ISO]
     python -m edge run --config STORE.yaml [--out DIR | --mqtt [URL] --state-dir DIR] [--metrics-port P]
+    python -m edge probe URL [--frames N] [--timeout-s S] [--transport tcp|udp]
 
 A config, source or calibration problem prints one message naming the file and key (or the
 camera and source) and exits with status 2, without a traceback.
@@ -116,6 +117,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def probe(args: argparse.Namespace) -> int:
+    from edge.probe import ProbeError
+    from edge.probe import probe as probe_camera
+
+    try:
+        result = probe_camera(
+            _cli_source(args.url), frames=args.frames, timeout_s=args.timeout_s, transport=args.transport
+        )
+    except ProbeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print("\n".join(result.lines()))
+    return 0 if result.edge_reader_ok else EXIT_CONFIG
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edge", description=__doc__.split("\n")[0])
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
@@ -157,6 +173,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--log-level", default=argparse.SUPPRESS, help="as above, after the command")
     p.set_defaults(handler=run)
+
+    p = commands.add_parser(
+        "probe",
+        help="check a camera: codec, resolution, fps and decode cost; exit 2 with a named cause on failure",
+    )
+    p.add_argument("url", help="rtsp:// or http(s):// URL (or a video file)")
+    p.add_argument("--frames", type=int, default=100, help="frames to decode (default 100)")
+    p.add_argument("--timeout-s", type=float, default=10.0, help="open and read time-out (default 10 s)")
+    p.add_argument("--transport", choices=("tcp", "udp"), default="tcp", help="RTSP transport (default tcp)")
+    p.add_argument("--log-level", default=argparse.SUPPRESS, help="as above, after the command")
+    p.set_defaults(handler=probe)
 
     args = parser.parse_args(argv)
     from edge.source import SourceError

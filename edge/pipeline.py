@@ -18,6 +18,7 @@ frame (`edge.fusion.measure`) for the group's stage in the supervisor, and healt
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from edge.analytics import Live
 from edge.detector import Detector
 from edge.feed import FrameFeed
 from edge.floor import OwnedFloor
+from edge.frame_size import FrameSizeGuard
 from edge.fusion import measure
 from edge.gating import GatedDetector, PassDetector
 from edge.source import RateGate, open_source
@@ -112,11 +114,12 @@ class CameraPipeline:
         self.mask_px = ZoneMap([self.camera.image_mask_px]) if self.camera.image_mask_px else None
         self.floor = OwnedFloor(config, camera_name, self.geometry, frame_sizes)
         self.frame_size_px: tuple[int, int] | None = None
+        self.size_guard = FrameSizeGuard(self.camera.name, self.camera.calibration.image_size_px)
         self.frames_read = 0
         self.frames_analysed = 0
         self._feed: FrameFeed | None = None
         self._last_analysed_s: float | None = None
-        self._source_skipped = self._feed_dropped = self._reconnects = (
+        self._source_skipped = self._feed_dropped = self._reconnects = self._source_corrupt = (
             0  # totals already booked into a bucket
         )
 
@@ -136,15 +139,15 @@ class CameraPipeline:
         try:
             for frame in feed:
                 yield from self._account(source, feed, frame)
-                if frame is not None:
+                if frame is not None and (frame := self._fitted(frame)) is not None:
                     yield from self._analyse(frame)
                 if time.monotonic() - last_beat_s >= HEARTBEAT_S:
                     last_beat_s = time.monotonic()
-                    yield Heartbeat(self.camera.name, time.time(), source.status, self.frame_size_px)
+                    yield Heartbeat(self.camera.name, time.time(), self._status(source), self.frame_size_px)
         finally:  # also when the consumer abandons the generator: then nothing more is yielded
             feed.close()
         self._book_unseen(feed)
-        self.aggregator.source_status = source.status
+        self.aggregator.source_status = self._status(source)
         end_s = self._last_analysed_s if self._last_analysed_s is not None else time.time()
         yield from self.aggregator.flush(end_s)
 
@@ -169,22 +172,37 @@ class CameraPipeline:
             self.frames_read += 1
         elif source.live or self.camera.realtime:
             closed = agg.advance(time.time())
-        agg.source_status = source.status
+        agg.source_status = self._status(source)
         self._book_unseen(feed)
         agg.health.reconnects += source.reconnects - self._reconnects
         self._reconnects = source.reconnects
         return closed
 
+    def _status(self, source) -> str:
+        """The source's status, or "error" while its frames do not fit the calibration."""
+        return "error" if self.size_guard.error is not None and source.status == "ok" else source.status
+
+    def _fitted(self, frame: Frame) -> Frame | None:
+        """The frame at the calibration's size; None (counted as dropped) when it cannot be."""
+        image = self.size_guard.fit(frame.image)
+        if image is None:
+            self.aggregator.health.frames_dropped += 1
+            return None
+        return frame if image is frame.image else dataclasses.replace(frame, image=image)
+
     def _book_unseen(self, feed: FrameFeed) -> None:
         """Frames the source grabbed but the loop never saw: skipped by the rate gate (never
-        decoded) or dropped as stale by the feed. Booked when the loop turns (the reader runs
-        ahead, so a frame or two may land in a bucket next to their own) and once more at the
-        end."""
-        skipped, stale = feed.source.skipped - self._source_skipped, feed.dropped - self._feed_dropped
-        self.aggregator.health.frames_read += skipped + stale
-        self.aggregator.health.frames_dropped += skipped + stale
-        self.frames_read += skipped
-        self._source_skipped, self._feed_dropped = feed.source.skipped, feed.dropped
+        converted), dropped by the reader as damaged, or dropped as stale by the feed. Booked
+        when the loop turns (the reader runs ahead, so a frame or two may land in a bucket next
+        to their own) and once more at the end."""
+        source = feed.source
+        skipped, stale = source.skipped - self._source_skipped, feed.dropped - self._feed_dropped
+        corrupt = source.corrupt - self._source_corrupt
+        self.aggregator.health.frames_read += skipped + stale + corrupt
+        self.aggregator.health.frames_dropped += skipped + stale + corrupt
+        self.frames_read += skipped + corrupt
+        self._source_skipped, self._feed_dropped = source.skipped, feed.dropped
+        self._source_corrupt = source.corrupt
 
     def _analyse(self, frame: Frame) -> Iterator[Message]:
         gated = self.gate(frame)

@@ -4,18 +4,21 @@
 `edge.types.Frame` (BGR uint8 images) with UTC epoch-second timestamps:
 
 - live sources (rtsp/http URL, USB device index) are stamped with the wall clock; when they fail
-  to open or stop delivering they are reopened with exponential backoff (1 s doubling to 30 s by
-  default), and `status` says "reconnecting" meanwhile;
+  to open or deliver nothing for the camera's `read_timeout_s` (a stalled stream whose
+  connection stays open included) they are reopened with exponential backoff (1 s doubling to
+  30 s by default), and `status` says "reconnecting" meanwhile. rtsp:// cameras are read by
+  `edge.rtsp_reader` (the camera's `rtsp_transport`, damaged frames dropped and counted), the
+  others by OpenCV;
 - recordings (video file, image pattern) are stamped `start_time + index / fps` (start_time from
   the config, else the time the source was opened; fps from the config, else the container),
   unless `realtime` paces them at their fps with wall-clock stamps. They end cleanly (status
   "ended") or restart with `loop`.
 
 Which frames are analysed is the pipeline's choice (`RateGate`, passed as `admit`): a frame
-it does not admit is only grabbed, never decoded into a picture (OpenCV's `grab()` without
-`retrieve()`: no colour conversion nor copy, a quarter of the CPU of reading a 25 fps H.264
-camera analysed at 5 fps, bench/edge_source.py; an image sequence's file is not even read),
-and counted in `skipped`.
+it does not admit is only grabbed, never converted into a picture (`grab()` without
+`retrieve()`: for H.264 every frame is still decoded, as the next one refers to it, but not
+converted to BGR nor copied, bench/edge_source.py and bench/rtsp_camera.py; an image
+sequence's file is not even read), and counted in `skipped`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
+from edge.rtsp_reader import RtspReader
 from edge.types import Frame
 from footfall_core.redact import redact_url
 from footfall_core.secrets import camera_source
@@ -51,6 +55,7 @@ class Reader(Protocol):
     grabbed last (None if it cannot); `open` raises OSError when the source cannot open."""
 
     fps: float | None
+    corrupt: int  # frames dropped as damaged (a reader that cannot tell keeps 0)
 
     def open(self) -> None: ...
 
@@ -68,6 +73,7 @@ class CaptureReader:
         self.target = target
         self.timeout_s = timeout_s
         self.fps: float | None = None
+        self.corrupt = 0  # OpenCV hands out a damaged frame as it is
         self._capture: cv2.VideoCapture | None = None
 
     def open(self) -> None:
@@ -108,6 +114,7 @@ class PatternReader:
     decoded later is an error, not a silent early end."""
 
     fps: float | None = None
+    corrupt = 0
 
     def __init__(self, pattern: str, start_index: int):
         self.pattern = pattern
@@ -149,7 +156,7 @@ class FrameSource:
     """Iterate to get Frames; `close()` (from any thread) stops the iteration, even during a
     reconnect wait. `admit(timestamp_s)` chooses the frames to decode (default all); the others
     are skipped. `status`, `frames_read` (skipped ones included), `skipped`, `reconnects` and
-    `last_error` are for health."""
+    `last_error` are for health, and `corrupt`: frames the reader dropped as damaged."""
 
     def __init__(
         self,
@@ -187,6 +194,10 @@ class FrameSource:
 
     def __repr__(self) -> str:
         return f"FrameSource(camera={self.camera!r}, source={self.source!r}, status={self.status!r})"
+
+    @property
+    def corrupt(self) -> int:
+        return self._reader.corrupt
 
     @property
     def fps(self) -> float | None:
@@ -352,8 +363,10 @@ def open_source(
     reader: Reader
     if target.isdigit():
         reader = CaptureReader(int(target))
+    elif target.startswith(("rtsp://", "rtsps://")):
+        reader = RtspReader(target, camera.read_timeout_s, camera.rtsp_transport)
     elif live:
-        reader = CaptureReader(target)
+        reader = CaptureReader(target, camera.read_timeout_s)
     elif "%" in target:
         if camera.fps is None:
             raise SourceError(

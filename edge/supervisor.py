@@ -132,7 +132,8 @@ class Supervisor:
     `stop()`. `last_heartbeat_s` maps camera → monotonic time of its last heartbeat (or start).
 
     A camera loop silent for `stall_after_s` is stalled (hung, not dead): it is logged, reported
-    through `on_camera_state(camera, "stalled")` (and "ok" once it reports again), and systemd's
+    through `on_camera_state(camera, "stalled")` (and its source's status once it reports again;
+    every change of a source's status, "reconnecting" or "error" say, is reported too), and systemd's
     watchdog (`notifier`) gets no keep-alive until every camera reports in, so that systemd
     restarts the service."""
 
@@ -162,6 +163,7 @@ class Supervisor:
         self.children = {camera.name: _Child() for camera in config.cameras}
         self.last_heartbeat_s: dict[str, float] = {}
         self.frame_sizes: dict[str, tuple[int, int]] = {}  # (width, height) px, as children report them
+        self.source_status: dict[str, str] = {}  # camera → the status its last heartbeat gave
         self.fusion: dict[str, FusionStage] = {}  # fusion group name → its stage
         self._group_of = {camera: group.name for group in config.fusion for camera in group.cameras}
         if config.fusion:
@@ -228,6 +230,7 @@ class Supervisor:
             self.last_heartbeat_s[message.camera] = self.clock()
             if message.frame_size_px and self.frame_sizes.get(message.camera) != message.frame_size_px:
                 self._share_frame_size(message.camera, message.frame_size_px)
+            self._source_status_is(message.camera, message.source_status)
         elif isinstance(message, FloorMeasurements):
             self._fused(self.fusion[self._group_of[message.camera]].observe(message))
         elif isinstance(message, _Done):
@@ -238,6 +241,14 @@ class Supervisor:
         else:
             self.sink.aggregate(message)
             self.last_heartbeat_s[message.camera] = self.clock()
+
+    def _source_status_is(self, camera: str, status: str) -> None:
+        """Report a camera's source status (ok, reconnecting, error, ...) when it changes."""
+        if self.source_status.get(camera) == status:
+            return
+        self.source_status[camera] = status
+        if self.on_camera_state is not None and camera not in self._stalled:
+            self.on_camera_state(camera, status)
 
     def _fused(self, out: StageOutput) -> None:
         """Hand a fusion stage's output (`edge.fusion_stage.StageOutput`) to the sink."""
@@ -312,7 +323,8 @@ class Supervisor:
             )
         if self.on_camera_state is not None:
             for camera in sorted(stalled ^ self._stalled):
-                self.on_camera_state(camera, "stalled" if camera in stalled else "ok")
+                back = self.source_status.get(camera, "ok")
+                self.on_camera_state(camera, "stalled" if camera in stalled else back)
         self._stalled = stalled
         running = len(self.children) - len(stalled)
         self.notifier.keepalive(not stalled, status=f"{running} camera(s) running")

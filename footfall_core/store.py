@@ -246,6 +246,14 @@ class Calibration(Strict):
     homography: list[list[float]] | None = Field(
         None, description="Image→floor 3x3, written by `calibration solve`."
     )
+    image_size_px: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]] | None = Field(
+        None,
+        description=(
+            "[width, height] of the frames the image points were taken on (default: the first frame's). "
+            "Frames of another size at the same aspect ratio are scaled to it; at another aspect the "
+            "camera is in error and counts nothing."
+        ),
+    )
 
     @model_validator(mode="after")
     def _pairs(self) -> Calibration:
@@ -283,6 +291,23 @@ class Camera(Strict):
         "source URL is opened with, so that no password is written in this file (default: none).",
     )
     start_index: int = Field(1, ge=0, description="First number of an image pattern (default 1).")
+    rtsp_transport: Literal["tcp", "udp"] = Field(
+        "tcp",
+        description=(
+            "How an rtsp:// camera sends its RTP packets: 'tcp' inside the RTSP connection (default: "
+            "passes NAT and firewalls, no packet loss), or 'udp' on separate ports (less delay, but a "
+            "lost packet damages a frame)."
+        ),
+    )
+    read_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description=(
+            "A live source that opens or delivers nothing for this long is closed and reopened with "
+            "backoff, even when its connection stays open (default 10 s)."
+        ),
+    )
     loop: bool = Field(False, description="Play a recording again when it ends (default off).")
     realtime: bool = Field(
         False, description="Pace a recording at its frame rate, wall-clock timestamps (default off)."

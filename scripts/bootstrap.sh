@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make a fresh clone runnable: system packages (Mosquitto, RabbitMQ, Chromium) when missing, then .venv.
+# Make a fresh clone runnable: system packages (Mosquitto, RabbitMQ, Chromium, GStreamer's RTSP
+# server) when missing, then .venv.
 # Idempotent; `make` calls it before `test` and `demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,11 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# GStreamer's RTSP server under the system Python: the simulated IP camera of the RTSP tests
+/usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import Gst; \
+Gst.init(None); assert Gst.ElementFactory.find('h264parse') and Gst.ElementFactory.find('rtph264pay')" \
+  >/dev/null 2>&1 \
+  || need+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 if [ ${#need[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need[*]} with apt-get" >&2
   sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"

@@ -16,6 +16,7 @@ from tests.brokers import Mosquitto
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, need_chromium
 from tests.databases import scratch_database
 from tests.needs import need
+from tests.rtsp_support import clips, rtsp_camera  # noqa: F401 (fixtures: a real RTSP camera)
 
 PG_ADMIN_URL = os.environ.get("FOOTFALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

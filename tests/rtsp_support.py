@@ -1,0 +1,93 @@
+"""Fixtures for tests against a real RTSP camera (scripts/rtsp_camera.py): PETS09 encoded as an
+IP camera encodes it (H.264 at 25 frames/s), served by GStreamer's RTSP server on a free port,
+and a store config whose camera reads it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pytest
+import yaml
+
+from footfall_core.assets import REPO_ROOT, assets_dir
+from scripts.rtsp_camera import RtspCamera, encode_clip, server_available
+from tests.needs import need
+
+PETS09 = "datasets/pets09_s2l1/vtest.avi"
+CLIPS: dict[str, dict] = {  # name: encode_clip keywords
+    "pets09": {},  # 795 frames, 768x576: 32 s at 25 fps
+    "pets09_short": {"frames": 250},
+    "pets09_640x480": {"frames": 250, "size_px": (640, 480)},  # the same aspect, scaled
+    "pets09_1024x576": {"frames": 250, "size_px": (1024, 576)},  # 16:9: another view
+    "pets09_corrupt": {"frames": 400, "corrupt_every": 4},
+}
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> Callable[[str], Path]:
+    """clips(name) → the MP4 of CLIPS[name], encoded once a session."""
+    reason = server_available()
+    need(reason is None, reason or "")
+    folder = tmp_path_factory.mktemp("rtsp-clips")
+
+    def clip(name: str) -> Path:
+        path = folder / f"{name}.mp4"
+        if not path.exists():
+            encode_clip(assets_dir() / PETS09, path, **CLIPS[name])
+        return path
+
+    return clip
+
+
+@pytest.fixture
+def rtsp_camera(clips) -> Iterator[RtspCamera]:
+    """PETS09 at 25 fps served over RTSP; the test may stop, restart, freeze it."""
+    with RtspCamera(clips("pets09")) as camera:
+        yield camera
+
+
+def store_yaml(tmp_path: Path, url: str, **camera) -> Path:
+    """examples/pets09.yaml with its camera reading `url` live at 25 fps, analysed at 5 fps in
+    5 s buckets; `camera` keys are added to the camera."""
+    data = yaml.safe_load((REPO_ROOT / "examples/pets09.yaml").read_text())
+    data["analysis"].update(fps=5, bucket_s=5, live_interval_s=1)
+    cam = data["cameras"][0]
+    cam["source"] = url
+    cam.pop("fps", None)
+    cam.update(camera)
+    path = tmp_path / "store.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@contextmanager
+def edge_run(config: Path, *args: str, log: Path) -> Iterator[subprocess.Popen]:
+    """`python -m edge run --config CONFIG ARGS` in a process group of its own, its log in
+    `log`, killed with every process of its group on the way out."""
+    command = [sys.executable, "-m", "edge", "run", "--config", str(config), *args]
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, start_new_session=True, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        yield process
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 120.0, what: str = "") -> None:
+    """Poll `condition` every 0.2 s; fail naming `what` after `timeout_s` (a bound for a hung
+    test on a loaded machine, not a measurement)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
+        time.sleep(0.2)
