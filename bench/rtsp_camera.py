@@ -8,10 +8,12 @@
    backend doing the same with `grab()`/`retrieve()`, to show what `grab()` costs.
 2. With `--run`: `python -m edge run` on that camera (detector, tracker, analytics, outbox,
    MQTT to a private Mosquitto) for `--seconds`: the CPU of the whole edge (supervisor, fork
-   server and camera process, from /proc), the frames analysed per second, and the delay from
-   a frame's capture (its timestamp, the wall clock when the edge grabbed it) to the live
-   message reaching a subscriber of the broker, which is what the live page shows
-   (bench/dashboard_live.py measures the dashboard's own share).
+   server and camera process, from /proc), and the delay from a frame's capture (its
+   timestamp: the wall clock when the edge grabbed it) to the live message reaching a
+   subscriber of the broker, and to the live page's event (the dashboard's app in this
+   process, its live page open as a browser holds it: the SSE stream). The live map is built
+   from `analysis.live_interval_s` (1 s here) of frames, which the edge reads in bursts of
+   `analysis.burst_s` (1 s): a capture is up to about two seconds old when it is shown.
 
     .venv/bin/python bench/rtsp_camera.py [--seconds 20] [--fps 5] [--run]
 """
@@ -29,17 +31,27 @@ import time
 from pathlib import Path
 
 import cv2
+import httpx
 import paho.mqtt.client as mqtt
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.dashboard_pages import PASSWORD, log_in
+from dashboard import auth
+from dashboard.__main__ import main as dashboard_main
+from dashboard.app import create_app
+from dashboard.settings import Settings
+from dashboard.storage import Storage
 from edge.rtsp_reader import RtspReader
 from edge.source import FrameSource, RateGate
 from footfall_core.assets import REPO_ROOT, assets_dir
 from footfall_core.contract import LiveMessage
+from footfall_core.store import Mqtt
 from scripts.broker import Mosquitto
 from scripts.rtsp_camera import RtspCamera, encode_clip
+from tests.browser_support import Server
+from tests.live_stream import LiveStream
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -92,6 +104,8 @@ def tree_cpu_s(pid: int) -> float:
 
 
 def run_edge(url: str, seconds: float, fps: float, workdir: Path) -> None:
+    """`python -m edge run` on the camera, through a private Mosquitto to the dashboard (the real
+    app in this process, its live page open as a browser keeps it: an SSE stream)."""
     data = yaml.safe_load((REPO_ROOT / "examples/pets09.yaml").read_text())
     data["analysis"].update(fps=fps, bucket_s=10, live_interval_s=1)
     camera = data["cameras"][0]
@@ -99,49 +113,77 @@ def run_edge(url: str, seconds: float, fps: float, workdir: Path) -> None:
     camera.pop("fps", None)
     config = workdir / "store.yaml"
     config.write_text(yaml.safe_dump(data))
-    delays_s: list[float] = []
+    db_url = f"sqlite:///{workdir / 'dashboard.sqlite3'}"
+    dashboard_main(["--log-level", "WARNING", "migrate", "--db", db_url])
+    dashboard_main(["--log-level", "WARNING", "stores", "--db", db_url, "import", str(config)])
+    with Storage(db_url).engine.begin() as conn:
+        auth.add_user(conn, "hq", "hq", PASSWORD)
+    sent: list[tuple[float, float]] = []  # (arrival at a broker subscriber, capture), wall clock s
     with Mosquitto(workdir / "broker") as broker:
         listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-live")
 
         def on_message(_client, _userdata, message) -> None:
             live = LiveMessage.model_validate(json.loads(message.payload))
-            delays_s.append(time.time() - live.sent_at.timestamp())
+            sent.append((time.time(), live.sent_at.timestamp()))
 
         listener.on_message = on_message
         listener.on_connect = lambda client, *_: client.subscribe("footfall/v1/+/live", qos=0)
         listener.connect("127.0.0.1", broker.port)
         listener.loop_start()
-        command = [sys.executable, "-m", "edge", "--log-level", "WARNING", "run", "--config", str(config)]
-        command += ["--mqtt", broker.url, "--state-dir", str(workdir)]
-        log = (workdir / "edge.log").open("w")
-        edge = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 300
-            while not delays_s and time.monotonic() < deadline and edge.poll() is None:
-                time.sleep(0.2)  # the model loaded and the first live message out
-            if not delays_s:
-                raise SystemExit(f"no live message; edge log: {(workdir / 'edge.log').read_text()[-2000:]}")
-            first = len(delays_s)
-            cpu, started = tree_cpu_s(edge.pid), time.monotonic()
-            time.sleep(seconds)
-            cpu_s, wall_s = tree_cpu_s(edge.pid) - cpu, time.monotonic() - started
-            measured = delays_s[first:]
-        finally:
-            edge.terminate()
-            edge.wait(60)
-            listener.loop_stop()
-            log.close()
+        app = create_app(
+            Settings(db_url=db_url, secret_key="bench-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url))
+        )
+        with (
+            Server(app, timeout_graceful_shutdown_s=2) as server,
+            httpx.Client(base_url=server.url) as client,
+        ):
+            log_in(client)
+            page = LiveStream(server.url, client.cookies, "pets09")
+            page.start()
+            wall_minus_perf = time.time() - time.perf_counter()
+            command = [sys.executable, "-m", "edge", "--log-level", "WARNING", "run", "--config", str(config)]
+            command += ["--mqtt", broker.url, "--state-dir", str(workdir)]
+            log = (workdir / "edge.log").open("w")
+            edge = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                deadline = time.monotonic() + 300
+                while not sent and time.monotonic() < deadline and edge.poll() is None:
+                    time.sleep(0.2)  # the model loaded and the first live message out
+                if not sent:
+                    raise SystemExit(
+                        f"no live message; edge log: {(workdir / 'edge.log').read_text()[-2000:]}"
+                    )
+                first_sent, first_event = len(sent), max(page.arrived, default=-1)
+                cpu, started = tree_cpu_s(edge.pid), time.monotonic()
+                time.sleep(seconds)
+                cpu_s, wall_s = tree_cpu_s(edge.pid) - cpu, time.monotonic() - started
+            finally:
+                edge.terminate()
+                edge.wait(60)
+                listener.loop_stop()
+                page.stop.set()
+                log.close()
+    to_broker = [arrived - captured for arrived, captured in sent[first_sent:]]
+    to_page = []  # an event: the delay since the capture of the newest live message before it
+    for version, perf in sorted(page.arrived.items()):
+        arrived = perf + wall_minus_perf
+        before = [captured for at, captured in sent if at <= arrived]
+        if version > first_event and before:
+            to_page.append(arrived - before[-1])
     print(
         f"edge run, one 25 fps H.264 768x576 RTSP camera analysed at {fps:g} frames/s: "
         f"{cpu_s * 1000 / wall_s:.0f} CPU ms per s ({cpu_s / wall_s:.1%} of a core) over {wall_s:.0f} s, "
         f"every process of the edge"
     )
-    if measured:
-        cuts = statistics.quantiles(measured, n=20) if len(measured) > 1 else measured * 19
-        print(
-            f"capture -> live message at a subscriber: median {statistics.median(measured):.2f} s, "
-            f"p95 {cuts[18]:.2f} s, max {max(measured):.2f} s ({len(measured)} messages)"
-        )
+    for name, delays in (("live message at a broker subscriber", to_broker), ("live page event", to_page)):
+        if delays:
+            print(
+                f"capture -> {name}: median {statistics.median(delays):.2f} s, "
+                f"p95 {statistics.quantiles(delays, n=20, method='inclusive')[18]:.2f} s, "
+                f"max {max(delays):.2f} s ({len(delays)} messages)"
+                if len(delays) > 1
+                else f"capture -> {name}: {delays[0]:.2f} s (1 message)"
+            )
 
 
 def main() -> None:

@@ -53,11 +53,12 @@ def rtsp_camera(clips) -> Iterator[RtspCamera]:
         yield camera
 
 
-def store_yaml(tmp_path: Path, url: str, **camera) -> Path:
+def store_yaml(tmp_path: Path, url: str, mqtt: dict | None = None, **camera) -> Path:
     """examples/pets09.yaml with its camera reading `url` live at 25 fps, analysed at 5 fps in
-    5 s buckets; `camera` keys are added to the camera."""
+    5 s buckets; `camera` keys are added to the camera, `mqtt` keys to the mqtt section."""
     data = yaml.safe_load((REPO_ROOT / "examples/pets09.yaml").read_text())
     data["analysis"].update(fps=5, bucket_s=5, live_interval_s=1)
+    data.setdefault("mqtt", {}).update(mqtt or {})
     cam = data["cameras"][0]
     cam["source"] = url
     cam.pop("fps", None)
