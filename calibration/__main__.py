@@ -27,6 +27,10 @@
         and the floor plan, draw zones and lines, save them into STORE.yaml. Each run makes a
         fresh access token and prints the URL that carries it; other requests get 401.
 
+    python -m calibration discover [--timeout-s 3] [--user USER --password-file FILE]
+        List the ONVIF cameras answering on the local network (WS-Discovery) with the RTSP
+        address of each of their streams where the camera gives it (calibration/discover.py).
+
 Exit status: 0 done, 1 calibration has outliers, 2 unusable config or input.
 """
 
@@ -175,6 +179,20 @@ def serve(config: StoreConfig, host: str, port: int, clip_dirs: list[Path]) -> i
     return 0
 
 
+def discover(timeout_s: float, user: str | None, password_file: Path | None) -> int:
+    """Print the cameras found (calibration/discover.py)."""
+    from calibration.discover import discover as find
+    from calibration.discover import lines
+
+    try:
+        password = password_file.read_text().strip() if password_file else ""
+    except OSError as exc:
+        print(f"error: {password_file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print("\n".join(lines(find(timeout_s, user, password))))
+    return 0
+
+
 def _board(text: str) -> tuple[int, int]:
     try:
         return parse_board(text)
@@ -221,7 +239,15 @@ def main(argv: list[str] | None = None) -> int:
         help="a directory of recordings the audit may open (repeatable; the store YAML's directory "
         "and the assets directory always are)",
     )
+    find_parser = commands.add_parser("discover", help="list the ONVIF cameras on the local network")
+    find_parser.add_argument(
+        "--timeout-s", type=float, default=3.0, help="time to wait for answers (default 3)"
+    )
+    find_parser.add_argument("--user", help="ONVIF user to ask the cameras for their stream addresses")
+    find_parser.add_argument("--password-file", type=Path, help="file holding that user's password")
     args = parser.parse_args(argv)
+    if args.command == "discover":
+        return discover(args.timeout_s, args.user, args.password_file)
     if args.command == "intrinsics" and (args.store is None) != (args.camera is None):
         parser.error("intrinsics: --store and --camera go together")
     try:
