@@ -18,7 +18,8 @@ Why it cannot lose or double anything (docs/mqtt.md):
 
 Throughput: messages are written in batches of up to `batch_max`, one transaction per batch.
 Camera status messages (retained) come through a plain subscription, since a shared one does
-not deliver retained messages.
+not deliver retained messages; a device's `online` status also carries its cameras' latest
+on-site audits, which are stored with it.
 """
 
 from __future__ import annotations

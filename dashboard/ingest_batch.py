@@ -119,6 +119,8 @@ class BatchWriter:
         ]
         if refusals:
             return item, refusals[0].code, refusals[0].reason
+        if isinstance(status, DeviceStatus) and status.audits:
+            self.storage.camera_audits(status.store, status.audits)
         MESSAGES.labels("status").inc()
         return None
 

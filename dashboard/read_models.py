@@ -249,6 +249,17 @@ class StoreRanking(ReadModel):
         description="Transactions ÷ footfall over the hours that have both; null without point-of-sale data"
     )
     simulated: bool
+    audited_on: date | None = Field(description="Day of the latest on-site audit of the store's cameras")
+    audited_crossings: int | None = Field(
+        description="Crossings marked by hand over the lines of each camera's latest audit"
+    )
+    audited_line_accuracy: float | None = Field(
+        description="1 − Σ|counted − marked| / Σ marked over those lines, each way; null if not audited"
+    )
+    audited_low: float | None = Field(
+        description="Wilson 95 % interval of the share of those crossings counted right: low end"
+    )
+    audited_high: float | None = Field(description="The interval's high end")
     rank: int
 
 

@@ -42,7 +42,7 @@ from dashboard.admission import (
 )
 from dashboard.kinds import accumulate, writer
 from dashboard.rollups import Rows, StoreClock, insert, merged_blobs, upsert
-from footfall_core.contract import Aggregate, agg_topic
+from footfall_core.contract import Aggregate, CameraAudit, agg_topic
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -196,6 +196,22 @@ class Storage:
                 .values(status=status, status_at=at)
             )
         return None
+
+    def camera_audits(self, store: str, audits: Sequence[CameraAudit]) -> None:
+        """Keep each camera's latest on-site audit: an audit replaces the camera's rows unless
+        they are from a later day (a retained status that arrives again changes nothing)."""
+        a = t.line_audits.c
+        with self.engine.begin() as conn:
+            _ensure_stores(conn, {store})
+            for audit in audits:
+                where = (a.store_id == store) & (a.camera == audit.camera)
+                kept = conn.scalar(sa.select(sa.func.max(a.audited_on)).where(where))
+                if kept is not None and kept > audit.date:
+                    continue
+                conn.execute(sa.delete(t.line_audits).where(where))
+                key = dict(store_id=store, camera=audit.camera, audited_on=audit.date, clip_s=audit.clip_s)
+                if audit.lines:
+                    conn.execute(sa.insert(t.line_audits), [key | line.model_dump() for line in audit.lines])
 
     # ---- retention ------------------------------------------------------------------------
 

@@ -95,6 +95,22 @@ cameras = sa.Table(
     _retired_at(),
 )
 
+# Each camera's latest on-site audit, per line: crossings marked by hand and counted by the
+# pipeline on the same recording (sent with the device's online status).
+line_audits = sa.Table(
+    "line_audits",
+    metadata,
+    sa.Column("store_id", NAME, _store_fk(), primary_key=True),
+    sa.Column("camera", NAME, primary_key=True),
+    sa.Column("line", NAME, primary_key=True),
+    sa.Column("audited_on", sa.Date, nullable=False, doc="Day of the camera's latest on-site audit."),
+    sa.Column("clip_s", sa.Float, nullable=False, doc="Length of the audited recording, s."),
+    sa.Column("marked_in", sa.Integer, nullable=False),
+    sa.Column("marked_out", sa.Integer, nullable=False),
+    sa.Column("counted_in", sa.Integer, nullable=False),
+    sa.Column("counted_out", sa.Integer, nullable=False),
+)
+
 users = sa.Table(
     "users",
     metadata,

@@ -16,7 +16,8 @@ Delivery (see docs/mqtt.md):
 - live: QoS 0, only while connected, never stored (a stale live map is worse than none).
 - device health: DeviceHealth every `health_interval_s`, QoS 1 retained, only while connected.
 - status: one retained DeviceStatus for all the store's cameras: `online` on every connect,
-  `offline` as the connection's last will or on a clean stop. One connection per device, so
+  `offline` as the connection's last will or on a clean stop; `online` carries each audited
+  camera's latest on-site audit (figures only). One connection per device, so
   the broker can bind the device's user to exactly one client id (docs/security.md).
 The edge subscribes to its store's confirmations only.
 """
@@ -26,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -37,10 +38,12 @@ from edge.delivery import Delivery
 from edge.live import LiveMerger
 from edge.outbox import Outbox
 from footfall_core.contract import (
+    CameraAudit,
     Confirmation,
     ContractError,
     DeviceHealth,
     DeviceStatus,
+    LineAuditFigures,
     LiveMessage,
     agg_topic,
     confirm_topic,
@@ -85,10 +88,12 @@ class Publisher:
         window: int = 100,
         live: LiveMerger | None = None,
         clock: Callable[[], float] = time.monotonic,
+        audits: Sequence[CameraAudit] = (),
     ):
         self.settings = settings
         self.store = store
         self.cameras = list(cameras)
+        self.audits = list(audits) or None  # told with every `online`: the centre keeps the latest
         self.outbox = outbox
         self.live_merger = live
         self.delivery = Delivery(
@@ -243,7 +248,9 @@ class Publisher:
             flags.session_present,
         )
         client.subscribe(confirm_topic(self.store), qos=1)  # before any publish on this connection
-        online = DeviceStatus(store=self.store, status="online", cameras=self.cameras, sent_at=_now())
+        online = DeviceStatus(
+            store=self.store, status="online", cameras=self.cameras, sent_at=_now(), audits=self.audits
+        )
         self._publish_untracked(device_status_topic(self.store), online.to_json(), qos=1, retain=True)
         self._connected = True
         self._wake.set()
@@ -370,4 +377,13 @@ def build_publisher(config: StoreConfig, state_dir: str = ".") -> Publisher:
         client_id=device_client_id(config.store.id),
         resolve=config.resolve,
         live=merger,
+        audits=[
+            CameraAudit(
+                camera=audit.camera,
+                date=audit.date,
+                clip_s=audit.clip_s,
+                lines=[LineAuditFigures(**line.model_dump()) for line in audit.lines],
+            )
+            for audit in config.last_audits()
+        ],
     )

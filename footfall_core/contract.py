@@ -14,6 +14,7 @@ chain's figures: a valid one is something a camera could have seen. Parsing neve
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Hashable, Sequence
@@ -279,16 +280,65 @@ class StatusMessage(_Message):
     sent_at: UtcTime | None = None
 
 
+MAX_AUDIT_S = 86_400.0  # one audit clip
+
+
+class LineAuditFigures(_Message):
+    """One counting line in an on-site audit: crossings marked by hand and counted by the
+    pipeline on the same recording, each way."""
+
+    line: Name
+    marked_in: Count
+    marked_out: Count
+    counted_in: Count
+    counted_out: Count
+
+
+class CameraAudit(_Message):
+    """A camera's latest on-site audit (the store config's `audits`): figures only, never the
+    recording."""
+
+    camera: Name
+    date: dt.date = Field(description="Day of the audit, in the store's time zone.")
+    clip_s: float = Field(
+        gt=0, le=MAX_AUDIT_S, allow_inf_nan=False, description="Length of the recording, s."
+    )
+    lines: list[LineAuditFigures] = Field(max_length=MAX_NAMES)
+
+    @model_validator(mode="after")
+    def _physical(self) -> CameraAudit:
+        _once("lines", [x.line for x in self.lines])
+        events = self.clip_s * MAX_EVENTS_PER_S
+        for k, x in enumerate(self.lines):
+            for name in ("marked_in", "marked_out", "counted_in", "counted_out"):
+                _at_most(
+                    f"lines.{k}.{name}", getattr(x, name), events, f"{MAX_EVENTS_PER_S} a second of clip"
+                )
+        return self
+
+
 class DeviceStatus(_Message):
     """Retained per store device: `online` on every connect, `offline` as the device's last will
     (no sent_at: the broker sends it when the connection dies) or on a clean stop. It covers
-    every camera listed: a device has one connection, so one will speaks for all its cameras."""
+    every camera listed: a device has one connection, so one will speaks for all its cameras.
+    `online` also carries each audited camera's latest on-site audit."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     store: Name
     status: Literal["online", "offline"]
     cameras: list[Name] = Field(max_length=MAX_NAMES)
     sent_at: UtcTime | None = None
+    audits: list[CameraAudit] | None = Field(
+        None, max_length=MAX_NAMES, description="Each audited camera's latest audit; absent if none."
+    )
+
+    @model_validator(mode="after")
+    def _audited_cameras(self) -> DeviceStatus:
+        _once("audits", [a.camera for a in self.audits or []])
+        for k, audit in enumerate(self.audits or []):
+            if audit.camera not in self.cameras:
+                raise ValueError(f"audits.{k}.camera: {audit.camera!r} is not one of the device's cameras")
+        return self
 
 
 Digest = Annotated[str, Field(pattern=f"^[0-9a-f]{{{DIGEST_HEX}}}$")]

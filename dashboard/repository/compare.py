@@ -13,6 +13,8 @@ from dashboard import tables as t
 from dashboard.read_models import Comparison, StoreRanking
 from dashboard.repository.common import area, days, dwell, footfall, occupancy, simulated, store_rows
 from dashboard.repository.sales import conversion_hours
+from footfall_core.audit import line_accuracy
+from footfall_core.store import LineAudit
 
 
 def compare_stores(
@@ -50,6 +52,7 @@ def compare_stores(
         sold[hour["store_id"]][0] += hour["transactions"]
         sold[hour["store_id"]][1] += hour["footfall"]
     all_days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    audits = audited(conn, ids)
     rows = []
     for s in chosen:
         people = mean_people.get((s["id"],))
@@ -74,11 +77,38 @@ def compare_stores(
                 transactions=bought,
                 conversion=bought / counted if bought is not None and counted else None,
                 simulated=s["id"] in fake,
+                **audits.get(s["id"], dict.fromkeys(AUDIT_FIELDS)),
             )
         )
     rows.sort(key=lambda r: (-r["footfall"], r["store"]))
     ranked = [StoreRanking(**row, rank=rank) for rank, row in enumerate(rows, 1)]
     return Comparison(first=first, last=last, days=all_days, stores=ranked)
+
+
+AUDIT_FIELDS = ("audited_on", "audited_crossings", "audited_line_accuracy", "audited_low", "audited_high")
+
+
+def audited(conn: sa.Connection, store_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    """Per store, the line accuracy of its cameras' latest on-site audits taken together."""
+    a = t.line_audits.c
+    lines: dict[str, list[LineAudit]] = defaultdict(list)
+    latest: dict[str, date] = {}
+    query = sa.select(t.line_audits).where(a.store_id.in_(store_ids)).order_by(a.store_id, a.camera, a.line)
+    for row in conn.execute(query).mappings():
+        counts = {k: row[k] for k in ("line", "marked_in", "marked_out", "counted_in", "counted_out")}
+        lines[row["store_id"]].append(LineAudit(**counts))
+        latest[row["store_id"]] = max(row["audited_on"], latest.get(row["store_id"], row["audited_on"]))
+    out = {}
+    for store_id, audit in lines.items():
+        figures = line_accuracy(audit)
+        out[store_id] = dict(
+            audited_on=latest[store_id],
+            audited_crossings=figures.marked,
+            audited_line_accuracy=figures.accuracy,
+            audited_low=figures.low,
+            audited_high=figures.high,
+        )
+    return out
 
 
 def _float(value: Any) -> float | None:
