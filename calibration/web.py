@@ -16,11 +16,14 @@ JSON API (floor points in metres, image points in pixels of the camera's frame):
 - PUT  /api/cameras/{name}/points {image_points_px, floor_points_m}: solve, and save the pairs
   and the homography when every point fits within max_error_m; 422 naming the point otherwise.
 - PUT  /api/layout {zones, lines}: replace the zones and lines.
+- GET  /api/discover: the ONVIF cameras on the local network with their RTSP streams where they
+  give them without a user (calibration/discover.py), to put into a camera's `source`.
 - /api/audit/...: the on-site audit of a camera's counts on a recording (calibration/audit_web.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -152,6 +155,23 @@ def store_view(space: Space) -> dict[str, Any]:
         "zones": [zone.model_dump(exclude_none=True) for zone in store.zones],
         "lines": [line.model_dump() for line in store.lines],
     }
+
+
+@router.get("/api/discover")
+def discovered() -> dict[str, Any]:
+    """Cameras answering WS-Discovery (waits about 3 s). No credentials are asked for here: the
+    page is no place for camera passwords; a camera that wants a user shows the reason."""
+    from calibration.discover import discover
+
+    cameras = []
+    for found in discover():
+        entry = dataclasses.asdict(found)
+        entry["device_url"] = redact_url(found.device_url)
+        for stream in entry["streams"]:
+            stream["rtsp_uri"] = redact_url(stream["rtsp_uri"])
+        entry["error"] = redact_url(found.error) if found.error else None
+        cameras.append(entry)
+    return {"cameras": cameras}
 
 
 @router.get("/api/cameras/{name}/snapshot.jpg")

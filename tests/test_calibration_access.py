@@ -28,6 +28,7 @@ def store(tmp_path, assets) -> Path:
     [
         ("GET", "/"),
         ("GET", "/api/store"),
+        ("GET", "/api/discover"),
         ("GET", "/static/calibrate.js"),
         ("GET", "/api/cameras/view001/snapshot.jpg"),
         ("PUT", "/api/layout"),

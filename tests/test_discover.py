@@ -7,7 +7,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from fastapi.testclient import TestClient
+
+from calibration.web import create_app
 from footfall_core.assets import REPO_ROOT
+from tests.browser_support import Server
 from tests.onvif_camera import OnvifCamera
 
 
@@ -42,3 +46,44 @@ def test_a_camera_that_wants_a_user(rtsp_camera, tmp_path):
     assert refused in anonymous and refused in wrong and rtsp_camera.url not in anonymous + wrong
     assert f"  mainStream       H264     768x576  {rtsp_camera.url}" in right
     assert "s3cret" not in anonymous + right + wrong
+
+
+def test_the_calibration_page_offers_the_cameras_found(rtsp_camera):
+    app = create_app(REPO_ROOT / "examples/pets09.yaml")
+    with OnvifCamera(rtsp_camera.url) as camera, TestClient(app) as client:
+        response = client.get("/api/discover")
+        page = client.get("/").text
+    assert response.status_code == 200
+    (found,) = [c for c in response.json()["cameras"] if c["device_url"] == camera.device_url]
+    assert found["name"] == "Shop Entrance" and found["error"] is None
+    assert found["streams"] == [
+        {
+            "profile": "mainStream",
+            "width_px": 768,
+            "height_px": 576,
+            "codec": "H264",
+            "rtsp_uri": rtsp_camera.url,
+        }
+    ]
+    assert 'id="discover"' in page
+
+
+def test_find_cameras_in_the_page(browser, rtsp_camera, tmp_path):
+    """The page's Find cameras button lists the camera and its stream."""
+    store = tmp_path / "pets09.yaml"
+    store.write_text((REPO_ROOT / "examples/pets09.yaml").read_text())
+    with (
+        OnvifCamera(rtsp_camera.url),
+        Server(create_app(store, token="discover-test-token")) as server,
+        browser.new_context() as context,
+    ):
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url + "/?token=discover-test-token")
+        page.wait_for_selector("body[data-ready='1']")
+        page.click("#discover")
+        page.wait_for_selector(f"#found code:has-text('{rtsp_camera.url}')", timeout=30_000)
+        listed = page.text_content("#found")
+    assert "Shop Entrance TC-1" in listed and "mainStream H264 768x576" in listed
+    assert errors == []

@@ -111,9 +111,8 @@ def test_rtsp_camera_through_mqtt_into_the_ingest_across_a_camera_restart(broker
     for row in rows:  # a 5 s bucket: at most 5 frames a second analysed, of about 25 read
         assert row.frames_analysed <= 5 * 5 + 1, row
     assert sum(row.frames_read for row in rows) > 3 * sum(row.frames_analysed for row in rows)
-    assert states.seen[:1] == ["ok"] and "reconnecting" in states.seen and states.seen[-1] == "ok", (
-        states.seen
-    )
+    seen = states.seen  # ok, then reconnecting, then ok again (a slow first open may add one before)
+    assert "ok" in seen and "reconnecting" in seen[seen.index("ok") :] and seen[-1] == "ok", seen
     statuses = [row.source_status for row in rows]
     assert "reconnecting" in statuses and statuses[-1] == "ok", statuses
     assert _dead_letters(storage) == [], "no bucket sent twice with other contents"

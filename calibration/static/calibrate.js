@@ -259,4 +259,34 @@ $("save-layout").addEventListener("click", saveLayout);
 for (const button of document.querySelectorAll("[data-mode]")) {
   button.addEventListener("click", () => setMode(button.dataset.mode));
 }
+async function discoverCameras() {
+  const list = $("found");
+  list.replaceChildren();
+  status("looking for cameras (3 s)...");
+  const found = (await api("GET", "/api/discover")).cameras;
+  for (const cam of found) {
+    const item = document.createElement("li");
+    item.textContent = `${cam.name || "(no name)"} ${cam.hardware || ""} ${cam.device_url}`;
+    const streams = document.createElement("ul");
+    for (const stream of cam.streams) {
+      const line = document.createElement("li");
+      const size = stream.width_px ? `${stream.width_px}x${stream.height_px}` : "";
+      line.textContent = `${stream.profile} ${stream.codec || ""} ${size} `;
+      const uri = document.createElement("code");
+      uri.textContent = stream.rtsp_uri;
+      line.appendChild(uri);
+      streams.appendChild(line);
+    }
+    if (cam.error) {
+      const line = document.createElement("li");
+      line.textContent = `no stream address: ${cam.error}`;
+      streams.appendChild(line);
+    }
+    item.appendChild(streams);
+    list.appendChild(item);
+  }
+  status(found.length ? `${found.length} camera(s) found` : "no ONVIF camera answered");
+}
+
+$("discover").addEventListener("click", () => discoverCameras().catch((error) => status(error.message, true)));
 reload().then(() => { document.body.dataset.ready = "1"; }, (error) => status(error.message, true));
