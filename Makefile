@@ -7,12 +7,14 @@ export FOOTFALL_ASSETS ?= $(abspath ../shared)
 setup:
 	@bash scripts/bootstrap.sh
 
-# Lint, formatting, types and the import layers (pyproject.toml) run before any test.
+# Lint, formatting, types and the import layers (pyproject.toml) run before any test, then the
+# locked versions are looked up in PyPI's vulnerability data (it needs PyPI to be reachable).
 check: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	.venv/bin/lint-imports
+	bash scripts/audit.sh
 
 test: check
 	$(PY) -m pytest

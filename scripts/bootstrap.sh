@@ -23,11 +23,14 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# The locked versions, each file checked against its sha256 (requirements.lock, written by
+# scripts/lock.sh from requirements.txt); a .venv made before is moved to exactly them.
 stamp=.venv/.installed
-if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ requirements-nodeps.txt -nt "$stamp" ]; then
-  echo "bootstrap: installing Python packages into .venv" >&2
+if [ ! -f "$stamp" ] || [ requirements.lock -nt "$stamp" ] || [ requirements-nodeps.txt -nt "$stamp" ]; then
+  echo "bootstrap: installing the locked Python packages into .venv" >&2
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt 2> >(grep -v "is ignored: it is neither" >&2)
-  .venv/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt 2> >(grep -v "is ignored: it is neither" >&2)
+  pip=(.venv/bin/pip install -q --disable-pip-version-check --require-hashes)
+  "${pip[@]}" -r requirements.lock 2> >(grep -v "is ignored: it is neither" >&2)
+  "${pip[@]}" --no-deps -r requirements-nodeps.txt 2> >(grep -v "is ignored: it is neither" >&2)
   touch "$stamp"
 fi

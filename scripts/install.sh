@@ -25,8 +25,9 @@ root="$DESTDIR"
   tar -C "$src" --exclude=.venv --exclude=.git --exclude=var --exclude=artifacts -cf - . | tar -C "$root$PREFIX" -xf -
   if [ -z "${SKIP_VENV:-}" ]; then
     python3 -m venv "$root$PREFIX/.venv"
-    "$root$PREFIX/.venv/bin/pip" install -q -r "$root$PREFIX/requirements.txt"
-    "$root$PREFIX/.venv/bin/pip" install -q --no-deps -r "$root$PREFIX/requirements-nodeps.txt"
+    # The runtime lock only (no test tools on a server), each file checked against its sha256.
+    "$root$PREFIX/.venv/bin/pip" install -q --require-hashes -r "$root$PREFIX/requirements-runtime.lock"
+    "$root$PREFIX/.venv/bin/pip" install -q --require-hashes --no-deps -r "$root$PREFIX/requirements-nodeps.txt"
     "$root$PREFIX/.venv/bin/pip" install -q --no-deps "$root$PREFIX"
   fi
   for unit in "${units[@]}"; do
