@@ -32,6 +32,8 @@ from footfall_core.store import StoreConfig
 class MemoryReader:
     """A `Reader` over frames decoded beforehand: the pipeline runs without decoding."""
 
+    corrupt = 0  # frames decoded beforehand are whole
+
     def __init__(self, images: list[np.ndarray], fps: float):
         self.images, self.fps = images, fps
         self._next = 0
@@ -69,6 +71,10 @@ class FirstFrames:
             return False
         self._read += 1
         return self.inner.grab()
+
+    @property
+    def corrupt(self) -> int:
+        return self.inner.corrupt
 
     def retrieve(self) -> np.ndarray | None:
         return self.inner.retrieve()

@@ -7,10 +7,11 @@ buckets are 1 s long so that the people in a zone can be read at the instants th
 counted them (the mean occupancy over the second the instant falls in). Line counts are summed
 over the whole clip; the bucket length does not change them.
 
-A clip must have the camera's resolution: the calibration maps the camera's pixels to the floor,
-so a clip of another size (another camera, or a scaled export) would be counted on the wrong
-floor positions. Its time base is the camera's `fps` when the config sets one (a recording whose
-container lies about its rate), else the container's, as in the replay.
+A clip must have the camera's resolution (its calibration's `image_size_px` when set, else its
+source's frames): the calibration maps the camera's pixels to the floor, so a clip of another
+size (another camera, or a scaled export) would be counted on the wrong floor positions. Its
+time base is the camera's `fps` when the config sets one (a recording whose container lies
+about its rate), else the container's, as in the replay.
 """
 
 from __future__ import annotations

@@ -99,9 +99,12 @@ def _open(space: Space, desk: AuditDesk, camera: str, path: Path, upload_dir: Pa
         store.camera(camera)
     except ConfigError as exc:
         raise HTTPException(404, str(exc)) from None
-    image = space.snapshot(store, camera)
+    size = store.camera(camera).calibration.image_size_px  # the calibration's frames, else the camera's own
+    if size is None:
+        image = space.snapshot(store, camera)
+        size = (image.shape[1], image.shape[0])
     try:
-        info = open_clip(path, store, camera, (image.shape[1], image.shape[0]))
+        info = open_clip(path, store, camera, size)
     except AuditError as exc:
         message = str(exc) if upload_dir is None else str(exc).replace(f"{upload_dir}/", "")
         raise HTTPException(422, message) from None
