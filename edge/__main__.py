@@ -3,6 +3,7 @@
     python -m edge replay SOURCE --config STORE.yaml --camera NAME --out AGG.jsonl [--start ISO]
     python -m edge run --config STORE.yaml [--out DIR | --mqtt [URL] --state-dir DIR] [--metrics-port P]
     python -m edge probe URL [--frames N] [--timeout-s S] [--transport tcp|udp]
+    python -m edge probe --config STORE.yaml --camera NAME [...]   (with the camera's secrets)
 
 A config, source or calibration problem prints one message naming the file and key (or the
 camera and source) and exits with status 2, without a traceback.
@@ -121,10 +122,17 @@ def probe(args: argparse.Namespace) -> int:
     from edge.probe import ProbeError
     from edge.probe import probe as probe_camera
 
+    if (args.url is None) == (args.config is None) or (args.config is None) != (args.camera is None):
+        print("error: probe takes a URL, or --config STORE.yaml --camera NAME", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.config is not None:  # the camera's own source, with the user and password of its secrets
+        config = load_config(args.config)
+        camera = config.camera(args.camera)
+        url, transport = camera_source(config, camera), args.transport or camera.rtsp_transport
+    else:
+        url, transport = _cli_source(args.url), args.transport or "tcp"
     try:
-        result = probe_camera(
-            _cli_source(args.url), frames=args.frames, timeout_s=args.timeout_s, transport=args.transport
-        )
+        result = probe_camera(url, frames=args.frames, timeout_s=args.timeout_s, transport=transport)
     except ProbeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -178,10 +186,20 @@ def main(argv: list[str] | None = None) -> int:
         "probe",
         help="check a camera: codec, resolution, fps and decode cost; exit 2 with a named cause on failure",
     )
-    p.add_argument("url", help="rtsp:// or http(s):// URL (or a video file)")
+    p.add_argument("url", nargs="?", help="rtsp:// or http(s):// URL (or a video file)")
+    p.add_argument(
+        "--config",
+        help="instead of a URL: a store YAML whose --camera is probed, opened with its credentials from "
+        "the secrets file (no password on the command line)",
+    )
+    p.add_argument("--camera", help="with --config: the camera to probe")
     p.add_argument("--frames", type=int, default=100, help="frames to decode (default 100)")
     p.add_argument("--timeout-s", type=float, default=10.0, help="open and read time-out (default 10 s)")
-    p.add_argument("--transport", choices=("tcp", "udp"), default="tcp", help="RTSP transport (default tcp)")
+    p.add_argument(
+        "--transport",
+        choices=("tcp", "udp"),
+        help="RTSP transport (default: the camera's rtsp_transport, else tcp)",
+    )
     p.add_argument("--log-level", default=argparse.SUPPRESS, help="as above, after the command")
     p.set_defaults(handler=probe)
 

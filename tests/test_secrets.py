@@ -211,3 +211,70 @@ def test_the_ingest_signs_its_client_id_with_the_password_it_logs_in_with(tmp_pa
 def test_a_store_yaml_without_secrets_parses_as_before():
     config = parse_config(yaml.safe_load((ROOT / "examples" / "pets09.yaml").read_text()))
     assert config.secrets_file is None and all(camera.credentials is None for camera in config.cameras)
+
+
+RTSP_PASSWORD = "p@ss:w/rd 1"  # percent-encoded in the URL, decoded by FFmpeg
+
+
+def test_a_camera_that_wants_a_password_is_read_with_the_secrets_one(clips, tmp_path, assets):
+    """A real RTSP camera with a user: the edge's reader and `python -m edge probe --config`
+    open it with the secrets file's user and password; the store YAML and the probe's output
+    carry neither."""
+    from edge.source import open_source
+    from scripts.rtsp_camera import RtspCamera
+
+    with RtspCamera(clips("pets09_short"), user="viewer", password=RTSP_PASSWORD) as camera:
+        secrets = f"door: {{username: viewer, password: {RTSP_PASSWORD!r}}}\n"
+        store = _store(tmp_path, camera.url, secrets, credentials="door")
+        config = load_config(store)
+        source = open_source(config.cameras[0], config)
+        try:
+            frame = next(iter(source))
+        finally:
+            source.close()
+        assert frame.image.shape[:2] == (576, 768)
+        assert source.source == camera.url, "shown without its user"
+
+        probed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "edge",
+                "probe",
+                "--config",
+                str(store),
+                "--camera",
+                "view001",
+                "--frames",
+                "5",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert probed.returncode == 0, probed.stderr
+        assert "h264" in probed.stdout
+        shown = probed.stdout + probed.stderr + store.read_text()
+        assert "p@ss" not in shown and "p%40ss" not in shown and "viewer" not in shown
+
+        (tmp_path / "camera-secrets.yaml").write_text("door: {username: viewer, password: wrong}\n")
+        refused = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "edge",
+                "probe",
+                "--config",
+                str(store),
+                "--camera",
+                "view001",
+                "--frames",
+                "5",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert refused.returncode == 2 and refused.stderr.startswith("error: auth:"), refused.stderr
