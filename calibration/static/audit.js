@@ -179,13 +179,21 @@ function showReport(result) {
 
 async function runAudit() {
   status("replaying the recording through the pipeline…");
+  const button = $("audit-run");
+  button.disabled = true;
+  button.textContent = "Replaying the recording through the pipeline…";  // a minute or two
   try {
     const result = await api("POST", "/api/audit/run", {camera: audit.clip.camera, crossings: audit.crossings,
                                                          zone_counts: audit.zoneCounts});
     showReport(result);
     status(`audit saved: line accuracy ${percent(result.total.accuracy)} over ${result.total.marked} marked crossings`);
+    $("audit-report").scrollIntoView();
   } catch (error) {
     status(error.message, true);
+    $("status").scrollIntoView();
+  } finally {
+    button.disabled = false;
+    drawMarks();  // the button's own text again
   }
 }
 
