@@ -18,6 +18,8 @@ Passwords are random (32 bytes, URL-safe base64) and kept in `<out>/passwords/<u
 so that running the command again after adding a store keeps the old devices' passwords. The
 plugin stores PBKDF2-SHA512 hashes (12-byte salt, 101 iterations, as `mosquitto_ctrl` writes).
 The plugin reads its file when Mosquitto starts (a reload does not re-read it).
+`--broker rabbitmq` writes the same rules for a RabbitMQ cluster instead
+(dashboard/broker_acl_rabbitmq.py), with the same passwords directory.
 """
 
 from __future__ import annotations
@@ -130,8 +132,9 @@ def _password(directory: Path, user: str) -> str:
     return password
 
 
-def write_files(stores: list[str], out: Path) -> dict[str, Path]:
-    """Write `dynamic-security.json` and `passwords/<user>` under `out`; returns their paths."""
+def write_files(stores: list[str], out: Path, broker: str = "mosquitto") -> dict[str, Path]:
+    """Write the broker's file (`dynamic-security.json` for Mosquitto, `definitions.json` for
+    RabbitMQ) and `passwords/<user>` under `out`; returns their paths."""
     bad = [s for s in stores if not STORE_ID.match(s)]
     if bad:
         raise ValueError(
@@ -144,9 +147,16 @@ def write_files(stores: list[str], out: Path) -> dict[str, Path]:
     secrets_dir.mkdir(mode=0o700, exist_ok=True)
     users = list(READERS) + [device_user(s) for s in stores]
     passwords = {user: _password(secrets_dir, user) for user in users}
-    config = out / CONFIG_NAME
+    if broker == "rabbitmq":
+        from dashboard import broker_acl_rabbitmq
+
+        config = out / broker_acl_rabbitmq.CONFIG_NAME
+        content = broker_acl_rabbitmq.definitions(stores, passwords)
+    else:
+        config = out / CONFIG_NAME
+        content = dynamic_security(stores, passwords)
     config.touch(mode=0o600)
-    config.write_text(json.dumps(dynamic_security(stores, passwords), indent=1) + "\n")
+    config.write_text(json.dumps(content, indent=1) + "\n")
     return {"config": config, "passwords": secrets_dir}
 
 
@@ -182,6 +192,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--stores", type=Path, help="YAML file with `stores: [id, ...]`")
     source.add_argument("--db", help="take the stores from this dashboard database's registry")
     parser.add_argument(
+        "--broker",
+        choices=("mosquitto", "rabbitmq"),
+        default="mosquitto",
+        help="mosquitto: its dynamic-security plugin's file (default); rabbitmq: a definitions file "
+        "for the clustered broker (rabbitmqctl import_definitions, or load_definitions)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         required=True,
@@ -191,7 +208,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     stores = stores_from_yaml(args.stores) if args.stores else stores_from_db(args.db)
-    paths = write_files(stores, args.out)
+    paths = write_files(stores, args.out, args.broker)
+    if args.broker == "rabbitmq":
+        log.info(
+            "wrote %s for %d store(s); device passwords are in %s (copy each to its edge box's "
+            "mqtt.password_file); apply it with rabbitmqctl import_definitions %s",
+            paths["config"],
+            len(stores),
+            paths["passwords"],
+            paths["config"],
+        )
+        return 0
     log.info(
         "wrote %s for %d store(s); device passwords are in %s (copy each to its edge box's "
         "mqtt.password_file), then restart Mosquitto (systemctl restart mosquitto: the plugin "

@@ -316,7 +316,7 @@ def _run_cluster(args: argparse.Namespace, storage, stop: threading.Event) -> in
     limits = QueueLimits(args.queue_max_messages, args.queue_max_bytes)
     ingest = ClusterIngest(storage, nodes, batch_max=args.batch, limits=limits)
     if args.metrics_port:
-        start_http_server(args.metrics_port)
+        start_http_server(args.metrics_port, addr=args.metrics_address)
     log.info("ingest on the cluster: %s → %s", args.amqp, storage.engine.url.render_as_string())
     notifier = Notifier()
     try:

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from scripts.broker import free_port
@@ -27,7 +28,8 @@ from scripts.broker import free_port
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 EPMD = shutil.which("epmd") or next(iter(sorted(Path("/usr/lib/erlang").glob("erts-*/bin/epmd"))), "epmd")
 NODES = 3
-START_TIMEOUT_S = 120.0
+START_TIMEOUT_S = 240.0
+BOOT_ATTEMPTS = 3
 
 
 def _listening(port: int) -> bool:
@@ -61,21 +63,24 @@ class RabbitCluster:
             cookie.chmod(0o400)
         self._epmd: subprocess.Popen | None = None
         self._nodes: list[subprocess.Popen | None] = [None] * nodes
+        self._log_start = [[0, 0] for _ in range(nodes)]  # where each node's last start's logs begin
 
     # -- addresses -------------------------------------------------------------------------
 
     def node_name(self, k: int) -> str:
         return f"footfall{self.tag}{k}@localhost"
 
-    def mqtt_url(self, k: int, user: str = "admin", password: str = "admin") -> str:
-        return f"mqtt://{user}:{password}@127.0.0.1:{self.mqtt_ports[k]}"
+    def mqtt_url(self, k: int, user: str = "admin", password: str | None = "admin") -> str:
+        """Node `k`'s MQTT listener (without a password: the client reads it from a file)."""
+        return f"mqtt://{user}{f':{password}' if password else ''}@127.0.0.1:{self.mqtt_ports[k]}"
 
-    def amqp_url(self, k: int, user: str = "admin", password: str = "admin") -> str:
-        return f"amqp://{user}:{password}@127.0.0.1:{self.amqp_ports[k]}"
+    def amqp_url(self, k: int, user: str = "admin", password: str | None = "admin") -> str:
+        return f"amqp://{user}{f':{password}' if password else ''}@127.0.0.1:{self.amqp_ports[k]}"
 
-    def amqp_urls(self, user: str = "admin", password: str = "admin") -> str:
-        """Every node, comma-separated: what `python -m dashboard ingest --amqp` takes."""
-        return ",".join(self.amqp_url(k, user, password) for k in range(len(self._nodes)))
+    def nodes_url(self, first: int, url: Callable[[int], str]) -> str:
+        """Every node's `url(k)`, comma-separated, starting with node `first`: a client's node
+        and, in turn, where it goes when that one is lost."""
+        return ",".join(url((first + j) % len(self._nodes)) for j in range(len(self._nodes)))
 
     # -- processes -------------------------------------------------------------------------
 
@@ -95,6 +100,9 @@ class RabbitCluster:
             RABBITMQ_PID_FILE=str(node / "beam.pid"),
             RABBITMQ_GENERATED_CONFIG_DIR=str(node / "generated"),
             RABBITMQ_SCHEMA_DIR=str(node / "schema"),
+            # Schedulers that sleep when idle instead of spinning: three nodes share a few cores
+            # with the ingest and the database here.
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+sbwt none +sbwtdcpu none +sbwtdio none",
         )
 
     def _write_config(self, k: int) -> None:
@@ -139,7 +147,8 @@ class RabbitCluster:
 
     def _launch(self, k: int) -> None:
         self._write_config(k)
-        log = open(self.workdir / f"node{k}" / "stdout.log", "ab")
+        self._log_start[k] = [path.stat().st_size if path.exists() else 0 for path in self._logs(k)]
+        log = open(self._logs(k)[0], "ab")
         self._nodes[k] = subprocess.Popen(
             [str(RABBITMQ_BIN / "rabbitmq-server")],
             env=self._env(k),
@@ -149,12 +158,20 @@ class RabbitCluster:
         )
         log.close()
 
-    def _await(self, k: int) -> None:
+    def _await(self, k: int, attempts: int = BOOT_ATTEMPTS) -> None:
+        """Wait until node `k` listens. A node that rejoins after a kill can fail its boot
+        waiting for the MQTT plugin's client-id registry (a Raft group) to answer; it is
+        started again, up to `attempts` times."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while not (_listening(self.amqp_ports[k]) and _listening(self.mqtt_ports[k])):
             process = self._nodes[k]
-            if process is None or process.poll() is not None:
-                raise RuntimeError(f"rabbitmq node {self.node_name(k)} exited: {self._tail(k)}")
+            failed = "BOOT FAILED" in self._tail(k)
+            if process is None or process.poll() is not None or failed:
+                if attempts > 1:
+                    self.kill(k)
+                    self._launch(k)
+                    return self._await(k, attempts - 1)
+                raise RuntimeError(f"rabbitmq node {self.node_name(k)} did not boot: {self._tail(k)}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"rabbitmq node {self.node_name(k)} not listening: {self._tail(k)}")
             time.sleep(0.2)
@@ -170,9 +187,19 @@ class RabbitCluster:
                 raise TimeoutError(f"rabbitmq cluster did not form: {status}")
             time.sleep(0.5)
 
+    def _logs(self, k: int) -> list[Path]:
+        node = self.workdir / f"node{k}"
+        return [node / "stdout.log", node / "log" / f"{self.node_name(k)}.log"]
+
     def _tail(self, k: int) -> str:
-        out = self.workdir / f"node{k}" / "stdout.log"
-        return out.read_text(errors="replace")[-2000:] if out.exists() else ""
+        """What node `k` wrote (console and log file) since its last start, the last of it."""
+        said = ""
+        for path, start in zip(self._logs(k), self._log_start[k]):
+            if path.exists():
+                with open(path, "rb") as f:
+                    f.seek(start)
+                    said += f.read().decode(errors="replace")[-3000:]
+        return said
 
     def ctl(self, k: int, *args: str, check: bool = True) -> str:
         """`rabbitmqctl` against node `k`; its output."""
