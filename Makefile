@@ -30,6 +30,7 @@ bench: setup
 	$(PY) bench/edge_speed.py
 	$(PY) bench/edge_letterbox.py
 	$(PY) bench/edge_source.py
+	$(PY) bench/rtsp_camera.py --run
 	$(PY) bench/edge_tiling.py
 	$(PY) bench/edge_models.py
 	$(PY) bench/edge_fleet.py

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from fastapi.testclient import TestClient
 
 from calibration.web import create_app
@@ -68,6 +69,7 @@ def test_the_calibration_page_offers_the_cameras_found(rtsp_camera):
     assert 'id="discover"' in page
 
 
+@pytest.mark.slow
 def test_find_cameras_in_the_page(browser, rtsp_camera, tmp_path):
     """The page's Find cameras button lists the camera and its stream."""
     store = tmp_path / "pets09.yaml"

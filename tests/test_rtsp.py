@@ -149,6 +149,7 @@ def test_probe_names_a_stream_without_video(tmp_path):
 # -- reading under the rate gate --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_rtsp_frames_are_wall_clock_stamped_and_gated_to_5_per_s(rtsp_camera):
     gate = RateGate(5)
     before = time.time()
@@ -188,6 +189,7 @@ def test_rtsp_transport_is_validated(tmp_path):
 # -- faults ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_camera_killed_and_restarted_is_reconnected(rtsp_camera):
     reading = Reading(_live(rtsp_camera.url))
     reading.start()
@@ -206,6 +208,7 @@ def test_camera_killed_and_restarted_is_reconnected(rtsp_camera):
     assert indices == list(range(len(indices))), "frame numbers go on across the reconnect"
 
 
+@pytest.mark.slow
 def test_stalled_stream_is_cut_by_the_read_timeout(rtsp_camera):
     """The server freezes with the connection open: no frame, no close. The read times out and
     the camera reconnects (the process is not hung: the watchdog need not step in)."""
@@ -224,6 +227,7 @@ def test_stalled_stream_is_cut_by_the_read_timeout(rtsp_camera):
         reading.stop()
 
 
+@pytest.mark.slow
 def test_damaged_frames_are_dropped_and_counted(clips):
     """A quarter of the P-frames carry 64 random bytes in their slice data: FFmpeg conceals the
     damage in those and in the frames that refer to them, marks them corrupt, and the reader
