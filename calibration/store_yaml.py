@@ -33,7 +33,12 @@ def _number(value: float) -> float:
 
 
 def _yaml_value(array: np.ndarray) -> CommentedSeq:
-    """A matrix as block rows of flow lists (`- [a, b, c]`), a vector as one flow list."""
+    """A matrix as block rows of flow lists (`- [a, b, c]`), a vector as one flow list; an
+    integer vector keeps its integers (a frame size: [768, 576])."""
+    if np.asarray(array).ndim == 1 and np.issubdtype(np.asarray(array).dtype, np.integer):
+        seq = CommentedSeq(int(v) for v in array)
+        seq.fa.set_flow_style()
+        return seq
     array = np.asarray(array, dtype=np.float64)
     if array.ndim == 1:
         seq = CommentedSeq(_number(v) for v in array)

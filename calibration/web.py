@@ -13,8 +13,9 @@ JSON API (floor points in metres, image points in pixels of the camera's frame):
 - GET  /api/cameras/{name}/snapshot.jpg: the camera's first frame.
 - GET  /api/cameras/{name}/check.jpg: the snapshot with the floor grid, zones and lines drawn.
 - GET  /api/plan-image: the floor plan picture, when the config names one.
-- PUT  /api/cameras/{name}/points {image_points_px, floor_points_m}: solve, and save the pairs
-  and the homography when every point fits within max_error_m; 422 naming the point otherwise.
+- PUT  /api/cameras/{name}/points {image_points_px, floor_points_m}: solve, and save the pairs,
+  the homography and the snapshot's frame size (image_size_px) when every point fits within
+  max_error_m; 422 naming the point otherwise.
 - PUT  /api/layout {zones, lines}: replace the zones and lines.
 - GET  /api/discover: the ONVIF cameras on the local network with their RTSP streams where they
   give them without a user (calibration/discover.py), to put into a camera's `source`.
@@ -245,6 +246,8 @@ def save_points(name: str, pairs: PointPairs, space: Space) -> dict[str, Any]:
                 "image_points_px": np.round(pairs.image_points_px, 1),
                 "floor_points_m": np.round(pairs.floor_points_m, 3),
                 "homography": geometry.homography / geometry.homography[2, 2],
+                # the frame size the points are pixels of: the edge scales or refuses other sizes
+                "image_size_px": np.array([image.shape[1], image.shape[0]]),
             },
         )
     except (CalibrationError, ConfigError) as exc:

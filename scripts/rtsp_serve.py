@@ -40,8 +40,9 @@ def main() -> int:
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
     location = args.clip.replace("\\", "\\\\").replace('"', '\\"')
-    # SPS and PPS go in the SDP (sprop-parameter-sets), not repeated in band before each key frame:
-    # FFmpeg's RTP depacketiser then splits the key frame's access unit in two, both decoded as corrupt
+    # SPS and PPS go in the SDP (sprop-parameter-sets). Repeated in band before each key frame
+    # (config-interval=-1) this pipeline's stream decodes to garbage in FFmpeg, OpenCV's build and
+    # PyAV's alike, its key frames flagged corrupt: an artefact of this server, not of cameras
     factory.set_launch(
         f'( filesrc location="{location}" ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 )'
     )

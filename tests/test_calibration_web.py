@@ -69,6 +69,7 @@ def test_point_pairs_zones_and_lines_clicked_in_the_page_land_in_the_yaml(browse
         cal = config.camera("view001").calibration
         np.testing.assert_allclose(cal.image_points_px, image_px, atol=1.5)  # one screen pixel
         np.testing.assert_allclose(cal.floor_points_m, floor_m, atol=0.06)
+        assert cal.image_size_px == (768, 576), "the frame size the points are pixels of"
         geometry = CameraGeometry.from_config(config.camera("view001"))
         np.testing.assert_allclose(geometry.homography, cal.homography)
         median = median_error_m(geometry, *pets09_ground_truth(assets))
