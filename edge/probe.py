@@ -45,17 +45,17 @@ class ProbeResult:
     frames_decoded: int
     frames_corrupt: int  # decoded frames FFmpeg marked damaged: the edge drops these
     decode_cpu_ms: float  # CPU per decoded frame, every decoding thread included
-    measured_fps: float | None  # frames / wall second over the later half (a live camera's real rate)
+    measured_fps: float | None  # a stream's frames / wall second over the later half (None: a file)
     edge_reader_ok: bool  # OpenCV's FFmpeg backend (the edge's reader) opened it and grabbed a frame
 
     def lines(self) -> list[str]:
         fps = f"{self.fps:.3g}" if self.fps else "unknown"
-        measured = f"{self.measured_fps:.3g}" if self.measured_fps else "unknown"
+        measured = f", {self.measured_fps:.3g} measured" if self.measured_fps else ""
         return [
             f"url          {self.url}",
             f"codec        {self.codec}" + (f" ({self.profile})" if self.profile else ""),
             f"resolution   {self.width_px}x{self.height_px}",
-            f"fps          {fps} declared, {measured} measured (of {self.frames_decoded} frames decoded)",
+            f"fps          {fps} declared{measured} (of {self.frames_decoded} frames decoded)",
             f"decode       {self.decode_cpu_ms:.2f} ms CPU per frame",
             f"damaged      {self.frames_corrupt} of {self.frames_decoded} frames (dropped by the edge)",
             f"edge reader  {'ok' if self.edge_reader_ok else 'FAILED (OpenCV could not read a frame)'}",
@@ -131,7 +131,7 @@ def probe(url: str, *, frames: int = 100, timeout_s: float = 10.0, transport: st
             frames_decoded=decoded,
             frames_corrupt=corrupt,
             decode_cpu_ms=cpu_s * 1000 / decoded,
-            measured_fps=(len(later) - 1) / wall_s if wall_s > 0 else None,
+            measured_fps=(len(later) - 1) / wall_s if wall_s > 0 and "://" in url else None,
         )
     finally:
         container.close()

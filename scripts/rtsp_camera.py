@@ -56,10 +56,12 @@ def encode_clip(
     corrupt_every: int = 0,
     seed: int = 0,
     passes: int = 1,
+    codec: str = "libx264",
 ) -> Path:
     """The frames of `source` (any video OpenCV reads) as H.264 at `fps` frames/s in `out`
     (MP4): the first `frames` (default all), resized to `size_px` (width, height) if given,
-    `passes` times over (a longer stream for benchmarks).
+    `passes` times over (a longer stream for benchmarks); `codec` "libx265" for H.265 (main
+    profile, the same key frame interval).
     `corrupt_every` > 0 overwrites 64 bytes in the middle of every `corrupt_every`-th
     non-key access unit with random ones (`seed`): slice data a decoder must reject or conceal,
     as after packet damage on a camera's link. Returns `out`."""
@@ -68,13 +70,13 @@ def encode_clip(
     tmp = out.with_suffix(".part.mp4")
     rng = random.Random(seed)
     with av.open(str(tmp), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
+        stream = container.add_stream(codec, rate=fps)
         stream.pix_fmt = "yuv420p"
-        stream.options = {
-            "preset": "veryfast",
-            "profile": "main",
-            "x264-params": f"keyint={2 * fps}:bframes=0",
-        }
+        params = f"keyint={2 * fps}:bframes=0"
+        stream.options = {"preset": "veryfast", "profile": "main"}
+        stream.options[codec.removeprefix("lib") + "-params"] = params + (
+            ":log-level=error" if codec == "libx265" else ""
+        )
         non_key = 0
         for count, image in enumerate(_frames(source, frames, passes)):
             if size_px is not None and (image.shape[1], image.shape[0]) != size_px:
