@@ -16,8 +16,10 @@ import sqlalchemy as sa
 from dashboard import tables as t
 from dashboard.__main__ import main as dashboard_main
 from dashboard.storage import Storage
+from edge.pipeline import CameraPipeline
 from footfall_core.assets import REPO_ROOT
 from footfall_core.contract import parse_aggregate
+from footfall_core.store import load_config
 from scripts.rtsp_camera import RtspCamera
 from tests.rtsp_support import edge_run, store_yaml, wait_until
 
@@ -161,3 +163,21 @@ def test_camera_back_at_another_resolution(clips, tmp_path):
                 "counting again at 640x480",
             )
             assert edge.poll() is None
+
+
+def test_damaged_frames_show_in_health(clips, tmp_path):
+    """The camera's pipeline over a stream with damaged packets: the frames its reader drops
+    are counted read and dropped in the health buckets, and the loop goes on analysing."""
+    with RtspCamera(clips("pets09_corrupt")) as camera:
+        pipeline = CameraPipeline(load_config(store_yaml(tmp_path, camera.url)), "view001")
+        healths = []
+        for message in pipeline.run():
+            if getattr(message, "kind", None) == "health":
+                healths.append(message)
+            feed = pipeline._feed
+            if feed is not None and feed.source.corrupt >= 40 and pipeline.frames_analysed >= 20:
+                pipeline.stop()
+    source = pipeline._feed.source
+    assert sum(h.frames_dropped for h in healths) >= source.corrupt >= 40
+    assert sum(h.frames_read for h in healths) >= source.frames_read + source.corrupt
+    assert sum(h.frames_analysed for h in healths) == pipeline.frames_analysed >= 20
