@@ -30,8 +30,9 @@ from edge.analytics import Live
 from edge.detector import Detector
 from edge.feed import FrameFeed
 from edge.floor import OwnedFloor
+from edge.floor_tracks import FEET_SIGMA, FLOOR_SIGMA_M, FloorTracks
 from edge.frame_size import FrameSizeGuard
-from edge.fusion import measure
+from edge.fusion import feet_covariance, measure
 from edge.gating import GatedDetector, PassDetector
 from edge.source import RateGate, open_source
 from edge.tracker import Tracker
@@ -113,6 +114,8 @@ class CameraPipeline:
         )
         self.mask_px = ZoneMap([self.camera.image_mask_px]) if self.camera.image_mask_px else None
         self.floor = OwnedFloor(config, camera_name, self.geometry, frame_sizes)
+        # people followed on the floor, tracks the tracker broke joined within the analytics' timeout
+        self.floor_tracks = FloorTracks(a.walk_accel_m_s2, a.track_timeout_s)
         self.frame_size_px: tuple[int, int] | None = None
         self.size_guard = FrameSizeGuard(self.camera.name, self.camera.calibration.image_size_px)
         self.frames_read = 0
@@ -227,13 +230,19 @@ class CameraPipeline:
         return detections[self.mask_px.inside(detections.feet_xy)[:, 0]]
 
     def _to_floor(self, tracks: Tracks, frame: Frame) -> FloorObservation:
-        """Feet (image px) → floor metres; keeps people below the horizon on owned floor cells."""
-        floor_xy, keep = self.floor.project(tracks, self._frame_size(frame))
+        """Feet (image px) → floor metres, and each followed person's filtered position for the
+        lines (edge.floor_tracks); keeps people below the horizon on owned floor cells."""
+        size = self._frame_size(frame)
+        floor_xy, keep = self.floor.project(tracks, size)
+        cov_m2 = feet_covariance(self.geometry, tracks.detections, size, FEET_SIGMA, FLOOR_SIGMA_M)
+        people = self.floor_tracks.update(frame.timestamp_s, tracks.track_id, floor_xy, cov_m2)
         return FloorObservation(
             timestamp_s=frame.timestamp_s,
             dt_s=self._dt_s(frame),
             floor_xy=floor_xy[keep],
-            track_id=tracks.track_id[keep],
+            track_id=people.person_id[keep],
+            track_xy=people.floor_xy[keep],
+            track_cov_m2=people.cov_m2[keep],
         )
 
     def _measure(self, tracks: Tracks, frame: Frame) -> Iterator[Message]:

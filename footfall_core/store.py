@@ -105,6 +105,20 @@ class Analysis(Strict):
     line_hysteresis_m: float = Field(
         0.3, ge=0, le=5, description="Distance past a line before a crossing counts (default 0.3 m)."
     )
+    line_hysteresis_sigmas: float = Field(
+        1.0,
+        ge=0,
+        le=5,
+        description="More distance past a line, in sigmas of the person's position across it (how far off "
+        "the calibration says a far person's feet may be), before a crossing counts (default 1).",
+    )
+    walk_accel_m_s2: float = Field(
+        1.0,
+        gt=0,
+        le=20,
+        description="How sharply people change pace and direction, for the floor filter that smooths "
+        "their positions (edge.floor_tracks; default 1 m/s²).",
+    )
     track_timeout_s: float = Field(3.0, gt=0, description="A track unseen this long is closed (default 3 s).")
     max_dt_s: float = Field(2.0, gt=0, description="Most time one analysed frame stands for (default 2 s).")
     live_interval_s: float = Field(

@@ -50,6 +50,29 @@ def test_lingering_on_the_line_counts_once():
     assert (count.in_count, count.out_count) == (1, 0)
 
 
+def test_a_position_known_less_well_must_go_further_past_the_line():
+    """A far person's feet wander by more than the fixed margin: 0.45 m each side of the line is
+    a crossing and back for exact positions, and nothing for positions known to 0.3 m across it
+    (margin 0.3 + 1 × 0.3 m)."""
+    ys = [1.0, 0.45, -0.45, 0.45, -0.45, 0.45, 1.0]
+    sloppy = np.diag([0.05**2, 0.3**2])  # x along the door, y across it
+    for cov, want in ((None, (2, 2)), (sloppy, (0, 0))):
+        lines = Lines([DOOR], hysteresis_m=0.3, track_timeout_s=3, hysteresis_sigmas=1.0)
+        for k, y in enumerate(ys):
+            lines.observe(
+                FloorObservation(
+                    0.5 * k,
+                    0.5,
+                    np.array([[9.0, 9.0]]),  # measured: lines use the filter's position when given
+                    np.array([7]),
+                    track_xy=np.array([[2.0, y]]),
+                    track_cov_m2=np.zeros((1, 2, 2)) if cov is None else cov[None],
+                )
+            )
+        [count] = lines.collect()
+        assert (count.in_count, count.out_count) == want
+
+
 def test_crossing_outside_the_segment_does_not_count():
     lines = Lines([DOOR], hysteresis_m=0.3, track_timeout_s=3)
     walk(lines, [1.0, -1.0], x=5.0)  # beyond the end of the segment

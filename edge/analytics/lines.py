@@ -11,11 +11,13 @@ its right. "in" is a crossing from right to left (side goes from > 0 to < 0), "o
 Example: a line from (0, 0) to (4, 0); someone walking from (2, 1) (below it on the plan) to
 (2, -1) (above it) counts one "in".
 
-Debouncing: a track has a *confirmed side* once it is at least `hysteresis_m` from the line;
-a crossing counts only when the confirmed side flips, so someone lingering on the line counts
-once at most. It counts only if the track's last step across the infinite line passed between
-the segment's end points, so walking round the end of a line does not count. Tracks without a
-confirmed id (-1) never count.
+Debouncing: a track has a *confirmed side* once it is at least `hysteresis_m` from the line,
+plus `hysteresis_sigmas` times the doubt about its position across the line when the
+observation carries the floor filter's positions (`FloorObservation.track_xy`, `track_cov_m2`:
+a far person's feet wander by more than the fixed margin); a crossing counts only when the
+confirmed side flips, so someone lingering on the line counts once at most. It counts only if
+the track's last step across the infinite line passed between the segment's end points, so
+walking round the end of a line does not count. Tracks without a confirmed id (-1) never count.
 """
 
 from __future__ import annotations
@@ -39,34 +41,46 @@ class _Side:
 
 
 class _LineCounter:
-    def __init__(self, line: Line, hysteresis_m: float, track_timeout_s: float) -> None:
+    def __init__(
+        self, line: Line, hysteresis_m: float, track_timeout_s: float, hysteresis_sigmas: float = 0.0
+    ) -> None:
         self.line = line
         start, end = np.asarray(line.start_m, float), np.asarray(line.end_m, float)
         self._start = start
         self._length_m = float(np.linalg.norm(end - start))
         self._unit = (end - start) / self._length_m
+        self._normal = np.array([-self._unit[1], self._unit[0]])
         self.hysteresis_m = hysteresis_m
+        self.hysteresis_sigmas = hysteresis_sigmas
         self._tracks: TrackStates[_Side] = TrackStates(track_timeout_s, _Side)
         self.in_count = 0
         self.out_count = 0
 
     def observe(self, obs: FloorObservation) -> None:
         tracked = np.flatnonzero(obs.track_id >= 0)
-        rel = obs.floor_xy[tracked] - self._start
+        xy = obs.floor_xy if obs.track_xy is None else obs.track_xy
+        rel = xy[tracked] - self._start
         along_m = rel @ self._unit
         side_m = self._unit[0] * rel[:, 1] - self._unit[1] * rel[:, 0]
-        for track_id, along, side in zip(obs.track_id[tracked].tolist(), along_m.tolist(), side_m.tolist()):
-            self._step(self._tracks.seen(track_id, obs.timestamp_s), along, side)
+        margin_m = np.full(len(tracked), self.hysteresis_m)
+        if obs.track_cov_m2 is not None and self.hysteresis_sigmas:
+            n = self._normal
+            across_m2 = np.einsum("i,kij,j->k", n, obs.track_cov_m2[tracked], n)
+            margin_m += self.hysteresis_sigmas * np.sqrt(np.maximum(across_m2, 0.0))
+        for track_id, along, side, margin in zip(
+            obs.track_id[tracked].tolist(), along_m.tolist(), side_m.tolist(), margin_m.tolist()
+        ):
+            self._step(self._tracks.seen(track_id, obs.timestamp_s), along, side, margin)
         self._tracks.expire(obs.timestamp_s)
 
-    def _step(self, state: _Side, along_m: float, side_m: float) -> None:
+    def _step(self, state: _Side, along_m: float, side_m: float, margin_m: float) -> None:
         if state.last_side_m is not None and (state.last_side_m > 0) != (side_m > 0):
             # where the step from the last position meets the infinite line, along the line
             t = state.last_side_m / (state.last_side_m - side_m)
             where_m = state.last_along_m + t * (along_m - state.last_along_m)
             state.crossed_in_extent = 0.0 <= where_m <= self._length_m
         state.last_side_m, state.last_along_m = side_m, along_m
-        if abs(side_m) < self.hysteresis_m:
+        if abs(side_m) < margin_m:
             return
         side = 1 if side_m > 0 else -1
         if state.confirmed == -side and state.crossed_in_extent:
@@ -92,8 +106,12 @@ class _LineCounter:
 class Lines:
     """In/out counts over the config's lines (floor metres)."""
 
-    def __init__(self, lines: list[Line], hysteresis_m: float, track_timeout_s: float) -> None:
-        self._counters = [_LineCounter(line, hysteresis_m, track_timeout_s) for line in lines]
+    def __init__(
+        self, lines: list[Line], hysteresis_m: float, track_timeout_s: float, hysteresis_sigmas: float = 0.0
+    ) -> None:
+        self._counters = [
+            _LineCounter(line, hysteresis_m, track_timeout_s, hysteresis_sigmas) for line in lines
+        ]
 
     def observe(self, obs: FloorObservation) -> None:
         for counter in self._counters:
