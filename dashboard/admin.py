@@ -11,9 +11,15 @@ the users, from the command line (the API offers the same to hq users).
     stores list [--region R] [--tag T]
     stores remove ID --yes            delete a store and all its data
     users add NAME --role hq|manager [--stores a,b] --password-file F
-    users token NAME                  print a new API bearer token
+    users password NAME --password-file F
+                                      change a password: every session of the user ends
+    users token NAME [--days N] [--label TEXT]
+                                      print a new API bearer token (valid 90 days by default)
+    users tokens [NAME]               list API tokens: id, user, label, created, expires, last used
+    users token-revoke ID             revoke one API token by its listed id
+    users revoke NAME                 end every session and delete every API token of a user
     users list
-    users remove NAME                 delete a user and its API tokens
+    users remove NAME                 delete a user with its sessions and API tokens
 """
 
 from __future__ import annotations
@@ -80,10 +86,25 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         add.add_argument(
             "--password-file", required=True, type=Path, help="file whose first line is the password"
         )
+        password = actions.add_parser("password", help="change a password (ends the user's sessions)")
+        password.add_argument("name")
+        password.add_argument(
+            "--password-file", required=True, type=Path, help="file whose first line is the password"
+        )
         token = actions.add_parser("token", help="print a new API bearer token for a user")
         token.add_argument("name")
+        token.add_argument(
+            "--days", type=int, default=auth.TOKEN_DAYS, help=f"lifetime (default {auth.TOKEN_DAYS} days)"
+        )
+        token.add_argument("--label", default="", help="what the token is for (shown by `users tokens`)")
+        tokens = actions.add_parser("tokens", help="list API tokens (of one user, or everyone's)")
+        tokens.add_argument("name", nargs="?")
+        token_revoke = actions.add_parser("token-revoke", help="revoke one API token by its listed id")
+        token_revoke.add_argument("id")
+        revoke = actions.add_parser("revoke", help="end every session and delete every API token of a user")
+        revoke.add_argument("name")
         actions.add_parser("list", help="list users, roles and stores")
-        remove = actions.add_parser("remove", help="delete a user and its API tokens")
+        remove = actions.add_parser("remove", help="delete a user with its sessions and API tokens")
         remove.add_argument("name")
 
 
@@ -171,18 +192,40 @@ def _upload(conn: sa.Connection, data_dir: Path, store_id: str, path: Path, conf
     print(f"{store_id}: plan image {path} uploaded ({sniffed.width_px} × {sniffed.height_px} px)")
 
 
+def _password(path: Path) -> str:
+    try:
+        return path.read_text().splitlines()[0]
+    except (OSError, IndexError) as exc:
+        raise auth.AuthError(f"--password-file {path}: cannot read a password ({exc})") from None
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
 def _users(conn: sa.Connection, args: argparse.Namespace) -> None:
     if args.action == "add":
-        try:
-            password = args.password_file.read_text().splitlines()[0]
-        except (OSError, IndexError) as exc:
-            raise auth.AuthError(
-                f"--password-file {args.password_file}: cannot read a password ({exc})"
-            ) from None
-        auth.add_user(conn, args.name, args.role, password, _split(args.stores))
+        auth.add_user(conn, args.name, args.role, _password(args.password_file), _split(args.stores))
         print(f"{args.name}: {args.role}")
+    elif args.action == "password":
+        ended = auth.set_password(conn, args.name, _password(args.password_file))
+        print(f"{args.name}: password changed, {ended} session(s) ended")
     elif args.action == "token":
-        print(auth.new_token(conn, args.name))
+        print(auth.new_token(conn, args.name, args.days, args.label))
+    elif args.action == "tokens":
+        print("id\tuser\tlabel\tcreated (UTC)\texpires (UTC)\tlast used (UTC)")
+        for info in auth.list_tokens(conn, args.name):
+            fields = (info.created_at, info.expires_at, info.last_used_at)
+            print("\t".join([info.id, info.user, info.label or "-", *(_when(v) for v in fields)]))
+    elif args.action == "token-revoke":
+        if not auth.revoke_token(conn, args.id):
+            raise auth.AuthError(f"no API token {args.id!r} (see `users tokens`)")
+        print(f"token {args.id}: revoked")
+    elif args.action == "revoke":
+        if auth.principal(conn, args.name) is None:
+            raise auth.AuthError(f"no user {args.name!r}")
+        sessions, tokens = auth.revoke(conn, args.name)
+        print(f"{args.name}: {sessions} session(s) ended, {tokens} API token(s) deleted")
     elif args.action == "remove":
         auth.remove_user(conn, args.name)
         print(f"{args.name}: removed")

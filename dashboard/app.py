@@ -1,6 +1,7 @@
 """The web app: `create_app(settings)` builds the engine and the FastAPI app at call time.
 
-It mounts the JSON API (dashboard.api, under /api/v1, OpenAPI at /docs) and, when the web
+It mounts the JSON API (dashboard.api, under /api/v1; its documentation at /docs for logged-in
+users, dashboard.api_docs), /metrics (dashboard.metrics, behind a token) and, when the web
 pages exist, `dashboard.pages.router` (HTML pages, static files, live stream), with the live
 MQTT subscriber started and stopped in the app's lifespan (dashboard.live.start_live).
 `app.state.engine`, `.storage` and `.settings` serve both.
@@ -20,6 +21,8 @@ from fastapi.responses import JSONResponse
 from starlette.middleware.sessions import SessionMiddleware
 
 from dashboard import api, auth, repository
+from dashboard.api_docs import add_docs
+from dashboard.login_guard import LoginGuard
 from dashboard.metrics import metrics_endpoint
 from dashboard.settings import Settings, SettingsError
 from dashboard.storage import Storage
@@ -57,10 +60,15 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         description="In-store analytics: per-store trends, chain comparison, heat grids, CSV export. "
         "Log in with POST /api/v1/session or send Authorization: Bearer TOKEN.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.engine = storage.engine
     app.state.storage = storage
     app.state.settings = settings
+    app.state.session_policy = auth.SessionPolicy(settings.session_idle_s, settings.session_absolute_s)
+    app.state.login_guard = LoginGuard()
 
     @app.middleware("http")
     async def _same_origin_only(request: Request, call_next):
@@ -75,7 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
         SessionMiddleware,
         secret_key=settings.secret_key,
         session_cookie=SESSION_COOKIE,
-        max_age=settings.session_max_age_s,
+        max_age=settings.session_absolute_s,
         same_site="strict",
         https_only=settings.secure_cookies,
     )
@@ -88,7 +96,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     for router in api.ROUTERS:
         app.include_router(router, prefix=api.PREFIX)
-    app.add_route("/metrics", metrics_endpoint(storage.engine), include_in_schema=False)
+    app.add_route(
+        "/metrics", metrics_endpoint(storage.engine, settings.metrics_token), include_in_schema=False
+    )
+    add_docs(app)
     if pages is not None:
         app.include_router(pages.router)
         app.include_router(importlib.import_module("dashboard.campaign_pages").router)
@@ -128,6 +139,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--secret-file", help="file holding the session secret (default $FOOTFALL_SECRET_FILE)"
     )
     parser.add_argument("--mqtt", help="broker URL for the live page (default $FOOTFALL_MQTT_URL)")
+    parser.add_argument(
+        "--plain-http",
+        action="store_true",
+        help="development only: send the session cookie over plain HTTP too (by default it is "
+        "Secure: browsers send it over HTTPS only)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -140,10 +157,14 @@ def main(args: argparse.Namespace) -> int:
         env["FOOTFALL_SECRET_FILE"] = args.secret_file
     if args.mqtt:
         env["FOOTFALL_MQTT_URL"] = args.mqtt
+    if args.plain_http:
+        env["FOOTFALL_SECURE_COOKIES"] = "0"
     try:
         settings = Settings.from_env(env, db_url=args.db)
     except SettingsError as exc:
         log.error("%s", exc)
         return 2
+    if not settings.secure_cookies:
+        log.warning("session cookies are not Secure: for plain-HTTP development only")
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", log_config=None)
     return 0

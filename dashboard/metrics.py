@@ -1,18 +1,24 @@
 """Prometheus `/metrics` of the dashboard: what the centre has stored, read from the database at
 scrape time (so it is right whichever ingest worker did the work): ingest rate over the last
 minute, dead letters, cameras online. Each ingest worker also serves its own counters
-(`python -m dashboard ingest --metrics-port`)."""
+(`python -m dashboard ingest --metrics-port`, on 127.0.0.1).
+
+The figures say how big the chain is and how its devices fare, so /metrics needs a credential:
+the metrics token (`FOOTFALL_METRICS_TOKEN_FILE`, what Prometheus sends as its bearer token) or
+an hq user's session or API token. Without one it answers 401, with a manager's 403."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
+from dashboard import auth
 from dashboard import tables as t
 from dashboard.storage import now_utc
 
@@ -73,11 +79,26 @@ class StoredFigures:
         )
 
 
-def metrics_endpoint(engine: sa.Engine):
+def metrics_endpoint(engine: sa.Engine, metrics_token: str | None):
     registry = CollectorRegistry()
     registry.register(StoredFigures(engine))
 
     def metrics(request: Request) -> Response:
+        header = request.headers.get("authorization", "")
+        bearer = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        if not (metrics_token and bearer and secrets.compare_digest(bearer, metrics_token)):
+            with engine.connect() as conn:
+                user = auth.request_principal(conn, request)
+            if user is None:
+                return JSONResponse(
+                    {"detail": "send Authorization: Bearer with the metrics token or an hq user's API token"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            if user.role != "hq":
+                return JSONResponse(
+                    {"detail": f"user {user.name!r} is a {user.role}; /metrics needs hq"}, 403
+                )
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
     return metrics

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,6 +31,7 @@ from markupsafe import Markup
 
 from dashboard import auth, charts, o2o_view, plans, repository
 from dashboard.api.deps import STORE_ID, YEARS, Conn, csv_response, date_range
+from dashboard.api.session import checked_login
 from dashboard.charts import FloorGeometry, figure_json
 from dashboard.live import LiveHub
 from dashboard.live_view import live_state
@@ -188,8 +190,19 @@ def login_submit(
     next: Annotated[str, Form()] = "/",
 ):
     check_csrf(request, csrf_token)
-    user = auth.authenticate(conn, username, password)
-    conn.commit()  # a password rehash, if any
+    try:
+        user = checked_login(request, conn, username, password)
+    except HTTPException as refused:  # 429 or 503: the login page again, saying how long to wait
+        response = render(
+            request,
+            "login.html",
+            None,
+            status_code=refused.status_code,
+            next=_safe_next(next),
+            error=f"{str(refused.detail).capitalize()}.",
+        )
+        response.headers.update(refused.headers or {})
+        return response
     if user is None:
         return render(
             request,
@@ -199,14 +212,14 @@ def login_submit(
             next=_safe_next(next),
             error="Wrong user name or password.",
         )
-    auth.log_in(request, user)
+    auth.log_in(conn, request, user)
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout", name="logout")
-def logout(request: Request, csrf_token: Annotated[str, Form()]):
+def logout(request: Request, conn: Conn, csrf_token: Annotated[str, Form()]):
     check_csrf(request, csrf_token)
-    auth.log_out(request)
+    auth.log_out(conn, request)
     return RedirectResponse("/login", status_code=303)
 
 
@@ -266,14 +279,25 @@ def _stream_store(request: Request, store_id: str) -> Store:
 @router.get("/stores/{store_id}/live/events", name="store_live_events")
 async def store_live_events(request: Request, store_id: str):
     """Server-Sent Events: the whole live state of the store at every change (and every few
-    seconds as a heartbeat). The registry part (cameras' last bucket) is read once."""
+    seconds as a heartbeat). The registry part (cameras' last bucket) is read once; who may see
+    the store is checked again every `stream_recheck_s`, and the stream ends when not."""
     store = await asyncio.to_thread(_stream_store, request, store_id)
     hub = _hub(request)
+    recheck_s = request.app.state.settings.stream_recheck_s
 
     async def stream():
-        async for _snapshot in hub.updates(store.id):
+        checked = time.monotonic()
+        async for _snapshot in hub.updates(store.id, heartbeat_s=min(5.0, recheck_s)):
             if await request.is_disconnected():
                 return
+            if time.monotonic() - checked >= recheck_s:
+                # The session may have ended (logout elsewhere, password change, users revoke)
+                # or lost the store since the stream opened: then the stream ends.
+                try:
+                    await asyncio.to_thread(_stream_store, request, store_id)
+                except HTTPException:
+                    return
+                checked = time.monotonic()
             state = await asyncio.to_thread(_live_json, request, store, hub)
             yield f"id: {state['version']}\ndata: {json.dumps(state)}\n\n"
 

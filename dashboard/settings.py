@@ -4,14 +4,16 @@ From the environment: FOOTFALL_DB_URL (SQLAlchemy URL, default sqlite:///var/foo
 FOOTFALL_SECRET_FILE or FOOTFALL_SECRET_KEY (signs session cookies: at least 32 characters,
 placeholders refused; systemd's `session-secret` credential wins), FOOTFALL_MQTT_URL
 (broker for the live page; unset: no live page) with FOOTFALL_MQTT_PASSWORD_FILE (its password;
-systemd's `mqtt-password` credential wins, footfall_core/secrets.py), FOOTFALL_SECURE_COOKIES=1
-(cookies only over HTTPS; set it behind TLS), FOOTFALL_DATA_DIR (the dashboard's own files, such
-as uploaded floor plans; default var/data).
+systemd's `mqtt-password` credential wins, footfall_core/secrets.py), FOOTFALL_SECURE_COOKIES=0
+(session cookies over plain HTTP too: development only; by default they are `Secure`, sent over
+HTTPS only), FOOTFALL_METRICS_TOKEN_FILE (a token that Prometheus sends to read /metrics),
+FOOTFALL_DATA_DIR (the dashboard's own files, such as uploaded floor plans; default var/data).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -33,8 +35,19 @@ class Settings(BaseModel):
         "sqlite:///var/footfall.sqlite3", description="SQLAlchemy URL of the dashboard database."
     )
     secret_key: str = Field(description="Signs session cookies; at least 32 random characters.", repr=False)
-    session_max_age_s: int = Field(8 * 3600, ge=60, description="Session lifetime (default 8 h).")
-    secure_cookies: bool = Field(False, description="Send the session cookie over HTTPS only.")
+    session_idle_s: int = Field(2 * 3600, ge=60, description="A session unused this long ends (default 2 h).")
+    session_absolute_s: int = Field(
+        12 * 3600, ge=60, description="A session ends this long after its login, used or not (default 12 h)."
+    )
+    secure_cookies: bool = Field(
+        True, description="Send the session cookie over HTTPS only (off only for plain-HTTP development)."
+    )
+    stream_recheck_s: float = Field(
+        15.0, gt=0, description="An open live stream checks its session this often and ends with it."
+    )
+    metrics_token: str | None = Field(
+        None, repr=False, description="Bearer token that may read /metrics besides hq users' tokens."
+    )
     mqtt: Mqtt | None = Field(None, description="Broker the live page subscribes to (default: none).")
     migrate: bool = Field(True, description="Upgrade the schema when the app starts.")
     data_dir: Path = Field(
@@ -53,8 +66,15 @@ class Settings(BaseModel):
             raise ValueError("secret key looks like a placeholder; generate a random one")
         return value
 
+    @field_validator("metrics_token")
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
+    def _long(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError(f"metrics token has {len(value)} characters, need at least 32")
+        return value
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
         """Settings from FOOTFALL_* variables; `overrides` (e.g. from the command line) win."""
         env = os.environ if env is None else env
         values: dict = {}
@@ -75,7 +95,13 @@ class Settings(BaseModel):
             values["mqtt"] = Mqtt(
                 url=env["FOOTFALL_MQTT_URL"], password_file=env.get("FOOTFALL_MQTT_PASSWORD_FILE") or None
             )
-        values["secure_cookies"] = env.get("FOOTFALL_SECURE_COOKIES", "") in ("1", "true", "yes")
+        if env.get("FOOTFALL_SECURE_COOKIES"):
+            values["secure_cookies"] = env["FOOTFALL_SECURE_COOKIES"].lower() not in ("0", "false", "no")
+        if env.get("FOOTFALL_METRICS_TOKEN_FILE"):
+            values["metrics_token"] = _read_secret(
+                f"FOOTFALL_METRICS_TOKEN_FILE={env['FOOTFALL_METRICS_TOKEN_FILE']}",
+                Path(env["FOOTFALL_METRICS_TOKEN_FILE"]),
+            )
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "secret_key" not in values:
             raise SettingsError(

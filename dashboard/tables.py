@@ -133,6 +133,18 @@ api_tokens = sa.Table(
     sa.Column("token_sha256", sa.String(64), primary_key=True),
     sa.Column("user_name", NAME, sa.ForeignKey("users.name", ondelete="CASCADE"), nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=True, doc="Refused from then on (NULL: refused)."),
+    sa.Column("last_used_at", sa.DateTime, nullable=True),
+    sa.Column("label", sa.String(100), nullable=False, server_default=""),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_sha256", sa.String(64), primary_key=True, doc="SHA-256 of the id in the signed cookie."),
+    sa.Column("user_name", NAME, sa.ForeignKey("users.name", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("seen_at", sa.DateTime, nullable=False),
 )
 
 ingested = sa.Table(

@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                 "127.0.0.1",
                 "--port",
                 str(args.port),
+                "--plain-http",  # the demo is plain HTTP on 127.0.0.1: a Secure cookie would never come back
             ],
         )
         procs.start(

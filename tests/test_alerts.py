@@ -297,6 +297,7 @@ def app(storage, tmp_path):
     evaluator.tick()
     return create_app(
         Settings(
+            secure_cookies=False,
             db_url=str(storage.engine.url.render_as_string(hide_password=False)),
             secret_key="alert-tests-" + "Zq9x" * 10,
         )

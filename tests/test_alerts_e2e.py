@@ -144,7 +144,9 @@ def test_a_crowded_zone_alerts_within_seconds_everywhere_and_clears(broker, db_u
         stderr=subprocess.STDOUT,
     )
     retained = Retained(broker.port, "north")
-    settings = Settings(db_url=db_url, secret_key="alert-e2e-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url))
+    settings = Settings(
+        secure_cookies=False, db_url=db_url, secret_key="alert-e2e-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url)
+    )
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="e2e-edge")
     publisher.connect("127.0.0.1", broker.port)
     publisher.loop_start()

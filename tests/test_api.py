@@ -98,7 +98,7 @@ def record(store_id: str, tz: str, region: str, tags: list[str], lines: list) ->
 
 @pytest.fixture
 def app(db_url):
-    app = create_app(Settings(db_url=db_url, secret_key=secrets.token_urlsafe(40)))
+    app = create_app(Settings(secure_cookies=False, db_url=db_url, secret_key=secrets.token_urlsafe(40)))
     with app.state.engine.begin() as conn:
         registry.save(
             conn, record("s1", "UTC", "north", ["street"], [dict(name="door", start_m=[0, 0], end_m=[0, 2])])

@@ -258,7 +258,7 @@ def test_users_token_and_list_commands(storage, tmp_path, capsys, caplog):
     assert len(first) >= 32 and second != first, "a new token every time, printed once"
     with storage.engine.connect() as conn:
         assert first not in str(conn.execute(sa.select(t.api_tokens)).all()), "only its hash is kept"
-    app = create_app(Settings(db_url=storage.url, secret_key=GOOD_SECRET))
+    app = create_app(Settings(secure_cookies=False, db_url=storage.url, secret_key=GOOD_SECRET))
     for token in (first, second):
         me = TestClient(app, headers={"authorization": f"Bearer {token}"}).get("/api/v1/me")
         assert me.json() == dict(name="ann", role="manager", stores=["north", "south"])

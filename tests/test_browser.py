@@ -30,7 +30,12 @@ def database(tmp_path_factory) -> str:
 
 @pytest.fixture
 def server(database, broker):
-    settings = Settings(db_url=database, secret_key="browser-tests-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url))
+    settings = Settings(
+        secure_cookies=False,
+        db_url=database,
+        secret_key="browser-tests-" + "Zq9x" * 10,
+        mqtt=Mqtt(url=broker.url),
+    )
     with Server(create_app(settings)) as running:
         yield running
 
@@ -317,7 +322,10 @@ def seeded_url(tmp_path_factory) -> str:
 
 def test_every_page_of_a_seeded_chain_draws_data(browser, seeded_url, broker):
     settings = Settings(
-        db_url=seeded_url, secret_key="browser-tests-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url)
+        secure_cookies=False,
+        db_url=seeded_url,
+        secret_key="browser-tests-" + "Zq9x" * 10,
+        mqtt=Mqtt(url=broker.url),
     )
     with Server(create_app(settings)) as running:
         tab = Page(browser, running, "hq")

@@ -34,7 +34,9 @@ def app(tmp_path_factory):
     storage = pages_data.build(url)
     with storage.engine.begin() as conn:
         pos.import_rows(conn, SALES)
-    return create_app(Settings(db_url=url, secret_key="campaign-pages-" + "Zq9x" * 10, mqtt=None))
+    return create_app(
+        Settings(secure_cookies=False, db_url=url, secret_key="campaign-pages-" + "Zq9x" * 10, mqtt=None)
+    )
 
 
 def test_conversion_on_trends_and_compare(app):
@@ -126,7 +128,11 @@ def seeded_server(tmp_path_factory):
     with storage.engine.begin() as conn:
         auth.add_user(conn, "hq", "hq", pages_data.PASSWORD)
     with Server(
-        create_app(Settings(db_url=url, secret_key="campaign-browser-" + "Zq9x" * 10, mqtt=None))
+        create_app(
+            Settings(
+                secure_cookies=False, db_url=url, secret_key="campaign-browser-" + "Zq9x" * 10, mqtt=None
+            )
+        )
     ) as running:
         yield running
 

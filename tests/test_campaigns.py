@@ -42,7 +42,11 @@ def built(module_db_url):
         auth.add_user(conn, "hq", "hq", "correct horse battery")
         auth.add_user(conn, "bob", "manager", "correct horse battery", ["a"])
         tokens = {name: auth.new_token(conn, name) for name in ("hq", "bob")}
-    app = create_app(Settings(db_url=module_db_url, secret_key="campaign-tests-" + "Zq9x" * 10, mqtt=None))
+    app = create_app(
+        Settings(
+            secure_cookies=False, db_url=module_db_url, secret_key="campaign-tests-" + "Zq9x" * 10, mqtt=None
+        )
+    )
     yield (
         storage,
         {n: TestClient(app, headers={"authorization": f"Bearer {tok}"}) for n, tok in tokens.items()},

@@ -169,7 +169,12 @@ def database(module_db_url) -> str:
 
 
 def test_open_browsers_of_a_store_share_one_build_per_update(database, broker, builds):
-    settings = Settings(db_url=database, secret_key="live-tests-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url))
+    settings = Settings(
+        secure_cookies=False,
+        db_url=database,
+        secret_key="live-tests-" + "Zq9x" * 10,
+        mqtt=Mqtt(url=broker.url),
+    )
     app = create_app(settings)
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="live-figure-test")
     publisher.connect("127.0.0.1", broker.port)
@@ -225,7 +230,12 @@ def test_open_live_streams_hold_no_database_connection(database, broker):
     """More open live pages than the connection pool holds (5 + 10): every stream gets its
     first event and the other pages still answer at once, as each stream gives its connection
     back after the access check."""
-    settings = Settings(db_url=database, secret_key="live-tests-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url))
+    settings = Settings(
+        secure_cookies=False,
+        db_url=database,
+        secret_key="live-tests-" + "Zq9x" * 10,
+        mqtt=Mqtt(url=broker.url),
+    )
     app = create_app(settings)
     with Server(app) as server, httpx.Client(base_url=server.url, timeout=5) as hq:
         assert app.state.live_subscriber.connected.wait(10)
@@ -241,4 +251,43 @@ def test_open_live_streams_hold_no_database_connection(database, broker):
         finally:
             for listener in listeners:
                 listener.stop.set()
+            app.state.live_hub.close()
+
+
+def test_an_open_live_stream_ends_when_its_session_is_revoked(database, broker):
+    """The stream checks its session every `stream_recheck_s`: `users revoke` (here its
+    function) ends anna's open stream while hq's goes on."""
+    from dashboard import auth
+
+    settings = Settings(
+        secure_cookies=False,
+        db_url=database,
+        secret_key="live-tests-" + "Zq9x" * 10,
+        mqtt=Mqtt(url=broker.url),
+        stream_recheck_s=0.5,
+    )
+    app = create_app(settings)
+    with (
+        Server(app) as server,
+        httpx.Client(base_url=server.url) as hq,
+        httpx.Client(base_url=server.url) as anna,
+    ):
+        assert app.state.live_subscriber.connected.wait(10)
+        log_in(hq, "hq")
+        log_in(anna, "anna")
+        hers, his = LiveStream(server.url, anna.cookies, "north"), LiveStream(server.url, hq.cookies, "north")
+        for listener in (hers, his):
+            listener.start()
+        try:
+            hers.wait_for(0)
+            his.wait_for(0)
+            with app.state.engine.begin() as conn:
+                assert auth.revoke(conn, "anna")[0] >= 1  # her sessions (earlier tests left some)
+            hers.join(15)
+            assert not hers.is_alive(), "anna's stream is still open after her session was revoked"
+            assert his.is_alive()
+            assert anna.get("/stores/north/live/events", follow_redirects=False).status_code == 303
+        finally:
+            his.stop.set()
+            hers.stop.set()
             app.state.live_hub.close()

@@ -33,7 +33,12 @@ def test_a_bucket_in_9999_moves_no_default_and_breaks_no_page(tmp_path):
     assert storage.write_aggregates([far]).stored
     with storage.engine.begin() as conn:
         conn.execute(sa.update(t.cameras).values(last_seen=FAR.replace(tzinfo=None)))
-    hq = client_for(create_app(Settings(db_url=url, secret_key="far-dates-" + "Zq9x" * 10, mqtt=None)), "hq")
+    hq = client_for(
+        create_app(
+            Settings(secure_cookies=False, db_url=url, secret_key="far-dates-" + "Zq9x" * 10, mqtt=None)
+        ),
+        "hq",
+    )
     today = datetime.now(UTC).date()
 
     compare = hq.get("/compare")

@@ -123,7 +123,9 @@ def seeded(db_url):
     with storage.engine.begin() as conn:
         auth.add_user(conn, "hq", "hq", "correct horse battery")
         token = auth.new_token(conn, "hq")
-    app = create_app(Settings(db_url=db_url, secret_key="lift-tests-" + "Zq9x" * 10, mqtt=None))
+    app = create_app(
+        Settings(secure_cookies=False, db_url=db_url, secret_key="lift-tests-" + "Zq9x" * 10, mqtt=None)
+    )
     return storage, treated, TestClient(app, headers={"authorization": f"Bearer {token}"})
 
 

@@ -30,7 +30,11 @@ HTML = {"Accept": "text/html"}
 def app(module_db_url):
     """Every page test on SQLite and on PostgreSQL, over one chain's data built once."""
     pages_data.build(module_db_url)
-    return create_app(Settings(db_url=module_db_url, secret_key="page-tests-" + "Zq9x" * 10, mqtt=None))
+    return create_app(
+        Settings(
+            secure_cookies=False, db_url=module_db_url, secret_key="page-tests-" + "Zq9x" * 10, mqtt=None
+        )
+    )
 
 
 def client_for(app, user: str | None) -> TestClient:

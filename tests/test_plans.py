@@ -45,7 +45,14 @@ def site(tmp_path):
         )
         auth.add_user(conn, "hq", "hq", pages_data.PASSWORD)
         auth.add_user(conn, "mia", "manager", pages_data.PASSWORD, ["east"])
-    app = create_app(Settings(db_url=url, secret_key="plan-tests-" + "Zq9x" * 10, data_dir=tmp_path / "data"))
+    app = create_app(
+        Settings(
+            secure_cookies=False,
+            db_url=url,
+            secret_key="plan-tests-" + "Zq9x" * 10,
+            data_dir=tmp_path / "data",
+        )
+    )
     return app, tmp_path / "data"
 
 

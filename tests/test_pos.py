@@ -41,7 +41,9 @@ def built(module_db_url):
     with storage.engine.begin() as conn:
         registry.save(conn, registry.StoreRecord(store=StoreInfo(id="paris", timezone="Europe/Paris")))
         tokens = {name: auth.new_token(conn, name) for name in ("hq", "anna")}
-    app = create_app(Settings(db_url=module_db_url, secret_key="pos-tests-" + "Zq9x" * 10, mqtt=None))
+    app = create_app(
+        Settings(secure_cookies=False, db_url=module_db_url, secret_key="pos-tests-" + "Zq9x" * 10, mqtt=None)
+    )
     yield (
         storage,
         {n: TestClient(app, headers={"authorization": f"Bearer {tok}"}) for n, tok in tokens.items()},

@@ -167,7 +167,7 @@ def test_queue_waits_and_queues_now_in_the_api_csv_and_trends_page(tmp_path):
             )
         ]
     )
-    app = create_app(Settings(db_url=url, secret_key="queue-tests-" + "Zq9x" * 10))
+    app = create_app(Settings(secure_cookies=False, db_url=url, secret_key="queue-tests-" + "Zq9x" * 10))
     hq = client_for(app, "hq")
     [week] = hq.get("/api/v1/stores/shop-1/trends?year=2026&week=10").json()["queues"]
     assert (week["zone"], week["waits"], week["mean_wait_s"]) == ("checkout", 4, sum(waits) / 4)

@@ -53,6 +53,7 @@ def test_the_uploaded_plan_lies_under_the_maps_and_an_alert_shows_on_it(browser,
         auth.add_user(conn, "hq", "hq", pages_data.PASSWORD)
         auth.add_user(conn, "anna", "manager", pages_data.PASSWORD, ["pets09"])
     settings = Settings(
+        secure_cookies=False,
         db_url=url,
         secret_key="ops-browser-" + "Zq9x" * 10,
         mqtt=Mqtt(url=broker.url),

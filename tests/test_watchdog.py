@@ -82,7 +82,9 @@ def test_dashboard_app_tells_systemd_it_is_ready_and_alive(notify_socket, monkey
     path, sock = notify_socket
     monkeypatch.setenv("NOTIFY_SOCKET", path)
     monkeypatch.setenv("WATCHDOG_USEC", "400000")  # a ping every 0.2 s
-    settings = Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", secret_key="watchdog-" + "k" * 40)
+    settings = Settings(
+        secure_cookies=False, db_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", secret_key="watchdog-" + "k" * 40
+    )
     with TestClient(create_app(settings)) as client:
         assert client.get("/api/v1/stores").status_code in (401, 403)  # up and answering
         alive = received_until(sock, lambda got: got.count("WATCHDOG=1") >= 2)
