@@ -70,7 +70,9 @@ def main() -> None:
 
             def login(i: int) -> int:
                 body = dict(name=f"guess-{i}", password="wrong-password")
-                return httpx.post(f"{url}/api/v1/session", json=body, headers={"origin": url}, timeout=60).status_code
+                return httpx.post(
+                    f"{url}/api/v1/session", json=body, headers={"origin": url}, timeout=60
+                ).status_code
 
             start = time.perf_counter()
             with ThreadPoolExecutor(args.logins) as pool:

@@ -87,7 +87,9 @@ def test_compare_shows_each_stores_audited_line_accuracy_beside_its_footfall(tmp
     storage.camera_audits(
         "north", [CameraAudit(camera="north-cam", date="2026-03-04", clip_s=300, lines=figures)]
     )
-    app = create_app(Settings(db_url=db_url, secret_key="audit-tests-" + "Zq9x" * 10, mqtt=None))
+    app = create_app(
+        Settings(secure_cookies=False, db_url=db_url, secret_key="audit-tests-" + "Zq9x" * 10, mqtt=None)
+    )
     hq = client_for(app, "hq")
 
     expected = line_accuracy([LineAudit(**DOOR), LineAudit(**TILL)])
