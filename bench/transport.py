@@ -1,8 +1,9 @@
-"""Central transport throughput: simulated stores → Mosquitto → `dashboard ingest` → SQLite / PostgreSQL.
+"""Central transport throughput: simulated stores → broker → `dashboard ingest` → SQLite / PostgreSQL.
 
 Starts its own broker on a free port and its own databases (a temp SQLite file, a fresh
 PostgreSQL database dropped afterwards), publishes `--count` real contract aggregates from
-`--stores` simulated stores as fast as the broker takes them, and prints per backend:
+`--stores` simulated stores as fast as the broker takes them, and prints per backend and
+number of ingest workers (`--workers 1,2,4`):
 - sustained rate: aggregates committed per second, first publish to last commit;
 - end-to-end lag p50/p95: publish → the row's `received_at` (set inside the committing
   transaction), under that full load, so it includes queueing.
@@ -13,6 +14,11 @@ that confirms on receipt as the ingest does after its commit (so: the edge, the 
 confirmation round trip, without a database).
 
     .venv/bin/python bench/transport.py [--count 20000] [--stores 200] [--workers 1]
+    .venv/bin/python bench/transport.py --broker cluster --workers 1,2,4
+
+`--broker cluster` measures a private three-node RabbitMQ cluster (scripts/cluster.py: the
+devices publish MQTT 3.1.1 to all three nodes, the workers consume the replicated quorum queue
+over AMQP) into PostgreSQL, and one Mosquitto beside it in the same run, for comparison.
 
 Bounded: stops after the count or after --timeout-s per run, whichever comes first.
 """
@@ -38,7 +44,7 @@ import sqlalchemy as sa  # noqa: E402
 from dashboard import tables  # noqa: E402
 from dashboard.storage import Storage  # noqa: E402
 from footfall_core.contract import agg_topic, confirm_topic  # noqa: E402
-from tests.brokers import Mosquitto, free_port  # noqa: E402
+from tests.brokers import Mosquitto, RabbitCluster, free_port  # noqa: E402
 from tests.databases import scratch_database  # noqa: E402
 from tests.transport_support import make_aggregates  # noqa: E402
 
@@ -64,16 +70,21 @@ def _messages(stores: int, count: int) -> list[tuple[str, str, bytes]]:
     return out[:count]
 
 
-def _publishers(port: int) -> list[paho.Client]:
-    """The simulated stores' clients; the first also takes every store's confirmations, so that
-    the broker delivers them as it would to a fleet of devices."""
+def _publishers(ports: list[int], v5: bool = True) -> list[paho.Client]:
+    """The simulated stores' clients, spread over the broker's nodes (`ports`); the first also
+    takes every store's confirmations, so that the broker delivers them as it would to a fleet
+    of devices."""
     clients = []
     for k in range(PUBLISHERS):
         client = paho.Client(
-            paho.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{k}", protocol=paho.MQTTv5
+            paho.CallbackAPIVersion.VERSION2,
+            client_id=f"bench-pub-{k}",
+            protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
         )
+        if not v5:
+            client.username_pw_set("admin", "admin")
         client.max_inflight_messages_set(1000)
-        client.connect("127.0.0.1", port)
+        client.connect("127.0.0.1", ports[k % len(ports)])
         if k == 0:
             client.subscribe(confirm_topic("+"), qos=1)
         client.loop_start()
@@ -109,39 +120,37 @@ def _percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
+def _ingest_command(label: str, worker: int, db_url: str, metrics_port: int, broker) -> list[str]:
+    command = [sys.executable, "-m", "dashboard", "--log-level", "WARNING", "ingest", "--db", db_url]
+    command += ["--metrics-port", str(metrics_port)]
+    if isinstance(broker, RabbitCluster):  # each worker starts on its own node
+        return command + ["--broker", "cluster", "--amqp", broker.nodes_url(worker % 3, broker.amqp_url)]
+    client_id = f"bench-ingest-{label}-{worker}"
+    return command + ["--mqtt", broker.url, "--group", "bench", "--client-id", client_id]
+
+
 def run(
-    label: str, db_url: str, workdir: Path, messages, workers: int, rate: float | None, timeout_s: float
+    label: str,
+    db_url: str,
+    workdir: Path,
+    messages,
+    workers: int,
+    rate: float | None,
+    timeout_s: float,
+    cluster: RabbitCluster | None = None,
 ) -> None:
-    """One run on a fresh broker (no sessions left over from the previous run)."""
-    broker = Mosquitto(workdir / f"broker-{uuid.uuid4().hex[:6]}", BROKER_CONFIG).start()
+    """One run on a fresh Mosquitto (no sessions left over from the previous run), or on the
+    cluster, whose queue the previous run left empty."""
+    broker = cluster or Mosquitto(workdir / f"broker-{uuid.uuid4().hex[:6]}", BROKER_CONFIG).start()
     storage = Storage(db_url)
     storage.migrate()
     metrics_ports = [free_port() for _ in range(workers)]
     procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dashboard",
-                "--log-level",
-                "WARNING",
-                "ingest",
-                "--mqtt",
-                broker.url,
-                "--db",
-                db_url,
-                "--group",
-                "bench",
-                "--client-id",
-                f"bench-ingest-{label}-{w}",
-                "--metrics-port",
-                str(port),
-            ],
-            cwd=ROOT,
-        )
+        subprocess.Popen(_ingest_command(label, w, db_url, port, broker), cwd=ROOT)
         for w, port in enumerate(metrics_ports)
     ]
-    clients = _publishers(broker.port)
+    ports = cluster.mqtt_ports if cluster else [broker.port]
+    clients = _publishers(ports, v5=cluster is None)
     try:
         probe = messages[0]  # wait until the workers have subscribed (unheard messages are dropped)
         deadline = time.monotonic() + 30
@@ -166,6 +175,7 @@ def run(
         done = [committed[i] for i in sent_at if i in committed]
         span = max(done) - start if done else float("nan")
         mode = f"paced {rate:.0f}/s" if rate else "full load"
+        mode += f" {workers}w"
         batches = sum(_metric(port, "footfall_ingest_batch_seconds_count") for port in metrics_ports)
         print(
             f"{label:10s} {mode:12s} {len(done):6d}/{len(sent_at)} stored  "
@@ -181,7 +191,8 @@ def run(
         for proc in procs:
             proc.terminate()
             proc.wait(30)
-        broker.stop()
+        if cluster is None:
+            broker.stop()
 
 
 def edge_catch_up(workdir: Path, count: int) -> None:
@@ -228,7 +239,15 @@ def main() -> None:
     )
     parser.add_argument("--stores", type=int, default=200, help="simulated stores (default 200)")
     parser.add_argument(
-        "--workers", type=int, default=1, help="ingest processes in the shared group (default 1)"
+        "--workers",
+        default="1",
+        help="ingest processes, one run per comma-separated count, e.g. 1,2,4 (default 1)",
+    )
+    parser.add_argument(
+        "--broker",
+        choices=("mosquitto", "cluster"),
+        default="mosquitto",
+        help="cluster: a three-node RabbitMQ cluster into PostgreSQL, with one Mosquitto beside it",
     )
     parser.add_argument(
         "--paced-rate", type=float, default=500, help="messages/s of the paced run (default 500)"
@@ -239,19 +258,41 @@ def main() -> None:
         "--edge-backlog", type=int, default=20_000, help="aggregates in the edge catch-up run"
     )
     args = parser.parse_args()
+    workers = [int(n) for n in args.workers.split(",")]
     messages = _messages(args.stores, args.count + 1)
     paced = messages[: max(2, int(args.paced_rate * 10))]  # ten seconds of paced load
     with tempfile.TemporaryDirectory(prefix="footfall-bench-") as tmp:
         workdir = Path(tmp)
+        if args.broker == "cluster":
+            compare(workdir, messages, paced, workers, args)
+            return
         edge_catch_up(workdir, args.edge_backlog)
         for backend in args.backends.split(","):
-            for rate, batch in ((None, messages), (args.paced_rate, paced)):
-                if backend == "sqlite":
-                    url = f"sqlite:///{tmp}/bench-{uuid.uuid4().hex[:6]}.sqlite3"
-                    run("sqlite", url, workdir, batch, args.workers, rate, args.timeout_s)
-                    continue
+            for n in workers:
+                for rate, batch in ((None, messages), (args.paced_rate, paced)):
+                    if backend == "sqlite":
+                        url = f"sqlite:///{tmp}/bench-{uuid.uuid4().hex[:6]}.sqlite3"
+                        run("sqlite", url, workdir, batch, n, rate, args.timeout_s)
+                        continue
+                    with scratch_database(PG_ADMIN, "footfall_bench") as url:
+                        run("postgresql", url, workdir, batch, n, rate, args.timeout_s)
+
+
+def compare(workdir: Path, messages, paced, workers: list[int], args) -> None:
+    """Mosquitto, then the cluster, into PostgreSQL: full load per worker count, then paced."""
+    started = time.monotonic()
+    cluster = RabbitCluster(workdir / "cluster")
+    try:
+        cluster.start()
+        print(f"cluster    3 nodes up in {time.monotonic() - started:4.1f} s", flush=True)
+        for label, on in (("mosquitto", None), ("cluster", cluster)):
+            for n in workers:
                 with scratch_database(PG_ADMIN, "footfall_bench") as url:
-                    run("postgresql", url, workdir, batch, args.workers, rate, args.timeout_s)
+                    run(label, url, workdir, messages, n, None, args.timeout_s, on)
+            with scratch_database(PG_ADMIN, "footfall_bench") as url:
+                run(label, url, workdir, paced, 1, args.paced_rate, args.timeout_s, on)
+    finally:
+        cluster.stop()
 
 
 if __name__ == "__main__":

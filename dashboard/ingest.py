@@ -2,6 +2,9 @@
 
 Several workers may run at once: they join one MQTT 5 shared subscription
 (`$share/<group>/footfall/v1/+/+/agg`) and the broker splits the messages between them.
+With `--broker cluster` the workers consume a RabbitMQ cluster's replicated queue over AMQP
+instead (dashboard/cluster_ingest.py); what each batch goes through is the same
+(dashboard/ingest_batch.py).
 
 Why it cannot lose or double anything (docs/mqtt.md):
 - the session is persistent (stable client id, clean_start False), and every message is

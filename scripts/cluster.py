@@ -138,11 +138,19 @@ class RabbitCluster:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for k in range(len(self._nodes)):
-            self._launch(k)
-        for k in range(len(self._nodes)):
-            self._await(k)
-        self._await_cluster()
+        try:
+            # The first node boots alone: nodes that all boot at once each find no peer with the
+            # cluster's tables yet and may form clusters of their own. The others then join it.
+            self._launch(0)
+            self._await(0)
+            for k in range(1, len(self._nodes)):
+                self._launch(k)
+            for k in range(1, len(self._nodes)):
+                self._await(k)
+            self._await_cluster()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _launch(self, k: int) -> None:

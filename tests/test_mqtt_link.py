@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import paho.mqtt.client as paho
 import pytest
 
-from footfall_core.mqtt_link import BrokerAddress, new_client, read_password
+from footfall_core.mqtt_link import BrokerAddress, Failover, new_client, read_password
 from footfall_core.store import Mqtt
 
 
@@ -62,3 +63,28 @@ def test_an_unreadable_password_file_names_the_key_and_the_file(tmp_path):
         new_client(Mqtt(url="mqtt://edge-7@broker", password_file=str(missing)), "edge-7")
     (tmp_path / "empty.pw").write_text("")
     assert read_password(str(tmp_path / "empty.pw")) == ""
+
+
+def test_a_cluster_url_lists_its_nodes_and_failover_moves_to_the_next():
+    url = "mqtt://edge-1@n1:1883, mqtt://edge-1@n2:1884,mqtt://edge-1@n3:1885"
+    addresses = BrokerAddress.parse_all(url)
+    assert [(a.host, a.port) for a in addresses] == [("n1", 1883), ("n2", 1884), ("n3", 1885)]
+    client, first = new_client(Mqtt(url=url, protocol="3.1.1"), "footfall-edge-shop-1")
+    assert first == addresses[0]
+    nodes = Failover(client, addresses, keepalive_s=30)
+    seen = []
+    for _ in range(4):
+        nodes.advance()
+        seen.append((client.host, client.port))
+    assert seen == [("n2", 1884), ("n3", 1885), ("n1", 1883), ("n2", 1884)]
+    with pytest.raises(ValueError, match="no address"):
+        BrokerAddress.parse_all(" , ")
+
+
+def test_mqtt_3_1_1_keeps_the_session_on_the_broker():
+    """3.1.1 has no session expiry: the device's session (its confirmations) lives as long as
+    the broker keeps it, which needs clean_session False."""
+    client, _ = new_client(Mqtt(protocol="3.1.1"), "footfall-edge-shop-1")
+    assert client.protocol == paho.MQTTv311
+    assert client._clean_session is False
+    assert new_client(Mqtt(), "x")[0].protocol == paho.MQTTv5
