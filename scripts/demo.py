@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir.mkdir(parents=True)
     db_url = f"sqlite:///{args.workdir / 'footfall.sqlite3'}"
     password = secrets.token_urlsafe(9)
+    (args.workdir / "password").touch(mode=0o600)  # the demo's secrets: readable by its user only
     (args.workdir / "password").write_text(password + "\n")
 
     procs = Processes(args.workdir)
@@ -135,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         run([PY, "-m", "calibration", "plan", str(REPO_ROOT / "examples/pets09.yaml"), "--out", str(plan)])
         config = demo_config(args.workdir, mqtt_url, plan)
         secret = args.workdir / "session-secret"
+        secret.touch(mode=0o600)
         secret.write_text(secrets.token_urlsafe(48) + "\n")
         os.environ["FOOTFALL_SECRET_FILE"] = str(secret)
         os.environ["FOOTFALL_DATA_DIR"] = str(args.workdir / "data")  # uploaded floor plans
