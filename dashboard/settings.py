@@ -6,7 +6,8 @@ placeholders refused; systemd's `session-secret` credential wins), FOOTFALL_MQTT
 (broker for the live page; unset: no live page) with FOOTFALL_MQTT_PASSWORD_FILE (its password;
 systemd's `mqtt-password` credential wins, footfall_core/secrets.py), FOOTFALL_SECURE_COOKIES=0
 (session cookies over plain HTTP too: development only; by default they are `Secure`, sent over
-HTTPS only), FOOTFALL_METRICS_TOKEN_FILE (a token that Prometheus sends to read /metrics),
+HTTPS only), FOOTFALL_METRICS_TOKEN_FILE (a token that Prometheus sends to read /metrics;
+systemd's `metrics-token` credential wins),
 FOOTFALL_DATA_DIR (the dashboard's own files, such as uploaded floor plans; default var/data).
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from footfall_core.secrets import SESSION_SECRET, credential
+from footfall_core.secrets import METRICS_TOKEN, SESSION_SECRET, credential
 from footfall_core.store import Mqtt
 
 PLACEHOLDERS = ("change", "secret", "example", "placeholder", "xxxx", "1234")
@@ -97,7 +98,12 @@ class Settings(BaseModel):
             )
         if env.get("FOOTFALL_SECURE_COOKIES"):
             values["secure_cookies"] = env["FOOTFALL_SECURE_COOKIES"].lower() not in ("0", "false", "no")
-        if env.get("FOOTFALL_METRICS_TOKEN_FILE"):
+        metrics_token = credential(METRICS_TOKEN, env)
+        if metrics_token is not None:
+            values["metrics_token"] = _read_secret(
+                f"the systemd credential {METRICS_TOKEN} ({metrics_token})", metrics_token
+            )
+        elif env.get("FOOTFALL_METRICS_TOKEN_FILE"):
             values["metrics_token"] = _read_secret(
                 f"FOOTFALL_METRICS_TOKEN_FILE={env['FOOTFALL_METRICS_TOKEN_FILE']}",
                 Path(env["FOOTFALL_METRICS_TOKEN_FILE"]),

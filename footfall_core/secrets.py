@@ -4,8 +4,9 @@ from, and camera credentials put into a camera's URL only when it is opened.
 Under systemd a unit's `LoadCredential=NAME:/etc/footfall/FILE` hands the service a private
 copy of a root-only file as `$CREDENTIALS_DIRECTORY/NAME`; a service whose user cannot read
 `/etc/footfall` (DynamicUser) reads its secrets there. The credential names are fixed:
-`mqtt-password` (the broker password), `session-secret` (the dashboard's cookie key) and
-`camera-secrets` (the camera credentials file below). A credential handed in by systemd wins
+`mqtt-password` (the broker password), `session-secret` (the dashboard's cookie key),
+`metrics-token` (what Prometheus sends to read the dashboard's /metrics) and `camera-secrets`
+(the camera credentials file below). A credential handed in by systemd wins
 over a file named in a config file, an environment variable or an option: under systemd it is
 the service's copy of that file, and the one secret the unit says it uses.
 
@@ -36,6 +37,7 @@ from footfall_core.store import Camera, ConfigError, StoreConfig
 CREDENTIALS_DIRECTORY: Final = "CREDENTIALS_DIRECTORY"
 MQTT_PASSWORD: Final = "mqtt-password"
 SESSION_SECRET: Final = "session-secret"
+METRICS_TOKEN: Final = "metrics-token"
 CAMERA_SECRETS: Final = "camera-secrets"
 # Characters a user name or password may keep as they are inside a URL's user info (RFC 3986
 # unreserved and sub-delims); anything else (":", "@", "/", "%", spaces, ...) is percent-encoded.

@@ -58,6 +58,9 @@ else
   chmod go-rwx "$root/etc/footfall/central.env"  # also one an older install left readable
   [ -s "$root/etc/footfall/session-secret" ] ||
     python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$root/etc/footfall/session-secret"
+  # what Prometheus sends to read the dashboard's /metrics (copy it to its credentials_file)
+  [ -s "$root/etc/footfall/metrics-token" ] ||
+    python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$root/etc/footfall/metrics-token"
   if [ -d "$src/systemd/mosquitto" ]; then
     (
       umask 022

@@ -86,7 +86,7 @@ CREDENTIALS = {  # unit: the credentials it loads (docs/deploy.md, "Secrets")
     "footfall-edge.service": {"mqtt-password", "camera-secrets"},
     "footfall-ingest.service": {"mqtt-password"},
     "footfall-alerts.service": {"mqtt-password"},
-    "footfall-dashboard.service": {"mqtt-password", "session-secret"},
+    "footfall-dashboard.service": {"mqtt-password", "session-secret", "metrics-token"},
 }
 
 
@@ -112,12 +112,15 @@ def test_install_keeps_secrets_to_root_and_the_code_readable(tmp_path):
     assert modes == {
         "central.env": 0o600,
         "session-secret": 0o600,
+        "metrics-token": 0o600,
         "mqtt-password": 0o600,
         "camera-secrets.yaml": 0o600,
         "store.yaml": 0o644,  # names no password; the edge's dynamic user reads it
     }
     secret = (etc / "session-secret").read_text().strip()
     assert Settings.from_env({"FOOTFALL_SECRET_FILE": str(etc / "session-secret")}).secret_key == secret
+    handed = {"FOOTFALL_SECRET_KEY": secret, "CREDENTIALS_DIRECTORY": str(etc)}  # as systemd hands them
+    assert Settings.from_env(handed).metrics_token == (etc / "metrics-token").read_text().strip()
     assert load_camera_secrets(etc / "camera-secrets.yaml") == {}
     assert (etc / "mqtt-password").read_text() == "", "an empty credential: the unit starts, no password"
     prefix = root / str(tmp_path / "opt").lstrip("/")
