@@ -49,3 +49,23 @@ def memory_mb(pid: int) -> dict[str, float]:
         "private": (kb["Private_Clean"] + kb["Private_Dirty"]) / 1024,
         "peak_rss": int(status["VmHWM"].split()[0]) / 1024,
     }
+
+
+def listening_addresses(pid: int, port: int) -> set[str]:
+    """The IPv4 addresses on which process `pid` itself listens on TCP `port` ("0.0.0.0": all
+    interfaces), from /proc/PID/net/tcp matched to the process's own socket descriptors."""
+    import os
+
+    mine = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            mine.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:  # closed meanwhile
+            continue
+    found = set()
+    for row in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = row.split()  # sl, local address:port (hex, little-endian), remote, state, ..., inode
+        address, port_hex = fields[1].split(":")
+        if fields[3] == "0A" and int(port_hex, 16) == port and f"socket:[{fields[9]}]" in mine:
+            found.add(".".join(str(b) for b in reversed(bytes.fromhex(address))))
+    return found

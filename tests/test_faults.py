@@ -27,6 +27,7 @@ from footfall_core.contract import CLOCK_AHEAD_S, agg_topic
 from footfall_core.store import Mqtt, load_config
 from tests.brokers import Mosquitto, free_port
 from tests.pg_server import PostgresServer
+from tests.procfs import listening_addresses
 from tests.transport_support import (
     assert_same_content,
     fingerprint,
@@ -171,6 +172,9 @@ def test_ingest_killed_between_commit_and_acknowledgement(db_url, tmp_path):
         assert publisher.drain(90), f"{publisher.outbox.depth} never confirmed"
         duplicates = _metric(port, 'footfall_ingest_messages_total{outcome="duplicate"}')
         assert duplicates >= 1, "the committed, unacknowledged batch came again and was recognised"
+        assert listening_addresses(ingest.pid, port) == {"127.0.0.1"}, (
+            "its counters need no login: local only"
+        )
         _exactly_once(storage, messages, tmp_path)
         _stop(ingest)
     finally:
