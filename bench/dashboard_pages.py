@@ -131,7 +131,12 @@ def seeded_server(stores: int, weeks: int) -> Iterator[tuple[str, Mosquitto]]:
             auth.add_user(conn, "hq", "hq", PASSWORD)
         with Mosquitto(Path(tmp) / "broker") as broker:
             app = create_app(
-                Settings(db_url=url, secret_key="bench-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url))
+                Settings(
+                    db_url=url,
+                    secret_key="bench-" + "Zq9x" * 10,
+                    mqtt=Mqtt(url=broker.url),
+                    secure_cookies=False,
+                )
             )
             with Server(app, timeout_graceful_shutdown_s=2) as server:
                 yield server.url, broker

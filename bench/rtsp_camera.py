@@ -141,7 +141,12 @@ def run_edge(url: str, seconds: float, fps: float, workdir: Path) -> None:
         listener.connect("127.0.0.1", broker.port)
         listener.loop_start()
         app = create_app(
-            Settings(db_url=db_url, secret_key="bench-" + "Zq9x" * 10, mqtt=Mqtt(url=broker.url))
+            Settings(
+                db_url=db_url,
+                secret_key="bench-" + "Zq9x" * 10,
+                mqtt=Mqtt(url=broker.url),
+                secure_cookies=False,
+            )
         )
         with (
             Server(app, timeout_graceful_shutdown_s=2) as server,
