@@ -18,6 +18,7 @@ serving process (one per dashboard), bounded to `MAX_KEYS` keys each.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -30,6 +31,7 @@ import sqlalchemy as sa
 
 from dashboard import auth
 
+log = logging.getLogger(__name__)
 MAX_KEYS = 10_000
 
 
@@ -144,8 +146,13 @@ class LoginGuard:
         with self.gate.slot():
             user = auth.authenticate(conn, name, password)
         if user is None:
-            self.account.failed(account_key)
-            self.address.failed(address_key)
+            for kind, backoff, key in (
+                ("account", self.account, account_key),
+                ("address", self.address, address_key),
+            ):
+                backoff.failed(key)
+                if (closed_s := backoff.retry_after_s(key)) > 0:
+                    log.warning("login: %s %r closed for %.0f s after repeated failures", kind, key, closed_s)
         else:
             self.account.succeeded(account_key)
         return user

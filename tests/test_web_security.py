@@ -86,7 +86,7 @@ def copy_of(url: str, client: httpx.Client) -> httpx.Client:
 
 
 def test_repeated_wrong_passwords_get_429_with_retry_after(served):
-    url, _, _ = served
+    url, _, work = served
     with httpx.Client(base_url=url, headers={"origin": url}, timeout=30) as guesser:
         statuses = []
         for _ in range(8):
@@ -101,6 +101,9 @@ def test_repeated_wrong_passwords_get_429_with_retry_after(served):
         token = page.split('name="csrf_token" value="')[1].split('"')[0]
         form = guesser.post("/login", data=dict(username="guessed", password="x" * 8, csrf_token=token))
         assert form.status_code == 429 and "try again in" in form.text and form.headers["retry-after"]
+    assert (
+        "login: account 'guessed' closed for 1 s after repeated failures" in (work / "serve.log").read_text()
+    )
 
 
 def test_a_cookie_kept_from_before_logout_password_change_or_revoke_gets_401(served):
