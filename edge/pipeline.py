@@ -100,7 +100,9 @@ class CameraPipeline:
             keep=self._inside_mask,
         )
         # ByteTrack keeps a lost track for re-association at most as long as the analytics keep its state
-        self.tracker = Tracker(frame_rate=a.fps, lost_track_s=min(LOST_TRACK_S, a.track_timeout_s))
+        self.tracker = Tracker(
+            frame_rate=a.fps, lost_track_s=min(LOST_TRACK_S, a.track_timeout_s), kind=a.tracker
+        )
         self.aggregator = Aggregator(
             config, self.camera.name, ("health",) if self.fusion is not None else AGGREGATE_KINDS
         )

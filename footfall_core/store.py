@@ -112,6 +112,11 @@ class Analysis(Strict):
         description="More distance past a line, in sigmas of the person's position across it (how far off "
         "the calibration says a far person's feet may be), before a crossing counts (default 1).",
     )
+    tracker: Literal["cbiou", "bytetrack"] = Field(
+        "cbiou",
+        description="The image tracker: C-BIoU (default; fewer swapped and broken tracks where people pass "
+        "each other, bench/line_accuracy.py) or ByteTrack (about 0.4 ms a frame cheaper).",
+    )
     walk_accel_m_s2: float = Field(
         1.0,
         gt=0,

@@ -1,15 +1,21 @@
 """Acceptance on PETS09-S2L1 (real footage, real ground truth): heat and line counts from the
 whole pipeline (detector, tracker, floor projection, analytics, buckets) against the same
-figures computed directly from the annotated trajectories (gt.txt wx, wy: the floor frame of
-examples/pets09.yaml). The pipeline runs once for the module (about 10–30 s)."""
+figures computed from the annotated trajectories (gt.txt wx, wy: the floor frame of
+examples/pets09.yaml). Lines are measured over families of random lines, as
+bench/line_accuracy.py does, with the example's own line as one more case. Two replays
+(about 10-30 s each)."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import numpy as np
 import pytest
 
+from edge.pipeline import CameraPipeline, Heartbeat
 from tests.gt import PETS_FPS, pets09_gt
-from tests.pipeline_runs import run_example
+from tests.pipeline_runs import START, example, run_example
+from tests.scene_truth import line_counts, line_score, random_lines, truth_messages
 
 pytestmark = pytest.mark.slow
 
@@ -49,37 +55,45 @@ def test_heat_grid_matches_ground_truth(run, gt):
     assert pipeline.sum() == pytest.approx(truth.sum(), rel=0.02)  # measured 633 against 639 (-0.9 %)
 
 
-def _gt_crossings(gt, start_m, end_m) -> tuple[int, int]:
-    """In/out crossings of the segment by consecutive annotated positions of each person, with
-    the config's convention: "in" goes from the right of start→end to its left, where right is
-    cross(end - start, p - start) > 0 in floor coordinates."""
-    start, direction = np.asarray(start_m), np.asarray(end_m) - np.asarray(start_m)
-    ins = outs = 0
-    for person in np.unique(gt["id"]):
-        rows = np.sort(gt[gt["id"] == person], order="frame")
-        p = np.stack([rows["wx"], rows["wy"]], axis=1)
-        side = direction[0] * (p[:, 1] - start[1]) - direction[1] * (p[:, 0] - start[0])
-        for a, b, pa, pb in zip(side[:-1], side[1:], p[:-1], p[1:]):
-            if (a > 0) == (b > 0):
-                continue
-            meet = pa + (pb - pa) * a / (a - b)
-            if 0 <= np.dot(meet - start, direction) / np.dot(direction, direction) <= 1:
-                ins, outs = (ins + 1, outs) if a > 0 else (ins, outs + 1)
-    return ins, outs
+SEEDS = (1, 2, 3)
 
 
-def test_line_counts_match_ground_truth_crossings(run, gt):
-    [line] = run.config.lines
-    truth_in, truth_out = _gt_crossings(gt, line.start_m, line.end_m)
-    counted_in = sum(c.in_count for m in _of(run, "lines") for c in m.lines)
-    counted_out = sum(c.out_count for m in _of(run, "lines") for c in m.lines)
+@pytest.fixture(scope="module")
+def families(assets, gt):
+    """One replay of the example with 30 random lines per seed beside its own `walkway`
+    (tests/scene_truth.py, as bench/line_accuracy.py draws them), and the same lines counted on
+    the annotated trajectories by the same analytics."""
+    config = example("pets09", "view001")
+    drawn = {seed: random_lines(gt, 30, seed) for seed in SEEDS}
+    config = config.model_copy(update={"lines": [*config.lines, *(ln for f in drawn.values() for ln in f)]})
+    pipeline = CameraPipeline(config, "view001")
+    messages = tuple(m for m in pipeline.run() if not isinstance(m, Heartbeat))
+    start_s = datetime.fromisoformat(START.replace("Z", "+00:00")).timestamp()
+    truth = truth_messages(config, "view001", gt, start_s, pipeline.frames_read)
+    return drawn, line_counts(truth), line_counts(messages)
+
+
+# Line accuracy (1 - sum |error| / sum truth, each direction of each line) measured per seed
+# with C-BIoU and the floor filter: 91.5, 91.6 and 90.3 % (before the floor filter, ByteTrack
+# on the raw feet: 78.7, 69.3 and 77.6 %). Thresholds: measured minus 2.5 points.
+@pytest.mark.parametrize("seed, least", [(1, 0.89), (2, 0.89), (3, 0.878)])
+def test_random_line_families_count_like_the_annotated_trajectories(families, seed, least):
+    drawn, want, got = families
+    score = line_score(want, got, [line.name for line in drawn[seed]])
     print(
-        f"line {line.name}: pipeline in {counted_in} out {counted_out}; "
-        f"ground truth in {truth_in} out {truth_out}"
+        f"seed {seed}: line accuracy {score.accuracy:.1%} (truth {score.truth}, counted {score.counted}, "
+        f"sum |error| {score.abs_error})"
     )
+    assert score.truth > 200, "the lines must see real traffic for the figure to mean anything"
+    assert score.accuracy >= least
+
+
+def test_the_shipped_line_is_within_one_crossing_of_the_truth_each_way(families):
+    _, want, got = families
+    (truth_in, truth_out), (counted_in, counted_out) = want["walkway"], got["walkway"]
+    print(f"walkway: in {counted_in} (truth {truth_in}), out {counted_out} (truth {truth_out})")
     assert truth_in > 5 and truth_out > 5, "the line must see real traffic for this test to mean anything"
-    assert abs(counted_in - truth_in) <= 0.1 * truth_in
-    assert abs(counted_out - truth_out) <= 0.1 * truth_out
+    assert abs(counted_in - truth_in) <= 1 and abs(counted_out - truth_out) <= 1  # measured 13/13, 17/17
 
 
 def test_every_bucket_is_complete_and_covered(run):
