@@ -40,8 +40,8 @@ from footfall_core.store import StoreConfig, Tiling
 from tests.gt import PETS_FPS, pets09_gt
 from tests.pipeline_runs import example
 from tests.quiet_clip import quiet_config, write_quiet_clip
+from tests.scene_truth import line_counts, truth_messages
 from tests.test_accuracy_mall import bucket_errors
-from tests.test_accuracy_pets09 import _gt_crossings
 
 HEAT_CELL_M = 1.0  # as tests/test_accuracy_pets09.py
 MALL_BUCKET_S = 10  # as tests/test_accuracy_mall.py
@@ -183,12 +183,13 @@ def of_kind(run: PipelineRun, kind: str) -> list:
 
 
 def pets_accuracy(run: PipelineRun, config: StoreConfig, clip_frames: int) -> tuple[str, tuple[float, ...]]:
-    """Line in/out against the annotated crossings and heat r against the annotated positions,
-    of the first `clip_frames` frames."""
+    """Line in/out against the annotated trajectories' crossings (counted by the same analytics,
+    tests/scene_truth.py) and heat r against the annotated positions, of the first
+    `clip_frames` frames."""
     gt = pets09_gt(assets_dir())
     gt = gt[gt["frame"] <= clip_frames]
     [line] = config.lines
-    truth_in, truth_out = _gt_crossings(gt, line.start_m, line.end_m)
+    truth_in, truth_out = line_counts(truth_messages(config, "view001", gt, 0.0, clip_frames))[line.name]
     counted_in = sum(c.in_count for m in of_kind(run, "lines") for c in m.lines)
     counted_out = sum(c.out_count for m in of_kind(run, "lines") for c in m.lines)
     plan = config.floor_plan

@@ -14,6 +14,7 @@ each zone's occupancy error per bucket, heat r (over the cells either side has).
 
     .venv/bin/python bench/line_accuracy.py                       # PETS09, seeds 1 2 3
     .venv/bin/python bench/line_accuracy.py --seeds 4 5 6 --half second
+    .venv/bin/python bench/line_accuracy.py --fps 3.5              # every other PETS09 frame
     .venv/bin/python bench/line_accuracy.py --config STORE.yaml --camera NAME --gt gt/gt.txt [--video FILE]
 
 `--half first|second` scores only the buckets of that half of the recording (the replay is
@@ -71,6 +72,9 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--bucket-s", type=int, default=10, help="bucket for zone occupancy (default 10 s)")
     parser.add_argument("--frames", type=int, help="replay only the first N frames (default: all)")
+    parser.add_argument(
+        "--fps", type=float, help="analyse this many frames a second (default: the config's analysis.fps)"
+    )
     parser.add_argument("--half", choices=("first", "second"), help="score only this half's buckets")
     parser.add_argument("--per-line", action="store_true", help="print every random line's counts")
     return parser.parse_args()
@@ -87,8 +91,9 @@ def main() -> None:
     families = {seed: random_lines(gt, args.lines, seed, tuple(args.length_m)) for seed in args.seeds}
     lines = list(base.lines) + [line for family in families.values() for line in family]
     config = recording_config(base, args.camera, source=args.video, start=START)
+    analysis = {"bucket_s": args.bucket_s} | ({"fps": args.fps} if args.fps else {})
     config = config.model_copy(
-        update={"lines": lines, "analysis": config.analysis.model_copy(update={"bucket_s": args.bucket_s})}
+        update={"lines": lines, "analysis": config.analysis.model_copy(update=analysis)}
     )
     camera = config.camera(args.camera)
     detector = Detector.for_camera(camera, config)
