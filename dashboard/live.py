@@ -40,7 +40,7 @@ from footfall_core.contract import (
     StatusMessage,
     parse_message,
 )
-from footfall_core.mqtt_link import connect_async, new_client
+from footfall_core.mqtt_link import BrokerAddress, Failover, new_client
 from footfall_core.store import Mqtt
 
 log = logging.getLogger(__name__)
@@ -282,10 +282,13 @@ class LiveSubscriber:
         self.rejected = 0
         # One id per process: two dashboard workers sharing an id would keep kicking each other off.
         client_id = client_id or f"footfall-dashboard-live-{socket.gethostname()}-{os.getpid()}"
-        self._client, self._address = new_client(settings, client_id)
-        self.host, self.port = self._address.host, self._address.port
+        self._client, _ = new_client(settings, client_id, persistent=False)
+        self._nodes = Failover(
+            self._client, BrokerAddress.parse_all(settings.url), settings.keepalive_s, session_expiry_s=None
+        )
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_connect_fail = lambda client, userdata: self._nodes.advance()
         self._client.on_message = self._on_message
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -296,10 +299,19 @@ class LiveSubscriber:
         self.connected.set()
         log.info("live: subscribed to %s on %s:%s", ", ".join(self.topics), self.host, self.port)
 
+    @property
+    def host(self) -> str:
+        return self._nodes.current.host
+
+    @property
+    def port(self) -> int:
+        return self._nodes.current.port
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
         if reason_code.is_failure:
             log.warning("live: lost the broker %s:%s (%s), reconnecting", self.host, self.port, reason_code)
+        self._nodes.lost(reason_code)  # a cluster's next node
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         try:
@@ -310,7 +322,7 @@ class LiveSubscriber:
 
     def start(self) -> LiveSubscriber:
         """Connect in the background (the app starts even if the broker is down)."""
-        connect_async(self._client, self._address, self.settings.keepalive_s, session_expiry_s=None)
+        self._nodes.start()
         return self
 
     def stop(self) -> None:

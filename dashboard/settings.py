@@ -94,7 +94,9 @@ class Settings(BaseModel):
             values["data_dir"] = Path(env["FOOTFALL_DATA_DIR"])
         if env.get("FOOTFALL_MQTT_URL"):
             values["mqtt"] = Mqtt(
-                url=env["FOOTFALL_MQTT_URL"], password_file=env.get("FOOTFALL_MQTT_PASSWORD_FILE") or None
+                url=env["FOOTFALL_MQTT_URL"],
+                password_file=env.get("FOOTFALL_MQTT_PASSWORD_FILE") or None,
+                protocol=env.get("FOOTFALL_MQTT_PROTOCOL") or "5",  # 3.1.1 on a RabbitMQ cluster
             )
         if env.get("FOOTFALL_SECURE_COOKIES"):
             values["secure_cookies"] = env["FOOTFALL_SECURE_COOKIES"].lower() not in ("0", "false", "no")

@@ -78,9 +78,15 @@ def read_password(path: str) -> str:
 
 
 def new_client(
-    settings: Mqtt, client_id: str, resolve: Callable[[str], str] = str, manual_ack: bool = False
+    settings: Mqtt,
+    client_id: str,
+    resolve: Callable[[str], str] = str,
+    manual_ack: bool = False,
+    persistent: bool = True,
 ) -> tuple[paho.Client, BrokerAddress]:
-    """A configured, not yet connected client and the address to connect it to.
+    """A configured, not yet connected client and the address (the first node) to connect it to.
+    `persistent`: MQTT 3.1.1 only (MQTT 5 decides at connect, by the session expiry): whether
+    the broker keeps the session across connections.
 
     `resolve` turns config-relative paths (password file, TLS files) into real ones; pass
     `StoreConfig.resolve`. Credentials in the URL win over `username`/`password_file`; systemd's
@@ -92,7 +98,7 @@ def new_client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
-        clean_session=None if v5 else False,  # 3.1.1: the broker keeps the session, without expiry
+        clean_session=None if v5 else not persistent,  # 3.1.1: a kept session has no expiry
         manual_ack=manual_ack,
     )
     username = address.username or settings.username
@@ -177,6 +183,11 @@ class Failover:
 
     def start(self) -> None:
         connect_async(self.client, self.current, self.keepalive_s, self.session_expiry_s)
+
+    def lost(self, reason_code: object) -> None:
+        """From on_disconnect: a connection that failed (not one we closed) moves to the next node."""
+        if getattr(reason_code, "is_failure", False):
+            self.advance()
 
     def advance(self) -> None:
         if len(self.addresses) > 1:

@@ -265,3 +265,38 @@ def _depth(cluster: RabbitCluster) -> int:
         if name == QUEUE:
             return int(count)
     return 0
+
+
+def test_the_live_bridge_hears_devices_on_other_nodes(cluster, acl, tmp_path):
+    """The dashboard's live bridge, as the `dashboard` user over MQTT 3.1.1 on one node (its
+    list's first), gets a device's live snapshot sent through another node."""
+    from dashboard.live import LiveHub, LiveSubscriber
+    from footfall_core.contract import LiveMessage, LiveZone
+
+    hub = LiveHub()
+    settings = Mqtt(
+        url=cluster.nodes_url(2, lambda k: cluster.mqtt_url(k, "dashboard", None)),
+        password_file=str(acl / "passwords" / "dashboard"),
+        protocol="3.1.1",
+    )
+    subscriber = LiveSubscriber(hub, settings, client_id="footfall-dashboard-live-test").start()
+    device = _edge(cluster, acl, 0, "shop-a", tmp_path)
+    try:
+        assert wait_until(lambda: subscriber.connected.is_set() and device.connected, 30)
+        snapshot = LiveMessage(
+            store="shop-a",
+            sent_at=START,
+            cell_m=1.0,
+            people=4,
+            zones=[LiveZone(zone="tills", occupancy=4)],
+            cells=[(2, 3, 4)],
+            cameras=["cam1"],
+        )
+        assert wait_until(
+            lambda: device.publish_live(snapshot) and hub.snapshot("shop-a").live is not None, 30, step_s=0.5
+        ), "the live snapshot crossed the cluster"
+        assert hub.snapshot("shop-a").live.people == 4
+        assert subscriber.rejected == 0
+    finally:
+        device.close(drain_timeout_s=0)
+        subscriber.stop()

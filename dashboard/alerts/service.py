@@ -38,7 +38,7 @@ from dashboard.alerts.webhooks import Deliverer
 from dashboard.live import LIVE_TOPICS, LiveHub, LiveSubscriber
 from footfall_core.alerting import Alerts, threshold_of
 from footfall_core.contract import AlertsMessage, alerts_topic
-from footfall_core.mqtt_link import connect_async, new_client
+from footfall_core.mqtt_link import BrokerAddress, Failover, new_client
 from footfall_core.store import Mqtt
 from footfall_core.watchdog import Notifier
 
@@ -203,10 +203,21 @@ class Publisher:
     (re)connect `republish` is set, so that the evaluator sends every held store again."""
 
     def __init__(self, settings: Mqtt, client_id: str) -> None:
-        self.client, self.address = new_client(settings, client_id)
+        self.client, _ = new_client(settings, client_id, persistent=False)
+        self.nodes = Failover(
+            self.client, BrokerAddress.parse_all(settings.url), settings.keepalive_s, session_expiry_s=None
+        )
         self.client.on_connect = self._on_connect
-        self.keepalive_s = settings.keepalive_s
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = lambda client, userdata: self.nodes.advance()
         self.republish = threading.Event()
+
+    @property
+    def address(self) -> BrokerAddress:
+        return self.nodes.current
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.nodes.lost(reason_code)  # a cluster's next node
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -220,7 +231,7 @@ class Publisher:
         self.republish.set()
 
     def start(self) -> Publisher:
-        connect_async(self.client, self.address, self.keepalive_s, session_expiry_s=None)
+        self.nodes.start()
         return self
 
     def __call__(self, topic: str, payload: bytes) -> None:
@@ -292,12 +303,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="file holding the alerts user's password (default $FOOTFALL_MQTT_PASSWORD_FILE)",
     )
     parser.add_argument(
+        "--mqtt-protocol",
+        choices=("5", "3.1.1"),
+        default=os.environ.get("FOOTFALL_MQTT_PROTOCOL", "5"),
+        help="MQTT version: 5, or 3.1.1 on a RabbitMQ cluster (default $FOOTFALL_MQTT_PROTOCOL or 5)",
+    )
+    parser.add_argument(
         "--tick", type=float, default=0.2, help="seconds between rule evaluations (default 0.2)"
     )
 
 
 def main(args: argparse.Namespace) -> int:
-    settings = Mqtt(url=args.mqtt, password_file=args.password_file)
+    settings = Mqtt(url=args.mqtt, password_file=args.password_file, protocol=args.mqtt_protocol)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
