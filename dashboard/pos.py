@@ -14,6 +14,10 @@ JSON: the item's number, the first being 1) with the reason. A good import repla
 rows already stored for the same store and hour, in one transaction: importing a file twice
 leaves what importing it once did.
 
+An import is bounded: at most `MAX_IMPORT_BYTES` of text and `MAX_IMPORT_ROWS` rows (a year of
+hours for a few stores); beyond, `ImportTooLarge` refuses it before any row is checked, so a
+client that sends too much cannot tie up the server, and nothing is imported.
+
 Conversion is `repository.conversion_hours` summed per period: Σ transactions ÷ Σ footfall
 over the hours that have both.
 """
@@ -45,6 +49,8 @@ log = logging.getLogger(__name__)
 COLUMNS = ("store", "hour_start", "transactions", "sales_amount")
 REQUIRED = ("hour_start", "transactions")
 MAX_LISTED_ERRORS = 50
+MAX_IMPORT_BYTES = 4 * 1024 * 1024
+MAX_IMPORT_ROWS = 50_000
 Grain = Literal["hour", "day", "week", "hour_of_day"]
 
 
@@ -71,6 +77,28 @@ class PosImportError(ValueError):
         listed = "; ".join(f"line {e.line}: {e.reason}" for e in errors[:MAX_LISTED_ERRORS])
         more = f"; and {len(errors) - MAX_LISTED_ERRORS} more" if len(errors) > MAX_LISTED_ERRORS else ""
         super().__init__(f"{source}: {len(errors)} bad row(s), nothing imported: {listed}{more}")
+
+
+class ImportTooLarge(ValueError):
+    """An import over `MAX_IMPORT_BYTES` or `MAX_IMPORT_ROWS`, refused whole; the message names
+    the limit."""
+
+
+def too_many_bytes(source: str, size_bytes: int | None = None) -> ImportTooLarge:
+    got = f"{size_bytes:,} bytes" if size_bytes is not None else "more"
+    return ImportTooLarge(
+        f"{source}: {got}, at most {MAX_IMPORT_BYTES:,} bytes ({MAX_IMPORT_BYTES // 1024 // 1024} MiB)"
+        f" and {MAX_IMPORT_ROWS:,} rows an import; split the file, nothing imported"
+    )
+
+
+def _bounded(source: str, rows: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise ImportTooLarge(
+            f"{source}: more than {MAX_IMPORT_ROWS:,} rows, at most {MAX_IMPORT_ROWS:,} rows"
+            f" (and {MAX_IMPORT_BYTES:,} bytes) an import; split the file, nothing imported"
+        )
+    return rows
 
 
 class PosImport(ReadModel):
@@ -115,11 +143,14 @@ def read_csv(text: str) -> list[tuple[int, dict]]:
         reasons = [f"missing column {c!r}" for c in missing] + [f"unknown column {c!r}" for c in unknown]
         raise PosImportError("header", [RowError(line=1, reason="; ".join(reasons) + f" (have {header})")])
     reader.fieldnames = header
-    rows = []
+    rows: list[tuple[int, dict]] = []
     for row in reader:
+        if len(rows) == MAX_IMPORT_ROWS:  # one more is enough to refuse
+            rows.append((reader.line_num, {}))
+            break
         cells = {k: v.strip() if isinstance(v, str) else v for k, v in row.items()}
         rows.append((reader.line_num, {k: v for k, v in cells.items() if v not in ("", None)}))
-    return rows
+    return _bounded("CSV", rows)
 
 
 def read_json(data) -> list[tuple[int, dict]]:
@@ -128,7 +159,9 @@ def read_json(data) -> list[tuple[int, dict]]:
         data = data["rows"]
     if not isinstance(data, list):
         raise PosImportError("body", [RowError(line=1, reason="expected a JSON list of rows")])
-    return [(n, item if isinstance(item, dict) else {"row": item}) for n, item in enumerate(data, 1)]
+    return _bounded(
+        "JSON", [(n, item if isinstance(item, dict) else {"row": item}) for n, item in enumerate(data, 1)]
+    )
 
 
 def read_json_text(text: str) -> list[tuple[int, dict]]:
@@ -308,11 +341,14 @@ def main(args: argparse.Namespace) -> int:
     storage = Storage(args.db)
     storage.migrate()
     try:
+        size_bytes = args.file.stat().st_size
+        if size_bytes > MAX_IMPORT_BYTES:
+            raise too_many_bytes(str(args.file), size_bytes)
         text = args.file.read_text(encoding="utf-8")
         rows = read_json_text(text) if args.file.suffix.lower() == ".json" else read_csv(text)
         with storage.engine.begin() as conn:
             done = import_rows(conn, rows, args.store, str(args.file))
-    except (OSError, PosImportError) as exc:
+    except (OSError, PosImportError, ImportTooLarge) as exc:
         log.error("%s", exc)
         return 2
     print(

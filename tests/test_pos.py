@@ -5,6 +5,7 @@ the command line in a real process."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from dashboard import auth, registry, repository
+from dashboard import auth, pos, registry, repository
 from dashboard import tables as t
 from dashboard.app import create_app
 from dashboard.settings import Settings
@@ -227,3 +228,40 @@ def test_command_line_import_refuses_a_bad_file_whole(chain, tmp_path):
     refused = run(bad)
     assert refused.returncode == 2 and "line 2: unknown store 'nowhere'" in refused.stderr
     assert [r.transactions for r in stored(storage, "north")] == [5]  # line 1 of bad.json was not imported
+
+
+def test_an_import_over_the_size_or_row_limit_is_refused_whole_with_413(chain, tmp_path, caplog):
+    storage, clients = chain
+    row = "2026-03-02T10:00,5\n"
+    big = "hour_start,transactions\n" + row * (pos.MAX_IMPORT_BYTES // len(row) + 1)
+    declared = post_csv(clients["hq"], "north", big)
+    assert declared.status_code == 413
+    assert f"at most {pos.MAX_IMPORT_BYTES:,} bytes (4 MiB)" in declared.json()["detail"]
+
+    def chunks():  # no Content-Length: the server counts as it reads
+        yield b"hour_start,transactions\n"
+        for _ in range(pos.MAX_IMPORT_BYTES // 65536 + 1):
+            yield row.encode() * (65536 // len(row) + 1)
+
+    streamed = clients["hq"].post(
+        "/api/v1/stores/north/transactions", content=chunks(), headers={"content-type": "text/csv"}
+    )
+    assert streamed.status_code == 413 and "at most 4,194,304 bytes" in streamed.json()["detail"]
+
+    hours = ["2026-03-02T10:00"] * (pos.MAX_IMPORT_ROWS + 1)  # refused before rows are checked
+    many_csv = "hour_start,transactions\n" + "".join(f"{h},1\n" for h in hours)
+    assert len(many_csv) < pos.MAX_IMPORT_BYTES
+    too_many = post_csv(clients["hq"], "north", many_csv)
+    assert too_many.status_code == 413
+    assert f"at most {pos.MAX_IMPORT_ROWS:,} rows" in too_many.json()["detail"]
+    many_json = clients["hq"].post(
+        "/api/v1/stores/north/transactions", json=[{"hour_start": h, "transactions": 1} for h in hours]
+    )
+    assert many_json.status_code == 413 and "JSON: more than 50,000 rows" in many_json.json()["detail"]
+
+    file = tmp_path / "big.csv"
+    file.write_text(big)
+    args = argparse.Namespace(db=storage.url, file=file, store="north")
+    assert pos.main(args) == 2
+    assert f"big.csv: {len(big):,} bytes, at most 4,194,304 bytes" in caplog.text
+    assert stored(storage, "north") == []

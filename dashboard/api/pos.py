@@ -25,6 +25,21 @@ BODY = {
 }
 
 
+async def _body_text(request: Request) -> str:
+    """The request body, read no further than `pos.MAX_IMPORT_BYTES` (413 beyond: a declared
+    Content-Length is refused before anything is read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > pos.MAX_IMPORT_BYTES:
+        raise HTTPException(413, str(pos.too_many_bytes("body", int(declared))))
+    chunks, size_bytes = [], 0
+    async for chunk in request.stream():
+        size_bytes += len(chunk)
+        if size_bytes > pos.MAX_IMPORT_BYTES:
+            raise HTTPException(413, str(pos.too_many_bytes("body")))
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
 def _import(engine: sa.Engine, store_id: str, text: str, json_body: bool) -> pos.PosImport:
     rows = pos.read_json_text(text) if json_body else pos.read_csv(text)
     with engine.begin() as conn:  # every row, or none
@@ -38,8 +53,9 @@ async def post_transactions(store_id: StoreId, request: Request) -> pos.PosImpor
     """Transactions per local hour, as CSV (Content-Type text/csv: columns hour_start,
     transactions, optional sales_amount) or a JSON list of rows. An hour already stored is
     replaced. A bad row refuses the whole import: 422 with each bad row's line and reason.
-    Managers may post for their own stores only."""
-    body = (await request.body()).decode("utf-8", "replace")
+    Managers may post for their own stores only. At most 4 MiB and 50,000 rows an import
+    (413 beyond, nothing imported)."""
+    body = await _body_text(request)
     json_body = request.headers.get("content-type", "").startswith("application/json")
     try:
         return await run_in_threadpool(_import, request.app.state.engine, store_id, body, json_body)
@@ -47,6 +63,8 @@ async def post_transactions(store_id: StoreId, request: Request) -> pos.PosImpor
         raise HTTPException(
             422, dict(message=str(exc), errors=[e.model_dump() for e in exc.errors])
         ) from None
+    except pos.ImportTooLarge as exc:
+        raise HTTPException(413, str(exc)) from None
 
 
 @router.get("/stores/{store_id}/conversion", response_model=pos.Conversion)
