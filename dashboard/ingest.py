@@ -314,7 +314,8 @@ def main(args: argparse.Namespace) -> int:
 def _run_cluster(args: argparse.Namespace, storage, stop: threading.Event) -> int:
     from dashboard.cluster_ingest import ClusterIngest, node_parameters
 
-    password = read_password(args.password_file) if args.password_file else None
+    password_file = secret_file(args.password_file, MQTT_PASSWORD)  # the same user as over MQTT
+    password = read_password(password_file) if password_file else None
     nodes = node_parameters(args.amqp, password, args.ca_file)
     limits = QueueLimits(args.queue_max_messages, args.queue_max_bytes)
     ingest = ClusterIngest(storage, nodes, batch_max=args.batch, limits=limits)

@@ -25,7 +25,9 @@ from edge.outbox import Outbox
 from edge.publisher import Publisher
 from footfall_core.contract import agg_topic, confirm_topic, device_client_id
 from footfall_core.store import Mqtt
+from scripts.cluster import RABBITMQ_BIN
 from tests.brokers import RabbitCluster
+from tests.needs import need
 from tests.transport_support import (
     START,
     assert_same_content,
@@ -67,6 +69,10 @@ def _stores_file(out: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster(acl, tmp_path_factory):
+    need(
+        (RABBITMQ_BIN / "rabbitmq-server").exists(),
+        "RabbitMQ is not installed: apt-get install rabbitmq-server (scripts/bootstrap.sh does)",
+    )
     with RabbitCluster(tmp_path_factory.mktemp("cluster"), definitions=acl / "definitions.json") as running:
         yield running
 
