@@ -137,7 +137,6 @@ class ClusterIngest:
         self.limits = limits
         self._out = None  # the channel confirmations go out on, per connection
         self.confirmer = Confirmer(self._publish_confirmation)
-        self.connected = threading.Event()
 
     @property
     def stored(self) -> int:
@@ -163,7 +162,6 @@ class ClusterIngest:
                     self._consume(params, stop, notifier)
                     delay_s = 0.5
                 except (pika.exceptions.AMQPError, OSError) as exc:
-                    self.connected.clear()
                     log.warning(
                         "ingest: node %s:%d: %s: %s; trying the next node in %.1f s",
                         params.host,
@@ -173,6 +171,8 @@ class ClusterIngest:
                         delay_s,
                     )
                     node += 1
+                    if notifier:  # alive and waiting for a node, as over MQTT while the broker is away
+                        notifier.keepalive(True, f"no broker node: {type(exc).__name__}")
                     if stop.wait(delay_s):
                         break
                     delay_s = min(RETRY_MAX_S, delay_s * 2)
@@ -194,7 +194,6 @@ class ClusterIngest:
 
             channel.basic_consume(QUEUE, on_message_callback=on_message)
             log.info("ingest consuming %s at %s:%d", QUEUE, params.host, params.port)
-            self.connected.set()
             first_at: float | None = None
             while not stop.is_set():
                 if not inbox:
@@ -215,7 +214,6 @@ class ClusterIngest:
             self.confirmer.flush(everything=True)
         finally:
             self._out = None
-            self.connected.clear()
             if connection.is_open:
                 try:
                     connection.close()  # unacknowledged messages go back to the queue

@@ -107,3 +107,29 @@ def test_amqp_node_urls():
     with pytest.raises(ValueError, match="expected amqp"):
         node_parameters("mqtt://n1")
     assert topic_of("footfall.v1.shop-a.cam1.agg") == "footfall/v1/shop-a/cam1/agg"
+
+
+def test_the_ingest_waits_for_a_node_and_stops_when_asked(tmp_path):
+    """No node reachable: the worker keeps trying them in turn (nothing to acknowledge, nothing
+    lost) and returns promptly once told to stop."""
+    import threading
+
+    from dashboard.cluster_ingest import ClusterIngest
+    from dashboard.storage import Storage
+    from tests.brokers import free_port
+
+    storage = Storage(f"sqlite:///{tmp_path / 'footfall.sqlite3'}")
+    storage.migrate()
+    nodes = node_parameters(
+        f"amqp://ingest:x@127.0.0.1:{free_port()},amqp://ingest:x@127.0.0.1:{free_port()}"
+    )
+    ingest = ClusterIngest(storage, nodes)
+    stop = threading.Event()
+    worker = threading.Thread(target=ingest.run, args=(stop,), daemon=True)
+    worker.start()
+    worker.join(1.5)
+    assert worker.is_alive(), "still trying"
+    stop.set()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert ingest.stored == 0
