@@ -81,15 +81,11 @@ class Settings(BaseModel):
         values: dict = {}
         if "FOOTFALL_DB_URL" in env:
             values["db_url"] = env["FOOTFALL_DB_URL"]
-        handed = credential(SESSION_SECRET, env)
-        if handed is not None:
-            values["secret_key"] = _read_secret(f"the systemd credential {SESSION_SECRET} ({handed})", handed)
-        elif env.get("FOOTFALL_SECRET_FILE"):
-            values["secret_key"] = _read_secret(
-                f"FOOTFALL_SECRET_FILE={env['FOOTFALL_SECRET_FILE']}", Path(env["FOOTFALL_SECRET_FILE"])
-            )
-        elif env.get("FOOTFALL_SECRET_KEY"):
-            values["secret_key"] = env["FOOTFALL_SECRET_KEY"]
+        secret_key = _secret(env, SESSION_SECRET, "FOOTFALL_SECRET_FILE")
+        if secret_key is None and env.get("FOOTFALL_SECRET_KEY"):
+            secret_key = env["FOOTFALL_SECRET_KEY"]
+        if secret_key is not None:
+            values["secret_key"] = secret_key
         if env.get("FOOTFALL_DATA_DIR"):
             values["data_dir"] = Path(env["FOOTFALL_DATA_DIR"])
         if env.get("FOOTFALL_MQTT_URL"):
@@ -100,16 +96,9 @@ class Settings(BaseModel):
             )
         if env.get("FOOTFALL_SECURE_COOKIES"):
             values["secure_cookies"] = env["FOOTFALL_SECURE_COOKIES"].lower() not in ("0", "false", "no")
-        metrics_token = credential(METRICS_TOKEN, env)
+        metrics_token = _secret(env, METRICS_TOKEN, "FOOTFALL_METRICS_TOKEN_FILE")
         if metrics_token is not None:
-            values["metrics_token"] = _read_secret(
-                f"the systemd credential {METRICS_TOKEN} ({metrics_token})", metrics_token
-            )
-        elif env.get("FOOTFALL_METRICS_TOKEN_FILE"):
-            values["metrics_token"] = _read_secret(
-                f"FOOTFALL_METRICS_TOKEN_FILE={env['FOOTFALL_METRICS_TOKEN_FILE']}",
-                Path(env["FOOTFALL_METRICS_TOKEN_FILE"]),
-            )
+            values["metrics_token"] = metrics_token
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "secret_key" not in values:
             raise SettingsError(
@@ -120,6 +109,17 @@ class Settings(BaseModel):
             return cls(**values)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
+
+
+def _secret(env: Mapping[str, str], name: str, file_variable: str) -> str | None:
+    """The secret systemd handed the service as credential `name`, else the one in the file that
+    `file_variable` names, else None."""
+    handed = credential(name, env)
+    if handed is not None:
+        return _read_secret(f"the systemd credential {name} ({handed})", handed)
+    if env.get(file_variable):
+        return _read_secret(f"{file_variable}={env[file_variable]}", Path(env[file_variable]))
+    return None
 
 
 def _read_secret(where: str, path: Path) -> str:
