@@ -53,6 +53,11 @@ def _me(user: auth.Principal) -> Me:
     return Me(name=user.name, role=user.role, stores=None if user.stores is None else sorted(user.stores))
 
 
+def _refused(refused: Refused) -> HTTPException:
+    """The login guard's refusal as an answer: 429 or 503, with when to try again."""
+    return HTTPException(refused.status, refused.reason, headers={"Retry-After": str(refused.retry_after_s)})
+
+
 def checked_login(request: Request, conn: Conn, name: str, password: str) -> auth.Principal | None:
     """The user if the password is right, else None; HTTPException 429/503 (with Retry-After)
     when the login guard refuses to try. Commits (a password rehash, if any)."""
@@ -61,9 +66,7 @@ def checked_login(request: Request, conn: Conn, name: str, password: str) -> aut
     try:
         user = guard.check(conn, name, password, address)
     except Refused as refused:
-        raise HTTPException(
-            refused.status, refused.reason, headers={"Retry-After": str(refused.retry_after_s)}
-        ) from None
+        raise _refused(refused) from None
     conn.commit()
     return user
 
@@ -101,9 +104,7 @@ def change_password(change: PasswordChange, user: User, request: Request, conn: 
         with guard.hashing():
             auth.set_password(conn, user.name, change.new)
     except Refused as refused:
-        raise HTTPException(
-            refused.status, refused.reason, headers={"Retry-After": str(refused.retry_after_s)}
-        ) from None
+        raise _refused(refused) from None
     conn.commit()
     request.session.clear()
 
