@@ -68,6 +68,17 @@ def store_yaml(tmp_path: Path, url: str, mqtt: dict | None = None, **camera) -> 
     return path
 
 
+def run_probe(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m edge probe ARGS` from the repository, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "edge", "probe", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @contextmanager
 def edge_run(config: Path, *args: str, log: Path) -> Iterator[subprocess.Popen]:
     """`python -m edge run --config CONFIG ARGS` in a process group of its own, its log in

@@ -6,8 +6,6 @@ the connection open, damaged packets)."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import threading
 import time
 import wave
@@ -20,11 +18,10 @@ from edge.frame_size import FrameSizeGuard
 from edge.probe import ProbeError, probe
 from edge.rtsp_reader import RtspReader
 from edge.source import FrameSource, RateGate
-from footfall_core.assets import REPO_ROOT
 from footfall_core.store import ConfigError, load_config
 from scripts.broker import free_port
 from scripts.rtsp_camera import RtspCamera
-from tests.rtsp_support import store_yaml, wait_until
+from tests.rtsp_support import run_probe, store_yaml, wait_until
 
 
 def _udp_sockets(pid: int) -> int:
@@ -76,13 +73,7 @@ class Reading(threading.Thread):
 
 
 def test_probe_reports_codec_resolution_fps_and_decode_cost(rtsp_camera):
-    done = subprocess.run(
-        [sys.executable, "-m", "edge", "probe", rtsp_camera.url, "--frames", "30"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_probe(rtsp_camera.url, "--frames", "30")
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(None, 1) for line in done.stdout.splitlines())
     assert lines["codec"] == "h264 (Main)"
@@ -95,13 +86,7 @@ def test_probe_reports_codec_resolution_fps_and_decode_cost(rtsp_camera):
 
 def test_probe_refused_exits_2_with_the_cause():
     url = f"rtsp://admin:s3cret@127.0.0.1:{free_port()}/cam"
-    done = subprocess.run(
-        [sys.executable, "-m", "edge", "probe", url, "--timeout-s", "5"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_probe(url, "--timeout-s", "5")
     assert done.returncode == 2
     assert done.stderr.startswith("error: refused: rtsp://127.0.0.1:"), done.stderr
     assert "s3cret" not in done.stderr and "admin" not in done.stderr

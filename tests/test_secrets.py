@@ -222,6 +222,7 @@ def test_a_camera_that_wants_a_password_is_read_with_the_secrets_one(clips, tmp_
     carry neither."""
     from edge.source import open_source
     from scripts.rtsp_camera import RtspCamera
+    from tests.rtsp_support import run_probe
 
     with RtspCamera(clips("pets09_short"), user="viewer", password=RTSP_PASSWORD) as camera:
         secrets = f"door: {{username: viewer, password: {RTSP_PASSWORD!r}}}\n"
@@ -235,46 +236,12 @@ def test_a_camera_that_wants_a_password_is_read_with_the_secrets_one(clips, tmp_
         assert frame.image.shape[:2] == (576, 768)
         assert source.source == camera.url, "shown without its user"
 
-        probed = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "edge",
-                "probe",
-                "--config",
-                str(store),
-                "--camera",
-                "view001",
-                "--frames",
-                "5",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        probed = run_probe("--config", str(store), "--camera", "view001", "--frames", "5")
         assert probed.returncode == 0, probed.stderr
         assert "h264" in probed.stdout
         shown = probed.stdout + probed.stderr + store.read_text()
         assert "p@ss" not in shown and "p%40ss" not in shown and "viewer" not in shown
 
         (tmp_path / "camera-secrets.yaml").write_text("door: {username: viewer, password: wrong}\n")
-        refused = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "edge",
-                "probe",
-                "--config",
-                str(store),
-                "--camera",
-                "view001",
-                "--frames",
-                "5",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        refused = run_probe("--config", str(store), "--camera", "view001", "--frames", "5")
         assert refused.returncode == 2 and refused.stderr.startswith("error: auth:"), refused.stderr
