@@ -3,7 +3,6 @@ confirmations, and connect only under its own client id; readers only read."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -15,20 +14,14 @@ from edge.outbox import Outbox
 from edge.publisher import Publisher
 from footfall_core.contract import Confirmation, alerts_topic, confirm_topic, device_client_id, payload_digest
 from footfall_core.store import Mqtt
-from tests.brokers import Mosquitto, dynsec_config
+from tests.brokers import Mosquitto, dynsec_config, secured_mosquitto
 from tests.transport_support import Collector, IngestThread, make_aggregates, stored_ids, wait_until
 
 
 @pytest.fixture
 def secured(tmp_path):
-    stores = tmp_path / "stores.yaml"
-    stores.write_text("stores:\n  - id: shop-a\n  - shop-b\n")
-    out = tmp_path / "broker"
-    parser = argparse.ArgumentParser()
-    broker_acl.add_arguments(parser)
-    assert broker_acl.main(parser.parse_args(["--stores", str(stores), "--out", str(out)])) == 0
-    with Mosquitto(tmp_path / "mosquitto", dynsec_config(out / broker_acl.CONFIG_NAME)) as broker:
-        yield broker, out / "passwords"
+    with secured_mosquitto(tmp_path, "stores:\n  - id: shop-a\n  - shop-b\n") as broker_and_passwords:
+        yield broker_and_passwords
 
 
 def _password(secrets_dir, user: str) -> str:

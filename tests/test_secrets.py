@@ -4,7 +4,6 @@ and the session secret from files and systemd credentials, checked against a rea
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -15,7 +14,6 @@ import yaml
 from fastapi.testclient import TestClient
 
 from calibration.web import TOKEN_COOKIE, create_app
-from dashboard import broker_acl
 from dashboard.ingest import broker_password
 from dashboard.live import LiveHub, LiveSubscriber
 from dashboard.settings import Settings, SettingsError
@@ -23,7 +21,7 @@ from footfall_core.mqtt_link import new_client
 from footfall_core.redact import redact_url
 from footfall_core.secrets import camera_source, load_camera_secrets
 from footfall_core.store import ConfigError, Mqtt, load_config, parse_config
-from tests.brokers import Mosquitto, dynsec_config, free_port
+from tests.brokers import free_port, secured_mosquitto
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pa:ss@w/rd%1"  # every character a URL's user info must encode
@@ -158,14 +156,8 @@ def test_the_session_secret_from_a_systemd_credential(tmp_path):
 @pytest.fixture
 def secured(tmp_path):
     """A Mosquitto with the users of `dashboard broker-acl`; yields it and the passwords' directory."""
-    stores = tmp_path / "stores.yaml"
-    stores.write_text("stores: [shop-a]\n")
-    out = tmp_path / "broker"
-    parser = argparse.ArgumentParser()
-    broker_acl.add_arguments(parser)
-    assert broker_acl.main(parser.parse_args(["--stores", str(stores), "--out", str(out)])) == 0
-    with Mosquitto(tmp_path / "mosquitto", dynsec_config(out / broker_acl.CONFIG_NAME)) as broker:
-        yield broker, out / "passwords"
+    with secured_mosquitto(tmp_path, "stores: [shop-a]\n") as broker_and_passwords:
+        yield broker_and_passwords
 
 
 def _connects(settings: Mqtt) -> bool:
