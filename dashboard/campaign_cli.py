@@ -76,7 +76,12 @@ def _print_lift(result: campaign_lift.CampaignLift) -> None:
             + ("ok" if result.pre_trend_ok else result.pre_trend_message or "not possible")
         )
         for s in result.per_store:
-            print(f"    {s.store}: {_pct(s.lift_pct)} ({_pct(s.ci_low_pct)} to {_pct(s.ci_high_pct)})")
+            own = (
+                f"no estimate: {s.message}"
+                if s.message
+                else f"{_pct(s.lift_pct)} ({_pct(s.ci_low_pct)} to {_pct(s.ci_high_pct)})"
+            )
+            print(f"    {s.store}: {own}")
     for outcome in (result.zone_entries, result.conversion):
         if outcome is not None:
             detail = (

@@ -60,14 +60,18 @@ class OutcomeLift(Estimate):
 
 
 class StoreLift(ReadModel):
+    """A treated store's own lift; null numbers and a `message` when the store has too little
+    data for one (too few days before the campaign, none during it)."""
+
     store: str
     name: str
-    lift_pct: float
-    ci_low_pct: float = Field(description="heteroskedasticity-robust, days taken as independent")
-    ci_high_pct: float
-    observed_visitors: int
-    counterfactual_visitors: float
-    extra_visitors: float
+    lift_pct: float | None
+    ci_low_pct: float | None = Field(description="heteroskedasticity-robust, days taken as independent")
+    ci_high_pct: float | None
+    observed_visitors: int | None
+    counterfactual_visitors: float | None
+    extra_visitors: float | None
+    message: str | None = Field(description="why there is no estimate for this store")
 
 
 class DayLift(ReadModel):
@@ -159,6 +163,18 @@ def _placebo(panel: pd.DataFrame) -> dict:
 NO_ESTIMATE = dict.fromkeys(
     ("lift_pct", "ci_low_pct", "ci_high_pct", "p_value", "pre_trend_ok", "pre_trend_message")
     + ("placebo_pct", "placebo_ci_low_pct", "placebo_ci_high_pct")
+)
+
+
+NO_STORE_ESTIMATE = dict.fromkeys(
+    (
+        "lift_pct",
+        "ci_low_pct",
+        "ci_high_pct",
+        "observed_visitors",
+        "counterfactual_visitors",
+        "extra_visitors",
+    )
 )
 
 
@@ -277,21 +293,6 @@ def campaign_lift(conn: sa.Connection, campaign_id: int) -> CampaignLift:
         )
     fit = lift.estimate(panel)
     extra, extra_low, extra_high = fit.extra()
-    per_store = []
-    for store, (effect, observed, expected) in lift.per_store(panel).items():
-        pct, low, high = effect.pct
-        per_store.append(
-            StoreLift(
-                store=store,
-                name=names.get(store, store),
-                lift_pct=pct,
-                ci_low_pct=low,
-                ci_high_pct=high,
-                observed_visitors=int(observed),
-                counterfactual_visitors=expected,
-                extra_visitors=expected * float(np.expm1(effect.log_effect)),
-            )
-        )
     return CampaignLift(
         **window,
         **extras,
@@ -301,6 +302,43 @@ def campaign_lift(conn: sa.Connection, campaign_id: int) -> CampaignLift:
         extra_visitors_high=extra_high,
         observed_visitors=int(fit.observed()),
         counterfactual_visitors=fit.counterfactual(),
-        per_store=per_store,
+        per_store=_per_store(values, panel, campaign, names),
         daily=_daily(values, fit, campaign, simulated),
     )
+
+
+def _per_store(
+    values: pd.DataFrame, panel: pd.DataFrame, campaign: campaigns.Campaign, names: dict[str, str]
+) -> list[StoreLift]:
+    """Every treated store, in the campaign's order: its own lift, or why it has none."""
+    fitted = lift.per_store(panel)
+    pre_days = lift.pre_days_by_store(values, set(campaign.treated), campaign.start)
+    out = []
+    for store in campaign.treated:
+        if store not in fitted:
+            days = pre_days[store]
+            reason = (
+                f"{days} day(s) of data before the campaign; at least {lift.MIN_PRE_DAYS} are needed"
+                if days < lift.MIN_PRE_DAYS
+                else "no data during the campaign yet"
+            )
+            out.append(
+                StoreLift(store=store, name=names.get(store, store), message=reason, **NO_STORE_ESTIMATE)
+            )
+            continue
+        effect, observed, expected = fitted[store]
+        pct, low, high = effect.pct
+        out.append(
+            StoreLift(
+                store=store,
+                name=names.get(store, store),
+                message=None,
+                lift_pct=pct,
+                ci_low_pct=low,
+                ci_high_pct=high,
+                observed_visitors=int(observed),
+                counterfactual_visitors=expected,
+                extra_visitors=expected * float(np.expm1(effect.log_effect)),
+            )
+        )
+    return out

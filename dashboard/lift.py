@@ -27,7 +27,9 @@ so its interval is heteroskedasticity-robust (HC1) and takes its days as indepen
 describes where the lift came from and is narrower than it deserves; the pooled interval is
 the one to quote.
 
-Store-days without a positive value (closed, not reporting, nothing sold) are left out.
+Store-days without a positive value (closed, not reporting, nothing sold) are left out, and so
+are stores with fewer than `MIN_PRE_DAYS` days of data before the campaign (a store that opened
+during it has no baseline to compare with): `pre_days_by_store` says which.
 """
 
 from __future__ import annotations
@@ -109,16 +111,19 @@ def prepare(
         raise TooLittleData(
             f"{pre_days} day(s) of data before the campaign; at least {MIN_PRE_DAYS} are needed"
         )
+    before = panel[~panel.campaign].groupby("store").day.nunique()
+    panel = panel[panel.store.isin(before.index[before >= MIN_PRE_DAYS])]  # no baseline, no comparison
     treated_seen = panel[panel.treated].store.nunique()
     control_seen = panel[~panel.treated].store.nunique()
     if treated_seen < MIN_TREATED_STORES:
         raise TooLittleData(
-            f"{treated_seen} treated store(s) with data; at least {MIN_TREATED_STORES} are needed "
-            "for an interval clustered by store"
+            f"{treated_seen} treated store(s) with data ({MIN_PRE_DAYS} days or more before the campaign); "
+            f"at least {MIN_TREATED_STORES} are needed for an interval clustered by store"
         )
     if control_seen < MIN_CONTROL_STORES:
         raise TooLittleData(
-            f"{control_seen} control store(s) with data; at least {MIN_CONTROL_STORES} are needed"
+            f"{control_seen} control store(s) with data ({MIN_PRE_DAYS} days or more before the campaign); "
+            f"at least {MIN_CONTROL_STORES} are needed"
         )
     if not (panel.treated & panel.campaign).any():
         raise TooLittleData("no data from the treated stores during the campaign yet")
@@ -157,10 +162,20 @@ def estimate(panel: pd.DataFrame) -> DidFit:
     return DidFit(effect, panel.assign(counterfactual=np.exp(baseline) * smearing))
 
 
+def pre_days_by_store(values: pd.DataFrame, stores: set[str], start: date) -> dict[str, int]:
+    """Days with a positive value before `start`, per store of `stores` (0 for none)."""
+    rows = values[values.store.isin(stores) & (values.value > 0) & (values.day < start)]
+    counts = rows.groupby("store").day.nunique()
+    return {s: int(counts.get(s, 0)) for s in stores}
+
+
 def per_store(panel: pd.DataFrame) -> dict[str, tuple[Effect, float, float]]:
     """Each treated store's own lift: store → (effect, observed, counterfactual) over its
-    campaign days. Intervals are HC1, not clustered (see the module docstring)."""
-    stores = sorted(panel[panel.treated].store.unique())
+    campaign days, for the stores with data during the campaign (a term for a store without
+    any would make the design singular). Intervals are HC1, not clustered (see the module
+    docstring)."""
+    exposed = panel[panel.treated & panel.campaign]
+    stores = sorted(exposed.store.unique())
     terms = pd.DataFrame(
         {f"campaign_{s}": ((panel.store == s) & panel.campaign).astype(float) for s in stores},
         index=panel.index,
@@ -170,8 +185,6 @@ def per_store(panel: pd.DataFrame) -> dict[str, tuple[Effect, float, float]]:
     out = {}
     for s in stores:
         rows = (panel.store == s) & panel.campaign
-        if not rows.any():
-            continue
         effect = _effect(result, f"campaign_{s}")
         baseline = np.asarray(result.fittedvalues[rows]) - effect.log_effect
         out[s] = (effect, float(panel.value[rows].sum()), float(np.exp(baseline).sum() * smearing))

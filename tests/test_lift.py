@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from bench.campaign_lift import coverage, report
@@ -100,6 +101,24 @@ def test_too_little_data_says_what_is_missing(drop, message):
     frame = drop(synthetic({"s0": 0.1, "s1": 0.1}))
     with pytest.raises(lift.TooLittleData, match=re.escape(message)):
         panel_of(frame, {"s0", "s1"})
+
+
+def test_a_treated_store_without_a_baseline_or_campaign_days_gets_no_number():
+    """A store that opened during the campaign has no baseline (its own lift would be its size);
+    one that went dark during it has no campaign term (the design would be singular)."""
+    first = date(2026, 1, 5)
+    frame = synthetic({"s0": 0.1, "s1": 0.1, "s2": 0.1, "s3": 0.1})
+    opened = (frame.store == "s2") & (frame.day < first + timedelta(days=25))  # 3 days before
+    dark = (frame.store == "s3") & (frame.day >= first + timedelta(days=28))
+    panel = panel_of(frame[~opened & ~dark], {"s0", "s1", "s2", "s3"})
+    assert "s2" not in set(panel.store)  # dropped: 3 days before the campaign
+    own = lift.per_store(panel)
+    assert sorted(own) == ["s0", "s1"]
+    assert all(np.isfinite(effect.pct).all() for effect, _, _ in own.values())
+    assert lift.pre_days_by_store(frame[~opened], {"s2", "s3"}, first + timedelta(days=28)) == {
+        "s2": 3,
+        "s3": 28,
+    }
 
 
 # ---- the whole path: seeded chain, rollups, API ------------------------------------------------
@@ -201,3 +220,46 @@ def test_interval_covers_the_true_lift_over_50_seeded_chains():
     assert np.mean(lifted.estimates_pct) == pytest.approx(100 * TRUE_LIFT, abs=0.5), report(lifted)
     none = coverage(range(50), 0.0)
     assert none.covered >= 45, report(none)  # measured 47
+
+
+def test_a_one_store_campaign_gets_a_message_on_every_path(seeded, capsys):
+    """One treated store (with every control it needs): the API, its CSV, the page and the
+    command line say why there is no lift; and a store with no data during the campaign is
+    listed with the reason, not a number."""
+    from dashboard import tables as t
+    from dashboard.__main__ import main as cli
+
+    storage, treated, client = seeded
+    few = dict(name="one store", channel="coupon", start=str(CAMPAIGN[0]), end=str(CAMPAIGN[1]))
+    body = client.post("/api/v1/campaigns", json=few | dict(treated=[treated[0]])).json()
+    assert len(body["control"]) >= lift.MIN_CONTROL_STORES  # the default controls: enough of them
+    result = client.get(f"/api/v1/campaigns/{body['id']}/lift").json()
+    message = "1 treated store(s) with data (7 days or more before the campaign); at least 2 are needed"
+    assert not result["enough_data"] and message in result["message"]
+    assert result["lift_pct"] is None and result["ci_low_pct"] is None and result["extra_visitors"] is None
+    assert result["per_store"] == [] and len(result["daily"]) == 42
+    per_store_csv = client.get(f"/api/v1/campaigns/{body['id']}/lift?format=csv&table=per_store").text
+    assert per_store_csv.splitlines()[1:] == []
+    page = client.get(f"/campaigns/{body['id']}", headers={"accept": "text/html"})
+    assert page.status_code == 200 and f"No lift yet: {message}" in page.text
+    assert 'data-kpi="lift"' not in page.text
+    capsys.readouterr()
+    assert cli(["campaigns", "--db", storage.url, "lift", str(body["id"])]) == 0
+    assert f"footfall: no estimate: {message}" in capsys.readouterr().out
+
+    with storage.engine.begin() as conn:  # the fifth treated store goes dark for the campaign
+        ld = t.line_days.c
+        conn.execute(
+            sa.delete(t.line_days).where((ld.store_id == treated[4]) & (ld.local_date >= CAMPAIGN[0]))
+        )
+    campaign = client.get("/api/v1/campaigns").json()[-1]
+    assert campaign["name"] == "SNS coupon"
+    result = client.get(f"/api/v1/campaigns/{campaign['id']}/lift").json()
+    assert result["enough_data"] and [s["store"] for s in result["per_store"]] == list(treated)
+    dark = result["per_store"][4]
+    assert dark["message"] == "no data during the campaign yet" and dark["lift_pct"] is None
+    assert all(s["message"] is None and s["lift_pct"] is not None for s in result["per_store"][:4])
+    page = client.get(f"/campaigns/{campaign['id']}", headers={"accept": "text/html"}).text
+    assert "no estimate: no data during the campaign yet" in page
+    assert cli(["campaigns", "--db", storage.url, "lift", str(campaign["id"])]) == 0
+    assert f"{treated[4]}: no estimate: no data during the campaign yet" in capsys.readouterr().out
