@@ -16,8 +16,12 @@ assigned to the people found so far by the Hungarian method on the Mahalanobis d
 d² = (z − μ)ᵀ (R + P)⁻¹ (z − μ) (measurement z with covariance R, person μ with P), or
 starting a new person at cost `gate`; pairs beyond `gate` never join. Then every camera's
 measurements are taken out and assigned again against the others', twice over, which undoes
-choices the order forced. A person's position is the covariance-weighted mean of their
-measurements (P = (Σ R⁻¹)⁻¹, μ = P Σ R⁻¹ z): the camera that sees them best counts most.
+choices the order forced. Last, people are taken apart where that lowers the same cost
+(`_take_apart`): a person whose every measurement fits someone else who lacks that camera is
+given away. That undoes what moving one camera at a time cannot: two far cameras whose long
+ellipses cross beside the people they belong to, making a person that nobody is. A person's
+position is the covariance-weighted mean of their measurements (P = (Σ R⁻¹)⁻¹,
+μ = P Σ R⁻¹ z): the camera that sees them best counts most.
 
 Why this shape (docs/calibration.md): a person whom the camera that sees their floor best
 missed is still counted by any other camera that sees them, and a person seen by several is
@@ -39,6 +43,7 @@ from footfall_core.geometry import CameraGeometry
 
 EDGE_PX = 1.0  # a box side this close to the frame's side is cut by it
 REFINE_PASSES = 2  # rounds of taking each camera out and assigning it again
+TAKE_APART_PASSES = 2  # rounds of taking people apart (`_take_apart`)
 _NEVER = 1e12  # cost of a pair beyond the gate: the solver never picks it when it has another choice
 
 
@@ -152,6 +157,76 @@ def _assign(
     return person
 
 
+def _chi2(z: np.ndarray, info: np.ndarray, rows: np.ndarray) -> float:
+    """Σ (z − μ)ᵀ R⁻¹ (z − μ) of the measurements `rows` about their weighted mean μ: how badly
+    they disagree for one person (0 for one measurement)."""
+    if len(rows) < 2:
+        return 0.0
+    info_sum = info[rows].sum(axis=0)
+    mean = _inverse(info_sum) @ np.einsum("kij,kj->i", info[rows], z[rows])
+    r = z[rows] - mean
+    return float(np.einsum("ki,kij,kj->", r, info[rows], r))
+
+
+def _people(
+    z: np.ndarray, info: np.ndarray, camera: np.ndarray, person: np.ndarray, cameras: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The people `person` (K,) makes: their ids (P,), estimates (P, 2) and (P, 2, 2), and which
+    of the `cameras` each has a measurement from (P, cameras) bool."""
+    mine = person >= 0
+    ids, numbered = np.unique(person[mine], return_inverse=True)
+    numbered_all = np.full(len(person), -1, np.int64)
+    numbered_all[mine] = numbered
+    mean, spread = _estimates(z, info, numbered_all, len(ids))
+    seen = np.zeros((len(ids), cameras), bool)
+    seen[numbered, camera[mine]] = True
+    return ids, mean, spread, seen
+
+
+def _take_apart(
+    z: np.ndarray, cov: np.ndarray, info: np.ndarray, camera: np.ndarray, person: np.ndarray, gate: float
+) -> np.ndarray:
+    """`person` after taking people apart where that lowers the cost the assignment minimises
+    (`gate` per person plus, per person, `_chi2` of their measurements). Each person in turn,
+    fewest measurements first, has each of their measurements given to the person it fits best
+    among those without a measurement from its camera (within `gate`), if every measurement has
+    such a person and that costs less than keeping the person (all to the same one: two halves
+    of one person joined). Moving one camera's measurements at a time (`_assign`) cannot undo
+    two far cameras' long ellipses that crossed beside the people they belong to and made a
+    person of their own: each measurement alone is closer to the other than to its own person."""
+    person = person.copy()
+    cameras = int(camera.max(initial=0)) + 1
+    for _ in range(TAKE_APART_PASSES):
+        changed = False
+        ids, mean, spread, seen = _people(z, info, camera, person, cameras)
+        for p in ids[np.argsort(np.bincount(person[person >= 0])[ids], kind="stable")].tolist():
+            mine = np.flatnonzero(person == p)
+            if not len(mine):
+                continue  # given away earlier in this round
+            me = int(np.searchsorted(ids, p))
+            # each measurement to the person it fits best among those without its camera
+            dz = z[mine][:, None, :] - mean[None, :, :]  # (K, P, 2)
+            d2 = np.einsum("kpi,kpij,kpj->kp", dz, _inverse(cov[mine][:, None] + spread[None, :]), dz)
+            d2[~(d2 <= gate) | seen[:, camera[mine]].T] = np.inf
+            d2[:, me] = np.inf
+            if not np.isfinite(d2).any(axis=1).all():
+                continue  # a measurement with nowhere else to go: the person stays
+            to = ids[np.argmin(d2, axis=1)]
+            cost = sum(
+                _chi2(z, info, np.r_[np.flatnonzero(person == q), mine[to == q]])
+                - _chi2(z, info, np.flatnonzero(person == q))
+                for q in np.unique(to).tolist()
+            )
+            if cost < gate + _chi2(z, info, mine):
+                person[mine] = to
+                ids, mean, spread, seen = _people(z, info, camera, person, cameras)
+                changed = True
+        if not changed:
+            break
+    _, person[person >= 0] = np.unique(person[person >= 0], return_inverse=True)
+    return person
+
+
 def fuse(measurements: Sequence[FloorMeasurements], gate: float) -> Fused:
     """Group one instant's measurements (one `FloorMeasurements` per camera) into people."""
     sizes = [len(m) for m in measurements]
@@ -173,5 +248,6 @@ def fuse(measurements: Sequence[FloorMeasurements], gate: float) -> Fused:
             rows = np.flatnonzero(valid & (camera == c))
             person[rows] = -1
             person = _assign(z, cov, info, person, rows, gate)
+    person = _take_apart(z, cov, info, camera, person, gate)
     mean, spread = _estimates(z, info, person, int(person.max(initial=-1)) + 1)
     return Fused(mean, spread, np.split(person, np.cumsum(sizes)[:-1]))

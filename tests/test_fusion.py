@@ -123,6 +123,39 @@ def at(camera: str, timestamp_s: float, track_id=(-1,)) -> FloorMeasurements:
     return FloorMeasurements(camera, timestamp_s, np.zeros((n, 2)), np.tile(np.eye(2), (n, 1, 1)), track_id)
 
 
+def sight(at_m, towards_m, along_m: float, across_m: float = 0.1) -> np.ndarray:
+    """A (2, 2) m² covariance long (`along_m`) on the line from `at_m` towards `towards_m`, as
+    a far camera's feet are."""
+    u = np.subtract(towards_m, at_m) / np.linalg.norm(np.subtract(towards_m, at_m))
+    axes = np.array([u, [-u[1], u[0]]]).T
+    return axes @ np.diag([along_m**2, across_m**2]) @ axes.T
+
+
+def test_two_far_cameras_whose_lines_of_sight_cross_beside_two_people_do_not_make_a_third():
+    """A near camera sees two people 1 m apart, precisely; two far cameras each see one of
+    them with a long ellipse, and the two ellipses cross 1 m beyond, where nobody stands. The
+    far cameras see more people elsewhere, so they are assigned first and the crossing looks
+    like a person to them; each far measurement also fits its own person, and taking the
+    crossing apart gives both back: two people there, not three."""
+    one_m, two_m, crossing_m = np.array([0.0, 0.0]), np.array([1.0, 0.0]), np.array([0.5, 1.0])
+    elsewhere_m = np.array([[10.0, 10.0], [12.0, 10.0], [14.0, 10.0]])
+    tight = np.tile(np.eye(2) * 0.1**2, (3, 1, 1))
+
+    def far(camera: str, person_m: np.ndarray) -> FloorMeasurements:
+        z = person_m + 0.9 * (crossing_m - person_m)
+        cov = np.concatenate([[sight(person_m, crossing_m, 0.6)], tight])
+        return FloorMeasurements(camera, 0.0, np.vstack([z, elsewhere_m]), cov, [-1] * 4)
+
+    near = FloorMeasurements("near", 0.0, np.array([one_m, two_m]), tight[:2], [-1, -1])
+    fused = fuse([far("far1", one_m), far("far2", two_m), near], GATE)
+    assert len(fused) == 5
+    (far1, far2, near_people) = fused.person
+    assert far1[0] == near_people[0] and far2[0] == near_people[1]
+    np.testing.assert_allclose(fused.floor_xy[near_people], [one_m, two_m], atol=0.05)
+    for person in fused.person:
+        assert len(np.unique(person)) == len(person), "one measurement per camera and person"
+
+
 def test_an_instant_is_fused_once_every_running_camera_has_moved_past_it():
     slots = Slots(["a", "b"], period_s=0.2, max_lag_s=1.0)
     assert slots.add(at("a", 100.0)) == []
