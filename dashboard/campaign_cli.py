@@ -4,6 +4,7 @@ campaigns add NAME --channel sns --start 2026-03-02 --end 2026-03-15 --treated a
               [--control c,d] [--zones z1,z2] [--pre-days 28]
 campaigns list
 campaigns lift ID
+campaigns end ID --end 2026-03-10      end it early (or correct its last day)
 campaigns remove ID
 """
 
@@ -49,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("list", help="list campaigns")
     lift = actions.add_parser("lift", help="print a campaign's lift")
     lift.add_argument("id", type=int)
+    end = actions.add_parser("end", help="move a campaign's last day: end it early")
+    end.add_argument("id", type=int)
+    end.add_argument("--end", required=True, help="the new last day, YYYY-MM-DD, included")
     remove = actions.add_parser("remove", help="delete a campaign record (no store data is touched)")
     remove.add_argument("id", type=int)
 
@@ -123,6 +127,9 @@ def main(args: argparse.Namespace) -> int:
                     )
             elif args.action == "lift":
                 _print_lift(campaign_lift.campaign_lift(conn, args.id))
+            elif args.action == "end":
+                changed = campaigns.set_end(conn, args.id, campaigns.CampaignEnd(end=args.end).end)
+                print(f"{changed.id}: {changed.name} now ends on {changed.end}")
             else:
                 campaigns.remove(conn, args.id)
                 print(f"{args.id}: removed")

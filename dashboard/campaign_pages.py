@@ -1,7 +1,8 @@
-"""The campaign pages (hq): the list with a form to record one, and one campaign's lift.
+"""The campaign pages (hq): the list with a form to record one, and one campaign's lift with
+forms to end it early or delete it.
 
 Same conventions as dashboard.pages: a session is needed, errors are HTML pages for browsers,
-the form carries the session's CSRF token and must come from this origin.
+every form carries the session's CSRF token and must come from this origin.
 """
 
 from __future__ import annotations
@@ -111,6 +112,47 @@ def _daily_points(result: campaign_lift.CampaignLift) -> list[dict]:
 
 @router.get("/campaigns/{campaign_id}", name="campaign_page")
 def campaign_page(request: Request, user: PageHq, conn: Conn, campaign_id: int):
+    return _campaign_page(request, user, conn, campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/end", name="campaign_end")
+def campaign_end(
+    request: Request,
+    user: PageHq,
+    conn: Conn,
+    campaign_id: int,
+    csrf_token: Annotated[str, Form()],
+    end: Annotated[str, Form()],
+):
+    check_csrf(request, csrf_token)
+    try:
+        campaigns.set_end(conn, campaign_id, campaigns.CampaignEnd(end=end).end)
+    except repository.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except ValidationError as exc:
+        return _campaign_page(request, user, conn, campaign_id, 422, _errors(exc))
+    except campaigns.CampaignError as exc:
+        return _campaign_page(request, user, conn, campaign_id, 422, str(exc))
+    conn.commit()
+    return RedirectResponse(request.url_for("campaign_page", campaign_id=campaign_id).path, status_code=303)
+
+
+@router.post("/campaigns/{campaign_id}/delete", name="campaign_delete")
+def campaign_delete(
+    request: Request, user: PageHq, conn: Conn, campaign_id: int, csrf_token: Annotated[str, Form()]
+):
+    check_csrf(request, csrf_token)
+    try:
+        campaigns.remove(conn, campaign_id)
+    except repository.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    conn.commit()
+    return RedirectResponse(request.url_for("campaigns_page").path, status_code=303)
+
+
+def _campaign_page(
+    request: Request, user, conn, campaign_id: int, status_code: int = 200, error: str | None = None
+):
     try:
         result = campaign_lift.campaign_lift(conn, campaign_id)
     except repository.NotFound as exc:
@@ -122,6 +164,8 @@ def campaign_page(request: Request, user: PageHq, conn: Conn, campaign_id: int):
         request,
         "campaign.html",
         user,
+        status_code=status_code,
+        error=error,
         active="campaigns",
         nav_store=None,
         result=result,

@@ -37,6 +37,13 @@ class CampaignError(ValueError):
         super().__init__(f"{field}: {message}")
 
 
+class CampaignEnd(BaseModel):
+    """A campaign's new last day (ending it early)."""
+
+    model_config = ConfigDict(extra="forbid")
+    end: date = Field(description="last campaign day, included; not before its start")
+
+
 class CampaignIn(BaseModel):
     """A campaign as HQ records it."""
 
@@ -216,3 +223,13 @@ def remove(conn: sa.Connection, campaign_id: int) -> None:
     get(conn, campaign_id)
     conn.execute(sa.delete(t.campaign_stores).where(t.campaign_stores.c.campaign_id == campaign_id))
     conn.execute(sa.delete(t.campaigns).where(t.campaigns.c.id == campaign_id))
+
+
+def set_end(conn: sa.Connection, campaign_id: int, end: date) -> Campaign:
+    """Move a campaign's last day: end a running campaign early (the coupon was withdrawn) or
+    correct it. The lift then reads the days after it as neither campaign nor pre-period."""
+    campaign = get(conn, campaign_id)
+    if end < campaign.start:
+        raise CampaignError("end", f"end {end} is before start {campaign.start}")
+    conn.execute(sa.update(t.campaigns).where(t.campaigns.c.id == campaign_id).values(end_date=end))
+    return get(conn, campaign_id)

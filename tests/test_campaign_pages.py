@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dashboard import auth, pos, seed
+from dashboard import auth, campaigns, pos, seed
 from dashboard.app import create_app
 from dashboard.seed_o2o import SimulatedCampaign
 from dashboard.settings import Settings
@@ -108,6 +108,41 @@ def test_campaign_pages_are_for_hq_and_the_form_names_the_field(app):
     )
 
 
+def test_campaign_page_ends_a_campaign_early_and_deletes_it_hq_only(app):
+    hq, anna = client_for(app, "hq"), client_for(app, "anna")
+    with app.state.engine.begin() as conn:
+        created = campaigns.create(
+            conn,
+            campaigns.CampaignIn(
+                name="to end", channel="web", start="2026-03-02", end="2026-03-15", treated=["north"]
+            ),
+        )
+    page = hq.get(f"/campaigns/{created.id}", headers=HTML).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert f'/campaigns/{created.id}/delete"' in page and 'name="end"' in page
+    origin = {"Origin": "http://testserver"}
+    end_url, delete_url = f"/campaigns/{created.id}/end", f"/campaigns/{created.id}/delete"
+    assert (
+        anna.post(end_url, data=dict(csrf_token=token, end="2026-03-08"), headers=origin).status_code == 403
+    )
+    assert anna.post(delete_url, data=dict(csrf_token=token), headers=origin).status_code == 403
+    forged = hq.post(end_url, data=dict(csrf_token="forged", end="2026-03-08"), headers=origin)
+    assert forged.status_code == 403
+    assert hq.post(delete_url, data=dict(csrf_token="forged"), headers=origin).status_code == 403
+    before = hq.post(end_url, data=dict(csrf_token=token, end="2026-03-01"), headers=origin)
+    assert before.status_code == 422 and "end: end 2026-03-01 is before start 2026-03-02" in before.text
+    ended = hq.post(
+        end_url, data=dict(csrf_token=token, end="2026-03-08"), headers=origin, follow_redirects=False
+    )
+    assert ended.status_code == 303 and ended.headers["location"] == f"/campaigns/{created.id}"
+    with app.state.engine.connect() as conn:
+        assert campaigns.get(conn, created.id).end == date(2026, 3, 8)
+    gone = hq.post(delete_url, data=dict(csrf_token=token), headers=origin, follow_redirects=False)
+    assert gone.status_code == 303 and gone.headers["location"] == "/campaigns"
+    assert hq.get(f"/campaigns/{created.id}", headers=HTML).status_code == 404
+    assert hq.post(delete_url, data=dict(csrf_token=token), headers=origin).status_code == 404
+
+
 @pytest.fixture(scope="module")
 def seeded_server(tmp_path_factory):
     """12 seeded stores (seed 1), six weeks of footfall, point-of-sale data, and a +12 %
@@ -160,6 +195,53 @@ def test_campaign_page_in_a_browser(browser, seeded_server):
         assert "Simulated data on 42 of the 42 days" in tab.page.inner_text("#simulated-days")
         DOCS_IMG.mkdir(exist_ok=True)
         tab.page.screenshot(path=str(DOCS_IMG / "campaign.png"), full_page=True)
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+@pytest.mark.browser
+def test_ending_and_deleting_a_campaign_in_a_browser(browser, seeded_server):
+    """After the page test above (same server): a campaign of its own, ended early, then
+    deleted once the confirmation is accepted (dismissed, nothing happens)."""
+    from tests.test_browser import Page
+
+    with seeded_server.app.state.engine.begin() as conn:
+        created = campaigns.create(
+            conn,
+            campaigns.CampaignIn(
+                name="Withdrawn push",
+                channel="app",
+                start="2026-02-16",
+                end="2026-03-01",
+                treated=["store-006"],
+            ),
+        )
+    tab = Page(browser, seeded_server, "hq")
+    try:
+        tab.open(f"/campaigns/{created.id}")
+        tab.page.fill("#campaign-manage input[name=end]", "2026-02-22")
+        tab.page.click("#campaign-manage button:has-text('End on this day')")
+        tab.page.wait_for_load_state("networkidle")
+        assert "2026-02-16 – 2026-02-22 (7 days)" in tab.page.inner_text("h1")
+        asked: list[str] = []
+
+        def answer(dialog, accept: bool) -> None:
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        tab.page.once("dialog", lambda d: answer(d, False))
+        tab.page.click("#campaign-manage button:has-text('Delete this campaign')")
+        assert asked == ["Delete the campaign Withdrawn push? Its record goes; no store data is touched."]
+        assert tab.page.url.endswith(f"/campaigns/{created.id}")
+        tab.page.once("dialog", lambda d: answer(d, True))
+        with tab.page.expect_navigation():
+            tab.page.click("#campaign-manage button:has-text('Delete this campaign')")
+        assert tab.page.url.endswith("/campaigns") and len(asked) == 2
+        names = tab.page.eval_on_selector_all(
+            "#campaigns tbody tr a", "links => links.map(a => a.textContent)"
+        )
+        assert names == ["Spring SNS coupon"]
         assert tab.errors == []
     finally:
         tab.close()

@@ -149,3 +149,34 @@ def test_command_line_records_and_refuses_naming_the_field(api, capsys, caplog):
     ]
     assert run("lift", str(listed[0]["id"])) == 0
     assert "footfall: no estimate: 0 day(s) of data before the campaign" in capsys.readouterr().out
+
+
+def test_a_campaign_is_ended_early_or_deleted_by_hq_only(api, capsys, caplog):
+    storage, clients = api
+    hq, bob = clients["hq"], clients["bob"]
+    campaign = hq.post("/api/v1/campaigns", json=dict(SPRING, treated=["a"])).json()
+    url = f"/api/v1/campaigns/{campaign['id']}"
+    assert bob.patch(url, json=dict(end="2026-03-08")).status_code == 403
+    assert bob.delete(url).status_code == 403
+    early = hq.patch(url, json=dict(end="2026-03-08"))
+    assert early.status_code == 200 and early.json()["end"] == "2026-03-08"
+    assert hq.get(url).json()["end"] == "2026-03-08"
+    before = hq.patch(url, json=dict(end="2026-03-01"))
+    assert before.status_code == 422 and before.json()["detail"][0]["loc"] == ["body", "end"]
+    assert "end 2026-03-01 is before start 2026-03-02" in before.json()["detail"][0]["msg"]
+    assert hq.patch(url, json=dict(end="soon")).json()["detail"][0]["loc"] == ["body", "end"]
+    assert hq.patch("/api/v1/campaigns/999999", json=dict(end="2026-03-08")).status_code == 404
+    assert hq.get(url).json()["end"] == "2026-03-08"
+
+    capsys.readouterr()
+    assert cli(["campaigns", "--db", storage.url, "end", str(campaign["id"]), "--end", "2026-03-05"]) == 0
+    assert capsys.readouterr().out == f"{campaign['id']}: spring now ends on 2026-03-05\n"
+    assert cli(["campaigns", "--db", storage.url, "end", str(campaign["id"]), "--end", "2026-02-01"]) == 2
+    assert "end: end 2026-02-01 is before start 2026-03-02" in caplog.text
+    assert hq.get(url).json()["end"] == "2026-03-05"
+
+    assert hq.delete(url).status_code == 204
+    assert hq.get(url).status_code == 404 and hq.delete(url).status_code == 404
+    assert hq.get("/api/v1/campaigns").json() == []
+    with storage.engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(t.campaign_stores)) == 0

@@ -1,4 +1,5 @@
-"""Campaigns (hq only): record, list, read, remove, and the lift against control stores."""
+"""Campaigns (hq only): record, list, read, end early, remove, and the lift against control
+stores."""
 
 from __future__ import annotations
 
@@ -35,8 +36,23 @@ def get_campaign(campaign_id: int, user: HqUser, conn: Conn) -> campaigns.Campai
     return campaigns.get(conn, campaign_id)
 
 
+@router.patch("/campaigns/{campaign_id}", response_model=campaigns.Campaign)
+def end_campaign(
+    campaign_id: int, body: campaigns.CampaignEnd, user: HqUser, conn: Conn
+) -> campaigns.Campaign:
+    """Move the campaign's last day (`{"end": "YYYY-MM-DD"}`): end it early, or correct it;
+    422 naming `end` when it is before the start."""
+    try:
+        changed = campaigns.set_end(conn, campaign_id, body.end)
+    except campaigns.CampaignError as exc:
+        raise HTTPException(422, [dict(loc=["body", exc.field], msg=str(exc), type="value_error")]) from None
+    conn.commit()
+    return changed
+
+
 @router.delete("/campaigns/{campaign_id}", status_code=204)
 def delete_campaign(campaign_id: int, user: HqUser, conn: Conn) -> Response:
+    """Remove the campaign's record (no store data is touched)."""
     campaigns.remove(conn, campaign_id)
     conn.commit()
     return Response(status_code=204)

@@ -129,8 +129,16 @@ function sortable(table) {
   }));
 }
 
+// A form that destroys something (data-confirm) asks first; without script it posts at once.
+function confirmFirst(form) {
+  form.addEventListener("submit", (event) => {
+    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   drawAll();
   followLive();
   document.querySelectorAll("table.sortable").forEach(sortable);
+  document.querySelectorAll("form[data-confirm]").forEach(confirmFirst);
 });
