@@ -4,13 +4,11 @@ and a store config whose camera reads it."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ import yaml
 
 from footfall_core.assets import REPO_ROOT, assets_dir
 from scripts.rtsp_camera import RtspCamera, encode_clip, server_available
+from tests import edge_process
 from tests.needs import need
 
 PETS09 = "datasets/pets09_s2l1/vtest.avi"
@@ -81,19 +80,12 @@ def run_probe(*args: str) -> subprocess.CompletedProcess[str]:
 
 @contextmanager
 def edge_run(config: Path, *args: str, log: Path) -> Iterator[subprocess.Popen]:
-    """`python -m edge run --config CONFIG ARGS` in a process group of its own, its log in
-    `log`, killed with every process of its group on the way out."""
-    command = [sys.executable, "-m", "edge", "run", "--config", str(config), *args]
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            command, cwd=REPO_ROOT, start_new_session=True, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
+    """`python -m edge run --config CONFIG ARGS` (tests/edge_process.py), its log in `log`."""
+    with (
+        log.open("w") as out,
+        edge_process.edge_run(config, *args, stdout=out, stderr=subprocess.STDOUT) as process,
+    ):
         yield process
-    finally:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 120.0, what: str = "") -> None:

@@ -8,9 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from pathlib import Path
 
 import pytest
 import yaml
@@ -18,6 +15,7 @@ import yaml
 from edge.supervisor import Supervisor
 from footfall_core.assets import REPO_ROOT
 from footfall_core.contract import AGGREGATE_KINDS, LiveMessage, parse_aggregate
+from tests.edge_process import edge_run
 from tests.pipeline_runs import example
 from tests.procfs import descendants, memory_mb, running, state_and_parent
 
@@ -235,20 +233,6 @@ def test_a_killed_fork_server_leaves_one_process_per_camera():
     assert not child.process.is_alive()
 
 
-@contextmanager
-def _edge_run(config: Path, out: Path, **popen) -> Iterator[subprocess.Popen]:
-    """`python -m edge run --config CONFIG --out OUT` in a process group of its own, killed with
-    every process left in it on the way out, so that a failed test leaves no camera running."""
-    command = [sys.executable, "-m", "edge", "run", "--config", str(config), "--out", str(out)]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True, **popen)
-    try:
-        yield process
-    finally:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 @pytest.mark.parametrize("to_group", [False, True], ids=["parent", "whole group"])
 def test_run_command_stops_on_sigterm_and_flushes(tmp_path, to_group):
     """`python -m edge run` on a looping, real-time camera: SIGTERM ends it with status 0 and the
@@ -259,7 +243,7 @@ def test_run_command_stops_on_sigterm_and_flushes(tmp_path, to_group):
     config = tmp_path / "store.yaml"
     config.write_text(yaml.safe_dump(data))
     out = tmp_path / "out"
-    with _edge_run(config, out, stderr=subprocess.PIPE, text=True) as process:
+    with edge_run(config, "--out", str(out), stderr=subprocess.PIPE, text=True) as process:
         live = out / "view001.live.jsonl"
         assert _wait_until(lambda: _written(live) or process.poll() is not None), "never went live"
         assert process.poll() is None, process.stderr.read()[-2000:]
@@ -286,7 +270,7 @@ def test_cameras_stop_when_the_edge_process_is_killed(tmp_path):
     config = tmp_path / "store.yaml"
     config.write_text(yaml.safe_dump(data))
     out = tmp_path / "out"
-    with _edge_run(config, out, stderr=subprocess.DEVNULL) as process:
+    with edge_run(config, "--out", str(out), stderr=subprocess.DEVNULL) as process:
         assert _wait_until(lambda: _written(out / "first.live.jsonl", out / "second.live.jsonl")), "not live"
         tree = descendants(process.pid)
         assert len(tree) >= 4, "resource tracker, fork server and two cameras"
