@@ -134,7 +134,6 @@ FRESH_CAMERA = """
 import sys
 from edge.pipeline import CameraPipeline
 from tests.pipeline_runs import example
-from tests.procfs import descendants, memory_mb, running, state_and_parent
 pipeline = CameraPipeline(example("pets09", "view001"), "view001")
 messages = pipeline.run()
 while pipeline.frames_read < 60:
