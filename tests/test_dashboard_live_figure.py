@@ -45,6 +45,17 @@ def live(store: str, people: int, at: datetime = NOW) -> LiveMessage:
     )
 
 
+def _settings(database: str, broker, **more) -> Settings:
+    """A dashboard on `database` with its live page fed by `broker`, cookies over plain HTTP."""
+    return Settings(
+        secure_cookies=False,
+        db_url=database,
+        secret_key="live-tests-" + "Zq9x" * 10,
+        mqtt=Mqtt(url=broker.url),
+        **more,
+    )
+
+
 @pytest.fixture
 def builds(monkeypatch) -> Counter:
     """Counts live figure builds per (store, people); each build is slowed down so that
@@ -169,13 +180,7 @@ def database(module_db_url) -> str:
 
 
 def test_open_browsers_of_a_store_share_one_build_per_update(database, broker, builds):
-    settings = Settings(
-        secure_cookies=False,
-        db_url=database,
-        secret_key="live-tests-" + "Zq9x" * 10,
-        mqtt=Mqtt(url=broker.url),
-    )
-    app = create_app(settings)
+    app = create_app(_settings(database, broker))
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="live-figure-test")
     publisher.connect("127.0.0.1", broker.port)
     publisher.loop_start()
@@ -230,13 +235,7 @@ def test_open_live_streams_hold_no_database_connection(database, broker):
     """More open live pages than the connection pool holds (5 + 10): every stream gets its
     first event and the other pages still answer at once, as each stream gives its connection
     back after the access check."""
-    settings = Settings(
-        secure_cookies=False,
-        db_url=database,
-        secret_key="live-tests-" + "Zq9x" * 10,
-        mqtt=Mqtt(url=broker.url),
-    )
-    app = create_app(settings)
+    app = create_app(_settings(database, broker))
     with Server(app) as server, httpx.Client(base_url=server.url, timeout=5) as hq:
         assert app.state.live_subscriber.connected.wait(10)
         log_in(hq, "hq")
@@ -259,14 +258,7 @@ def test_an_open_live_stream_ends_when_its_session_is_revoked(database, broker):
     function) ends anna's open stream while hq's goes on."""
     from dashboard import auth
 
-    settings = Settings(
-        secure_cookies=False,
-        db_url=database,
-        secret_key="live-tests-" + "Zq9x" * 10,
-        mqtt=Mqtt(url=broker.url),
-        stream_recheck_s=0.5,
-    )
-    app = create_app(settings)
+    app = create_app(_settings(database, broker, stream_recheck_s=0.5))
     with (
         Server(app) as server,
         httpx.Client(base_url=server.url) as hq,
