@@ -21,7 +21,11 @@ and no floor aggregates of its own, only its health. Then, per group:
    person whose cameras' tracks are all new gets a new id; one seen only by tracks that are
    not confirmed yet gets -1 (counted in occupancy and heat, not in lines, dwell or flows,
    as with one camera).
-4. Counting: people off the plan, or on floor cells owned by a camera outside the group
+4. Following (`edge.floor_tracks`): the fused people go through the same floor filter as one
+   camera's, with the fused covariance as their measurement noise: a group id that is new
+   where a person was lost a moment ago continues that person, and lines count on the
+   filtered positions.
+5. Counting: people off the plan, or on floor cells owned by a camera outside the group
    (`footfall_core.ownership`), are left out; the others go through the same analytics and
    buckets as one camera's (`edge.aggregator`, `edge.analytics.Live`) under the group's name.
 """
@@ -37,6 +41,7 @@ from scipy.optimize import linear_sum_assignment
 
 from edge.aggregator import FLOOR_KINDS, AggregateMessage, Aggregator
 from edge.analytics import Live
+from edge.floor_tracks import FloorTracks
 from edge.fusion import Fused, fuse
 from edge.types import FloorMeasurements, FloorObservation
 from footfall_core.contract import LiveMessage
@@ -167,7 +172,8 @@ class Identities:
 class FusedSlot:
     """What the group saw at one instant: the people (`fused`), their group track ids, which of
     them it counts (`counted` (M,) bool: on the plan and on the group's floor) and the
-    observation the analytics got (the counted ones)."""
+    observation the analytics got (the counted ones, with the floor filter's person ids and
+    filtered positions)."""
 
     slot: Slot
     fused: Fused
@@ -197,6 +203,7 @@ class FusionStage:
         self.config, self.group = config, group
         self.slots = Slots(group.cameras, 1.0 / a.fps, group.max_lag_s)
         self.identities = Identities(a.track_timeout_s)
+        self.floor_tracks = FloorTracks(a.walk_accel_m_s2, a.track_timeout_s)
         self.aggregator = Aggregator(config, group.name, FLOOR_KINDS)
         self.live = Live(
             config.store.id, group.name, config.floor_plan, config.zones, a.live_cell_m, a.live_interval_s
@@ -242,8 +249,14 @@ class FusionStage:
                 counted[counted] = self._ownership.keep_for(self.group.cameras, fused.floor_xy[counted])
             dt_s = 1.0 / a.fps if self._last_s is None else slot.timestamp_s - self._last_s
             self._last_s = slot.timestamp_s
+            people = self.floor_tracks.update(slot.timestamp_s, track_id, fused.floor_xy, fused.cov_m2)
             obs = FloorObservation(
-                slot.timestamp_s, min(max(dt_s, 0.0), a.max_dt_s), fused.floor_xy[counted], track_id[counted]
+                slot.timestamp_s,
+                min(max(dt_s, 0.0), a.max_dt_s),
+                fused.floor_xy[counted],
+                people.person_id[counted],
+                people.floor_xy[counted],
+                people.cov_m2[counted],
             )
             out.messages.extend(self.aggregator.observe(obs))
             if (

@@ -205,6 +205,34 @@ def test_a_person_keeps_their_group_id_from_one_camera_to_the_next():
     assert step(9.0, [("b", 9)])[0] not in first, "forgotten after the timeout"
 
 
+def test_the_group_follows_its_people_on_the_floor_across_new_track_ids():
+    """A person walking where both cameras see them, whose tracks both cameras restart halfway:
+    the group gives them a new group id, and the floor filter, which predicts where they walk,
+    continues the person the analytics count (zones, flows and lines see one person), and
+    hands the lines its filtered position, surer than the fused one."""
+    base = store().model_dump(exclude={"path"})
+    config = parse_config({**base, "fusion": [{"name": "hall", "cameras": ["north", "south"]}]})
+    geometry = geometries(config)
+    stage = FusionStage(config, config.fusion[0], {name: SIZE_PX for name in CAMERAS})
+    period_s = 1.0 / config.analysis.fps
+    slots = []
+    for k in range(12):
+        t = k * period_s
+        walking_m = np.array([[6.0, 8.0 + 1.0 * t]])
+        for name, track in zip(CAMERAS, [1, 2] if k < 6 else [7, 8]):
+            out = stage.observe(
+                measured(geometry[name], walking_m, track_id=np.array([track]), timestamp_s=t)
+            )
+            slots += out.slots
+    slots += stage.flush().slots
+    assert len(slots) == 12 and all(len(s.fused) == 1 for s in slots)
+    assert len({int(s.track_id[0]) for s in slots}) == 2
+    assert {int(s.observation.track_id[0]) for s in slots} == {int(slots[0].observation.track_id[0])}
+    last = slots[-1]
+    assert last.observation.track_xy is not None and last.observation.track_cov_m2 is not None
+    assert np.linalg.det(last.observation.track_cov_m2[0]) < np.linalg.det(last.fused.cov_m2[0])
+
+
 @pytest.mark.parametrize(
     "groups, message",
     [
