@@ -483,6 +483,9 @@ alert_deliveries = sa.Table(
     sa.Column("event_id", sa.Integer, sa.ForeignKey("alert_events.id", ondelete="CASCADE"), nullable=False),
     sa.Column("store_id", NAME, _store_fk(), nullable=False),
     sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column(
+        "format", sa.String(8), nullable=False, server_default="slack", doc="The body: slack, teams or json."
+    ),
     sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_at", sa.DateTime, nullable=False, doc="When the next attempt is due."),

@@ -15,13 +15,16 @@ hovering at the threshold does not flap). What each kind measures, and its unit:
 | `store_silent` | time since the store's last message of any kind | s | none: required |
 
 Webhooks are posted on every transition (fired, cleared, acknowledged) of the rules they name
-(all the store's rules when they name none).
+(all the store's rules when they name none), in the body their `format` says: `slack` (the
+default: a Markdown `text`, which Slack's incoming webhooks and Teams' older connectors take),
+`teams` (an Adaptive Card message, what Teams' Workflows webhooks take) or `json` (the
+transition's fields only).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -31,6 +34,7 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 RuleName = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, _ and -")]
 ZONE_KINDS: tuple[AlertKind, ...] = ("zone_occupancy", "queue_length", "queue_wait")
 QUEUE_KINDS: tuple[AlertKind, ...] = ("queue_length", "queue_wait")
+WebhookFormat = Literal["slack", "teams", "json"]
 
 
 class _Strict(BaseModel):
@@ -82,6 +86,11 @@ class Webhook(_Strict):
     rules: list[RuleName] | None = Field(
         None, description="The rules whose transitions it receives (default: all the store's rules)."
     )
+    format: WebhookFormat = Field(
+        "slack",
+        description="The body: slack (default; Markdown text, also Teams' older connectors), teams (an "
+        "Adaptive Card message, Teams' Workflows webhooks) or json (the transition's fields only).",
+    )
 
 
 class Alerts(_Strict):
@@ -121,7 +130,16 @@ def check_targets(
                 )
         if rule.camera is not None and rule.camera not in cameras:
             problems.append((f"{key}.camera", f"no camera named {rule.camera!r}"))
+    formats: dict[str, tuple[int, str]] = {}
     for i, hook in enumerate(alerts.webhooks):
+        first, fmt = formats.setdefault(hook.url, (i, hook.format))
+        if fmt != hook.format:
+            problems.append(
+                (
+                    f"alerts.webhooks.{i}.format",
+                    f"{hook.format!r}, but webhook {first} posts to the same URL as {fmt!r}",
+                )
+            )
         for name in hook.rules or []:
             if name not in names:
                 problems.append((f"alerts.webhooks.{i}.rules", f"no rule named {name!r}"))

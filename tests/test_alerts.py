@@ -16,6 +16,7 @@ from dashboard import tables as t
 from dashboard.alerts import journal, rules
 from dashboard.alerts.evaluate import Measure, Watch, queue_wait_s
 from dashboard.alerts.service import Evaluator
+from dashboard.alerts.webhooks import Deliverer
 from dashboard.app import create_app
 from dashboard.live import CameraState, LiveHub, StoreSnapshot
 from dashboard.settings import Settings
@@ -64,6 +65,7 @@ def test_alert_rules_from_the_yaml_with_defaults():
     )
     crowded = config.alerts.rules[0]
     assert (crowded.threshold, crowded.hold_s, crowded.clear_s) == (None, 10.0, 30.0)
+    assert config.alerts.webhooks[0].format == "slack"
     assert config.zones[1].kind == "queue" and config.analysis.queue_window_s == 300
 
 
@@ -94,6 +96,16 @@ def test_alert_rules_from_the_yaml_with_defaults():
         (
             {"rules": [{"name": "x", "kind": "store_silent", "threshold": 5}] * 2},
             "alerts.rules.1.name: duplicate rule name",
+        ),
+        ({"webhooks": [{"url": "https://example.com/h", "format": "discord"}]}, "alerts.webhooks.0.format"),
+        (
+            {
+                "webhooks": [
+                    {"url": "https://example.com/h"},
+                    {"url": "https://example.com/h", "format": "teams"},
+                ]
+            },
+            "alerts.webhooks.1.format: 'teams', but webhook 0 posts to the same URL as 'slack'",
         ),
     ],
 )
@@ -282,6 +294,85 @@ def test_a_rule_removed_clears_its_active_alert(storage):
     evaluator.tick()
     with storage.engine.connect() as conn:
         assert conn.execute(sa.select(t.alerts.c.state)).scalars().all() == ["cleared"]
+
+
+def test_each_webhook_gets_the_body_of_its_format(storage):
+    """Slack's Markdown text (the default), a Teams Workflows message holding an Adaptive Card,
+    or the bare fields; posted by the deliverer to local receivers."""
+    from tests.test_alerts_e2e import receiver, wait
+
+    servers = {fmt: receiver() for fmt in ("slack", "teams", "json")}
+    urls = {fmt: f"http://127.0.0.1:{server.server_port}/{fmt}" for fmt, server in servers.items()}
+    crowded = dict(name="crowded", kind="zone_occupancy", zone="tills", hold_s=0, clear_s=0)
+    hooks = [
+        dict(url=urls["slack"]),
+        dict(url=urls["teams"], format="teams"),
+        dict(url=urls["json"], format="json"),
+    ]
+    with storage.engine.begin() as conn:
+        rules.save(conn, "north", Alerts.model_validate(dict(rules=[crowded], webhooks=hooks)))
+        rules.save(conn, "south", Alerts())
+    clock, hub = Clock(), LiveHub()
+    evaluator = Evaluator(storage.engine, hub, lambda *_: None, "formats", clock)
+    hub.handle("footfall/v1/north/live", live("north", 5, clock.now))
+    evaluator.tick()
+    evaluator.tick()
+    deliverer = Deliverer(storage.engine, lambda: ["north"], poll_s=0.05).start()
+    try:
+        wait(lambda: all(s.received for s in servers.values()), 20, "a post to each receiver")
+    finally:
+        deliverer.stop()
+        for server in servers.values():
+            server.shutdown()
+            server.server_close()
+    with storage.engine.connect() as conn:
+        event_id = conn.scalar(sa.select(t.alert_events.c.id))
+        alert_id = conn.scalar(sa.select(t.alerts.c.id))
+    posted = {fmt: server.received for fmt, server in servers.items()}
+    assert all(len(p) == 1 for p in posted.values())
+    for fmt, [(_, key, _)] in posted.items():
+        assert key == journal.idempotency_key(event_id, urls[fmt])
+    fields = dict(
+        store="north",
+        alert_id=alert_id,
+        rule="crowded",
+        kind="zone_occupancy",
+        zone="tills",
+        camera=None,
+        event="fired",
+        at="2026-03-02T10:00:00Z",
+        value=5.0,
+        threshold=3.0,
+        by_user=None,
+    )
+    [(_, slack_key, slack)] = posted["slack"]
+    assert slack == dict(
+        text="🔴 *north* · crowded fired: zone tills crowded: 5 people (threshold 3 people)"
+        " (2026-03-02 10:00:00 UTC)",
+        idempotency_key=slack_key,
+        footfall=fields,
+    )
+    [(_, json_key, bare)] = posted["json"]
+    assert bare == dict(idempotency_key=json_key, footfall=fields)
+    [(_, _, teams)] = posted["teams"]
+    assert set(teams) == {"type", "attachments"} and teams["type"] == "message"
+    [attachment] = teams["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = attachment["content"]
+    assert (card["type"], card["version"]) == ("AdaptiveCard", "1.4")
+    heading, what, facts = card["body"]
+    assert heading == dict(
+        type="TextBlock", text="🔴 **north** · crowded fired", weight="Bolder", size="Medium", wrap=True
+    )
+    assert what["text"] == "zone tills crowded: 5 people (threshold 3 people)"
+    assert facts["type"] == "FactSet" and {f["title"]: f["value"] for f in facts["facts"]} == {
+        "Store": "north",
+        "Rule": "crowded (zone_occupancy)",
+        "Zone": "tills",
+        "Event": "fired",
+        "At": "2026-03-02 10:00:00 UTC",
+        "Alert": str(alert_id),
+    }
 
 
 # ---- the API ---------------------------------------------------------------------------------

@@ -76,8 +76,11 @@ def idempotency_key(event_id: int, url: str) -> str:
     return hashlib.sha256(f"{event_id} {url}".encode()).hexdigest()[:32]
 
 
-def _urls(alerts: Alerts, rule: str) -> list[str]:
-    return sorted({hook.url for hook in alerts.webhooks if hook.rules is None or rule in hook.rules})
+def _urls(alerts: Alerts, rule: str) -> list[tuple[str, str]]:
+    """(url, body format) of the webhooks that receive `rule`'s transitions."""
+    return sorted(
+        {(hook.url, hook.format) for hook in alerts.webhooks if hook.rules is None or rule in hook.rules}
+    )
 
 
 def _event(
@@ -88,7 +91,7 @@ def _event(
     at: datetime,
     value: float | None,
     threshold: float,
-    urls: Sequence[str],
+    urls: Sequence[tuple[str, str]],
     by_user: str | None = None,
 ) -> int:
     event_id = conn.execute(
@@ -112,11 +115,12 @@ def _event(
                     event_id=event_id,
                     store_id=store,
                     url=url,
+                    format=body_format,
                     idempotency_key=idempotency_key(event_id, url),
                     attempts=0,
                     next_at=naive(at),
                 )
-                for url in urls
+                for url, body_format in urls
             ],
         )
     return event_id

@@ -10,8 +10,13 @@ row is given up (kept, with its last error). A process that dies between a post 
 posts again: receivers get every delivery at least once, and the same `Idempotency-Key` header
 (also `idempotency_key` in the body) on every attempt, to drop repeats.
 
-The body is what Slack's and Microsoft Teams' incoming webhooks accept (`text`, in Markdown),
-with the transition's fields beside it under `footfall` for other receivers.
+The body is in the webhook's `format`:
+- `slack` (the default): a Markdown `text`, what Slack's incoming webhooks (and Teams' older
+  Office 365 connectors) take, with the transition's fields beside it under `footfall`;
+- `teams`: a message holding one Adaptive Card (a heading and the transition's fields as
+  facts), what Teams' Workflows webhooks take; nothing else at the top level;
+- `json`: the transition's fields under `footfall`, with the idempotency key, for receivers of
+  one's own.
 """
 
 from __future__ import annotations
@@ -32,30 +37,65 @@ from dashboard.alerts.journal import naive
 log = logging.getLogger(__name__)
 
 
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+
+
 def body(row: sa.Row) -> dict:
-    """The JSON posted for one delivery row joined with its event and alert."""
+    """The JSON posted for one delivery row joined with its event and alert, in the row's
+    `format` (slack, teams or json)."""
     verb = {"fired": "fired", "cleared": "cleared", "acknowledged": f"acknowledged by {row.by_user}"}
     mark = {"fired": "🔴", "cleared": "🟢", "acknowledged": "☑️"}[row.event]
     at = row.at.replace(tzinfo=UTC)
     what = describe(row.kind, row.zone, row.camera, row.value, row.threshold)
-    text = f"{mark} *{row.store_id}* · {row.rule} {verb[row.event]}: {what} ({at:%Y-%m-%d %H:%M:%S} UTC)"
-    return dict(
-        text=text,
-        idempotency_key=row.idempotency_key,
-        footfall=dict(
-            store=row.store_id,
-            alert_id=row.alert_id,
-            rule=row.rule,
-            kind=row.kind,
-            zone=row.zone,
-            camera=row.camera,
-            event=row.event,
-            at=at.isoformat().replace("+00:00", "Z"),
-            value=row.value,
-            threshold=row.threshold,
-            by_user=row.by_user,
-        ),
+    when = f"{at:%Y-%m-%d %H:%M:%S} UTC"
+    fields = dict(
+        store=row.store_id,
+        alert_id=row.alert_id,
+        rule=row.rule,
+        kind=row.kind,
+        zone=row.zone,
+        camera=row.camera,
+        event=row.event,
+        at=at.isoformat().replace("+00:00", "Z"),
+        value=row.value,
+        threshold=row.threshold,
+        by_user=row.by_user,
     )
+    if row.format == "teams":
+        return _teams_card(f"{mark} **{row.store_id}** · {row.rule} {verb[row.event]}", what, when, fields)
+    if row.format == "json":
+        return dict(idempotency_key=row.idempotency_key, footfall=fields)
+    text = f"{mark} *{row.store_id}* · {row.rule} {verb[row.event]}: {what} ({when})"
+    return dict(text=text, idempotency_key=row.idempotency_key, footfall=fields)
+
+
+def _teams_card(heading: str, what: str, when: str, fields: dict) -> dict:
+    """A Teams message with one Adaptive Card (schema 1.4): the heading, what was measured, and
+    the transition's fields as facts."""
+    facts = [
+        dict(title=title, value=str(value))
+        for title, value in (
+            ("Store", fields["store"]),
+            ("Rule", f"{fields['rule']} ({fields['kind']})"),
+            ("Zone", fields["zone"]),
+            ("Camera", fields["camera"]),
+            ("Event", fields["event"]),
+            ("At", when),
+            ("Alert", fields["alert_id"]),
+        )
+        if value is not None
+    ]
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": [
+            dict(type="TextBlock", text=heading, weight="Bolder", size="Medium", wrap=True),
+            dict(type="TextBlock", text=what, wrap=True),
+            dict(type="FactSet", facts=facts),
+        ],
+    }
+    return dict(type="message", attachments=[dict(contentType=ADAPTIVE_CARD, contentUrl=None, content=card)])
 
 
 def due(
@@ -67,6 +107,7 @@ def due(
         sa.select(
             d.id,
             d.url,
+            d.format,
             d.idempotency_key,
             d.attempts,
             d.store_id,
