@@ -4,7 +4,8 @@ From the environment: FOOTFALL_DB_URL (SQLAlchemy URL, default sqlite:///var/foo
 FOOTFALL_SECRET_FILE or FOOTFALL_SECRET_KEY (signs session cookies: at least 32 characters,
 placeholders refused; systemd's `session-secret` credential wins), FOOTFALL_MQTT_URL
 (broker for the live page; unset: no live page) with FOOTFALL_MQTT_PASSWORD_FILE (its password;
-systemd's `mqtt-password` credential wins, footfall_core/secrets.py), FOOTFALL_SECURE_COOKIES=0
+systemd's `mqtt-password` credential wins, footfall_core/secrets.py) and FOOTFALL_MQTT_PROTOCOL
+(3.1.1 on a RabbitMQ cluster; default 5), FOOTFALL_SECURE_COOKIES=0
 (session cookies over plain HTTP too: development only; by default they are `Secure`, sent over
 HTTPS only), FOOTFALL_METRICS_TOKEN_FILE (a token that Prometheus sends to read /metrics;
 systemd's `metrics-token` credential wins),
