@@ -50,7 +50,7 @@ from dashboard.ingest_batch import RETRY_MAX_S, BatchWriter, Received, observe
 from footfall_core.contract import (
     TOPIC_ROOT,
 )
-from footfall_core.mqtt_link import BrokerAddress, connect_async, new_client, read_password
+from footfall_core.mqtt_link import broker_password, connect_async, new_client, read_password
 from footfall_core.secrets import MQTT_PASSWORD, secret_file
 from footfall_core.store import Mqtt
 from footfall_core.watchdog import Notifier
@@ -181,15 +181,6 @@ def default_client_id(group: str, password: str | None) -> str:
     if not password:
         return name
     return f"{name}-{hmac.new(password.encode(), name.encode(), hashlib.sha256).hexdigest()[:24]}"
-
-
-def broker_password(settings: Mqtt) -> str | None:
-    """The password the client will log in with (the URL's, else the password file's)."""
-    address = BrokerAddress.parse(settings.url)
-    password_file = secret_file(settings.password_file, MQTT_PASSWORD)
-    if address.password is None and password_file:
-        return read_password(password_file)
-    return address.password
 
 
 def _migrate_once_reachable(storage, stop: threading.Event) -> bool:

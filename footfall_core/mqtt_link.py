@@ -77,6 +77,18 @@ def read_password(path: str) -> str:
         raise ValueError(f"mqtt.password_file {path}: cannot read: {exc.strerror}") from None
 
 
+def broker_password(settings: Mqtt, resolve: Callable[[str], str] = str) -> str | None:
+    """The password a client of `settings` logs in with: the URL's (its first node's), else the
+    systemd `mqtt-password` credential's, else the password file's; None without any."""
+    password = BrokerAddress.parse_all(settings.url)[0].password
+    if password is not None:
+        return password
+    password_file = secret_file(
+        resolve(settings.password_file) if settings.password_file else None, MQTT_PASSWORD
+    )
+    return read_password(password_file) if password_file else None
+
+
 def new_client(
     settings: Mqtt,
     client_id: str,
@@ -102,12 +114,7 @@ def new_client(
         manual_ack=manual_ack,
     )
     username = address.username or settings.username
-    password = address.password
-    password_file = secret_file(
-        resolve(settings.password_file) if settings.password_file else None, MQTT_PASSWORD
-    )
-    if password is None and password_file:
-        password = read_password(password_file)
+    password = broker_password(settings, resolve)
     if username:
         client.username_pw_set(username, password)
     if address.tls or settings.tls:

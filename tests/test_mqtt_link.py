@@ -5,7 +5,7 @@ from __future__ import annotations
 import paho.mqtt.client as paho
 import pytest
 
-from footfall_core.mqtt_link import BrokerAddress, Failover, new_client, read_password
+from footfall_core.mqtt_link import BrokerAddress, Failover, broker_password, new_client, read_password
 from footfall_core.store import Mqtt
 
 
@@ -53,6 +53,23 @@ def test_credentials_in_the_url_win_over_the_settings(tmp_path):
     assert (address.port, client.username, client.password) == (1884, "other", "pw!")
     anonymous, _ = new_client(Mqtt(url="mqtt://broker"), "edge-7")
     assert anonymous.username is None and anonymous.password is None
+
+
+def test_the_password_is_the_one_the_client_logs_in_with_on_a_node_list_too(tmp_path, monkeypatch):
+    """`broker_password` (the ingest signs its client id with it) is what `new_client` logs in
+    with: the first node's URL password, else the password file's."""
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    (tmp_path / "ingest.pw").write_text("from-the-file\n")
+    for url in ("mqtt://ingest@n1", "mqtt://ingest@n1:1883,mqtt://ingest@n2:1884"):
+        settings = Mqtt(url=url, password_file=str(tmp_path / "ingest.pw"))
+        client, _ = new_client(settings, "ingest-1")
+        assert broker_password(settings) == client.password == "from-the-file"
+    url_wins = Mqtt(
+        url="mqtt://ingest:pw%21@n1,mqtt://ingest:pw%21@n2", password_file=str(tmp_path / "ingest.pw")
+    )
+    client, _ = new_client(url_wins, "ingest-1")
+    assert broker_password(url_wins) == client.password == "pw!"
+    assert broker_password(Mqtt(url="mqtt://n1,mqtt://n2")) is None
 
 
 def test_an_unreadable_password_file_names_the_key_and_the_file(tmp_path):

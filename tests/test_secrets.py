@@ -14,10 +14,9 @@ import yaml
 from fastapi.testclient import TestClient
 
 from calibration.web import TOKEN_COOKIE, create_app
-from dashboard.ingest import broker_password
 from dashboard.live import LiveHub, LiveSubscriber
 from dashboard.settings import Settings, SettingsError
-from footfall_core.mqtt_link import new_client
+from footfall_core.mqtt_link import broker_password, new_client
 from footfall_core.redact import redact_url
 from footfall_core.secrets import camera_source, load_camera_secrets
 from footfall_core.store import ConfigError, Mqtt, load_config, parse_config
