@@ -66,7 +66,9 @@ class StoreLift(ReadModel):
     store: str
     name: str
     lift_pct: float | None
-    ci_low_pct: float | None = Field(description="heteroskedasticity-robust, days taken as independent")
+    ci_low_pct: float | None = Field(
+        description="Newey-West within the store (one store is one cluster: it cannot be clustered by store)"
+    )
     ci_high_pct: float | None
     observed_visitors: int | None
     counterfactual_visitors: float | None

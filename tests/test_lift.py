@@ -67,6 +67,7 @@ def test_lift_is_exp_of_the_coefficient_minus_one_in_percent():
 
 
 def test_each_treated_store_gets_its_own_lift():
+    assert [lift.hac_lags(days) for days in (14, 42, 100, 400)] == [2, 3, 4, 5]  # Newey-West's rule
     lifts = {"s0": 0.30, "s1": 0.0, "s2": 0.10}
     per_store = lift.per_store(panel_of(synthetic(lifts), set(lifts)))
     for store, true in lifts.items():
