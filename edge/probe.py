@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import av
-import cv2
 
-from edge.rtsp_reader import RtspReader
+from edge.source import stream_reader
 from footfall_core.redact import redact_url
 
 Cause = str  # one of CAUSES
@@ -140,22 +139,11 @@ def probe(url: str, *, frames: int = 100, timeout_s: float = 10.0, transport: st
 
 def _edge_reads(url: str, timeout_s: float, transport: str) -> bool:
     """The edge's own reader (edge.source's choice for the URL) opens it and reads a frame."""
-    if url.startswith(("rtsp://", "rtsps://")):
-        reader = RtspReader(url, timeout_s, transport)
-        try:
-            reader.open()
-            return reader.grab() and reader.retrieve() is not None
-        except OSError:
-            return False
-        finally:
-            reader.release()
-    timeout_ms = int(timeout_s * 1000)
-    capture = cv2.VideoCapture(
-        url,
-        cv2.CAP_FFMPEG,
-        [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms],
-    )
+    reader = stream_reader(url, timeout_s, transport)
     try:
-        return bool(capture.isOpened() and capture.grab() and capture.retrieve()[0])
+        reader.open()
+        return reader.grab() and reader.retrieve() is not None
+    except OSError:
+        return False
     finally:
-        capture.release()
+        reader.release()

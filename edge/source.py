@@ -346,6 +346,14 @@ def parse_start_time(text: str | None, camera: str) -> float | None:
     return moment.timestamp()
 
 
+def stream_reader(url: str, timeout_s: float, rtsp_transport: str) -> Reader:
+    """The reader the edge reads a stream with: FFmpeg through PyAV for RTSP (the camera's
+    transport and time-outs, edge.rtsp_reader), OpenCV's FFmpeg backend for anything else."""
+    if url.startswith(("rtsp://", "rtsps://")):
+        return RtspReader(url, timeout_s, rtsp_transport)
+    return CaptureReader(url, timeout_s)
+
+
 def open_source(
     camera: Camera,
     config: StoreConfig,
@@ -363,10 +371,8 @@ def open_source(
     reader: Reader
     if target.isdigit():
         reader = CaptureReader(int(target))
-    elif target.startswith(("rtsp://", "rtsps://")):
-        reader = RtspReader(target, camera.read_timeout_s, camera.rtsp_transport)
     elif live:
-        reader = CaptureReader(target, camera.read_timeout_s)
+        reader = stream_reader(target, camera.read_timeout_s, camera.rtsp_transport)
     elif "%" in target:
         if camera.fps is None:
             raise SourceError(
