@@ -45,7 +45,7 @@ class ProbeResult:
     frames_corrupt: int  # decoded frames FFmpeg marked damaged: the edge drops these
     decode_cpu_ms: float  # CPU per decoded frame, every decoding thread included
     measured_fps: float | None  # a stream's frames / wall second over the later half (None: a file)
-    edge_reader_ok: bool  # OpenCV's FFmpeg backend (the edge's reader) opened it and grabbed a frame
+    edge_reader_ok: bool  # the edge's own reader for the URL (edge.source.stream_reader) read a frame
 
     def lines(self) -> list[str]:
         fps = f"{self.fps:.3g}" if self.fps else "unknown"
@@ -57,7 +57,7 @@ class ProbeResult:
             f"fps          {fps} declared{measured} (of {self.frames_decoded} frames decoded)",
             f"decode       {self.decode_cpu_ms:.2f} ms CPU per frame",
             f"damaged      {self.frames_corrupt} of {self.frames_decoded} frames (dropped by the edge)",
-            f"edge reader  {'ok' if self.edge_reader_ok else 'FAILED (OpenCV could not read a frame)'}",
+            f"edge reader  {'ok' if self.edge_reader_ok else 'FAILED (the edge could not read a frame)'}",
         ]
 
 
