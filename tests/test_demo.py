@@ -110,4 +110,7 @@ def test_demo_shows_live_people_and_stops_cleanly(tmp_path):
     while any(map(alive, pids)) and time.monotonic() < deadline_s:
         time.sleep(0.1)
     assert [pid for pid in pids if alive(pid)] == []
-    assert demo.returncode == 0
+    said = demo.stdout.read()  # "demo: <process> exited with ..." names the one that died
+    logs = sorted((tmp_path / "demo/logs").glob("*.log"))
+    tails = "".join(f"\n--- {log.name}\n" + log.read_text(errors="replace")[-3000:] for log in logs)
+    assert demo.returncode == 0, said + tails
