@@ -114,8 +114,10 @@ class FloorTracks:
     # -- steps -----------------------------------------------------------------------------------
 
     def _drop_lost(self, now_s: float) -> None:
-        """Forget people unseen for longer than join_s, and the tracker ids that led to them."""
-        keep = now_s - self._seen_s <= self.join_s
+        """Forget people unseen for longer than join_s, and the tracker ids that led to them; also
+        everyone seen after `now_s` (the source's clock stepped back): their states are of
+        another time."""
+        keep = (now_s - self._seen_s <= self.join_s) & (self._seen_s <= now_s)
         if keep.all():
             return
         gone = set(self._person[~keep].tolist())

@@ -67,6 +67,17 @@ def test_unconfirmed_and_off_floor_rows_pass_through_and_lost_people_are_forgott
     assert len(tracks._alias) <= 4, "the tracker ids of forgotten people are dropped too"
 
 
+def test_a_clock_stepping_back_starts_everyone_afresh():
+    """A live camera's clock corrected backwards by an hour: the people followed before are of
+    another time and are not moved on to the new one (nor kept forever)."""
+    tracks = FloorTracks(accel_m_s2=1.0, join_s=3.0)
+    for k in range(5):
+        tracks.update(7200.0 + k, np.array([1]), np.array([[float(k), 0.0]]), cov(0.1, 0.1))
+    after = tracks.update(3600.0, np.array([1]), np.array([[9.0, 9.0]]), cov(0.1, 0.1))
+    np.testing.assert_allclose(after.floor_xy[0], [9.0, 9.0])
+    assert len(tracks) == 1
+
+
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="accel_m_s2"):
         FloorTracks(accel_m_s2=0.0, join_s=3.0)
