@@ -104,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(pages.router)
         app.include_router(importlib.import_module("dashboard.campaign_pages").router)
         app.include_router(importlib.import_module("dashboard.alert_pages").router)
+        app.include_router(importlib.import_module("dashboard.pos_pages").router)
     return app
 
 

@@ -29,7 +29,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from dashboard import auth, charts, o2o_view, plans, repository
+from dashboard import auth, charts, o2o_view, plans, pos, repository
 from dashboard.api.deps import STORE_ID, YEARS, Conn, csv_response, date_range
 from dashboard.api.session import checked_login
 from dashboard.charts import FloorGeometry, figure_json
@@ -465,6 +465,7 @@ def store_trends(request: Request, user: PageUser, store: PageStore, conn: Conn,
         health=health.cameras,
         campaigns=sales["campaigns"],
         has_sales=sales["conversion"] is not None,
+        pos_limits=(pos.MAX_IMPORT_BYTES, pos.MAX_IMPORT_ROWS),
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from datetime import date, datetime
@@ -265,3 +266,47 @@ def test_an_import_over_the_size_or_row_limit_is_refused_whole_with_413(chain, t
     assert pos.main(args) == 2
     assert f"big.csv: {len(big):,} bytes, at most 4,194,304 bytes" in caplog.text
     assert stored(storage, "north") == []
+
+
+def test_a_manager_imports_the_tills_export_from_the_trends_page(chain):
+    """The trends page's form: the same checks as the API, the result or each bad row shown,
+    another store's page refused, the size refused before the form is read."""
+    from tests.test_pages import HTML, client_for
+
+    storage, clients = chain
+    anna = client_for(clients["hq"].app, "anna")
+    page = anna.get("/stores/north/trends?week=2026-W10", headers=HTML).text
+    assert "/stores/north/transactions" in page and "at most 4 MiB and 50,000 rows" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    origin = {"Origin": "http://testserver", **HTML}
+
+    def upload(store: str, name: str, text: str, csrf: str = token):
+        return anna.post(
+            f"/stores/{store}/transactions",
+            data=dict(csrf_token=csrf),
+            files=dict(file=(name, text.encode(), "text/csv")),
+            headers=origin,
+        )
+
+    bad = upload("north", "tills.csv", "hour_start,transactions\n2026-03-02T10:00,5\n2026-03-02T11:00,-1\n")
+    assert bad.status_code == 422 and "1 bad row(s), nothing imported" in bad.text
+    assert re.search(
+        r"<td class=\"num\">3</td><td>transactions: Input should be greater than or equal to 0", bad.text
+    )
+    assert stored(storage, "north") == []
+    done = upload("north", "tills.csv", GOOD_CSV)
+    assert done.status_code == 200 and "tills.csv: 4 hour(s) imported (0 replaced)" in done.text
+    assert [r.transactions for r in stored(storage, "north")] == [5, 7, 9, 3]
+    as_json = json.dumps([dict(hour_start="2026-03-02T10:00", transactions=6)])
+    again = upload("north", "tills.json", as_json)
+    assert again.status_code == 200 and "1 hour(s) imported (1 replaced)" in again.text
+    assert [r.transactions for r in stored(storage, "north")] == [6, 7, 9, 3]
+
+    assert upload("south", "tills.csv", GOOD_CSV).status_code == 403
+    assert upload("north", "tills.csv", GOOD_CSV, csrf="forged").status_code == 403
+    row = "2026-03-02T10:00,5\n"
+    big = "hour_start,transactions\n" + row * (pos.MAX_IMPORT_BYTES // len(row) + 1)
+    refused = upload("north", "year.csv", big)
+    assert refused.status_code == 413 and "at most 4,194,304 bytes (4 MiB) and 50,000 rows" in refused.text
+    assert [r.transactions for r in stored(storage, "north")] == [6, 7, 9, 3]
+    assert stored(storage, "south") == []
