@@ -25,18 +25,30 @@ MALL_SPLIT = 400  # 1-based frame number: evaluate on [1, 400], calibrate on (40
 MALL_TILING = Tiling(cols=2, rows=2, overlap=0.2)  # examples/mall.yaml
 
 
-def pets09_frames(indices: range, root: Path | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """(0-based index, BGR frame) of PETS09-S2L1 for the frames in `indices` (ascending)."""
-    capture = cv2.VideoCapture(str((root or assets_dir()) / "datasets/pets09_s2l1/vtest.avi"))
+def video_frames(path: Path, count: int | None = None) -> Iterator[np.ndarray]:
+    """The first `count` (default all) decoded BGR frames of the video at `path`, one by one;
+    OSError if it cannot be opened."""
+    capture = cv2.VideoCapture(str(path))
     try:
-        for index in range(indices.stop):
+        if not capture.isOpened():
+            raise OSError(f"cannot read {path}")
+        read = 0
+        while count is None or read < count:
             ok, frame = capture.read()
             if not ok:
                 return
-            if index in indices:
-                yield index, frame
+            read += 1
+            yield frame
     finally:
         capture.release()
+
+
+def pets09_frames(indices: range, root: Path | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """(0-based index, BGR frame) of PETS09-S2L1 for the frames in `indices` (ascending)."""
+    video = (root or assets_dir()) / "datasets/pets09_s2l1/vtest.avi"
+    for index, frame in enumerate(video_frames(video, indices.stop)):
+        if index in indices:
+            yield index, frame
 
 
 def mall_frames(numbers: range, root: Path | None = None) -> Iterator[tuple[int, np.ndarray]]:

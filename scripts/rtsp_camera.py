@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from models.footage import video_frames
 from scripts.broker import ExitedError, free_port, wait_for_listener
 
 SERVE = Path(__file__).with_name("rtsp_serve.py")
@@ -103,17 +104,7 @@ def encode_clip(
 
 def _frames(source: Path, frames: int | None, passes: int) -> Iterator[np.ndarray]:
     for _ in range(passes):
-        capture = cv2.VideoCapture(str(source))
-        if not capture.isOpened():
-            raise OSError(f"cannot read {source}")
-        read = 0
-        while frames is None or read < frames:
-            ok, image = capture.read()
-            if not ok:
-                break
-            read += 1
-            yield image
-        capture.release()
+        yield from video_frames(source, frames)
 
 
 def _copy_packet(av, packet, data: bytes):

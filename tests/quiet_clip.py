@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from footfall_core.store import StoreConfig
+from models.footage import video_frames
 from tests.gt import PETS_FPS
 
 PATTERN = "seq_%06d.jpg"
@@ -30,15 +31,7 @@ SIGN_MASKED_PX = [(0.0, 150.0), (60.0, 150.0), (60.0, 0.0), (768.0, 0.0), (768.0
 
 def pets09_stream(assets: Path, count: int | None = None) -> Iterator[np.ndarray]:
     """The first `count` (default all 795) decoded frames of vtest.avi, BGR uint8, one by one."""
-    capture = cv2.VideoCapture(str(assets / "datasets/pets09_s2l1/vtest.avi"))
-    read = 0
-    while count is None or read < count:
-        ok, image = capture.read()
-        if not ok:
-            break
-        read += 1
-        yield image
-    capture.release()
+    return video_frames(assets / "datasets/pets09_s2l1/vtest.avi", count)
 
 
 def pets09_frames(assets: Path, count: int | None = None) -> list[np.ndarray]:
