@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
@@ -109,21 +110,10 @@ def change_password(change: PasswordChange, user: User, request: Request, conn: 
     request.session.clear()
 
 
-def _token(info: auth.TokenInfo) -> Token:
-    return Token(
-        id=info.id,
-        user=info.user,
-        label=info.label,
-        created_at=info.created_at,
-        expires_at=info.expires_at,
-        last_used_at=info.last_used_at,
-    )
-
-
 @router.get("/tokens", response_model=list[Token])
 def list_tokens(user: User, conn: Conn) -> list[Token]:
     """My API tokens (hq: everyone's), with expiry and last use."""
-    return [_token(i) for i in auth.list_tokens(conn, None if user.role == "hq" else user.name)]
+    return [Token(**asdict(i)) for i in auth.list_tokens(conn, None if user.role == "hq" else user.name)]
 
 
 @router.post("/tokens", response_model=CreatedToken, status_code=201)
@@ -135,7 +125,7 @@ def create_token(wanted: NewToken, user: User, request: Request, conn: Conn) -> 
     token = auth.new_token(conn, user.name, wanted.days, wanted.label)
     conn.commit()
     info = next(i for i in auth.list_tokens(conn, user.name) if i.id == auth.token_id(token))
-    return CreatedToken(token=token, **_token(info).model_dump())
+    return CreatedToken(token=token, **asdict(info))
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
