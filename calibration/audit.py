@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from edge.pipeline import CameraPipeline, recording_config
-from footfall_core.audit import LineAccuracy, line_accuracy, zone_audit
+from footfall_core.audit import LineAccuracy, counted_crossings, line_accuracy, zone_audit
 from footfall_core.contract import LinesAggregate, ZonesAggregate
 from footfall_core.store import Audit, LineAudit, Name, StoreConfig
 
@@ -169,17 +169,6 @@ def replay_clip(config: StoreConfig, camera: str, clip: Path) -> list[LinesAggre
     """The clip through the camera's pipeline: its lines and zones aggregates, 1 s buckets."""
     pipeline = CameraPipeline(audit_config(config, camera, clip), camera)
     return [m for m in pipeline.run() if isinstance(m, (LinesAggregate, ZonesAggregate))]
-
-
-def counted_crossings(messages: Sequence[object]) -> dict[str, tuple[int, int]]:
-    """(in, out) per line, summed over the clip."""
-    counts: dict[str, tuple[int, int]] = {}
-    for message in messages:
-        if isinstance(message, LinesAggregate):
-            for c in message.lines:
-                was_in, was_out = counts.get(c.line, (0, 0))
-                counts[c.line] = (was_in + c.in_count, was_out + c.out_count)
-    return counts
 
 
 def occupancy_at(messages: Sequence[object], zone: str, time_s: float) -> float:

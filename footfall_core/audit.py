@@ -11,11 +11,12 @@ wrong here; treating crossings as independent trials is the interval's assumptio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from footfall_core.contract import LinesAggregate
 from footfall_core.store import LineAudit, ZoneAudit
 
 CONFIDENCE = 0.95
@@ -45,6 +46,18 @@ def wilson(right: int, trials: int, confidence: float = CONFIDENCE) -> tuple[flo
     low, high = proportion_confint(right, trials, alpha=1 - confidence, method="wilson")
     # the exact ends where every trial or none was right (statsmodels' arithmetic misses them by 1e-16)
     return (0.0 if right == 0 else float(low)), (1.0 if right == trials else float(high))
+
+
+def counted_crossings(messages: Iterable[object]) -> dict[str, tuple[int, int]]:
+    """(in, out) per line name, summed over the lines aggregates among `messages` (the others are
+    skipped): the counts an audit compares with the marked crossings."""
+    counts: dict[str, tuple[int, int]] = {}
+    for message in messages:
+        if isinstance(message, LinesAggregate):
+            for c in message.lines:
+                was_in, was_out = counts.get(c.line, (0, 0))
+                counts[c.line] = (was_in + c.in_count, was_out + c.out_count)
+    return counts
 
 
 def line_accuracy(lines: Sequence[LineAudit]) -> LineAccuracy:

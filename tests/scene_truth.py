@@ -19,7 +19,8 @@ import numpy as np
 
 from edge.aggregator import Aggregator
 from edge.types import FloorObservation
-from footfall_core.store import Line, StoreConfig
+from footfall_core.audit import LineAccuracy, counted_crossings, line_accuracy
+from footfall_core.store import Line, LineAudit, StoreConfig
 
 
 def truth_messages(config: StoreConfig, camera: str, gt: np.ndarray, start_s: float, frames: int) -> tuple:
@@ -83,42 +84,47 @@ def of_kind(messages: Iterable, kind: str, window: tuple[float, float] | None = 
 
 
 def line_counts(messages: Iterable, window: tuple[float, float] | None = None) -> dict[str, tuple[int, int]]:
-    """(in, out) per line name, summed over the buckets."""
-    counts: dict[str, tuple[int, int]] = {}
-    for message in of_kind(messages, "lines", window):
-        for c in message.lines:
-            was_in, was_out = counts.get(c.line, (0, 0))
-            counts[c.line] = (was_in + c.in_count, was_out + c.out_count)
-    return counts
+    """(in, out) per line name, summed over the buckets (`window` as `of_kind`'s), as an audit
+    sums them (`footfall_core.audit.counted_crossings`)."""
+    return counted_crossings(of_kind(messages, "lines", window))
 
 
 @dataclass(frozen=True)
 class LineScore:
-    """A family of lines: Σ truth and Σ counted crossings (in and out), Σ|error| per line and
-    direction, and accuracy = 1 − Σ|error| / Σ truth."""
+    """A family of `lines` scored as an on-site audit is (`footfall_core.audit.line_accuracy`),
+    the truth standing for the marked crossings: Σ truth and Σ counted crossings (in and out),
+    Σ|error| per line and direction, and accuracy = 1 − Σ|error| / Σ truth (nan with no truth)."""
 
     lines: int
-    truth: int
-    counted: int
-    abs_error: int
+    figures: LineAccuracy
+
+    @property
+    def truth(self) -> int:
+        return self.figures.marked
+
+    @property
+    def counted(self) -> int:
+        return self.figures.counted
+
+    @property
+    def abs_error(self) -> int:
+        return self.figures.abs_error
 
     @property
     def accuracy(self) -> float:
-        return 1.0 - self.abs_error / self.truth if self.truth else float("nan")
+        return float("nan") if self.figures.accuracy is None else self.figures.accuracy
 
 
 def line_score(
     truth: dict[str, tuple[int, int]], counted: dict[str, tuple[int, int]], names: Sequence[str]
 ) -> LineScore:
     """Score the lines `names`: each direction of each line is one count to get right."""
-    true = [truth.get(n, (0, 0)) for n in names]
-    got = [counted.get(n, (0, 0)) for n in names]
-    return LineScore(
-        lines=len(names),
-        truth=sum(a + b for a, b in true),
-        counted=sum(a + b for a, b in got),
-        abs_error=sum(abs(a - c) + abs(b - d) for (a, b), (c, d) in zip(true, got)),
-    )
+    audits = [
+        LineAudit(line=name, marked_in=a, marked_out=b, counted_in=c, counted_out=d)
+        for name in names
+        for (a, b), (c, d) in [(truth.get(name, (0, 0)), counted.get(name, (0, 0)))]
+    ]
+    return LineScore(lines=len(names), figures=line_accuracy(audits))
 
 
 def occupancy_errors(
