@@ -178,24 +178,23 @@ class Tracker:
             raise ValueError(f"frame_rate must be > 0 Hz, got {frame_rate}")
         # the library counts its buffer in "30 FPS frames" and rescales by frame_rate itself
         buffer = max(1, round(lost_track_s * 30))
+        common = dict(  # the settings both library trackers take
+            lost_track_buffer=buffer,
+            frame_rate=frame_rate,
+            track_activation_threshold=activation_confidence,
+            minimum_consecutive_frames=min_consecutive_frames,
+            high_conf_det_threshold=high_confidence,
+        )
         self._tracker: CBIoUTracker | ByteTrackTracker
         if kind == "cbiou":
             self._tracker = CBIoUTracker(
-                lost_track_buffer=buffer,
-                frame_rate=frame_rate,
-                track_activation_threshold=activation_confidence,
-                minimum_consecutive_frames=min_consecutive_frames,
-                high_conf_det_threshold=high_confidence,
+                **common,
                 instant_first_frame_activation=False,  # as every later frame: confirmed after a match
             )
         elif kind == "bytetrack":
             self._tracker = ByteTrackTracker(
-                lost_track_buffer=buffer,
-                frame_rate=frame_rate,
-                track_activation_threshold=activation_confidence,
-                minimum_consecutive_frames=min_consecutive_frames,
+                **common,
                 minimum_iou_threshold=min_iou,
-                high_conf_det_threshold=high_confidence,
                 state_estimator_class=AxisKalman,  # type: ignore[arg-type]  # the same filter, cheaper
             )
         else:
