@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -30,10 +29,9 @@ from tests.brokers import RabbitCluster
 from tests.needs import need
 from tests.transport_support import (
     START,
-    assert_same_content,
-    fingerprint,
+    assert_stored_exactly_once,
     make_aggregates,
-    reference_fingerprint,
+    produce,
     stored_ids,
     wait_until,
 )
@@ -115,17 +113,6 @@ def _device(cluster: RabbitCluster, acl: Path, store: str, node: int = 0, client
     return client, acked
 
 
-def _produce(publisher: Publisher, messages, pause_s: float = 0.01) -> threading.Thread:
-    def run() -> None:
-        for message in messages:
-            publisher.publish_aggregate(message)
-            time.sleep(pause_s)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
 def _stop(process: subprocess.Popen) -> None:
     process.send_signal(signal.SIGTERM)
     assert process.wait(60) == 0, process.stderr.read().decode()[-2000:]
@@ -144,7 +131,7 @@ def test_node_sigkilled_mid_stream_loses_and_doubles_nothing(cluster, acl, pg_ur
     publishers = [_edge(cluster, acl, k, store, tmp_path) for k, store in enumerate(stores)]
     try:
         assert wait_until(lambda: all(p.connected for p in publishers), 60), "devices connected"
-        producers = [_produce(p, messages[p.store]) for p in publishers]
+        producers = [produce(p, messages[p.store], pause_s=0.01) for p in publishers]
         assert wait_until(lambda: len(stored_ids(storage)) >= 150, 120), "the stream is flowing"
         cluster.kill(1)
         lost = cluster.mqtt_ports[1]
@@ -156,8 +143,7 @@ def test_node_sigkilled_mid_stream_loses_and_doubles_nothing(cluster, acl, pg_ur
         cluster.start_node(1)
         for publisher in publishers:
             assert publisher.drain(180), f"{publisher.store}: {publisher.outbox.depth} never confirmed"
-        assert sorted(stored_ids(storage)) == sorted(m.id for m in everything)
-        assert_same_content(fingerprint(storage), reference_fingerprint(everything, tmp_path))
+        assert_stored_exactly_once(storage, everything, tmp_path)
         assert all(p.outbox.dropped == 0 for p in publishers)
         assert all(w.poll() is None for w in workers), "the workers rode the node's loss out"
     finally:
@@ -250,8 +236,7 @@ def test_full_queue_refuses_publishes_and_the_edge_keeps_them(cluster, acl, pg_u
         assert publisher.drain(120), f"{publisher.outbox.depth} never confirmed once room returned"
         assert wait_until(lambda: len(acked) == len(bare), 60), "the bare client's session re-sent them"
         assert wait_until(lambda: len(stored_ids(storage)) == len(messages) + len(bare), 60)
-        assert sorted(stored_ids(storage)) == sorted(m.id for m in messages + bare)
-        assert_same_content(fingerprint(storage), reference_fingerprint(messages + bare, tmp_path))
+        assert_stored_exactly_once(storage, messages + bare, tmp_path)
     finally:
         admin(0, "clear_policy", "footfall-full", check=False)
         if client is not None:

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -29,10 +28,9 @@ from tests.brokers import Mosquitto, free_port
 from tests.pg_server import PostgresServer
 from tests.procfs import listening_addresses
 from tests.transport_support import (
-    assert_same_content,
-    fingerprint,
+    assert_stored_exactly_once,
     make_aggregates,
-    reference_fingerprint,
+    produce,
     stored_ids,
     wait_until,
 )
@@ -69,22 +67,6 @@ def _subscribed(publisher: Publisher, storage: Storage, first) -> None:
     assert wait_until(lambda: len(stored_ids(storage)) == 1, 60), "no ingest subscribed"
 
 
-def _produce(publisher: Publisher, messages, pause_s: float = 0.005) -> threading.Thread:
-    def run() -> None:
-        for message in messages:
-            publisher.publish_aggregate(message)
-            time.sleep(pause_s)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
-def _exactly_once(storage: Storage, messages, tmp_path) -> None:
-    assert sorted(stored_ids(storage)) == sorted(m.id for m in messages)
-    assert_same_content(fingerprint(storage), reference_fingerprint(messages, tmp_path))
-
-
 def _stop(process: subprocess.Popen) -> None:
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 0, process.stderr.read().decode()[-2000:]
@@ -100,14 +82,14 @@ def test_broker_sigkilled_mid_stream(db_url, tmp_path):
     publisher = _edge(broker, tmp_path)
     try:
         _subscribed(publisher, storage, messages[0])
-        producer = _produce(publisher, messages[1:])
+        producer = produce(publisher, messages[1:], pause_s=0.005)
         assert wait_until(lambda: len(stored_ids(storage)) >= 60, 60)
         broker.process.kill()  # SIGKILL: no goodbye, no save
         broker.process.wait()
         broker.start()  # same port, empty: no sessions, no queues
         producer.join()
         assert publisher.drain(120), f"{publisher.outbox.depth} never confirmed"
-        _exactly_once(storage, messages, tmp_path)
+        assert_stored_exactly_once(storage, messages, tmp_path)
         assert publisher.outbox.dropped == 0
     finally:
         publisher.close(drain_timeout_s=0)
@@ -126,7 +108,7 @@ def test_postgres_restarted_mid_batch(tmp_path):
     publisher = _edge(broker, tmp_path)
     try:
         _subscribed(publisher, storage, messages[0])
-        producer = _produce(publisher, messages[1:])
+        producer = produce(publisher, messages[1:], pause_s=0.005)
         assert wait_until(lambda: len(stored_ids(storage)) >= 60, 60)
         storage.engine.dispose()
         server.stop("immediate")
@@ -134,7 +116,7 @@ def test_postgres_restarted_mid_batch(tmp_path):
         server.start()
         producer.join()
         assert publisher.drain(120), f"{publisher.outbox.depth} never confirmed"
-        _exactly_once(storage, messages, tmp_path)
+        assert_stored_exactly_once(storage, messages, tmp_path)
         assert ingest.poll() is None, "the ingest rode the outage out"
     finally:
         publisher.close(drain_timeout_s=0)
@@ -175,7 +157,7 @@ def test_ingest_killed_between_commit_and_acknowledgement(db_url, tmp_path):
         assert listening_addresses(ingest.pid, port) == {"127.0.0.1"}, (
             "its counters need no login: local only"
         )
-        _exactly_once(storage, messages, tmp_path)
+        assert_stored_exactly_once(storage, messages, tmp_path)
         _stop(ingest)
     finally:
         publisher.close(drain_timeout_s=0)
@@ -195,14 +177,14 @@ def test_two_ingest_workers_one_killed_for_good(db_url, tmp_path):
     try:
         _subscribed(publisher, storage, messages[0])
         time.sleep(1.0)  # the second worker subscribes too (it shares from then on)
-        producer = _produce(publisher, messages[1:])
+        producer = produce(publisher, messages[1:], pause_s=0.005)
         assert wait_until(lambda: len(stored_ids(storage)) >= 40, 60)
         workers[1].send_signal(signal.SIGKILL)
         workers[1].wait()
         producer.join()
         assert publisher.drain(120), f"{publisher.outbox.depth} never confirmed"
         assert publisher.delivery.resent > 0, "what the dead worker held had to be sent again"
-        _exactly_once(storage, messages, tmp_path)
+        assert_stored_exactly_once(storage, messages, tmp_path)
     finally:
         publisher.close(drain_timeout_s=0)
         _stop(workers[0])

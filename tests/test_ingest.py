@@ -30,6 +30,7 @@ from tests.transport_support import (
     Collector,
     IngestThread,
     assert_same_content,
+    assert_stored_exactly_once,
     fingerprint,
     make_aggregates,
     reference_fingerprint,
@@ -175,8 +176,7 @@ def test_ingest_killed_mid_stream_loses_nothing_and_doubles_nothing(broker, db_u
     ingest.send_signal(signal.SIGTERM)
     assert ingest.wait(20) == 0, ingest.stderr.read().decode()[-2000:]
     publisher.close()
-    assert sorted(stored_ids(storage)) == sorted(m.id for m in messages)
-    assert_same_content(fingerprint(storage), reference_fingerprint(messages, tmp_path))
+    assert_stored_exactly_once(storage, messages, tmp_path)
 
 
 def test_stored_and_dead_lettered_payloads_are_both_confirmed_to_their_store(broker, tmp_path):

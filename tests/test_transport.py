@@ -18,10 +18,8 @@ from footfall_core.store import Mqtt
 from tests.transport_support import (
     START,
     IngestThread,
-    assert_same_content,
-    fingerprint,
+    assert_stored_exactly_once,
     make_aggregates,
-    reference_fingerprint,
     stored_ids,
     wait_until,
 )
@@ -59,8 +57,7 @@ def test_broker_outage_loses_nothing_and_doubles_nothing(broker, db_url, tmp_pat
     assert wait_until(lambda: len(stored_ids(ingest.storage)) == len(messages), 60)
     ingest.close()
     publisher.close()
-    assert sorted(stored_ids(ingest.storage)) == sorted(m.id for m in messages)
-    assert_same_content(fingerprint(ingest.storage), reference_fingerprint(messages, tmp_path))
+    assert_stored_exactly_once(ingest.storage, messages, tmp_path)
 
 
 def _edge(broker, tmp_path, buckets: int, start: int = 0) -> subprocess.Popen:
@@ -110,8 +107,7 @@ def test_edge_killed_mid_run_resends_from_its_outbox(broker, tmp_path):
     assert edge.wait(30) == 0
     assert wait_until(lambda: len(stored_ids(ingest.storage)) == len(messages), 30)
     ingest.close()
-    assert sorted(stored_ids(ingest.storage)) == sorted(m.id for m in messages)
-    assert_same_content(fingerprint(ingest.storage), reference_fingerprint(messages, tmp_path))
+    assert_stored_exactly_once(ingest.storage, messages, tmp_path)
 
 
 @pytest.mark.slow
@@ -150,5 +146,4 @@ def test_replay_of_real_footage_lands_in_the_database_as_in_the_jsonl(broker, tm
     assert Outbox(tmp_path / "outbox.sqlite3").depth == 0, "replay waits for every PUBACK"
     assert wait_until(lambda: len(stored_ids(ingest.storage)) == len(computed), 30)
     ingest.close()
-    assert sorted(stored_ids(ingest.storage)) == sorted(m.id for m in computed)
-    assert_same_content(fingerprint(ingest.storage), reference_fingerprint(computed, tmp_path))
+    assert_stored_exactly_once(ingest.storage, computed, tmp_path)

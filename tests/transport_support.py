@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as paho
 
@@ -22,6 +23,9 @@ from footfall_core.contract import (
     ZoneStats,
 )
 from footfall_core.mqtt_link import BrokerAddress
+
+if TYPE_CHECKING:
+    from edge.publisher import Publisher
 
 # Recent, for the centre's clock window (a bucket older than the raw retention, or ahead of the
 # centre's clock, is dead-lettered): three whole hours before the hour the tests started in.
@@ -97,6 +101,20 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, step_s: float = 
             return True
         time.sleep(step_s)
     return predicate()
+
+
+def produce(publisher: Publisher, messages: list, pause_s: float) -> threading.Thread:
+    """A daemon thread that publishes `messages` through `publisher` one every `pause_s` seconds,
+    as a camera would while the test breaks something."""
+
+    def run() -> None:
+        for message in messages:
+            publisher.publish_aggregate(message)
+            time.sleep(pause_s)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
 
 
 class Collector:
@@ -246,6 +264,13 @@ def assert_same_content(got: dict[str, list], want: dict[str, list]) -> None:
         assert len(got[name]) == len(want[name]), f"{name}: {len(got[name])} rows, expected {len(want[name])}"
         for g, w in zip(got[name], want[name]):
             assert _close(g, w), f"{name}: {g} != {w}"
+
+
+def assert_stored_exactly_once(storage, messages: list, workdir) -> None:
+    """The database holds each of `messages` once and nothing else: their ids, and the rows
+    that writing them directly would give (`reference_fingerprint`, built in `workdir`)."""
+    assert sorted(stored_ids(storage)) == sorted(m.id for m in messages)
+    assert_same_content(fingerprint(storage), reference_fingerprint(messages, workdir))
 
 
 def reference_fingerprint(messages: list, workdir) -> dict[str, list]:
