@@ -53,7 +53,7 @@ from calibration.store_yaml import write_calibration
 from footfall_core.geometry import CalibrationError, CameraGeometry
 from footfall_core.ownership import Ownership
 from footfall_core.redact import redact_logs, redact_url
-from footfall_core.secrets import camera_source
+from footfall_core.secrets import camera_source, read_password
 from footfall_core.store import ConfigError, StoreConfig, load_config
 
 
@@ -185,9 +185,9 @@ def discover(timeout_s: float, user: str | None, password_file: Path | None) -> 
     from calibration.discover import lines
 
     try:
-        password = password_file.read_text().strip() if password_file else ""
-    except OSError as exc:
-        print(f"error: {password_file}: {exc.strerror}", file=sys.stderr)
+        password = read_password(password_file, "--password-file") if password_file else ""
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(lines(find(timeout_s, user, password))))
     return 0

@@ -35,6 +35,7 @@ from dashboard import auth, plans, registry, repository
 from dashboard import tables as t
 from dashboard.alerts import rules
 from dashboard.storage import DEFAULT_DB_URL, Storage
+from footfall_core.secrets import read_password
 from footfall_core.store import ConfigError, load_config
 
 log = logging.getLogger(__name__)
@@ -192,23 +193,17 @@ def _upload(conn: sa.Connection, data_dir: Path, store_id: str, path: Path, conf
     print(f"{store_id}: plan image {path} uploaded ({sniffed.width_px} × {sniffed.height_px} px)")
 
 
-def _password(path: Path) -> str:
-    try:
-        return path.read_text().splitlines()[0]
-    except (OSError, IndexError) as exc:
-        raise auth.AuthError(f"--password-file {path}: cannot read a password ({exc})") from None
-
-
 def _when(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
 def _users(conn: sa.Connection, args: argparse.Namespace) -> None:
     if args.action == "add":
-        auth.add_user(conn, args.name, args.role, _password(args.password_file), _split(args.stores))
+        password = read_password(args.password_file, "--password-file")
+        auth.add_user(conn, args.name, args.role, password, _split(args.stores))
         print(f"{args.name}: {args.role}")
     elif args.action == "password":
-        ended = auth.set_password(conn, args.name, _password(args.password_file))
+        ended = auth.set_password(conn, args.name, read_password(args.password_file, "--password-file"))
         print(f"{args.name}: password changed, {ended} session(s) ended")
     elif args.action == "token":
         print(auth.new_token(conn, args.name, args.days, args.label))

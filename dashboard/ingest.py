@@ -50,8 +50,8 @@ from dashboard.ingest_batch import RETRY_MAX_S, BatchWriter, Received, observe
 from footfall_core.contract import (
     TOPIC_ROOT,
 )
-from footfall_core.mqtt_link import broker_password, connect_async, new_client, read_password
-from footfall_core.secrets import MQTT_PASSWORD, secret_file
+from footfall_core.mqtt_link import broker_password, connect_async, new_client
+from footfall_core.secrets import MQTT_PASSWORD, read_password, secret_file
 from footfall_core.store import Mqtt
 from footfall_core.watchdog import Notifier
 
@@ -306,7 +306,7 @@ def _run_cluster(args: argparse.Namespace, storage, stop: threading.Event) -> in
     from dashboard.cluster_ingest import ClusterIngest, node_parameters
 
     password_file = secret_file(args.password_file, MQTT_PASSWORD)  # the same user as over MQTT
-    password = read_password(password_file) if password_file else None
+    password = read_password(password_file, "--password-file") if password_file else None
     nodes = node_parameters(args.amqp, password, args.ca_file)
     limits = QueueLimits(args.queue_max_messages, args.queue_max_bytes)
     ingest = ClusterIngest(storage, nodes, batch_max=args.batch, limits=limits)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
@@ -20,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from footfall_core.secrets import MQTT_PASSWORD, secret_file
+from footfall_core.secrets import MQTT_PASSWORD, read_password, secret_file
 from footfall_core.store import Mqtt
 
 # The broker keeps a disconnected client's session (its queued messages) this long: longer
@@ -68,15 +67,6 @@ class BrokerAddress:
         return addresses
 
 
-def read_password(path: str) -> str:
-    """The first line of a password file (trailing newline stripped)."""
-    try:
-        text = Path(path).read_text()
-        return text.splitlines()[0] if text else ""
-    except OSError as exc:
-        raise ValueError(f"mqtt.password_file {path}: cannot read: {exc.strerror}") from None
-
-
 def broker_password(settings: Mqtt, resolve: Callable[[str], str] = str) -> str | None:
     """The password a client of `settings` logs in with: the URL's (its first node's), else the
     systemd `mqtt-password` credential's, else the password file's; None without any."""
@@ -86,7 +76,7 @@ def broker_password(settings: Mqtt, resolve: Callable[[str], str] = str) -> str 
     password_file = secret_file(
         resolve(settings.password_file) if settings.password_file else None, MQTT_PASSWORD
     )
-    return read_password(password_file) if password_file else None
+    return read_password(password_file, "mqtt.password_file") if password_file else None
 
 
 def new_client(

@@ -65,6 +65,23 @@ def secret_file(configured: str | None, name: str, env: Mapping[str, str] | None
     return str(handed) if handed is not None else configured
 
 
+def read_password(path: str | Path, key: str) -> str:
+    """The password in a password file: its first line, without the line break (the rest is not
+    read, so that a file ending in a newline, as editors and `echo` leave it, holds the password
+    it shows; spaces are kept, as they may be part of it). An empty first line is refused rather
+    than sent as an empty password, which a broker or a camera would refuse with a less telling
+    error, or accept as no login at all. ValueError naming `key` (the setting or option that
+    named the file) and the file."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ValueError(f"{key} {path}: cannot read: {exc.strerror}") from None
+    password = text.splitlines()[0] if text else ""
+    if not password:
+        raise ValueError(f"{key} {path}: the first line is empty; expected the password on it")
+    return password
+
+
 class CameraSecret(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

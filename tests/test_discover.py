@@ -10,6 +10,7 @@ import sys
 import pytest
 from fastapi.testclient import TestClient
 
+from calibration.__main__ import discover
 from calibration.web import create_app
 from footfall_core.assets import REPO_ROOT
 from tests.browser_support import Server
@@ -47,6 +48,14 @@ def test_a_camera_that_wants_a_user(rtsp_camera, tmp_path):
     assert refused in anonymous and refused in wrong and rtsp_camera.url not in anonymous + wrong
     assert f"  mainStream       H264     768x576  {rtsp_camera.url}" in right
     assert "s3cret" not in anonymous + right + wrong
+
+
+def test_an_empty_password_file_is_refused_before_searching(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    assert discover(3.0, "admin", empty) == 2
+    refused = f"error: --password-file {empty}: the first line is empty; expected the password on it\n"
+    assert capsys.readouterr().err == refused
 
 
 def test_the_calibration_page_offers_the_cameras_found(rtsp_camera):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import paho.mqtt.client as paho
 import pytest
 
-from footfall_core.mqtt_link import BrokerAddress, Failover, broker_password, new_client, read_password
+from footfall_core.mqtt_link import BrokerAddress, Failover, broker_password, new_client
 from footfall_core.store import Mqtt
 
 
@@ -75,11 +75,11 @@ def test_the_password_is_the_one_the_client_logs_in_with_on_a_node_list_too(tmp_
 def test_an_unreadable_password_file_names_the_key_and_the_file(tmp_path):
     missing = tmp_path / "nope.pw"
     with pytest.raises(ValueError, match=f"mqtt.password_file {missing}: cannot read"):
-        read_password(str(missing))
-    with pytest.raises(ValueError, match="mqtt.password_file"):
         new_client(Mqtt(url="mqtt://edge-7@broker", password_file=str(missing)), "edge-7")
-    (tmp_path / "empty.pw").write_text("")
-    assert read_password(str(tmp_path / "empty.pw")) == ""
+    empty = tmp_path / "empty.pw"
+    empty.write_text("")
+    with pytest.raises(ValueError, match=f"mqtt.password_file {empty}: the first line is empty"):
+        new_client(Mqtt(url="mqtt://edge-7@broker", password_file=str(empty)), "edge-7")
 
 
 def test_a_cluster_url_lists_its_nodes_and_failover_moves_to_the_next():

@@ -18,7 +18,7 @@ from dashboard.live import LiveHub, LiveSubscriber
 from dashboard.settings import Settings, SettingsError
 from footfall_core.mqtt_link import broker_password, new_client
 from footfall_core.redact import redact_url
-from footfall_core.secrets import camera_source, load_camera_secrets
+from footfall_core.secrets import camera_source, load_camera_secrets, read_password
 from footfall_core.store import ConfigError, Mqtt, load_config, parse_config
 from tests.brokers import free_port, secured_mosquitto
 
@@ -236,3 +236,31 @@ def test_a_camera_that_wants_a_password_is_read_with_the_secrets_one(clips, tmp_
         (tmp_path / "camera-secrets.yaml").write_text("door: {username: viewer, password: wrong}\n")
         refused = run_probe("--config", str(store), "--camera", "view001", "--frames", "5")
         assert refused.returncode == 2 and refused.stderr.startswith("error: auth:"), refused.stderr
+
+
+@pytest.mark.parametrize(
+    "text, password",
+    [
+        ("s3cret\n", "s3cret"),  # as echo and editors leave it
+        ("s3cret", "s3cret"),
+        (" two words \r\nnot read\n", " two words "),  # spaces may be part of it
+    ],
+)
+def test_a_password_file_holds_the_password_on_its_first_line(tmp_path, text, password):
+    path = tmp_path / "pw"
+    path.write_bytes(text.encode())
+    assert read_password(path, "--password-file") == password
+
+
+@pytest.mark.parametrize("text", ["", "\n", "\nthe password one line too low\n"])
+def test_an_empty_first_line_is_refused_naming_the_option_and_the_file(tmp_path, text):
+    path = tmp_path / "pw"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"^--password-file {path}: the first line is empty"):
+        read_password(path, "--password-file")
+
+
+def test_an_unreadable_password_file_is_named_with_the_reason(tmp_path):
+    missing = tmp_path / "nope"
+    with pytest.raises(ValueError, match=f"^mqtt.password_file {missing}: cannot read: No such file"):
+        read_password(missing, "mqtt.password_file")
