@@ -3,7 +3,9 @@
 Starts the dashboard of a checkout (this one, or `--repo DIR`, e.g. an older one to compare)
 on a scratch SQLite database with one user, sends LOGINS wrong-password logins at once (each
 for its own account name, from 127.0.0.1), then the right password, and prints the answers by
-status, the server's peak resident memory (VmHWM) before and after, and the wall time.
+status, the server's peak resident memory (VmHWM) before and after, and the wall time, with
+the machine's cores and load average at the start and the end (argon2 hashing shares the CPU
+with whatever else runs).
 
     .venv/bin/python bench/login_flood.py [--logins 40] [--repo DIR]
 """
@@ -42,6 +44,7 @@ def main() -> None:
     parser.add_argument("--logins", type=int, default=40)
     parser.add_argument("--repo", type=Path, default=ROOT)
     args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start", flush=True)
     with tempfile.TemporaryDirectory() as work:
         db = f"sqlite:///{work}/flood.sqlite3"
         Path(work, "pw").write_text("right-password\n")
@@ -92,6 +95,7 @@ def main() -> None:
     print(f"  answers: {', '.join(f'{n} x {code}' for code, n in sorted(statuses.items()))}")
     print(f"  server peak RSS: {before:.0f} MiB before, {after:.0f} MiB after (+{after - before:.0f} MiB)")
     print(f"  the right password afterwards: {right}")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":
