@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from edge.fusion import inverse_2x2
 from footfall_core.store import Fusion
 
 # How far box edges wander and how large a person's footprint is: the fusion's defaults, one
@@ -98,16 +99,14 @@ class FloorTracks:
         )
         if not len(rows):
             return FloorPeople(person, out_xy, out_cov)
-        index = {int(p): i for i, p in enumerate(self._person)}
-        slot = np.array([index.get(self._alias.get(int(t), -1), -1) for t in track_id[rows]], np.int64)
-        slot = self._one_row_each(slot)
+        ids = track_id[rows].tolist()
+        slot = self._one_row_each(self._slots(np.array([self._alias.get(t, -1) for t in ids], np.int64)))
         new = np.flatnonzero(slot < 0)
         if len(new):
             slot[new] = self._join(timestamp_s, out_xy[rows[new]], out_cov[rows[new]], slot)
         self._correct(timestamp_s, slot, out_xy[rows], out_cov[rows])
-        for t, s in zip(track_id[rows].tolist(), slot.tolist()):
-            self._alias[t] = int(self._person[s])
         person[rows] = self._person[slot]
+        self._alias.update(zip(ids, person[rows].tolist()))
         out_xy[rows], out_cov[rows] = self._state[slot, :2], self._cov[slot, :2, :2]
         return FloorPeople(person, out_xy, out_cov)
 
@@ -125,32 +124,40 @@ class FloorTracks:
         self._seen_s, self._person = self._seen_s[keep], self._person[keep]
         self._alias = {t: p for t, p in self._alias.items() if p not in gone}
 
+    def _slots(self, person: np.ndarray) -> np.ndarray:
+        """Row of each person id in the state arrays (-1: not followed). Ids are handed out in
+        increasing order and rows only ever dropped, so `_person` stays sorted."""
+        at = np.minimum(np.searchsorted(self._person, person), max(len(self._person) - 1, 0))
+        found = (person >= 0) & (at < len(self._person))
+        found[found] = self._person[at[found]] == person[found]
+        return np.where(found, at, -1)
+
     @staticmethod
     def _one_row_each(slot: np.ndarray) -> np.ndarray:
         """A person claimed by two rows (an id the tracker had lost came back while its
         continuation is still seen) keeps the first; the others start anew."""
-        taken: set[int] = set()
-        out = slot.copy()
-        for k, s in enumerate(slot.tolist()):
-            if s >= 0 and s in taken:
-                out[k] = -1
-            taken.add(s)
-        return out
+        first = np.zeros(len(slot), bool)
+        first[np.unique(slot, return_index=True)[1]] = True
+        return np.where(first | (slot < 0), slot, -1)
 
     def _predict(self, slots: np.ndarray, now_s: float) -> tuple[np.ndarray, np.ndarray]:
         """State (M, 4) and covariance (M, 4, 4) of the people `slots` moved on to `now_s`."""
         dt = np.maximum(now_s - self._seen_s[slots], 0.0)
-        state = self._state[slots].copy()
+        state = self._state[slots]  # fancy indexing: already a copy
         state[:, :2] += dt[:, None] * state[:, 2:]
-        f = np.broadcast_to(np.eye(4), (len(slots), 4, 4)).copy()
-        f[:, 0, 2] = f[:, 1, 3] = dt
+        # F P Fᵀ with F = [[I, dt I], [0, I]], written out: position rows and columns take
+        # dt × the velocity ones; no (M, 4, 4) transition matrices to build and multiply
+        cov, dt_ = self._cov[slots], dt[:, None, None]
+        cov[:, :2] += dt_ * cov[:, 2:]
+        cov[:, :, :2] += dt_ * cov[:, :, 2:]
         q = self.accel_m_s2**2
-        noise = np.zeros((len(slots), 4, 4))
+        pp, pv, vv = q * dt**4 / 4, q * dt**3 / 2, q * dt**2
         for i in (0, 1):
-            noise[:, i, i] = q * dt**4 / 4
-            noise[:, i, i + 2] = noise[:, i + 2, i] = q * dt**3 / 2
-            noise[:, i + 2, i + 2] = q * dt**2
-        return state, f @ self._cov[slots] @ f.transpose(0, 2, 1) + noise
+            cov[:, i, i] += pp
+            cov[:, i, i + 2] += pv
+            cov[:, i + 2, i] += pv
+            cov[:, i + 2, i + 2] += vv
+        return state, cov
 
     def _join(self, now_s: float, xy: np.ndarray, cov: np.ndarray, taken: np.ndarray) -> np.ndarray:
         """Slots for the rows of new tracker ids: a lost person within the gate, else a new one."""
@@ -160,7 +167,7 @@ class FloorTracks:
             state, spread = self._predict(lost, now_s)
             d = xy[:, None, :] - state[None, :, :2]  # (R, L, 2)
             s = cov[:, None] + spread[None, :, :2, :2]
-            d2 = np.einsum("rli,rlij,rlj->rl", d, np.linalg.inv(s), d)
+            d2 = np.einsum("rli,rlij,rlj->rl", d, inverse_2x2(s), d)
             costs = np.where(d2 <= self.gate, d2, _FAR)
             rows, cols = linear_sum_assignment(costs)
             ok = costs[rows, cols] < _FAR
@@ -188,8 +195,8 @@ class FloorTracks:
             return
         slots, xy, cov = slots[old], xy[old], cov[old]
         state, spread = self._predict(slots, now_s)
-        gain = spread[:, :, :2] @ np.linalg.inv(spread[:, :2, :2] + cov)  # (M, 4, 2)
-        state = state + np.einsum("mij,mj->mi", gain, xy - state[:, :2])
+        gain = spread[:, :, :2] @ inverse_2x2(spread[:, :2, :2] + cov)  # (M, 4, 2)
+        state = state + (gain @ (xy - state[:, :2])[:, :, None])[:, :, 0]
         self._state[slots] = state
         self._cov[slots] = spread - gain @ spread[:, :2, :]
         self._seen_s[slots] = now_s

@@ -104,9 +104,9 @@ class Fused:
         return len(self.floor_xy)
 
 
-def _inverse(m: np.ndarray) -> np.ndarray:
+def inverse_2x2(m: np.ndarray) -> np.ndarray:
     """Inverses of (..., 2, 2) matrices, in closed form (numpy's general inverse costs more than
-    the rest of the fusion on a store's few dozen people)."""
+    the rest of the fusion on a store's few dozen people, and more than a floor filter step)."""
     out = np.empty_like(m)
     out[..., 0, 0], out[..., 1, 1] = m[..., 1, 1], m[..., 0, 0]
     out[..., 0, 1], out[..., 1, 0] = -m[..., 0, 1], -m[..., 1, 0]
@@ -126,7 +126,7 @@ def _estimates(
     for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)):
         info_sum[:, i, j] = np.bincount(who, info[:, i, j], count)
     mean_info = np.stack([np.bincount(who, weighted[:, i], count) for i in (0, 1)], axis=1)
-    cov = _inverse(info_sum)
+    cov = inverse_2x2(info_sum)
     return np.einsum("pij,pj->pi", cov, mean_info), cov
 
 
@@ -163,7 +163,7 @@ def _chi2(z: np.ndarray, info: np.ndarray, rows: np.ndarray) -> float:
     if len(rows) < 2:
         return 0.0
     info_sum = info[rows].sum(axis=0)
-    mean = _inverse(info_sum) @ np.einsum("kij,kj->i", info[rows], z[rows])
+    mean = inverse_2x2(info_sum) @ np.einsum("kij,kj->i", info[rows], z[rows])
     r = z[rows] - mean
     return float(np.einsum("ki,kij,kj->", r, info[rows], r))
 
@@ -206,7 +206,7 @@ def _take_apart(
             me = int(np.searchsorted(ids, p))
             # each measurement to the person it fits best among those without its camera
             dz = z[mine][:, None, :] - mean[None, :, :]  # (K, P, 2)
-            d2 = np.einsum("kpi,kpij,kpj->kp", dz, _inverse(cov[mine][:, None] + spread[None, :]), dz)
+            d2 = np.einsum("kpi,kpij,kpj->kp", dz, inverse_2x2(cov[mine][:, None] + spread[None, :]), dz)
             d2[~(d2 <= gate) | seen[:, camera[mine]].T] = np.inf
             d2[:, me] = np.inf
             if not np.isfinite(d2).any(axis=1).all():
@@ -237,7 +237,7 @@ def fuse(measurements: Sequence[FloorMeasurements], gate: float) -> Fused:
     camera = np.repeat(np.arange(len(measurements)), sizes)
     valid = np.isfinite(z).all(axis=1) & np.isfinite(cov).all(axis=(1, 2))
     info = np.zeros_like(cov)
-    info[valid] = _inverse(cov[valid])
+    info[valid] = inverse_2x2(cov[valid])
     counts = np.bincount(camera[valid], minlength=len(measurements))
     order = [c for c in np.argsort(-counts, kind="stable") if counts[c]]
     person = np.full(len(z), -1, np.int64)

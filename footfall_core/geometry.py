@@ -35,6 +35,8 @@ HORIZON_EPS = 1e-9
 MAX_CONDITION = 1e6
 # Point sets up to this size are searched for a line holding all points but one.
 MAX_SPREAD_CHECK = 64
+# Image steps of the Jacobian's central differences, in units of its step: +x, -x, +y, -y.
+_JACOBIAN_STEPS = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
 UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
 
 
@@ -325,10 +327,10 @@ class CameraGeometry:
         `step_px`). A pixel of doubt at a point becomes J · (that pixel) of floor: how much
         less precisely the camera places people far away. NaN at or above the horizon."""
         points = _points(points_px, "points_px", self.camera)
-        dx, dy = np.array([step_px, 0.0]), np.array([0.0, step_px])
-        d_x = (self.image_to_floor(points + dx) - self.image_to_floor(points - dx)) / (2 * step_px)
-        d_y = (self.image_to_floor(points + dy) - self.image_to_floor(points - dy)) / (2 * step_px)
-        jacobian: np.ndarray = np.stack([d_x, d_y], axis=2)
+        # the four shifted copies of the points projected in one call: (4, N, 2)
+        floor = self.image_to_floor((points + _JACOBIAN_STEPS[:, None] * step_px).reshape(-1, 2))
+        floor = floor.reshape(4, len(points), 2)
+        jacobian: np.ndarray = np.stack([floor[0] - floor[1], floor[2] - floor[3]], axis=2) / (2 * step_px)
         return jacobian
 
     def pixels_per_metre(self, points_m: npt.ArrayLike) -> np.ndarray:
