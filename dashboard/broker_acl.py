@@ -36,6 +36,7 @@ from pathlib import Path
 import yaml
 
 from footfall_core.contract import TOPIC_ROOT, alerts_topic, confirm_topic, device_client_id
+from footfall_core.secrets import read_password
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +123,11 @@ def dynamic_security(stores: list[str], passwords: dict[str, str]) -> dict:
 
 
 def _password(directory: Path, user: str) -> str:
-    """The user's password, created on first use and kept."""
+    """The user's password, created on first use and kept: read as the client reads its copy
+    (footfall_core.secrets.read_password), so that the broker gets the password the client sends."""
     path = directory / user
     if path.exists():
-        return path.read_text().strip()
+        return read_password(path, "broker password file")
     password = secrets.token_urlsafe(32)
     path.touch(mode=0o600)
     path.write_text(password + "\n")

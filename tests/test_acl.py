@@ -193,3 +193,11 @@ def test_the_shipped_broker_config_loads_the_plugin_and_binds_client_ids(tmp_pat
 def test_bad_store_ids_are_refused(tmp_path):
     with pytest.raises(ValueError, match="not valid topic names"):
         broker_acl.write_files(["Shop A"], tmp_path)
+
+
+def test_a_kept_password_file_emptied_by_hand_is_refused_naming_it(tmp_path):
+    broker_acl.write_files(["shop-a"], tmp_path)
+    emptied = tmp_path / "passwords" / "edge-shop-a"
+    emptied.write_text("")
+    with pytest.raises(ValueError, match=f"broker password file {emptied}: the first line is empty"):
+        broker_acl.write_files(["shop-a"], tmp_path)
