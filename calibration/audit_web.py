@@ -165,10 +165,6 @@ def clip_frame(index: int, desk: Desk) -> Response:
         raise HTTPException(404, str(exc)) from None
 
 
-def _accuracy(figures: Any) -> dict[str, Any]:
-    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(figures).items()}
-
-
 @router.post("/api/audit/run")
 def run_audit(body: RunAudit, space: Space, desk: Desk) -> dict[str, Any]:
     frames = desk.frames
@@ -192,7 +188,8 @@ def run_audit(body: RunAudit, space: Space, desk: Desk) -> dict[str, Any]:
         "camera": body.camera,
         "date": result.audit.date.isoformat(),
         "clip_s": result.audit.clip_s,
-        "lines": [{**x.model_dump(), **_accuracy(result.lines[x.line])} for x in result.audit.lines],
-        "total": _accuracy(result.total),
+        # Unrounded: the page rounds once, to what it shows (rounding twice can move a digit).
+        "lines": [{**x.model_dump(), **asdict(result.lines[x.line])} for x in result.audit.lines],
+        "total": asdict(result.total),
         "zones": [z.model_dump() for z in result.audit.zones],
     }

@@ -126,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     procs = Processes(args.workdir)
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    # Ctrl-C stops the demo even when it was started with SIGINT ignored (a background job of a
+    # non-interactive shell inherits that): otherwise the broker, in the same process group,
+    # would take the Ctrl-C alone and the demo would report it as a crash.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         mqtt_url = os.environ.get("FOOTFALL_MQTT_URL")
         if not mqtt_url:
