@@ -11,9 +11,9 @@ after `reset()`).
 Why C-BIoU by default: against PETS09's annotated floor trajectories, over 180 random counting
 lines (`bench/line_accuracy.py`, seeds 1-6), it swaps and breaks fewer tracks where walkers
 pass each other than ByteTrack (line accuracy 91.7 % against 88.8 % on average, the floor
-filter on both; OC-SORT 90.6 %, BoT-SORT without camera motion 91.7 %), at about 0.4 ms more
-a PETS09 frame and 0.9 ms more a Mall frame with the library's own box filter (`BoxKalman`
-below, the same filter per coordinate, takes about a fifth off C-BIoU's time). It is
+filter on both; OC-SORT 90.6 %, BoT-SORT without camera motion 91.7 %), at a little more time
+a frame than ByteTrack (docs/performance.md, "Where the time goes"; `BoxKalman` below, the
+library's box filter per coordinate, takes about a fifth off C-BIoU's time). It is
 BoT-SORT's association (score-fused first stage, a step for unconfirmed tracks) on boxes
 enlarged by a buffer, so a person who moved further than their box between two frames is
 still matched.
