@@ -115,7 +115,8 @@ class Analysis(Strict):
     tracker: Literal["cbiou", "bytetrack"] = Field(
         "cbiou",
         description="The image tracker: C-BIoU (default; fewer swapped and broken tracks where people pass "
-        "each other, bench/line_accuracy.py) or ByteTrack (cheaper on crowded scenes, about 3 points of line accuracy less).",
+        "each other, bench/line_accuracy.py) or ByteTrack (cheaper on crowded scenes, about 3 points "
+        "of line accuracy less).",
     )
     walk_accel_m_s2: float = Field(
         1.0,
