@@ -47,6 +47,7 @@ from dashboard.admission import DEFAULT_NAMES_CAP
 from dashboard.cluster_ingest import QueueLimits
 from dashboard.confirm import Confirmer
 from dashboard.ingest_batch import RETRY_MAX_S, BatchWriter, Received, observe
+from dashboard.settings import add_broker_arguments, add_db_argument
 from footfall_core.contract import (
     TOPIC_ROOT,
 )
@@ -226,22 +227,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=QueueLimits.max_bytes,
         help=f"--broker cluster: most bytes the queue holds (default {QueueLimits.max_bytes})",
     )
-    parser.add_argument(
-        "--mqtt",
-        default=os.environ.get("FOOTFALL_MQTT_URL", "mqtt://127.0.0.1:1883"),
-        help="broker URL, mqtt[s]://[user[:password]@]host[:port] (default $FOOTFALL_MQTT_URL)",
-    )
-    parser.add_argument(
-        "--password-file",
-        default=os.environ.get("FOOTFALL_MQTT_PASSWORD_FILE"),
-        help="file holding the ingest user's password (default $FOOTFALL_MQTT_PASSWORD_FILE)",
-    )
+    add_broker_arguments(parser, "ingest")
     parser.add_argument("--ca-file", help="CA bundle for an mqtts:// broker")
-    parser.add_argument(
-        "--db",
-        default=os.environ.get("FOOTFALL_DB_URL", "sqlite:///var/footfall.sqlite3"),
-        help="SQLAlchemy database URL (default $FOOTFALL_DB_URL)",
-    )
+    add_db_argument(parser)
     parser.add_argument(
         "--group", default="ingest", help="shared-subscription group; workers in one group split the load"
     )

@@ -14,6 +14,7 @@ FOOTFALL_DATA_DIR (the dashboard's own files, such as uploaded floor plans; defa
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,7 @@ from footfall_core.secrets import METRICS_TOKEN, SESSION_SECRET, credential
 from footfall_core.store import Mqtt
 
 PLACEHOLDERS = ("change", "secret", "example", "placeholder", "xxxx", "1234")
+DEFAULT_DB_URL = "sqlite:///var/footfall.sqlite3"
 
 
 class SettingsError(ValueError):
@@ -33,9 +35,7 @@ class SettingsError(ValueError):
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    db_url: str = Field(
-        "sqlite:///var/footfall.sqlite3", description="SQLAlchemy URL of the dashboard database."
-    )
+    db_url: str = Field(DEFAULT_DB_URL, description="SQLAlchemy URL of the dashboard database.")
     secret_key: str = Field(description="Signs session cookies; at least 32 random characters.", repr=False)
     session_idle_s: int = Field(2 * 3600, ge=60, description="A session unused this long ends (default 2 h).")
     session_absolute_s: int = Field(
@@ -110,6 +110,31 @@ class Settings(BaseModel):
             return cls(**values)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
+
+
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    """`--db`, defaulting to $FOOTFALL_DB_URL as the web app does, so that every command of a
+    deployment opens the same database from the same environment."""
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("FOOTFALL_DB_URL", DEFAULT_DB_URL),
+        help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})",
+    )
+
+
+def add_broker_arguments(parser: argparse.ArgumentParser, user: str) -> None:
+    """`--mqtt` and `--password-file` of a centre service that subscribes to the broker as `user`
+    (ingest, alerts), defaulting to the variables the web app's live page reads."""
+    parser.add_argument(
+        "--mqtt",
+        default=os.environ.get("FOOTFALL_MQTT_URL", "mqtt://127.0.0.1:1883"),
+        help="broker URL, mqtt[s]://[user[:password]@]host[:port] (default $FOOTFALL_MQTT_URL)",
+    )
+    parser.add_argument(
+        "--password-file",
+        default=os.environ.get("FOOTFALL_MQTT_PASSWORD_FILE"),
+        help=f"file holding the {user} user's password (default $FOOTFALL_MQTT_PASSWORD_FILE)",
+    )
 
 
 def _secret(env: Mapping[str, str], name: str, file_variable: str) -> str | None:

@@ -36,6 +36,7 @@ from dashboard.alerts import journal, rules
 from dashboard.alerts.evaluate import Measure, Transition, Watch
 from dashboard.alerts.webhooks import Deliverer
 from dashboard.live import LIVE_TOPICS, LiveHub, LiveSubscriber
+from dashboard.settings import add_broker_arguments, add_db_argument
 from footfall_core.alerting import Alerts, threshold_of
 from footfall_core.contract import AlertsMessage, alerts_topic
 from footfall_core.mqtt_link import BrokerAddress, Failover, new_client
@@ -287,21 +288,8 @@ def run(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        default=os.environ.get("FOOTFALL_DB_URL", "sqlite:///var/footfall.sqlite3"),
-        help="SQLAlchemy database URL (default $FOOTFALL_DB_URL)",
-    )
-    parser.add_argument(
-        "--mqtt",
-        default=os.environ.get("FOOTFALL_MQTT_URL", "mqtt://127.0.0.1:1883"),
-        help="broker URL, mqtt[s]://[user[:password]@]host[:port] (default $FOOTFALL_MQTT_URL)",
-    )
-    parser.add_argument(
-        "--password-file",
-        default=os.environ.get("FOOTFALL_MQTT_PASSWORD_FILE"),
-        help="file holding the alerts user's password (default $FOOTFALL_MQTT_PASSWORD_FILE)",
-    )
+    add_db_argument(parser)
+    add_broker_arguments(parser, "alerts")
     parser.add_argument(
         "--mqtt-protocol",
         choices=("5", "3.1.1"),
