@@ -1,0 +1,121 @@
+"""Where a detected box's bottom sits against the annotated feet: is there a bias to correct?
+
+The edge places a person at the bottom centre of their box; a line counts them by where that
+lands on the floor. If a model's boxes ended, say, 3 % of their height below the feet on every
+camera, that would be a property of the model and could be taken off; what is left after it
+is the boxes' spread, which no setting removes (docs/accuracy.md, "Where the errors come
+from"). This bench pairs each annotated box with the detection that overlaps it most (IoU at
+least `LEAST_IOU`, Hungarian method; boxes that touch the frame's edge are left out, their
+bottom is not the feet) and prints, per scene and model, the bottom's offset as a share of the
+annotated height (positive: below the annotated bottom), its median and quartiles, the
+centre's offset as a share of the width, and the detected height against the annotated.
+
+Run `.venv/bin/python bench/feet_offset.py [--scene VIDEO GT.txt ...] [--models FILE ...]`:
+PETS09 (elevated, every third frame) and TUD-Campus (eye level) by default, both shared
+models, about a minute. Any MOTChallenge 2015 gt.txt (rows with flag 1) with its video works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from edge.detector import Detector
+from footfall_core.assets import assets_dir
+from models.footage import video_frames
+from models.registry import find_model
+from tests.gt import mot_gt
+
+LEAST_IOU = 0.5
+EDGE_PX = 2.0  # a box this close to the frame's side is cut by it
+SCORE = 0.3
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(K, M) IoU of (K, 4) and (M, 4) xyxy boxes."""
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    overlap = np.clip(hi - lo, 0, None).prod(axis=2)
+    area_a, area_b = np.prod(a[:, 2:] - a[:, :2], axis=1), np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return overlap / (area_a[:, None] + area_b[None] - overlap)
+
+
+def offsets(video: Path, gt_txt: Path, model: str, every: int) -> np.ndarray:
+    """(P, 3) per pair: bottom offset / annotated height, centre offset / annotated width,
+    detected height / annotated height."""
+    gt = mot_gt(gt_txt)
+    detector = Detector.load(find_model(model).path, score_threshold=SCORE)
+    pairs = []
+    for index, image in enumerate(video_frames(video)):
+        rows = gt[gt["frame"] == index + 1]  # gt frames start at 1
+        if index % every or not len(rows):
+            continue
+        height, width = image.shape[:2]
+        boxes = np.stack([rows["x"], rows["y"], rows["x"] + rows["w"], rows["y"] + rows["h"]], axis=1)
+        inside = (boxes[:, :2] > EDGE_PX).all(axis=1) & (boxes[:, 2] < width - EDGE_PX)
+        boxes = boxes[inside & (boxes[:, 3] < height - EDGE_PX)]
+        detected = detector(image).detections.xyxy.astype(np.float64)
+        if not len(boxes) or not len(detected):
+            continue
+        iou = iou_matrix(boxes, detected)
+        gi, di = linear_sum_assignment(-iou)
+        keep = iou[gi, di] >= LEAST_IOU
+        g, d = boxes[gi[keep]], detected[di[keep]]
+        g_h, g_w = g[:, 3] - g[:, 1], g[:, 2] - g[:, 0]
+        pairs.append(
+            np.stack(
+                [
+                    (d[:, 3] - g[:, 3]) / g_h,
+                    ((d[:, 0] + d[:, 2]) - (g[:, 0] + g[:, 2])) / 2 / g_w,
+                    (d[:, 3] - d[:, 1]) / g_h,
+                ],
+                axis=1,
+            )
+        )
+    return np.concatenate(pairs) if pairs else np.zeros((0, 3))
+
+
+def main() -> None:
+    data = assets_dir() / "datasets"
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scene",
+        nargs=2,
+        action="append",
+        type=Path,
+        metavar=("VIDEO", "GT"),
+        help="a recording and its MOTChallenge gt.txt (default: PETS09 and TUD-Campus)",
+    )
+    parser.add_argument("--models", nargs="+", default=["yolox_nano.onnx", "person_detector_192.onnx"])
+    parser.add_argument("--every", type=int, default=3, help="every n-th frame of a scene over 100 frames")
+    args = parser.parse_args()
+    scenes = args.scene or [
+        (data / "pets09_s2l1/vtest.avi", data / "pets09_s2l1/gt/gt.txt"),
+        (data / "tud_campus/TUD-Campus.mp4", data / "tud_campus/gt/gt.txt"),
+    ]
+    print(f"detected against annotated boxes, score >= {SCORE}, IoU >= {LEAST_IOU}, boxes off the edges")
+    for video, gt_txt in scenes:
+        every = args.every if len(np.unique(mot_gt(gt_txt)["frame"])) > 100 else 1
+        for model in args.models:
+            r = offsets(video, gt_txt, model, every)
+            if not len(r):
+                print(f"{video.name} {model}: no pairs")
+                continue
+            q1, median, q3 = np.percentile(r[:, 0], [25, 50, 75])
+            print(
+                f"{video.name} {model}: {len(r)} pairs; bottom offset {median:+.1%} of the height "
+                f"(quartiles {q1:+.1%} .. {q3:+.1%}); centre offset {np.median(r[:, 1]):+.1%} of the "
+                f"width; detected height {np.median(r[:, 2]):.1%} of the annotated"
+            )
+
+
+if __name__ == "__main__":
+    main()
