@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 from unittest import mock
 
 import numpy as np
@@ -26,6 +27,7 @@ import edge.pipeline
 from edge.detector import Detector
 from edge.pipeline import CameraPipeline, Heartbeat
 from edge.source import CaptureReader, FrameSource, PatternReader, Reader, parse_start_time
+from edge.types import Detections, Tracks
 from footfall_core.store import StoreConfig
 
 
@@ -183,11 +185,25 @@ def _served_by(config: StoreConfig, camera: str, reader: Reader) -> Iterator[Non
         yield
 
 
+class ImageTracker(Protocol):
+    """What the pipeline asks of its image tracker (`edge.tracker.Tracker`)."""
+
+    def update(self, detections: Detections, timestamp_s: float | None = None) -> Tracks: ...
+
+
 def run_pipeline(
-    config: StoreConfig, camera: str, reader: Reader, detector: Detector, stages: bool = True
+    config: StoreConfig,
+    camera: str,
+    reader: Reader,
+    detector: Detector,
+    stages: bool = True,
+    tracker: ImageTracker | None = None,
 ) -> PipelineRun:
-    """Run the camera's pipeline to the end of `reader`, timing each stage when `stages`."""
+    """Run the camera's pipeline to the end of `reader`, timing each stage when `stages`;
+    `tracker` (anything with `Tracker.update`) replaces the pipeline's image tracker."""
     pipeline = CameraPipeline(config, camera, detector=detector)
+    if tracker is not None:
+        pipeline.tracker = tracker
     clock = StageClock()
     if stages:
         instrument(pipeline, clock)

@@ -15,6 +15,7 @@ each zone's occupancy error per bucket, heat r (over the cells either side has).
     .venv/bin/python bench/line_accuracy.py                       # PETS09, seeds 1 2 3
     .venv/bin/python bench/line_accuracy.py --seeds 4 5 6 --half second
     .venv/bin/python bench/line_accuracy.py --fps 3.5              # every other PETS09 frame
+    .venv/bin/python bench/line_accuracy.py --annotated-ids        # the tracker's share of the error
     .venv/bin/python bench/line_accuracy.py --config STORE.yaml --camera NAME --gt gt/gt.txt [--video FILE]
 
 `--half first|second` scores only the buckets of that half of the recording (the replay is
@@ -41,6 +42,7 @@ from footfall_core.store import load_config
 from tests.gt import mot_gt
 from tests.pipeline_runs import START
 from tests.scene_truth import (
+    AnnotatedIds,
     heat_r,
     line_counts,
     line_score,
@@ -77,6 +79,12 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--half", choices=("first", "second"), help="score only this half's buckets")
     parser.add_argument("--per-line", action="store_true", help="print every random line's counts")
+    parser.add_argument(
+        "--annotated-ids",
+        action="store_true",
+        help="give each detected box the id of the annotated box it overlaps most instead of the "
+        "tracker's (what perfect tracking would count with the same boxes)",
+    )
     return parser.parse_args()
 
 
@@ -97,10 +105,10 @@ def main() -> None:
     )
     camera = config.camera(args.camera)
     detector = Detector.for_camera(camera, config)
-    run = run_pipeline(
-        config, camera.name, decoding_reader(config, camera.name, args.frames or 10**9), detector, False
-    )
     start_s = datetime.fromisoformat(START.replace("Z", "+00:00")).timestamp()
+    tracker = AnnotatedIds(gt, start_s, camera.fps) if args.annotated_ids else None
+    reader = decoding_reader(config, camera.name, args.frames or 10**9)
+    run = run_pipeline(config, camera.name, reader, detector, False, tracker)
     truth = truth_messages(config, camera.name, gt[gt["frame"] <= run.frames], start_s, run.frames)
 
     window, scope = None, f"all {run.frames} frames"
@@ -115,7 +123,8 @@ def main() -> None:
 
     print(
         f"scene {args.gt} ({len(np.unique(gt['id']))} people), config {args.config} camera {camera.name}, "
-        f"{scope}; lines {args.length_m[0]:g}-{args.length_m[1]:g} m centred on annotated positions"
+        f"{'annotated ids, ' if args.annotated_ids else ''}{scope}; "
+        f"lines {args.length_m[0]:g}-{args.length_m[1]:g} m centred on annotated positions"
     )
     for seed, family in families.items():
         if args.per_line:

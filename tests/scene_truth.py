@@ -16,9 +16,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from edge.aggregator import Aggregator
-from edge.types import FloorObservation
+from edge.types import Detections, FloorObservation, Tracks
 from footfall_core.audit import LineAccuracy, counted_crossings, line_accuracy
 from footfall_core.store import Line, LineAudit, StoreConfig
 
@@ -48,6 +49,35 @@ def truth_messages(config: StoreConfig, camera: str, gt: np.ndarray, start_s: fl
         messages += aggregator.observe(obs)
     messages += aggregator.flush(start_s + (frames - 1) / fps)
     return tuple(messages)
+
+
+class AnnotatedIds:
+    """An image tracker that knows the answer: each detected box takes the id of the annotated
+    box it overlaps most (IoU above `least_iou`, each pairing once, Hungarian method), -1 when
+    none does. Replayed in place of the tracker, it shows what better tracking could still
+    gain on a scene (`bench/line_accuracy.py --annotated-ids`). Frame f of `gt` (1-based) is at
+    `start_s + (f - 1) / fps`, as in `truth_messages`."""
+
+    def __init__(self, gt: np.ndarray, start_s: float, fps: float, least_iou: float = 0.3) -> None:
+        self.gt, self.start_s, self.fps, self.least_iou = gt, start_s, fps, least_iou
+
+    def update(self, detections: Detections, timestamp_s: float | None = None) -> Tracks:
+        if timestamp_s is None:
+            raise ValueError("AnnotatedIds needs each frame's timestamp to find its annotations")
+        rows = self.gt[self.gt["frame"] == round((timestamp_s - self.start_s) * self.fps) + 1]
+        ids = np.full(len(detections), -1, np.int64)
+        if len(rows) and len(detections):
+            boxes = np.stack([rows["x"], rows["y"], rows["x"] + rows["w"], rows["y"] + rows["h"]], axis=1)
+            found = detections.xyxy.astype(np.float64)
+            lo = np.maximum(found[:, None, :2], boxes[None, :, :2])
+            hi = np.minimum(found[:, None, 2:], boxes[None, :, 2:])
+            overlap = np.clip(hi - lo, 0, None).prod(axis=2)
+            areas = np.prod(found[:, 2:] - found[:, :2], axis=1)[:, None]
+            iou = overlap / (areas + np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)[None] - overlap)
+            det, ann = linear_sum_assignment(-iou)
+            paired = iou[det, ann] > self.least_iou
+            ids[det[paired]] = rows["id"][ann[paired]].astype(np.int64)
+        return Tracks(detections, ids)
 
 
 def random_lines(

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from edge.pipeline import CameraPipeline, Heartbeat
+from edge.types import Detections
 from tests.gt import PETS_FPS, pets09_gt
 from tests.pipeline_runs import START, example, run_example
-from tests.scene_truth import line_counts, line_score, random_lines, truth_messages
+from tests.scene_truth import AnnotatedIds, line_counts, line_score, random_lines, truth_messages
 
 pytestmark = pytest.mark.slow
 
@@ -94,6 +95,20 @@ def test_the_shipped_line_is_within_one_crossing_of_the_truth_each_way(families)
     print(f"walkway: in {counted_in} (truth {truth_in}), out {counted_out} (truth {truth_out})")
     assert truth_in > 5 and truth_out > 5, "the line must see real traffic for this test to mean anything"
     assert abs(counted_in - truth_in) <= 1 and abs(counted_out - truth_out) <= 1  # measured 13/13, 17/17
+
+
+def test_annotated_ids_give_each_box_the_id_of_the_annotation_it_overlaps(gt):
+    """The identity oracle of `bench/line_accuracy.py --annotated-ids`: boxes shifted a little
+    from frame 100's annotations take their ids, in any order; a box on nobody gets -1."""
+    start_s = 1_000.0
+    rows = gt[gt["frame"] == 100]
+    boxes = np.stack([rows["x"], rows["y"], rows["x"] + rows["w"], rows["y"] + rows["h"]], axis=1) + 3.0
+    boxes = np.concatenate([boxes[::-1], [[0.0, 0.0, 10.0, 10.0]]])
+    tracks = AnnotatedIds(gt, start_s, PETS_FPS).update(
+        Detections(boxes, np.ones(len(boxes))), start_s + 99 / PETS_FPS
+    )
+    assert len(rows) >= 3
+    assert tracks.track_id.tolist() == [*rows["id"][::-1].astype(int).tolist(), -1]
 
 
 def test_every_bucket_is_complete_and_covered(run):
