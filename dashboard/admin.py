@@ -34,7 +34,8 @@ import sqlalchemy as sa
 from dashboard import auth, plans, registry, repository
 from dashboard import tables as t
 from dashboard.alerts import rules
-from dashboard.storage import DEFAULT_DB_URL, Storage
+from dashboard.settings import add_db_argument
+from dashboard.storage import Storage
 from footfall_core.secrets import read_password
 from footfall_core.store import ConfigError, load_config
 
@@ -42,11 +43,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
-    parser.add_argument(
-        "--db",
-        default=os.environ.get("FOOTFALL_DB_URL", DEFAULT_DB_URL),
-        help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})",
-    )
+    add_db_argument(parser)
     actions = parser.add_subparsers(dest="action", required=True)
     if command == "stores":
         imp = actions.add_parser(

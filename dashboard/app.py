@@ -24,7 +24,7 @@ from dashboard import api, auth, repository
 from dashboard.api_docs import add_docs
 from dashboard.login_guard import LoginGuard
 from dashboard.metrics import metrics_endpoint
-from dashboard.settings import Settings, SettingsError
+from dashboard.settings import DEFAULT_DB_URL, Settings, SettingsError
 from dashboard.storage import Storage
 from footfall_core.watchdog import Notifier
 
@@ -131,9 +131,7 @@ async def _systemd_notify():
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db", help="SQLAlchemy URL (default $FOOTFALL_DB_URL or sqlite:///var/footfall.sqlite3)"
-    )
+    parser.add_argument("--db", help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})")
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="listen port (default 8000)")
     parser.add_argument(

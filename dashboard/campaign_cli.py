@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 
 from pydantic import ValidationError
 
 from dashboard import campaign_lift, campaigns
 from dashboard.repository import NotFound
-from dashboard.storage import DEFAULT_DB_URL, Storage
+from dashboard.settings import add_db_argument
+from dashboard.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +28,7 @@ def _split(text: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        default=os.environ.get("FOOTFALL_DB_URL", DEFAULT_DB_URL),
-        help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})",
-    )
+    add_db_argument(parser)
     actions = parser.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="record a campaign")
     add.add_argument("name")

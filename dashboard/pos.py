@@ -29,7 +29,6 @@ import csv
 import io
 import json
 import logging
-import os
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -43,7 +42,8 @@ from dashboard import repository
 from dashboard import tables as t
 from dashboard.read_models import ReadModel
 from dashboard.rollups import upsert
-from dashboard.storage import DEFAULT_DB_URL, Storage, now_utc
+from dashboard.settings import add_db_argument
+from dashboard.storage import Storage, now_utc
 
 log = logging.getLogger(__name__)
 COLUMNS = ("store", "hour_start", "transactions", "sales_amount")
@@ -326,11 +326,7 @@ def conversion(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        default=os.environ.get("FOOTFALL_DB_URL", DEFAULT_DB_URL),
-        help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})",
-    )
+    add_db_argument(parser)
     actions = parser.add_subparsers(dest="action", required=True)
     imp = actions.add_parser("import", help="import transactions per store and hour (CSV, or JSON if *.json)")
     imp.add_argument("file", type=Path)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -24,7 +23,8 @@ import sqlalchemy as sa
 from dashboard import tables as t
 from dashboard.kinds import accumulate
 from dashboard.rollups import Rows, StoreClock, upsert
-from dashboard.storage import DEFAULT_DB_URL, STORE_LOCKS, Storage, utc_naive
+from dashboard.settings import add_db_argument
+from dashboard.storage import STORE_LOCKS, Storage, utc_naive
 from footfall_core.contract import HealthAggregate
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,7 @@ def rebuild_health(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        default=os.environ.get("FOOTFALL_DB_URL", DEFAULT_DB_URL),
-        help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})",
-    )
+    add_db_argument(parser)
     actions = parser.add_subparsers(dest="action", required=True)
     rebuild = actions.add_parser("rebuild", help="compute a store's health rollups again from raw rows")
     rebuild.add_argument("--store", required=True, help="store id")

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -39,7 +38,8 @@ import numpy as np
 
 from dashboard import pos, registry, seed_o2o
 from dashboard.seed_o2o import SimulatedCampaign, Till, boost
-from dashboard.storage import DEFAULT_DB_URL, Storage
+from dashboard.settings import add_db_argument
+from dashboard.storage import Storage
 from footfall_core.contract import (
     FlowsAggregate,
     GridAggregate,
@@ -386,11 +386,7 @@ def seed(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        default=os.environ.get("FOOTFALL_DB_URL", DEFAULT_DB_URL),
-        help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})",
-    )
+    add_db_argument(parser)
     parser.add_argument("--stores", type=int, help="generated stores (default 50, or 0 with --store-config)")
     parser.add_argument("--weeks", type=int, default=8, help="weeks of history up to today (default 8)")
     parser.add_argument(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import os
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,11 +41,11 @@ from dashboard.admission import (
 )
 from dashboard.kinds import accumulate, writer
 from dashboard.rollups import Rows, StoreClock, insert, merged_blobs, upsert
+from dashboard.settings import add_db_argument
 from footfall_core.contract import Aggregate, CameraAudit, agg_topic
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
-DEFAULT_DB_URL = "sqlite:///var/footfall.sqlite3"
 
 # Retention (docs/storage.md). Message ids are kept longer than the edge outbox keeps messages
 # (14 days), so that a redelivery is always recognised; older messages are dead-lettered.
@@ -331,11 +330,7 @@ def _register(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        default=os.environ.get("FOOTFALL_DB_URL", DEFAULT_DB_URL),
-        help=f"SQLAlchemy URL (default $FOOTFALL_DB_URL or {DEFAULT_DB_URL})",
-    )
+    add_db_argument(parser)
     parser.add_argument(
         "--prune",
         action="store_true",
