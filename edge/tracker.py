@@ -26,23 +26,101 @@ from __future__ import annotations
 
 import math
 import warnings
-from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import supervision as sv
 from trackers import ByteTrackTracker, CBIoUTracker
 from trackers.utils.converters import xyxy_to_xywh
-from trackers.utils.motion_models import (
-    _NOMINAL_FRAME_STEP_TOLERANCE,
-    _NOMINAL_FRAME_STEP_TOLERANCE_SECONDS,
-    ScalableProcessNoise,
-)
+from trackers.utils.motion_models import _NOMINAL_FRAME_STEP_TOLERANCE, _NOMINAL_FRAME_STEP_TOLERANCE_SECONDS
 from trackers.utils.state_representations import XCYCWHStateEstimator
 
 from edge.types import Detections, Tracks
 
 
-class AxisKalman:
+class _BlockKalman:
+    """What `AxisKalman` and `BoxKalman` share: a constant-velocity box filter whose four
+    coordinates move independently under diagonal noise, so that its 8×8 covariance is one 2×2
+    block per coordinate: `p_pp`, `p_pv`, `p_vv` (position, position-velocity and velocity
+    variances), beside the measurement noise `r` and the one-frame process noise `q_p`, `q_v`.
+    Each is a float where the four blocks are the same (`AxisKalman`, whose noise is isotropic)
+    and a list of four floats, one a coordinate, otherwise (`BoxKalman`); the block arithmetic
+    is `_predicted` and `_corrected`. A subclass reads a noise matrix the tracklet sets
+    (`_parts`) and moves its own state in `predict` and `update`."""
+
+    p_pp: Any
+    p_pv: Any
+    p_vv: Any
+    r: Any
+    q_p: Any
+    q_v: Any
+
+    @staticmethod
+    def _parts(matrix: np.ndarray, name: str) -> tuple[Any, Any, Any]:
+        """A noise matrix as its position, position-velocity and velocity parts (a 4×4
+        measurement noise has only the first)."""
+        raise NotImplementedError
+
+    def set_kf_covariances(
+        self,
+        measurement_noise: np.ndarray | None = None,
+        process_noise: np.ndarray | None = None,
+        state_covariance: np.ndarray | None = None,
+    ) -> None:
+        if measurement_noise is not None:
+            self.r = self._parts(measurement_noise, "measurement_noise")[0]
+        if process_noise is not None:
+            self.q_p, _, self.q_v = self._parts(process_noise, "process_noise")
+        if state_covariance is not None:
+            self.p_pp, self.p_pv, self.p_vv = self._parts(state_covariance, "state_covariance")
+
+
+def _nominal(frame_step: float, frame_rate: float | None) -> bool:
+    """Whether trackers counts a step of `frame_step` frames as one frame and applies the
+    configured process noise as it is (`ScalableProcessNoise.build_Q`'s band: a time-based
+    width with a frame rate, a fixed one without)."""
+    if frame_rate is not None and frame_rate > 0:
+        tolerance = _NOMINAL_FRAME_STEP_TOLERANCE_SECONDS * frame_rate
+    else:
+        tolerance = _NOMINAL_FRAME_STEP_TOLERANCE
+    return abs(frame_step - 1.0) <= tolerance
+
+
+def _predicted(
+    a: float, b: float, c: float, q_p: float, q_v: float, frame_step: float, nominal: bool
+) -> tuple[float, float, float]:
+    """One coordinate's covariance block (a, b, c: position, position-velocity, velocity
+    variances) `frame_step` frames on, with trackers' process noise for that step: the
+    configured `q_p`, `q_v` on a nominal step, white-noise acceleration from `q_v` over a gap
+    (`ScalableProcessNoise._dwna`, in its order of operations)."""
+    if nominal:
+        q_pp, q_pv, q_vv = q_p, 0.0, q_v
+    else:
+        dt2 = frame_step * frame_step
+        q_pp, q_pv, q_vv = q_v * (dt2 * dt2) / 4.0, q_v * (dt2 * frame_step) / 2.0, q_v * dt2
+    return (
+        (a + frame_step * b) + (b + frame_step * c) * frame_step + q_pp,
+        b + frame_step * c + q_pv,
+        c + q_vv,
+    )
+
+
+def _corrected(a: float, b: float, c: float, r: float) -> tuple[float, float, float, float, float]:
+    """One coordinate's position and velocity gains for a measurement of variance `r`, and its
+    covariance block after it (Joseph form, as trackers' KalmanFilter)."""
+    spread = a + r
+    gain_p, gain_v = a / spread, b / spread
+    keep = 1.0 - gain_p
+    return (
+        gain_p,
+        gain_v,
+        keep * keep * a + r * gain_p * gain_p,
+        keep * (b - gain_v * a) + r * gain_p * gain_v,
+        c - 2.0 * gain_v * b + gain_v * gain_v * a + r * gain_v * gain_v,
+    )
+
+
+class AxisKalman(_BlockKalman):
     """ByteTrack's box filter (trackers' `XYXYStateEstimator` with the noise its tracklet sets),
     computed for what it is: the four box coordinates move independently under the same noise,
     so its 8×8 covariance is four copies of one 2×2 block (position, velocity) and its gain one
@@ -65,73 +143,35 @@ class AxisKalman:
         self.position = np.array(bbox, dtype=np.float64).reshape(4)  # x1, y1, x2, y2 (px)
         self.velocity = np.zeros(4)  # px per frame
         self.p_pp, self.p_pv, self.p_vv = 1.0, 0.0, 1.0  # the shared 2×2 covariance block
-        self.r = self.q = 1.0  # measurement and one-frame process noise variances
+        self.r = self.q_p = self.q_v = 1.0  # measurement and one-frame process noise variances
 
-    def set_kf_covariances(
-        self,
-        measurement_noise: np.ndarray | None = None,
-        process_noise: np.ndarray | None = None,
-        state_covariance: np.ndarray | None = None,
-    ) -> None:
-        if measurement_noise is not None:
-            self.r = _isotropic(measurement_noise, "measurement_noise")
-        if process_noise is not None:
-            self.q = _isotropic(process_noise, "process_noise")
-        if state_covariance is not None:
-            self.p_pp = self.p_vv = _isotropic(state_covariance, "state_covariance")
-            self.p_pv = 0.0
+    @staticmethod
+    def _parts(matrix: np.ndarray, name: str) -> tuple[float, float, float]:
+        """`variance × identity` is all it models: ValueError naming `name` for other noise."""
+        variance = float(matrix[0, 0])
+        if not np.array_equal(matrix, variance * np.eye(len(matrix))):
+            raise ValueError(f"AxisKalman: {name} must be a multiple of the identity, got {matrix.tolist()}")
+        return variance, 0.0, variance
 
     def predict(self, frame_step: float = 1.0, frame_rate: float | None = None) -> None:
-        q_pp, q_pv, q_vv = _process_noise(self.q, frame_step, frame_rate)
-        a, b, c = self.p_pp, self.p_pv, self.p_vv
         self.position = self.position + frame_step * self.velocity
-        self.p_pp = (a + frame_step * b) + (b + frame_step * c) * frame_step + q_pp
-        self.p_pv = b + frame_step * c + q_pv
-        self.p_vv = c + q_vv
+        self.p_pp, self.p_pv, self.p_vv = _predicted(
+            self.p_pp, self.p_pv, self.p_vv, self.q_p, self.q_v, frame_step, _nominal(frame_step, frame_rate)
+        )
 
     def update(self, bbox: np.ndarray | None) -> None:
         if bbox is None:
             return
-        a, b, c, r = self.p_pp, self.p_pv, self.p_vv, self.r
-        gain_p, gain_v = a / (a + r), b / (a + r)
+        gain_p, gain_v, self.p_pp, self.p_pv, self.p_vv = _corrected(self.p_pp, self.p_pv, self.p_vv, self.r)
         innovation = np.asarray(bbox, dtype=np.float64).reshape(4) - self.position
         self.position = self.position + gain_p * innovation
         self.velocity = self.velocity + gain_v * innovation
-        keep = 1.0 - gain_p  # Joseph form, as trackers' KalmanFilter
-        self.p_pp = keep * keep * a + r * gain_p * gain_p
-        self.p_pv = keep * (b - gain_v * a) + r * gain_p * gain_v
-        self.p_vv = c - 2.0 * gain_v * b + gain_v * gain_v * a + r * gain_v * gain_v
 
     def state_to_bbox(self) -> np.ndarray:
         return self.position
 
 
-def _isotropic(matrix: np.ndarray, name: str) -> float:
-    """The variance of a `variance × identity` matrix; `AxisKalman` models no other noise."""
-    variance = float(matrix[0, 0])
-    if not np.array_equal(matrix, variance * np.eye(len(matrix))):
-        raise ValueError(f"AxisKalman: {name} must be a multiple of the identity, got {matrix.tolist()}")
-    return variance
-
-
-@lru_cache(maxsize=16)
-def _process_noise(q: float, frame_step: float, frame_rate: float | None) -> tuple[float, float, float]:
-    """One axis's process noise (pos-pos, pos-vel, vel-vel) for a step of `frame_step` frames,
-    by trackers' own rule (the configured noise near one frame, white-noise acceleration
-    scaling outside that band); cached, as every track of a frame asks for the same step."""
-    noise = ScalableProcessNoise(
-        dim_x=2,
-        pos_idx=np.array([0]),
-        vel_idx=np.array([1]),
-        baseline_Q=q * np.eye(2),
-        sigma_a2=np.array([q]),
-        extra_q_diagonal=np.array([q, q]),
-    )
-    matrix = noise.build_Q(frame_step, frame_rate)
-    return float(matrix[0, 0]), float(matrix[0, 1]), float(matrix[1, 1])
-
-
-class BoxKalman(XCYCWHStateEstimator):
+class BoxKalman(_BlockKalman, XCYCWHStateEstimator):
     """C-BIoU's box filter (trackers' `XCYCWHStateEstimator`: centre, width and height, each with
     its velocity) computed for what it is: the tracklet sets diagonal noise (scaled to the box's
     width and height), so the four coordinates move independently and the 8×8 covariance is
@@ -159,6 +199,12 @@ class BoxKalman(XCYCWHStateEstimator):
         self.p_pp, self.p_pv, self.p_vv = [1.0] * 4, [0.0] * 4, [1.0] * 4
         self.r, self.q_p, self.q_v = [1.0] * 4, [1.0] * 4, [1.0] * 4
 
+    @staticmethod
+    def _parts(matrix: np.ndarray, name: str) -> tuple[list[float], list[float], list[float]]:
+        """The diagonal (the tracklet builds new matrices for every call and keeps none)."""
+        diagonal = matrix.diagonal().tolist()
+        return diagonal[:4], [0.0] * 4, diagonal[4:]
+
     def state_to_bbox(self) -> np.ndarray:
         """trackers' `xywh_to_xyxy` of the state, on floats (the tracklet asks for it four times
         a frame per track)."""
@@ -166,45 +212,16 @@ class BoxKalman(XCYCWHStateEstimator):
         half_w, half_h = w * 0.5, h * 0.5
         return np.array([x - half_w, y - half_h, x + half_w, y + half_h])
 
-    def set_kf_covariances(
-        self,
-        measurement_noise: np.ndarray | None = None,
-        process_noise: np.ndarray | None = None,
-        state_covariance: np.ndarray | None = None,
-    ) -> None:
-        # the diagonals: the tracklet builds new matrices for every call and keeps none
-        if measurement_noise is not None:
-            self.r = measurement_noise.diagonal().tolist()
-        if process_noise is not None:
-            diagonal = process_noise.diagonal().tolist()
-            self.q_p, self.q_v = diagonal[:4], diagonal[4:]
-        if state_covariance is not None:
-            diagonal = state_covariance.diagonal().tolist()
-            self.p_pp, self.p_pv, self.p_vv = diagonal[:4], [0.0] * 4, diagonal[4:]
-
     def predict(self, frame_step: float = 1.0, frame_rate: float | None = None) -> None:
-        """The library's step: the configured noise near one frame, white-noise acceleration
-        (from the velocity noise) over a gap (trackers' `ScalableProcessNoise.build_Q`)."""
-        if frame_rate is not None and frame_rate > 0:
-            tolerance = _NOMINAL_FRAME_STEP_TOLERANCE_SECONDS * frame_rate
-        else:
-            tolerance = _NOMINAL_FRAME_STEP_TOLERANCE
-        if abs(frame_step - 1.0) <= tolerance:
-            q_pp, q_pv, q_vv = self.q_p, [0.0] * 4, self.q_v
-        else:
-            dt2 = frame_step * frame_step
-            q_pp = [q * (dt2 * dt2) / 4.0 for q in self.q_v]
-            q_pv = [q * (dt2 * frame_step) / 2.0 for q in self.q_v]
-            q_vv = [q * dt2 for q in self.q_v]
+        nominal = _nominal(frame_step, frame_rate)
         column = self.kf.state[:, 0]
         x = column.tolist()
         column[:4] = [x[i] + frame_step * x[i + 4] for i in range(4)]
-        a, b, c = self.p_pp, self.p_pv, self.p_vv
-        self.p_pp = [
-            (a[i] + frame_step * b[i]) + (b[i] + frame_step * c[i]) * frame_step + q_pp[i] for i in range(4)
-        ]
-        self.p_pv = [b[i] + frame_step * c[i] + q_pv[i] for i in range(4)]
-        self.p_vv = [c[i] + q_vv[i] for i in range(4)]
+        a, b, c, q_p, q_v = self.p_pp, self.p_pv, self.p_vv, self.q_p, self.q_v
+        p_pp, p_pv, p_vv = [0.0] * 4, [0.0] * 4, [0.0] * 4
+        for i in range(4):
+            p_pp[i], p_pv[i], p_vv[i] = _predicted(a[i], b[i], c[i], q_p[i], q_v[i], frame_step, nominal)
+        self.p_pp, self.p_pv, self.p_vv = p_pp, p_pv, p_vv
 
     def update(self, bbox: np.ndarray | None) -> None:
         if bbox is None:
@@ -217,14 +234,9 @@ class BoxKalman(XCYCWHStateEstimator):
         measured = (x1 + w * 0.5, y1 + h * 0.5, w, h)
         p_pp, p_pv, p_vv = [0.0] * 4, [0.0] * 4, [0.0] * 4
         for i in range(4):
-            spread = a[i] + r[i]
-            gain_p, gain_v = a[i] / spread, b[i] / spread
+            gain_p, gain_v, p_pp[i], p_pv[i], p_vv[i] = _corrected(a[i], b[i], c[i], r[i])
             innovation = measured[i] - x[i]
             x[i], x[i + 4] = x[i] + gain_p * innovation, x[i + 4] + gain_v * innovation
-            keep = 1.0 - gain_p  # Joseph form, as trackers' KalmanFilter
-            p_pp[i] = keep * keep * a[i] + r[i] * gain_p * gain_p
-            p_pv[i] = keep * (b[i] - gain_v * a[i]) + r[i] * gain_p * gain_v
-            p_vv[i] = c[i] - 2.0 * gain_v * b[i] + gain_v * gain_v * a[i] + r[i] * gain_v * gain_v
         column[:] = x
         self.p_pp, self.p_pv, self.p_vv = p_pp, p_pv, p_vv
 

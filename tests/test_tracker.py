@@ -120,77 +120,45 @@ def test_warnings_are_foreseen_exactly_when_the_library_raises_them(gt_frames, k
     assert foreseen == raised
 
 
-def _library_and_ours(**kwargs) -> tuple[ByteTrackTracker, ByteTrackTracker]:
-    return ByteTrackTracker(**kwargs), ByteTrackTracker(state_estimator_class=AxisKalman, **kwargs)
-
-
-def test_axis_kalman_follows_the_library_filter_through_gaps_and_misses():
-    """`AxisKalman` is trackers' XYXY filter with ByteTrack's noise, computed per axis: the same
-    boxes after every predict and update, at the nominal step, inside the nominal band and
-    over gaps (white-noise acceleration scaling), with and without a frame rate."""
+@pytest.mark.parametrize(
+    "tracklet, ours, growth",
+    [(ByteTrackTracklet, AxisKalman, [1, 1, 1, 1]), (BoTSORTTracklet, BoxKalman, [1, 1, 1.5, 2])],
+    ids=["AxisKalman", "BoxKalman"],
+)
+def test_our_filter_follows_the_library_filter_through_gaps_and_misses(tracklet, ours, growth):
+    """`AxisKalman` is trackers' XYXY filter with ByteTrack's noise, computed per axis;
+    `BoxKalman` trackers' centre-width-height filter with C-BIoU's box-scaled noise, computed per
+    coordinate. Each gives its tracklet the same boxes as the library's filter after every
+    predict and update: at the nominal step, inside the nominal band and over gaps (white-noise
+    acceleration scaling), with and without a frame rate, while the box grows and shrinks (C-BIoU's
+    noise follows its size)."""
     rng = np.random.default_rng(1)
     box = np.array([100.0, 50.0, 140.0, 170.0])
-    theirs = ByteTrackTracklet(box)
-    ours = ByteTrackTracklet(box, state_estimator_class=AxisKalman)  # type: ignore[arg-type]
+    theirs = tracklet(box)
+    mine = tracklet(box, state_estimator_class=ours)
     steps = [1.0, 1.0, 1.02, 0.5, 3.0, 1.0, 7.5, 1.0, 0.999, 2.0] * 6
     for i, step in enumerate(steps):
         timing = PredictTiming(frame_step=step, elapsed_seconds=step / 7, frame_rate=7.0 if i % 3 else None)
-        assert np.allclose(ours.predict(timing), theirs.predict(timing), rtol=0, atol=1e-9), i
+        assert np.allclose(mine.predict(timing), theirs.predict(timing), rtol=0, atol=1e-9), i
         if i % 4 != 3:  # every fourth frame the person is missed
-            box = box + rng.normal(3.0, 2.0, 4)
+            box = box + rng.normal(3.0, 2.0, 4) * growth
             theirs.update(box)
-            ours.update(box)
-            assert np.allclose(ours.get_state_bbox(), theirs.get_state_bbox(), rtol=0, atol=1e-9), i
+            mine.update(box)
+            assert np.allclose(mine.get_state_bbox(), theirs.get_state_bbox(), rtol=0, atol=1e-9), i
 
 
-def test_bytetrack_with_axis_kalman_gives_the_library_ids(gt_frames):
-    """Both ByteTrack stages (confidences around the split), frames dropped and boxes jittered:
-    the tracker with `AxisKalman` returns the same rows and ids as with trackers' own filter."""
-    rng = np.random.default_rng(2)
-    theirs, ours = _library_and_ours(
-        frame_rate=PETS_FPS, track_activation_threshold=0.4, high_conf_det_threshold=0.5, lost_track_buffer=45
-    )
-    compared = 0
-    for t_s, dets, _ in gt_frames[:400]:
-        if rng.random() < 0.15:
-            continue  # a dropped frame: the next step is a gap
-        keep = rng.random(len(dets)) > 0.1  # a missed person now and then
-        xyxy = (dets.xyxy[keep] + rng.normal(0, 2.0, (keep.sum(), 4))).astype(np.float32)
-        inputs = sv.Detections(xyxy=xyxy, confidence=rng.uniform(0.3, 0.9, len(xyxy)).astype(np.float32))
-        a, b = theirs.update(inputs, timestamp=t_s), ours.update(inputs, timestamp=t_s)
-        assert np.array_equal(a.xyxy, b.xyxy) and np.array_equal(a.tracker_id, b.tracker_id), t_s
-        compared += int((a.tracker_id >= 0).sum())
-    assert compared > 1000
-
-
-def test_box_kalman_follows_the_library_filter_through_gaps_and_misses():
-    """`BoxKalman` is trackers' centre-width-height filter with C-BIoU's box-scaled noise,
-    computed per coordinate: the same boxes after every predict and update, at the nominal
-    step, inside the nominal band and over gaps, with and without a frame rate, while the box
-    grows and shrinks (its noise follows its size)."""
-    rng = np.random.default_rng(1)
-    box = np.array([100.0, 50.0, 140.0, 170.0])
-    theirs = BoTSORTTracklet(box)
-    ours = BoTSORTTracklet(box, state_estimator_class=BoxKalman)
-    steps = [1.0, 1.0, 1.02, 0.5, 3.0, 1.0, 7.5, 1.0, 0.999, 2.0] * 6
-    for i, step in enumerate(steps):
-        timing = PredictTiming(frame_step=step, elapsed_seconds=step / 7, frame_rate=7.0 if i % 3 else None)
-        assert np.allclose(ours.predict(timing), theirs.predict(timing), rtol=0, atol=1e-9), i
-        if i % 4 != 3:  # every fourth frame the person is missed
-            box = box + rng.normal(3.0, 2.0, 4) * [1, 1, 1.5, 2]
-            theirs.update(box)
-            ours.update(box)
-            assert np.allclose(ours.get_state_bbox(), theirs.get_state_bbox(), rtol=0, atol=1e-9), i
-
-
-def test_cbiou_with_box_kalman_gives_the_library_ids(gt_frames):
-    """Both C-BIoU stages (confidences around the split), frames dropped and boxes jittered: the
-    tracker with `BoxKalman` returns the same rows and ids as with trackers' own filter."""
+@pytest.mark.parametrize(
+    "library, ours", [(ByteTrackTracker, AxisKalman), (CBIoUTracker, BoxKalman)], ids=["bytetrack", "cbiou"]
+)
+def test_the_tracker_with_our_filter_gives_the_library_ids(gt_frames, library, ours):
+    """Both stages of ByteTrack with `AxisKalman` and of C-BIoU with `BoxKalman` (confidences
+    around the split), frames dropped and boxes jittered: the tracker returns the same rows and
+    ids as with trackers' own filter."""
     rng = np.random.default_rng(2)
     settings = dict(
         frame_rate=PETS_FPS, track_activation_threshold=0.4, high_conf_det_threshold=0.5, lost_track_buffer=45
     )
-    theirs, ours = CBIoUTracker(**settings), CBIoUTracker(state_estimator_class=BoxKalman, **settings)
+    theirs, mine = library(**settings), library(state_estimator_class=ours, **settings)
     compared = 0
     for t_s, dets, _ in gt_frames[:400]:
         if rng.random() < 0.15:
@@ -198,7 +166,7 @@ def test_cbiou_with_box_kalman_gives_the_library_ids(gt_frames):
         keep = rng.random(len(dets)) > 0.1  # a missed person now and then
         xyxy = (dets.xyxy[keep] + rng.normal(0, 2.0, (keep.sum(), 4))).astype(np.float32)
         inputs = sv.Detections(xyxy=xyxy, confidence=rng.uniform(0.3, 0.9, len(xyxy)).astype(np.float32))
-        a, b = theirs.update(inputs, timestamp=t_s), ours.update(inputs, timestamp=t_s)
+        a, b = theirs.update(inputs, timestamp=t_s), mine.update(inputs, timestamp=t_s)
         assert np.array_equal(a.xyxy, b.xyxy) and np.array_equal(a.tracker_id, b.tracker_id), t_s
         compared += int((a.tracker_id >= 0).sum())
     assert compared > 1000
