@@ -11,10 +11,9 @@ import sqlalchemy as sa
 from dashboard import tables as t
 from dashboard.__main__ import main as dashboard_main
 from dashboard.storage import Storage, now_utc
-from footfall_core.contract import FlowsAggregate, LineCount, LinesAggregate
-from tests.test_storage import grid_msg, rows, zones_msg
-
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+from footfall_core.contract import FlowsAggregate
+from tests.messages import T0, grid_msg, lines_msg, zones_msg
+from tests.test_storage import rows
 
 
 def storage_for(db_url: str, names_cap: int = 64) -> Storage:
@@ -91,17 +90,6 @@ def test_a_store_without_a_plan_counts_as_a_100_m_square(db_url):
     written = storage.write_aggregates([far, near])
     assert written.stored == (near.id,)
     assert [r.code for r in written.refused] == ["plan"]
-
-
-def lines_msg(minute: int, names: list[str], camera: str = "c1") -> LinesAggregate:
-    return LinesAggregate(
-        store="s1",
-        camera=camera,
-        bucket_start=T0 + timedelta(minutes=minute),
-        bucket_s=60,
-        covered_s=60,
-        lines=[LineCount(line=n, in_count=1, out_count=0) for n in names],
-    )
 
 
 def test_registration_is_capped_per_store_and_kind(db_url):

@@ -21,9 +21,8 @@ from footfall_core.contract import (
     LineCount,
     LinesAggregate,
     Transition,
-    ZonesAggregate,
-    ZoneStats,
 )
+from tests.messages import zones_msg
 
 ORIGIN = {"origin": "http://testserver"}
 
@@ -40,22 +39,6 @@ def common(store: str, start: datetime) -> dict:
     return dict(store=store, camera="c1", bucket_start=start, bucket_s=60, covered_s=60)
 
 
-def zones(store, start, zone, ps, mx, entries, dwells):
-    return ZonesAggregate(
-        **common(store, start),
-        zones=[
-            ZoneStats(
-                zone=zone,
-                mean_occupancy=ps / 60,
-                max_occupancy=mx,
-                person_seconds=ps,
-                entries=entries,
-                dwells_s=dwells,
-            )
-        ],
-    )
-
-
 def chain() -> list:
     return [
         GridAggregate(**common("s1", at(MON, 9)), cell_m=0.5, cells=[(0, 0, 30), (1, 0, 30)]),
@@ -67,9 +50,9 @@ def chain() -> list:
         LinesAggregate(
             **common("s1", at(PREV_MON, 10)), lines=[LineCount(line="door", in_count=4, out_count=4)]
         ),
-        zones("s1", at(MON, 9), "a", 120, 3, 4, [20, 40]),
-        zones("s1", at(TUE, 14), "b", 60, 1, 1, [400]),
-        zones("s1", at(PREV_MON, 10), "a", 60, 1, 1, [10]),
+        zones_msg(0, 120, 3, 4, [20, 40], start=at(MON, 9)),
+        zones_msg(0, 60, 1, 1, [400], zone="b", start=at(TUE, 14)),
+        zones_msg(0, 60, 1, 1, [10], start=at(PREV_MON, 10)),
         FlowsAggregate(
             **common("s1", at(MON, 9)),
             flow_cell_m=1.0,
@@ -80,7 +63,7 @@ def chain() -> list:
             directions=[(0, 0, [1, 0, 2, 0, 0, 0, 0, 0])],
         ),
         # s2 is in Paris and has no line: footfall falls back to zone entries.
-        zones("s2", at(MON, 8, 30), "c", 60, 2, 7, []),
+        zones_msg(0, 60, 2, 7, [], store="s2", zone="c", start=at(MON, 8, 30)),
         GridAggregate(**common("s2", at(SUN_BEFORE, 23, 30)), cell_m=0.5, cells=[(0, 0, 60)]),  # 00:30 Monday
     ]
 

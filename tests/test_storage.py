@@ -12,58 +12,12 @@ from dashboard import tables as t
 from dashboard.storage import MIGRATIONS, Storage
 from footfall_core.contract import (
     FlowsAggregate,
-    GridAggregate,
     HealthAggregate,
     LineCount,
     LinesAggregate,
     Transition,
-    ZonesAggregate,
-    ZoneStats,
 )
-
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
-
-
-def zones_msg(
-    minute: int,
-    person_seconds: float,
-    max_occ: int,
-    entries: int,
-    dwells: list[float],
-    store="s1",
-    camera="c1",
-    zone="a",
-    start=T0,
-) -> ZonesAggregate:
-    return ZonesAggregate(
-        store=store,
-        camera=camera,
-        bucket_start=start + timedelta(minutes=minute),
-        bucket_s=60,
-        covered_s=60,
-        zones=[
-            ZoneStats(
-                zone=zone,
-                mean_occupancy=person_seconds / 60,
-                max_occupancy=max_occ,
-                person_seconds=person_seconds,
-                entries=entries,
-                dwells_s=dwells,
-            )
-        ],
-    )
-
-
-def grid_msg(minute: int, cells_: list, store="s1", camera="c1", start=T0) -> GridAggregate:
-    return GridAggregate(
-        store=store,
-        camera=camera,
-        bucket_start=start + timedelta(minutes=minute),
-        bucket_s=60,
-        covered_s=60,
-        cell_m=0.5,
-        cells=cells_,
-    )
+from tests.messages import T0, grid_msg, zones_msg
 
 
 @pytest.fixture

@@ -1,0 +1,66 @@
+"""One-minute contract messages for the storage and API tests: one zone, one heat grid or a few
+lines of one camera, the bucket `minute` minutes after `start`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from footfall_core.contract import GridAggregate, LineCount, LinesAggregate, ZonesAggregate, ZoneStats
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+
+
+def zones_msg(
+    minute: int,
+    person_seconds: float,
+    max_occ: int,
+    entries: int,
+    dwells: list[float],
+    store="s1",
+    camera="c1",
+    zone="a",
+    start=T0,
+) -> ZonesAggregate:
+    """One zone over a whole minute: its mean occupancy is `person_seconds` / 60."""
+    return ZonesAggregate(
+        store=store,
+        camera=camera,
+        bucket_start=start + timedelta(minutes=minute),
+        bucket_s=60,
+        covered_s=60,
+        zones=[
+            ZoneStats(
+                zone=zone,
+                mean_occupancy=person_seconds / 60,
+                max_occupancy=max_occ,
+                person_seconds=person_seconds,
+                entries=entries,
+                dwells_s=dwells,
+            )
+        ],
+    )
+
+
+def grid_msg(minute: int, cells_: list, store="s1", camera="c1", start=T0) -> GridAggregate:
+    """Heat cells (ix, iy, person-seconds) of 0.5 m."""
+    return GridAggregate(
+        store=store,
+        camera=camera,
+        bucket_start=start + timedelta(minutes=minute),
+        bucket_s=60,
+        covered_s=60,
+        cell_m=0.5,
+        cells=cells_,
+    )
+
+
+def lines_msg(minute: int, names: list[str], camera: str = "c1", start=T0) -> LinesAggregate:
+    """One person in across each of `names`."""
+    return LinesAggregate(
+        store="s1",
+        camera=camera,
+        bucket_start=start + timedelta(minutes=minute),
+        bucket_s=60,
+        covered_s=60,
+        lines=[LineCount(line=n, in_count=1, out_count=0) for n in names],
+    )
