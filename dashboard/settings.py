@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from footfall_core.secrets import METRICS_TOKEN, SESSION_SECRET, credential
+from footfall_core.secrets import METRICS_TOKEN, SESSION_SECRET, credential, read_password
 from footfall_core.store import Mqtt
 
 PLACEHOLDERS = ("change", "secret", "example", "placeholder", "xxxx", "1234")
@@ -139,17 +139,16 @@ def add_broker_arguments(parser: argparse.ArgumentParser, user: str) -> None:
 
 def _secret(env: Mapping[str, str], name: str, file_variable: str) -> str | None:
     """The secret systemd handed the service as credential `name`, else the one in the file that
-    `file_variable` names, else None."""
+    `file_variable` names, else None; read as every secret file is (`read_password`: its first
+    line)."""
     handed = credential(name, env)
     if handed is not None:
-        return _read_secret(f"the systemd credential {name} ({handed})", handed)
-    if env.get(file_variable):
-        return _read_secret(f"{file_variable}={env[file_variable]}", Path(env[file_variable]))
-    return None
-
-
-def _read_secret(where: str, path: Path) -> str:
+        where, path = f"the systemd credential {name}", handed
+    elif env.get(file_variable):
+        where, path = file_variable, Path(env[file_variable])
+    else:
+        return None
     try:
-        return path.read_text().strip()
-    except OSError as exc:
-        raise SettingsError(f"{where}: {exc.strerror}") from None
+        return read_password(path, where)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None

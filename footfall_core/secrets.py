@@ -10,6 +10,10 @@ copy of a root-only file as `$CREDENTIALS_DIRECTORY/NAME`; a service whose user 
 over a file named in a config file, an environment variable or an option: under systemd it is
 the service's copy of that file, and the one secret the unit says it uses.
 
+Every file that holds one secret (a broker or user password, the session secret, the metrics
+token) is read the same way, by `read_password`: the secret is its first line, without the line
+break; further lines are not read, spaces are kept, and an empty first line is refused.
+
 The camera secrets file is YAML, one entry per name that cameras refer to with `credentials:`:
 
     door:                       # cameras: - {name: door-cam, source: rtsp://10.0.0.7/s, credentials: door}
@@ -66,9 +70,9 @@ def secret_file(configured: str | None, name: str, env: Mapping[str, str] | None
 
 
 def read_password(path: str | Path, key: str) -> str:
-    """The password in a password file: its first line, without the line break (the rest is not
-    read, so that a file ending in a newline, as editors and `echo` leave it, holds the password
-    it shows; spaces are kept, as they may be part of it). An empty first line is refused rather
+    """The secret in a password or secret file: its first line, without the line break (the rest
+    is not read, so that a file ending in a newline, as editors and `echo` leave it, holds the
+    secret it shows; spaces are kept, as they may be part of it). An empty first line is refused rather
     than sent as an empty password, which a broker or a camera would refuse with a less telling
     error, or accept as no login at all. ValueError naming `key` (the setting or option that
     named the file) and the file."""

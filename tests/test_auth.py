@@ -54,7 +54,7 @@ def test_settings_read_the_environment(tmp_path):
         "mqtt://broker:1884",
     )
     assert GOOD_SECRET not in repr(settings)
-    with pytest.raises(SettingsError, match="FOOTFALL_SECRET_FILE=.*nope"):
+    with pytest.raises(SettingsError, match="FOOTFALL_SECRET_FILE .*nope: cannot read"):
         Settings.from_env({"FOOTFALL_SECRET_FILE": str(tmp_path / "nope")})
 
 

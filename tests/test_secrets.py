@@ -260,6 +260,37 @@ def test_an_empty_first_line_is_refused_naming_the_option_and_the_file(tmp_path,
         read_password(path, "--password-file")
 
 
+def test_every_secret_file_is_read_the_same_way(tmp_path, monkeypatch):
+    """One file with a trailing newline and a second line, as the session secret, the metrics
+    token and the dashboard's broker password, from a path and as systemd credentials: each is
+    its first line; an empty first line is refused naming where the file was configured."""
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    path = tmp_path / "secret"
+    path.write_text(GOOD_SECRET + "\nnot part of it\n")
+    env = {
+        "FOOTFALL_SECRET_FILE": str(path),
+        "FOOTFALL_METRICS_TOKEN_FILE": str(path),
+        "FOOTFALL_MQTT_URL": "mqtt://dashboard@127.0.0.1:1883",
+        "FOOTFALL_MQTT_PASSWORD_FILE": str(path),
+    }
+    settings = Settings.from_env(env)
+    assert settings.secret_key == settings.metrics_token == GOOD_SECRET
+    assert settings.mqtt is not None and broker_password(settings.mqtt) == GOOD_SECRET
+
+    handed = tmp_path / "credentials"
+    handed.mkdir()
+    for name in ("session-secret", "metrics-token", "mqtt-password"):
+        (handed / name).write_text(GOOD_SECRET[::-1] + "\nnot part of it\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(handed))
+    settings = Settings.from_env(env | {"CREDENTIALS_DIRECTORY": str(handed)})
+    assert settings.secret_key == settings.metrics_token == GOOD_SECRET[::-1]
+    assert settings.mqtt is not None and broker_password(settings.mqtt) == GOOD_SECRET[::-1]
+
+    path.write_text("\n" + GOOD_SECRET + "\n")
+    with pytest.raises(SettingsError, match=f"^FOOTFALL_SECRET_FILE {path}: the first line is empty"):
+        Settings.from_env({"FOOTFALL_SECRET_FILE": str(path)})
+
+
 def test_an_unreadable_password_file_is_named_with_the_reason(tmp_path):
     missing = tmp_path / "nope"
     with pytest.raises(ValueError, match=f"^mqtt.password_file {missing}: cannot read: No such file"):
