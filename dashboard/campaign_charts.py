@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 
 import plotly.graph_objects as go
 
-from dashboard.charts import FONT
+from dashboard.charts import house_layout
 
 CAMPAIGN_FILL = "#ffb300"
 OBSERVED = "#1565c0"
@@ -64,13 +64,12 @@ def counterfactual_lines(days: Sequence[dict], name: str, first: date, last: dat
     mark_campaigns(figure, [(name, first, last)])
     simulated = sum(d["simulated"] for d in days)
     note = f" · open markers: simulated days ({simulated} of {len(days)})" if simulated else ""
-    figure.update_layout(
-        title=dict(text=f"Treated stores' {unit} per day against the counterfactual{note}", x=0.01),
-        font=FONT,
-        height=380,
+    house_layout(
+        figure,
+        f"Treated stores' {unit} per day against the counterfactual{note}",
+        380,
         margin=dict(l=60, r=20, t=50, b=40),
         yaxis=dict(title=unit, rangemode="tozero"),
-        plot_bgcolor="white",
         legend=dict(orientation="h", y=-0.15),
     )
     return figure
@@ -106,14 +105,13 @@ def footfall_conversion_by_day(
         ]
     )
     mark_campaigns(figure, periods)
-    figure.update_layout(
-        title=dict(text="Footfall and conversion per day", x=0.01),
-        font=FONT,
-        height=320,
+    house_layout(
+        figure,
+        "Footfall and conversion per day",
+        320,
         margin=dict(l=60, r=60, t=50, b=40),
         yaxis=dict(title="people in", rangemode="tozero"),
         yaxis2=dict(title="conversion (%)", overlaying="y", side="right", rangemode="tozero", showgrid=False),
-        plot_bgcolor="white",
         legend=dict(orientation="h", y=-0.2),
         xaxis=dict(type="date", dtick=86400000, tickformat="%a %d"),
     )
@@ -133,12 +131,10 @@ def conversion_by_hour(conversion: Sequence[float | None]) -> go.Figure:
             hovertemplate="%{x}:00 – %{y:.1f} %<extra></extra>",
         )
     )
-    figure.update_layout(
-        title=dict(text="Conversion by hour of day", x=0.01),
-        font=FONT,
-        height=300,
-        margin=dict(l=50, r=20, t=50, b=40),
+    house_layout(
+        figure,
+        "Conversion by hour of day",
+        300,
         yaxis=dict(title="transactions ÷ people in (%)", rangemode="tozero"),
-        plot_bgcolor="white",
     )
     return figure

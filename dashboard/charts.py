@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import plotly
@@ -27,6 +28,7 @@ DIVERGING_SCALE = "RdBu_r"  # blue = fewer than the previous week, red = more
 LOAD_SCALE = [[0.0, "#2e7d32"], [0.25, "#43a047"], [0.5, "#f9a825"], [0.8333, "#ef6c00"], [1.0, "#c62828"]]
 LOAD_MAX = 1.2
 FONT = dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=13, color="#263238")
+MARGIN = dict(l=50, r=20, t=50, b=40)  # px: room for the title and the axes' labels
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,17 @@ class FloorGeometry:
         return cls(float(width), float(height), (float(origin[0]), float(origin[1])), zones, layer)
 
 
+def house_layout(figure: go.Figure, title: str, height_px: int, **layout: Any) -> go.Figure:
+    """Give `figure` the look every dashboard chart shares: its title at the top left, the house
+    font, `MARGIN` and a white plot area. `layout` adds Plotly layout keys or overrides these
+    (`plot_bgcolor=None` keeps Plotly's own)."""
+    house = dict(
+        title=dict(text=title, x=0.01), font=FONT, height=height_px, margin=MARGIN, plot_bgcolor="white"
+    )
+    figure.update_layout(**(house | layout))
+    return figure
+
+
 def figure_json(figure: go.Figure) -> str:
     """The figure as JSON for `Plotly.newPlot`/`Plotly.react` (numpy arrays included)."""
     return figure.to_json()
@@ -127,11 +140,10 @@ def _floor_layout(figure: go.Figure, geometry: FloorGeometry, title: str, width_
     x0, y0 = geometry.origin_m
     x1, y1 = x0 + geometry.width_m, y0 + geometry.height_m
     height_px = int(min(760, max(300, 110 + width_px * geometry.height_m / geometry.width_m)))
-    figure.update_layout(
-        title=dict(text=title, x=0.01),
-        font=FONT,
-        height=height_px,
-        margin=dict(l=50, r=20, t=50, b=40),
+    house_layout(
+        figure,
+        title,
+        height_px,
         plot_bgcolor="#fafafa",
         paper_bgcolor="white",
         showlegend=False,
@@ -320,14 +332,12 @@ def hour_of_day_bars(
             hovertemplate="%{x}:00 – %{y:.2f} " + unit + "<extra></extra>",
         )
     )
-    figure.update_layout(
-        title=dict(text=title, x=0.01),
-        font=FONT,
-        height=300,
-        margin=dict(l=50, r=20, t=50, b=40),
+    house_layout(
+        figure,
+        title,
+        300,
         xaxis=dict(title="hour", tickmode="linear", dtick=2),
         yaxis=dict(title=unit),
-        plot_bgcolor="white",
     )
     return figure
 
@@ -345,13 +355,11 @@ def weekday_bars(values: Sequence[float], unit: str, title: str = "Congestion by
             hovertemplate="%{x} – %{y:.2f} " + unit + "<extra></extra>",
         )
     )
-    figure.update_layout(
-        title=dict(text=title, x=0.01),
-        font=FONT,
-        height=300,
-        margin=dict(l=50, r=20, t=50, b=40),
+    house_layout(
+        figure,
+        title,
+        300,
         yaxis=dict(title=unit),
-        plot_bgcolor="white",
     )
     return figure
 
@@ -374,13 +382,13 @@ def hour_weekday_heatmap(
             hovertemplate="%{y} %{x}:00 – %{z:.2f} " + unit + "<extra></extra>",
         )
     )
-    figure.update_layout(
-        title=dict(text=title, x=0.01),
-        font=FONT,
-        height=320,
-        margin=dict(l=50, r=20, t=50, b=40),
+    house_layout(
+        figure,
+        title,
+        320,
         xaxis=dict(title="hour", dtick=2),
         yaxis=dict(autorange="reversed"),
+        plot_bgcolor=None,
     )
     return figure
 
@@ -563,15 +571,13 @@ def dwell_histogram(
                 hovertemplate=zone + ": %{y:.0f} % (%{customdata} stays)<extra></extra>",
             )
         )
-    figure.update_layout(
-        title=dict(text=title, x=0.01),
-        font=FONT,
-        height=360,
+    house_layout(
+        figure,
+        title,
+        360,
         barmode="group",
-        margin=dict(l=50, r=20, t=50, b=40),
         yaxis=dict(title="% of stays"),
         xaxis=dict(tickangle=-35, automargin=True),
-        plot_bgcolor="white",
         legend=dict(orientation="h", y=-0.45),
     )
     return figure
@@ -627,13 +633,11 @@ def daily_lines(
                     + "</extra>",
                 )
             )
-    figure.update_layout(
-        title=dict(text=title, x=0.01),
-        font=FONT,
-        height=360,
-        margin=dict(l=50, r=20, t=50, b=40),
+    house_layout(
+        figure,
+        title,
+        360,
         yaxis=dict(title=unit, rangemode="tozero"),
-        plot_bgcolor="white",
         legend=dict(orientation="h", y=-0.2),
     )
     return figure
@@ -684,13 +688,12 @@ def small_multiples(
                 row=i // columns + 1,
                 col=i % columns + 1,
             )
-    figure.update_layout(
-        title=dict(text=title, x=0.01),
-        font=FONT,
-        height=170 * rows + 80,
+    house_layout(
+        figure,
+        title,
+        170 * rows + 80,
         showlegend=False,
         margin=dict(l=50, r=20, t=70, b=30),
-        plot_bgcolor="white",
     )
     figure.update_xaxes(showticklabels=False)
     figure.update_annotations(font_size=11)
@@ -709,12 +712,11 @@ def ranking_bars(values: Mapping[str, float], unit: str, title: str) -> go.Figur
             hovertemplate="%{y}: %{x:.2f} " + unit + "<extra></extra>",
         )
     )
-    figure.update_layout(
-        title=dict(text=title, x=0.01),
-        font=FONT,
-        height=max(260, 22 * len(items) + 90),
+    house_layout(
+        figure,
+        title,
+        max(260, 22 * len(items) + 90),
         margin=dict(l=110, r=20, t=50, b=40),
         xaxis=dict(title=unit),
-        plot_bgcolor="white",
     )
     return figure
