@@ -10,6 +10,13 @@ from footfall_core.contract import GridAggregate, LineCount, LinesAggregate, Zon
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
 
+def _minute(store: str, camera: str, start: datetime, minute: int) -> dict:
+    """What every message here shares: a whole one-minute bucket of `store`'s `camera`."""
+    return dict(
+        store=store, camera=camera, bucket_start=start + timedelta(minutes=minute), bucket_s=60, covered_s=60
+    )
+
+
 def zones_msg(
     minute: int,
     person_seconds: float,
@@ -23,11 +30,7 @@ def zones_msg(
 ) -> ZonesAggregate:
     """One zone over a whole minute: its mean occupancy is `person_seconds` / 60."""
     return ZonesAggregate(
-        store=store,
-        camera=camera,
-        bucket_start=start + timedelta(minutes=minute),
-        bucket_s=60,
-        covered_s=60,
+        **_minute(store, camera, start, minute),
         zones=[
             ZoneStats(
                 zone=zone,
@@ -43,24 +46,12 @@ def zones_msg(
 
 def grid_msg(minute: int, cells_: list, store="s1", camera="c1", start=T0) -> GridAggregate:
     """Heat cells (ix, iy, person-seconds) of 0.5 m."""
-    return GridAggregate(
-        store=store,
-        camera=camera,
-        bucket_start=start + timedelta(minutes=minute),
-        bucket_s=60,
-        covered_s=60,
-        cell_m=0.5,
-        cells=cells_,
-    )
+    return GridAggregate(**_minute(store, camera, start, minute), cell_m=0.5, cells=cells_)
 
 
 def lines_msg(minute: int, names: list[str], camera: str = "c1", start=T0) -> LinesAggregate:
     """One person in across each of `names`."""
     return LinesAggregate(
-        store="s1",
-        camera=camera,
-        bucket_start=start + timedelta(minutes=minute),
-        bucket_s=60,
-        covered_s=60,
+        **_minute("s1", camera, start, minute),
         lines=[LineCount(line=n, in_count=1, out_count=0) for n in names],
     )
