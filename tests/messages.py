@@ -1,11 +1,19 @@
-"""One-minute contract messages for the storage and API tests: one zone, one heat grid or a few
-lines of one camera, the bucket `minute` minutes after `start`."""
+"""Contract messages for the tests: one-minute aggregates of one camera (one zone, one heat grid
+or a few lines, the bucket `minute` minutes after `start`) and live snapshots."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from footfall_core.contract import GridAggregate, LineCount, LinesAggregate, ZonesAggregate, ZoneStats
+from footfall_core.contract import (
+    GridAggregate,
+    LineCount,
+    LinesAggregate,
+    LiveMessage,
+    LiveZone,
+    ZonesAggregate,
+    ZoneStats,
+)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -54,4 +62,20 @@ def lines_msg(minute: int, names: list[str], camera: str = "c1", start=T0) -> Li
     return LinesAggregate(
         **_minute("s1", camera, start, minute),
         lines=[LineCount(line=n, in_count=1, out_count=0) for n in names],
+    )
+
+
+def live_msg(
+    store: str, people: int, at: datetime, cell: tuple[int, int] | None = None, cameras=("cam1",)
+) -> LiveMessage:
+    """A live snapshot of `store` whose `people` all stand in its `tills` zone, and in one 1 m
+    floor cell `cell` when given."""
+    return LiveMessage(
+        store=store,
+        sent_at=at,
+        cell_m=1.0,
+        people=people,
+        zones=[LiveZone(zone="tills", occupancy=people)],
+        cells=[(*cell, people)] if cell else [],
+        cameras=list(cameras),
     )

@@ -25,6 +25,7 @@ from footfall_core.alerting import AlertRule, Alerts
 from footfall_core.contract import AlertsMessage, LiveMessage, LiveZone, parse_message
 from footfall_core.store import ConfigError, FloorPlan, StoreInfo, Zone, parse_config
 from tests import pages_data
+from tests.messages import live_msg
 from tests.test_config import MINIMAL
 from tests.test_pages import client_for
 
@@ -221,15 +222,7 @@ def storage(db_url):
 
 
 def live(store: str, tills: int, when: datetime) -> bytes:
-    return LiveMessage(
-        store=store,
-        sent_at=when,
-        cell_m=1.0,
-        people=tills,
-        zones=[LiveZone(zone="tills", occupancy=tills)],
-        cells=[],
-        cameras=["cam1"],
-    ).to_json()
+    return live_msg(store, tills, when).to_json()
 
 
 class Clock:

@@ -31,8 +31,6 @@ from dashboard.storage import Storage
 from footfall_core.alerting import Alerts
 from footfall_core.contract import (
     AlertsMessage,
-    LiveMessage,
-    LiveZone,
     alerts_topic,
     live_topic,
     parse_message,
@@ -41,6 +39,7 @@ from footfall_core.store import FloorPlan, Mqtt, StoreInfo, Zone
 from tests import pages_data
 from tests.brokers import free_port
 from tests.browser_support import SCREENSHOTS, Server
+from tests.messages import live_msg
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,15 +151,7 @@ def test_a_crowded_zone_alerts_within_seconds_everywhere_and_clears(broker, db_u
     publisher.loop_start()
 
     def send(tills: int) -> float:
-        message = LiveMessage(
-            store="north",
-            sent_at=datetime.now(UTC),
-            cell_m=1.0,
-            people=tills,
-            zones=[LiveZone(zone="tills", occupancy=tills)],
-            cells=[(16, 8, tills)] if tills else [],
-            cameras=["cam1"],
-        )
+        message = live_msg("north", tills, datetime.now(UTC), cell=(16, 8) if tills else None)
         publisher.publish(live_topic("north"), message.to_json(), qos=0).wait_for_publish(5)
         return time.monotonic()
 

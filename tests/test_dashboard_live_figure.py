@@ -23,26 +23,19 @@ from dashboard.live import LiveHub, Memo
 from dashboard.live_view import live_state
 from dashboard.read_models import Camera
 from dashboard.settings import Settings
-from footfall_core.contract import LiveMessage, LiveZone, StatusMessage, live_topic, status_topic
+from footfall_core.contract import LiveMessage, StatusMessage, live_topic, status_topic
 from footfall_core.store import Mqtt
 from tests import pages_data
 from tests.browser_support import Server
 from tests.live_stream import LiveStream
+from tests.messages import live_msg
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 GEOMETRY = FloorGeometry.from_store(pages_data.PLAN)
 
 
 def live(store: str, people: int, at: datetime = NOW) -> LiveMessage:
-    return LiveMessage(
-        store=store,
-        sent_at=at,
-        cell_m=1.0,
-        people=people,
-        zones=[LiveZone(zone="tills", occupancy=people)],
-        cells=[(15, 8, people)],
-        cameras=["cam1"],
-    )
+    return live_msg(store, people, at, cell=(15, 8))  # on the tills of pages_data's plan
 
 
 def _settings(database: str, broker, **more) -> Settings:

@@ -15,7 +15,6 @@ from footfall_core.contract import (
     DeviceHealth,
     DeviceStatus,
     LiveMessage,
-    LiveZone,
     StatusMessage,
     device_status_topic,
     health_topic,
@@ -23,20 +22,13 @@ from footfall_core.contract import (
     status_topic,
 )
 from footfall_core.store import Mqtt
+from tests.messages import live_msg
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
 def live(store: str, people: int, at: datetime = T0, cameras=("cam1",)) -> LiveMessage:
-    return LiveMessage(
-        store=store,
-        sent_at=at,
-        cell_m=1.0,
-        people=people,
-        zones=[LiveZone(zone="tills", occupancy=people)],
-        cells=[(2, 3, people)],
-        cameras=list(cameras),
-    )
+    return live_msg(store, people, at, cell=(2, 3), cameras=cameras)
 
 
 def wait_until(predicate, timeout_s: float = 10.0) -> None:
