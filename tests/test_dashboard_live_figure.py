@@ -9,7 +9,9 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -165,6 +167,21 @@ def log_in(client: httpx.Client, user: str) -> None:
     assert response.status_code == 303, response.text
 
 
+@contextmanager
+def served(app, *users: str) -> Iterator[tuple[Server, list[httpx.Client]]]:
+    """`app` served, its live subscriber connected, and a client logged in as each of `users`;
+    the live hub closed at the end, before the clients and the server."""
+    with Server(app) as server, ExitStack() as clients:
+        logged_in = [clients.enter_context(httpx.Client(base_url=server.url)) for _ in users]
+        try:
+            assert app.state.live_subscriber.connected.wait(10)
+            for client, user in zip(logged_in, users):
+                log_in(client, user)
+            yield server, logged_in
+        finally:
+            app.state.live_hub.close()
+
+
 @pytest.fixture(scope="module")
 def database(module_db_url) -> str:
     """The live figure's tests on SQLite and on PostgreSQL."""
@@ -177,14 +194,7 @@ def test_open_browsers_of_a_store_share_one_build_per_update(database, broker, b
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="live-figure-test")
     publisher.connect("127.0.0.1", broker.port)
     publisher.loop_start()
-    with (
-        Server(app) as server,
-        httpx.Client(base_url=server.url) as hq,
-        httpx.Client(base_url=server.url) as anna,
-    ):
-        assert app.state.live_subscriber.connected.wait(10)
-        log_in(hq, "hq")
-        log_in(anna, "anna")
+    with served(app, "hq", "anna") as (server, (hq, anna)):
         assert anna.get("/stores/south/live/events").status_code == 403  # access is unchanged
         north = [LiveStream(server.url, hq.cookies, "north") for _ in range(6)] + [
             LiveStream(server.url, anna.cookies, "north") for _ in range(2)
@@ -216,7 +226,6 @@ def test_open_browsers_of_a_store_share_one_build_per_update(database, broker, b
         finally:
             for listener in listeners:
                 listener.stop.set()
-            app.state.live_hub.close()
     publisher.disconnect()
     publisher.loop_stop()
     # One build per snapshot, whatever the number of open browsers (8 of north, 3 of south):
@@ -229,9 +238,7 @@ def test_open_live_streams_hold_no_database_connection(database, broker):
     first event and the other pages still answer at once, as each stream gives its connection
     back after the access check."""
     app = create_app(_settings(database, broker))
-    with Server(app) as server, httpx.Client(base_url=server.url, timeout=5) as hq:
-        assert app.state.live_subscriber.connected.wait(10)
-        log_in(hq, "hq")
+    with served(app, "hq") as (server, (hq,)):
         listeners = [LiveStream(server.url, hq.cookies, "north") for _ in range(20)]
         for listener in listeners:
             listener.start()
@@ -243,7 +250,6 @@ def test_open_live_streams_hold_no_database_connection(database, broker):
         finally:
             for listener in listeners:
                 listener.stop.set()
-            app.state.live_hub.close()
 
 
 def test_an_open_live_stream_ends_when_its_session_is_revoked(database, broker):
@@ -252,14 +258,7 @@ def test_an_open_live_stream_ends_when_its_session_is_revoked(database, broker):
     from dashboard import auth
 
     app = create_app(_settings(database, broker, stream_recheck_s=0.5))
-    with (
-        Server(app) as server,
-        httpx.Client(base_url=server.url) as hq,
-        httpx.Client(base_url=server.url) as anna,
-    ):
-        assert app.state.live_subscriber.connected.wait(10)
-        log_in(hq, "hq")
-        log_in(anna, "anna")
+    with served(app, "hq", "anna") as (server, (hq, anna)):
         hers, his = LiveStream(server.url, anna.cookies, "north"), LiveStream(server.url, hq.cookies, "north")
         for listener in (hers, his):
             listener.start()
@@ -275,4 +274,3 @@ def test_an_open_live_stream_ends_when_its_session_is_revoked(database, broker):
         finally:
             his.stop.set()
             hers.stop.set()
-            app.state.live_hub.close()
