@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse
 from dashboard import repository
 from dashboard.alerts import journal, rules
 from dashboard.alerts.evaluate import amount
-from dashboard.api.deps import STORE_ID, Conn
+from dashboard.api.deps import STORE_ID, Conn, visible_alert, visible_store
 from dashboard.live_view import ago
 from dashboard.pages import PageRoute, PageUser, check_csrf, render
 
@@ -34,8 +34,8 @@ def alerts_page(
     rule: Annotated[str, Query(pattern=f"({STORE_ID})|^$")] = "",
     state: Literal["active", "cleared", "all"] = "all",
 ):
-    if store and not user.can_see(store):
-        raise HTTPException(403, f"user {user.name!r} may not see store {store!r}")
+    if store:
+        visible_store(store, user)
     rows = repository.list_alerts(
         conn, {store} if store else user.visible(), None if state == "all" else state, rule or None
     )
@@ -79,11 +79,7 @@ def alert_acknowledge(
     back: Annotated[str, Form()] = "/alerts",
 ):
     check_csrf(request, csrf_token)
-    store = journal.store_of(conn, alert_id)
-    if store is None:
-        raise HTTPException(404, f"no alert {alert_id}")
-    if not user.can_see(store):
-        raise HTTPException(403, f"user {user.name!r} may not see store {store!r}")
+    store = visible_alert(conn, user, alert_id)
     try:
         journal.acknowledge(conn, alert_id, user.name, rules.load(conn, store), datetime.now(UTC))
     except journal.AckError as exc:

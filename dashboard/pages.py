@@ -30,7 +30,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from dashboard import auth, charts, o2o_view, plans, pos, repository
-from dashboard.api.deps import STORE_ID, YEARS, Conn, csv_response, date_range
+from dashboard.api.deps import STORE_ID, YEARS, Conn, csv_response, date_range, visible_store
 from dashboard.api.session import checked_login
 from dashboard.charts import FloorGeometry, figure_json
 from dashboard.live import LiveHub
@@ -74,8 +74,7 @@ PageUser = Annotated[auth.Principal, Depends(page_user)]
 def page_store(store_id: str, user: PageUser, conn: Conn) -> Store:
     """The path's store if the user may see it: 403 before any store data is read, 404 if it
     does not exist."""
-    if not user.can_see(store_id):
-        raise HTTPException(403, f"user {user.name!r} may not see store {store_id!r}")
+    visible_store(store_id, user)
     try:
         return repository.get_store(conn, store_id)
     except repository.NotFound as exc:

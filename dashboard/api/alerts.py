@@ -10,7 +10,18 @@ from fastapi import APIRouter, HTTPException, Query
 
 from dashboard import repository
 from dashboard.alerts import journal, rules
-from dashboard.api.deps import STORE_ID, Conn, Format, HqUser, StoreId, User, csv_response, json_response
+from dashboard.api.deps import (
+    STORE_ID,
+    Conn,
+    Format,
+    HqUser,
+    StoreId,
+    User,
+    csv_response,
+    json_response,
+    visible_alert,
+    visible_store,
+)
 from dashboard.read_models import Alert, AlertEvent
 from footfall_core.alerting import Alerts
 
@@ -29,33 +40,24 @@ def list_alerts(
 ):
     """Alerts, active first then newest first: of one store (403 if not the user's), or of
     every store the user may see; filter by state and rule name."""
-    if store is not None and not user.can_see(store):
-        raise HTTPException(403, f"user {user.name!r} may not see store {store!r}")
+    if store is not None:
+        visible_store(store, user)
     stores = {store} if store is not None else user.visible()
     rows = repository.list_alerts(conn, stores, None if state == "all" else state, rule, limit)
     return csv_response(rows, "alerts.csv") if format == "csv" else json_response(rows)
 
 
-def _visible_alert(conn, user, alert_id: int) -> str:
-    store = journal.store_of(conn, alert_id)
-    if store is None:
-        raise HTTPException(404, f"no alert {alert_id}")
-    if not user.can_see(store):
-        raise HTTPException(403, f"user {user.name!r} may not see store {store!r}")
-    return store
-
-
 @router.get("/alerts/{alert_id}/events", response_model=list[AlertEvent])
 def alert_events(alert_id: int, user: User, conn: Conn):
     """The alert's transitions (fired, cleared, acknowledged) with time, value and threshold."""
-    _visible_alert(conn, user, alert_id)
+    visible_alert(conn, user, alert_id)
     return json_response(repository.alert_events(conn, alert_id))
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=Alert)
 def acknowledge(alert_id: int, user: User, conn: Conn):
     """Acknowledge an alert of one of the user's stores (409 if already acknowledged)."""
-    store = _visible_alert(conn, user, alert_id)
+    store = visible_alert(conn, user, alert_id)
     try:
         journal.acknowledge(conn, alert_id, user.name, rules.load(conn, store), datetime.now(UTC))
     except journal.AckError as exc:

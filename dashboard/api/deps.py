@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, TypeAdapter
 
 from dashboard import auth
+from dashboard.alerts import journal
 
 STORE_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -55,13 +56,25 @@ HqUser = Annotated[auth.Principal, Depends(hq_user)]
 
 
 def visible_store(store_id: Annotated[str, Path(pattern=STORE_ID)], user: User) -> str:
-    """The path's store id, if this user may see it (403 otherwise, before any query runs)."""
+    """`store_id`, if this user may see it (403 otherwise, before any query runs); as the
+    dependency `StoreId`, the path's store."""
     if not user.can_see(store_id):
         raise HTTPException(403, f"user {user.name!r} may not see store {store_id!r}")
     return store_id
 
 
 StoreId = Annotated[str, Depends(visible_store)]
+
+
+def visible_alert(conn: sa.Connection, user: auth.Principal, alert_id: int) -> str:
+    """The store of alert `alert_id`, if this user may see it (404 for no such alert, 403 for
+    another user's store)."""
+    store = journal.store_of(conn, alert_id)
+    if store is None:
+        raise HTTPException(404, f"no alert {alert_id}")
+    return visible_store(store, user)
+
+
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 
 
