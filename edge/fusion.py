@@ -16,10 +16,13 @@ assigned to the people found so far by the Hungarian method on the Mahalanobis d
 d² = (z − μ)ᵀ (R + P)⁻¹ (z − μ) (measurement z with covariance R, person μ with P), or
 starting a new person at cost `gate`; pairs beyond `gate` never join. Then every camera's
 measurements are taken out and assigned again against the others', twice over, which undoes
-choices the order forced. Last, people are taken apart where that lowers the same cost
-(`_take_apart`): a person whose every measurement fits someone else who lacks that camera is
-given away. That undoes what moving one camera at a time cannot: two far cameras whose long
-ellipses cross beside the people they belong to, making a person that nobody is. A person's
+choices the order forced. Then people are taken apart where that lowers the same cost
+(`_Grouping.take_apart`): a person whose every measurement fits someone else who lacks that
+camera is given away. That undoes what moving one camera at a time cannot: two far cameras
+whose long ellipses cross beside the people they belong to, making a person that nobody is.
+Last, people of a few measurements are dissolved and their cameras assigned again as a whole
+where that lowers the cost (`_Grouping.regroup`): a measurement may then take its camera's
+place in someone else, who gives up the measurement that belonged to a neighbour. A person's
 position is the covariance-weighted mean of their measurements (P = (Σ R⁻¹)⁻¹,
 μ = P Σ R⁻¹ z): the camera that sees them best counts most.
 
@@ -43,7 +46,11 @@ from footfall_core.geometry import CameraGeometry
 
 EDGE_PX = 1.0  # a box side this close to the frame's side is cut by it
 REFINE_PASSES = 2  # rounds of taking each camera out and assigning it again
-TAKE_APART_PASSES = 2  # rounds of taking people apart (`_take_apart`)
+TAKE_APART_PASSES = 2  # rounds of taking people apart (`_Grouping.take_apart`)
+# people of at most this many measurements are tried dissolved (`_Grouping.regroup`); on WILDTRACK's even
+# frames 2 left one more person counted twice, and trying everyone took twice the time for the same counts
+REGROUP_MEASUREMENTS = 3
+REGROUP_PASSES = 2  # rounds of dissolving people (`_Grouping.regroup`)
 _NEVER = 1e12  # cost of a pair beyond the gate: the solver never picks it when it has another choice
 
 
@@ -130,33 +137,6 @@ def _estimates(
     return np.einsum("pij,pj->pi", cov, mean_info), cov
 
 
-def _assign(
-    z: np.ndarray, cov: np.ndarray, info: np.ndarray, person: np.ndarray, rows: np.ndarray, gate: float
-) -> np.ndarray:
-    """`person` (K,) with one camera's measurements `rows` (unassigned on entry) joined to the
-    people others' measurements make, or made new people, by the least total d² (a new person
-    costs `gate`). People left without a measurement are dropped and the rest renumbered."""
-    person = person.copy()
-    _, person[person >= 0] = np.unique(person[person >= 0], return_inverse=True)
-    count = int(person.max()) + 1 if (person >= 0).any() else 0
-    if count and len(rows):
-        mean, spread = _estimates(z, info, person, count)
-        dx, dy = (z[rows][None, :, :] - mean[:, None, :]).transpose(2, 0, 1)  # (P, R) each
-        s = spread[:, None] + cov[rows][None, :]  # (P, R, 2, 2), symmetric
-        sxx, sxy, syy = s[..., 0, 0], s[..., 0, 1], s[..., 1, 1]
-        d2 = (syy * dx * dx - 2 * sxy * dx * dy + sxx * dy * dy) / (sxx * syy - sxy * sxy)
-    else:
-        d2 = np.zeros((count, len(rows)))
-    costs = np.full((count + len(rows), len(rows)), _NEVER)
-    costs[:count] = np.where(d2 <= gate, d2, _NEVER)
-    costs[count + np.arange(len(rows)), np.arange(len(rows))] = gate
-    chosen, row = linear_sum_assignment(costs)
-    new = chosen >= count
-    chosen[new] = count + np.arange(new.sum())
-    person[rows[row]] = chosen
-    return person
-
-
 def _chi2(z: np.ndarray, info: np.ndarray, rows: np.ndarray) -> float:
     """Σ (z − μ)ᵀ R⁻¹ (z − μ) of the measurements `rows` about their weighted mean μ: how badly
     they disagree for one person (0 for one measurement)."""
@@ -168,63 +148,143 @@ def _chi2(z: np.ndarray, info: np.ndarray, rows: np.ndarray) -> float:
     return float(np.einsum("ki,kij,kj->", r, info[rows], r))
 
 
-def _people(
-    z: np.ndarray, info: np.ndarray, camera: np.ndarray, person: np.ndarray, cameras: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The people `person` (K,) makes: their ids (P,), estimates (P, 2) and (P, 2, 2), and which
-    of the `cameras` each has a measurement from (P, cameras) bool."""
-    mine = person >= 0
-    ids, numbered = np.unique(person[mine], return_inverse=True)
-    numbered_all = np.full(len(person), -1, np.int64)
-    numbered_all[mine] = numbered
-    mean, spread = _estimates(z, info, numbered_all, len(ids))
-    seen = np.zeros((len(ids), cameras), bool)
-    seen[numbered, camera[mine]] = True
-    return ids, mean, spread, seen
+class _Grouping:
+    """One instant's measurements and the cost J of grouping them into people, which `fuse`
+    lowers step by step: J = gate × people + Σ over people of `_chi2` (how badly each one's
+    measurements disagree). `assign` minimises J over one camera's measurements exactly, the
+    others held; `take_apart` and `regroup` make the moves it cannot reach."""
 
+    def __init__(self, measurements: Sequence[FloorMeasurements], gate: float) -> None:
+        self.z = np.concatenate([m.floor_xy for m in measurements]).reshape(-1, 2)
+        self.cov = np.concatenate([m.cov_m2 for m in measurements]).reshape(-1, 2, 2)
+        self.camera = np.repeat(np.arange(len(measurements)), [len(m) for m in measurements])
+        self.valid = np.isfinite(self.z).all(axis=1) & np.isfinite(self.cov).all(axis=(1, 2))
+        self.info = np.zeros_like(self.cov)
+        self.info[self.valid] = inverse_2x2(self.cov[self.valid])
+        self.gate = gate
 
-def _take_apart(
-    z: np.ndarray, cov: np.ndarray, info: np.ndarray, camera: np.ndarray, person: np.ndarray, gate: float
-) -> np.ndarray:
-    """`person` after taking people apart where that lowers the cost the assignment minimises
-    (`gate` per person plus, per person, `_chi2` of their measurements). Each person in turn,
-    fewest measurements first, has each of their measurements given to the person it fits best
-    among those without a measurement from its camera (within `gate`), if every measurement has
-    such a person and that costs less than keeping the person (all to the same one: two halves
-    of one person joined). Moving one camera's measurements at a time (`_assign`) cannot undo
-    two far cameras' long ellipses that crossed beside the people they belong to and made a
-    person of their own: each measurement alone is closer to the other than to its own person."""
-    person = person.copy()
-    cameras = int(camera.max(initial=0)) + 1
-    for _ in range(TAKE_APART_PASSES):
-        changed = False
-        ids, mean, spread, seen = _people(z, info, camera, person, cameras)
-        for p in ids[np.argsort(np.bincount(person[person >= 0])[ids], kind="stable")].tolist():
-            mine = np.flatnonzero(person == p)
-            if not len(mine):
-                continue  # given away earlier in this round
-            me = int(np.searchsorted(ids, p))
-            # each measurement to the person it fits best among those without its camera
-            dz = z[mine][:, None, :] - mean[None, :, :]  # (K, P, 2)
-            d2 = np.einsum("kpi,kpij,kpj->kp", dz, inverse_2x2(cov[mine][:, None] + spread[None, :]), dz)
-            d2[~(d2 <= gate) | seen[:, camera[mine]].T] = np.inf
-            d2[:, me] = np.inf
-            if not np.isfinite(d2).any(axis=1).all():
-                continue  # a measurement with nowhere else to go: the person stays
-            to = ids[np.argmin(d2, axis=1)]
-            cost = sum(
-                _chi2(z, info, np.r_[np.flatnonzero(person == q), mine[to == q]])
-                - _chi2(z, info, np.flatnonzero(person == q))
-                for q in np.unique(to).tolist()
-            )
-            if cost < gate + _chi2(z, info, mine):
-                person[mine] = to
-                ids, mean, spread, seen = _people(z, info, camera, person, cameras)
-                changed = True
-        if not changed:
-            break
-    _, person[person >= 0] = np.unique(person[person >= 0], return_inverse=True)
-    return person
+    def rows(self, camera: int) -> np.ndarray:
+        """Camera `camera`'s measurements that have a position."""
+        return np.flatnonzero(self.valid & (self.camera == camera))
+
+    def total(self, person: np.ndarray) -> float:
+        """J of the grouping `person` (K,)."""
+        mine = np.flatnonzero(person >= 0)
+        ids, numbered = np.unique(person[mine], return_inverse=True)
+        numbered_all = np.full(len(person), -1, np.int64)
+        numbered_all[mine] = numbered
+        mean, _ = _estimates(self.z, self.info, numbered_all, len(ids))
+        r = self.z[mine] - mean[numbered]
+        return self.gate * len(ids) + float(np.einsum("ki,kij,kj->", r, self.info[mine], r))
+
+    def assign(self, person: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """`person` (K,) with one camera's measurements `rows` (unassigned on entry) joined to the
+        people others' measurements make, or made new people, by the least total d² (Hungarian
+        method; a new person costs `gate`, pairs beyond `gate` never join). d² is what joining
+        adds to J. People left without a measurement are dropped and the rest renumbered."""
+        person = person.copy()
+        _, person[person >= 0] = np.unique(person[person >= 0], return_inverse=True)
+        count = int(person.max()) + 1 if (person >= 0).any() else 0
+        costs = np.full((count + len(rows), len(rows)), _NEVER)
+        if count and len(rows):
+            mean, spread = _estimates(self.z, self.info, person, count)
+            dx, dy = (self.z[rows][None, :, :] - mean[:, None, :]).transpose(2, 0, 1)  # (P, R) each
+            s = spread[:, None] + self.cov[rows][None, :]  # (P, R, 2, 2), symmetric
+            sxx, sxy, syy = s[..., 0, 0], s[..., 0, 1], s[..., 1, 1]
+            d2 = (syy * dx * dx - 2 * sxy * dx * dy + sxx * dy * dy) / (sxx * syy - sxy * sxy)
+            costs[:count] = np.where(d2 <= self.gate, d2, _NEVER)
+        costs[count + np.arange(len(rows)), np.arange(len(rows))] = self.gate
+        chosen, row = linear_sum_assignment(costs)
+        new = chosen >= count
+        chosen[new] = count + np.arange(new.sum())
+        person[rows[row]] = chosen
+        return person
+
+    def people(self, person: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The people `person` (K,) makes: their ids (P,), estimates (P, 2) and (P, 2, 2), and
+        which cameras each has a measurement from (P, cameras) bool."""
+        mine = person >= 0
+        ids, numbered = np.unique(person[mine], return_inverse=True)
+        numbered_all = np.full(len(person), -1, np.int64)
+        numbered_all[mine] = numbered
+        mean, spread = _estimates(self.z, self.info, numbered_all, len(ids))
+        seen = np.zeros((len(ids), int(self.camera.max(initial=0)) + 1), bool)
+        seen[numbered, self.camera[mine]] = True
+        return ids, mean, spread, seen
+
+    def take_apart(self, person: np.ndarray) -> np.ndarray:
+        """`person` after taking people apart where that lowers J. Each person in turn, fewest
+        measurements first, has each of their measurements given to the person it fits best
+        among those without a measurement from its camera (within `gate`), if every
+        measurement has such a person and that lowers J (all to the same one: two halves of
+        one person joined). Moving one camera's measurements at a time (`assign`) cannot undo
+        two far cameras' long ellipses that crossed beside the people they belong to and made
+        a person of their own: each measurement alone is closer to the other than to its own
+        person."""
+        person = person.copy()
+        z, cov, info, camera = self.z, self.cov, self.info, self.camera
+        for _ in range(TAKE_APART_PASSES):
+            changed = False
+            ids, mean, spread, seen = self.people(person)
+            for p in ids[np.argsort(np.bincount(person[person >= 0])[ids], kind="stable")].tolist():
+                mine = np.flatnonzero(person == p)
+                if not len(mine):
+                    continue  # given away earlier in this round
+                me = int(np.searchsorted(ids, p))
+                # each measurement to the person it fits best among those without its camera
+                dz = z[mine][:, None, :] - mean[None, :, :]  # (K, P, 2)
+                d2 = np.einsum("kpi,kpij,kpj->kp", dz, inverse_2x2(cov[mine][:, None] + spread[None, :]), dz)
+                d2[~(d2 <= self.gate) | seen[:, camera[mine]].T] = np.inf
+                d2[:, me] = np.inf
+                if not np.isfinite(d2).any(axis=1).all():
+                    continue  # a measurement with nowhere else to go: the person stays
+                to = ids[np.argmin(d2, axis=1)]
+                cost = sum(
+                    _chi2(z, info, np.r_[np.flatnonzero(person == q), mine[to == q]])
+                    - _chi2(z, info, np.flatnonzero(person == q))
+                    for q in np.unique(to).tolist()
+                )
+                if cost < self.gate + _chi2(z, info, mine):
+                    person[mine] = to
+                    ids, mean, spread, seen = self.people(person)
+                    changed = True
+            if not changed:
+                break
+        _, person[person >= 0] = np.unique(person[person >= 0], return_inverse=True)
+        return person
+
+    def regroup(self, person: np.ndarray) -> np.ndarray:
+        """`person` after dissolving people where that lowers J. Each person of at most
+        REGROUP_MEASUREMENTS measurements in turn, fewest first (one round after another while
+        one changes something): their measurements are taken
+        out and all the measurements of each of their cameras assigned again as a whole. That
+        lets a measurement take its place back from a neighbour's of the same camera, which
+        `take_apart` cannot (it gives only to people who lack the camera). Two people A and B
+        stand close on a camera's line of sight: its box of A joined B, and its box of B, left
+        over, made a person with another camera's leftover; dissolving that person gives B
+        its box back and A theirs."""
+        person = person.copy()
+        best = self.total(person)
+        for _ in range(REGROUP_PASSES):
+            changed = False
+            ids, first = np.unique(person, return_index=True)  # each person by one measurement of theirs
+            first = first[ids >= 0][np.argsort(np.bincount(person[person >= 0]), kind="stable")]
+            for k in first.tolist():
+                mine = np.flatnonzero(person == person[k])  # (an earlier change renumbers people)
+                if len(mine) > REGROUP_MEASUREMENTS:
+                    continue
+                trial = person.copy()
+                trial[mine] = -1
+                for c in np.unique(self.camera[mine]).tolist():
+                    rows = self.rows(c)
+                    trial[rows] = -1
+                    trial = self.assign(trial, rows)
+                if (cost := self.total(trial)) < best - 1e-9:
+                    person, best, changed = trial, cost, True
+            if not changed:
+                break
+        _, person[person >= 0] = np.unique(person[person >= 0], return_inverse=True)
+        return person
 
 
 def fuse(measurements: Sequence[FloorMeasurements], gate: float) -> Fused:
@@ -232,22 +292,17 @@ def fuse(measurements: Sequence[FloorMeasurements], gate: float) -> Fused:
     sizes = [len(m) for m in measurements]
     if not measurements:
         return Fused(np.zeros((0, 2)), np.zeros((0, 2, 2)), [])
-    z = np.concatenate([m.floor_xy for m in measurements]).reshape(-1, 2)
-    cov = np.concatenate([m.cov_m2 for m in measurements]).reshape(-1, 2, 2)
-    camera = np.repeat(np.arange(len(measurements)), sizes)
-    valid = np.isfinite(z).all(axis=1) & np.isfinite(cov).all(axis=(1, 2))
-    info = np.zeros_like(cov)
-    info[valid] = inverse_2x2(cov[valid])
-    counts = np.bincount(camera[valid], minlength=len(measurements))
+    g = _Grouping(measurements, gate)
+    counts = np.bincount(g.camera[g.valid], minlength=len(measurements))
     order = [c for c in np.argsort(-counts, kind="stable") if counts[c]]
-    person = np.full(len(z), -1, np.int64)
+    person = np.full(len(g.z), -1, np.int64)
     for c in order:
-        person = _assign(z, cov, info, person, np.flatnonzero(valid & (camera == c)), gate)
+        person = g.assign(person, g.rows(c))
     for _ in range(REFINE_PASSES):
         for c in order:
-            rows = np.flatnonzero(valid & (camera == c))
+            rows = g.rows(c)
             person[rows] = -1
-            person = _assign(z, cov, info, person, rows, gate)
-    person = _take_apart(z, cov, info, camera, person, gate)
-    mean, spread = _estimates(z, info, person, int(person.max(initial=-1)) + 1)
+            person = g.assign(person, rows)
+    person = g.regroup(g.take_apart(person))
+    mean, spread = _estimates(g.z, g.info, person, int(person.max(initial=-1)) + 1)
     return Fused(mean, spread, np.split(person, np.cumsum(sizes)[:-1]))

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import yaml
 
-from bench.fusion_accuracy import DEFAULT_CONFIG, ODD, detect, run
+from bench.fusion_accuracy import DEFAULT_CONFIG, ODD, Counted, Score, detect, run
 from bench.wildtrack import FRAME_SIZE_PX, camera_name, read_frames, store_config
+from edge.fusion import fuse, measure
 from footfall_core.geometry import CameraGeometry
 from footfall_core.store import load_config
 
@@ -67,6 +68,43 @@ def test_the_stand_in_detector_misses_jitters_and_clips_as_seeded(frames):
     np.testing.assert_allclose(exact.xyxy[inside], unclipped[inside], atol=1e-3)
 
 
+def test_no_person_is_made_of_boxes_whose_people_are_counted_already(frames):
+    """An instant of 40 people in which the stand-in detector's boxes (seed 3, frame 188) once
+    made 41: near two cameras' cut boxes and a far camera's, a person made of boxes of people
+    counted by others. Dissolving it and assigning its cameras again gives every box back."""
+    config = load_config(DEFAULT_CONFIG)
+    group = config.fusion[0]
+    rng = np.random.default_rng(3)
+    for frame in frames[:189]:  # the detector's draws up to the instant, as the bench makes them
+        views = [detect(frame, view, rng, miss=0.1, jitter=0.05) for view in range(7)]
+    measurements = []
+    for camera, (detections, _) in zip(config.cameras, views):
+        geometry = CameraGeometry.from_config(camera, FRAME_SIZE_PX)
+        unknown = np.full(len(detections.xyxy), -1)
+        measurements.append(
+            measure(
+                camera.name,
+                frame.timestamp_s,
+                geometry,
+                detections,
+                unknown,
+                FRAME_SIZE_PX,
+                group.feet_sigma,
+                group.floor_sigma_m,
+            )
+        )
+    fused = fuse(measurements, group.gate)
+    people = [
+        np.concatenate([person[joined == p] for (_, person), joined in zip(views, fused.person)])
+        for p in range(len(fused))
+    ]
+    score = Score()
+    score.add(frame, Counted(frame.timestamp_s, fused.floor_xy, people))
+    assert len(frame.person_id) == len(fused) == 40
+    assert score.doubles == [0] and score.missed == [0]
+    assert score.position_m[0].max() < 0.5  # measured 0.48 m
+
+
 @pytest.mark.slow
 def test_fused_cameras_count_the_square_once_on_held_out_frames_at_every_seed(frames):
     """The seven cameras fused, each camera's boxes missed 10 % of the time and jittered by 5 %
@@ -77,9 +115,9 @@ def test_fused_cameras_count_the_square_once_on_held_out_frames_at_every_seed(fr
         fused = run(config, frames, "fusion", seed, miss=0.1, jitter=0.05).figures(ODD)
         print(f"seed {seed}: {fused}")
         assert fused.count_mae <= 0.25  # measured 0.12-0.21
-        assert abs(fused.bias) <= 0.25  # measured -0.19 to -0.12
-        assert fused.doubles <= 0.03  # measured 0.00-0.02 per frame
-        assert fused.missed <= 0.25  # measured 0.14-0.20 per frame
+        assert abs(fused.bias) <= 0.25  # measured -0.21 to -0.12
+        assert fused.doubles <= 0.01  # measured 0.00 per frame at each seed
+        assert fused.missed <= 0.25  # measured 0.12-0.21 per frame
         assert fused.position_median_m <= 0.11  # measured 0.08-0.09 m
     owned = run(config, frames, "ownership", 0, miss=0.1, jitter=0.05).figures(ODD)
     print(f"ownership, seed 0: {owned}")
