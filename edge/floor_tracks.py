@@ -19,6 +19,10 @@ lost: the new id has no side of the line yet. A new id is given to the person wh
 within `join_s`, is not seen in this frame, and whose predicted position is within the gate
 (Mahalanobis distance² with the prediction's and the measurement's covariance; 13.8 is the
 chi-square 99.9 % quantile with 2 degrees of freedom), the closest first (Hungarian method).
+Only people predicted to be still in the camera's view (`in_view`) are joined: one who walked
+out of the frame has left, and the stranger who walks in where they left must not inherit
+their side of a line (on a busy square, WILDTRACK's views, that inheritance was a quarter of
+all line errors: bench/line_views.py).
 
 Motion model: white-noise acceleration of `accel_m_s2` (a walker's changes of pace and
 direction, about 1 m/s²), a new person at rest with a speed doubt of `speed_m_s` (a walking
@@ -28,6 +32,7 @@ millisecond a frame.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,10 +69,17 @@ class FloorTracks:
             how long a lost person is kept.
         speed_m_s: doubt about a new person's speed (m/s, one sigma per axis).
         gate: largest Mahalanobis distance² at which a new id joins a lost person.
+        in_view: (K, 2) floor m → (K,) bool, the points the camera sees; a lost person
+            predicted outside it is not joined. None: everywhere.
     """
 
     def __init__(
-        self, accel_m_s2: float, join_s: float, speed_m_s: float = 1.5, gate: float = JOIN_GATE
+        self,
+        accel_m_s2: float,
+        join_s: float,
+        speed_m_s: float = 1.5,
+        gate: float = JOIN_GATE,
+        in_view: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         if accel_m_s2 <= 0 or join_s < 0 or speed_m_s <= 0 or gate <= 0:
             raise ValueError(
@@ -75,6 +87,7 @@ class FloorTracks:
                 f"{accel_m_s2}, {speed_m_s}, {gate} and {join_s}"
             )
         self.accel_m_s2, self.join_s, self.speed_m_s, self.gate = accel_m_s2, join_s, speed_m_s, gate
+        self.in_view = in_view
         self._state = np.zeros((0, 4))  # x, y (m), vx, vy (m/s) per person
         self._cov = np.zeros((0, 4, 4))
         self._seen_s = np.zeros(0)  # last update of each person, epoch s
@@ -165,6 +178,10 @@ class FloorTracks:
         chosen = np.full(len(xy), -1, np.int64)
         if len(lost):
             state, spread = self._predict(lost, now_s)
+            if self.in_view is not None:
+                seen = self.in_view(state[:, :2])
+                lost, state, spread = lost[seen], state[seen], spread[seen]
+        if len(lost):
             d = xy[:, None, :] - state[None, :, :2]  # (R, L, 2)
             s = cov[:, None] + spread[None, :, :2, :2]
             d2 = np.einsum("rli,rlij,rlj->rl", d, inverse_2x2(s), d)

@@ -117,7 +117,7 @@ class CameraPipeline:
         self.mask_px = ZoneMap([self.camera.image_mask_px]) if self.camera.image_mask_px else None
         self.floor = OwnedFloor(config, camera_name, self.geometry, frame_sizes)
         # people followed on the floor, tracks the tracker broke joined within the analytics' timeout
-        self.floor_tracks = FloorTracks(a.walk_accel_m_s2, a.track_timeout_s)
+        self.floor_tracks = FloorTracks(a.walk_accel_m_s2, a.track_timeout_s, in_view=self._in_view)
         self.frame_size_px: tuple[int, int] | None = None
         self.size_guard = FrameSizeGuard(self.camera.name, self.camera.calibration.image_size_px)
         self.frames_read = 0
@@ -230,6 +230,19 @@ class CameraPipeline:
         if self.mask_px is None or len(detections) == 0:
             return detections
         return detections[self.mask_px.inside(detections.feet_xy)[:, 0]]
+
+    def _in_view(self, floor_xy: np.ndarray) -> np.ndarray:
+        """(K,) bool: which floor points (K, 2) m this camera sees: in front of it, inside its
+        frame and its image mask (every point until the first frame gives the frame's size)."""
+        if self.frame_size_px is None:
+            return np.ones(len(floor_xy), bool)
+        width, height = self.frame_size_px
+        px = self.geometry.floor_to_image(floor_xy)
+        with np.errstate(invalid="ignore"):
+            seen = (px >= 0).all(axis=1) & (px[:, 0] < width) & (px[:, 1] < height)
+        if self.mask_px is not None and seen.any():
+            seen[seen] = self.mask_px.inside(px[seen])[:, 0]
+        return seen
 
     def _to_floor(self, tracks: Tracks, frame: Frame) -> FloorObservation:
         """Feet (image px) → floor metres, and each followed person's filtered position for the

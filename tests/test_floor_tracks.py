@@ -45,6 +45,29 @@ def test_a_broken_track_continues_as_the_same_person():
     assert later.person_id[0] == first.person_id[0], "the joined id keeps its person"
 
 
+def test_someone_who_walked_out_of_view_is_not_joined_by_who_walks_in():
+    """A walker heads out of the camera's view (x >= 2 m) at 1.2 m/s, last seen at x = 1.9 m;
+    1.4 s later, when the walk has them 1.6 m outside, a new id appears at the edge: with the
+    view known, that is someone else, who must not inherit the walker's side of a line;
+    without it, the walker back (as above)."""
+
+    def walk_out(tracks: FloorTracks) -> tuple[int, int]:
+        for k in range(14):
+            left = tracks.update(
+                k / FPS, np.array([3]), np.array([[0.5 + 1.2 * k / FPS, 0.0]]), cov(0.1, 0.1)
+            )
+        entered = tracks.update(3.0, np.array([8]), np.array([[2.0, 0.0]]), cov(0.1, 0.1))
+        return int(left.person_id[0]), int(entered.person_id[0])
+
+    def in_view(xy: np.ndarray) -> np.ndarray:
+        return xy[:, 0] < 2.0
+
+    walker, newcomer = walk_out(FloorTracks(accel_m_s2=1.0, join_s=3.0, in_view=in_view))
+    assert newcomer not in (walker, -1)
+    walker, same = walk_out(FloorTracks(accel_m_s2=1.0, join_s=3.0))
+    assert same == walker
+
+
 def test_an_id_that_comes_back_beside_its_continuation_is_another_person():
     tracks = FloorTracks(accel_m_s2=1.0, join_s=3.0)
     tracks.update(0.0, np.array([1]), np.array([[0.0, 0.0]]), cov(0.1, 0.1))
