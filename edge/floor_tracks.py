@@ -47,6 +47,11 @@ FEET_SIGMA: float = Fusion.model_fields["feet_sigma"].default
 FLOOR_SIGMA_M: float = Fusion.model_fields["floor_sigma_m"].default
 JOIN_GATE = 13.8  # chi-square, 2 degrees of freedom, 99.9 %
 _FAR = 1e12  # cost of a pair beyond the gate
+# where white-noise acceleration adds to a (x, y, vx, vy) covariance, and which of its terms
+# (0: pos-pos, 1: pos-vel, 2: vel-vel) goes there
+_NOISE_ROWS = np.array([0, 1, 0, 1, 2, 3, 2, 3])
+_NOISE_COLS = np.array([0, 1, 2, 3, 0, 1, 2, 3])
+_NOISE_TERMS = np.array([0, 0, 1, 1, 1, 1, 2, 2])
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,7 +118,7 @@ class FloorTracks:
         if not len(rows):
             return FloorPeople(person, out_xy, out_cov)
         ids = track_id[rows].tolist()
-        slot = self._one_row_each(self._slots(np.array([self._alias.get(t, -1) for t in ids], np.int64)))
+        slot = self._slots(ids)
         new = np.flatnonzero(slot < 0)
         if len(new):
             slot[new] = self._join(timestamp_s, out_xy[rows[new]], out_cov[rows[new]], slot)
@@ -137,21 +142,21 @@ class FloorTracks:
         self._seen_s, self._person = self._seen_s[keep], self._person[keep]
         self._alias = {t: p for t, p in self._alias.items() if p not in gone}
 
-    def _slots(self, person: np.ndarray) -> np.ndarray:
-        """Row of each person id in the state arrays (-1: not followed). Ids are handed out in
-        increasing order and rows only ever dropped, so `_person` stays sorted."""
-        at = np.minimum(np.searchsorted(self._person, person), max(len(self._person) - 1, 0))
-        found = (person >= 0) & (at < len(self._person))
-        found[found] = self._person[at[found]] == person[found]
-        return np.where(found, at, -1)
-
-    @staticmethod
-    def _one_row_each(slot: np.ndarray) -> np.ndarray:
-        """A person claimed by two rows (an id the tracker had lost came back while its
-        continuation is still seen) keeps the first; the others start anew."""
-        first = np.zeros(len(slot), bool)
-        first[np.unique(slot, return_index=True)[1]] = True
-        return np.where(first | (slot < 0), slot, -1)
+    def _slots(self, track_ids: list[int]) -> np.ndarray:
+        """Row in the state arrays of the person each tracker id continues (-1: nobody yet). A
+        person claimed by two rows (an id the tracker had lost came back while its continuation
+        is still seen) keeps the first; the others start anew. Dicts and a set: on a frame's
+        few people, numpy's calls (a sorted search, a uniqueness test) cost more than this."""
+        row_of = {person: row for row, person in enumerate(self._person.tolist())}
+        slots, taken = [], set()
+        for track_id in track_ids:
+            row = row_of.get(self._alias.get(track_id, -1), -1)
+            if row in taken:
+                row = -1
+            elif row >= 0:
+                taken.add(row)
+            slots.append(row)
+        return np.array(slots, np.int64)
 
     def _predict(self, slots: np.ndarray, now_s: float) -> tuple[np.ndarray, np.ndarray]:
         """State (M, 4) and covariance (M, 4, 4) of the people `slots` moved on to `now_s`."""
@@ -164,12 +169,9 @@ class FloorTracks:
         cov[:, :2] += dt_ * cov[:, 2:]
         cov[:, :, :2] += dt_ * cov[:, :, 2:]
         q = self.accel_m_s2**2
-        pp, pv, vv = q * dt**4 / 4, q * dt**3 / 2, q * dt**2
-        for i in (0, 1):
-            cov[:, i, i] += pp
-            cov[:, i, i + 2] += pv
-            cov[:, i + 2, i] += pv
-            cov[:, i + 2, i + 2] += vv
+        # the process noise, pos-pos, pos-vel (both ways) and vel-vel of each axis, in one add
+        noise = np.array([q * dt**4 / 4, q * dt**3 / 2, q * dt**2])
+        cov[:, _NOISE_ROWS, _NOISE_COLS] += noise[_NOISE_TERMS].T
         return state, cov
 
     def _join(self, now_s: float, xy: np.ndarray, cov: np.ndarray, taken: np.ndarray) -> np.ndarray:
@@ -210,7 +212,8 @@ class FloorTracks:
         old = np.flatnonzero(self._seen_s[slots] < now_s)
         if not len(old):
             return
-        slots, xy, cov = slots[old], xy[old], cov[old]
+        if len(old) < len(slots):  # new people among them
+            slots, xy, cov = slots[old], xy[old], cov[old]
         state, spread = self._predict(slots, now_s)
         gain = spread[:, :, :2] @ inverse_2x2(spread[:, :2, :2] + cov)  # (M, 4, 2)
         state = state + (gain @ (xy - state[:, :2])[:, :, None])[:, :, 0]

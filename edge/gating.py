@@ -115,20 +115,24 @@ class MotionGate:
                 boxes.append(region)
                 continue
             rows_in, cols_in = self._small(region)
-            moved = cv2.absdiff(current[rows_in, cols_in], reference) > self.pixel_delta
-            share = np.count_nonzero(moved) / moved.size
+            # OpenCV's counting and bounding box of the changed pixels: a third of numpy's calls'
+            # time on a 160 px picture
+            moved = cv2.threshold(
+                cv2.absdiff(current[rows_in, cols_in], reference), self.pixel_delta, 1, cv2.THRESH_BINARY
+            )[1]
+            share = cv2.countNonZero(moved) / moved.size
             self.last_changed_shares.append(share)
             if share < self.min_changed:
                 boxes.append(None)
                 continue
-            rows, cols = np.flatnonzero(moved.any(axis=1)), np.flatnonzero(moved.any(axis=0))
+            left, top, changed_w, changed_h = cv2.boundingRect(moved)
             x0, y0, x1, y1 = region
             boxes.append(
                 (
-                    max(x0, math.floor((cols_in.start + cols[0]) / scale_x - margin)),
-                    max(y0, math.floor((rows_in.start + rows[0]) / scale_y - margin)),
-                    min(x1, math.ceil((cols_in.start + cols[-1] + 1) / scale_x + margin)),
-                    min(y1, math.ceil((rows_in.start + rows[-1] + 1) / scale_y + margin)),
+                    max(x0, math.floor((cols_in.start + left) / scale_x - margin)),
+                    max(y0, math.floor((rows_in.start + top) / scale_y - margin)),
+                    min(x1, math.ceil((cols_in.start + left + changed_w) / scale_x + margin)),
+                    min(y1, math.ceil((rows_in.start + top + changed_h) / scale_y + margin)),
                 )
             )
         return boxes
