@@ -30,7 +30,7 @@ from edge.types import Detections
 from footfall_core.geometry import CameraGeometry
 from footfall_core.store import Camera, StoreConfig, Tiling
 from footfall_core.tiling import Tile
-from models.letterbox import Rect, as_blob, letterbox_image, stride_box
+from models.letterbox import Rect, as_blob, letterbox_crop, letterbox_image, stride_box
 
 
 @dataclass(frozen=True)
@@ -202,12 +202,10 @@ class Detector:
         else:
             if not model.tight:
                 raise ValueError(f"model {model.model_path}: a crop needs letterbox 'tight'")
-            whole, scale = letterbox_image(picture, model.input_size_px, tight=True)
             x0, y0, x1, y1 = region
-            left, top, right, bottom = stride_box(
-                (x0 - tile.x0, y0 - tile.y0, x1 - tile.x0, y1 - tile.y0), scale
+            canvas, scale, offset_px = letterbox_crop(
+                picture, model.input_size_px, (x0 - tile.x0, y0 - tile.y0, x1 - tile.x0, y1 - tile.y0)
             )
-            canvas, offset_px = whole[top:bottom, left:right], (left, top)
         xyxy, score = self._infer(canvas, scale, offset_px)
         input_px = canvas.shape[0] * canvas.shape[1]
         if (tile.x0, tile.y0) == (0, 0) and not any(tile.inner):  # the whole frame, on every untiled call

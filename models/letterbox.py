@@ -29,17 +29,48 @@ def letterbox(image: np.ndarray, size_px: int, tight: bool = False) -> tuple[np.
     return as_blob(canvas), scale
 
 
+def fitted(width_px: int, height_px: int, size_px: int) -> tuple[float, int, int]:
+    """The scale (model px per image px) that fits a frame into the model's square, and the
+    frame's letterboxed width and height (px)."""
+    scale = min(size_px / height_px, size_px / width_px)
+    return scale, max(1, round(width_px * scale)), max(1, round(height_px * scale))
+
+
 def letterbox_image(image: np.ndarray, size_px: int, tight: bool = False) -> tuple[np.ndarray, float]:
     """`letterbox` as a BGR uint8 (H, W, 3) image, from which a crop can be taken."""
     height, width = image.shape[:2]
-    scale = min(size_px / height, size_px / width)
-    resized_w, resized_h = max(1, round(width * scale)), max(1, round(height * scale))
+    scale, resized_w, resized_h = fitted(width, height, size_px)
     canvas_h, canvas_w = (stride_ceil(resized_h), stride_ceil(resized_w)) if tight else (size_px, size_px)
     canvas = np.full((canvas_h, canvas_w, 3), PAD_VALUE, np.uint8)
     # bilinear, as the models' own letterboxes (YOLOX's preproc, Ultralytics' LetterBox): area
     # sampling costs 15 % of a YOLOX pass on a 768x576 frame and buys no accuracy
     canvas[:resized_h, :resized_w] = cv2.resize(image, (resized_w, resized_h), interpolation=cv2.INTER_LINEAR)
     return canvas, scale
+
+
+def letterbox_crop(
+    image: np.ndarray, size_px: int, region: Rect
+) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """The crop of the tight letterbox of `image` that `stride_box` makes of `region` (image px),
+    the scale, and the crop's top-left corner (letterbox px). When the frame is a whole number k
+    of times its letterboxed size both ways (768×576 into 192 px: 4), bilinear sampling takes
+    each letterbox pixel from its own k×k block of the frame (source position k·i + (k−1)/2, no
+    edge clamping), so the crop is resized from its own part of the frame alone: the same pixels
+    for the crop's share of the cost (tests/test_letterbox.py); otherwise the whole frame is
+    letterboxed and cut."""
+    height, width = image.shape[:2]
+    scale, resized_w, resized_h = fitted(width, height, size_px)
+    left, top, right, bottom = stride_box(region, scale)
+    k = width // resized_w
+    if width != k * resized_w or height != k * resized_h:
+        whole, _ = letterbox_image(image, size_px, tight=True)
+        return whole[top:bottom, left:right], scale, (left, top)
+    crop = np.full((bottom - top, right - left, 3), PAD_VALUE, np.uint8)
+    rows, cols = min(bottom, resized_h) - top, min(right, resized_w) - left  # the rest is padding
+    if rows > 0 and cols > 0:
+        part = image[k * top : k * (top + rows), k * left : k * (left + cols)]
+        crop[:rows, :cols] = cv2.resize(part, (cols, rows), interpolation=cv2.INTER_LINEAR)
+    return crop, scale, (left, top)
 
 
 def as_blob(canvas: np.ndarray) -> np.ndarray:
