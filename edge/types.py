@@ -7,6 +7,7 @@ floor plan, x to the right and y down the plan image, origin at the plan's `orig
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -53,10 +54,16 @@ class Detections:
     def __getitem__(self, index: int | slice | np.ndarray) -> Detections:
         return Detections(self.xyxy[index].reshape(-1, 4), self.confidence[index].reshape(-1))
 
-    @property
+    @cached_property
     def feet_xy(self) -> np.ndarray:
-        """(N, 2) float32 bottom-centre of each box: where the person stands."""
-        return np.stack([(self.xyxy[:, 0] + self.xyxy[:, 2]) / 2, self.xyxy[:, 3]], axis=1)
+        """(N, 2) float32 bottom-centre of each box: where the person stands. Worked out once
+        (the floor stage asks for it twice a frame), read-only."""
+        feet = np.empty((len(self.xyxy), 2), np.float32)
+        np.add(self.xyxy[:, 0], self.xyxy[:, 2], out=feet[:, 0])
+        feet[:, 0] /= 2
+        feet[:, 1] = self.xyxy[:, 3]
+        feet.flags.writeable = False
+        return feet
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,7 +15,8 @@ def cell_indices(floor_xy: np.ndarray, plan: FloorPlan, cell_m: float) -> tuple[
     points off the plan (x outside [origin_x, origin_x + width_m), same for y) are dropped."""
     floor_xy = np.asarray(floor_xy, dtype=np.float64).reshape(-1, 2)
     rel = floor_xy - np.asarray(plan.origin_m, dtype=np.float64)
-    inside = (rel[:, 0] >= 0) & (rel[:, 0] < plan.width_m) & (rel[:, 1] >= 0) & (rel[:, 1] < plan.height_m)
+    within = (rel >= 0) & (rel < (plan.width_m, plan.height_m))  # (N, 2): x and y on the plan
+    inside = within[:, 0] & within[:, 1]
     return np.floor(rel[inside] / cell_m).astype(np.int64), inside
 
 
