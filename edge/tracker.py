@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import supervision as sv
 from trackers import ByteTrackTracker, CBIoUTracker
+from trackers.core.botsort.tracklet import BoTSORTTracklet
 from trackers.utils.converters import xyxy_to_xywh
 from trackers.utils.motion_models import _NOMINAL_FRAME_STEP_TOLERANCE, _NOMINAL_FRAME_STEP_TOLERANCE_SECONDS
 from trackers.utils.state_representations import XCYCWHStateEstimator
@@ -241,6 +242,37 @@ class BoxKalman(_BlockKalman, XCYCWHStateEstimator):
         self.p_pp, self.p_pv, self.p_vv = p_pp, p_pv, p_vv
 
 
+class _BoxTracklet(BoTSORTTracklet):
+    """C-BIoU's tracklet over a `BoxKalman`, with its per-frame noise refresh and clamp on the
+    filter's floats: the library builds an 8×8 and a 4×4 diagonal matrix a frame per track for
+    the filter to read their diagonals, and takes the box size from an array of the box. The
+    same values (the library's expressions, on the same floats), for about a sixth less of C-BIoU's
+    time. The wrapper gives a tracklet this class once the library has made it (its first
+    noise is set as the library sets it)."""
+
+    state_estimator: BoxKalman
+
+    def _current_wh(self) -> tuple[float, float]:
+        x, y, w, h = self.state_estimator.kf.state[:4, 0].tolist()
+        half_w, half_h = w * 0.5, h * 0.5  # the box's sides as `BoxKalman.state_to_bbox` gives them
+        return max((x + half_w) - (x - half_w), 1e-3), max((y + half_h) - (y - half_h), 1e-3)
+
+    def _refresh_process_noise_from_state(self) -> None:
+        w, h = self._current_wh()
+        sp, sv = self._SIGMA_P, self._SIGMA_V
+        estimator = self.state_estimator
+        estimator.q_p = [(sp * w) ** 2, (sp * h) ** 2, (sp * w) ** 2, (sp * h) ** 2]
+        estimator.q_v = [(sv * w) ** 2, (sv * h) ** 2, (sv * w) ** 2, (sv * h) ** 2]
+
+    def _refresh_measurement_noise_from_state(self) -> None:
+        w, h = self._current_wh()
+        sm = self._SIGMA_M
+        self.state_estimator.r = [(sm * w) ** 2, (sm * h) ** 2, (sm * w) ** 2, (sm * h) ** 2]
+
+    def _clamp_state_bbox(self) -> None:
+        self._clamp_xcycwh_state(self.state_estimator.kf.state)
+
+
 class _Rows:
     """What the library tracker returns when given `_Indexed`: the input rows it selected, in its
     output order, and the `tracker_id` it assigns to them."""
@@ -318,6 +350,7 @@ class Tracker:
             )
         else:
             raise ValueError(f"tracker kind must be 'cbiou' or 'bytetrack', got {kind!r}")
+        self._lean = kind == "cbiou"  # its tracklets become `_BoxTracklet`s
         self._ids: dict[int, int] = {}  # library id -> this tracker's id
         self._next_id = 0
         self._latest_s: float | None = None  # the library tracker's latest timestamp, to foresee its warnings
@@ -345,6 +378,10 @@ class Tracker:
                 result = self._tracker.update(inputs, timestamp=timestamp_s)
         else:  # the usual case: no warnings context, which costs about as much as the rest here
             result = self._tracker.update(inputs, timestamp=timestamp_s)
+        if self._lean:
+            for tracklet in self._tracker.tracks:
+                if type(tracklet) is BoTSORTTracklet:  # made by this update
+                    tracklet.__class__ = _BoxTracklet
         track_id = np.full(len(detections), -1, dtype=np.int64)
         if len(result):
             track_id[result.rows] = [self._local_id(int(t)) for t in result.tracker_id]

@@ -13,7 +13,7 @@ from trackers.core.botsort.tracklet import BoTSORTTracklet
 from trackers.core.bytetrack.tracklet import ByteTrackTracklet
 from trackers.utils.predict_timing import PredictTiming
 
-from edge.tracker import AxisKalman, BoxKalman, Tracker
+from edge.tracker import AxisKalman, BoxKalman, Tracker, _BoxTracklet
 from edge.types import Detections
 from tests.gt import PETS_FPS, pets09_gt
 
@@ -170,6 +170,48 @@ def test_the_tracker_with_our_filter_gives_the_library_ids(gt_frames, library, o
         assert np.array_equal(a.xyxy, b.xyxy) and np.array_equal(a.tracker_id, b.tracker_id), t_s
         compared += int((a.tracker_id >= 0).sum())
     assert compared > 1000
+
+
+def test_our_tracklet_gives_the_library_tracklet_s_boxes_to_the_bit():
+    """`_BoxTracklet` refreshes C-BIoU's box-scaled noise and clamps the box on `BoxKalman`'s
+    floats: after every predict and update the same box, to the bit, as the library's tracklet
+    over `BoxKalman`, through gaps and misses, and while the box shrinks to nothing (the clamps)."""
+    rng = np.random.default_rng(3)
+    box = np.array([100.0, 50.0, 140.0, 170.0])
+    theirs = BoTSORTTracklet(box, state_estimator_class=BoxKalman)
+    mine = _BoxTracklet(box, state_estimator_class=BoxKalman)
+    steps = [1.0, 1.0, 1.02, 0.5, 3.0, 1.0, 7.5, 1.0, 0.999, 2.0] * 8
+    for i, step in enumerate(steps):
+        timing = PredictTiming(frame_step=step, elapsed_seconds=step / 7, frame_rate=7.0 if i % 3 else None)
+        assert np.array_equal(mine.predict(timing), theirs.predict(timing)), i
+        if i % 4 != 3:  # every fourth frame the person is missed
+            shrink = np.array([1.0, 1.0, -1.0, -1.0]) * (i > 50) * 25.0  # the box collapses and inverts
+            box = box + rng.normal(3.0, 2.0, 4) + shrink
+            theirs.update(box)
+            mine.update(box)
+            assert np.array_equal(mine.get_state_bbox(), theirs.get_state_bbox()), i
+    assert (theirs.state_estimator.kf.state[2:4, 0] == 1e-3).any()  # the clamps did act
+
+
+def test_the_wrapper_s_tracklets_give_the_library_tracklets_ids(gt_frames):
+    """The wrapper's C-BIoU (its tracklets made `_BoxTracklet`s) returns the same ids as with the
+    library's tracklets over the same filter, frames dropped and boxes jittered."""
+    rng = np.random.default_rng(4)
+    ours, theirs = Tracker(frame_rate=PETS_FPS), Tracker(frame_rate=PETS_FPS)
+    theirs._lean = False
+    confirmed = 0
+    for t_s, dets, _ in gt_frames[:400]:
+        if rng.random() < 0.15:
+            continue
+        keep = rng.random(len(dets)) > 0.1
+        jittered = Detections(
+            dets.xyxy[keep] + rng.normal(0, 2.0, (keep.sum(), 4)), rng.uniform(0.3, 0.9, keep.sum())
+        )
+        a, b = ours.update(jittered, t_s), theirs.update(jittered, t_s)
+        assert np.array_equal(a.track_id, b.track_id), t_s
+        confirmed += int((a.track_id >= 0).sum())
+    assert confirmed > 1000
+    assert all(type(t) is _BoxTracklet for t in ours._tracker.tracks)
 
 
 def test_axis_kalman_refuses_noise_it_does_not_model():
