@@ -71,6 +71,22 @@ def test_the_floor_is_less_certain_far_away_and_where_a_box_is_cut():
     assert np.linalg.det(covs[0]) > 4 * np.linalg.det(covs[1])
 
 
+def test_a_person_cut_by_the_frames_bottom_is_put_beyond_it_within_the_doubt():
+    """A person 2 m in front of north, whose box runs 168 px below the 720 px frame: the
+    detector's box ends at the frame's edge, which projects 0.9 m behind them; their feet are
+    put beyond it, 0.15 m behind them, well within the doubt given."""
+    north = geometries(store())["north"]
+    spot_m = np.array([[6.0, 2.0]])
+    whole = boxes_at(north, spot_m, height_px=400).xyxy
+    assert whole[0, 3] - SIZE_PX[1] == pytest.approx(168, abs=1)
+    cut = Detections(np.minimum(whole, [np.inf, np.inf, np.inf, SIZE_PX[1]]), [0.9])
+    [edge_m] = north.image_to_floor(cut.feet_xy)
+    m = measure("north", 0.0, north, cut, np.array([-1]), SIZE_PX, FEET_SIGMA, FLOOR_SIGMA_M)
+    error_m = m.floor_xy[0] - spot_m[0]
+    assert abs(error_m[1]) < 0.5 * abs(edge_m[1] - spot_m[0, 1])
+    assert error_m @ np.linalg.inv(m.cov_m2[0]) @ error_m < 2**2
+
+
 def test_people_seen_by_both_cameras_count_once_and_those_one_missed_still_count():
     """North and south face each other over a 12 x 20 m floor; 12 people stand 2 m apart where
     both see them. North misses two of them, south two others: the fused people are the 12,
