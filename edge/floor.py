@@ -15,9 +15,10 @@ import logging
 import numpy as np
 
 from edge.types import Tracks
+from footfall_core.floor import ZoneMap
 from footfall_core.geometry import CameraGeometry
 from footfall_core.ownership import Ownership
-from footfall_core.store import StoreConfig
+from footfall_core.store import Camera, StoreConfig
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +70,22 @@ class OwnedFloor:
         return Ownership.build(
             self.config.model_copy(update={"cameras": known}), sizes, {self.camera: self.geometry}
         )
+
+
+class CameraView:
+    """What one camera sees of the floor: `sees(floor_xy)` (K, 2) m → (K,) bool, in front of the
+    camera, inside its frame of `frame_size_px` and its image mask (`image_mask_px`). The floor
+    filter asks it whether a lost person can still be in view (`edge.floor_tracks`)."""
+
+    def __init__(self, camera: Camera, geometry: CameraGeometry, frame_size_px: tuple[int, int]) -> None:
+        self.geometry, self.frame_size_px = geometry, tuple(frame_size_px)
+        self.mask_px = ZoneMap([camera.image_mask_px]) if camera.image_mask_px else None
+
+    def sees(self, floor_xy: np.ndarray) -> np.ndarray:
+        width, height = self.frame_size_px
+        px = self.geometry.floor_to_image(floor_xy)
+        with np.errstate(invalid="ignore"):  # NaN behind the camera: not seen
+            seen = (px >= 0).all(axis=1) & (px[:, 0] < width) & (px[:, 1] < height)
+        if self.mask_px is not None and seen.any():
+            seen[seen] = self.mask_px.inside(px[seen])[:, 0]
+        return seen

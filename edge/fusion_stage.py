@@ -41,6 +41,7 @@ from scipy.optimize import linear_sum_assignment
 
 from edge.aggregator import FLOOR_KINDS, AggregateMessage, Aggregator
 from edge.analytics import Live
+from edge.floor import CameraView
 from edge.floor_tracks import FloorTracks
 from edge.fusion import Fused, fuse
 from edge.types import FloorMeasurements, FloorObservation
@@ -203,7 +204,8 @@ class FusionStage:
         self.config, self.group = config, group
         self.slots = Slots(group.cameras, 1.0 / a.fps, group.max_lag_s)
         self.identities = Identities(a.track_timeout_s)
-        self.floor_tracks = FloorTracks(a.walk_accel_m_s2, a.track_timeout_s)
+        self.floor_tracks = FloorTracks(a.walk_accel_m_s2, a.track_timeout_s, in_view=self._in_view)
+        self._views: dict[str, CameraView] = {}  # the group's cameras whose frame size is known
         self.aggregator = Aggregator(config, group.name, FLOOR_KINDS)
         self.live = Live(
             config.store.id, group.name, config.floor_plan, config.zones, a.live_cell_m, a.live_interval_s
@@ -214,9 +216,17 @@ class FusionStage:
         self.update_frame_sizes(frame_sizes or {})
 
     def update_frame_sizes(self, frame_sizes: dict[str, tuple[int, int]]) -> None:
-        """Every camera's (width, height) px: once all are known, people on floor cells that a
-        camera outside the group owns are left to it. Until then (and in a store whose cameras
-        are all in the group) the group counts everyone on the plan."""
+        """Every camera's (width, height) px: what the group's cameras see (the floor filter
+        joins only people still in some camera's view), and, once all are known, people on
+        floor cells that a camera outside the group owns are left to it. Until then (and in a
+        store whose cameras are all in the group) the group counts everyone on the plan."""
+        for name in self.group.cameras:
+            size = frame_sizes.get(name)
+            if size is not None and (
+                name not in self._views or self._views[name].frame_size_px != tuple(size)
+            ):
+                camera = self.config.camera(name)
+                self._views[name] = CameraView(camera, CameraGeometry.from_config(camera, size), size)
         if not self._outside or self._ownership is not None:
             return
         if all(c.name in frame_sizes for c in self.config.cameras):
@@ -224,6 +234,13 @@ class FusionStage:
                 c.name: CameraGeometry.from_config(c, frame_sizes[c.name]) for c in self.config.cameras
             }
             self._ownership = Ownership.build(self.config, frame_sizes, geometries)
+
+    def _in_view(self, floor_xy: np.ndarray) -> np.ndarray:
+        """(K,) bool: which floor points (K, 2) m some camera of the group sees; every point
+        until a camera's frame size is known."""
+        if not self._views:
+            return np.ones(len(floor_xy), bool)
+        return np.any([view.sees(floor_xy) for view in self._views.values()], axis=0)
 
     def observe(self, measurements: FloorMeasurements) -> StageOutput:
         return self._count(self.slots.add(measurements))

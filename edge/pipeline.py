@@ -29,7 +29,7 @@ from edge.aggregator import AggregateMessage, Aggregator
 from edge.analytics import Live
 from edge.detector import Detector
 from edge.feed import FrameFeed
-from edge.floor import OwnedFloor
+from edge.floor import CameraView, OwnedFloor
 from edge.floor_tracks import FEET_SIGMA, FLOOR_SIGMA_M, FloorTracks
 from edge.frame_size import FrameSizeGuard
 from edge.fusion import feet_covariance, measure
@@ -119,6 +119,7 @@ class CameraPipeline:
         # people followed on the floor, tracks the tracker broke joined within the analytics' timeout
         self.floor_tracks = FloorTracks(a.walk_accel_m_s2, a.track_timeout_s, in_view=self._in_view)
         self.frame_size_px: tuple[int, int] | None = None
+        self._view: CameraView | None = None  # what the camera sees, once its frame size is known
         self.size_guard = FrameSizeGuard(self.camera.name, self.camera.calibration.image_size_px)
         self.frames_read = 0
         self.frames_analysed = 0
@@ -232,17 +233,13 @@ class CameraPipeline:
         return detections[self.mask_px.inside(detections.feet_xy)[:, 0]]
 
     def _in_view(self, floor_xy: np.ndarray) -> np.ndarray:
-        """(K,) bool: which floor points (K, 2) m this camera sees: in front of it, inside its
-        frame and its image mask (every point until the first frame gives the frame's size)."""
+        """(K,) bool: which floor points (K, 2) m this camera sees (`CameraView`); every point
+        until the first frame gives the frame's size."""
         if self.frame_size_px is None:
             return np.ones(len(floor_xy), bool)
-        width, height = self.frame_size_px
-        px = self.geometry.floor_to_image(floor_xy)
-        with np.errstate(invalid="ignore"):
-            seen = (px >= 0).all(axis=1) & (px[:, 0] < width) & (px[:, 1] < height)
-        if self.mask_px is not None and seen.any():
-            seen[seen] = self.mask_px.inside(px[seen])[:, 0]
-        return seen
+        if self._view is None or self._view.frame_size_px != self.frame_size_px:
+            self._view = CameraView(self.camera, self.geometry, self.frame_size_px)
+        return self._view.sees(floor_xy)
 
     def _to_floor(self, tracks: Tracks, frame: Frame) -> FloorObservation:
         """Feet (image px) → floor metres, and each followed person's filtered position for the

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from edge.aggregator import Aggregator
+from edge.floor import CameraView
 from edge.fusion import Fused, feet_covariance, fuse, measure
 from edge.fusion_stage import FusionStage, Identities, Slot, Slots
 from edge.types import Detections, FloorMeasurements, FloorObservation
@@ -307,3 +308,22 @@ def test_an_aggregator_emits_only_its_kinds():
     health.observe(FloorObservation(30.0, 0.2, np.zeros((0, 2))))
     [message] = health.flush(30.0)
     assert message.kind == "health" and message.covered_s == 0.2
+
+
+def test_a_group_sees_the_floor_either_camera_sees_and_only_that():
+    """The floor filter of a group joins only people some camera of the group still sees
+    (`edge.floor.CameraView`): in front of it, in its frame, inside its image mask. Before any
+    frame size is known, everywhere."""
+    left_half = [[0, 0], [SIZE_PX[0] / 2, 0], [SIZE_PX[0] / 2, SIZE_PX[1]], [0, SIZE_PX[1]]]
+    base = store({"south": left_half}).model_dump(exclude={"path"})
+    config = parse_config({**base, "fusion": [{"name": "hall", "cameras": ["north", "south"]}]})
+    stage = FusionStage(config, config.fusion[0])
+    # in front of north; behind north, in south's frame, left and right of its mask's edge; off the plan
+    points_m = np.array([[6.0, 3.0], [7.0, -1.0], [5.0, -1.0], [60.0, 10.0]])
+    assert stage.floor_tracks.in_view(points_m).tolist() == [True, True, True, True]
+    stage.update_frame_sizes({"north": SIZE_PX})
+    assert stage.floor_tracks.in_view(points_m).tolist() == [True, False, False, False]
+    stage.update_frame_sizes({"north": SIZE_PX, "south": SIZE_PX})
+    assert stage.floor_tracks.in_view(points_m).tolist() == [True, True, False, False]
+    south = CameraView(config.camera("south"), geometries(config)["south"], SIZE_PX)
+    assert south.sees(points_m[1:]).tolist() == [True, False, False]
