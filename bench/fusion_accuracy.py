@@ -95,6 +95,21 @@ class Counted:
     sources: list[np.ndarray]
 
 
+def match(frame: AnnotatedFrame, counted: Counted) -> tuple[np.ndarray, np.ndarray]:
+    """Counted people (rows) matched to annotated ones (cols, indices into the frame's people),
+    one to one, by the most boxes they share and, among matchings that share as many, the one
+    that matches the most people: a far camera's boxes of two people who stand close, exchanged
+    between them, leave both counted once, not one twice and the other missed. Counted people
+    left out share no box with anyone left."""
+    shared = np.zeros((len(counted.sources), len(frame.person_id)))
+    for row, sources in enumerate(counted.sources):
+        np.add.at(shared[row], sources, 1)
+    # one more box shared outweighs any number of people more matched
+    rows, cols = linear_sum_assignment(-(shared * (len(shared) + 1) + (shared > 0)))
+    matched = shared[rows, cols] > 0
+    return rows[matched], cols[matched]
+
+
 @dataclass
 class Score:
     """Per-frame figures of one run, appended frame by frame. `counting_ms`: the mean time an
@@ -109,17 +124,7 @@ class Score:
     position_m: list[np.ndarray] = field(default_factory=list)  # per frame, (K,) m
 
     def add(self, frame: AnnotatedFrame, counted: Counted) -> None:
-        """Match counted people to annotated ones, one to one, by the most boxes they share and,
-        among matchings that share as many, the one that matches the most people: a far
-        camera's boxes of two people who stand close, exchanged between them, leave both
-        counted once, not one twice and the other missed."""
-        shared = np.zeros((len(counted.sources), len(frame.person_id)))
-        for row, sources in enumerate(counted.sources):
-            np.add.at(shared[row], sources, 1)
-        # one more box shared outweighs any number of people more matched
-        rows, cols = linear_sum_assignment(-(shared * (len(shared) + 1) + (shared > 0)))
-        matched = shared[rows, cols] > 0
-        rows, cols = rows[matched], cols[matched]
+        rows, cols = match(frame, counted)
         self.errors.append(len(counted.sources) - len(frame.person_id))
         self.doubles.append(int(sum(len(s) > 0 for s in counted.sources)) - len(rows))
         self.missed.append(len(frame.person_id) - len(rows))

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from bench.fusion_accuracy import DEFAULT_CONFIG, ODD, Counted, Score, detect, run
+from bench.fusion_doubles import RecordingStore, report
 from bench.wildtrack import FRAME_SIZE_PX, camera_name, read_frames, store_config
 from edge.fusion import fuse, measure
 from footfall_core.geometry import CameraGeometry
@@ -122,3 +123,23 @@ def test_fused_cameras_count_the_square_once_on_held_out_frames_at_every_seed(fr
     owned = run(config, frames, "ownership", 0, miss=0.1, jitter=0.05).figures(ODD)
     print(f"ownership, seed 0: {owned}")
     assert owned.count_mae >= 2.0 and owned.missed >= 3.0  # measured 2.65 and 3.76
+
+
+@pytest.mark.slow
+def test_each_double_count_is_reported_with_its_boxes(frames):
+    """The report of what made people two (bench/fusion_doubles.py) finds the double counts the
+    accuracy bench counts, at seed 3: the same frames, each with both counted people's boxes."""
+    config = load_config(DEFAULT_CONFIG)
+    rng = np.random.default_rng(3)
+    store = RecordingStore(config)
+    for frame in frames:
+        views = {camera_name(v): detect(frame, v, rng, miss=0.1, jitter=0.05) for v in range(7)}
+        store.count(frame.timestamp_s, views)
+    store.finish()
+    camera_m = {camera_name(v): np.zeros(2) for v in range(7)}
+    reported = {i: report(f, s, camera_m, str(i)) for i, (f, s) in enumerate(zip(frames, store.instants))}
+    doubles = run(config, frames, "fusion", 3, miss=0.1, jitter=0.05).doubles
+    assert [i for i, lines in reported.items() if lines] == [i for i, d in enumerate(doubles) if d]
+    [head, *boxes] = reported[171]  # measured: one on an odd frame, one on an even one
+    assert head.startswith("171: person 4 at [7.35, 11.7] m counted twice")
+    assert len(boxes) == 6 and all("box of person" in line for line in boxes)
