@@ -123,8 +123,9 @@ class FloorTracks:
         if len(new):
             slot[new] = self._join(timestamp_s, out_xy[rows[new]], out_cov[rows[new]], slot)
         self._correct(timestamp_s, slot, out_xy[rows], out_cov[rows])
-        person[rows] = self._person[slot]
-        self._alias.update(zip(ids, person[rows].tolist()))
+        followed = self._person[slot]
+        person[rows] = followed
+        self._alias.update(zip(ids, followed.tolist()))
         out_xy[rows], out_cov[rows] = self._state[slot, :2], self._cov[slot, :2, :2]
         return FloorPeople(person, out_xy, out_cov)
 
