@@ -70,9 +70,10 @@ def test_the_stand_in_detector_misses_jitters_and_clips_as_seeded(frames):
 
 
 def test_no_person_is_made_of_boxes_whose_people_are_counted_already(frames):
-    """An instant of 40 people in which the stand-in detector's boxes (seed 3, frame 188) once
-    made 41: near two cameras' cut boxes and a far camera's, a person made of boxes of people
-    counted by others. Dissolving it and assigning its cameras again gives every box back."""
+    """An instant of 40 people (seed 3, frame 188) where two near cameras' boxes of one person,
+    cut by the frame's bottom, and a far camera's box of a neighbour make a 41st person when
+    moved one camera at a time and taken apart. Dissolving it and assigning its cameras again
+    gives every box back."""
     config = load_config(DEFAULT_CONFIG)
     group = config.fusion[0]
     rng = np.random.default_rng(3)
