@@ -27,7 +27,7 @@ from footfall_core.store import FloorPlan, Zone
 
 @dataclass
 class _Walk:
-    anchor_xy: np.ndarray | None = None
+    anchor_xy: tuple[float, float] | None = None  # floor m
     last_zone: str | None = None
 
 
@@ -55,7 +55,7 @@ class Flows:
         self.min_step_m = min_step_m
         self._tracks: TrackStates[_Walk] = TrackStates(track_timeout_s, _Walk)
         self._transitions: dict[tuple[str, str], int] = {}
-        self._directions: dict[tuple[int, int], np.ndarray] = {}
+        self._directions: dict[tuple[int, int], list[int]] = {}  # walks per direction bin, per cell
 
     def observe(self, obs: FloorObservation, inside: np.ndarray | None = None) -> None:
         """Follow this frame's tracked people. `inside` (N, Z) bool, person n in zone z in config
@@ -77,13 +77,13 @@ class Flows:
         ).reshape(-1, 2)
         step = xy - anchors
         far = np.hypot(step[:, 0], step[:, 1]) >= max(self.min_step_m, 1e-9)
-        steps: list[tuple[np.ndarray, np.ndarray]] = []  # (from, to) floor points
-        for k, walk in enumerate(walks):
+        steps: list[tuple[tuple[float, float], tuple[float, float]]] = []  # (from, to) floor points
+        for walk, point, is_far in zip(walks, map(tuple, xy.tolist()), far.tolist()):
             if walk.anchor_xy is None:
-                walk.anchor_xy = xy[k]
-            elif far[k]:
-                steps.append((walk.anchor_xy, xy[k]))
-                walk.anchor_xy = xy[k]
+                walk.anchor_xy = point
+            elif is_far:
+                steps.append((walk.anchor_xy, point))
+                walk.anchor_xy = point
         self._count_steps(steps)
         self._tracks.expire(obs.timestamp_s)
 
@@ -93,15 +93,17 @@ class Flows:
             self._transitions[key] = self._transitions.get(key, 0) + 1
         walk.last_zone = zone
 
-    def _count_steps(self, steps: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    def _count_steps(self, steps: list[tuple[tuple[float, float], tuple[float, float]]]) -> None:
         if not steps:
             return
         start = np.array([s for s, _ in steps])
         end = np.array([e for _, e in steps])
         bins = heading_bin(end - start)
         cells, on_plan = cell_indices((start + end) / 2, self.plan, self.flow_cell_m)
-        for (ix, iy), b in zip(cells, bins[on_plan]):
-            hist = self._directions.setdefault((int(ix), int(iy)), np.zeros(DIRECTION_BINS, np.int64))
+        for cell, b in zip(map(tuple, cells.tolist()), bins[on_plan].tolist()):
+            hist = self._directions.get(cell)
+            if hist is None:
+                hist = self._directions[cell] = [0] * DIRECTION_BINS
             hist[b] += 1
 
     def collect(self) -> tuple[list[Transition], list[tuple[int, int, list[int]]]]:
@@ -109,7 +111,7 @@ class Flows:
         transitions = [
             Transition(from_zone=a, to_zone=b, count=n) for (a, b), n in sorted(self._transitions.items())
         ]
-        directions = [(ix, iy, [int(c) for c in hist]) for (ix, iy), hist in sorted(self._directions.items())]
+        directions = [(ix, iy, list(hist)) for (ix, iy), hist in sorted(self._directions.items())]
         self._transitions.clear()
         self._directions.clear()
         return transitions, directions
