@@ -10,6 +10,11 @@ bottom is not the feet) and prints, per scene and model, the bottom's offset as 
 annotated height (positive: below the annotated bottom), its median and quartiles, the
 centre's offset as a share of the width, and the detected height against the annotated.
 
+It also asks whether the box's top would place the feet better: the top's offset, and the
+feet placed from the top with each person's own detected height (the median over their boxes,
+as a filter could learn it): median |error| of the bottom, of that estimate, and of the mean of
+the two, as shares of the height.
+
 Run `.venv/bin/python bench/feet_offset.py [--scene VIDEO GT.txt ...] [--models FILE ...]`:
 PETS09 (elevated, every third frame) and TUD-Campus (eye level) by default, both shared
 models, about a minute. Any MOTChallenge 2015 gt.txt (rows with flag 1) with its video works.
@@ -47,8 +52,8 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def offsets(video: Path, gt_txt: Path, model: str, every: int) -> np.ndarray:
-    """(P, 3) per pair: bottom offset / annotated height, centre offset / annotated width,
-    detected height / annotated height."""
+    """(P, 5) per pair: bottom offset / annotated height, centre offset / annotated width,
+    detected height / annotated height, top offset / annotated height, annotated person id."""
     gt = mot_gt(gt_txt)
     detector = Detector.load(find_model(model).path, score_threshold=SCORE)
     pairs = []
@@ -59,14 +64,15 @@ def offsets(video: Path, gt_txt: Path, model: str, every: int) -> np.ndarray:
         height, width = image.shape[:2]
         boxes = np.stack([rows["x"], rows["y"], rows["x"] + rows["w"], rows["y"] + rows["h"]], axis=1)
         inside = (boxes[:, :2] > EDGE_PX).all(axis=1) & (boxes[:, 2] < width - EDGE_PX)
-        boxes = boxes[inside & (boxes[:, 3] < height - EDGE_PX)]
+        inside &= boxes[:, 3] < height - EDGE_PX
+        boxes, person = boxes[inside], np.asarray(rows["id"], np.float64)[inside]
         detected = detector(image).detections.xyxy.astype(np.float64)
         if not len(boxes) or not len(detected):
             continue
         iou = iou_matrix(boxes, detected)
         gi, di = linear_sum_assignment(-iou)
         keep = iou[gi, di] >= LEAST_IOU
-        g, d = boxes[gi[keep]], detected[di[keep]]
+        g, d, p = boxes[gi[keep]], detected[di[keep]], person[gi[keep]]
         g_h, g_w = g[:, 3] - g[:, 1], g[:, 2] - g[:, 0]
         pairs.append(
             np.stack(
@@ -74,11 +80,28 @@ def offsets(video: Path, gt_txt: Path, model: str, every: int) -> np.ndarray:
                     (d[:, 3] - g[:, 3]) / g_h,
                     ((d[:, 0] + d[:, 2]) - (g[:, 0] + g[:, 2])) / 2 / g_w,
                     (d[:, 3] - d[:, 1]) / g_h,
+                    (d[:, 1] - g[:, 1]) / g_h,
+                    p,
                 ],
                 axis=1,
             )
         )
-    return np.concatenate(pairs) if pairs else np.zeros((0, 3))
+    return np.concatenate(pairs) if pairs else np.zeros((0, 5))
+
+
+def feet_errors(pairs: np.ndarray) -> tuple[float, float, float]:
+    """Median |error| of the feet, as shares of the annotated height: at the box's bottom,
+    placed from its top with the person's own median detected height, and the mean of both."""
+    from_top = np.empty(len(pairs))
+    for person in np.unique(pairs[:, 4]):
+        mine = pairs[:, 4] == person
+        from_top[mine] = pairs[mine, 3] + np.median(pairs[mine, 2]) - 1.0
+    bottom = pairs[:, 0]
+    return (
+        float(np.median(np.abs(bottom))),
+        float(np.median(np.abs(from_top))),
+        float(np.median(np.abs((bottom + from_top) / 2))),
+    )
 
 
 def main() -> None:
@@ -114,6 +137,12 @@ def main() -> None:
                 f"{video.name} {model}: {len(r)} pairs; bottom offset {median:+.1%} of the height "
                 f"(quartiles {q1:+.1%} .. {q3:+.1%}); centre offset {np.median(r[:, 1]):+.1%} of the "
                 f"width; detected height {np.median(r[:, 2]):.1%} of the annotated"
+            )
+            t1, t3 = np.percentile(r[:, 3], [25, 75])
+            bottom, from_top, mean = feet_errors(r)
+            print(
+                f"  top offset quartiles {t1:+.1%} .. {t3:+.1%}; feet median |error|: bottom "
+                f"{bottom:.1%}, from the top and the person's height {from_top:.1%}, mean of both {mean:.1%}"
             )
 
 
