@@ -77,7 +77,14 @@ class Aggregator:
         self.zones = Zones(
             config.zones, a.min_dwell_s, a.zone_exit_grace_s, a.track_timeout_s, a.queue_window_s
         )
-        self.lines = Lines(config.lines, a.line_hysteresis_m, a.track_timeout_s, a.line_hysteresis_sigmas)
+        self.lines = Lines(
+            config.lines,
+            a.line_hysteresis_m,
+            a.track_timeout_s,
+            a.line_hysteresis_sigmas,
+            a.line_smoothing_s,
+            a.walk_accel_m_s2,
+        )
         self.flows = Flows(config.floor_plan, config.zones, a.flow_cell_m, a.min_step_m, a.track_timeout_s)
         self.health = HealthCounters()
         self.source_status = "ok"  # the source's latest status, reported with each bucket

@@ -54,15 +54,59 @@ _NOISE_COLS = np.array([0, 1, 2, 3, 0, 1, 2, 3])
 _NOISE_TERMS = np.array([0, 0, 1, 1, 1, 1, 2, 2])
 
 
+def predict(
+    state: np.ndarray, cov: np.ndarray, dt_s: np.ndarray, accel_m_s2: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The walker's motion model: states (M, 4) (x, y m, vx, vy m/s) and covariances (M, 4, 4)
+    moved on by `dt_s` (M,) s at constant velocity, with white-noise acceleration of
+    `accel_m_s2`, in place (callers pass copies: fancy indexing makes them anyway); returns
+    them. The floor filter and the lines' smoother (`edge.analytics.smoother`) share it, so
+    that both assume the same walker."""
+    state[:, :2] += dt_s[:, None] * state[:, 2:]
+    # F P Fᵀ with F = [[I, dt I], [0, I]], written out: position rows and columns take
+    # dt × the velocity ones; no (M, 4, 4) transition matrices to build and multiply
+    dt_ = dt_s[:, None, None]
+    cov[:, :2] += dt_ * cov[:, 2:]
+    cov[:, :, :2] += dt_ * cov[:, :, 2:]
+    q = accel_m_s2**2
+    # the process noise, pos-pos, pos-vel (both ways) and vel-vel of each axis, in one add
+    noise = np.array([q * dt_s**4 / 4, q * dt_s**3 / 2, q * dt_s**2])
+    cov[:, _NOISE_ROWS, _NOISE_COLS] += noise[_NOISE_TERMS].T
+    return state, cov
+
+
+def transition(dt_s: float, accel_m_s2: float) -> tuple[np.ndarray, np.ndarray]:
+    """`predict`'s model as matrices, for one step of `dt_s` s: the transition F (4, 4) and the
+    process noise Q (4, 4), so that a state moves to F x and its covariance to F P Fᵀ + Q."""
+    f = np.eye(4)
+    f[0, 2] = f[1, 3] = dt_s
+    q = accel_m_s2**2
+    noise = np.zeros((4, 4))
+    noise[_NOISE_ROWS, _NOISE_COLS] = np.array([q * dt_s**4 / 4, q * dt_s**3 / 2, q * dt_s**2])[_NOISE_TERMS]
+    return f, noise
+
+
 @dataclass(frozen=True, eq=False)
 class FloorPeople:
     """One frame's rows after the filter, row for row as the input: `person_id` (N,) int64
-    (-1 where the input had no confirmed track or no floor position), `floor_xy` (N, 2) m
-    (filtered where tracked, as measured otherwise) and `cov_m2` (N, 2, 2) m²."""
+    (-1 where the input had no confirmed track or no floor position), `state` (N, 4) (x, y m,
+    vx, vy m/s; filtered where followed, the measured position at rest otherwise) and
+    `state_cov` (N, 4, 4) (the filter's covariance; the measured one and no doubt about the
+    speed otherwise)."""
 
     person_id: np.ndarray
-    floor_xy: np.ndarray
-    cov_m2: np.ndarray
+    state: np.ndarray
+    state_cov: np.ndarray
+
+    @property
+    def floor_xy(self) -> np.ndarray:
+        """(N, 2) m: where each row is."""
+        return self.state[:, :2]
+
+    @property
+    def cov_m2(self) -> np.ndarray:
+        """(N, 2, 2) m²: how far off that position may be."""
+        return self.state_cov[:, :2, :2]
 
 
 class FloorTracks:
@@ -111,23 +155,25 @@ class FloorTracks:
         `floor_xy` (N, 2) m (NaN: no floor position) and `cov_m2` (N, 2, 2) m² measured."""
         self._drop_lost(timestamp_s)
         person = np.full(len(track_id), -1, np.int64)
-        out_xy, out_cov = np.array(floor_xy, np.float64), np.array(cov_m2, np.float64)
+        out_state, out_cov = np.zeros((len(track_id), 4)), np.zeros((len(track_id), 4, 4))
+        out_state[:, :2], out_cov[:, :2, :2] = floor_xy, cov_m2
         rows = np.flatnonzero(
-            (track_id >= 0) & np.isfinite(out_xy).all(axis=1) & np.isfinite(out_cov).all(axis=(1, 2))
+            (track_id >= 0) & np.isfinite(out_state).all(axis=1) & np.isfinite(out_cov).all(axis=(1, 2))
         )
         if not len(rows):
-            return FloorPeople(person, out_xy, out_cov)
+            return FloorPeople(person, out_state, out_cov)
+        out_xy, out_xy_cov = out_state[:, :2], out_cov[:, :2, :2]
         ids = track_id[rows].tolist()
         slot = self._slots(ids)
         new = np.flatnonzero(slot < 0)
         if len(new):
-            slot[new] = self._join(timestamp_s, out_xy[rows[new]], out_cov[rows[new]], slot)
-        self._correct(timestamp_s, slot, out_xy[rows], out_cov[rows])
+            slot[new] = self._join(timestamp_s, out_xy[rows[new]], out_xy_cov[rows[new]], slot)
+        self._correct(timestamp_s, slot, out_xy[rows], out_xy_cov[rows])
         followed = self._person[slot]
         person[rows] = followed
         self._alias.update(zip(ids, followed.tolist()))
-        out_xy[rows], out_cov[rows] = self._state[slot, :2], self._cov[slot, :2, :2]
-        return FloorPeople(person, out_xy, out_cov)
+        out_state[rows], out_cov[rows] = self._state[slot], self._cov[slot]
+        return FloorPeople(person, out_state, out_cov)
 
     # -- steps -----------------------------------------------------------------------------------
 
@@ -162,18 +208,7 @@ class FloorTracks:
     def _predict(self, slots: np.ndarray, now_s: float) -> tuple[np.ndarray, np.ndarray]:
         """State (M, 4) and covariance (M, 4, 4) of the people `slots` moved on to `now_s`."""
         dt = np.maximum(now_s - self._seen_s[slots], 0.0)
-        state = self._state[slots]  # fancy indexing: already a copy
-        state[:, :2] += dt[:, None] * state[:, 2:]
-        # F P Fᵀ with F = [[I, dt I], [0, I]], written out: position rows and columns take
-        # dt × the velocity ones; no (M, 4, 4) transition matrices to build and multiply
-        cov, dt_ = self._cov[slots], dt[:, None, None]
-        cov[:, :2] += dt_ * cov[:, 2:]
-        cov[:, :, :2] += dt_ * cov[:, :, 2:]
-        q = self.accel_m_s2**2
-        # the process noise, pos-pos, pos-vel (both ways) and vel-vel of each axis, in one add
-        noise = np.array([q * dt**4 / 4, q * dt**3 / 2, q * dt**2])
-        cov[:, _NOISE_ROWS, _NOISE_COLS] += noise[_NOISE_TERMS].T
-        return state, cov
+        return predict(self._state[slots], self._cov[slots], dt, self.accel_m_s2)
 
     def _join(self, now_s: float, xy: np.ndarray, cov: np.ndarray, taken: np.ndarray) -> np.ndarray:
         """Slots for the rows of new tracker ids: a lost person within the gate, else a new one."""

@@ -272,8 +272,8 @@ class FusionStage:
                 min(max(dt_s, 0.0), a.max_dt_s),
                 fused.floor_xy[counted],
                 people.person_id[counted],
-                people.floor_xy[counted],
-                people.cov_m2[counted],
+                people.state[counted],
+                people.state_cov[counted],
             )
             out.messages.extend(self.aggregator.observe(obs))
             if (

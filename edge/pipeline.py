@@ -253,8 +253,8 @@ class CameraPipeline:
             dt_s=self._dt_s(frame),
             floor_xy=floor_xy[keep],
             track_id=people.person_id[keep],
-            track_xy=people.floor_xy[keep],
-            track_cov_m2=people.cov_m2[keep],
+            track_state=people.state[keep],
+            track_state_cov=people.state_cov[keep],
         )
 
     def _measure(self, tracks: Tracks, frame: Frame) -> Iterator[Message]:

@@ -89,39 +89,52 @@ class FloorObservation:
 
     `dt_s` is the time this observation stands for (the interval since the previous analysed
     frame, capped), so that `person_seconds` = people × dt_s whatever the analysis rate.
-    Rows are only the people on floor cells this camera owns. `track_xy` and `track_cov_m2`,
-    when given, are where the floor filter puts each followed person and how far off that may be
-    (`edge.floor_tracks`): counting lines use them (a line asks for that much more distance past
-    it), while occupancy and heat count the measured `floor_xy`, whose error averages out.
-    Without them lines use `floor_xy` as exact.
+    Rows are only the people on floor cells this camera owns. `track_state` and
+    `track_state_cov`, when given, are the floor filter's state of each followed person
+    (x, y m, vx, vy m/s) and its covariance (`edge.floor_tracks`): counting lines use its
+    position (`track_xy`, `track_cov_m2`: a line asks for that much more distance past it),
+    smoothed over what follows when `analysis.line_smoothing_s` > 0, while occupancy and heat
+    count the measured `floor_xy`, whose error averages out. Without them lines use `floor_xy`
+    as exact.
     """
 
     timestamp_s: float
     dt_s: float
     floor_xy: np.ndarray  # (N, 2) float64 metres
     track_id: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int64))  # (N,) int64
-    track_xy: np.ndarray | None = None  # (N, 2) float64 metres
-    track_cov_m2: np.ndarray | None = None  # (N, 2, 2) float64 square metres
+    track_state: np.ndarray | None = None  # (N, 4) float64: x, y metres, vx, vy metres/second
+    track_state_cov: np.ndarray | None = None  # (N, 4, 4) float64, of track_state
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "floor_xy", _as(self.floor_xy, (2,), np.float64, "floor_xy"))
         object.__setattr__(self, "track_id", _as(self.track_id, (), np.int64, "track_id"))
         if len(self.track_id) != len(self.floor_xy):
             raise ValueError(f"track_id has {len(self.track_id)} rows, floor_xy {len(self.floor_xy)}")
-        if (self.track_xy is None) != (self.track_cov_m2 is None):
-            raise ValueError("track_xy and track_cov_m2 come together")
-        if self.track_xy is not None and self.track_cov_m2 is not None:
-            xy = _as(self.track_xy, (2,), np.float64, "track_xy")
-            cov_m2 = _as(self.track_cov_m2, (2, 2), np.float64, "track_cov_m2")
-            object.__setattr__(self, "track_xy", xy)
-            object.__setattr__(self, "track_cov_m2", cov_m2)
-            if not len(xy) == len(cov_m2) == len(self.floor_xy):
+        if (self.track_state is None) != (self.track_state_cov is None):
+            raise ValueError("track_state and track_state_cov come together")
+        if self.track_state is not None and self.track_state_cov is not None:
+            state = _as(self.track_state, (4,), np.float64, "track_state")
+            cov = _as(self.track_state_cov, (4, 4), np.float64, "track_state_cov")
+            object.__setattr__(self, "track_state", state)
+            object.__setattr__(self, "track_state_cov", cov)
+            if not len(state) == len(cov) == len(self.floor_xy):
                 raise ValueError(
-                    f"track_xy has {len(xy)} rows, track_cov_m2 {len(cov_m2)}, floor_xy {len(self.floor_xy)}"
+                    f"track_state has {len(state)} rows, track_state_cov {len(cov)}, "
+                    f"floor_xy {len(self.floor_xy)}"
                 )
 
     def __len__(self) -> int:
         return len(self.floor_xy)
+
+    @property
+    def track_xy(self) -> np.ndarray | None:
+        """(N, 2) float64 metres: the filter's position of each row, if given."""
+        return None if self.track_state is None else self.track_state[:, :2]
+
+    @property
+    def track_cov_m2(self) -> np.ndarray | None:
+        """(N, 2, 2) float64 square metres: that position's covariance, if given."""
+        return None if self.track_state_cov is None else self.track_state_cov[:, :2, :2]
 
 
 @dataclass(frozen=True, eq=False)

@@ -112,6 +112,15 @@ class Analysis(Strict):
         description="More distance past a line, in sigmas of the person's position across it (how far off "
         "the calibration says a far person's feet may be), before a crossing counts (default 1).",
     )
+    line_smoothing_s: float = Field(
+        2.0,
+        ge=0,
+        le=5,
+        description="Counting lines take each person's position smoothed over at least this many seconds "
+        "of what followed it, and count its crossings that much (up to twice that) late, in the bucket "
+        "open then (edge.analytics.smoother; default 2 s; 0 counts on the floor filter's positions "
+        "at once).",
+    )
     tracker: Literal["cbiou", "bytetrack"] = Field(
         "cbiou",
         description="The image tracker: C-BIoU (default; fewer swapped and broken tracks where people pass "

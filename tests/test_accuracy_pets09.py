@@ -75,10 +75,11 @@ def families(assets, gt):
 
 
 # Line accuracy (1 - sum |error| / sum truth, each direction of each line) measured per seed
-# with C-BIoU and the floor filter: 91.7, 90.8 and 91.2 % (before the floor filter, ByteTrack
-# on the raw feet: 78.7, 69.3 and 77.6 %). Thresholds: 2.5 points under the first figures
-# measured with the floor filter (91.5, 91.6 and 90.3 %).
-@pytest.mark.parametrize("seed, least", [(1, 0.89), (2, 0.89), (3, 0.878)])
+# with C-BIoU, the floor filter and the lines' 2 s smoother: 92.8, 91.2 and 92.1 % (without the
+# smoother 91.7, 90.8 and 91.2 %; before the floor filter, ByteTrack on the raw feet: 78.7, 69.3
+# and 77.6 %). Thresholds: 2.5 points under the figures measured, seed 2 under the first figure
+# measured with the floor filter (91.6 %).
+@pytest.mark.parametrize("seed, least", [(1, 0.903), (2, 0.89), (3, 0.896)])
 def test_random_line_families_count_like_the_annotated_trajectories(families, seed, least):
     drawn, want, got = families
     score = line_score(want, got, [line.name for line in drawn[seed]])

@@ -65,8 +65,8 @@ def test_a_position_known_less_well_must_go_further_past_the_line():
                     0.5,
                     np.array([[9.0, 9.0]]),  # measured: lines use the filter's position when given
                     np.array([7]),
-                    track_xy=np.array([[2.0, y]]),
-                    track_cov_m2=np.zeros((1, 2, 2)) if cov is None else cov[None],
+                    track_state=np.array([[2.0, y, 0.0, 0.0]]),
+                    track_state_cov=np.zeros((1, 4, 4)) if cov is None else np.pad(cov, (0, 2))[None],
                 )
             )
         [count] = lines.collect()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.floor_tracks import FloorTracks
+from edge.floor_tracks import FloorTracks, predict, transition
 
 FPS = 7.0
 
@@ -104,3 +104,13 @@ def test_a_clock_stepping_back_starts_everyone_afresh():
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="accel_m_s2"):
         FloorTracks(accel_m_s2=0.0, join_s=3.0)
+
+
+def test_the_model_as_matrices_moves_a_state_as_the_filter_does():
+    """`transition` (the lines' smoother) and `predict` (the filter): one walker model."""
+    rng = np.random.default_rng(1)
+    state, a = rng.normal(size=(1, 4)), rng.normal(size=(1, 4, 4))
+    cov = a @ a.transpose(0, 2, 1)
+    f, noise = transition(0.3, 1.5)
+    moved, spread = predict(state.copy(), cov.copy(), np.array([0.3]), 1.5)
+    assert np.allclose(moved[0], f @ state[0]) and np.allclose(spread[0], f @ cov[0] @ f.T + noise)

@@ -14,7 +14,8 @@ Example: a line from (0, 0) to (4, 0); someone walking from (2, 1) (below it on 
 Debouncing: a track has a *confirmed side* once it is at least `hysteresis_m` from the line,
 plus `hysteresis_sigmas` times the doubt about its position across the line when the
 observation carries the floor filter's positions (`FloorObservation.track_xy`, `track_cov_m2`:
-a far person's feet wander by more than the fixed margin); a crossing counts only when the
+a far person's feet wander by more than the fixed margin; with `smoothing_s`, those positions
+smoothed over what followed them, `edge.analytics.smoother`); a crossing counts only when the
 confirmed side flips, so someone lingering on the line counts once at most. It counts only if
 the track's last step across the infinite line passed between the segment's end points, so
 walking round the end of a line does not count. Tracks without a confirmed id (-1) never count.
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.analytics.smoother import LinePositions, LineSmoother
 from edge.analytics.tracks import TrackStates
 from edge.types import FloorObservation
 from footfall_core.contract import LineCount
@@ -56,22 +58,20 @@ class _LineCounter:
         self.in_count = 0
         self.out_count = 0
 
-    def observe(self, obs: FloorObservation) -> None:
-        tracked = np.flatnonzero(obs.track_id >= 0)
-        xy = obs.floor_xy if obs.track_xy is None else obs.track_xy
-        rel = xy[tracked] - self._start
+    def observe(self, positions: LinePositions) -> None:
+        rel = positions.xy - self._start
         along_m = rel @ self._unit
         side_m = self._unit[0] * rel[:, 1] - self._unit[1] * rel[:, 0]
-        margin_m = np.full(len(tracked), self.hysteresis_m)
-        if obs.track_cov_m2 is not None and self.hysteresis_sigmas:
+        margin_m = np.full(len(positions.track_id), self.hysteresis_m)
+        if positions.cov_m2 is not None and self.hysteresis_sigmas:
             n = self._normal
-            across_m2 = np.einsum("i,kij,j->k", n, obs.track_cov_m2[tracked], n)
+            across_m2 = np.einsum("i,kij,j->k", n, positions.cov_m2, n)
             margin_m += self.hysteresis_sigmas * np.sqrt(np.maximum(across_m2, 0.0))
         for track_id, along, side, margin in zip(
-            obs.track_id[tracked].tolist(), along_m.tolist(), side_m.tolist(), margin_m.tolist()
+            positions.track_id.tolist(), along_m.tolist(), side_m.tolist(), margin_m.tolist()
         ):
-            self._step(self._tracks.seen(track_id, obs.timestamp_s), along, side, margin)
-        self._tracks.expire(obs.timestamp_s)
+            self._step(self._tracks.seen(track_id, positions.timestamp_s), along, side, margin)
+        self._tracks.expire(positions.timestamp_s)
 
     def _step(self, state: _Side, along_m: float, side_m: float, margin_m: float) -> None:
         if state.last_side_m is not None and (state.last_side_m > 0) != (side_m > 0):
@@ -104,25 +104,44 @@ class _LineCounter:
 
 
 class Lines:
-    """In/out counts over the config's lines (floor metres)."""
+    """In/out counts over the config's lines (floor metres). With `smoothing_s` > 0 the lines
+    take each followed person's position smoothed over what followed it
+    (`edge.analytics.smoother`, with the floor filter's `accel_m_s2`), `smoothing_s` to twice
+    that late: a crossing counts in the bucket open when its position is handed out."""
 
     def __init__(
-        self, lines: list[Line], hysteresis_m: float, track_timeout_s: float, hysteresis_sigmas: float = 0.0
+        self,
+        lines: list[Line],
+        hysteresis_m: float,
+        track_timeout_s: float,
+        hysteresis_sigmas: float = 0.0,
+        smoothing_s: float = 0.0,
+        accel_m_s2: float = 1.0,
     ) -> None:
         self._counters = [
             _LineCounter(line, hysteresis_m, track_timeout_s, hysteresis_sigmas) for line in lines
         ]
+        self._smoother = LineSmoother(smoothing_s, accel_m_s2) if smoothing_s > 0 and lines else None
 
     def observe(self, obs: FloorObservation) -> None:
-        for counter in self._counters:
-            counter.observe(obs)
+        if not self._counters:
+            return
+        self._count([LinePositions.of(obs)] if self._smoother is None else self._smoother.add(obs))
+
+    def _count(self, batches: list[LinePositions]) -> None:
+        for positions in batches:
+            for counter in self._counters:
+                counter.observe(positions)
 
     def collect(self) -> list[LineCount]:
         """This bucket's counts per line, then reset them."""
         return [counter.collect() for counter in self._counters]
 
     def end(self, now_s: float) -> None:
-        """Forget every track: a crossing not yet confirmed past the hysteresis does not count."""
+        """Count the smoothed positions not handed out yet (the last seconds of every track),
+        then forget every track: a crossing not yet confirmed past the hysteresis does not count."""
+        if self._smoother is not None:
+            self._count(self._smoother.flush())
         for counter in self._counters:
             counter.end()
 
