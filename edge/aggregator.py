@@ -9,8 +9,8 @@ most bucket_s), so a consumer can tell an empty shop from a camera that was down
 
 Time is the source's clock (frame timestamps, UTC epoch seconds): a recording replays into
 the buckets of its own timeline. `advance(now_s)` closes the open bucket once `now_s` is past
-its end; `flush(now_s)` closes every open track and the partial bucket (end of a recording, or
-a stop).
+its end (the lines first count their smoothed positions old enough, `edge.analytics.lines`);
+`flush(now_s)` closes every open track and the partial bucket (end of a recording, or a stop).
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ class Aggregator:
             self._start_s = start_s
         if start_s <= self._start_s:
             return []
+        self.lines.catch_up(now_s)
         closed = self._close()
         self._start_s = start_s
         return closed

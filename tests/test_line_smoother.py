@@ -163,6 +163,24 @@ def test_a_crossing_counts_in_the_bucket_open_when_it_comes_out():
     assert counts == [0, 1]
 
 
+def test_when_frames_stop_the_closing_bucket_counts_what_was_kept_back():
+    """A live camera's frames stop 0.3 s after the walker crossed (confirmed at 3 s); the
+    bucket closes by the wall clock 9 s later with the crossing in it."""
+    config = parse_config(store(bucket_s=10, line_smoothing_s=1.0))
+    aggregator = Aggregator(config, "cam-a")
+    start_s = 1_700_000_000.0
+    t = np.arange(int(3.3 * FPS)) / FPS
+    for o in observations(t, [walk_across(1.0, t)], 0.05):
+        aggregator.observe(
+            FloorObservation(
+                start_s + o.timestamp_s, o.dt_s, o.floor_xy, o.track_id, o.track_state, o.track_state_cov
+            )
+        )
+    assert aggregator.lines.collect()[0].in_count == 0, "still kept back"
+    [lines] = [m for m in aggregator.advance(start_s + 12.0) if m.kind == "lines"]
+    assert lines.bucket_start.timestamp() == start_s and lines.lines[0].in_count == 1
+
+
 @pytest.mark.parametrize("lag_s, accel_m_s2", [(0.0, 1.0), (-1.0, 1.0), (1.0, 0.0)])
 def test_bad_settings_are_refused(lag_s, accel_m_s2):
     with pytest.raises(ValueError, match="must be > 0"):

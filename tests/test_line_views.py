@@ -22,7 +22,7 @@ def test_lines_count_on_every_view_of_a_busy_square(assets):
     worst = min(s.accuracy for s in scores)
     print(f"all views {1 - error / truth:.1%} (truth {truth}), worst view {worst:.1%}")
     assert truth > 3000, "the lines must see real traffic for the figure to mean anything"
-    # measured 81.6 % and 71.0 % (80.8 % and 67.2 % without the lines' smoother; 73.0 % and
+    # measured 81.5 % and 71.0 % (80.8 % and 67.2 % without the lines' smoother; 73.0 % and
     # 30.8 % when people who had walked out of view could be joined by whoever walked in)
-    assert 1 - error / truth >= 0.788
+    assert 1 - error / truth >= 0.787
     assert worst >= 0.658

@@ -107,7 +107,8 @@ class Lines:
     """In/out counts over the config's lines (floor metres). With `smoothing_s` > 0 the lines
     take each followed person's position smoothed over what followed it
     (`edge.analytics.smoother`, with the floor filter's `accel_m_s2`), `smoothing_s` to twice
-    that late: a crossing counts in the bucket open when its position is handed out."""
+    that late, and at the latest when a bucket closes (`catch_up`): a crossing counts in the
+    bucket open when its position is handed out."""
 
     def __init__(
         self,
@@ -132,6 +133,12 @@ class Lines:
         for positions in batches:
             for counter in self._counters:
                 counter.observe(positions)
+
+    def catch_up(self, now_s: float) -> None:
+        """Count the smoothed positions at least `smoothing_s` older than `now_s` (before a bucket
+        closes: crossings that old are counted in it, also if frames stopped coming)."""
+        if self._smoother is not None:
+            self._count(self._smoother.release(now_s))
 
     def collect(self) -> list[LineCount]:
         """This bucket's counts per line, then reset them."""

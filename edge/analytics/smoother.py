@@ -3,7 +3,7 @@
 Why: the floor filter (`edge.floor_tracks`) places a person at time t from what was measured
 up to t; where they were at t is also told by where they are a moment later. A
 Rauch-Tung-Striebel pass backwards over the filter's own states and covariances (the same
-walker model, `edge.floor_tracks.predict`) gives each position with what followed it, and a
+walker model, `edge.floor_tracks.transition`) gives each position with what followed it, and a
 smaller covariance, so that a line's margin (`line_hysteresis_sigmas`) shrinks with it. A
 line's count need not be known at once (counts are published per bucket), so the lines may
 take each position `lag_s` late.
@@ -16,7 +16,8 @@ lag_s to 2 × lag_s of what followed it, and each frame costs two backward steps
 not a window's worth (a few hundredths of a millisecond a frame for a handful of people).
 A person's steps are their own frames: across frames they are missing from (not detected, or
 on floor another camera owns) the pass predicts as the filter did. A track that ends needs
-nothing: its frames are handed out as they grow old. `flush` hands out everything left (the
+nothing: its frames are handed out as they grow old. `release(now_s)` hands out what is lag_s
+old by `now_s` (a bucket closes, also when frames stopped coming), `flush` everything left (the
 end of a recording, or the source's clock stepping back).
 """
 
@@ -85,7 +86,8 @@ class _Frame:
 
 class LineSmoother:
     """`add(obs) -> [LinePositions, ...]` (the frames now `lag_s` old or more, smoothed, oldest
-    first) and `flush() -> [...]` (every frame left).
+    first), `release(now_s) -> [...]` (those `lag_s` old by then) and `flush() -> [...]` (every
+    frame left).
 
     Args:
         lag_s: least time (s) of what follows a position that smooths it; positions reach the
@@ -135,6 +137,14 @@ class LineSmoother:
         if obs.timestamp_s - self._frames[0].timestamp_s >= 2 * self.lag_s:
             out += self._smooth(obs.timestamp_s - self.lag_s)
         return out
+
+    def release(self, now_s: float) -> list[LinePositions]:
+        """Every frame kept that is at least lag_s older than `now_s`, smoothed with what there
+        is after it: a bucket closes, and what is that old belongs in it (also when frames
+        stopped coming)."""
+        if not self._frames or self._frames[0].timestamp_s > now_s - self.lag_s:
+            return []
+        return self._smooth(now_s - self.lag_s)
 
     def flush(self) -> list[LinePositions]:
         """Every frame kept, smoothed with what there is after it."""
