@@ -58,17 +58,14 @@ class _Link:
     smoothed state x_s' and covariance P_s' (Rauch-Tung-Striebel, worked out once when the
     frame comes)."""
 
-    rows: np.ndarray  # (M,) rows of this frame
+    rows: np.ndarray | slice  # (M,) rows of this frame, or all of them
     back: np.ndarray  # (M,) frames back to the person's earlier frame
     earlier_row: np.ndarray  # (M,) their row there
     gain: np.ndarray  # (M, 4, 4)
+    gain_t: np.ndarray  # (M, 4, 4), transposed
     offset: np.ndarray  # (M, 4)
     rest: np.ndarray  # (M, 4, 4)
     one_frame: bool  # every row's earlier frame is the same
-
-    @property
-    def gain_t(self) -> np.ndarray:
-        return np.swapaxes(self.gain, 1, 2)
 
     def by_frame(self) -> list[tuple[int, np.ndarray]]:
         """(frames back, which rows) for each earlier frame."""
@@ -172,8 +169,12 @@ class LineSmoother:
         cross = spread @ f_t  # P_f Fᵀ
         gain = cross @ np.linalg.inv(f @ cross + noise)
         offset = filtered - ((gain @ f) @ filtered[:, :, None])[:, :, 0]
-        rest = spread - cross @ gain.transpose(0, 2, 1)  # P_f − C P_p Cᵀ, as C P_p = P_f Fᵀ
-        return _Link(np.array(rows), back, earlier_row, gain, offset, rest, one_frame)
+        gain_t = gain.transpose(0, 2, 1)
+        rest = spread - cross @ gain_t  # P_f − C P_p Cᵀ, as C P_p = P_f Fᵀ
+        every = len(rows) == len(frame.track_id)  # the usual case: no gather of the rows needed
+        return _Link(
+            slice(None) if every else np.array(rows), back, earlier_row, gain, gain_t, offset, rest, one_frame
+        )
 
     def _step(self, dt_s: float) -> tuple[np.ndarray, np.ndarray]:
         """F and Q of a step of `dt_s`, the last one kept: frames mostly come at one rate (within
