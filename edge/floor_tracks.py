@@ -60,8 +60,8 @@ def predict(
     """The walker's motion model: states (M, 4) (x, y m, vx, vy m/s) and covariances (M, 4, 4)
     moved on by `dt_s` (M,) s at constant velocity, with white-noise acceleration of
     `accel_m_s2`, in place (callers pass copies: fancy indexing makes them anyway); returns
-    them. The floor filter and the lines' smoother (`edge.analytics.smoother`) share it, so
-    that both assume the same walker."""
+    them. The lines' smoother (`edge.analytics.smoother`) takes the same model as matrices
+    (`transition`), so that both assume the same walker."""
     state[:, :2] += dt_s[:, None] * state[:, 2:]
     # F P Fᵀ with F = [[I, dt I], [0, I]], written out: position rows and columns take
     # dt × the velocity ones; no (M, 4, 4) transition matrices to build and multiply
