@@ -16,6 +16,7 @@ each zone's occupancy error per bucket, heat r (over the cells either side has).
     .venv/bin/python bench/line_accuracy.py --seeds 4 5 6 --half second
     .venv/bin/python bench/line_accuracy.py --fps 3.5              # every other PETS09 frame
     .venv/bin/python bench/line_accuracy.py --annotated-ids        # the tracker's share of the error
+    .venv/bin/python bench/line_accuracy.py --fps 3.5 --tracker ocsort  # another image tracker
     .venv/bin/python bench/line_accuracy.py --config STORE.yaml --camera NAME --gt gt/gt.txt [--video FILE]
 
 `--half first|second` scores only the buckets of that half of the recording (the replay is
@@ -35,8 +36,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.edge_runs import decoding_reader, run_pipeline
+from bench.library_trackers import KINDS, image_tracker
 from edge.detector import Detector
-from edge.pipeline import recording_config
+from edge.pipeline import LOST_TRACK_S, recording_config
 from footfall_core.assets import REPO_ROOT, assets_dir
 from footfall_core.store import load_config
 from tests.gt import mot_gt
@@ -85,6 +87,12 @@ def arguments() -> argparse.Namespace:
         help="give each detected box the id of the annotated box it overlaps most instead of the "
         "tracker's (what perfect tracking would count with the same boxes)",
     )
+    parser.add_argument(
+        "--tracker",
+        choices=KINDS,
+        default="cbiou",
+        help="the image tracker (default cbiou, as shipped; cbiou-image: on image overlap alone)",
+    )
     return parser.parse_args()
 
 
@@ -106,7 +114,12 @@ def main() -> None:
     camera = config.camera(args.camera)
     detector = Detector.for_camera(camera, config)
     start_s = datetime.fromisoformat(START.replace("Z", "+00:00")).timestamp()
-    tracker = AnnotatedIds(gt, start_s, camera.fps) if args.annotated_ids else None
+    a = config.analysis
+    tracker = (
+        AnnotatedIds(gt, start_s, camera.fps)
+        if args.annotated_ids
+        else image_tracker(args.tracker, a.fps, min(LOST_TRACK_S, a.track_timeout_s))
+    )
     reader = decoding_reader(config, camera.name, args.frames or 10**9)
     run = run_pipeline(config, camera.name, reader, detector, False, tracker)
     truth = truth_messages(config, camera.name, gt[gt["frame"] <= run.frames], start_s, run.frames)

@@ -19,6 +19,10 @@ each seed's over all views and the worst view.
 
     .venv/bin/python bench/line_views.py [DATASET_DIR] [--seeds 1 2 3] [--fps 10] [--miss 0.1 --jitter 0.05]
     .venv/bin/python bench/line_views.py --seeds 1 --miss 0 --jitter 0 --annotated-ids  # perfect
+    .venv/bin/python bench/line_views.py --seeds 1 2 --fps 2 --tracker cbiou-image     # box overlap alone
+
+`--tracker` replaces the shipped image tracker (C-BIoU matching on the floor too) with C-BIoU on
+box overlap alone, ByteTrack, or the library's OC-SORT or BoT-SORT (bench/library_trackers.py).
 
 The stand-in detector's noise is a model of a detector, not one: PETS09 stays the measure of
 real boxes; this bench measures how counting holds across camera geometries and crowds.
@@ -38,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fusion_accuracy import DEFAULT_CONFIG, detect  # noqa: E402
+from bench.library_trackers import KINDS, image_tracker  # noqa: E402
 from bench.wildtrack import (  # noqa: E402
     DEFAULT_DATASET,
     FPS,
@@ -47,7 +52,7 @@ from bench.wildtrack import (  # noqa: E402
     read_frames,
 )
 from edge.detector import Detected  # noqa: E402
-from edge.pipeline import CameraPipeline, Heartbeat  # noqa: E402
+from edge.pipeline import LOST_TRACK_S, CameraPipeline, Heartbeat  # noqa: E402
 from edge.types import Detections, Frame  # noqa: E402
 from footfall_core.geometry import CameraGeometry  # noqa: E402
 from footfall_core.store import Line, StoreConfig, load_config  # noqa: E402
@@ -151,6 +156,7 @@ def score_view(
     miss: float = 0.1,
     jitter: float = 0.05,
     annotated_ids: bool = False,
+    tracker: str = "cbiou",
 ) -> ViewScore:
     """One seeded replay of one view with its random lines, scored against its people."""
     name = camera_name(view)
@@ -174,6 +180,8 @@ def score_view(
     pipeline = CameraPipeline(config, name, detector=stand_in)
     if annotated_ids:
         pipeline.tracker = AnnotatedIds(gt, START_S, fps)
+    elif (other := image_tracker(tracker, fps, min(LOST_TRACK_S, analysis.track_timeout_s))) is not None:
+        pipeline.tracker = other
     rng = np.random.default_rng([seed, view])
     image = np.zeros((FRAME_SIZE_PX[1], FRAME_SIZE_PX[0], 3), np.uint8)  # the stages read its size only
     messages: list = []
@@ -213,6 +221,12 @@ def main() -> None:
         action="store_true",
         help="each box keeps its person's annotated id instead of the tracker's (perfect tracking)",
     )
+    parser.add_argument(
+        "--tracker",
+        choices=KINDS,
+        default="cbiou",
+        help="the image tracker (default cbiou, as shipped; cbiou-image: on image overlap alone)",
+    )
     args = parser.parse_args()
     frames = upsampled(read_frames(args.dataset), args.fps // round(FPS))
     base = load_config(args.config)
@@ -233,6 +247,7 @@ def main() -> None:
             args.miss,
             args.jitter,
             args.annotated_ids,
+            args.tracker,
         )
         for seed in args.seeds
         for view in range(frames[0].boxes_px.shape[1])

@@ -45,6 +45,7 @@ from footfall_core.store import Fusion
 # source for both uses of `edge.fusion.feet_covariance`.
 FEET_SIGMA: float = Fusion.model_fields["feet_sigma"].default
 FLOOR_SIGMA_M: float = Fusion.model_fields["floor_sigma_m"].default
+WALK_SPEED_M_S = 1.5  # doubt about a walker's speed, one sigma per axis (a walking pace)
 JOIN_GATE = 13.8  # chi-square, 2 degrees of freedom, 99.9 %
 _FAR = 1e12  # cost of a pair beyond the gate
 # where white-noise acceleration adds to a (x, y, vx, vy) covariance, and which of its terms
@@ -126,7 +127,7 @@ class FloorTracks:
         self,
         accel_m_s2: float,
         join_s: float,
-        speed_m_s: float = 1.5,
+        speed_m_s: float = WALK_SPEED_M_S,
         gate: float = JOIN_GATE,
         in_view: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:

@@ -101,7 +101,10 @@ class CameraPipeline:
         )
         # ByteTrack keeps a lost track for re-association at most as long as the analytics keep its state
         self.tracker = Tracker(
-            frame_rate=a.fps, lost_track_s=min(LOST_TRACK_S, a.track_timeout_s), kind=a.tracker
+            frame_rate=a.fps,
+            lost_track_s=min(LOST_TRACK_S, a.track_timeout_s),
+            kind=a.tracker,
+            feet_on_floor=self._feet_on_floor,
         )
         self.aggregator = Aggregator(
             config, self.camera.name, ("health",) if self.fusion is not None else AGGREGATE_KINDS
@@ -214,6 +217,7 @@ class CameraPipeline:
         gated = self.gate(frame)
         self.aggregator.health.analysed(gated.latency_ms)
         self.frames_analysed += 1
+        self._frame_size(frame)  # the tracker's floor matching needs it
         tracks = self.tracker.update(gated.detections, frame.timestamp_s)
         if self.fusion is not None:
             yield from self._measure(tracks, frame)
@@ -231,6 +235,15 @@ class CameraPipeline:
         if self.mask_px is None or len(detections) == 0:
             return detections
         return detections[self.mask_px.inside(detections.feet_xy)[:, 0]]
+
+    def _feet_on_floor(self, xyxy_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The tracker's `FeetOnFloor`: boxes' feet on the floor (m) and their covariance (m²),
+        as `_to_floor` measures them for the floor filter."""
+        assert self.frame_size_px is not None, "set by `_analyse` before the tracker runs"
+        boxes = Detections(np.asarray(xyxy_px, np.float64), np.ones(len(xyxy_px)))
+        floor_xy = self.geometry.image_to_floor(boxes.feet_xy)
+        cov_m2 = feet_covariance(self.geometry, boxes, self.frame_size_px, FEET_SIGMA, FLOOR_SIGMA_M)
+        return floor_xy, cov_m2
 
     def _in_view(self, floor_xy: np.ndarray) -> np.ndarray:
         """(K,) bool: which floor points (K, 2) m this camera sees (`CameraView`); every point
