@@ -47,6 +47,7 @@ FEET_SIGMA: float = Fusion.model_fields["feet_sigma"].default
 FLOOR_SIGMA_M: float = Fusion.model_fields["floor_sigma_m"].default
 WALK_SPEED_M_S = 1.5  # doubt about a walker's speed, one sigma per axis (a walking pace)
 JOIN_GATE = 13.8  # chi-square, 2 degrees of freedom, 99.9 %
+LOST_TRACK_S = 1.5  # longest a person may go undetected and keep their image tracker's id
 _FAR = 1e12  # cost of a pair beyond the gate
 # where white-noise acceleration adds to a (x, y, vx, vy) covariance, and which of its terms
 # (0: pos-pos, 1: pos-vel, 2: vel-vel) goes there
@@ -121,6 +122,8 @@ class FloorTracks:
         gate: largest Mahalanobis distance² at which a new id joins a lost person.
         in_view: (K, 2) floor m → (K,) bool, the points the camera sees; a lost person
             predicted outside it is not joined. None: everywhere.
+        rejoin_s: longest gap (s) across which a new id may join a lost person, if shorter
+            than `join_s` (a fusion group's, `edge.fusion_stage`). None: `join_s`.
     """
 
     def __init__(
@@ -130,6 +133,7 @@ class FloorTracks:
         speed_m_s: float = WALK_SPEED_M_S,
         gate: float = JOIN_GATE,
         in_view: Callable[[np.ndarray], np.ndarray] | None = None,
+        rejoin_s: float | None = None,
     ) -> None:
         if accel_m_s2 <= 0 or join_s < 0 or speed_m_s <= 0 or gate <= 0:
             raise ValueError(
@@ -138,6 +142,7 @@ class FloorTracks:
             )
         self.accel_m_s2, self.join_s, self.speed_m_s, self.gate = accel_m_s2, join_s, speed_m_s, gate
         self.in_view = in_view
+        self.rejoin_s = join_s if rejoin_s is None else min(rejoin_s, join_s)
         self._state = np.zeros((0, 4))  # x, y (m), vx, vy (m/s) per person
         self._cov = np.zeros((0, 4, 4))
         self._seen_s = np.zeros(0)  # last update of each person, epoch s
@@ -213,7 +218,8 @@ class FloorTracks:
 
     def _join(self, now_s: float, xy: np.ndarray, cov: np.ndarray, taken: np.ndarray) -> np.ndarray:
         """Slots for the rows of new tracker ids: a lost person within the gate, else a new one."""
-        lost = np.setdiff1d(np.flatnonzero(self._seen_s < now_s), taken[taken >= 0], assume_unique=False)
+        lost = np.flatnonzero((self._seen_s < now_s) & (now_s - self._seen_s <= self.rejoin_s))
+        lost = np.setdiff1d(lost, taken[taken >= 0], assume_unique=False)
         chosen = np.full(len(xy), -1, np.int64)
         if len(lost):
             state, spread = self._predict(lost, now_s)

@@ -30,7 +30,7 @@ from edge.analytics import Live
 from edge.detector import Detector
 from edge.feed import FrameFeed
 from edge.floor import CameraView, OwnedFloor
-from edge.floor_tracks import FEET_SIGMA, FLOOR_SIGMA_M, FloorTracks
+from edge.floor_tracks import FEET_SIGMA, FLOOR_SIGMA_M, LOST_TRACK_S, FloorTracks
 from edge.frame_size import FrameSizeGuard
 from edge.fusion import feet_covariance, measure
 from edge.gating import GatedDetector, PassDetector
@@ -43,7 +43,6 @@ from footfall_core.geometry import CameraGeometry
 from footfall_core.store import ConfigError, StoreConfig
 
 HEARTBEAT_S = 1.0  # most wall time between two heartbeats
-LOST_TRACK_S = 1.5  # longest a person may go undetected and keep their track id
 
 
 Message = AggregateMessage | LiveMessage | Heartbeat | FloorMeasurements

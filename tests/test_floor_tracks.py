@@ -45,6 +45,20 @@ def test_a_broken_track_continues_as_the_same_person():
     assert later.person_id[0] == first.person_id[0], "the joined id keeps its person"
 
 
+@pytest.mark.parametrize("rejoin_s, joined", [(None, True), (1.5, True), (1.0, False)])
+def test_a_new_id_joins_a_person_lost_within_the_rejoin_window(rejoin_s, joined):
+    """The walker of the test above, lost for 1.14 s: joined by the new id within `join_s` (one
+    camera) and within a group's shorter window of 1.5 s, not within 1 s; the lost person is
+    kept for `join_s` all the same, so their own id coming back continues them."""
+    tracks = FloorTracks(accel_m_s2=1.0, join_s=3.0, rejoin_s=rejoin_s)
+    for k in range(14):
+        first = tracks.update(k / FPS, np.array([3]), np.array([[k / FPS, 0.0]]), cov(0.1, 0.1))
+    resumed = tracks.update(3.0, np.array([8]), np.array([[3.0, 0.0]]), cov(0.1, 0.1))
+    assert (resumed.person_id[0] == first.person_id[0]) == joined
+    back = tracks.update(3.0 + 1 / FPS, np.array([3]), np.array([[3.1, 0.0]]), cov(0.1, 0.1))
+    assert back.person_id[0] == first.person_id[0]
+
+
 def test_someone_who_walked_out_of_view_is_not_joined_by_who_walks_in():
     """A walker heads out of the camera's view (x >= 2 m) at 1.2 m/s, last seen at x = 1.9 m;
     1.4 s later, when the walk has them 1.6 m outside, a new id appears at the edge: with the

@@ -222,6 +222,24 @@ def test_a_person_keeps_their_group_id_from_one_camera_to_the_next():
     assert step(9.0, [("b", 9)])[0] not in first, "forgotten after the timeout"
 
 
+def test_a_camera_track_that_jumps_to_someone_else_does_not_hand_them_the_group_id():
+    """Camera a's tracker moves its track from a person who left onto a newcomer 4 m away: the
+    newcomer is not the person who left (whose side of every line they would inherit), but a
+    person who walks on at a walking pace keeps their id."""
+    identities = Identities(timeout_s=3.0)
+
+    def step(t, xy, links):
+        measurements = [at(camera, t, [track]) for camera, track in links]
+        fused = Fused(np.array([xy], float), 0.01 * np.eye(2)[None], [np.zeros(1, np.int64)] * len(links))
+        return int(identities.update(Slot(t, measurements), fused)[0])
+
+    leaving = step(0.0, (2.0, 2.0), [("a", 4), ("b", 7)])
+    assert step(0.5, (2.6, 2.0), [("a", 4)]) == leaving, "walked 0.6 m in half a second"
+    newcomer = step(1.0, (6.6, 2.0), [("a", 4), ("b", 8)])
+    assert newcomer != leaving
+    assert step(1.2, (6.8, 2.0), [("a", 4), ("b", 8)]) == newcomer
+
+
 def test_the_group_follows_its_people_on_the_floor_across_new_track_ids():
     """A person walking where both cameras see them, whose tracks both cameras restart halfway:
     the group gives them a new group id, and the floor filter, which predicts where they walk,
