@@ -227,6 +227,7 @@ class FusionStore:
         self.trackers = {c: Tracker(frame_rate=config.analysis.fps) for c in self.group.cameras}
         self._sources: dict[tuple[str, float], np.ndarray] = {}  # (camera, time) → annotated person per row
         self.stage_s = 0.0  # time spent in the stage: what the supervisor spends on the group
+        self.messages: list = []  # the group's aggregates and live snapshots, as the stage made them
 
     def count(self, timestamp_s: float, views: dict[str, tuple[Detections, np.ndarray]]) -> list[Counted]:
         counted = []
@@ -253,6 +254,7 @@ class FusionStore:
         return self._counted(self.stage.flush())
 
     def _counted(self, out: StageOutput) -> list[Counted]:
+        self.messages += out.messages
         lives = [m for m in out.messages if isinstance(m, LiveMessage)]
         if len(lives) != len(out.slots):
             raise RuntimeError(f"{len(out.slots)} instants fused but {len(lives)} live snapshots")

@@ -103,16 +103,35 @@ def upsampled(frames: list[AnnotatedFrame], per_interval: int) -> list[Annotated
     return [*out, frames[-1]]
 
 
-def view_scene(frames: list[AnnotatedFrame], view: int) -> np.ndarray:
-    """The people `view` sees, as `tests.gt.mot_gt` rows: annotated frame k is frame k + 1."""
+def view_scene(frames: list[AnnotatedFrame], view: int | None = None) -> np.ndarray:
+    """The people `view` sees (None: everyone annotated, with no box), as `tests.gt.mot_gt`
+    rows: annotated frame k is frame k + 1."""
     rows = []
     for k, frame in enumerate(frames):
-        boxes = frame.boxes_px[:, view]
-        for p in np.flatnonzero(np.isfinite(boxes[:, 0])):
+        if view is None:
+            boxes = np.full((len(frame.person_id), 4), np.nan)
+            people = np.arange(len(frame.person_id))
+        else:
+            boxes = frame.boxes_px[:, view]
+            people = np.flatnonzero(np.isfinite(boxes[:, 0]))
+        for p in people:
             x0, y0, x1, y1 = boxes[p]
             wx, wy = frame.floor_m[p]
             rows.append((k + 1, frame.person_id[p], x0, y0, x1 - x0, y1 - y0, wx, wy))
     return np.array(rows, dtype=GT_DTYPE)
+
+
+def inside_frame(geometry: CameraGeometry, floor_m: np.ndarray) -> np.ndarray:
+    """(K,) bool: the floor points (K, 2) m the camera sees at least `LINE_INSIDE_PX` inside its
+    frame (where an installer can draw a line's end on its image)."""
+    width, height = FRAME_SIZE_PX
+    px = geometry.floor_to_image(floor_m)
+    with np.errstate(invalid="ignore"):  # NaN behind the camera: not seen
+        return (
+            (px >= LINE_INSIDE_PX).all(axis=1)
+            & (px[:, 0] <= width - LINE_INSIDE_PX)
+            & (px[:, 1] <= height - LINE_INSIDE_PX)
+        )
 
 
 def visible_lines(
@@ -120,16 +139,9 @@ def visible_lines(
 ) -> list[Line]:
     """`count` random lines (`random_lines`, drawn in turn from one seed) whose ends the camera
     sees, at least `LINE_INSIDE_PX` inside its frame."""
-    width, height = FRAME_SIZE_PX
     kept: list[Line] = []
     for draw in random_lines(gt, 50 * count, seed, length_m):
-        ends = geometry.floor_to_image(np.array([draw.start_m, draw.end_m]))
-        inside = np.isfinite(ends).all() and (ends >= LINE_INSIDE_PX).all()
-        if (
-            inside
-            and (ends[:, 0] <= width - LINE_INSIDE_PX).all()
-            and (ends[:, 1] <= height - LINE_INSIDE_PX).all()
-        ):
+        if inside_frame(geometry, np.array([draw.start_m, draw.end_m])).all():
             kept.append(draw.model_copy(update={"name": f"s{seed}-{len(kept):02d}"}))
         if len(kept) == count:
             return kept
@@ -143,6 +155,59 @@ class ViewScore:
     accuracy: float
     truth: int
     abs_error: int
+
+
+def replay_config(base: StoreConfig, fps: int, lines: list[Line], live_interval_s: float = 60) -> StoreConfig:
+    """The store `base` replayed at `fps` with `lines` only (no zones): every camera analysed at
+    `fps`, every frame (no motion gating, no adaptive rate), 10 s buckets, a live snapshot every
+    `live_interval_s`."""
+    analysis = base.analysis.model_copy(
+        update={
+            "fps": fps,
+            "motion_gating": False,
+            "adaptive_rate": False,
+            "bucket_s": 10,
+            "live_interval_s": live_interval_s,
+        }
+    )
+    cameras = [camera.model_copy(update={"fps": fps}) for camera in base.cameras]
+    return base.model_copy(update={"cameras": cameras, "lines": lines, "zones": [], "analysis": analysis})
+
+
+def replay_view(
+    config: StoreConfig,
+    frames: list[AnnotatedFrame],
+    view: int,
+    seed: int,
+    miss: float = 0.1,
+    jitter: float = 0.05,
+    gt: np.ndarray | None = None,
+    tracker: str = "cbiou",
+) -> list:
+    """The messages of view `view` alone (a store of that one camera, `config`'s lines) over
+    `frames`, its boxes from the stand-in detector seeded with (`seed`, `view`). `gt` (the
+    view's people, `view_scene`): each box keeps its person's annotated id instead of the
+    tracker's; else `tracker` (`bench.library_trackers.KINDS`) is the image tracker."""
+    name = camera_name(view)
+    fps = config.analysis.fps
+    config = config.model_copy(update={"cameras": [config.camera(name)], "fusion": []})
+    stand_in = StandIn()
+    pipeline = CameraPipeline(config, name, detector=stand_in)
+    track_timeout_s = config.analysis.track_timeout_s
+    if gt is not None:
+        pipeline.tracker = AnnotatedIds(gt, START_S, fps)
+    elif (other := image_tracker(tracker, fps, min(LOST_TRACK_S, track_timeout_s))) is not None:
+        pipeline.tracker = other
+    rng = np.random.default_rng([seed, view])
+    image = np.zeros((FRAME_SIZE_PX[1], FRAME_SIZE_PX[0], 3), np.uint8)  # the stages read its size only
+    messages: list = []
+    for k, frame in enumerate(frames):
+        stand_in.next, _ = detect(frame, view, rng, miss, jitter)
+        timestamp_s = START_S + k / fps
+        messages += pipeline.aggregator.advance(timestamp_s)
+        messages += pipeline._analyse(Frame(name, k, timestamp_s, image))
+    messages += pipeline.aggregator.flush(START_S + (len(frames) - 1) / fps)
+    return [m for m in messages if not isinstance(m, Heartbeat)]
 
 
 def score_view(
@@ -160,38 +225,11 @@ def score_view(
 ) -> ViewScore:
     """One seeded replay of one view with its random lines, scored against its people."""
     name = camera_name(view)
-    camera = base.camera(name).model_copy(update={"fps": fps})
     gt = view_scene(frames, view)
-    geometry = CameraGeometry.from_config(camera, FRAME_SIZE_PX)
+    geometry = CameraGeometry.from_config(base.camera(name), FRAME_SIZE_PX)
     drawn = visible_lines(gt, geometry, lines, seed, length_m)
-    analysis = base.analysis.model_copy(
-        update={
-            "fps": fps,
-            "motion_gating": False,
-            "adaptive_rate": False,
-            "bucket_s": 10,
-            "live_interval_s": 60,
-        }
-    )
-    config = base.model_copy(
-        update={"cameras": [camera], "fusion": [], "lines": drawn, "zones": [], "analysis": analysis}
-    )
-    stand_in = StandIn()
-    pipeline = CameraPipeline(config, name, detector=stand_in)
-    if annotated_ids:
-        pipeline.tracker = AnnotatedIds(gt, START_S, fps)
-    elif (other := image_tracker(tracker, fps, min(LOST_TRACK_S, analysis.track_timeout_s))) is not None:
-        pipeline.tracker = other
-    rng = np.random.default_rng([seed, view])
-    image = np.zeros((FRAME_SIZE_PX[1], FRAME_SIZE_PX[0], 3), np.uint8)  # the stages read its size only
-    messages: list = []
-    for k, frame in enumerate(frames):
-        stand_in.next, _ = detect(frame, view, rng, miss, jitter)
-        timestamp_s = START_S + k / fps
-        messages += pipeline.aggregator.advance(timestamp_s)
-        messages += pipeline._analyse(Frame(name, k, timestamp_s, image))
-    messages += pipeline.aggregator.flush(START_S + (len(frames) - 1) / fps)
-    messages = [m for m in messages if not isinstance(m, Heartbeat)]
+    config = replay_config(base, fps, drawn)
+    messages = replay_view(config, frames, view, seed, miss, jitter, gt if annotated_ids else None, tracker)
     truth = truth_messages(config, name, gt, START_S, len(frames))
     score = line_score(line_counts(truth), line_counts(messages), [line.name for line in drawn])
     return ViewScore(view, seed, score.accuracy, score.truth, score.abs_error)

@@ -50,7 +50,7 @@ from scipy.optimize import linear_sum_assignment
 from edge.aggregator import FLOOR_KINDS, AggregateMessage, Aggregator
 from edge.analytics import Live
 from edge.floor import CameraView
-from edge.floor_tracks import JOIN_GATE, LOST_TRACK_S, FloorTracks
+from edge.floor_tracks import JOIN_GATE, LOST_TRACK_S, WALK_SPEED_M_S, FloorTracks
 from edge.fusion import Fused, fuse, inverse_2x2
 from edge.types import FloorMeasurements, FloorObservation
 from footfall_core.contract import LiveMessage
@@ -150,7 +150,7 @@ class Identities:
     of every line, to another metres away. A camera's track unseen for `timeout_s` is
     forgotten, so memory is bounded by the people in view."""
 
-    def __init__(self, timeout_s: float, speed_m_s: float = 1.5, gate: float = JOIN_GATE) -> None:
+    def __init__(self, timeout_s: float, speed_m_s: float = WALK_SPEED_M_S, gate: float = JOIN_GATE) -> None:
         self.timeout_s, self.speed_m_s, self.gate = timeout_s, speed_m_s, gate
         self._ids: dict[tuple[str, int], tuple[int, float]] = {}  # (camera, its track id) → (group id, seen)
         self._where: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}  # group id → (xy, cov, seen)
