@@ -23,7 +23,7 @@ analysed frame) come from the same replay.
 
     .venv/bin/python bench/line_fusion.py [DATASET_DIR] [--seeds 1 2 3] [--group-only]
 
-About 30 s a seed for the group and 15 s a seed for each camera alone, on one core.
+About half a minute a seed on one idle core, half of it the group.
 """
 
 from __future__ import annotations

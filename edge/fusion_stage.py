@@ -31,8 +31,8 @@ and no floor aggregates of its own, only its health. Then, per group:
    (`LOST_TRACK_S`), not the analytics' `track_timeout_s` as with one camera: a person whom
    every camera lost for longer has left the group's floor or is hidden from all of it, and
    whoever comes next near there is someone else (on WILDTRACK's square, such joins were
-   nine in ten wrong, and with them the group counted lines no better than one camera a
-   line: bench/line_fusion.py).
+   nine in ten wrong, and with them the group counted lines hardly better than one camera a
+   line: bench/line_fusion.py, docs/accuracy.md).
 5. Counting: people off the plan, or on floor cells owned by a camera outside the group
    (`footfall_core.ownership`), are left out; the others go through the same analytics and
    buckets as one camera's (`edge.aggregator`, `edge.analytics.Live`) under the group's name.
