@@ -22,6 +22,7 @@ lines it sees whole against the group on the same lines. The group's people coun
 analysed frame) come from the same replay.
 
     .venv/bin/python bench/line_fusion.py [DATASET_DIR] [--seeds 1 2 3] [--group-only]
+    .venv/bin/python bench/line_fusion.py --seeds 1 --miss 0 --jitter 0 --annotated-ids  # perfect
 
 About half a minute a seed on one idle core, half of it the group.
 """
@@ -51,7 +52,14 @@ from bench.line_views import (  # noqa: E402
 from bench.wildtrack import DEFAULT_DATASET, FPS, FRAME_SIZE_PX, AnnotatedFrame, camera_name, read_frames  # noqa: E402
 from footfall_core.geometry import CameraGeometry  # noqa: E402
 from footfall_core.store import Line, StoreConfig, load_config  # noqa: E402
-from tests.scene_truth import LineScore, line_counts, line_score, random_lines, truth_messages  # noqa: E402
+from tests.scene_truth import (  # noqa: E402
+    AnnotatedIds,
+    LineScore,
+    line_counts,
+    line_score,
+    random_lines,
+    truth_messages,
+)
 
 LINE_SAMPLES = 21  # points along a line at which what a camera sees of it is judged
 
@@ -93,13 +101,23 @@ def installer_pick(geometries: Sequence[CameraGeometry], line: Line) -> int:
 
 
 def replay_group(
-    config: StoreConfig, frames: list[AnnotatedFrame], seed: int, miss: float, jitter: float
+    config: StoreConfig,
+    frames: list[AnnotatedFrame],
+    seed: int,
+    miss: float,
+    jitter: float,
+    annotated_ids: bool = False,
 ) -> tuple[list, Score]:
     """The group's messages over `frames` and its people scored frame by frame; each camera's
-    boxes from the stand-in detector seeded with (`seed`, camera), as `replay_view` seeds it."""
+    boxes from the stand-in detector seeded with (`seed`, camera), as `replay_view` seeds it.
+    `annotated_ids`: each camera's boxes keep their person's annotated id instead of the
+    camera's tracker's."""
     fps = config.analysis.fps
     store = FusionStore(config)
     views = range(frames[0].boxes_px.shape[1])
+    if annotated_ids:
+        for v in views:
+            store.trackers[camera_name(v)] = AnnotatedIds(view_scene(frames, v), START_S, fps)
     rngs = [np.random.default_rng([seed, view]) for view in views]
     counted = []
     for k, frame in enumerate(frames):
@@ -157,17 +175,26 @@ def run_seed(
     miss: float = 0.1,
     jitter: float = 0.05,
     alone: bool = True,
+    annotated_ids: bool = False,
 ) -> SeedRun:
-    """One seed's lines counted by the group (and by each camera alone with `alone`)."""
+    """One seed's lines counted by the group (and by each camera alone with `alone`);
+    `annotated_ids` as `replay_group`'s."""
     gt = view_scene(frames)
     geometries = [CameraGeometry.from_config(c, FRAME_SIZE_PX) for c in base.cameras]
     drawn = group_lines(gt, geometries, lines, seed, length_m)
     config = replay_config(base, fps, drawn, live_interval_s=0.5 / fps)  # a snapshot every instant
-    messages, people = replay_group(config, frames, seed, miss, jitter)
+    messages, people = replay_group(config, frames, seed, miss, jitter, annotated_ids)
     truth = truth_messages(config, base.cameras[0].name, gt, START_S, len(frames))
     single = replay_config(base, fps, drawn)
     views = range(len(base.cameras)) if alone else range(0)
-    counts = {v: line_counts(replay_view(single, frames, v, seed, miss, jitter)) for v in views}
+    counts = {
+        v: line_counts(
+            replay_view(
+                single, frames, v, seed, miss, jitter, view_scene(frames, v) if annotated_ids else None
+            )
+        )
+        for v in views
+    }
     figures = people.figures(slice(None))
     return SeedRun(seed, drawn, line_counts(truth), line_counts(messages), counts, figures)
 
@@ -215,6 +242,11 @@ def main() -> None:
     parser.add_argument("--miss", type=float, default=0.1, help="share of boxes the detector misses")
     parser.add_argument("--jitter", type=float, default=0.05, help="box edge noise, share of its size")
     parser.add_argument("--group-only", action="store_true", help="do not replay each camera alone")
+    parser.add_argument(
+        "--annotated-ids",
+        action="store_true",
+        help="each camera's boxes keep their person's annotated id instead of its tracker's",
+    )
     args = parser.parse_args()
     frames = upsampled(read_frames(args.dataset), args.fps // round(FPS))
     base = load_config(args.config)
@@ -227,7 +259,18 @@ def main() -> None:
     for seed in args.seeds:
         length_m = tuple(args.length_m)
         alone = not args.group_only
-        run = run_seed(base, frames, seed, args.fps, args.lines, length_m, args.miss, args.jitter, alone)
+        run = run_seed(
+            base,
+            frames,
+            seed,
+            args.fps,
+            args.lines,
+            length_m,
+            args.miss,
+            args.jitter,
+            alone,
+            args.annotated_ids,
+        )
         print("\n".join(report(run, geometries)), flush=True)
 
 
