@@ -9,7 +9,8 @@ line's count need not be known at once (counts are published per bucket), so the
 take each position `lag_s` late.
 
 How: every observation's followed people are kept, with the step back to each person's
-previous frame (the smoother's gain) worked out once, when the frame comes. Once the oldest
+previous frame (the smoother's gain) worked out once, for all frames come since the last pass
+at once (numpy's calls cost by the call, not by the row). Once the oldest
 kept frame is 2 × lag_s old, one backward pass runs from the newest frame and hands out,
 smoothed and oldest first, every frame at least lag_s old: each position is smoothed with
 lag_s to 2 × lag_s of what followed it, and each frame costs two backward steps on average,
@@ -73,12 +74,22 @@ class _Link:
 
 
 @dataclass(frozen=True, eq=False)
+class _Pending:
+    """The rows of a frame whose person is in an earlier frame kept, before their `_Link` is
+    worked out (`LineSmoother._link_all`)."""
+
+    rows: np.ndarray | slice  # (M,) rows of this frame, or all of them
+    back: np.ndarray  # (M,) frames back to the person's earlier frame
+    earlier_row: np.ndarray  # (M,) their row there
+
+
+@dataclass(frozen=True, eq=False)
 class _Frame:
     timestamp_s: float
     track_id: np.ndarray  # (K,) int64, distinct
     state: np.ndarray  # (K, 4) x, y m, vx, vy m/s, filtered
     cov: np.ndarray  # (K, 4, 4)
-    link: _Link | None  # the rows whose person is in an earlier frame kept
+    link: _Link | _Pending | None  # the rows whose person is in an earlier frame kept
 
 
 class LineSmoother:
@@ -99,7 +110,6 @@ class LineSmoother:
         self._frames: list[_Frame] = []
         self._first = 0  # number of the oldest frame kept (frames are numbered as they come)
         self._latest: dict[int, tuple[int, int]] = {}  # person -> (frame number, row) last seen
-        self._last_step: tuple[float, np.ndarray, np.ndarray] | None = None  # dt_s, F, Q
 
     def __len__(self) -> int:
         """Frames kept, not yet handed out."""
@@ -126,9 +136,12 @@ class LineSmoother:
         earlier = [self._latest.get(person, (-1, 0)) for person in ids]
         rows = [k for k, (seen, _) in enumerate(earlier) if seen >= self._first]
         if rows:
-            frame = _Frame(
-                frame.timestamp_s, frame.track_id, frame.state, frame.cov, self._link(frame, rows, earlier)
+            pending = _Pending(
+                slice(None) if len(rows) == len(ids) else np.array(rows),
+                np.array([number - earlier[k][0] for k in rows]),
+                np.array([earlier[k][1] for k in rows]),
             )
+            frame = _Frame(frame.timestamp_s, frame.track_id, frame.state, frame.cov, pending)
         self._latest.update((person, (number, row)) for row, person in enumerate(ids))
         self._frames.append(frame)
         if obs.timestamp_s - self._frames[0].timestamp_s >= 2 * self.lag_s:
@@ -147,45 +160,65 @@ class LineSmoother:
         """Every frame kept, smoothed with what there is after it."""
         return self._smooth(np.inf) if self._frames else []
 
-    def _link(self, frame: _Frame, rows: list[int], earlier: list[tuple[int, int]]) -> _Link:
-        """The smoothing step back from `rows` of the new `frame` to their people's earlier
-        frames: with the filter's prediction x_p = F x_f, P_p = F P_f Fᵀ + Q of the new frame
-        from the earlier state, C = P_f Fᵀ P_p⁻¹, and x_s = x_f + C (x_s' − x_p),
-        P_s = P_f + C (P_s' − P_p) Cᵀ."""
-        back = np.array([self._first + len(self._frames) - earlier[k][0] for k in rows])
-        earlier_row = np.array([earlier[k][1] for k in rows])
-        one_frame = bool((back == back[0]).all())
-        if one_frame:  # the usual case: everyone was in the frame before, one step for all
-            source = self._frames[-back[0]]
-            filtered, spread = source.state[earlier_row], source.cov[earlier_row]
-            f, noise = self._step(frame.timestamp_s - source.timestamp_s)
-        else:
-            sources = [self._frames[-b] for b in back.tolist()]
-            filtered = np.array([s.state[r] for s, r in zip(sources, earlier_row.tolist())])
-            spread = np.array([s.cov[r] for s, r in zip(sources, earlier_row.tolist())])
-            steps = [self._step(frame.timestamp_s - s.timestamp_s) for s in sources]
-            f, noise = np.array([step[0] for step in steps]), np.array([step[1] for step in steps])
-        f_t = np.swapaxes(f, -1, -2)
-        cross = spread @ f_t  # P_f Fᵀ
+    def _link_all(self) -> None:
+        """Work out the smoothing step back of every frame's pending rows to their people's
+        earlier frames, all frames in one batch: with the filter's prediction x_p = F x_f,
+        P_p = F P_f Fᵀ + Q of the later frame from the earlier state, C = P_f Fᵀ P_p⁻¹, and
+        x_s = x_f + C (x_s' − x_p), P_s = P_f + C (P_s' − P_p) Cᵀ."""
+        todo = [k for k, frame in enumerate(self._frames) if isinstance(frame.link, _Pending)]
+        if not todo:
+            return
+        filtered, spread, dt_s = [], [], []
+        for k in todo:
+            frame, pending = self._frames[k], self._frames[k].link
+            assert isinstance(pending, _Pending)
+            if (pending.back == pending.back[0]).all():  # the usual case: all from one frame
+                source = self._frames[k - int(pending.back[0])]
+                filtered.append(source.state[pending.earlier_row])
+                spread.append(source.cov[pending.earlier_row])
+                dt_s.append(np.full(len(pending.back), frame.timestamp_s - source.timestamp_s))
+            else:
+                sources = [self._frames[k - back] for back in pending.back.tolist()]
+                rows = pending.earlier_row.tolist()
+                filtered.append(np.array([s.state[r] for s, r in zip(sources, rows)]))
+                spread.append(np.array([s.cov[r] for s, r in zip(sources, rows)]))
+                dt_s.append(np.array([frame.timestamp_s - s.timestamp_s for s in sources]))
+        x_f, p_f = np.concatenate(filtered), np.concatenate(spread)
+        f, noise = self._steps(np.concatenate(dt_s))
+        cross = p_f @ np.swapaxes(f, -1, -2)  # P_f Fᵀ
         gain = cross @ np.linalg.inv(f @ cross + noise)
-        offset = filtered - ((gain @ f) @ filtered[:, :, None])[:, :, 0]
+        offset = x_f - ((gain @ f) @ x_f[:, :, None])[:, :, 0]
         gain_t = gain.transpose(0, 2, 1)
-        rest = spread - cross @ gain_t  # P_f − C P_p Cᵀ, as C P_p = P_f Fᵀ
-        every = len(rows) == len(frame.track_id)  # the usual case: no gather of the rows needed
-        return _Link(
-            slice(None) if every else np.array(rows), back, earlier_row, gain, gain_t, offset, rest, one_frame
-        )
+        rest = p_f - cross @ gain_t  # P_f − C P_p Cᵀ, as C P_p = P_f Fᵀ
+        start = 0
+        for k in todo:
+            frame, pending = self._frames[k], self._frames[k].link
+            assert isinstance(pending, _Pending)
+            end = start + len(pending.back)
+            link = _Link(
+                pending.rows,
+                pending.back,
+                pending.earlier_row,
+                gain[start:end],
+                gain_t[start:end],
+                offset[start:end],
+                rest[start:end],
+                bool((pending.back == pending.back[0]).all()),
+            )
+            self._frames[k] = _Frame(frame.timestamp_s, frame.track_id, frame.state, frame.cov, link)
+            start = end
 
-    def _step(self, dt_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """F and Q of a step of `dt_s`, the last one kept: frames mostly come at one rate (within
-        a microsecond: timestamps' differences are not exactly 1 / fps)."""
-        if self._last_step is None or abs(self._last_step[0] - dt_s) > 1e-6:
-            self._last_step = (dt_s, *transition(dt_s, self.accel_m_s2))
-        return self._last_step[1], self._last_step[2]
+    def _steps(self, dt_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """F and Q (N, 4, 4) of steps of `dt_s` (N,) s, one pair per distinct step: frames mostly
+        come at one rate (within a microsecond: timestamps' differences are not exactly 1 / fps)."""
+        _, first, which = np.unique(np.round(dt_s * 1e6), return_index=True, return_inverse=True)
+        pairs = [transition(float(dt_s[i]), self.accel_m_s2) for i in first.tolist()]
+        return np.array([f for f, _ in pairs])[which], np.array([q for _, q in pairs])[which]
 
     def _smooth(self, until_s: float) -> list[LinePositions]:
         """One pass back over the frames kept, each row's smoothed state handed to its person's
         earlier frame; hands out (and forgets) the frames up to `until_s`."""
+        self._link_all()
         frames = self._frames
         emit = sum(1 for frame in frames if frame.timestamp_s <= until_s)
         states = [frame.state for frame in frames]  # smoothed, once written (copies then)
@@ -194,7 +227,7 @@ class LineSmoother:
         out: list[LinePositions] = []
         for k in range(len(frames) - 1, -1, -1):
             link = frames[k].link
-            if link is not None:
+            if isinstance(link, _Link):  # all are, or None, after _link_all
                 later, later_cov = states[k][link.rows], covs[k][link.rows]
                 state = (link.gain @ later[:, :, None])[:, :, 0] + link.offset
                 cov = link.gain @ later_cov @ link.gain_t + link.rest
