@@ -11,9 +11,10 @@ import supervision as sv
 from trackers import ByteTrackTracker, CBIoUTracker
 from trackers.core.botsort.tracklet import BoTSORTTracklet
 from trackers.core.bytetrack.tracklet import ByteTrackTracklet
+from trackers.utils.iou import BIoU
 from trackers.utils.predict_timing import PredictTiming
 
-from edge.tracker import AxisKalman, BoxKalman, Tracker, _BoxTracklet
+from edge.tracker import AxisKalman, BoxKalman, Tracker, _BoxTracklet, _LeanBIoU
 from edge.types import Detections
 from tests.gt import PETS_FPS, pets09_gt
 
@@ -212,6 +213,28 @@ def test_the_wrapper_s_tracklets_give_the_library_tracklets_ids(gt_frames):
         confirmed += int((a.track_id >= 0).sum())
     assert confirmed > 1000
     assert all(type(t) is _BoxTracklet for t in ours._tracker.tracks)
+
+
+@pytest.mark.parametrize("buffer_ratio", [0.0, 0.3, 0.5])
+def test_our_biou_gives_the_library_s_matrix_to_the_bit(buffer_ratio):
+    """`_LeanBIoU` against trackers' `BIoU`, as C-BIoU calls it (float64 predicted boxes
+    against float32 detections, either side empty): the same float32 matrix, to the bit, with
+    boxes that overlap, touch, nest, lie apart and have no area."""
+    rng = np.random.default_rng(5)
+    theirs, ours = BIoU(buffer_ratio), _LeanBIoU(buffer_ratio)
+    overlapping = 0
+    for _ in range(300):
+        tracks, found = rng.integers(0, 12), rng.integers(0, 12)
+        corner = rng.uniform(0, 300, (tracks + found, 2))
+        size = rng.uniform(0, 60, (tracks + found, 2)) * (rng.random((tracks + found, 1)) > 0.05)
+        boxes = np.concatenate([corner, corner + size], axis=1)
+        if rng.random() < 0.3:  # whole pixels: edges that touch exactly
+            boxes = np.round(boxes)
+        predicted, detected = boxes[:tracks], boxes[tracks:].astype(np.float32)
+        a, b = theirs.compute(predicted, detected), ours.compute(predicted, detected)
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+        overlapping += int((a > 0).sum())
+    assert overlapping > 100
 
 
 def test_axis_kalman_refuses_noise_it_does_not_model():
