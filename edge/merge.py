@@ -78,10 +78,9 @@ def merge_cut_boxes(
     xyxy, score = xyxy.copy(), score.copy()
     alive = np.ones(len(xyxy), bool)
     area = np.prod(xyxy[:, 2:] - xyxy[:, :2], axis=1)
-    for i in np.argsort(area):
+    order = np.argsort(area)
+    for i in order[~np.isnan(cut_edges[order]).all(axis=1)].tolist():  # the cut pieces alone
         sides = np.flatnonzero(~np.isnan(cut_edges[i]))
-        if len(sides) == 0:
-            continue
         overlap = np.minimum(xyxy[:, 2:], xyxy[i, 2:]) - np.maximum(xyxy[:, :2], xyxy[i, :2])
         overlap = np.clip(overlap, 0, None)  # (M, 2) px shared with box i along x and y
         covered = overlap.prod(axis=1) / max(area[i], 1e-6)
