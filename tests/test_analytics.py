@@ -8,6 +8,7 @@ import pytest
 from edge.aggregator import Aggregator
 from edge.analytics import Flows, Heatmap, Lines, Live, Zones
 from edge.analytics.flows import heading_bin
+from edge.analytics.tracks import TrackStates
 from edge.types import FloorObservation
 from footfall_core.contract import AGGREGATE_KINDS, parse_aggregate
 from footfall_core.floor import ZoneMap, sparse_sum
@@ -277,3 +278,23 @@ def test_sparse_sum_adds_in_input_order():
     sums = sparse_sum(cells, np.array([0.1, 5.0, 0.2, 0.3]))
     assert sums == {(1, 2): ((0.0 + 0.1) + 0.2) + 0.3, (0, 0): 5.0}
     assert sparse_sum(np.empty((0, 2), np.int64), np.empty(0)) == {}
+
+
+def test_track_states_expire_exactly_the_tracks_a_full_scan_would():
+    """`TrackStates.expire` skips its scan while nothing can have timed out: over random sight
+    times, the clock stepping back now and then, it closes the same tracks at the same calls
+    as a scan of every track at every call."""
+    rng = np.random.default_rng(6)
+    states, last_seen = TrackStates(2.0, dict), {}
+    now_s, closed = 100.0, 0
+    for _ in range(3000):
+        now_s += rng.choice([0.1, 0.5, 1.5, -3.0], p=[0.6, 0.25, 0.1, 0.05])
+        for track in rng.choice(30, rng.integers(0, 4), replace=False).tolist():
+            states.seen(track, now_s)
+            last_seen[track] = now_s
+        expected = sorted(t for t, seen_s in last_seen.items() if now_s - seen_s > 2.0)
+        gone = states.expire(now_s)
+        assert sorted(seen_s for _, seen_s in gone) == sorted(last_seen.pop(t) for t in expected)
+        assert len(states) == len(last_seen)
+        closed += len(gone)
+    assert closed > 500

@@ -4,6 +4,7 @@ that no state outlives the person it describes."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -27,6 +28,9 @@ class TrackStates(Generic[S]):
         self.timeout_s = timeout_s
         self._factory = factory
         self._entries: dict[int, _Entry[S]] = {}
+        # at most every entry's last_seen_s: until timeout_s past it nothing can expire, and
+        # `expire` (every frame, in every analytic that follows people) need not look
+        self._earliest_s = math.inf
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -40,15 +44,22 @@ class TrackStates(Generic[S]):
         if entry is None:
             entry = self._entries[track_id] = _Entry(self._factory(), now_s)
         entry.last_seen_s = now_s
+        if now_s < self._earliest_s:
+            self._earliest_s = now_s
         return entry.state
 
     def expire(self, now_s: float) -> list[tuple[S, float]]:
         """Remove tracks unseen for longer than timeout_s; returns (state, last_seen_s) of each."""
+        if now_s - self._earliest_s <= self.timeout_s:
+            return []
         gone = [k for k, e in self._entries.items() if now_s - e.last_seen_s > self.timeout_s]
-        return [(e.state, e.last_seen_s) for e in (self._entries.pop(k) for k in gone)]
+        closed = [(e.state, e.last_seen_s) for e in (self._entries.pop(k) for k in gone)]
+        self._earliest_s = min((e.last_seen_s for e in self._entries.values()), default=math.inf)
+        return closed
 
     def drain(self) -> list[tuple[S, float]]:
         """Remove every track (end of a recording); returns (state, last_seen_s) of each."""
         out = [(e.state, e.last_seen_s) for e in self._entries.values()]
         self._entries.clear()
+        self._earliest_s = math.inf
         return out
