@@ -190,6 +190,8 @@ class ImageTracker(Protocol):
 
     def update(self, detections: Detections, timestamp_s: float | None = None) -> Tracks: ...
 
+    def lost(self, within_s: float) -> tuple[np.ndarray, np.ndarray]: ...
+
 
 def run_pipeline(
     config: StoreConfig,

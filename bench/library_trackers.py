@@ -11,7 +11,7 @@ import numpy as np
 import supervision as sv
 from trackers import BoTSORTTracker, OCSORTTracker
 
-from edge.tracker import Tracker
+from edge.tracker import Tracker, lost_boxes
 from edge.types import Detections, Tracks
 
 KINDS = ("cbiou", "cbiou-image", "bytetrack", "ocsort", "botsort")
@@ -45,6 +45,7 @@ class LibraryTracker:
             raise ValueError(f"tracker kind must be one of {KINDS[2:]}, got {kind!r}")
         self._ids: dict[int, int] = {}
         self._latest_s: float | None = None
+        self._frame_period_s = 1.0 / frame_rate
 
     def update(self, detections: Detections, timestamp_s: float | None = None) -> Tracks:
         track_id = np.full(len(detections), -1, np.int64)
@@ -63,6 +64,10 @@ class LibraryTracker:
                 if tid >= 0:
                     track_id[row] = self._ids.setdefault(tid, len(self._ids))
         return Tracks(detections, track_id)
+
+    def lost(self, within_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """As `Tracker.lost`: the people followed and lost at most `within_s` s ago."""
+        return lost_boxes(self._tracker.tracks, within_s, self._frame_period_s)
 
 
 def image_tracker(kind: str, frame_rate: float, lost_track_s: float) -> Tracker | LibraryTracker | None:

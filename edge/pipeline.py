@@ -11,7 +11,9 @@ Coordinate frames: detections are image pixels; people are placed where their fe
 bottom centre of the box), projected to floor metres by the camera's homography. A person is
 kept only if the feet are inside `image_mask_px` (when given), project below the horizon, and
 fall on floor cells this camera owns (`edge.floor`), so that overlapping cameras do not count
-the same person twice. A camera run in its store's fusion group (`fused=True`, by the
+the same person twice. A person the tracker lost behind someone found in front of them is
+still counted for occupancy and heat for a moment, without a track id (`edge.hidden`,
+`analysis.hidden_hold_s`). A camera run in its store's fusion group (`fused=True`, by the
 supervisor) counts nobody itself: it yields its people's floor measurements every analysed
 frame (`edge.fusion.measure`) for the group's stage in the supervisor, and health aggregates.
 """
@@ -34,6 +36,7 @@ from edge.floor_tracks import FEET_SIGMA, FLOOR_SIGMA_M, LOST_TRACK_S, FloorTrac
 from edge.frame_size import FrameSizeGuard
 from edge.fusion import feet_covariance, measure
 from edge.gating import GatedDetector, PassDetector
+from edge.hidden import hidden
 from edge.source import RateGate, open_source
 from edge.tracker import Tracker
 from edge.types import Detections, FloorMeasurements, FloorObservation, Frame, Heartbeat, Tracks
@@ -221,7 +224,7 @@ class CameraPipeline:
         if self.fusion is not None:
             yield from self._measure(tracks, frame)
             return
-        obs = self._to_floor(tracks, frame)
+        obs = self._to_floor(self._with_hidden(tracks), frame)
         yield from self.aggregator.observe(obs)
         live = self.live.observe(obs, self.aggregator.zones.leaving_per_min(obs.timestamp_s))
         if live is not None:
@@ -252,6 +255,28 @@ class CameraPipeline:
         if self._view is None or self._view.frame_size_px != self.frame_size_px:
             self._view = CameraView(self.camera, self.geometry, self.frame_size_px)
         return self._view.sees(floor_xy)
+
+    def _with_hidden(self, tracks: Tracks) -> Tracks:
+        """`tracks` and after them, as rows without a track id, the people the tracker lost
+        within `analysis.hidden_hold_s` who are hidden behind someone found in front of them
+        (`edge.hidden`), where their feet are inside the image mask."""
+        hold_s = self.config.analysis.hidden_hold_s
+        if hold_s <= 0 or not len(tracks):  # nobody found: nobody in front of anyone
+            return tracks
+        lost_xyxy, lost_s = self.tracker.lost(hold_s)
+        if not len(lost_xyxy):
+            return tracks
+        found = tracks.detections
+        behind = hidden(lost_xyxy, lost_s, found.xyxy, self.config.detector.nms_iou)
+        if not behind.any():
+            return tracks
+        held = self._inside_mask(Detections(lost_xyxy[behind], np.zeros(int(behind.sum()))))
+        if not len(held):
+            return tracks
+        everyone = Detections(
+            np.concatenate([found.xyxy, held.xyxy]), np.concatenate([found.confidence, held.confidence])
+        )
+        return Tracks(everyone, np.concatenate([tracks.track_id, np.full(len(held), -1, np.int64)]))
 
     def _to_floor(self, tracks: Tracks, frame: Frame) -> FloorObservation:
         """Feet (image px) → floor metres, and each followed person's filtered position for the

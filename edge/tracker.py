@@ -415,6 +415,21 @@ class _FloorCBIoU(CBIoUTracker):
         return overlap
 
 
+def lost_boxes(tracklets: list, within_s: float, frame_period_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Of a library tracker's `tracklets` after an update, the people it followed (a confirmed
+    id) and did not find in that frame, lost at most `within_s` s: the boxes it predicts for
+    them in that frame (K, 4) xyxy px and the seconds since each was last found (K,): the
+    library's clock with timestamps, frames × `frame_period_s` without."""
+    boxes, lost_s = [], []
+    for tracklet in tracklets:
+        if tracklet.time_since_update and tracklet.tracker_id >= 0:
+            seconds = tracklet.time_since_update_seconds or tracklet.time_since_update * frame_period_s
+            if seconds <= within_s:
+                boxes.append(tracklet.get_state_bbox())
+                lost_s.append(seconds)
+    return np.array(boxes, np.float64).reshape(-1, 4), np.array(lost_s, np.float64)
+
+
 class _Rows:
     """What the library tracker returns when given `_Indexed`: the input rows it selected, in its
     output order, and the `tracker_id` it assigns to them."""
@@ -505,6 +520,7 @@ class Tracker:
         else:
             raise ValueError(f"tracker kind must be 'cbiou' or 'bytetrack', got {kind!r}")
         self._lean = kind == "cbiou"  # its tracklets become `_BoxTracklet`s
+        self._frame_period_s = 1.0 / frame_rate
         self._ids: dict[int, int] = {}  # library id -> this tracker's id
         self._next_id = 0
         self._latest_s: float | None = None  # the library tracker's latest timestamp, to foresee its warnings
@@ -541,6 +557,12 @@ class Tracker:
             track_id[result.rows] = [self._local_id(int(t)) for t in result.tracker_id]
         self._forget_dead()
         return Tracks(detections, track_id)
+
+    def lost(self, within_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """The people followed and not found in the latest frame, lost at most `within_s` s ago:
+        their predicted boxes (K, 4) xyxy px and seconds lost (K,) (`lost_boxes`), for
+        counting people hidden behind others (`edge.hidden`)."""
+        return lost_boxes(self._tracker.tracks, within_s, self._frame_period_s)
 
     def _warns(self, timestamp_s: float | None) -> bool:
         """Whether the library tracker will warn about `timestamp_s` (not finite, repeated or

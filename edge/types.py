@@ -68,8 +68,9 @@ class Detections:
 
 @dataclass(frozen=True, eq=False)
 class Tracks:
-    """Detections with tracker ids. `track_id` is -1 for a person not (yet) in a confirmed track:
-    such people still count for occupancy and heat, but not for lines, dwell or flows."""
+    """Detections with tracker ids. `track_id` is -1 for a person not (yet) in a confirmed track,
+    or held as hidden behind someone (`edge.hidden`): such people still count for occupancy and
+    heat, but not for lines, dwell or flows."""
 
     detections: Detections
     track_id: np.ndarray  # (N,) int64

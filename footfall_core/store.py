@@ -135,6 +135,15 @@ class Analysis(Strict):
         "their positions (edge.floor_tracks; default 1 m/s²).",
     )
     track_timeout_s: float = Field(3.0, gt=0, description="A track unseen this long is closed (default 3 s).")
+    hidden_hold_s: float = Field(
+        0.7,
+        ge=0,
+        le=1.5,
+        description="A person the tracker followed and lost while someone found in front covers most of "
+        "where they should be still counts in occupancy and heat for up to this long (edge.hidden; "
+        "default 0.7 s, the time one walker takes to pass another: two body widths of 0.5 m at "
+        "1.5 m/s; at most 1.5 s, the longest the tracker keeps a lost person; 0 turns it off).",
+    )
     max_dt_s: float = Field(2.0, gt=0, description="Most time one analysed frame stands for (default 2 s).")
     live_interval_s: float = Field(
         2.0, gt=0, le=60, description="Live occupancy message period (default 2 s)."

@@ -38,6 +38,7 @@ def test_minimal_config_gets_documented_defaults(tmp_path):
             ),
             "analysis.bucket_s",
         ),
+        (lambda c: c.setdefault("analysis", {}).update(hidden_hold_s=2), "analysis.hidden_hold_s"),
         (
             lambda c: c["cameras"][0]["calibration"].update(floor_points_m=[[0, 0]] * 3),
             "cameras.0.calibration",
