@@ -43,8 +43,10 @@ def test_two_cameras_that_see_the_same_people_count_them_once(assets, tmp_path):
     a person lost no longer than its tracker keeps a lost track: heat, zones and lines exactly;
     flows but where the camera's tracker moved a track further than a walk from where it was
     (the group gives that person a new id, the camera alone keeps its id: one zone transition
-    in this clip). The two cameras send only their health."""
-    config = example("pets09", "view001", bucket_s=10)
+    in this clip). The two cameras send only their health. A group counts nobody its cameras
+    lost behind someone (another camera of a group may see them), so the camera alone does not
+    either (`hidden_hold_s: 0`)."""
+    config = example("pets09", "view001", bucket_s=10, hidden_hold_s=0)
     view = config.cameras[0].model_copy(update={"source": _clip(assets, tmp_path), "fps": 7})
     alone = config.model_copy(update={"cameras": [view]})
     pipeline = CameraPipeline(alone, "view001")
