@@ -36,6 +36,7 @@ from tests.transport_support import (
     reference_fingerprint,
     stored_ids,
     wait_until,
+    wait_while_progressing,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -97,13 +98,16 @@ def test_malformed_payloads_go_to_dead_letters_and_valid_ones_still_land(broker,
     rng.shuffle(stream)
     for topic, payload in stream:
         sender.publish(topic, payload, qos=1)
-    assert wait_until(
-        lambda: (
-            len(stored_ids(ingest.storage)) == len(valid)
-            and sum(d["received_count"] for d in ingest.storage.dead_letters(10_000)) >= len(bad)
-        ),
-        120,
-    )
+
+    def arrived() -> tuple[int, int]:
+        dead = sum(d["received_count"] for d in ingest.storage.dead_letters(10_000))
+        return len(stored_ids(ingest.storage)), dead
+
+    def all_arrived() -> bool:
+        stored, dead = arrived()
+        return stored == len(valid) and dead >= len(bad)
+
+    assert wait_while_progressing(all_arrived, arrived, stall_s=60), arrived()
     dead = ingest.storage.dead_letters(10_000)
     # One row per payload and topic (a mutant can repeat), counting each arrival.
     assert Counter({(d["topic"], d["payload"]): d["received_count"] for d in dead}) == Counter(bad)

@@ -103,6 +103,23 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, step_s: float = 
     return predicate()
 
 
+def wait_while_progressing(
+    predicate: Callable[[], bool], progress: Callable[[], object], stall_s: float, step_s: float = 0.2
+) -> bool:
+    """True once `predicate` holds; False only when it does not and `progress()` (say, rows
+    stored so far) has not changed for `stall_s`. A loaded machine drains a long stream slowly
+    but steadily: the test fails on a stall, not on a slow clock."""
+    last, since = progress(), time.monotonic()
+    while not predicate():
+        now = progress()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since > stall_s:
+            return predicate()
+        time.sleep(step_s)
+    return True
+
+
 def produce(publisher: Publisher, messages: list, pause_s: float) -> threading.Thread:
     """A daemon thread that publishes `messages` through `publisher` one every `pause_s` seconds,
     as a camera would while the test breaks something."""
