@@ -56,6 +56,10 @@ DEFAULT_CONFIG = ROOT / "examples" / "wildtrack.yaml"
 MIN_VISIBLE = 0.5  # share of a box that must be inside the frame for the stand-in detector to find it
 CONFIDENCE = 0.9  # the stand-in detector's score for every box it finds
 EVEN, ODD = slice(0, None, 2), slice(1, None, 2)  # settings were chosen on the even frames
+# how a person's group id changed from one frame to the next: to an id they had before ("back":
+# most often two neighbours' ids exchanged and exchanged back), to one new to them, or after
+# they went uncounted for a frame or more
+ID_CHANGES = ("back", "new", "after going uncounted")
 
 
 def detect(
@@ -87,12 +91,15 @@ def detect(
 
 @dataclass
 class Counted:
-    """What the store counted at one instant: floor positions (M, 2) m, and for each counted
-    person the annotated people (indices into the frame's people) whose boxes made them."""
+    """What the store counted at one instant: floor positions (M, 2) m, for each counted person
+    the annotated people (indices into the frame's people) whose boxes made them, and, for a
+    fusion group, the id the group follows each of them by (M,) (the floor filter's: what lines,
+    dwell and flows take as one person; -1: not followed yet)."""
 
     timestamp_s: float
     floor_xy: np.ndarray
     sources: list[np.ndarray]
+    person_id: np.ndarray | None = None
 
 
 def match(frame: AnnotatedFrame, counted: Counted) -> tuple[np.ndarray, np.ndarray]:
@@ -122,14 +129,42 @@ class Score:
     missed: list[int] = field(default_factory=list)
     people: list[int] = field(default_factory=list)
     position_m: list[np.ndarray] = field(default_factory=list)  # per frame, (K,) m
+    followed_as: dict[int, set[int]] = field(default_factory=dict)  # annotated person → group ids
+    # changes of a person's group id from one frame to the next, by kind (`ID_CHANGES`)
+    id_changes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ID_CHANGES, 0))
+    _last_id: dict[int, tuple[int, int]] = field(default_factory=dict)  # person → (frame, group id)
 
     def add(self, frame: AnnotatedFrame, counted: Counted) -> None:
         rows, cols = match(frame, counted)
+        if counted.person_id is not None:
+            self._follow(frame, counted.person_id[rows], cols)
         self.errors.append(len(counted.sources) - len(frame.person_id))
         self.doubles.append(int(sum(len(s) > 0 for s in counted.sources)) - len(rows))
         self.missed.append(len(frame.person_id) - len(rows))
         self.people.append(len(frame.person_id))
         self.position_m.append(np.linalg.norm(counted.floor_xy[rows] - frame.floor_m[cols], axis=1))
+
+    def _follow(self, frame: AnnotatedFrame, person_id: np.ndarray, cols: np.ndarray) -> None:
+        """Note the group ids `person_id` of the annotated people `cols` at this frame."""
+        index = len(self.errors)
+        for group_id, col in zip(person_id.tolist(), cols.tolist()):
+            if group_id < 0:
+                continue
+            person = int(frame.person_id[col])
+            had = self.followed_as.setdefault(person, set())
+            last = self._last_id.get(person)
+            if last is not None and last[1] != group_id:
+                kind = (
+                    "after going uncounted" if last[0] < index - 1 else "back" if group_id in had else "new"
+                )
+                self.id_changes[kind] += 1
+            had.add(group_id)
+            self._last_id[person] = (index, group_id)
+
+    def ids_per_person(self) -> float:
+        """How many ids a group followed each annotated person by, on average over the people it
+        followed (1: nobody's track ever broke or went to someone else)."""
+        return float(np.mean([len(ids) for ids in self.followed_as.values()])) if self.followed_as else 0.0
 
     def figures(self, frames: slice) -> Figures:
         """The run's figures over `frames` (a slice of the annotated frames)."""
@@ -269,7 +304,8 @@ class FusionStore:
                 np.concatenate([person[joined == p] for person, joined in zip(rows, fused.fused.person)])
                 for p in np.flatnonzero(fused.counted)
             ]
-            counted.append(Counted(fused.slot.timestamp_s, fused.observation.floor_xy, members))
+            obs = fused.observation
+            counted.append(Counted(fused.slot.timestamp_s, obs.floor_xy, members, obs.track_id))
         return counted
 
 

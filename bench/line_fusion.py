@@ -19,7 +19,9 @@ the line, then the one that sees its middle in most detail) or the best one in h
 fewest errors on that line: no store can choose so). Each camera alone is also scored on the
 lines it sees whole against the group on the same lines. The group's people count per frame
 (MAE), double counts and missed people per frame (`bench.fusion_accuracy.Score`, every
-analysed frame) come from the same replay.
+analysed frame) come from the same replay, and how many group ids each annotated person was
+followed by (at every frame, each counted person is the annotated one most of its boxes
+belong to; 1 is a track that never broke and never went to someone else).
 
     .venv/bin/python bench/line_fusion.py [DATASET_DIR] [--seeds 1 2 3] [--group-only]
     .venv/bin/python bench/line_fusion.py --seeds 1 --miss 0 --jitter 0 --annotated-ids  # perfect
@@ -143,6 +145,8 @@ class SeedRun:
     group: Counts
     alone: dict[int, Counts]
     people: Figures
+    ids_per_person: float  # `Score.ids_per_person` of the group's replay
+    id_changes: dict[str, int]  # `Score.id_changes` of the group's replay
 
     @property
     def names(self) -> list[str]:
@@ -196,7 +200,16 @@ def run_seed(
         for v in views
     }
     figures = people.figures(slice(None))
-    return SeedRun(seed, drawn, line_counts(truth), line_counts(messages), counts, figures)
+    return SeedRun(
+        seed,
+        drawn,
+        line_counts(truth),
+        line_counts(messages),
+        counts,
+        figures,
+        people.ids_per_person(),
+        people.id_changes,
+    )
 
 
 def report(run: SeedRun, geometries: Sequence[CameraGeometry]) -> list[str]:
@@ -206,7 +219,9 @@ def report(run: SeedRun, geometries: Sequence[CameraGeometry]) -> list[str]:
     out = [
         f"seed {run.seed}: group {group.accuracy:.1%} (truth {group.truth} crossings, counted "
         f"{group.counted}, sum |error| {group.abs_error}); people per frame {p.people:.1f}, count MAE "
-        f"{p.count_mae:.2f}, double counts {p.doubles:.2f}, missed {p.missed:.2f}"
+        f"{p.count_mae:.2f}, double counts {p.doubles:.2f}, missed {p.missed:.2f}; "
+        f"{run.ids_per_person:.2f} group ids per annotated person ({sum(run.id_changes.values())} "
+        f"changes: " + ", ".join(f"{n} {kind}" for kind, n in run.id_changes.items()) + ")"
     ]
     if not run.alone:
         return out

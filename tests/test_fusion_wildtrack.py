@@ -107,6 +107,29 @@ def test_no_person_is_made_of_boxes_whose_people_are_counted_already(frames):
     assert score.position_m[0].max() < 0.5  # measured 0.48 m
 
 
+def test_each_annotated_person_is_scored_by_the_group_ids_that_followed_them(frames):
+    """Two annotated people, each counted person made of their own boxes: the first followed by
+    one id throughout (not yet followed at first); the second's id breaks, comes back, and
+    after a frame in which nobody counted them, is another: four ids for two people."""
+    frame = frames[0]
+    both, first = [np.array([0]), np.array([1])], [np.array([0])]
+    score = Score()
+    for sources, person_id in (
+        (both, [-1, 5]),
+        (both, [3, 6]),
+        (both, [3, 5]),
+        (first, [3]),
+        (both, [3, 7]),
+    ):
+        score.add(
+            frame, Counted(frame.timestamp_s, frame.floor_m[: len(sources)], sources, np.array(person_id))
+        )
+    assert score.followed_as == {int(frame.person_id[0]): {3}, int(frame.person_id[1]): {5, 6, 7}}
+    assert score.ids_per_person() == 2.0
+    assert score.id_changes == {"back": 1, "new": 1, "after going uncounted": 1}
+    assert Score().ids_per_person() == 0.0
+
+
 @pytest.mark.slow
 def test_fused_cameras_count_the_square_once_on_held_out_frames_at_every_seed(frames):
     """The seven cameras fused, each camera's boxes missed 10 % of the time and jittered by 5 %
