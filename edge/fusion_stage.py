@@ -16,14 +16,17 @@ and no floor aggregates of its own, only its health. Then, per group:
 2. People (`edge.fusion.fuse`): the slot's measurements grouped into people.
 3. Identity (`Identities`): a person keeps the group's track id of the person, one slot
    earlier, with whom they share the most of the cameras' own track ids (each camera's id
-   votes; the Hungarian method gives each group id to one person at most). So a person walking
-   from one camera's view into another's keeps their id wherever both see them on the way. A
-   camera's track votes only where the person could be the one it voted for, by where both
-   were (a walking pace since): a camera's tracker that swapped two people, or moved a track
-   from someone who left onto a newcomer, does not hand one person's id to another metres
-   away. A person with no such vote gets a new id; one seen only by tracks that are not
-   confirmed yet gets -1 (counted in occupancy and heat, not in lines, dwell or flows, as
-   with one camera).
+   votes; the Hungarian method gives each group id to one person at most). A vote weighs 1
+   plus how long its track has been seen voting for that id, up to a lost track's time
+   (`LOST_TRACK_S`): in a crowd, far cameras' trackers restart tracks and swap neighbours'
+   between them from one instant to the next, and two such tracks must not outvote a camera
+   that has followed the person all along. So a person walking from one camera's view into
+   another's keeps their id wherever both see them on the way. A camera's track votes only
+   where the person could be the one it voted for, by where both were (a walking pace since):
+   a camera's tracker that swapped two people, or moved a track from someone who left onto a
+   newcomer, does not hand one person's id to another metres away. A person with no such vote
+   gets a new id; one seen only by tracks that are not confirmed yet gets -1 (counted in
+   occupancy and heat, not in lines, dwell or flows, as with one camera).
 4. Following (`edge.floor_tracks`): the fused people go through the same floor filter as one
    camera's, with the fused covariance as their measurement noise: a group id that is new
    where a person was lost a moment ago continues that person, and lines count on the
@@ -147,12 +150,15 @@ class Identities:
     `speed_m_s` of walking in every direction for each second since the group person was last
     seen). A camera's tracker that swapped two people, or that moved a track from someone who
     left onto someone who just came in, would otherwise hand one person's id, and their side
-    of every line, to another metres away. A camera's track unseen for `timeout_s` is
-    forgotten, so memory is bounded by the people in view."""
+    of every line, to another metres away. A vote weighs 1 plus how long (s) the track has
+    been seen voting for the same id, up to LOST_TRACK_S: a track that has followed one person
+    counts more than one just started, or just moved from a neighbour. A camera's track unseen
+    for `timeout_s` is forgotten, so memory is bounded by the people in view."""
 
     def __init__(self, timeout_s: float, speed_m_s: float = WALK_SPEED_M_S, gate: float = JOIN_GATE) -> None:
         self.timeout_s, self.speed_m_s, self.gate = timeout_s, speed_m_s, gate
-        self._ids: dict[tuple[str, int], tuple[int, float]] = {}  # (camera, its track id) → (group id, seen)
+        # (camera, its track id) → (group id, seen, with that group id since)
+        self._ids: dict[tuple[str, int], tuple[int, float, float]] = {}
         self._where: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}  # group id → (xy, cov, seen)
         self._next_id = 0
 
@@ -172,7 +178,8 @@ class Identities:
         for p, person in enumerate(links):
             for link in person:
                 if link in self._ids:
-                    votes[p, column[self._ids[link][0]]] += 1
+                    group_id, seen_s, since_s = self._ids[link]
+                    votes[p, column[group_id]] += 1.0 + min(seen_s - since_s, LOST_TRACK_S)
         if votes.any():
             votes[~self._could_be(fused, known, now_s)] = 0
         track_id = np.full(len(fused), -1, np.int64)
@@ -184,7 +191,8 @@ class Identities:
             if person and track_id[p] < 0:
                 track_id[p], self._next_id = self._next_id, self._next_id + 1
             for link in person:
-                self._ids[link] = (int(track_id[p]), now_s)
+                group_id, _, since_s = self._ids.get(link, (-1, now_s, now_s))
+                self._ids[link] = (int(track_id[p]), now_s, since_s if group_id == track_id[p] else now_s)
             if person:
                 self._where[int(track_id[p])] = (fused.floor_xy[p], fused.cov_m2[p], now_s)
         return track_id

@@ -240,6 +240,38 @@ def test_a_camera_track_that_jumps_to_someone_else_does_not_hand_them_the_group_
     assert step(1.2, (6.8, 2.0), [("a", 4), ("b", 8)]) == newcomer
 
 
+def test_a_camera_track_held_for_a_while_outweighs_two_just_started_on_a_neighbour():
+    """Two people half a metre apart. The near camera has followed the first for 2 s; two far
+    cameras restarted their tracks of the second a moment ago. The second is hidden for an
+    instant and both far tracks move onto the first: two votes against one, but the near
+    camera's, held for longer than a lost track's time, weighs 2.5 against their 1 each."""
+    identities = Identities(timeout_s=3.0)
+
+    def step(t, *people):
+        """people: each ((x, y) m, [(camera, its track id), ...])."""
+        cameras = sorted({c for _, links in people for c, _ in links})
+        measurements, person = [], []
+        for camera in cameras:
+            rows = [(p, track) for p, (_, links) in enumerate(people) for c, track in links if c == camera]
+            measurements.append(at(camera, t, [track for _, track in rows]))
+            person.append(np.array([p for p, _ in rows], np.int64))
+        xy = np.array([xy for xy, _ in people], float)
+        fused = Fused(xy, np.tile(0.05**2 * np.eye(2), (len(people), 1, 1)), person)
+        return identities.update(Slot(t, measurements), fused).tolist()
+
+    one_m, two_m = (0.0, 0.0), (0.5, 0.0)
+    first_links = [("near", 1), ("far1", 11), ("far2", 21)]
+    for k in range(19):
+        first, second = step(
+            0.1 * k, (one_m, first_links), (two_m, [("near", 2), ("far1", 12), ("far2", 22)])
+        )
+    assert step(1.9, (one_m, first_links), (two_m, [("near", 2), ("far1", 32), ("far2", 42)])) == [
+        first,
+        second,
+    ]
+    assert step(2.0, (one_m, [("near", 1), ("far1", 32), ("far2", 42)])) == [first]
+
+
 def test_the_group_follows_its_people_on_the_floor_across_new_track_ids():
     """A person walking where both cameras see them, whose tracks both cameras restart halfway:
     the group gives them a new group id, and the floor filter, which predicts where they walk,
