@@ -18,12 +18,15 @@ BoT-SORT's association (score-fused first stage, a step for unconfirmed tracks) 
 enlarged by a buffer, so a person who moved further than their box between two frames is
 still matched.
 
-Boxes are associated by IoU in image pixels and, under 6 analysed frames a second with the
-camera's calibration (`feet_on_floor`, as the pipeline gives it), C-BIoU also by how near their
-feet are on the floor (`_FloorCBIoU`): at 2-5 frames a second people step farther than their box
-is wide, and box overlap alone breaks and swaps them (docs/accuracy.md, "Seven other
-cameras"). The pipeline then projects `feet_xy` (bottom centre of each box) to the floor, so
-positions are anchored at the feet.
+Boxes are associated by IoU in image pixels. With the camera's calibration (`feet_on_floor`, as
+the pipeline gives it), C-BIoU also asks the floor (`_FloorCBIoU`): a detection whose feet are
+farther from a track's than that person could have walked is not theirs, however much the boxes
+overlap (in a crowd seen from a low camera, neighbours overlap in the image and box overlap alone
+swaps them), and under 6 analysed frames a second a detection is also matched by how near its
+feet are on the floor: at 2-5 frames a second people step farther than their box is wide, and
+box overlap alone breaks and swaps them (docs/accuracy.md, "Seven other cameras"). The pipeline
+then projects `feet_xy` (bottom centre of each box) to the floor, so positions are anchored at
+the feet.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from trackers.utils.motion_models import _NOMINAL_FRAME_STEP_TOLERANCE, _NOMINAL
 from trackers.utils.predict_timing import FIXED_RATE_TIMING, PredictTiming
 from trackers.utils.state_representations import XCYCWHStateEstimator
 
-from edge.floor_tracks import WALK_SPEED_M_S
+from edge.floor_tracks import JOIN_GATE, WALK_SPEED_M_S
 from edge.types import Detections, Tracks
 
 
@@ -342,8 +345,12 @@ FLOOR_MATCH_BELOW_FPS = 6.0
 """Analysed frame rates (Hz) under which C-BIoU also matches on the floor (`_FloorCBIoU`). From 6
 frames a second a walker's step between frames is within their box: forced on there, the floor
 match moved line accuracy by -0.4 to +1.8 points over all views (WILDTRACK's views at 6 and 10
-fps, PETS09 at 7; docs/accuracy.md) and cost a worst view 4.3 points once, and it costs about
-0.13 ms a PETS09 frame, a twentieth of the pipeline with the 192 px model."""
+fps, PETS09 at 7; docs/accuracy.md) and cost a worst view 4.3 points once."""
+
+FLOOR_GATE = JOIN_GATE
+"""Largest Mahalanobis distance² on the floor at which C-BIoU may give a detection to a track
+(`_FloorCBIoU`): the chi-square 99.9 % quantile with 2 degrees of freedom, as the floor filter's
+join."""
 
 FeetOnFloor = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 """Boxes (N, 4) image px → their feet on the floor (N, 2) m (NaN above the horizon) and each
@@ -351,26 +358,30 @@ position's covariance (N, 2, 2) m² (`edge.fusion.feet_covariance`)."""
 
 
 class _FloorCBIoU(CBIoUTracker):
-    """C-BIoU whose similarity between a track matched in the previous frame and a detection is
-    the larger of their buffered IoU and how near the detection's feet are, on the floor, to
-    where the track's predicted box puts them: exp(-d²/2), d² the Mahalanobis distance² under
-    both positions' covariances from the calibration plus a walker's speed doubt over the frame
-    interval (`speed_m_s` × the seconds since that frame, per axis). That is a Gaussian's height
-    at d relative to its peak, on IoU's 0-1 scale, so the library's thresholds and score fusion
-    apply unchanged.
+    """C-BIoU that asks the floor whether a detection can be a track's person: d² is the
+    Mahalanobis distance² between the detection's feet and those of the track's predicted box,
+    on the floor, under both positions' covariances from the calibration plus a walker's speed
+    doubt over the time since the track was last matched (`speed_m_s` × those seconds, per axis).
 
-    Why: IoU asks a box to overlap where its track's box is predicted. Between two frames at 2 a
-    second a walker moves about 0.7 m, more than a body's width; a new track has no velocity
-    yet and an established one turns, so the boxes stop overlapping and the tracker breaks the
-    track or gives it to a neighbour. On the floor the step is a length in metres that a
-    walking pace bounds, whatever the camera's angle or the person's distance. At the usual
-    rates the two agree (the step is small), and the box overlap still separates people side
-    by side whom the floor cannot tell apart far from the camera.
-
-    A track lost for more than one frame keeps box overlap alone: the speed doubt grows with
-    the gap, and in a crowd a lost track's floor gate holds other people, whose detections it
-    would take. The floor filter joins such a person again when the tracker gives them a new
-    id (`edge.floor_tracks`), and only while they can still be in view.
+    - **Gate, at every frame rate:** a pair with d² above `FLOOR_GATE` (99.9 %) is not matched,
+      however much their boxes overlap. In a crowd seen from a low camera, people a metre or
+      two apart on the floor overlap in the image, and a jittered or missed box lets box overlap
+      hand one person's track to the other; on the floor the one is where the track could have
+      walked and the other is not. Near the camera, where the feet are placed to a few
+      centimetres, that tells them apart; far away, where the calibration's doubt is metres
+      along the line of sight, the gate lets box overlap decide, as without it.
+    - **Match, under `FLOOR_MATCH_BELOW_FPS`:** the similarity between a track matched in the
+      previous frame and a detection is the larger of their buffered IoU and exp(-d²/2), a
+      Gaussian's height at d relative to its peak, on IoU's 0-1 scale, so the library's
+      thresholds and score fusion apply unchanged. Between two frames at 2 a second a walker
+      moves about 0.7 m, more than a body's width; a new track has no velocity yet and an
+      established one turns, so the boxes stop overlapping and the tracker breaks the track or
+      gives it to a neighbour. On the floor the step is a length in metres that a walking pace
+      bounds, whatever the camera's angle or the person's distance. A track lost for more than
+      one frame keeps box overlap alone: the speed doubt grows with the gap, and in a crowd a
+      lost track's floor gate holds other people, whose detections it would take. The floor
+      filter joins such a person again when the tracker gives them a new id
+      (`edge.floor_tracks`), and only while they can still be in view.
     """
 
     # not a tracker of the library's registry (it would replace C-BIoU there) nor of its tuner
@@ -382,6 +393,7 @@ class _FloorCBIoU(CBIoUTracker):
     ) -> None:
         super().__init__(frame_rate=frame_rate, **settings)
         self.feet_on_floor, self.speed_m_s, self.frame_period_s = feet_on_floor, speed_m_s, 1.0 / frame_rate
+        self.floor_match = frame_rate < FLOOR_MATCH_BELOW_FPS
 
     def _biou_matrix(
         self,
@@ -391,15 +403,21 @@ class _FloorCBIoU(CBIoUTracker):
         tracklet_boxes_by_id: dict[int, np.ndarray],
     ) -> np.ndarray:
         overlap = super()._biou_matrix(tracklets, boxes, iou, tracklet_boxes_by_id)
-        followed = [row for row, t in enumerate(tracklets) if t.time_since_update <= 1]
-        if not followed or not len(boxes):
+        if not len(tracklets) or not len(boxes):
             return overlap
-        predicted = [tracklet_boxes_by_id[id(tracklets[r])] for r in followed]
+        # the gate matters only where boxes overlap; the match looks at every track
+        rows = np.arange(len(tracklets)) if self.floor_match else np.flatnonzero((overlap > 0).any(axis=1))
+        if not len(rows):
+            return overlap
+        chosen = [tracklets[r] for r in rows]
+        predicted = [tracklet_boxes_by_id[id(t)] for t in chosen]
         xy, cov = self.feet_on_floor(np.concatenate([predicted, boxes]))  # one call: tracks, then detections
-        n = len(followed)
+        n = len(chosen)
         track_xy, track_cov, found_xy, found_cov = xy[:n], cov[:n], xy[n:], cov[n:]
-        # seconds since the previous frame: the library's clock with timestamps, a frame period without
-        gap_s = np.array([tracklets[r].time_since_update_seconds or self.frame_period_s for r in followed])
+        # seconds since the track was last matched: the library's clock with timestamps, frames without
+        gap_s = np.array(
+            [t.time_since_update_seconds or self.frame_period_s * t.time_since_update for t in chosen]
+        )
         walked_m2 = ((self.speed_m_s * gap_s) ** 2)[:, None]
         # the (T, D) pairs' summed covariance a, b (= its other off-diagonal), c (m²) and their
         # feet's distance dx, dy (m), each term on its own: no (T, D, 2, 2) array to build
@@ -408,10 +426,15 @@ class _FloorCBIoU(CBIoUTracker):
         c = track_cov[:, None, 1, 1] + found_cov[None, :, 1, 1] + walked_m2
         dx = found_xy[None, :, 0] - track_xy[:, None, 0]
         dy = found_xy[None, :, 1] - track_xy[:, None, 1]
-        with np.errstate(invalid="ignore"):  # NaN: feet above the horizon, never near
+        with np.errstate(invalid="ignore"):  # NaN: feet above the horizon, neither matched nor gated
             d2 = (c * dx**2 - 2 * b * dx * dy + a * dy**2) / (a * c - b * b)
-            near = np.exp(-0.5 * d2)
-        overlap[followed] = np.fmax(overlap[followed], near)  # fmax: NaN gives way
+            similarity = overlap[rows]
+            if self.floor_match:
+                followed = np.array([t.time_since_update <= 1 for t in chosen])
+                near = np.exp(-0.5 * d2[followed])
+                similarity[followed] = np.fmax(similarity[followed], near)  # fmax: NaN gives way
+            similarity[d2 > FLOOR_GATE] = 0.0
+        overlap[rows] = similarity
         return overlap
 
 
@@ -469,8 +492,9 @@ class Tracker:
         min_iou: least IoU between a predicted box and a detection to associate them (ByteTrack;
             C-BIoU keeps the library's thresholds per stage).
         high_confidence: score splitting the first (high) and second (low) matching stage.
-        feet_on_floor: the camera's calibration as `FeetOnFloor`; with it, under
-            `FLOOR_MATCH_BELOW_FPS`, C-BIoU also matches a detection to a track whose feet it is
+        feet_on_floor: the camera's calibration as `FeetOnFloor`; with it, C-BIoU gives no
+            track a detection whose feet are beyond where its person could have walked, and
+            under `FLOOR_MATCH_BELOW_FPS` also matches a detection to a track whose feet it is
             near on the floor (`_FloorCBIoU`), which keeps people followed at low frame rates.
             None: image overlap alone.
         speed_m_s: a walker's speed doubt (m/s, one sigma per axis) for that floor match.
@@ -505,7 +529,7 @@ class Tracker:
                 instant_first_frame_activation=False,  # as every later frame: confirmed after a match
                 state_estimator_class=BoxKalman,  # the same filter, cheaper
             )
-            if feet_on_floor is None or frame_rate >= FLOOR_MATCH_BELOW_FPS:
+            if feet_on_floor is None:
                 self._tracker = CBIoUTracker(**common, **cbiou)
             else:
                 self._tracker = _FloorCBIoU(feet_on_floor, speed_m_s, **common, **cbiou)

@@ -1,6 +1,6 @@
-"""C-BIoU matching on the floor as well as on box overlap (`edge.tracker._FloorCBIoU`), on made-up
-walkers at 2 frames a second: each steps 0.7 m a frame, more than its box's width, so box
-overlap alone loses them."""
+"""C-BIoU asking the floor as well as box overlap (`edge.tracker._FloorCBIoU`), on made-up walkers:
+at 2 frames a second each steps 0.7 m a frame, more than its box's width, so box overlap alone
+loses them; at any rate, a stranger whose box overlaps someone's is not given their track."""
 
 from __future__ import annotations
 
@@ -102,6 +102,38 @@ def test_a_lost_track_is_not_matched_on_the_floor():
 
 @pytest.mark.parametrize(("fps", "on_floor"), [(2.0, True), (5.0, True), (6.0, False), (10.0, False)])
 def test_the_floor_match_runs_under_6_frames_a_second(fps, on_floor):
-    """From 6 a second a walker's step is within their box: box overlap alone, at no extra cost."""
+    """From 6 a second a walker's step is within their box: box overlap matches, the floor only
+    gates."""
     tracker = Tracker(frame_rate=fps, feet_on_floor=feet_on_floor)
-    assert isinstance(tracker._tracker, _FloorCBIoU) is on_floor
+    assert isinstance(tracker._tracker, _FloorCBIoU)
+    assert tracker._tracker.floor_match is on_floor
+
+
+def oblique(xyxy_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A made-up camera that sees the floor at a slant: 1 px of image height is 5 cm of floor
+    depth (1 px across, 1 cm), 5 cm of doubt per axis."""
+    xyxy_px = np.asarray(xyxy_px, np.float64).reshape(-1, 4)
+    feet = np.c_[(xyxy_px[:, 0] + xyxy_px[:, 2]) / 2 * M_PER_PX, xyxy_px[:, 3] * 0.05]
+    return feet, np.tile(0.05**2 * np.eye(2), (len(feet), 1, 1))
+
+
+def test_a_stranger_whose_box_overlaps_does_not_take_the_track():
+    """At 10 frames a second, someone stands still and leaves; the next frame a stranger stands
+    2 m behind them on the floor, whose box overlaps theirs by IoU 0.5 in the image. The floor
+    says the stranger is not where the first person could have walked since: a new id. On box
+    overlap alone the stranger takes the first person's id."""
+    fps = 10.0
+    stay = [[(100.0, 500.0)]] * 8 + [[(100.0, 540.0)]] * 8
+
+    def people(tracker: Tracker) -> list[set[int]]:
+        seen: list[set[int]] = [set(), set()]
+        for k, feet in enumerate(stay):
+            [track_id] = tracker.update(boxes(feet), 100.0 + k / fps).track_id.tolist()
+            if track_id >= 0:
+                seen[k >= 8].add(track_id)
+        return seen
+
+    first, stranger = people(Tracker(frame_rate=fps, feet_on_floor=oblique))
+    assert len(first) == 1 and stranger and not first & stranger
+    first, stranger = people(Tracker(frame_rate=fps))
+    assert first == stranger
