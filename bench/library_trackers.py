@@ -71,8 +71,8 @@ class LibraryTracker:
 
 
 def image_tracker(kind: str, frame_rate: float, lost_track_s: float) -> Tracker | LibraryTracker | None:
-    """None for "cbiou" (the pipeline's own tracker, as shipped: C-BIoU gated, and under 6 fps
-    matching, on the floor too); the shipped wrapper for "cbiou-image" (C-BIoU on image overlap
+    """None for "cbiou" (the pipeline's own tracker, as shipped: C-BIoU matching and gated on the
+    floor too under 6 fps); the shipped wrapper for "cbiou-image" (C-BIoU on image overlap
     alone) and "bytetrack";
     `LibraryTracker` for the others."""
     if kind == "cbiou":

@@ -18,15 +18,13 @@ BoT-SORT's association (score-fused first stage, a step for unconfirmed tracks) 
 enlarged by a buffer, so a person who moved further than their box between two frames is
 still matched.
 
-Boxes are associated by IoU in image pixels. With the camera's calibration (`feet_on_floor`, as
-the pipeline gives it), C-BIoU also asks the floor (`_FloorCBIoU`): a detection whose feet are
-farther from a track's than that person could have walked is not theirs, however much the boxes
-overlap (in a crowd seen from a low camera, neighbours overlap in the image and box overlap alone
-swaps them), and under 6 analysed frames a second a detection is also matched by how near its
-feet are on the floor: at 2-5 frames a second people step farther than their box is wide, and
-box overlap alone breaks and swaps them (docs/accuracy.md, "Seven other cameras"). The pipeline
-then projects `feet_xy` (bottom centre of each box) to the floor, so positions are anchored at
-the feet.
+Boxes are associated by IoU in image pixels. Under 6 analysed frames a second, with the
+camera's calibration (`feet_on_floor`, as the pipeline gives it), C-BIoU also asks the floor
+(`_FloorCBIoU`): a detection is matched by how near its feet are on the floor, and not at all
+to a track whose person could not have walked there, however much the boxes overlap: at 2-5
+frames a second people step farther than their box is wide, and box overlap alone breaks and
+swaps them (docs/accuracy.md, "Seven other cameras"). The pipeline then projects `feet_xy`
+(bottom centre of each box) to the floor, so positions are anchored at the feet.
 """
 
 from __future__ import annotations
@@ -345,7 +343,10 @@ FLOOR_MATCH_BELOW_FPS = 6.0
 """Analysed frame rates (Hz) under which C-BIoU also matches on the floor (`_FloorCBIoU`). From 6
 frames a second a walker's step between frames is within their box: forced on there, the floor
 match moved line accuracy by -0.4 to +1.8 points over all views (WILDTRACK's views at 6 and 10
-fps, PETS09 at 7; docs/accuracy.md) and cost a worst view 4.3 points once."""
+fps, PETS09 at 7; docs/accuracy.md) and cost a worst view 4.3 points once. The floor gate alone
+at 10 a second took 1.1-1.7 points off the views' errors, but the tracker's floor work doubles
+its time a frame (about 0.2 ms on PETS09), which takes the 192 px model's pipeline under 0.9 x
+its detector alone (`bench/edge_speed.py`)."""
 
 FLOOR_GATE = JOIN_GATE
 """Largest Mahalanobis distance² on the floor at which C-BIoU may give a detection to a track
@@ -363,14 +364,14 @@ class _FloorCBIoU(CBIoUTracker):
     on the floor, under both positions' covariances from the calibration plus a walker's speed
     doubt over the time since the track was last matched (`speed_m_s` × those seconds, per axis).
 
-    - **Gate, at every frame rate:** a pair with d² above `FLOOR_GATE` (99.9 %) is not matched,
-      however much their boxes overlap. In a crowd seen from a low camera, people a metre or
-      two apart on the floor overlap in the image, and a jittered or missed box lets box overlap
-      hand one person's track to the other; on the floor the one is where the track could have
-      walked and the other is not. Near the camera, where the feet are placed to a few
-      centimetres, that tells them apart; far away, where the calibration's doubt is metres
-      along the line of sight, the gate lets box overlap decide, as without it.
-    - **Match, under `FLOOR_MATCH_BELOW_FPS`:** the similarity between a track matched in the
+    - **Gate:** a pair with d² above `FLOOR_GATE` (99.9 %) is not matched, however much their
+      boxes overlap. In a crowd seen from a low camera, people a metre or two apart on the floor
+      overlap in the image, and a jittered or missed box lets box overlap hand one person's
+      track to the other; on the floor the one is where the track could have walked and the
+      other is not. Near the camera, where the feet are placed to a few centimetres, that tells
+      them apart; far away, where the calibration's doubt is metres along the line of sight, the
+      gate lets box overlap decide, as without it.
+    - **Match:** the similarity between a track matched in the
       previous frame and a detection is the larger of their buffered IoU and exp(-d²/2), a
       Gaussian's height at d relative to its peak, on IoU's 0-1 scale, so the library's
       thresholds and score fusion apply unchanged. Between two frames at 2 a second a walker
@@ -393,7 +394,6 @@ class _FloorCBIoU(CBIoUTracker):
     ) -> None:
         super().__init__(frame_rate=frame_rate, **settings)
         self.feet_on_floor, self.speed_m_s, self.frame_period_s = feet_on_floor, speed_m_s, 1.0 / frame_rate
-        self.floor_match = frame_rate < FLOOR_MATCH_BELOW_FPS
 
     def _biou_matrix(
         self,
@@ -405,18 +405,13 @@ class _FloorCBIoU(CBIoUTracker):
         overlap = super()._biou_matrix(tracklets, boxes, iou, tracklet_boxes_by_id)
         if not len(tracklets) or not len(boxes):
             return overlap
-        # the gate matters only where boxes overlap; the match looks at every track
-        rows = np.arange(len(tracklets)) if self.floor_match else np.flatnonzero((overlap > 0).any(axis=1))
-        if not len(rows):
-            return overlap
-        chosen = [tracklets[r] for r in rows]
-        predicted = [tracklet_boxes_by_id[id(t)] for t in chosen]
+        predicted = [tracklet_boxes_by_id[id(t)] for t in tracklets]
         xy, cov = self.feet_on_floor(np.concatenate([predicted, boxes]))  # one call: tracks, then detections
-        n = len(chosen)
+        n = len(tracklets)
         track_xy, track_cov, found_xy, found_cov = xy[:n], cov[:n], xy[n:], cov[n:]
         # seconds since the track was last matched: the library's clock with timestamps, frames without
         gap_s = np.array(
-            [t.time_since_update_seconds or self.frame_period_s * t.time_since_update for t in chosen]
+            [t.time_since_update_seconds or self.frame_period_s * t.time_since_update for t in tracklets]
         )
         walked_m2 = ((self.speed_m_s * gap_s) ** 2)[:, None]
         # the (T, D) pairs' summed covariance a, b (= its other off-diagonal), c (m²) and their
@@ -428,13 +423,10 @@ class _FloorCBIoU(CBIoUTracker):
         dy = found_xy[None, :, 1] - track_xy[:, None, 1]
         with np.errstate(invalid="ignore"):  # NaN: feet above the horizon, neither matched nor gated
             d2 = (c * dx**2 - 2 * b * dx * dy + a * dy**2) / (a * c - b * b)
-            similarity = overlap[rows]
-            if self.floor_match:
-                followed = np.array([t.time_since_update <= 1 for t in chosen])
-                near = np.exp(-0.5 * d2[followed])
-                similarity[followed] = np.fmax(similarity[followed], near)  # fmax: NaN gives way
-            similarity[d2 > FLOOR_GATE] = 0.0
-        overlap[rows] = similarity
+            followed = np.array([t.time_since_update <= 1 for t in tracklets])
+            near = np.exp(-0.5 * d2[followed])
+            overlap[followed] = np.fmax(overlap[followed], near)  # fmax: NaN gives way
+            overlap[d2 > FLOOR_GATE] = 0.0
         return overlap
 
 
@@ -492,10 +484,11 @@ class Tracker:
         min_iou: least IoU between a predicted box and a detection to associate them (ByteTrack;
             C-BIoU keeps the library's thresholds per stage).
         high_confidence: score splitting the first (high) and second (low) matching stage.
-        feet_on_floor: the camera's calibration as `FeetOnFloor`; with it, C-BIoU gives no
-            track a detection whose feet are beyond where its person could have walked, and
-            under `FLOOR_MATCH_BELOW_FPS` also matches a detection to a track whose feet it is
-            near on the floor (`_FloorCBIoU`), which keeps people followed at low frame rates.
+        feet_on_floor: the camera's calibration as `FeetOnFloor`; with it, under
+            `FLOOR_MATCH_BELOW_FPS`, C-BIoU also matches a detection to a track whose feet it is
+            near on the floor and gives no track a detection whose feet are beyond where its
+            person could have walked (`_FloorCBIoU`), which keeps people followed at low frame
+            rates.
             None: image overlap alone.
         speed_m_s: a walker's speed doubt (m/s, one sigma per axis) for that floor match.
     """
@@ -529,7 +522,7 @@ class Tracker:
                 instant_first_frame_activation=False,  # as every later frame: confirmed after a match
                 state_estimator_class=BoxKalman,  # the same filter, cheaper
             )
-            if feet_on_floor is None:
+            if feet_on_floor is None or frame_rate >= FLOOR_MATCH_BELOW_FPS:
                 self._tracker = CBIoUTracker(**common, **cbiou)
             else:
                 self._tracker = _FloorCBIoU(feet_on_floor, speed_m_s, **common, **cbiou)

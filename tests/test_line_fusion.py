@@ -27,11 +27,11 @@ def test_lines_seen_by_several_cameras_count_better_fused_than_on_one(assets):
     one = run.score(run.one_camera_a_line(pick))
     print(f"group {group.accuracy:.1%} (truth {group.truth}), one camera a line {one.accuracy:.1%}")
     assert group.truth > 800, "the lines must see real traffic for the figure to mean anything"
-    # measured 92.1 % and 85.3 % (82.8 % one camera a line when its tracker had no floor gate);
-    # the group 83.5 % when it joined a person lost for up to 3 s and took a camera's track id
-    # wherever it had moved
+    # measured 92.1 % and 82.8 % (85.3 % one camera a line with its tracker gated on the floor
+    # at 10 fps, not shipped for its cost); the group 83.5 % when it joined a person lost for up
+    # to 3 s and took a camera's track id wherever it had moved
     assert group.accuracy >= 0.895
-    assert group.accuracy >= one.accuracy + 0.05
+    assert group.accuracy >= one.accuracy + 0.07
     assert run.people.doubles <= 0.02 and run.people.count_mae <= 0.25  # measured 0.01 and 0.17
     # measured 2.10 group ids per annotated person (2.19 with every camera track's vote the same;
     # 1.09 on perfect boxes and ids: docs/accuracy.md)

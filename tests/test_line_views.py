@@ -28,10 +28,10 @@ def all_views(frames: list[AnnotatedFrame], fps: int) -> tuple[float, float]:
 
 def test_lines_count_on_every_view_of_a_busy_square(assets):
     overall, worst = all_views(upsampled(read_frames(assets / "datasets/wildtrack_dev"), 5), fps=10)
-    # measured 82.6 % and 69.4 % (81.5 % and 71.0 % with no floor gate in the tracker; 80.8 % and
-    # 67.2 % without the lines' smoother either; 73.0 % and 30.8 % when people who had walked
-    # out of view could be joined by whoever walked in)
-    assert overall >= 0.798
+    # measured 81.5 % and 71.0 % (82.6 % and 69.4 % with the tracker gated on the floor at 10 fps,
+    # not shipped for its cost; 80.8 % and 67.2 % without the lines' smoother; 73.0 % and 30.8 %
+    # when people who had walked out of view could be joined by whoever walked in)
+    assert overall >= 0.787
     assert worst >= 0.658
 
 
