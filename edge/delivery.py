@@ -16,8 +16,11 @@ timeout doubles after each round that timed out (up to `timeout_max_s`) and drop
 `timeout_s` as soon as any confirmation arrives: a centre that is down for a day costs a few
 dozen rounds of re-sends, not one every minute.
 
-Paho reuses message ids (mids) once acknowledged, and a PUBACK can arrive before `sent` is
-recorded: both are handled here. Thread-safe: paho's network thread calls `acked` and
+Paho numbers messages 1 to 65535 and starts again, whether or not the earlier message of a
+number was acknowledged: with many messages queued (a burst of live snapshots on a slow link)
+two of one mid are on their way at once, and a PUBACK can arrive before `sent` is recorded.
+Both are handled here: each mid keeps whom its acknowledgements settle, oldest first (the
+broker acknowledges in the order it received them). Thread-safe: paho's network thread calls `acked` and
 `confirmed`, the pump thread the rest. `clock` is monotonic seconds, injectable for tests.
 """
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -57,9 +61,11 @@ class Delivery:
         self.unrouted_retry_s = unrouted_retry_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._inflight: dict[int, tuple[int, str]] = {}  # mid -> (seq, digest)
+        # mid -> what its outstanding PUBACKs settle, oldest first: (seq, digest) of an outbox row,
+        # None for a live or health message
+        self._owners: dict[int, deque[tuple[int, str] | None]] = {}
+        self._inflight = 0  # outbox rows among them
         self._early: dict[int, tuple[bool, bool]] = {}  # mid -> (routed, refused), PUBACK before `sent`
-        self._untracked: set[int] = set()  # mids of live and health messages
         self._awaiting: dict[int, tuple[str, float]] = {}  # seq -> (digest, when acknowledged)
         self._due: dict[int, tuple[str, float]] = {}  # seq -> (digest, not before)
         self._digests: dict[str, set[int]] = {}  # digest -> seqs awaiting or due
@@ -74,9 +80,9 @@ class Delivery:
         now = self._clock()
         with self._lock:
             self._expire(now)
-            free = self.window - len(self._inflight)
+            free = self.window - self._inflight
             due = sorted(seq for seq, (_, at) in self._due.items() if at <= now)[: max(free, 0)]
-            unconfirmed = len(self._inflight) + len(self._awaiting) + len(self._due)
+            unconfirmed = self._inflight + len(self._awaiting) + len(self._due)
             new = min(free - len(due), self.confirm_window - unconfirmed)
             return due, max(new, 0)
 
@@ -97,7 +103,8 @@ class Delivery:
             self.cursor = max(self.cursor, seq)
             early = self._early.pop(mid, None)
             if early is None:
-                self._inflight[mid] = (seq, digest)
+                self._owners.setdefault(mid, deque()).append((seq, digest))
+                self._inflight += 1
                 return None
             return self._settle(seq, digest, *early)
 
@@ -117,7 +124,7 @@ class Delivery:
     @property
     def unconfirmed(self) -> int:
         with self._lock:
-            return len(self._inflight) + len(self._awaiting) + len(self._due)
+            return self._inflight + len(self._awaiting) + len(self._due)
 
     # -- paho's network thread -----------------------------------------------------------------
 
@@ -125,18 +132,21 @@ class Delivery:
         """A live or health message went out as `mid`: its PUBACK settles nothing."""
         with self._lock:
             if self._early.pop(mid, None) is None:
-                self._untracked.add(mid)
+                self._owners.setdefault(mid, deque()).append(None)
 
     def acked(self, mid: int, routed: bool, refused: bool) -> Acked:
         with self._lock:
-            if mid in self._untracked:
-                self._untracked.discard(mid)
-                return Acked(None, False)
-            entry = self._inflight.pop(mid, None)
-            if entry is None:
+            owners = self._owners.get(mid)
+            if not owners:
                 self._early[mid] = (routed, refused)
                 return Acked(None, False)
-            return self._settle(*entry, routed, refused)
+            owner = owners.popleft()
+            if not owners:
+                del self._owners[mid]
+            if owner is None:
+                return Acked(None, False)
+            self._inflight -= 1
+            return self._settle(*owner, routed, refused)
 
     def _settle(self, seq: int, digest: str, routed: bool, refused: bool) -> Acked:
         if refused:
@@ -169,4 +179,4 @@ class Delivery:
     def idle(self) -> bool:
         """No PUBACK outstanding for anything, live and health included (for tests)."""
         with self._lock:
-            return not self._inflight and not self._untracked and not self._early
+            return not self._owners and not self._early

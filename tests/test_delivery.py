@@ -92,6 +92,24 @@ def test_a_puback_before_the_bookkeeping_and_reused_mids():
     assert delivery.idle
 
 
+def test_two_messages_of_one_mid_at_once_are_settled_in_turn():
+    """After 65535 messages paho gives a mid again while the first of that mid may still be
+    queued: each acknowledgement settles the oldest message of its mid, and none is left over
+    to settle a later aggregate of that mid."""
+    clock = Clock()
+    delivery = _delivery(clock)
+    delivery.untracked(5)  # a live snapshot as mid 5, still queued
+    delivery.untracked(5)  # another, 65535 messages later
+    assert delivery.sent(5, 1, "d1") is None  # and an aggregate
+    assert delivery.unconfirmed == 1
+    assert delivery.acked(5, routed=True, refused=False).seq is None
+    assert delivery.acked(5, routed=True, refused=False).seq is None
+    assert delivery.acked(5, routed=False, refused=False).seq == 1, "the third PUBACK is the aggregate's"
+    assert delivery.idle
+    assert delivery.sent(5, 2, "d2") is None, "no acknowledgement is left over for the next of mid 5"
+    assert not delivery.idle
+
+
 def test_forgotten_rows_are_neither_due_nor_unconfirmed():
     clock = Clock()
     delivery = _delivery(clock)
