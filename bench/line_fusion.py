@@ -25,6 +25,10 @@ belong to; 1 is a track that never broke and never went to someone else).
 
     .venv/bin/python bench/line_fusion.py [DATASET_DIR] [--seeds 1 2 3] [--group-only]
     .venv/bin/python bench/line_fusion.py --seeds 1 --miss 0 --jitter 0 --annotated-ids  # perfect
+    .venv/bin/python bench/line_fusion.py --split-above-m-s 10  # truth without the id jumps
+
+`--split-above-m-s` as `bench/line_views.py`'s: the truth's annotated ids split wherever one
+moves faster than that (m/s), the boxes, lines and `--annotated-ids` as annotated.
 
 About half a minute a seed on one idle core, half of it the group.
 """
@@ -60,6 +64,7 @@ from tests.scene_truth import (  # noqa: E402
     line_counts,
     line_score,
     random_lines,
+    split_fast_ids,
     truth_messages,
 )
 
@@ -147,6 +152,7 @@ class SeedRun:
     people: Figures
     ids_per_person: float  # `Score.ids_per_person` of the group's replay
     id_changes: dict[str, int]  # `Score.id_changes` of the group's replay
+    ids_split: int | None  # annotated ids the truth split (`split_fast_ids`), None: not asked
 
     @property
     def names(self) -> list[str]:
@@ -180,15 +186,18 @@ def run_seed(
     jitter: float = 0.05,
     alone: bool = True,
     annotated_ids: bool = False,
+    split_above_m_s: float | None = None,
 ) -> SeedRun:
     """One seed's lines counted by the group (and by each camera alone with `alone`);
-    `annotated_ids` as `replay_group`'s."""
+    `annotated_ids` as `replay_group`'s; with `split_above_m_s`, the truth's ids split where
+    they move faster (`split_fast_ids`: the truth only, not the boxes, lines or annotated ids)."""
     gt = view_scene(frames)
     geometries = [CameraGeometry.from_config(c, FRAME_SIZE_PX) for c in base.cameras]
     drawn = group_lines(gt, geometries, lines, seed, length_m)
     config = replay_config(base, fps, drawn, live_interval_s=0.5 / fps)  # a snapshot every instant
     messages, people = replay_group(config, frames, seed, miss, jitter, annotated_ids)
-    truth = truth_messages(config, base.cameras[0].name, gt, START_S, len(frames))
+    walkers, ids_split = (gt, None) if split_above_m_s is None else split_fast_ids(gt, fps, split_above_m_s)
+    truth = truth_messages(config, base.cameras[0].name, walkers, START_S, len(frames))
     single = replay_config(base, fps, drawn)
     views = range(len(base.cameras)) if alone else range(0)
     counts = {
@@ -209,6 +218,7 @@ def run_seed(
         figures,
         people.ids_per_person(),
         people.id_changes,
+        ids_split,
     )
 
 
@@ -221,7 +231,10 @@ def report(run: SeedRun, geometries: Sequence[CameraGeometry]) -> list[str]:
         f"{group.counted}, sum |error| {group.abs_error}); people per frame {p.people:.1f}, count MAE "
         f"{p.count_mae:.2f}, double counts {p.doubles:.2f}, missed {p.missed:.2f}; "
         f"{run.ids_per_person:.2f} group ids per annotated person ({sum(run.id_changes.values())} "
-        f"changes: " + ", ".join(f"{n} {kind}" for kind, n in run.id_changes.items()) + ")"
+        f"changes: "
+        + ", ".join(f"{n} {kind}" for kind, n in run.id_changes.items())
+        + ")"
+        + ("" if run.ids_split is None else f"; {run.ids_split} annotated ids split in the truth")
     ]
     if not run.alone:
         return out
@@ -262,6 +275,12 @@ def main() -> None:
         action="store_true",
         help="each camera's boxes keep their person's annotated id instead of its tracker's",
     )
+    parser.add_argument(
+        "--split-above-m-s",
+        type=float,
+        default=None,
+        help="as bench/line_views.py: the truth's ids split wherever they move faster (default: none)",
+    )
     args = parser.parse_args()
     frames = upsampled(read_frames(args.dataset), args.fps // round(FPS))
     base = load_config(args.config)
@@ -285,6 +304,7 @@ def main() -> None:
             args.jitter,
             alone,
             args.annotated_ids,
+            args.split_above_m_s,
         )
         print("\n".join(report(run, geometries)), flush=True)
 
