@@ -409,10 +409,7 @@ class _FloorCBIoU(CBIoUTracker):
         xy, cov = self.feet_on_floor(np.concatenate([predicted, boxes]))  # one call: tracks, then detections
         n = len(tracklets)
         track_xy, track_cov, found_xy, found_cov = xy[:n], cov[:n], xy[n:], cov[n:]
-        # seconds since the track was last matched: the library's clock with timestamps, frames without
-        gap_s = np.array(
-            [t.time_since_update_seconds or self.frame_period_s * t.time_since_update for t in tracklets]
-        )
+        gap_s = np.array([seconds_unmatched(t, self.frame_period_s) for t in tracklets])
         walked_m2 = ((self.speed_m_s * gap_s) ** 2)[:, None]
         # the (T, D) pairs' summed covariance a, b (= its other off-diagonal), c (m²) and their
         # feet's distance dx, dy (m), each term on its own: no (T, D, 2, 2) array to build
@@ -430,6 +427,12 @@ class _FloorCBIoU(CBIoUTracker):
         return overlap
 
 
+def seconds_unmatched(tracklet: BoTSORTTracklet, frame_period_s: float) -> float:
+    """Seconds since a library tracklet was last matched: the library's clock with timestamps,
+    its frames × `frame_period_s` without (the clock reads 0 then)."""
+    return tracklet.time_since_update_seconds or tracklet.time_since_update * frame_period_s
+
+
 def lost_boxes(tracklets: list, within_s: float, frame_period_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Of a library tracker's `tracklets` after an update, the people it followed (a confirmed
     id) and did not find in that frame, lost at most `within_s` s: the boxes it predicts for
@@ -438,7 +441,7 @@ def lost_boxes(tracklets: list, within_s: float, frame_period_s: float) -> tuple
     boxes, lost_s = [], []
     for tracklet in tracklets:
         if tracklet.time_since_update and tracklet.tracker_id >= 0:
-            seconds = tracklet.time_since_update_seconds or tracklet.time_since_update * frame_period_s
+            seconds = seconds_unmatched(tracklet, frame_period_s)
             if seconds <= within_s:
                 boxes.append(tracklet.get_state_bbox())
                 lost_s.append(seconds)
