@@ -48,6 +48,7 @@ from tests.scene_truth import (
     heat_r,
     line_counts,
     line_score,
+    line_table,
     occupancy_errors,
     random_lines,
     truth_messages,
@@ -141,14 +142,7 @@ def main() -> None:
     )
     for seed, family in families.items():
         if args.per_line:
-            print(f"{'line':8s} {'start_m':>17s} {'end_m':>17s}  truth in/out  counted in/out")
-            for line in family:
-                (a, b), (c, d) = want.get(line.name, (0, 0)), got.get(line.name, (0, 0))
-                mark = "" if (a, b) == (c, d) else f"  error {c - a:+d}/{d - b:+d}"
-                print(
-                    f"{line.name:8s} ({line.start_m[0]:7.2f},{line.start_m[1]:7.2f}) "
-                    f"({line.end_m[0]:7.2f},{line.end_m[1]:7.2f})  {a:5d} {b:5d}    {c:5d} {d:5d}{mark}"
-                )
+            print(line_table(family, want, got))
         score = line_score(want, got, [line.name for line in family])
         print(
             f"seed {seed}: {score.lines} lines, line accuracy {score.accuracy:.1%} (truth {score.truth} "

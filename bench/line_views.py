@@ -14,8 +14,9 @@ annotated position (and box) to the next, as they do in half a second. Per view 
 `--lines` random lines (`--length-m` long, centred on where the view's people stand, random
 angle; kept only if both ends are inside the view's frame, as an installer draws a line the
 camera sees) are counted against the annotated trajectories of the people the view sees, by
-the same rule (`tests/scene_truth.py`). Printed: each view's line accuracy per seed, then
-each seed's over all views and the worst view.
+the same rule (`tests/scene_truth.py`). Printed: each view's line accuracy per seed (with
+`--per-line`, each of its lines' ends, truth and counts under it), then each seed's over all
+views and the worst view.
 
     .venv/bin/python bench/line_views.py [DATASET_DIR] [--seeds 1 2 3] [--fps 10] [--miss 0.1 --jitter 0.05]
     .venv/bin/python bench/line_views.py --seeds 1 --miss 0 --jitter 0 --annotated-ids  # perfect
@@ -68,6 +69,7 @@ from tests.scene_truth import (  # noqa: E402
     AnnotatedIds,
     line_counts,
     line_score,
+    line_table,
     random_lines,
     split_fast_ids,
     truth_messages,
@@ -165,6 +167,9 @@ class ViewScore:
     truth: int
     abs_error: int
     ids_split: int | None  # annotated ids the truth split (`split_fast_ids`), None: not asked
+    lines: tuple[Line, ...]  # the view's random lines
+    truth_counts: dict[str, tuple[int, int]]  # (in, out) per line name, the annotated people's
+    counted_counts: dict[str, tuple[int, int]]  # (in, out) per line name, the replay's
 
 
 def replay_config(base: StoreConfig, fps: int, lines: list[Line], live_interval_s: float = 60) -> StoreConfig:
@@ -245,8 +250,11 @@ def score_view(
     messages = replay_view(config, frames, view, seed, miss, jitter, gt if annotated_ids else None, tracker)
     walkers, ids_split = (gt, None) if split_above_m_s is None else split_fast_ids(gt, fps, split_above_m_s)
     truth = truth_messages(config, name, walkers, START_S, len(frames))
-    score = line_score(line_counts(truth), line_counts(messages), [line.name for line in drawn])
-    return ViewScore(view, seed, score.accuracy, score.truth, score.abs_error, ids_split)
+    want, got = line_counts(truth), line_counts(messages)
+    score = line_score(want, got, [line.name for line in drawn])
+    return ViewScore(
+        view, seed, score.accuracy, score.truth, score.abs_error, ids_split, tuple(drawn), want, got
+    )
 
 
 def main() -> None:
@@ -293,6 +301,7 @@ def main() -> None:
         help="score against the annotated ids split wherever they move faster than this (m/s; "
         "tests/scene_truth.py split_fast_ids; default: the annotation as it is)",
     )
+    parser.add_argument("--per-line", action="store_true", help="print every random line's counts")
     args = parser.parse_args()
     frames = upsampled(read_frames(args.dataset), args.fps // round(FPS))
     base = load_config(args.config)
@@ -326,6 +335,8 @@ def main() -> None:
             + ("" if s.ids_split is None else f"; {s.ids_split} annotated ids split")
             + ")"
         )
+        if args.per_line:
+            print(line_table(s.lines, s.truth_counts, s.counted_counts))
     for seed in args.seeds:
         of = [s for s in scores if s.seed == seed]
         truth, error = sum(s.truth for s in of), sum(s.abs_error for s in of)

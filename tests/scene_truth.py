@@ -188,6 +188,22 @@ def line_score(
     return LineScore(lines=len(names), figures=line_accuracy(audits))
 
 
+def line_table(
+    lines: Sequence[Line], truth: dict[str, tuple[int, int]], counted: dict[str, tuple[int, int]]
+) -> str:
+    """Each line's ends (m), truth and counts in and out, and its error where it has one: one row
+    a line under a header, as the benches print them with `--per-line`."""
+    rows = [f"{'line':8s} {'start_m':>17s} {'end_m':>17s}  truth in/out  counted in/out"]
+    for line in lines:
+        (a, b), (c, d) = truth.get(line.name, (0, 0)), counted.get(line.name, (0, 0))
+        mark = "" if (a, b) == (c, d) else f"  error {c - a:+d}/{d - b:+d}"
+        rows.append(
+            f"{line.name:8s} ({line.start_m[0]:7.2f},{line.start_m[1]:7.2f}) "
+            f"({line.end_m[0]:7.2f},{line.end_m[1]:7.2f})  {a:5d} {b:5d}    {c:5d} {d:5d}{mark}"
+        )
+    return "\n".join(rows)
+
+
 def occupancy_errors(
     truth: Iterable, pipeline: Iterable, zone: str, window: tuple[float, float] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
