@@ -23,20 +23,30 @@ from footfall_core.tiling import Tile, make_tiles
 log = logging.getLogger(__name__)
 
 
+def standing_height_px(geometry: CameraGeometry, feet_px: np.ndarray, person_height_m: float) -> np.ndarray:
+    """(N,) expected height in image px of a person standing with their feet at image points
+    (N, 2) px: `person_height_m` × the floor's px per metre along the image row there. Seen by a
+    camera without roll, a floor line along an image row keeps its distance to the camera, and
+    an upright person looks as tall as that scale says, times the cosine of the camera's tilt
+    (so the estimate is 4 % too tall at 15° down, 13 % at 30°). NaN at or above the horizon,
+    where nobody's feet can be."""
+    half_px = np.array([0.5, 0.0])
+    metres_per_px = np.linalg.norm(
+        geometry.image_to_floor(feet_px + half_px) - geometry.image_to_floor(feet_px - half_px), axis=1
+    )
+    heights: np.ndarray = person_height_m / metres_per_px
+    return heights
+
+
 def person_height_px(
     geometry: CameraGeometry, width_px: int, height_px: int, person_height_m: float
 ) -> np.ndarray:
     """(height_px,) expected height in image px of a person standing with their feet on each
-    image row: `person_height_m` × the floor's px per metre along that row, at the centre column.
-    Seen by a camera without roll, a floor line along an image row keeps its distance to the
-    camera, and an upright person looks as tall as that scale says, times the cosine of the
-    camera's tilt (so the estimate is 4 % too tall at 15° down, 13 % at 30°). Rows at or above
-    the horizon, where nobody's feet can be, get 0."""
+    image row, at the centre column (`standing_height_px`); 0 for rows at or above the
+    horizon."""
     rows = np.arange(height_px) + 0.5  # pixel centres
-    left = geometry.image_to_floor(np.stack([np.full(height_px, width_px / 2 - 0.5), rows], axis=1))
-    right = geometry.image_to_floor(np.stack([np.full(height_px, width_px / 2 + 0.5), rows], axis=1))
-    metres_per_px = np.linalg.norm(right - left, axis=1)
-    heights: np.ndarray = np.nan_to_num(person_height_m / metres_per_px, nan=0.0)
+    feet_px = np.stack([np.full(height_px, width_px / 2), rows], axis=1)
+    heights: np.ndarray = np.nan_to_num(standing_height_px(geometry, feet_px, person_height_m), nan=0.0)
     return heights
 
 
