@@ -9,7 +9,10 @@
         Write check pictures to DIR: the floor grid, zones and lines on the camera frame
         (NAME_frame.png), the frame warped onto the floor plan (NAME_plan.png), each camera's
         coverage and owned cells (coverage_CAMERA.png) and all owners (ownership.png).
-        Other cameras' frame sizes come from the first frame of their sources.
+        Other cameras' frame sizes come from the first frame of their sources. Then, per
+        counting line, how well this camera can count it (edge/line_doubt.py): the doubt about
+        a person's feet across it, the margin it asks, how much of it the camera sees, and a
+        warning where the doubt is above a body's width (docs/calibration.md).
 
     python -m calibration intrinsics IMAGES... --board 9x6 --square-mm 25 [--store STORE.yaml --camera NAME]
         Estimate the lens (camera matrix, distortion) from chessboard photos taken by the
@@ -50,6 +53,7 @@ from calibration.frames import first_frame, source_frame_size
 from calibration.intrinsics import calibrate, parse_board
 from calibration.plan import background, plan_picture
 from calibration.store_yaml import write_calibration
+from edge.line_doubt import line_doubt, person_height_m
 from footfall_core.geometry import CalibrationError, CameraGeometry
 from footfall_core.ownership import Ownership
 from footfall_core.redact import redact_logs, redact_url
@@ -121,6 +125,12 @@ def check(config: StoreConfig, camera: str, frame_path: str, out_dir: Path) -> i
         if not cv2.imwrite(str(path), image):
             raise OSError(f"cannot write {path}")
         print(path)
+    cam = config.camera(camera)
+    for line in config.lines:
+        doubt = line_doubt(
+            line, cam, geometries[camera], sizes[camera], config.analysis, person_height_m(cam)
+        )
+        print(f"line {line.name}: {doubt.text()}")
     return 0
 
 

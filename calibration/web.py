@@ -17,6 +17,9 @@ JSON API (floor points in metres, image points in pixels of the camera's frame):
   the homography and the snapshot's frame size (image_size_px) when every point fits within
   max_error_m; 422 naming the point otherwise.
 - PUT  /api/layout {zones, lines}: replace the zones and lines.
+- POST /api/cameras/{name}/line-doubt {lines}: how well the camera can count each line as drawn
+  (edge/line_doubt.py): feet doubt across it (min, median, max m), margin, share it sees, the
+  warning, and one line of text saying so.
 - GET  /api/discover: the ONVIF cameras on the local network with their RTSP streams where they
   give them without a user (calibration/discover.py), to put into a camera's `source`.
 - /api/audit/...: the on-site audit of a camera's counts on a recording (calibration/audit_web.py).
@@ -41,6 +44,7 @@ from calibration.check import draw_on_frame
 from calibration.frames import first_frame
 from calibration.paths import confined
 from calibration.store_yaml import write_calibration, write_sections
+from edge.line_doubt import line_doubt, person_height_m
 from footfall_core.assets import assets_dir
 from footfall_core.geometry import CalibrationError, CameraGeometry
 from footfall_core.redact import redact_url
@@ -59,6 +63,15 @@ class PointPairs(BaseModel):
 class Layout(BaseModel):
     zones: list[Zone]
     lines: list[Line]
+
+
+class Lines(BaseModel):
+    lines: list[Line]
+
+
+def _metres(value: float) -> float | None:
+    """Rounded to the centimetre; None (JSON null) for NaN, where the camera sees nothing."""
+    return round(value, 2) if np.isfinite(value) else None
 
 
 def _jpeg(image: np.ndarray) -> Response:
@@ -189,6 +202,37 @@ def check_jpeg(name: str, space: Space) -> Response:
     except CalibrationError as exc:
         raise HTTPException(422, str(exc)) from None
     return _jpeg(draw_on_frame(image, geometry, store))
+
+
+@router.post("/api/cameras/{name}/line-doubt")
+def line_doubts(name: str, drawn: Lines, space: Space) -> dict[str, Any]:
+    store = space.config()
+    image = space.snapshot(store, name)
+    size = (image.shape[1], image.shape[0])
+    camera = store.camera(name)
+    try:
+        geometry = CameraGeometry.from_config(camera, size)
+    except CalibrationError as exc:
+        raise HTTPException(422, str(exc)) from None
+    doubts = [
+        line_doubt(line, camera, geometry, size, store.analysis, person_height_m(camera))
+        for line in drawn.lines
+    ]
+    return {
+        "lines": [
+            {
+                "name": doubt.line,
+                "seen_share": round(doubt.seen_share, 3),
+                "min_sigma_m": _metres(doubt.min_sigma_m),
+                "median_sigma_m": _metres(doubt.median_sigma_m),
+                "max_sigma_m": _metres(doubt.max_sigma_m),
+                "margin_m": _metres(doubt.margin_m),
+                "counts_worse": doubt.counts_worse,
+                "text": doubt.text(),
+            }
+            for doubt in doubts
+        ]
+    }
 
 
 PLAN_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}

@@ -32,6 +32,7 @@ def store(tmp_path, assets) -> Path:
         ("GET", "/static/calibrate.js"),
         ("GET", "/api/cameras/view001/snapshot.jpg"),
         ("PUT", "/api/layout"),
+        ("POST", "/api/cameras/view001/line-doubt"),
         ("POST", "/api/audit/clip"),
         ("PUT", "/api/audit/clip"),
         ("GET", "/api/audit/frames/0.jpg"),

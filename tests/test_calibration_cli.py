@@ -76,7 +76,7 @@ def grid_drawn_near(image, point_px, radius=1):
 
 
 @pytest.mark.parametrize("frame_kind", ["video", "image"])
-def test_check_draws_the_grid_on_the_floor_only(tmp_path, assets, frame_kind):
+def test_check_draws_the_grid_on_the_floor_only(tmp_path, assets, frame_kind, capsys):
     video = assets / "datasets/pets09_s2l1/vtest.avi"
     frame_path = video
     if frame_kind == "image":
@@ -93,6 +93,11 @@ def test_check_draws_the_grid_on_the_floor_only(tmp_path, assets, frame_kind):
         "view001_frame.png",
         "view001_plan.png",
     ]
+    # and says per line how well the camera can count it (edge/line_doubt.py)
+    assert (
+        "line walkway: feet doubt across 0.24-0.25 m (median 0.25), margin 0.55 m\n"
+        in capsys.readouterr().out
+    )
     config = load_config(EXAMPLE)
     geometry = CameraGeometry.from_config(config.camera("view001"))
 

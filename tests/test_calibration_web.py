@@ -91,6 +91,14 @@ def test_point_pairs_zones_and_lines_clicked_in_the_page_land_in_the_yaml(browse
         ui.page.fill("#name", "gate")
         ui.click("plan-view", -14.0, 0.0)
         ui.click("plan-view", -4.0, 0.0)
+        # beside each line, how well the camera can count it as drawn (edge/line_doubt.py)
+        gate_doubt = "#shapes li[data-line=gate] .doubt"
+        ui.page.wait_for_function(f"document.querySelector('{gate_doubt}').textContent !== ''")
+        gate = ui.page.text_content(gate_doubt)  # its left end is out of the frame
+        assert gate.startswith("view001: feet doubt across 0.39-0.4") and "; the camera sees 9" in gate, gate
+        assert ui.page.text_content("#shapes li[data-line=walkway] .doubt").startswith(
+            "view001: feet doubt across 0.24-0.25 m"
+        )
         text, css = ui.status_after("#save-layout")
         assert text == "saved 3 zones and 2 lines" and css == "", text
         config = load_config(store)

@@ -147,9 +147,32 @@ function draw() {
   state.lines.forEach((line, i) => {
     element("line", {x1: line.start_m[0], y1: line.start_m[1], x2: line.end_m[0], y2: line.end_m[1], class: "line"},
             shapes);
-    item(`line ${line.name}`, () => state.lines.splice(i, 1));
+    const li = item(`line ${line.name}`, () => state.lines.splice(i, 1));
+    li.dataset.line = line.name;
+    li.insertBefore(Object.assign(document.createElement("span"), {className: "doubt"}), li.lastChild);
   });
   if (state.draft.length) element("polyline", {points: pointsText(state.draft), class: "draft"}, shapes);
+  showLineDoubts();
+}
+
+// Beside each line, how well the selected camera can count it as drawn (edge/line_doubt.py).
+// Only the latest request's answer is shown: lines and cameras change while one is on its way.
+let doubtRequest = 0;
+async function showLineDoubts() {
+  const request = ++doubtRequest;
+  if (!state.lines.length) return;
+  try {
+    const result = await api("POST", `/api/cameras/${state.camera}/line-doubt`, {lines: state.lines});
+    if (request !== doubtRequest) return;
+    result.lines.forEach((doubt, i) => {
+      const span = $("shapes").querySelectorAll("li[data-line] .doubt")[i];
+      if (!span) return;
+      span.textContent = `${state.camera}: ${doubt.text}`;
+      span.classList.toggle("error", doubt.counts_worse);
+    });
+  } catch (error) {
+    if (request === doubtRequest) status(`line doubt: ${error.message}`, true);
+  }
 }
 
 function addPairPoint(side, point) {
