@@ -108,3 +108,17 @@ def test_the_calibration_page_asks_for_the_lines_as_drawn(tmp_path, assets):
         behind = {"name": "behind", "start_m": [-40.0, 60.0], "end_m": [-36.0, 60.0]}
         [unseen] = client.post("/api/cameras/view001/line-doubt", json={"lines": [behind]}).json()["lines"]
         assert unseen["seen_share"] == 0 and unseen["median_sigma_m"] is None
+
+
+def test_the_image_mask_hides_part_of_a_line():
+    """Floor the camera's `image_mask_px` leaves out is not seen, as the pipeline ignores feet
+    there: a mask over the frame's right half leaves a line across the middle half seen."""
+    config_name, camera_name, (width, height) = SCENES[0]
+    config = load_config(EXAMPLES / config_name)
+    left_half = [(0.0, 0.0), (width / 2, 0.0), (width / 2, height), (0.0, height)]
+    camera = config.camera(camera_name).model_copy(update={"image_mask_px": left_half})
+    geometry = CameraGeometry.from_config(camera, (width, height))
+    line = floor_line(SCENES[0], (width / 2, 0.8 * height), along_row=True, length_m=4.0)
+    doubt = line_doubt(line, camera, geometry, (width, height), config.analysis, person_height_m(camera))
+    unmasked = doubt_of(SCENES[0], line)
+    assert unmasked.seen_share == 1 and doubt.seen_share == pytest.approx(0.5, abs=0.07)
