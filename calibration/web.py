@@ -47,6 +47,7 @@ from calibration.store_yaml import write_calibration, write_sections
 from edge.line_doubt import line_doubt, person_height_m
 from footfall_core.assets import assets_dir
 from footfall_core.geometry import CalibrationError, CameraGeometry
+from footfall_core.http_errors import answer_refused_requests
 from footfall_core.redact import redact_url
 from footfall_core.secrets import camera_source
 from footfall_core.store import ConfigError, Line, Point, StoreConfig, Zone, load_config
@@ -361,6 +362,7 @@ def create_app(store_path: Path | str, token: str | None = None, clip_dirs: Sequ
     )
     app.state.workspace = Workspace(Path(store_path), clip_dirs)
     app.state.audit_desk = desk
+    answer_refused_requests(app)
     if token is not None:
         app.middleware("http")(_token_check(token))
     app.include_router(router)

@@ -26,6 +26,7 @@ from dashboard.login_guard import LoginGuard
 from dashboard.metrics import metrics_endpoint
 from dashboard.settings import DEFAULT_DB_URL, Settings, SettingsError
 from dashboard.storage import Storage
+from footfall_core.http_errors import answer_refused_requests
 from footfall_core.watchdog import Notifier
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.session_policy = auth.SessionPolicy(settings.session_idle_s, settings.session_absolute_s)
     app.state.login_guard = LoginGuard()
+    answer_refused_requests(app)
 
     @app.middleware("http")
     async def _same_origin_only(request: Request, call_next):

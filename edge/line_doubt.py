@@ -36,6 +36,7 @@ from footfall_core.geometry import CameraGeometry
 from footfall_core.store import Analysis, Camera, Line, Tiling
 
 STEP_M = 0.25  # the line is sampled this often
+MAX_POINTS = 401  # at most this many samples (a line over 100 m long is sampled more coarsely)
 # a walking person's box width as a share of its height (the annotated boxes' median: PETS09
 # 0.36, WILDTRACK 0.29)
 PERSON_WIDTH_SHARE = 0.35
@@ -50,7 +51,8 @@ def person_height_m(camera: Camera) -> float:
 
 @dataclass(frozen=True)
 class LineDoubt:
-    """One line as one camera sees it. `points_m` (K, 2) every `STEP_M` from start to end;
+    """One line as one camera sees it. `points_m` (K, 2) every `STEP_M` from start to end (at most
+    `MAX_POINTS`);
     `sigma_across_m` (K,) the doubt about a standing person's feet there across the line, one
     sigma in metres (NaN where the camera does not see the floor: out of its frame or image
     mask, at or beyond the horizon); `seen` (K,) where it does. `hysteresis_m` and
@@ -125,7 +127,7 @@ def line_doubt(
     person `person_height_m` tall standing at each point of it, and where the camera sees it."""
     start, end = np.asarray(line.start_m, float), np.asarray(line.end_m, float)
     length_m = float(np.linalg.norm(end - start))
-    steps = max(1, int(np.ceil(length_m / STEP_M)))
+    steps = min(MAX_POINTS - 1, max(1, int(np.ceil(length_m / STEP_M))))
     points_m = start + np.linspace(0.0, 1.0, steps + 1)[:, None] * (end - start)
     seen = CameraView(camera, geometry, frame_size_px).sees(points_m)
     sigma_m = np.full(len(points_m), np.nan)

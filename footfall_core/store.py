@@ -33,7 +33,10 @@ class ConfigError(ValueError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Every section of a store file: unknown keys are refused, and so are infinite and NaN numbers
+    (YAML's `.inf`, JSON's `Infinity`), which no position, time or threshold can be."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StoreInfo(Strict):

@@ -3,6 +3,7 @@ command line in a real process."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,20 @@ def test_a_bad_campaign_is_refused_naming_the_field(api, change, field, words):
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert [d["loc"][-1] for d in detail] == [field] and words in detail[0]["msg"]
+    assert clients["hq"].get("/api/v1/campaigns").json() == []
+
+
+def test_a_value_json_cannot_carry_is_refused_naming_the_field(api):
+    """Python's JSON parser takes NaN and Infinity; the answer names the field and echoes nothing
+    (echoing them back cannot be written as JSON: that was a 500)."""
+    _, clients = api
+    body = json.dumps(dict(SPRING, treated=["a"], pre_days=float("inf")))
+    response = clients["hq"].post(
+        "/api/v1/campaigns", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert [d["loc"] for d in response.json()["detail"]] == [["body", "pre_days"]]
+    assert "Infinity" not in response.text and "inf" not in response.json()["detail"][0]["msg"]
     assert clients["hq"].get("/api/v1/campaigns").json() == []
 
 

@@ -49,6 +49,10 @@ def test_minimal_config_gets_documented_defaults(tmp_path):
         ),
         (lambda c: c.update(surprise=1), "surprise"),
         (lambda c: c["store"].update(timezone="Mars/Olympus"), "store.timezone"),
+        (
+            lambda c: c.update(lines=[{"name": "door", "start_m": [0, 0], "end_m": [float("inf"), 0]}]),
+            "lines.0.end_m",
+        ),
         (lambda c: c.update(cameras=[c["cameras"][0], c["cameras"][0]]), "cameras"),
     ],
 )

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from calibration.web import create_app
-from edge.line_doubt import BODY_WIDTH_M, line_doubt, person_height_m
+from edge.line_doubt import BODY_WIDTH_M, MAX_POINTS, line_doubt, person_height_m
 from footfall_core.geometry import CameraGeometry
 from footfall_core.store import Line, load_config
 
@@ -108,6 +108,19 @@ def test_the_calibration_page_asks_for_the_lines_as_drawn(tmp_path, assets):
         behind = {"name": "behind", "start_m": [-40.0, 60.0], "end_m": [-36.0, 60.0]}
         [unseen] = client.post("/api/cameras/view001/line-doubt", json={"lines": [behind]}).json()["lines"]
         assert unseen["seen_share"] == 0 and unseen["median_sigma_m"] is None
+        endless = '{"lines": [{"name": "endless", "start_m": [0, 0], "end_m": [Infinity, 0]}]}'
+        refused = client.post(
+            "/api/cameras/view001/line-doubt", content=endless, headers={"content-type": "application/json"}
+        )
+        assert refused.status_code == 422 and "end_m" in refused.text
+
+
+def test_a_long_line_is_sampled_a_bounded_number_of_times():
+    """A line of 10 km (a typo in the store file, or a hostile request) costs no more than one of
+    100 m: the samples are spread out instead of multiplied."""
+    doubt = doubt_of(SCENES[0], Line(name="long", start_m=(0.0, 0.0), end_m=(10_000.0, 0.0)))
+    assert len(doubt.points_m) == MAX_POINTS
+    assert np.allclose(doubt.points_m[[0, -1]], [(0.0, 0.0), (10_000.0, 0.0)])
 
 
 def test_the_image_mask_hides_part_of_a_line():
