@@ -17,6 +17,7 @@ each zone's occupancy error per bucket, heat r (over the cells either side has).
     .venv/bin/python bench/line_accuracy.py --fps 3.5              # every other PETS09 frame
     .venv/bin/python bench/line_accuracy.py --annotated-ids        # the tracker's share of the error
     .venv/bin/python bench/line_accuracy.py --fps 3.5 --tracker ocsort  # another image tracker
+    .venv/bin/python bench/scene_config.py VIDEO gt/gt.txt --out STORE.yaml  # a recording of your own
     .venv/bin/python bench/line_accuracy.py --config STORE.yaml --camera NAME --gt gt/gt.txt [--video FILE]
 
 `--half first|second` scores only the buckets of that half of the recording (the replay is
@@ -100,11 +101,10 @@ def arguments() -> argparse.Namespace:
 def main() -> None:
     args = arguments()
     base = load_config(args.config)
-    gt = mot_gt(args.gt)
-    if not np.isfinite(gt["wx"]).all() or (gt["wx"] == -1).all():
-        sys.exit(
-            f"{args.gt}: no floor positions (wx, wy): this bench needs annotated trajectories on the floor"
-        )
+    try:
+        gt = mot_gt(args.gt, floor=True)
+    except ValueError as exc:
+        sys.exit(str(exc))
     families = {seed: random_lines(gt, args.lines, seed, tuple(args.length_m)) for seed in args.seeds}
     lines = list(base.lines) + [line for family in families.values() for line in family]
     config = recording_config(base, args.camera, source=args.video, start=START)

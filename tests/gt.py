@@ -10,23 +10,38 @@ import numpy as np
 PETS_FPS = 7.0  # seqinfo.ini frameRate: each GT frame stands for 1/7 s
 
 
-def mot_gt(gt_txt: Path) -> np.ndarray:
+def mot_gt(gt_txt: Path, floor: bool = False) -> np.ndarray:
     """The rows with flag = 1 of a MOTChallenge 2015 gt.txt (`frame,id,x,y,w,h,flag,wx,wy,wz`),
     as a structured array: frame (1-based), id, box x, y, w, h (image px) and wx, wy (the
-    annotated ground-plane position, metres; -1 where the dataset has none)."""
-    raw = np.loadtxt(gt_txt, delimiter=",", ndmin=2)
-    if raw.shape[1] < 9:
-        raise ValueError(
-            f"{gt_txt}: expected MOTChallenge 2015 rows frame,id,x,y,w,h,flag,wx,wy[,wz], "
-            f"got {raw.shape[1]} columns"
-        )
-    raw = raw[raw[:, 6] == 1]
+    annotated ground-plane position, metres; -1 where the dataset has none). With `floor`, a
+    kept row without a floor position (wx, wy both -1) is refused too. A row that is not that
+    raises ValueError naming the file and the line: a reviewer's own file is read here, and a
+    bad row found late would show up as a wrong figure instead."""
+    rows = []
+    with open(gt_txt, errors="replace") as lines:  # a stray byte fails its line, not the file
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            where = f"{gt_txt}: line {number}"
+            try:
+                values = [float(field) for field in line.split(",")]
+            except ValueError:
+                values = []
+            if len(values) < 9 or not np.isfinite(values).all():
+                raise ValueError(
+                    f"{where}: expected MOTChallenge 2015 numbers frame,id,x,y,w,h,flag,wx,wy[,wz], "
+                    f"got {line.strip()!r}"
+                )
+            if values[6] != 1:
+                continue
+            if floor and values[7] == -1 and values[8] == -1:
+                raise ValueError(
+                    f"{where}: frame {values[0]:g} id {values[1]:g} has no floor position (wx, wy = -1, -1); "
+                    "this needs every annotated person's position on the floor in metres"
+                )
+            rows.append(values[:6] + values[7:9])
     names = ["frame", "id", "x", "y", "w", "h", "wx", "wy"]
-    out = np.zeros(len(raw), dtype=[(n, "f8") for n in names])
-    for k, n in enumerate(["frame", "id", "x", "y", "w", "h"]):
-        out[n] = raw[:, k]
-    out["wx"], out["wy"] = raw[:, 7], raw[:, 8]
-    return out
+    return np.array([tuple(row) for row in rows], dtype=[(n, "f8") for n in names])
 
 
 def pets09_gt(assets: Path) -> np.ndarray:
