@@ -17,6 +17,7 @@ each zone's occupancy error per bucket, heat r (over the cells either side has).
     .venv/bin/python bench/line_accuracy.py --fps 3.5              # every other PETS09 frame
     .venv/bin/python bench/line_accuracy.py --annotated-ids        # the tracker's share of the error
     .venv/bin/python bench/line_accuracy.py --fps 3.5 --tracker ocsort  # another image tracker
+    .venv/bin/python bench/line_accuracy.py --model person_detector_192.onnx  # another model
     .venv/bin/python bench/scene_config.py VIDEO gt/gt.txt --out STORE.yaml  # a recording of your own
     .venv/bin/python bench/line_accuracy.py --config STORE.yaml --camera NAME --gt gt/gt.txt [--video FILE]
 
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.edge_runs import decoding_reader, run_pipeline
 from bench.library_trackers import KINDS, image_tracker
+from bench.model_option import add_model_option, with_model
 from edge.detector import Detector
 from edge.pipeline import LOST_TRACK_S, recording_config
 from footfall_core.assets import REPO_ROOT, assets_dir
@@ -95,12 +97,13 @@ def arguments() -> argparse.Namespace:
         default="cbiou",
         help="the image tracker (default cbiou, as shipped; cbiou-image: on image overlap alone)",
     )
+    add_model_option(parser)
     return parser.parse_args()
 
 
 def main() -> None:
     args = arguments()
-    base = load_config(args.config)
+    base = with_model(load_config(args.config), args.model)
     try:
         gt = mot_gt(args.gt, floor=True)
     except ValueError as exc:
@@ -137,6 +140,7 @@ def main() -> None:
 
     print(
         f"scene {args.gt} ({len(np.unique(gt['id']))} people), config {args.config} camera {camera.name}, "
+        f"{config.detector.model} at score {config.detector.score_threshold:g}, "
         f"{'annotated ids, ' if args.annotated_ids else ''}{scope}; "
         f"lines {args.length_m[0]:g}-{args.length_m[1]:g} m centred on annotated positions"
     )
