@@ -54,18 +54,25 @@ def hidden_share(boxes: np.ndarray, size_px: tuple[int, int]) -> np.ndarray:
     return shares
 
 
-def found(annotated: np.ndarray, detected: np.ndarray) -> np.ndarray:
-    """(K,) bool: which of the (K, 4) annotated boxes a (M, 4) detection finds (see above)."""
+def pairs(annotated: np.ndarray, detected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (P,), (P,) of the (K, 4) annotated boxes and the (M, 4) detections that find
+    them (see above), each at most once."""
     lo = np.maximum(annotated[:, None, :2], detected[None, :, :2])
     hi = np.minimum(annotated[:, None, 2:], detected[None, :, 2:])
     overlap = np.clip(hi - lo, 0, None).prod(axis=2)
     area_a = np.prod(annotated[:, 2:] - annotated[:, :2], axis=1)
     area_d = np.prod(detected[:, 2:] - detected[:, :2], axis=1)
     iou = overlap / (area_a[:, None] + area_d[None] - overlap)
-    pairs = (iou > LEAST_IOU) & (overlap / np.maximum(area_d[None], 1e-6) >= INSIDE)
-    rows, cols = linear_sum_assignment(-np.where(pairs, iou, 0.0))
+    allowed = (iou > LEAST_IOU) & (overlap / np.maximum(area_d[None], 1e-6) >= INSIDE)
+    rows, cols = linear_sum_assignment(-np.where(allowed, iou, 0.0))
+    keep = allowed[rows, cols]
+    return rows[keep], cols[keep]
+
+
+def found(annotated: np.ndarray, detected: np.ndarray) -> np.ndarray:
+    """(K,) bool: which of the (K, 4) annotated boxes a (M, 4) detection finds (see above)."""
     hit = np.zeros(len(annotated), bool)
-    hit[rows[pairs[rows, cols]]] = True
+    hit[pairs(annotated, detected)[0]] = True
     return hit
 
 
