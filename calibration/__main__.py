@@ -12,7 +12,8 @@
         Other cameras' frame sizes come from the first frame of their sources. Then, per
         counting line, how well this camera can count it (edge/line_doubt.py): the doubt about
         a person's feet across it, the margin it asks, how much of it the camera sees, and a
-        warning where the doubt is above a body's width (docs/calibration.md).
+        warning where the doubt is above a body's width (docs/calibration.md). For a camera in
+        a fusion group, the group's: it counts the line with all its cameras.
 
     python -m calibration intrinsics IMAGES... --board 9x6 --square-mm 25 [--store STORE.yaml --camera NAME]
         Estimate the lens (camera matrix, distortion) from chessboard photos taken by the
@@ -53,7 +54,7 @@ from calibration.frames import first_frame, source_frame_size
 from calibration.intrinsics import calibrate, parse_board
 from calibration.plan import background, plan_picture
 from calibration.store_yaml import write_calibration
-from edge.line_doubt import line_doubt, person_height_m
+from edge.line_doubt import View, store_line_doubt
 from footfall_core.geometry import CalibrationError, CameraGeometry
 from footfall_core.ownership import Ownership
 from footfall_core.redact import redact_logs, redact_url
@@ -125,12 +126,9 @@ def check(config: StoreConfig, camera: str, frame_path: str, out_dir: Path) -> i
         if not cv2.imwrite(str(path), image):
             raise OSError(f"cannot write {path}")
         print(path)
-    cam = config.camera(camera)
+    views = {c.name: View(c, geometries[c.name], sizes[c.name]) for c in config.cameras}
     for line in config.lines:
-        doubt = line_doubt(
-            line, cam, geometries[camera], sizes[camera], config.analysis, person_height_m(cam)
-        )
-        print(f"line {line.name}: {doubt.text()}")
+        print(f"line {line.name}: {store_line_doubt(config, camera, line, views).text()}")
     return 0
 
 

@@ -19,7 +19,9 @@ JSON API (floor points in metres, image points in pixels of the camera's frame):
 - PUT  /api/layout {zones, lines}: replace the zones and lines.
 - POST /api/cameras/{name}/line-doubt {lines}: how well the camera can count each line as drawn
   (edge/line_doubt.py): feet doubt across it (min, median, max m), margin, share it sees, the
-  warning, and one line of text saying so.
+  warning, and one line of text saying so. For a camera in a fusion group, the group's (its
+  name, its size, how many of its cameras see the line: fewest, median, most), from the
+  snapshots of its cameras that are calibrated and can be read.
 - GET  /api/discover: the ONVIF cameras on the local network with their RTSP streams where they
   give them without a user (calibration/discover.py), to put into a camera's `source`.
 - /api/audit/...: the on-site audit of a camera's counts on a recording (calibration/audit_web.py).
@@ -44,7 +46,7 @@ from calibration.check import draw_on_frame
 from calibration.frames import first_frame
 from calibration.paths import confined
 from calibration.store_yaml import write_calibration, write_sections
-from edge.line_doubt import line_doubt, person_height_m
+from edge.line_doubt import View, store_line_doubt
 from footfall_core.assets import assets_dir
 from footfall_core.geometry import CalibrationError, CameraGeometry
 from footfall_core.http_errors import answer_refused_requests
@@ -205,20 +207,29 @@ def check_jpeg(name: str, space: Space) -> Response:
     return _jpeg(draw_on_frame(image, geometry, store))
 
 
-@router.post("/api/cameras/{name}/line-doubt")
-def line_doubts(name: str, drawn: Lines, space: Space) -> dict[str, Any]:
-    store = space.config()
+def _view(space: Workspace, store: StoreConfig, name: str) -> View:
+    """The camera `name` with its calibration at its snapshot's size (the snapshot is read once
+    per source). HTTPException where it cannot be had."""
     image = space.snapshot(store, name)
     size = (image.shape[1], image.shape[0])
     camera = store.camera(name)
     try:
-        geometry = CameraGeometry.from_config(camera, size)
+        return View(camera, CameraGeometry.from_config(camera, size), size)
     except CalibrationError as exc:
         raise HTTPException(422, str(exc)) from None
-    doubts = [
-        line_doubt(line, camera, geometry, size, store.analysis, person_height_m(camera))
-        for line in drawn.lines
-    ]
+
+
+@router.post("/api/cameras/{name}/line-doubt")
+def line_doubts(name: str, drawn: Lines, space: Space) -> dict[str, Any]:
+    store = space.config()
+    views = {name: _view(space, store, name)}
+    group = store.fusion_of(name)
+    for other in group.cameras if group else []:
+        try:
+            views.setdefault(other, _view(space, store, other))
+        except HTTPException:
+            pass  # not calibrated yet, or no frame: it sees nothing of the group's lines for now
+    doubts = [store_line_doubt(store, name, line, views) for line in drawn.lines]
     return {
         "lines": [
             {
@@ -229,6 +240,9 @@ def line_doubts(name: str, drawn: Lines, space: Space) -> dict[str, Any]:
                 "max_sigma_m": _metres(doubt.max_sigma_m),
                 "margin_m": _metres(doubt.margin_m),
                 "counts_worse": doubt.counts_worse,
+                "group": doubt.group,
+                "group_size": doubt.group_size,
+                "cameras_seeing": dict(zip(("fewest", "median", "most"), doubt.cameras_range(), strict=True)),
                 "text": doubt.text(),
             }
             for doubt in doubts

@@ -19,21 +19,31 @@ doubt ranks lines' errors only weakly, but lines whose median doubt is above a b
 (`BODY_WIDTH_M`) counted worse on both test scenes: there two people side by side, or one
 person's wandering feet, are as far apart as the doubt, and the line's margin is wider than a
 body. `LineDoubt.text` says so.
+
+A camera in a fusion group does not count lines itself: the group counts them on the fused
+floor (`edge.fusion_stage`), where a person's position is the covariance-weighted mean of every
+camera's measurement that sees them, with the covariance P = (Σ R⁻¹)⁻¹ (`edge.fusion`). So a
+line of a grouped camera gets the group's doubt (`group_line_doubt`): at each point, the
+covariances of the group's cameras that see it, each with the group's `feet_sigma` and
+`floor_sigma_m`, combined as the fusion combines them; the group sees the point where any of
+its cameras does. A far line one camera sees badly is then as good as the best cameras that
+see it make it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from edge.floor import CameraView
 from edge.floor_tracks import FEET_SIGMA, FLOOR_SIGMA_M
-from edge.fusion import feet_covariance
+from edge.fusion import feet_covariance, inverse_2x2
 from edge.tiles import standing_height_px
 from edge.types import Detections
 from footfall_core.geometry import CameraGeometry
-from footfall_core.store import Analysis, Camera, Line, Tiling
+from footfall_core.store import Analysis, Camera, Fusion, Line, StoreConfig, Tiling
 
 STEP_M = 0.25  # the line is sampled this often
 MAX_POINTS = 401  # at most this many samples (a line over 100 m long is sampled more coarsely)
@@ -51,12 +61,14 @@ def person_height_m(camera: Camera) -> float:
 
 @dataclass(frozen=True)
 class LineDoubt:
-    """One line as one camera sees it. `points_m` (K, 2) every `STEP_M` from start to end (at most
-    `MAX_POINTS`);
+    """One line as one camera, or one fusion group, sees it. `points_m` (K, 2) every `STEP_M`
+    from start to end (at most `MAX_POINTS`);
     `sigma_across_m` (K,) the doubt about a standing person's feet there across the line, one
     sigma in metres (NaN where the camera does not see the floor: out of its frame or image
-    mask, at or beyond the horizon); `seen` (K,) where it does. `hysteresis_m` and
-    `hysteresis_sigmas` are the analysis settings the margin is made of."""
+    mask, at or beyond the horizon; for a group, where none of its cameras does); `seen` (K,)
+    where it does. `hysteresis_m` and `hysteresis_sigmas` are the analysis settings the margin
+    is made of. For a group: its `group` name, `group_size` cameras, and `cameras_seeing` (K,)
+    how many of them see each point (None for one camera)."""
 
     line: str
     points_m: np.ndarray
@@ -64,10 +76,13 @@ class LineDoubt:
     seen: np.ndarray
     hysteresis_m: float
     hysteresis_sigmas: float
+    group: str | None = None
+    group_size: int = 1
+    cameras_seeing: np.ndarray | None = None
 
     @property
     def seen_share(self) -> float:
-        """Share of the line's points the camera sees."""
+        """Share of the line's points the camera (the group) sees."""
         return float(self.seen.mean())
 
     @property
@@ -96,46 +111,76 @@ class LineDoubt:
         """The median doubt across is above a body's width: such lines counted worse."""
         return self.median_sigma_m >= BODY_WIDTH_M
 
+    def cameras_range(self) -> tuple[int, float, int]:
+        """The fewest, median and most of the group's cameras that see a point of the line,
+        over the part the group sees ((0, 0, 0) where it sees none; (1, 1, 1) for one camera)."""
+        if self.cameras_seeing is None:
+            return 1, 1.0, 1
+        counts = self.cameras_seeing[self.seen]
+        if not len(counts):
+            return 0, 0.0, 0
+        return int(counts.min()), float(np.median(counts)), int(counts.max())
+
     def text(self) -> str:
         """One line for the installer: the doubt across, the margin, how much of the line the
-        camera sees, and the warning where it counts worse."""
+        camera (the group) sees, and the warning where it counts worse."""
+        if self.group is None:
+            who, nearer, prefix = "the camera", "the camera", ""
+        else:
+            who, nearer, prefix = "the group", "one of the group's cameras", f"in fusion group {self.group}: "
         if not self.seen.any():
-            return "the camera does not see this line"
+            return f"{prefix}{who} does not see this line"
         parts = [
-            f"feet doubt across {self.min_sigma_m:.2f}-{self.max_sigma_m:.2f} m "
+            f"{prefix}feet doubt across {self.min_sigma_m:.2f}-{self.max_sigma_m:.2f} m "
             f"(median {self.median_sigma_m:.2f}), margin {self.margin_m:.2f} m"
         ]
+        if self.group is not None:
+            fewest, _, most = self.cameras_range()
+            seeing = f"{fewest}" if fewest == most else f"{fewest}-{most}"
+            parts.append(f"{seeing} of {self.group_size} cameras see it")
         if self.seen_share < 1:
-            parts.append(f"the camera sees {self.seen_share:.0%} of it")
+            parts.append(f"{who} sees {self.seen_share:.0%} of it")
         if self.counts_worse:
             parts.append(
                 f"doubt above a body's width ({BODY_WIDTH_M:g} m): lines there count worse; "
-                "draw it nearer the camera, or turned so that people cross it sideways in the picture"
+                f"draw it nearer {nearer}, or turned so that people cross it sideways in the picture"
             )
         return "; ".join(parts)
 
 
-def line_doubt(
-    line: Line,
-    camera: Camera,
-    geometry: CameraGeometry,
-    frame_size_px: tuple[int, int],
-    analysis: Analysis,
-    person_height_m: float,
-) -> LineDoubt:
-    """The doubt across `line` of `camera` (its `geometry`, frames of `frame_size_px`) for a
-    person `person_height_m` tall standing at each point of it, and where the camera sees it."""
+@dataclass(frozen=True)
+class View:
+    """One camera as the doubt needs it: its settings, its calibration and its frames' size."""
+
+    camera: Camera
+    geometry: CameraGeometry
+    frame_size_px: tuple[int, int]
+
+
+def _samples(line: Line) -> tuple[np.ndarray, np.ndarray]:
+    """The points (K, 2) m the line is judged at, and the unit normal (2,) across it."""
     start, end = np.asarray(line.start_m, float), np.asarray(line.end_m, float)
     length_m = float(np.linalg.norm(end - start))
     steps = min(MAX_POINTS - 1, max(1, int(np.ceil(length_m / STEP_M))))
     points_m = start + np.linspace(0.0, 1.0, steps + 1)[:, None] * (end - start)
-    seen = CameraView(camera, geometry, frame_size_px).sees(points_m)
-    sigma_m = np.full(len(points_m), np.nan)
+    unit = (end - start) / length_m
+    return points_m, np.array([-unit[1], unit[0]])
+
+
+def _feet_covariance_m2(
+    view: View, points_m: np.ndarray, feet_sigma: float, floor_sigma_m: float
+) -> np.ndarray:
+    """(K, 2, 2) m² covariance a camera gives the feet of a standing person (its tiling's
+    `person_height_m` tall) at each of `points_m`, as `edge.fusion.feet_covariance` gives a
+    detector's box there; NaN where the camera does not see the point."""
+    cov_m2 = np.full((len(points_m), 2, 2), np.nan)
+    seen = CameraView(view.camera, view.geometry, view.frame_size_px).sees(points_m)
     if seen.any():
+        geometry = view.geometry
         feet_px = geometry.floor_to_image(points_m[seen])
-        height_px = standing_height_px(geometry, feet_px, person_height_m)
+        height_px = standing_height_px(geometry, feet_px, person_height_m(view.camera))
         half_width_px = PERSON_WIDTH_SHARE * height_px / 2
-        width, height = frame_size_px
+        width, height = view.frame_size_px
         # the box a detector would give: clipped to the frame (feet_covariance adds the doubt of a cut box)
         xyxy = np.stack(
             [
@@ -147,11 +192,73 @@ def line_doubt(
             axis=1,
         )
         boxes = Detections(xyxy, np.ones(len(xyxy)))
-        cov_m2 = feet_covariance(geometry, boxes, frame_size_px, FEET_SIGMA, FLOOR_SIGMA_M)
-        unit = (end - start) / length_m
-        normal = np.array([-unit[1], unit[0]])
-        sigma_m[seen] = np.sqrt(np.einsum("i,kij,j->k", normal, cov_m2, normal))
-        seen[seen] = np.isfinite(sigma_m[seen])
+        cov_m2[seen] = feet_covariance(geometry, boxes, view.frame_size_px, feet_sigma, floor_sigma_m)
+    return cov_m2
+
+
+def _across_m(cov_m2: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """One sigma (K,) m across the line of each covariance (NaN where it is NaN)."""
+    return np.sqrt(np.einsum("i,kij,j->k", normal, cov_m2, normal))
+
+
+def line_doubt(
+    line: Line,
+    camera: Camera,
+    geometry: CameraGeometry,
+    frame_size_px: tuple[int, int],
+    analysis: Analysis,
+) -> LineDoubt:
+    """The doubt across `line` of `camera` alone (its `geometry`, frames of `frame_size_px`) for
+    a standing person at each point of it, and where the camera sees it."""
+    points_m, normal = _samples(line)
+    view = View(camera, geometry, frame_size_px)
+    sigma_m = _across_m(_feet_covariance_m2(view, points_m, FEET_SIGMA, FLOOR_SIGMA_M), normal)
     return LineDoubt(
-        line.name, points_m, sigma_m, seen, analysis.line_hysteresis_m, analysis.line_hysteresis_sigmas
+        line.name,
+        points_m,
+        sigma_m,
+        np.isfinite(sigma_m),
+        analysis.line_hysteresis_m,
+        analysis.line_hysteresis_sigmas,
     )
+
+
+def group_line_doubt(line: Line, group: Fusion, views: Sequence[View], analysis: Analysis) -> LineDoubt:
+    """The doubt across `line` of the fusion `group` from its cameras' `views` (those of its
+    cameras that are calibrated and have a frame; the others are counted as seeing nothing):
+    at each point, the information-weighted combination P = (Σ R⁻¹)⁻¹ of the covariances R of
+    the cameras that see it, with the group's `feet_sigma` and `floor_sigma_m`."""
+    points_m, normal = _samples(line)
+    info = np.zeros((len(points_m), 2, 2))
+    cameras_seeing = np.zeros(len(points_m), np.int64)
+    for view in views:
+        cov_m2 = _feet_covariance_m2(view, points_m, group.feet_sigma, group.floor_sigma_m)
+        sees = np.isfinite(cov_m2).all(axis=(1, 2))
+        info[sees] += inverse_2x2(cov_m2[sees])
+        cameras_seeing += sees
+    seen = cameras_seeing > 0
+    cov_m2 = np.full_like(info, np.nan)
+    cov_m2[seen] = inverse_2x2(info[seen])
+    return LineDoubt(
+        line.name,
+        points_m,
+        _across_m(cov_m2, normal),
+        seen,
+        analysis.line_hysteresis_m,
+        analysis.line_hysteresis_sigmas,
+        group.name,
+        len(group.cameras),
+        cameras_seeing,
+    )
+
+
+def store_line_doubt(config: StoreConfig, camera: str, line: Line, views: Mapping[str, View]) -> LineDoubt:
+    """The doubt the installer is shown for `line` drawn on `camera`: its own, or its fusion
+    group's when it is in one (the group counts the line). `views` has at least `camera`'s,
+    and those of its group's other cameras that can be had."""
+    group = config.fusion_of(camera)
+    if group is None:
+        view = views[camera]
+        return line_doubt(line, view.camera, view.geometry, view.frame_size_px, config.analysis)
+    grouped = [views[name] for name in group.cameras if name in views]
+    return group_line_doubt(line, group, grouped, config.analysis)

@@ -1,16 +1,20 @@
 """How well a camera can count a line (edge/line_doubt.py), on the real calibrations of the
 PETS09 and WILDTRACK examples: the doubt grows with distance, is smallest across a line that
 people cross sideways in the picture, and a line partly out of the frame says how much of it
-the camera sees."""
+the camera sees. A camera of WILDTRACK's fusion group is given the group's doubt, which its
+other cameras narrow and widen the view of."""
 
+import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from calibration.__main__ import main
 from calibration.web import create_app
-from edge.line_doubt import BODY_WIDTH_M, MAX_POINTS, line_doubt, person_height_m
+from edge.line_doubt import BODY_WIDTH_M, MAX_POINTS, View, line_doubt, store_line_doubt
 from footfall_core.geometry import CameraGeometry
 from footfall_core.store import Line, load_config
 
@@ -23,7 +27,7 @@ def doubt_of(scene, line: Line):
     config = load_config(EXAMPLES / config_name)
     camera = config.camera(camera_name)
     geometry = CameraGeometry.from_config(camera, size)
-    return line_doubt(line, camera, geometry, size, config.analysis, person_height_m(camera))
+    return line_doubt(line, camera, geometry, size, config.analysis)
 
 
 def floor_line(scene, image_px, along_row: bool, length_m: float = 3.0) -> Line:
@@ -132,6 +136,114 @@ def test_the_image_mask_hides_part_of_a_line():
     camera = config.camera(camera_name).model_copy(update={"image_mask_px": left_half})
     geometry = CameraGeometry.from_config(camera, (width, height))
     line = floor_line(SCENES[0], (width / 2, 0.8 * height), along_row=True, length_m=4.0)
-    doubt = line_doubt(line, camera, geometry, (width, height), config.analysis, person_height_m(camera))
+    doubt = line_doubt(line, camera, geometry, (width, height), config.analysis)
     unmasked = doubt_of(SCENES[0], line)
     assert unmasked.seen_share == 1 and doubt.seen_share == pytest.approx(0.5, abs=0.07)
+
+
+def store_views(config_name: str, size: tuple[int, int]) -> tuple:
+    config = load_config(EXAMPLES / config_name)
+    views = {c.name: View(c, CameraGeometry.from_config(c, size), size) for c in config.cameras}
+    return config, views
+
+
+def test_a_camera_outside_a_group_keeps_its_own_doubt():
+    config, views = store_views("pets09.yaml", SCENES[0][2])
+    [walkway] = config.lines
+    shown = store_line_doubt(config, "view001", walkway, views)
+    own = doubt_of(SCENES[0], walkway)
+    assert shown.group is None and shown.cameras_seeing is None
+    assert np.array_equal(shown.sigma_across_m, own.sigma_across_m) and np.array_equal(shown.seen, own.seen)
+    assert shown.text() == "feet doubt across 0.24-0.25 m (median 0.25), margin 0.55 m"
+
+
+def test_a_far_line_of_a_grouped_camera_gets_the_groups_smaller_doubt():
+    """cvlab1 sees a line far from it badly; the group counts it with the cameras nearer it."""
+    config, views = store_views("wildtrack.yaml", SCENES[1][2])
+    far = floor_line(SCENES[1], (960.0, 0.42 * 1080), along_row=True)
+    own = doubt_of(SCENES[1], far)
+    group = store_line_doubt(config, "cvlab1", far, views)
+    assert own.counts_worse and not group.counts_worse
+    assert group.median_sigma_m < 0.5 * own.median_sigma_m  # measured 0.58 m alone, 0.11 m the group
+    assert np.all(group.sigma_across_m[own.seen] <= own.sigma_across_m[own.seen])
+    fewest, median, most = group.cameras_range()
+    assert 2 <= fewest <= median <= most <= 7  # measured 6, 6, 7
+    assert group.text() == (
+        f"in fusion group square: feet doubt across {group.min_sigma_m:.2f}-{group.max_sigma_m:.2f} m "
+        f"(median {group.median_sigma_m:.2f}), margin {group.margin_m:.2f} m; "
+        f"{fewest}-{most} of 7 cameras see it"
+    )
+    # every camera of the group names the same doubt: the group counts the line
+    other = store_line_doubt(config, "idiap3", far, views)
+    assert np.array_equal(other.sigma_across_m, group.sigma_across_m, equal_nan=True)
+
+
+def test_the_group_sees_at_least_what_any_of_its_cameras_sees():
+    config, views = store_views("wildtrack.yaml", SCENES[1][2])
+    on_left_edge = floor_line(SCENES[1], (0.0, 0.8 * 1080), along_row=True, length_m=4.0)
+    group = store_line_doubt(config, "cvlab1", on_left_edge, views)
+    alone = [
+        line_doubt(on_left_edge, v.camera, v.geometry, v.frame_size_px, config.analysis)
+        for v in views.values()
+    ]
+    assert group.seen_share == 1 and alone[0].seen_share == pytest.approx(0.5, abs=0.07)
+    assert all(group.seen_share >= a.seen_share for a in alone)
+    assert np.array_equal(group.cameras_seeing, np.sum([a.seen for a in alone], axis=0))
+    assert "the group sees" not in group.text()  # measured: 4-5 of 7 cameras see it
+    # the group's other cameras not calibrated yet: the group sees what cvlab1 sees
+    only = store_line_doubt(config, "cvlab1", on_left_edge, {"cvlab1": views["cvlab1"]})
+    assert np.array_equal(only.seen, alone[0].seen)
+    assert f"1 of 7 cameras see it; the group sees {alone[0].seen_share:.0%} of it" in only.text()
+
+
+def wildtrack_store(tmp_path: Path, lines: list[Line]) -> Path:
+    """examples/wildtrack.yaml with `lines`, each camera's source a black frame of its size but
+    idiap3's, which cannot be read."""
+    text = (EXAMPLES / "wildtrack.yaml").read_text()
+    black = np.zeros((1080, 1920, 3), np.uint8)
+    for view in ("CVLab1", "CVLab2", "CVLab3", "CVLab4", "IDIAP1", "IDIAP2"):
+        cv2.imwrite(str(tmp_path / f"{view}.png"), black)
+        text = text.replace(f"wildtrack/{view}.mp4", f"{view}.png")
+    lines_json = json.dumps([line.model_dump() for line in lines])  # YAML too
+    text = text.replace("wildtrack/IDIAP3.mp4", "missing.mp4") + f"lines: {lines_json}\n"
+    store = tmp_path / "wildtrack.yaml"
+    store.write_text(text)
+    return store
+
+
+def test_the_calibration_page_answers_the_groups_doubt_for_a_grouped_camera(tmp_path):
+    """The page reads every camera's snapshot (once) for its frame size; a camera of the group
+    with no frame to read is left out of the group's doubt, not the answer."""
+    far = floor_line(SCENES[1], (960.0, 0.42 * 1080), along_row=True)
+    store = wildtrack_store(tmp_path, [])
+    config, views = store_views("wildtrack.yaml", SCENES[1][2])
+    del views["idiap3"]
+    expected = store_line_doubt(config, "cvlab1", far, views)
+    with TestClient(create_app(store)) as client:
+        answer = client.post("/api/cameras/cvlab1/line-doubt", json={"lines": [far.model_dump()]})
+        assert answer.status_code == 200, answer.text
+        [probe] = answer.json()["lines"]
+    assert probe["group"] == "square" and probe["group_size"] == 7
+    assert probe["median_sigma_m"] == round(expected.median_sigma_m, 2) and not probe["counts_worse"]
+    fewest, median, most = expected.cameras_range()
+    assert probe["cameras_seeing"] == {"fewest": fewest, "median": median, "most": most}
+    assert probe["text"] == expected.text()
+
+
+def test_calibration_check_prints_the_groups_doubt_for_a_grouped_camera(tmp_path, capsys):
+    far = floor_line(SCENES[1], (960.0, 0.42 * 1080), along_row=True)
+    store = wildtrack_store(tmp_path, [far])
+    # check reads every camera's frame size: idiap3's too
+    (tmp_path / "missing.mp4").write_bytes(
+        cv2.imencode(".png", np.zeros((1080, 1920, 3), np.uint8))[1].tobytes()
+    )
+    config, views = store_views("wildtrack.yaml", SCENES[1][2])
+    expected = store_line_doubt(config, "cvlab1", far, views)
+    frame = tmp_path / "CVLab1.png"
+    assert (
+        main(
+            ["check", str(store), "--camera", "cvlab1", "--frame", str(frame), "--out", str(tmp_path / "out")]
+        )
+        == 0
+    )
+    assert f"line probe: {expected.text()}\n" in capsys.readouterr().out

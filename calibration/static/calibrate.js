@@ -155,7 +155,8 @@ function draw() {
   showLineDoubts();
 }
 
-// Beside each line, how well the selected camera can count it as drawn (edge/line_doubt.py).
+// Beside each line, how well the selected camera can count it as drawn (edge/line_doubt.py), or
+// its fusion group, which counts the lines of its cameras (the text names the group).
 // Only the latest request's answer is shown: lines and cameras change while one is on its way.
 let doubtRequest = 0;
 async function showLineDoubts() {
@@ -167,7 +168,7 @@ async function showLineDoubts() {
     result.lines.forEach((doubt, i) => {
       const span = $("shapes").querySelectorAll("li[data-line] .doubt")[i];
       if (!span) return;
-      span.textContent = `${state.camera}: ${doubt.text}`;
+      span.textContent = doubt.group ? doubt.text : `${state.camera}: ${doubt.text}`;
       span.classList.toggle("error", doubt.counts_worse);
     });
   } catch (error) {
