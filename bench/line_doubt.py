@@ -7,9 +7,16 @@ camera counts it? Reads the per-line counts a line bench printed and relates eac
     .venv/bin/python bench/line_views.py --seeds 1 2 3 --per-line > wildtrack_lines.txt
     .venv/bin/python bench/line_doubt.py wildtrack_lines.txt --config examples/wildtrack.yaml \
         --frame-size 1920 1080
+    .venv/bin/python bench/line_fusion.py --seeds 1 2 3 --group-only --per-line > square_lines.txt
+    .venv/bin/python bench/line_doubt.py square_lines.txt --config examples/wildtrack.yaml \
+        --frame-size 1920 1080
 
 Each line's camera is the view named by the `seed N VIEW:` row above its table
-(bench/line_views.py), else `--camera`. Printed per seed: the Spearman rank correlation of the
+(bench/line_views.py), else `--camera`; its doubt is that camera's alone (the benches count
+each view alone). Where the row names a fusion group (bench/line_fusion.py), the doubt is the
+group's (`edge.line_doubt.group_line_doubt`), and the lines the camera an installer would
+pick for each (`bench.line_fusion.installer_pick`) would have warned about alone are counted
+against those the group warns about. Printed per seed: the Spearman rank correlation of the
 median doubt across with |error| / truth (lines with truth), the line accuracy
 (1 − Σ|error| / Σ truth) of the lines in each tercile of doubt (bounds over all the file's
 lines), and of the lines below and above `--split-m` (default `BODY_WIDTH_M`, the warning's
@@ -31,11 +38,12 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.line_fusion import installer_pick
 from calibration.frames import source_frame_size
-from edge.line_doubt import BODY_WIDTH_M, line_doubt, person_height_m
+from edge.line_doubt import BODY_WIDTH_M, View, group_line_doubt, line_doubt
 from footfall_core.assets import REPO_ROOT
 from footfall_core.geometry import CameraGeometry
-from footfall_core.store import Line, load_config
+from footfall_core.store import Line, StoreConfig, load_config
 
 _ROW = re.compile(
     r"^(s(\d+)-\d+)\s+\(\s*(\S+),\s*(\S+)\)\s+\(\s*(\S+),\s*(\S+)\)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)"
@@ -52,6 +60,7 @@ class Scored:
     truth: int  # crossings, in and out
     abs_error: int  # |counted − truth| in plus out
     doubt_m: float = float("nan")  # median feet doubt across the line
+    alone_m: float = float("nan")  # a group's line: the installer-picked camera's own median doubt
 
 
 def read_lines(path: Path, camera: str) -> list[Scored]:
@@ -73,6 +82,20 @@ def accuracy(rows: list[Scored]) -> str:
     if not truth:
         return f"   -   ({len(rows):3d} lines)"
     return f"{1 - sum(r.abs_error for r in rows) / truth:6.1%} ({len(rows):3d} lines, truth {truth:5d})"
+
+
+def doubts(config: StoreConfig, row: Scored, views: dict[str, View]) -> tuple[float, float]:
+    """The row's line's median doubt, and for a group's line the installer-picked camera's own
+    (NaN otherwise)."""
+    group = next((g for g in config.fusion if g.name == row.camera), None)
+    if group is None:
+        view = views[row.camera]
+        alone = line_doubt(row.line, view.camera, view.geometry, view.frame_size_px, config.analysis)
+        return alone.median_sigma_m, float("nan")
+    grouped = [views[name] for name in group.cameras]
+    pick = grouped[installer_pick([v.geometry for v in grouped], row.line)]
+    alone = line_doubt(row.line, pick.camera, pick.geometry, pick.frame_size_px, config.analysis)
+    return group_line_doubt(row.line, group, grouped, config.analysis).median_sigma_m, alone.median_sigma_m
 
 
 def split_gap(rows: list[Scored], above: np.ndarray) -> float:
@@ -100,13 +123,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     config = load_config(args.config)
+    views = {}
+    for camera in config.cameras:
+        size = tuple(args.frame_size) if args.frame_size else source_frame_size(config, camera.name)
+        views[camera.name] = View(camera, CameraGeometry.from_config(camera, size), size)
     scored = []
     for row in read_lines(args.per_line, args.camera or config.cameras[0].name):
-        camera = config.camera(row.camera)
-        size = tuple(args.frame_size) if args.frame_size else source_frame_size(config, camera.name)
-        geometry = CameraGeometry.from_config(camera, size)
-        doubt = line_doubt(row.line, camera, geometry, size, config.analysis, person_height_m(camera))
-        scored.append(Scored(**{**row.__dict__, "doubt_m": doubt.median_sigma_m}))
+        doubt_m, alone_m = doubts(config, row, views)
+        scored.append(Scored(**{**row.__dict__, "doubt_m": doubt_m, "alone_m": alone_m}))
     rows = [r for r in scored if np.isfinite(r.doubt_m)]
     bounds = np.percentile([r.doubt_m for r in rows], [100 / 3, 200 / 3])
     print(
@@ -129,18 +153,30 @@ def main() -> None:
         above_text = accuracy([r for r, a in zip(of, above, strict=True) if a])
         print(f"    below {args.split_m:g} m {below_text}, above {above_text}")
     above = np.array([r.doubt_m >= args.split_m for r in rows])
-    seed_of = np.array([r.seed for r in rows])
-    gap, rng, wider = split_gap(rows, above), np.random.default_rng(0), 0
-    for _ in range(SHUFFLES):
-        shuffled = above.copy()
-        for seed in seeds:
-            at = np.flatnonzero(seed_of == seed)
-            shuffled[at] = rng.permutation(shuffled[at])
-        wider += split_gap(rows, shuffled) >= gap
-    print(
-        f"split at {args.split_m:g} m: the lines above count {100 * gap:.1f} points worse, "
-        f"permutation p {wider / SHUFFLES:.3f}"
-    )
+    if above.all() or not above.any():
+        print(f"split at {args.split_m:g} m: every line is on one side")
+    else:
+        seed_of = np.array([r.seed for r in rows])
+        gap, rng, wider = split_gap(rows, above), np.random.default_rng(0), 0
+        for _ in range(SHUFFLES):
+            shuffled = above.copy()
+            for seed in seeds:
+                at = np.flatnonzero(seed_of == seed)
+                shuffled[at] = rng.permutation(shuffled[at])
+            wider += split_gap(rows, shuffled) >= gap
+        print(
+            f"split at {args.split_m:g} m: the lines above count {100 * gap:.1f} points worse, "
+            f"permutation p {wider / SHUFFLES:.3f}"
+        )
+    grouped = [r for r in rows if np.isfinite(r.alone_m)]
+    if grouped:
+        warned = [r for r in grouped if r.alone_m >= args.split_m]
+        print(
+            f"group lines warned about: {sum(r.doubt_m >= args.split_m for r in grouped)} of {len(grouped)} "
+            f"by the group, {len(warned)} by the installer-picked camera alone; the group counted those "
+            f"{accuracy(warned)}, the others "
+            f"{accuracy([r for r in grouped if r.alone_m < args.split_m])}"
+        )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,10 @@ belong to; 1 is a track that never broke and never went to someone else).
     .venv/bin/python bench/line_fusion.py [DATASET_DIR] [--seeds 1 2 3] [--group-only]
     .venv/bin/python bench/line_fusion.py --seeds 1 --miss 0 --jitter 0 --annotated-ids  # perfect
     .venv/bin/python bench/line_fusion.py --split-above-m-s 10  # truth without the id jumps
+    .venv/bin/python bench/line_fusion.py --group-only --per-line > square_lines.txt  # bench/line_doubt.py
+
+`--per-line` prints each seed's lines as the group counted them (`tests/scene_truth.py`
+`line_table`) under a `seed N GROUP: line accuracy` row, the format bench/line_doubt.py reads.
 
 `--split-above-m-s` as `bench/line_views.py`'s: the truth's annotated ids split wherever one
 moves faster than that (m/s), the boxes, lines and `--annotated-ids` as annotated.
@@ -63,6 +67,7 @@ from tests.scene_truth import (  # noqa: E402
     LineScore,
     line_counts,
     line_score,
+    line_table,
     random_lines,
     split_fast_ids,
     truth_messages,
@@ -153,6 +158,7 @@ class SeedRun:
     ids_per_person: float  # `Score.ids_per_person` of the group's replay
     id_changes: dict[str, int]  # `Score.id_changes` of the group's replay
     ids_split: int | None  # annotated ids the truth split (`split_fast_ids`), None: not asked
+    group_name: str  # the fusion group's name
 
     @property
     def names(self) -> list[str]:
@@ -219,11 +225,12 @@ def run_seed(
         people.ids_per_person(),
         people.id_changes,
         ids_split,
+        base.fusion[0].name,
     )
 
 
-def report(run: SeedRun, geometries: Sequence[CameraGeometry]) -> list[str]:
-    """The printed lines of one seed."""
+def report(run: SeedRun, geometries: Sequence[CameraGeometry], per_line: bool = False) -> list[str]:
+    """The printed lines of one seed; with `per_line`, the group's table of every line."""
     group = run.score(run.group)
     p = run.people
     out = [
@@ -236,6 +243,9 @@ def report(run: SeedRun, geometries: Sequence[CameraGeometry]) -> list[str]:
         + ")"
         + ("" if run.ids_split is None else f"; {run.ids_split} annotated ids split in the truth")
     ]
+    if per_line:
+        out.append(f"seed {run.seed} {run.group_name}: line accuracy {group.accuracy:.1%} (the group)")
+        out.append(line_table(run.lines, run.truth, run.group))
     if not run.alone:
         return out
     installer = {line.name: installer_pick(geometries, line) for line in run.lines}
@@ -270,6 +280,7 @@ def main() -> None:
     parser.add_argument("--miss", type=float, default=0.1, help="share of boxes the detector misses")
     parser.add_argument("--jitter", type=float, default=0.05, help="box edge noise, share of its size")
     parser.add_argument("--group-only", action="store_true", help="do not replay each camera alone")
+    parser.add_argument("--per-line", action="store_true", help="print every random line's group counts")
     parser.add_argument(
         "--annotated-ids",
         action="store_true",
@@ -306,7 +317,7 @@ def main() -> None:
             args.annotated_ids,
             args.split_above_m_s,
         )
-        print("\n".join(report(run, geometries)), flush=True)
+        print("\n".join(report(run, geometries, args.per_line)), flush=True)
 
 
 if __name__ == "__main__":
