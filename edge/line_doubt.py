@@ -27,7 +27,9 @@ line of a grouped camera gets the group's doubt (`group_line_doubt`): at each po
 covariances of the group's cameras that see it, each with the group's `feet_sigma` and
 `floor_sigma_m`, combined as the fusion combines them; the group sees the point where any of
 its cameras does. A far line one camera sees badly is then as good as the best cameras that
-see it make it.
+see it make it. Measured on the WILDTRACK group's random lines (bench/line_doubt.py on
+bench/line_fusion.py's, docs/accuracy.md): the camera an installer would pick warned alone on
+70 of 180 lines, which the group counted better than the others; the group warns on 2.
 """
 
 from __future__ import annotations
