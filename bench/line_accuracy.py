@@ -18,6 +18,7 @@ each zone's occupancy error per bucket, heat r (over the cells either side has).
     .venv/bin/python bench/line_accuracy.py --annotated-ids        # the tracker's share of the error
     .venv/bin/python bench/line_accuracy.py --fps 3.5 --tracker ocsort  # another image tracker
     .venv/bin/python bench/line_accuracy.py --model person_detector_192.onnx  # another model
+    .venv/bin/python bench/line_accuracy.py --track-score 0.1  # low boxes continue tracks
     .venv/bin/python bench/scene_config.py VIDEO gt/gt.txt --out STORE.yaml  # a recording of your own
     .venv/bin/python bench/line_accuracy.py --config STORE.yaml --camera NAME --gt gt/gt.txt [--video FILE]
 
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.edge_runs import decoding_reader, run_pipeline
 from bench.library_trackers import KINDS, image_tracker
-from bench.model_option import add_model_option, with_model
+from bench.model_option import add_model_option, scores, with_model
 from edge.detector import Detector
 from edge.pipeline import LOST_TRACK_S, recording_config
 from footfall_core.assets import REPO_ROOT, assets_dir
@@ -103,7 +104,7 @@ def arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = arguments()
-    base = with_model(load_config(args.config), args.model)
+    base = with_model(load_config(args.config), args.model, args.track_score)
     try:
         gt = mot_gt(args.gt, floor=True)
     except ValueError as exc:
@@ -140,7 +141,7 @@ def main() -> None:
 
     print(
         f"scene {args.gt} ({len(np.unique(gt['id']))} people), config {args.config} camera {camera.name}, "
-        f"{config.detector.model} at score {config.detector.score_threshold:g}, "
+        f"{config.detector.model} at {scores(config.detector)}, "
         f"{'annotated ids, ' if args.annotated_ids else ''}{scope}; "
         f"lines {args.length_m[0]:g}-{args.length_m[1]:g} m centred on annotated positions"
     )

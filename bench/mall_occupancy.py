@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.edge_runs import decoding_reader, run_pipeline
-from bench.model_option import add_model_option, with_model
+from bench.model_option import add_model_option, scores, with_model
 from edge.detector import Detector
 from footfall_core.assets import assets_dir
 from footfall_core.tiling import Tile
@@ -48,7 +48,7 @@ def main() -> None:
     )
     add_model_option(parser)
     args = parser.parse_args()
-    config = with_model(example("mall", CAMERA, bucket_s=BUCKET_S), args.model)
+    config = with_model(example("mall", CAMERA, bucket_s=BUCKET_S), args.model, args.track_score)
     camera = config.camera(CAMERA)
     detector = Detector.for_camera(camera, config)
     run = run_pipeline(config, CAMERA, decoding_reader(config, CAMERA, ALL_FRAMES), detector, stages=False)
@@ -59,7 +59,7 @@ def main() -> None:
     passes = detector.passes(width_px, height_px)
     tiles = [tile for tile in passes if tile != Tile.whole(width_px, height_px)]
     print(
-        f"mall {CAMERA}, {config.detector.model} at score {config.detector.score_threshold:g}, "
+        f"mall {CAMERA}, {config.detector.model} at {scores(config.detector)}, "
         f"{run.frames} frames: {len(passes)} model passes a frame, tiles "
         f"{' '.join(f'x {t.x0}-{t.x1} y {t.y0}-{t.y1}' for t in tiles) or 'none'}"
         f"{f' every {camera.tiling.tiles_every} frames' if camera.tiling and tiles else ''}"

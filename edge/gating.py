@@ -227,7 +227,9 @@ class GatedDetector:
     run; with crops, a pass that changed in part runs on that part only. Running totals:
     `runs` counts frames on which it ran (some passes), `reused` frames on which it did not,
     `passes_skipped` the model passes whose people were re-used, `cropped` the passes run on a
-    crop, `unchecked` the frames run whole without a motion check (busy back-off, module doc)."""
+    crop, `unchecked` the frames run whole without a motion check (busy back-off, module doc).
+    The adaptive rate counts the people scored at least `score_threshold` (boxes under it are
+    only for the tracker to continue people it follows)."""
 
     def __init__(
         self,
@@ -239,13 +241,14 @@ class GatedDetector:
         crop: bool = False,
         tiles_every: int = 1,
         keep: Callable[[Detections], Detections] | None = None,
+        score_threshold: float = 0.0,
     ) -> None:
         if recheck_s <= 0:
             raise ValueError(f"recheck_s must be > 0 s, got {recheck_s}")
         if tiles_every < 1:
             raise ValueError(f"tiles_every must be >= 1 frame, got {tiles_every}")
         self.detector, self.motion, self.recheck_s, self.rate = detector, motion, recheck_s, rate
-        self.keep = keep
+        self.keep, self.score_threshold = keep, score_threshold
         self.runs = self.reused = self.passes_skipped = self.cropped = self.unchecked = 0
         self._busy_skip = 0  # the last busy back-off, frames
         self._skip_left = 0  # frames still to run whole unchecked; the last one takes a reference
@@ -270,9 +273,11 @@ class GatedDetector:
         analysis: Analysis,
         tiles_every: int = 1,
         keep: Callable[[Detections], Detections] | None = None,
+        score_threshold: float = 0.0,
     ) -> GatedDetector:
         """The levers `analysis` turns on (motion_gating, adaptive_rate) in front of `detector`,
-        whose tiles (if any) run on every `tiles_every`-th frame (the camera's tiling)."""
+        whose tiles (if any) run on every `tiles_every`-th frame (the camera's tiling), and
+        whose people score at least `score_threshold`."""
         motion = None
         if analysis.motion_gating:
             motion = MotionGate(analysis.motion_pixel_delta, analysis.motion_min_changed)
@@ -285,6 +290,7 @@ class GatedDetector:
             crop=analysis.motion_crop,
             tiles_every=tiles_every,
             keep=keep,
+            score_threshold=score_threshold,
         )
 
     def __call__(self, frame: Frame) -> Gated:
@@ -324,7 +330,8 @@ class GatedDetector:
                 [step.box if isinstance(step, Crop) else None for _, step in ran_steps],
             )
         if self.rate is not None:
-            self.rate.ran(frame.timestamp_s, len(detections))
+            people = int(np.count_nonzero(detections.confidence >= self.score_threshold))
+            self.rate.ran(frame.timestamp_s, people)
         self.runs += 1
         self.passes_skipped += sum(isinstance(step, Reuse) for step in plan)
         self.cropped += len(crops)

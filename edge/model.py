@@ -125,13 +125,16 @@ def detect_layout(
 class PersonModel:
     """One model file on the CPU. `boxes(canvas, scale)` runs it on a letterbox and gives the
     people in image pixels; `input_size_px` is the side of its square, `tight` whether it takes
-    any input shape (tight letterboxes and their crops)."""
+    any input shape (tight letterboxes and their crops). People score at least
+    `score_threshold`; with `track_score_threshold` under it, boxes down to that score come out
+    too (`least_score`), for the tracker to continue people it follows (`edge.tracker.joined`)."""
 
     def __init__(
         self,
         model_path: Path | str,
         *,
         score_threshold: float = 0.3,
+        track_score_threshold: float | None = None,
         nms_iou: float = 0.45,
         threads: int = 1,
         person_class: int = 0,
@@ -170,6 +173,8 @@ class PersonModel:
             )
         self.person_class = person_class
         self.score_threshold, self.nms_iou = score_threshold, nms_iou
+        # boxes down to here come out, those under score_threshold only to continue a track
+        self.least_score = min(score_threshold, track_score_threshold or score_threshold)
 
     @classmethod
     def from_config(cls, config: DetectorConfig, store: StoreConfig | None = None) -> PersonModel:
@@ -183,6 +188,7 @@ class PersonModel:
         model = cls(
             found.path,
             score_threshold=config.score_threshold,
+            track_score_threshold=config.track_score_threshold,
             nms_iou=config.nms_iou,
             threads=config.threads,
             person_class=found.spec.person_class,
@@ -200,18 +206,18 @@ class PersonModel:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The model on a (1, 3, H, W) letterbox blob (or a stride-aligned crop of one at
         `offset_px`, model px): NMS-ed (M, 4) float32 xyxy in image pixels (model px / `scale`)
-        and (M,) float32 scores."""
+        and (M,) float32 scores, down to `least_score`."""
         raw = self._session.run(None, {self.input_name: blob})[0][0]
         if self.layout == "yolox":
             score = raw[:, 4] * raw[:, 5 + self.person_class]
-            keep = score >= self.score_threshold
+            keep = score >= self.least_score
             raw, score = raw[keep], score[keep]
             grid, stride = yolox_grid(*blob.shape[2:])
             centre = (raw[:, :2] + grid[keep]) * stride[keep]
             size = np.exp(raw[:, 2:4]) * stride[keep]
         else:
             score = raw[4 + self.person_class]
-            keep = score >= self.score_threshold
+            keep = score >= self.least_score
             boxes, score = raw[:4, keep].T, score[keep]
             centre, size = boxes[:, :2], boxes[:, 2:4]
         if offset_px != (0, 0):
@@ -225,5 +231,5 @@ class PersonModel:
         if len(xyxy) == 0:
             return np.zeros((0,), np.int64)
         xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
-        keep = cv2.dnn.NMSBoxes(xywh.tolist(), score.tolist(), self.score_threshold, self.nms_iou)
+        keep = cv2.dnn.NMSBoxes(xywh.tolist(), score.tolist(), self.least_score, self.nms_iou)
         return np.asarray(keep, np.int64).reshape(-1)

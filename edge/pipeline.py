@@ -38,7 +38,7 @@ from edge.fusion import feet_covariance, measure
 from edge.gating import GatedDetector, PassDetector
 from edge.hidden import hidden
 from edge.source import RateGate, open_source
-from edge.tracker import Tracker
+from edge.tracker import Tracker, joined
 from edge.types import Detections, FloorMeasurements, FloorObservation, Frame, Heartbeat, Tracks
 from footfall_core.contract import AGGREGATE_KINDS, LiveMessage
 from footfall_core.floor import ZoneMap
@@ -94,12 +94,15 @@ class CameraPipeline:
         self.geometry = CameraGeometry.from_config(self.camera)
         # the model over the camera's tile plan, worked out from its calibration
         self.detector = detector or Detector.for_camera(self.camera, config, self.geometry)
+        # boxes under it only continue a track (`detector.track_score_threshold`, `edge.tracker.joined`)
+        self._score_threshold = config.detector_for(self.camera).score_threshold
         # motion gating, adaptive rate and the tiles' rate (edge.gating), on the people inside the image mask
         self.gate = GatedDetector.from_analysis(
             self.detector,
             config.analysis_for(self.camera),
             self.camera.tiling.tiles_every if self.camera.tiling else 1,
             keep=self._inside_mask,
+            score_threshold=self._score_threshold,
         )
         # ByteTrack keeps a lost track for re-association at most as long as the analytics keep its state
         self.tracker = Tracker(
@@ -220,7 +223,7 @@ class CameraPipeline:
         self.aggregator.health.analysed(gated.latency_ms)
         self.frames_analysed += 1
         self._frame_size(frame)  # the tracker's floor matching needs it
-        tracks = self.tracker.update(gated.detections, frame.timestamp_s)
+        tracks = joined(self.tracker.update(gated.detections, frame.timestamp_s), self._score_threshold)
         if self.fusion is not None:
             yield from self._measure(tracks, frame)
             return

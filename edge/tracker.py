@@ -448,6 +448,21 @@ def lost_boxes(tracklets: list, within_s: float, frame_period_s: float) -> tuple
     return np.array(boxes, np.float64).reshape(-1, 4), np.array(lost_s, np.float64)
 
 
+def joined(tracks: Tracks, score_threshold: float) -> Tracks:
+    """`tracks` less the boxes scored under `score_threshold` that continued no track. A
+    detector may pass on boxes under its person threshold (`detector.track_score_threshold`)
+    for the tracker's low stage alone (ByteTrack's idea): the library only gives them to a
+    confirmed track that found no confident box, and never starts one from them, so the
+    frames a person scores low in do not break their track. One that joined a track is that
+    person and counts as any other (occupancy, heat, lines: leaving it out of occupancy and heat
+    was measured no better, docs/accuracy.md); one that joined none is as likely a shadow or a
+    poster and is dropped here, before the floor."""
+    keep = (tracks.detections.confidence >= score_threshold) | (tracks.track_id >= 0)
+    if keep.all():
+        return tracks
+    return Tracks(tracks.detections[keep], tracks.track_id[keep])
+
+
 class _Rows:
     """What the library tracker returns when given `_Indexed`: the input rows it selected, in its
     output order, and the `tracker_id` it assigns to them."""

@@ -255,6 +255,16 @@ class Detector(Strict):
     )
     models_dir: str | None = Field(None, description="Where weights are; default ${FOOTFALL_ASSETS}/models.")
     score_threshold: float = Field(0.3, gt=0, lt=1, description="Least person score kept (default 0.3).")
+    track_score_threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description=(
+            "Least score of a box under score_threshold that may continue a person the tracker already "
+            "follows (ByteTrack's low stage): it starts no track and, joining none, counts for nothing "
+            "(default off: on PETS09 and TUD-Campus it did not help both models, docs/accuracy.md)."
+        ),
+    )
     nms_iou: float = Field(
         0.45, gt=0, lt=1, description="IoU above which overlapping boxes merge (default 0.45)."
     )

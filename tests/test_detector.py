@@ -460,3 +460,18 @@ def test_box_bottoms_sit_on_the_annotated_feet_at_eye_level(assets, name):
     assert len(pairs) > 200
     assert abs(median) < 0.03
     assert q1 > -0.05 and q3 < 0.05
+
+
+def test_boxes_under_the_score_threshold_come_out_down_to_the_track_score_only(assets, pets):
+    plain = Detector.load(model(assets, "person_detector_192.onnx"), score_threshold=0.3)
+    low = Detector.load(
+        model(assets, "person_detector_192.onnx"), score_threshold=0.3, track_score_threshold=0.1
+    )
+    extra = 0
+    for image, _ in pets[:20]:
+        found, more = plain(image).detections, low(image).detections
+        confident = more.confidence >= 0.3
+        assert np.array_equal(more.xyxy[confident], found.xyxy)  # the same people, the low boxes beside
+        assert (more.confidence >= 0.1).all()
+        extra += int((~confident).sum())
+    assert extra > 20  # the 192 px model scores people under 0.3 on most frames

@@ -17,7 +17,7 @@ from edge.merge import Pass
 from edge.model import PersonModel
 from edge.pipeline import CameraPipeline, Heartbeat
 from edge.tiles import Tile, TilePlan
-from edge.types import Frame
+from edge.types import Detections, Frame
 from footfall_core.store import ConfigError, Tiling, parse_config
 from tests.gt import PETS_FPS
 from tests.pipeline_runs import example, run_example
@@ -543,3 +543,17 @@ def test_tiles_every_other_frame_keep_mall_counts_within_2_percent():
     assert shipped.frames_analysed == every.frames_analysed == 800
     for key, value in reference.items():
         assert ours[key] == pytest.approx(value, rel=0.02), key
+
+
+def test_adaptive_rate_gates_on_boxes_at_the_score_threshold_only(frames, background, detector):
+    """Boxes under the score threshold (passed on only to continue tracks, `edge.tracker.joined`)
+    do not keep the scene busy either."""
+    doubted = GatedDetector(
+        detector,
+        rate=AdaptiveRate(2.0, 1.0),
+        keep=lambda d: Detections(d.xyxy, np.full(len(d), 0.15)),
+        score_threshold=0.3,
+    )
+    for i in range(70):  # 10 s of the empty walkway, the sign at the top left scored 0.15
+        doubted(Frame("view001", i, i / PETS_FPS, noisy(background, i)))
+    assert doubted.runs == 14 + 8  # 2 s at the full rate, then once a second

@@ -53,8 +53,8 @@ def test_people_hidden_behind_a_walker_stay_counted_at_eye_level(tud):
     annotated people almost whole (89-100 %); the detector finds four people, the held boxes
     find the two hidden ones, and the count is the annotated six."""
     frames = range(0, 9)
-    held_on = counted(tud.detected, frames, TUD_FPS, HOLD_S, FLOOR_TOP_PX)
-    held_off = counted(tud.detected, frames, TUD_FPS, 0.0, FLOOR_TOP_PX)
+    held_on = counted(tud.detected, frames, TUD_FPS, HOLD_S, FLOOR_TOP_PX)[0]
+    held_off = counted(tud.detected, frames, TUD_FPS, 0.0, FLOOR_TOP_PX)[0]
     for index in range(6, 9):  # frames 7-9 (gt frames count from 1)
         assert len(held_off[index]) == 4 and len(tud.annotated[index]) == 6
         assert len(held_on[index]) == 6
@@ -70,7 +70,7 @@ def test_eye_level_counts_are_closer_at_five_frames_a_second(tud, first):
     frames = range(first, len(tud.detected), 5)
     errors, mostly_found = {}, {}
     for hold_s in (0.0, HOLD_S):
-        boxes = counted(tud.detected, frames, TUD_FPS, hold_s, FLOOR_TOP_PX)
+        boxes = counted(tud.detected, frames, TUD_FPS, hold_s, FLOOR_TOP_PX)[0]
         errors[hold_s] = np.mean([abs(len(b) - len(tud.annotated[i])) for i, b in zip(frames, boxes)])
         hits = [found(tud.annotated[i], b)[tud.shares[i] > 0.6] for i, b in zip(frames, boxes)]
         mostly_found[hold_s] = np.concatenate(hits).mean()

@@ -14,7 +14,7 @@ from trackers.core.bytetrack.tracklet import ByteTrackTracklet
 from trackers.utils.iou import BIoU
 from trackers.utils.predict_timing import PredictTiming
 
-from edge.tracker import AxisKalman, BoxKalman, Tracker, _BoxTracklet, _LeanBIoU
+from edge.tracker import AxisKalman, BoxKalman, Tracker, _BoxTracklet, _LeanBIoU, joined
 from edge.types import Detections
 from tests.gt import PETS_FPS, pets09_gt
 
@@ -241,3 +241,42 @@ def test_axis_kalman_refuses_noise_it_does_not_model():
     filter_ = AxisKalman(np.zeros(4))
     with pytest.raises(ValueError, match="process_noise"):
         filter_.set_kf_covariances(process_noise=np.diag([1.0, 1, 1, 1, 2, 2, 2, 2]))
+
+
+def walker(frames: int, score: float | list[float], start_px: float = 100.0) -> list[Detections]:
+    """One person walking right at 4 px a frame, a box per frame scored `score` (one, or one a
+    frame)."""
+    scores = score if isinstance(score, list) else [score] * frames
+    return [
+        Detections(np.array([[start_px + 4 * i, 100.0, start_px + 4 * i + 40, 200.0]]), np.array([s]))
+        for i, s in enumerate(scores)
+    ]
+
+
+def test_a_box_under_the_score_threshold_continues_a_confirmed_track_and_keeps_its_id():
+    tracker = Tracker(frame_rate=7.0)
+    scores = [0.9] * 4 + [0.15] * 3 + [0.9] * 3
+    rows = [joined(tracker.update(d, i / 7.0), 0.3) for i, d in enumerate(walker(len(scores), scores))]
+    ids = [int(r.track_id[0]) for r in rows[1:]]  # confirmed from the second frame
+    assert len(set(ids)) == 1 and ids[0] >= 0
+    assert [len(r) for r in rows] == [1] * len(scores)  # the low boxes are that person: kept
+    assert not len(tracker.lost(1.0)[0])  # continued, so not lost (nor held as hidden)
+
+
+def test_a_box_under_the_score_threshold_starts_no_track_and_alone_counts_for_nothing():
+    tracker = Tracker(frame_rate=7.0)
+    for i, dets in enumerate(walker(6, 0.15)):
+        tracks = tracker.update(dets, i / 7.0)
+        assert (tracks.track_id == -1).all()
+        assert not len(joined(tracks, 0.3))
+    assert not tracker._tracker.tracks  # no track, tentative or not
+
+
+def test_a_low_box_beside_a_followed_person_joins_nobody_and_is_dropped():
+    tracker = Tracker(frame_rate=7.0)
+    near, far = walker(5, 0.9), walker(5, 0.15, start_px=400.0)
+    for i, (person, other) in enumerate(zip(near, far, strict=True)):
+        both = Detections(np.concatenate([person.xyxy, other.xyxy]), np.array([0.9, 0.15]))
+        kept = joined(tracker.update(both, i / 7.0), 0.3)
+        assert np.array_equal(kept.detections.xyxy, person.xyxy)  # the confident person only
+    assert len(tracker._tracker.tracks) == 1
