@@ -32,6 +32,11 @@ def mot_gt(gt_txt: Path, floor: bool = False) -> np.ndarray:
                     f"{where}: expected MOTChallenge 2015 numbers frame,id,x,y,w,h,flag,wx,wy[,wz], "
                     f"got {line.strip()!r}"
                 )
+            if floor and len(values) == 9:
+                raise ValueError(
+                    f"{where}: 9 numbers, the MOT16/17/20 layout frame,id,x,y,w,h,flag,class,visibility, "
+                    "which carries no floor position; this needs MOTChallenge 2015's wx,wy in metres"
+                )
             if values[6] != 1:
                 continue
             if floor and values[7] == -1 and values[8] == -1:

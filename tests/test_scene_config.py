@@ -112,6 +112,15 @@ def test_a_malformed_row_is_refused_naming_the_line(assets, tmp_path, bad_row):
         write_scene_config(assets / PETS / "vtest.avi", gt_txt, tmp_path / "out.yaml", 7, None)
 
 
+def test_a_later_motchallenge_layout_is_refused_naming_it(assets, tmp_path):
+    """MOT16/17/20 put class and visibility where MOTChallenge 2015 puts wx, wy: read as a floor
+    they would be fitted, and refused only for a poor fit, not for what they are."""
+    gt_txt = tmp_path / "gt.txt"
+    gt_txt.write_text("1,1,912,484,97,109,1,1,0.86\n")
+    with pytest.raises(Refusal, match=rf"{gt_txt}: line 1: 9 numbers, the MOT16/17/20 layout"):
+        write_scene_config(assets / PETS / "vtest.avi", gt_txt, tmp_path / "out.yaml", 7, None)
+
+
 def test_a_fit_too_poor_to_count_lines_with_is_refused(assets, tmp_path, capsys):
     """Floor positions off by 0.4 m each way (a careless annotation, or a lens left uncorrected)
     place one foot in twenty further than a body's width: exit 2 naming the file, nothing written."""
