@@ -95,7 +95,9 @@ class CameraPipeline:
         # the model over the camera's tile plan, worked out from its calibration
         self.detector = detector or Detector.for_camera(self.camera, config, self.geometry)
         # boxes under it only continue a track (`detector.track_score_threshold`, `edge.tracker.joined`)
-        self._score_threshold = config.detector_for(self.camera).score_threshold
+        detector_config = config.detector_for(self.camera)
+        self._score_threshold = detector_config.score_threshold
+        self._low_boxes = (detector_config.track_score_threshold or 1.0) < self._score_threshold
         # motion gating, adaptive rate and the tiles' rate (edge.gating), on the people inside the image mask
         self.gate = GatedDetector.from_analysis(
             self.detector,
@@ -223,7 +225,9 @@ class CameraPipeline:
         self.aggregator.health.analysed(gated.latency_ms)
         self.frames_analysed += 1
         self._frame_size(frame)  # the tracker's floor matching needs it
-        tracks = joined(self.tracker.update(gated.detections, frame.timestamp_s), self._score_threshold)
+        tracks = self.tracker.update(gated.detections, frame.timestamp_s)
+        if self._low_boxes:
+            tracks = joined(tracks, self._score_threshold)
         if self.fusion is not None:
             yield from self._measure(tracks, frame)
             return
