@@ -1,9 +1,9 @@
 """What reading a camera costs when the analysis takes 5 frames a second: the
 source with the rate gate before decoding (frames the gate skips are only grabbed:
-`FrameSource(admit=...)`, the pipeline's way) against decoding every frame and gating after
-(the way before), on real recordings: TUD-Campus (H.264, 640×480, 25 fps: a usual IP camera's
-rate) and PETS09 (XviD, 768×576, about 7 fps). (An image sequence skips more: a skipped
-image's file is not even read.)
+`FrameSource(admit=...)`, the pipeline's way) against decoding every frame and gating after,
+on real recordings: TUD-Campus (H.264, 640×480, 25 fps: a usual IP camera's rate) and PETS09
+(XviD, 768×576, about 7 fps). (An image sequence skips more: a skipped image's file is not even
+read.)
 
 Prints CPU ms per second of video (what one camera's reading costs a core) and frames decoded,
 best of `--rounds`; each recording is read `--passes` times over.
