@@ -55,9 +55,7 @@ class OwnedFloor:
         if sizes != self._ownership_sizes:
             self.ownership, self._ownership_sizes = self._build(sizes), sizes
         floor_xy = self.geometry.image_to_floor(tracks.detections.feet_xy)
-        keep = np.isfinite(floor_xy).all(axis=1)
-        keep[keep] = self.ownership.keep(self.camera, floor_xy[keep])
-        return floor_xy, keep
+        return floor_xy, self.ownership.keep(self.camera, floor_xy)  # NaN (above the horizon): not kept
 
     def _build(self, sizes: dict[str, tuple[int, int]]) -> Ownership:
         """Floor cells this camera counts, among the cameras whose frame size is known."""

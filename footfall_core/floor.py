@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -59,11 +60,19 @@ class ZoneMap:
         return inside
 
 
-def sparse_sum(cells: np.ndarray, weights: np.ndarray) -> dict[tuple[int, int], float]:
-    """Sum `weights (K,)` per distinct cell of `cells (K, 2)`, adding in input order from 0.0.
-    A plain loop: K is the people on one frame (tens at most), where np.unique(axis=0) costs
-    far more than the sums."""
+def cell_sums(
+    floor_xy: np.ndarray, plan: FloorPlan, cell_m: float, weight: float
+) -> dict[tuple[int, int], float]:
+    """`weight` summed per grid cell (as `cell_indices` numbers them) of the floor points (N, 2)
+    m on the plan, adding in input order from 0.0. A loop on floats, the same arithmetic as
+    `cell_indices`: N is the people on one frame (tens at most), where numpy's calls (and
+    np.unique(axis=0) above all) cost far more than the sums."""
+    origin_x, origin_y = plan.origin_m
+    width_m, height_m = plan.width_m, plan.height_m
     sums: dict[tuple[int, int], float] = {}
-    for (ix, iy), w in zip(cells.tolist(), np.asarray(weights, dtype=np.float64).tolist()):
-        sums[(ix, iy)] = sums.get((ix, iy), 0.0) + w
+    for x, y in np.asarray(floor_xy, dtype=np.float64).reshape(-1, 2).tolist():
+        rel_x, rel_y = x - origin_x, y - origin_y
+        if 0 <= rel_x < width_m and 0 <= rel_y < height_m:  # False for NaN: not on the plan
+            cell = (math.floor(rel_x / cell_m), math.floor(rel_y / cell_m))
+            sums[cell] = sums.get(cell, 0.0) + weight
     return sums

@@ -100,6 +100,7 @@ class Ownership:
         self.grid = grid
         self.coverage = coverage
         self.floor = floor
+        self._counted: dict[tuple[str, ...], np.ndarray] = {}  # `_counted_cells`, per group of cameras
 
     @classmethod
     def build(
@@ -142,13 +143,20 @@ class Ownership:
     def keep_for(self, cameras: list[str], floor_xy: np.ndarray) -> np.ndarray:
         """`keep` for people that a group of cameras sees together (their views fused): True
         for those on cells any of them owns or on cells nobody owns."""
-        for camera in cameras:
-            if camera not in self.cameras:
-                raise KeyError(f"camera {camera!r} is not in this store (have {', '.join(self.cameras)})")
         cells, inside = cell_indices(floor_xy, self.plan, self.floor.cell_m)
         kept = inside.copy()
-        owners = self.grid[cells[:, 1], cells[:, 0]]
-        mine = np.array([self.cameras.index(camera) for camera in cameras] + [UNSEEN])
-        # a comparison with each of a few owners: np.isin's set machinery costs more than the rest
-        kept[inside] = (owners[:, None] == mine).any(axis=1)
+        kept[inside] = self._counted_cells(cameras)[cells[:, 1], cells[:, 0]]
         return kept
+
+    def _counted_cells(self, cameras: list[str]) -> np.ndarray:
+        """(rows, cols) bool: the cells any of `cameras` owns or nobody owns; worked out once per
+        group (every frame asks: one lookup a person instead of a comparison with each owner)."""
+        group = tuple(cameras)
+        counted = self._counted.get(group)
+        if counted is None:
+            for camera in cameras:
+                if camera not in self.cameras:
+                    raise KeyError(f"camera {camera!r} is not in this store (have {', '.join(self.cameras)})")
+            mine = [self.cameras.index(camera) for camera in cameras] + [UNSEEN]
+            counted = self._counted[group] = np.isin(self.grid, mine)
+        return counted

@@ -11,7 +11,7 @@ from edge.analytics.flows import heading_bin
 from edge.analytics.tracks import TrackStates
 from edge.types import FloorObservation
 from footfall_core.contract import AGGREGATE_KINDS, parse_aggregate
-from footfall_core.floor import ZoneMap, sparse_sum
+from footfall_core.floor import ZoneMap, cell_indices, cell_sums
 from footfall_core.store import FloorPlan, Line, Zone, parse_config
 
 PLAN = FloorPlan(origin_m=(-5.0, -5.0), width_m=20.0, height_m=10.0)
@@ -273,11 +273,20 @@ def test_zones_and_flows_count_the_same_with_a_shared_zone_lookup():
     assert separate[0].collect(30.0) == shared[0].collect(30.0)
 
 
-def test_sparse_sum_adds_in_input_order():
-    cells = np.array([[1, 2], [0, 0], [1, 2], [1, 2]])
-    sums = sparse_sum(cells, np.array([0.1, 5.0, 0.2, 0.3]))
-    assert sums == {(1, 2): ((0.0 + 0.1) + 0.2) + 0.3, (0, 0): 5.0}
-    assert sparse_sum(np.empty((0, 2), np.int64), np.empty(0)) == {}
+def test_cell_sums_count_the_cells_cell_indices_numbers_adding_in_input_order():
+    """Points on the plan, off it on each side, on its far edges and NaN (above the horizon)."""
+    plan = FloorPlan(width_m=4.0, height_m=3.0, origin_m=(-1.0, 0.5))
+    rng = np.random.default_rng(3)
+    points = np.concatenate(
+        [rng.uniform((-2.0, -0.5), (4.0, 4.5), (200, 2)), [[3.0, 1.0], [0.0, 3.5], [np.nan, 1.0]]]
+    )
+    cells, on_plan = cell_indices(points, plan, 0.5)
+    expected: dict[tuple[int, int], float] = {}
+    for cell in map(tuple, cells.tolist()):
+        expected[cell] = expected.get(cell, 0.0) + 0.1
+    sums = cell_sums(points, plan, 0.5, 0.1)
+    assert sums == expected and list(sums) == list(expected) and 0 < on_plan.sum() < len(points)
+    assert cell_sums(np.empty((0, 2)), plan, 0.5, 0.1) == {}
 
 
 def test_track_states_expire_exactly_the_tracks_a_full_scan_would():

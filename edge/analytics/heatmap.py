@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from edge.types import FloorObservation
-from footfall_core.floor import cell_indices, sparse_sum
+from footfall_core.floor import cell_sums
 from footfall_core.store import FloorPlan
 
 
@@ -22,8 +20,7 @@ class Heatmap:
         self._person_s: dict[tuple[int, int], float] = {}
 
     def observe(self, obs: FloorObservation) -> None:
-        cells, _ = cell_indices(obs.floor_xy, self.plan, self.cell_m)
-        for cell, seconds in sparse_sum(cells, np.full(len(cells), obs.dt_s)).items():
+        for cell, seconds in cell_sums(obs.floor_xy, self.plan, self.cell_m, obs.dt_s).items():
             self._person_s[cell] = self._person_s.get(cell, 0.0) + seconds
 
     def collect(self) -> list[tuple[int, int, float]]:

@@ -12,7 +12,7 @@ import numpy as np
 
 from edge.types import FloorObservation
 from footfall_core.contract import LiveMessage, LiveZone
-from footfall_core.floor import ZoneMap, cell_indices, sparse_sum
+from footfall_core.floor import ZoneMap, cell_sums
 from footfall_core.store import FloorPlan, Zone
 
 
@@ -36,8 +36,7 @@ class Live:
         if obs.timestamp_s - self._last_sent_s < self.interval_s:
             return None
         self._last_sent_s = obs.timestamp_s
-        cells, _ = cell_indices(obs.floor_xy, self.plan, self.cell_m)
-        counts = sparse_sum(cells, np.ones(len(cells)))
+        counts = cell_sums(obs.floor_xy, self.plan, self.cell_m, 1.0)
         occupancy = np.count_nonzero(self.zone_map.inside(obs.floor_xy), axis=0)
         return LiveMessage(
             store=self.store,
