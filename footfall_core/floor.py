@@ -60,19 +60,28 @@ class ZoneMap:
         return inside
 
 
+def cells_of(floor_xy: np.ndarray, plan: FloorPlan, cell_m: float) -> list[tuple[int, int] | None]:
+    """`cell_indices` as a loop on floats, the same arithmetic: the cell (ix, iy) of each floor
+    point (N, 2) m, None off the plan (or NaN). For a frame's people (tens at most), where
+    numpy's calls cost far more than the arithmetic."""
+    origin_x, origin_y = plan.origin_m
+    width_m, height_m = plan.width_m, plan.height_m
+    cells: list[tuple[int, int] | None] = []
+    for x, y in np.asarray(floor_xy, dtype=np.float64).reshape(-1, 2).tolist():
+        rel_x, rel_y = x - origin_x, y - origin_y
+        on_plan = 0 <= rel_x < width_m and 0 <= rel_y < height_m  # False for NaN
+        cells.append((math.floor(rel_x / cell_m), math.floor(rel_y / cell_m)) if on_plan else None)
+    return cells
+
+
 def cell_sums(
     floor_xy: np.ndarray, plan: FloorPlan, cell_m: float, weight: float
 ) -> dict[tuple[int, int], float]:
-    """`weight` summed per grid cell (as `cell_indices` numbers them) of the floor points (N, 2)
-    m on the plan, adding in input order from 0.0. A loop on floats, the same arithmetic as
-    `cell_indices`: N is the people on one frame (tens at most), where numpy's calls (and
-    np.unique(axis=0) above all) cost far more than the sums."""
-    origin_x, origin_y = plan.origin_m
-    width_m, height_m = plan.width_m, plan.height_m
+    """`weight` summed per grid cell (`cells_of`) of the floor points (N, 2) m on the plan,
+    adding in input order from 0.0 (np.unique(axis=0) and a sum per cell cost far more on a
+    frame's people)."""
     sums: dict[tuple[int, int], float] = {}
-    for x, y in np.asarray(floor_xy, dtype=np.float64).reshape(-1, 2).tolist():
-        rel_x, rel_y = x - origin_x, y - origin_y
-        if 0 <= rel_x < width_m and 0 <= rel_y < height_m:  # False for NaN: not on the plan
-            cell = (math.floor(rel_x / cell_m), math.floor(rel_y / cell_m))
+    for cell in cells_of(floor_xy, plan, cell_m):
+        if cell is not None:
             sums[cell] = sums.get(cell, 0.0) + weight
     return sums

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from footfall_core.floor import cell_indices
+from footfall_core.floor import cells_of
 from footfall_core.geometry import CalibrationError, CameraGeometry
 from footfall_core.store import FloorPlan, StoreConfig
 
@@ -100,7 +100,7 @@ class Ownership:
         self.grid = grid
         self.coverage = coverage
         self.floor = floor
-        self._counted: dict[tuple[str, ...], np.ndarray] = {}  # `_counted_cells`, per group of cameras
+        self._counted: dict[tuple[str, ...], list[list[bool]]] = {}  # `_counted_cells`, per group of cameras
 
     @classmethod
     def build(
@@ -143,14 +143,13 @@ class Ownership:
     def keep_for(self, cameras: list[str], floor_xy: np.ndarray) -> np.ndarray:
         """`keep` for people that a group of cameras sees together (their views fused): True
         for those on cells any of them owns or on cells nobody owns."""
-        cells, inside = cell_indices(floor_xy, self.plan, self.floor.cell_m)
-        kept = inside.copy()
-        kept[inside] = self._counted_cells(cameras)[cells[:, 1], cells[:, 0]]
-        return kept
+        counted = self._counted_cells(cameras)
+        cells = cells_of(floor_xy, self.plan, self.floor.cell_m)
+        return np.array([cell is not None and counted[cell[1]][cell[0]] for cell in cells], bool)
 
-    def _counted_cells(self, cameras: list[str]) -> np.ndarray:
-        """(rows, cols) bool: the cells any of `cameras` owns or nobody owns; worked out once per
-        group (every frame asks: one lookup a person instead of a comparison with each owner)."""
+    def _counted_cells(self, cameras: list[str]) -> list[list[bool]]:
+        """[row][col]: whether any of `cameras` owns the cell or nobody does; worked out once
+        per group (every frame asks, for each person)."""
         group = tuple(cameras)
         counted = self._counted.get(group)
         if counted is None:
@@ -158,5 +157,5 @@ class Ownership:
                 if camera not in self.cameras:
                     raise KeyError(f"camera {camera!r} is not in this store (have {', '.join(self.cameras)})")
             mine = [self.cameras.index(camera) for camera in cameras] + [UNSEEN]
-            counted = self._counted[group] = np.isin(self.grid, mine)
+            counted = self._counted[group] = np.isin(self.grid, mine).tolist()
         return counted
