@@ -21,7 +21,7 @@ import numpy as np
 from edge.analytics.tracks import TrackStates
 from edge.types import FloorObservation
 from footfall_core.contract import DIRECTION_BINS, Transition
-from footfall_core.floor import ZoneMap, cell_indices
+from footfall_core.floor import ZoneMap, cells_of
 from footfall_core.store import FloorPlan, Zone
 
 
@@ -64,13 +64,10 @@ class Flows:
         xy = obs.floor_xy[tracked]
         if inside is None:
             inside = self.zone_map.inside(obs.floor_xy)
-        inside = inside[tracked]
-        # the first zone in config order that holds each tracked person, -1 for none
-        zone = np.where(inside.any(axis=1), inside.argmax(axis=1), -1) if self.zones else np.full(len(xy), -1)
         walks = [self._tracks.seen(t, obs.timestamp_s) for t in obs.track_id[tracked].tolist()]
-        for walk, k in zip(walks, zone.tolist()):
-            if k >= 0:
-                self._enter(walk, self.zones[k].name)
+        for walk, zones_in in zip(walks, inside[tracked].tolist()):
+            if True in zones_in:  # the first zone in config order that holds the person
+                self._enter(walk, self.zones[zones_in.index(True)].name)
         # distance from each anchor, all at once (NaN where a track has no anchor yet)
         anchors = np.array(
             [w.anchor_xy if w.anchor_xy is not None else (np.nan, np.nan) for w in walks], dtype=np.float64
@@ -96,11 +93,11 @@ class Flows:
     def _count_steps(self, steps: list[tuple[tuple[float, float], tuple[float, float]]]) -> None:
         if not steps:
             return
-        start = np.array([s for s, _ in steps])
-        end = np.array([e for _, e in steps])
+        start, end = np.array(steps).transpose(1, 0, 2)  # (2, K, 2): from, to
         bins = heading_bin(end - start)
-        cells, on_plan = cell_indices((start + end) / 2, self.plan, self.flow_cell_m)
-        for cell, b in zip(map(tuple, cells.tolist()), bins[on_plan].tolist()):
+        for cell, b in zip(cells_of((start + end) / 2, self.plan, self.flow_cell_m), bins.tolist()):
+            if cell is None:  # off the plan
+                continue
             hist = self._directions.get(cell)
             if hist is None:
                 hist = self._directions[cell] = [0] * DIRECTION_BINS
