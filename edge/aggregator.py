@@ -27,6 +27,7 @@ from footfall_core.contract import (
     LinesAggregate,
     ZonesAggregate,
     bucket_start,
+    bucket_start_s,
 )
 from footfall_core.store import StoreConfig
 
@@ -93,7 +94,7 @@ class Aggregator:
 
     def advance(self, now_s: float) -> list[AggregateMessage]:
         """Open the bucket holding `now_s`; returns the aggregates of the bucket it closes, if any."""
-        start_s = bucket_start(now_s, self.bucket_s).timestamp()
+        start_s = bucket_start_s(now_s, self.bucket_s)
         if self._start_s is None:
             self._start_s = start_s
         if start_s <= self._start_s:
