@@ -416,23 +416,27 @@ class GatedDetector:
         it holds whole, with a margin, every last person of the pass it touches (they are found
         again there, not cut at its edge), with that pass's people outside it kept; run the
         pass whole when the crop would cover more than `CROP_MAX_SHARE` of the tile."""
-        xyxy = last.xyxy
-        margin = CROP_MARGIN * frame_px  # context around them too: the model scores a person
-        most_px = CROP_MAX_SHARE * (tile.x1 - tile.x0) * (tile.y1 - tile.y0)  # cut by the crop's edge
-        while True:  # otherwise than in the frame
+        # the pass's people as floats (a frame's few boxes: numpy's calls cost more than the
+        # comparisons); the margin is added in float32, the boxes' type, as numpy would
+        people = last.xyxy.tolist()
+        margin = np.float32(CROP_MARGIN * frame_px)  # context around them too: the model scores a
+        most_px = CROP_MAX_SHARE * (tile.x1 - tile.x0) * (tile.y1 - tile.y0)  # person cut by the
+        while True:  # crop's edge otherwise than in the frame
             x0, y0, x1, y1 = box = self.detector.region_seen(tile, box)
             if (x1 - x0) * (y1 - y0) > most_px:  # it only grows: a crowded picture ends here
                 return RUN
-            touches = (xyxy[:, 0] < x1) & (xyxy[:, 2] > x0) & (xyxy[:, 1] < y1) & (xyxy[:, 3] > y0)
-            if not touches.any():
+            touches = [
+                left < x1 and right > x0 and top < y1 and bottom > y0 for left, top, right, bottom in people
+            ]
+            if not any(touches):
                 return Crop(box, last)
-            held = xyxy[touches]
+            held = [person for person, touching in zip(people, touches) if touching]
             grown = (
-                max(tile.x0, min(x0, math.floor(held[:, 0].min() - margin))),
-                max(tile.y0, min(y0, math.floor(held[:, 1].min() - margin))),
-                min(tile.x1, max(x1, math.ceil(held[:, 2].max() + margin))),
-                min(tile.y1, max(y1, math.ceil(held[:, 3].max() + margin))),
+                max(tile.x0, min(x0, math.floor(np.float32(min(p[0] for p in held)) - margin))),
+                max(tile.y0, min(y0, math.floor(np.float32(min(p[1] for p in held)) - margin))),
+                min(tile.x1, max(x1, math.ceil(np.float32(max(p[2] for p in held)) + margin))),
+                min(tile.y1, max(y1, math.ceil(np.float32(max(p[3] for p in held)) + margin))),
             )
             if grown == box:  # it only grows, within the tile: this ends
-                return Crop(box, last.rows(~touches))
+                return Crop(box, last.rows(~np.array(touches)))
             box = grown
