@@ -81,6 +81,7 @@ class _Pending:
     rows: np.ndarray | slice  # (M,) rows of this frame, or all of them
     back: np.ndarray  # (M,) frames back to the person's earlier frame
     earlier_row: np.ndarray  # (M,) their row there
+    one_frame: bool  # every row's earlier frame is the same
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,10 +137,12 @@ class LineSmoother:
         earlier = [self._latest.get(person, (-1, 0)) for person in ids]
         rows = [k for k, (seen, _) in enumerate(earlier) if seen >= self._first]
         if rows:
+            back = [number - earlier[k][0] for k in rows]
             pending = _Pending(
                 slice(None) if len(rows) == len(ids) else np.array(rows),
-                np.array([number - earlier[k][0] for k in rows]),
+                np.array(back),
                 np.array([earlier[k][1] for k in rows]),
+                back.count(back[0]) == len(back),
             )
             frame = _Frame(frame.timestamp_s, frame.track_id, frame.state, frame.cov, pending)
         self._latest.update((person, (number, row)) for row, person in enumerate(ids))
@@ -172,19 +175,19 @@ class LineSmoother:
         for k in todo:
             frame, pending = self._frames[k], self._frames[k].link
             assert isinstance(pending, _Pending)
-            if (pending.back == pending.back[0]).all():  # the usual case: all from one frame
+            if pending.one_frame:  # the usual case
                 source = self._frames[k - int(pending.back[0])]
                 filtered.append(source.state[pending.earlier_row])
                 spread.append(source.cov[pending.earlier_row])
-                dt_s.append(np.full(len(pending.back), frame.timestamp_s - source.timestamp_s))
+                dt_s.append([frame.timestamp_s - source.timestamp_s] * len(pending.back))
             else:
                 sources = [self._frames[k - back] for back in pending.back.tolist()]
                 rows = pending.earlier_row.tolist()
                 filtered.append(np.array([s.state[r] for s, r in zip(sources, rows)]))
                 spread.append(np.array([s.cov[r] for s, r in zip(sources, rows)]))
-                dt_s.append(np.array([frame.timestamp_s - s.timestamp_s for s in sources]))
+                dt_s.append([frame.timestamp_s - s.timestamp_s for s in sources])
         x_f, p_f = np.concatenate(filtered), np.concatenate(spread)
-        f, noise = self._steps(np.concatenate(dt_s))
+        f, noise = self._steps(np.array([dt for frame_dt_s in dt_s for dt in frame_dt_s]))
         cross = p_f @ np.swapaxes(f, -1, -2)  # P_f Fᵀ
         gain = cross @ np.linalg.inv(f @ cross + noise)
         offset = x_f - ((gain @ f) @ x_f[:, :, None])[:, :, 0]
@@ -203,7 +206,7 @@ class LineSmoother:
                 gain_t[start:end],
                 offset[start:end],
                 rest[start:end],
-                bool((pending.back == pending.back[0]).all()),
+                pending.one_frame,
             )
             self._frames[k] = _Frame(frame.timestamp_s, frame.track_id, frame.state, frame.cov, link)
             start = end
