@@ -66,7 +66,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--config", type=Path, default=REPO_ROOT / "examples/pets09.yaml", help="store config"
     )
-    parser.add_argument("--camera", default="view001", help="camera of the config that saw the scene")
+    parser.add_argument(
+        "--camera", help="camera of the config that saw the scene (default: the config's only camera)"
+    )
     parser.add_argument(
         "--gt",
         type=Path,
@@ -104,11 +106,21 @@ def arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = arguments()
-    base = with_model(load_config(args.config), args.model, args.track_score)
-    try:
+    try:  # ConfigError is a ValueError naming the file and key
+        base = with_model(load_config(args.config), args.model, args.track_score)
         gt = mot_gt(args.gt, floor=True)
     except ValueError as exc:
         sys.exit(str(exc))
+    if args.camera is None:
+        names = [camera.name for camera in base.cameras]
+        if len(names) != 1:
+            sys.exit(
+                f"{args.config}: {len(names)} cameras ({', '.join(names)}): "
+                "say which saw the scene with --camera"
+            )
+        args.camera = names[0]
+    elif args.camera not in {camera.name for camera in base.cameras}:
+        sys.exit(f"{args.config}: no camera named {args.camera!r} (--camera)")
     families = {seed: random_lines(gt, args.lines, seed, tuple(args.length_m)) for seed in args.seeds}
     lines = list(base.lines) + [line for family in families.values() for line in family]
     config = recording_config(base, args.camera, source=args.video, start=START)

@@ -341,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     except Refusal as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the config cannot be written there
+        print(f"error: {args.out}: cannot write: {exc.strerror}", file=sys.stderr)
+        return 2
     return 0
 
 
