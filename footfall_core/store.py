@@ -283,6 +283,16 @@ class Detector(Strict):
         "to the model's own square (default tight; a model that cannot take another shape runs square).",
     )
 
+    @model_validator(mode="after")
+    def _track_score_under_score(self) -> Detector:
+        """A track score at or above the person score would pass on no box: refused, not ignored."""
+        if self.track_score_threshold is not None and self.track_score_threshold >= self.score_threshold:
+            raise ValueError(
+                f"track_score_threshold {self.track_score_threshold} must be under score_threshold "
+                f"{self.score_threshold} (boxes between the two only continue a track)"
+            )
+        return self
+
 
 class Calibration(Strict):
     image_points_px: list[Point] = Field(description="Points on the camera image (px), at least 4.")

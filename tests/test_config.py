@@ -68,6 +68,29 @@ def test_errors_name_file_and_key(tmp_path, mutate, key):
     assert str(path) in str(err.value) and key in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (lambda c: c.update(detector={"track_score_threshold": 0.3}), "detector"),
+        (
+            lambda c: c["cameras"][0].update(detector={"score_threshold": 0.4, "track_score_threshold": 0.5}),
+            "cameras.0.detector",
+        ),
+    ],
+)
+def test_a_track_score_not_under_the_score_is_refused(tmp_path, mutate, key):
+    """At or above `score_threshold` it would pass on no box: the file is refused naming both."""
+    import copy
+
+    data = copy.deepcopy(MINIMAL)
+    mutate(data)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="track_score_threshold .* must be under score_threshold") as err:
+        load_config(path)
+    assert str(path) in str(err.value) and key in str(err.value)
+
+
 def test_unreadable_and_invalid_yaml(tmp_path):
     with pytest.raises(ConfigError, match="missing.yaml: cannot read"):
         load_config(tmp_path / "missing.yaml")
