@@ -38,7 +38,7 @@ from edge.fusion import feet_covariance, measure
 from edge.gating import GatedDetector, PassDetector
 from edge.hidden import hidden
 from edge.source import RateGate, open_source
-from edge.tracker import Tracker, joined
+from edge.tracker import ACTIVATION_CONFIDENCE, Tracker, joined
 from edge.types import Detections, FloorMeasurements, FloorObservation, Frame, Heartbeat, Tracks
 from footfall_core.contract import AGGREGATE_KINDS, LiveMessage
 from footfall_core.floor import ZoneMap
@@ -112,6 +112,8 @@ class CameraPipeline:
             lost_track_s=min(LOST_TRACK_S, a.track_timeout_s),
             kind=a.tracker,
             feet_on_floor=self._feet_on_floor,
+            # a box under the score threshold starts no track, however high the threshold is set
+            activation_confidence=max(ACTIVATION_CONFIDENCE, self._score_threshold),
         )
         self.aggregator = Aggregator(
             config, self.camera.name, ("health",) if self.fusion is not None else AGGREGATE_KINDS

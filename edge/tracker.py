@@ -339,6 +339,7 @@ class _LeanBIoU(BIoU):
         return xyxy[:, :2] - margin, xyxy[:, 2:] + margin
 
 
+ACTIVATION_CONFIDENCE = 0.4  # least detector score that starts a track, by default
 FLOOR_MATCH_BELOW_FPS = 6.0
 """Analysed frame rates (Hz) under which C-BIoU also matches on the floor (`_FloorCBIoU`). From 6
 frames a second a walker's step between frames is within their box: forced on there, the floor
@@ -515,7 +516,7 @@ class Tracker:
         self,
         frame_rate: float,
         lost_track_s: float = 1.5,
-        activation_confidence: float = 0.4,
+        activation_confidence: float = ACTIVATION_CONFIDENCE,
         min_consecutive_frames: int = 2,
         min_iou: float = 0.1,
         high_confidence: float = 0.5,

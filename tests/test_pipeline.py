@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from edge.gating import Gated
 from edge.pipeline import CameraPipeline, Heartbeat
 from edge.types import Detections, Frame, Tracks
 from footfall_core.assets import REPO_ROOT
@@ -155,3 +156,20 @@ def test_frames_the_rate_gate_skips_are_read_and_dropped_in_health():
     assert run.frames_read == sum(h.frames_read for h in health) == 795
     assert run.frames_analysed == sum(h.frames_analysed for h in health) == 568
     assert sum(h.frames_dropped for h in health) == 795 - 568
+
+
+def test_a_box_between_the_track_score_and_a_high_score_threshold_starts_no_track():
+    """With `detector.score_threshold` above the score the tracker starts tracks from, a box
+    scored between the two is only there to continue a track: one person scored so on every
+    frame is never followed, so never counted."""
+    config = example("pets09", "view001")
+    detector = config.detector.model_copy(update={"score_threshold": 0.8, "track_score_threshold": 0.2})
+    pipeline = CameraPipeline(config.model_copy(update={"detector": detector}), "view001")
+    followed = []
+    pipeline._with_hidden = lambda tracks: followed.append(len(tracks)) or tracks  # type: ignore[method-assign]
+    for index in range(10):
+        box = Detections([[370 + 4 * index, 250, 410 + 4 * index, 400]], [0.6])
+        pipeline.gate = lambda frame, box=box: Gated(box, 0.0)  # type: ignore[method-assign, assignment]
+        frame = Frame("view001", index, 1000.0 + index / 7, np.zeros((576, 768, 3), np.uint8))
+        list(pipeline._analyse(frame))
+    assert followed == [0] * 10
