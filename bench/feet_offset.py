@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,50 @@ EDGE_PX = 2.0  # a box this close to the frame's side is cut by it
 SCORE = 0.3
 
 
+def annotated_frames(
+    video: Path, gt_txt: Path, every: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The frames of `video` that `gt_txt` annotates, each `every`-th one of a scene annotated on
+    over 100 frames (a short one whole): (image, its gt rows (`mot_gt`), their boxes (K, 4) xyxy
+    image px)."""
+    gt = mot_gt(gt_txt)
+    every = every if len(np.unique(gt["frame"])) > 100 else 1
+    for index, image in enumerate(video_frames(video)):
+        rows = gt[gt["frame"] == index + 1]  # gt frames start at 1
+        if index % every or not len(rows):
+            continue
+        boxes = np.stack([rows["x"], rows["y"], rows["x"] + rows["w"], rows["y"] + rows["h"]], axis=1)
+        yield image, rows, boxes
+
+
+def scene_options(description: str) -> argparse.ArgumentParser:
+    """The command line of the benches that pair detections with annotated boxes: --scene (a
+    recording and its gt.txt, repeated), --models and --every; `scenes` reads the scenes."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scene",
+        nargs=2,
+        action="append",
+        type=Path,
+        metavar=("VIDEO", "GT"),
+        help="a recording and its MOTChallenge gt.txt (default: PETS09 and TUD-Campus)",
+    )
+    parser.add_argument("--models", nargs="+", default=["yolox_nano.onnx", "person_detector_192.onnx"])
+    parser.add_argument("--every", type=int, default=3, help="every n-th frame of a scene over 100 frames")
+    return parser
+
+
+def scenes(args: argparse.Namespace) -> list[tuple[Path, Path]]:
+    """The --scene pairs given, else PETS09's and TUD-Campus's recordings and annotations."""
+    data = assets_dir() / "datasets"
+    return args.scene or [
+        (data / "pets09_s2l1/vtest.avi", data / "pets09_s2l1/gt/gt.txt"),
+        (data / "tud_campus/TUD-Campus.mp4", data / "tud_campus/gt/gt.txt"),
+    ]
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(K, M) IoU of (K, 4) and (M, 4) xyxy boxes."""
     lo = np.maximum(a[:, None, :2], b[None, :, :2])
@@ -54,15 +99,10 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def offsets(video: Path, gt_txt: Path, model: str, every: int) -> np.ndarray:
     """(P, 5) per pair: bottom offset / annotated height, centre offset / annotated width,
     detected height / annotated height, top offset / annotated height, annotated person id."""
-    gt = mot_gt(gt_txt)
     detector = Detector.load(find_model(model).path, score_threshold=SCORE)
     pairs = []
-    for index, image in enumerate(video_frames(video)):
-        rows = gt[gt["frame"] == index + 1]  # gt frames start at 1
-        if index % every or not len(rows):
-            continue
+    for image, rows, boxes in annotated_frames(video, gt_txt, every):
         height, width = image.shape[:2]
-        boxes = np.stack([rows["x"], rows["y"], rows["x"] + rows["w"], rows["y"] + rows["h"]], axis=1)
         inside = (boxes[:, :2] > EDGE_PX).all(axis=1) & (boxes[:, 2] < width - EDGE_PX)
         inside &= boxes[:, 3] < height - EDGE_PX
         boxes, person = boxes[inside], np.asarray(rows["id"], np.float64)[inside]
@@ -105,30 +145,11 @@ def feet_errors(pairs: np.ndarray) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    data = assets_dir() / "datasets"
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--scene",
-        nargs=2,
-        action="append",
-        type=Path,
-        metavar=("VIDEO", "GT"),
-        help="a recording and its MOTChallenge gt.txt (default: PETS09 and TUD-Campus)",
-    )
-    parser.add_argument("--models", nargs="+", default=["yolox_nano.onnx", "person_detector_192.onnx"])
-    parser.add_argument("--every", type=int, default=3, help="every n-th frame of a scene over 100 frames")
-    args = parser.parse_args()
-    scenes = args.scene or [
-        (data / "pets09_s2l1/vtest.avi", data / "pets09_s2l1/gt/gt.txt"),
-        (data / "tud_campus/TUD-Campus.mp4", data / "tud_campus/gt/gt.txt"),
-    ]
+    args = scene_options(__doc__ or "").parse_args()
     print(f"detected against annotated boxes, score >= {SCORE}, IoU >= {LEAST_IOU}, boxes off the edges")
-    for video, gt_txt in scenes:
-        every = args.every if len(np.unique(mot_gt(gt_txt)["frame"])) > 100 else 1
+    for video, gt_txt in scenes(args):
         for model in args.models:
-            r = offsets(video, gt_txt, model, every)
+            r = offsets(video, gt_txt, model, args.every)
             if not len(r):
                 print(f"{video.name} {model}: no pairs")
                 continue

@@ -14,13 +14,12 @@ bottom is the truth; the same rule on the annotated boxes says whose feet are tr
 someone, and the bench prints how many of those the detections' rule finds.
 
 Run `.venv/bin/python bench/occluded_feet.py [--scene VIDEO GT.txt ...] [--models FILE ...]`:
-TUD-Campus (eye level, every frame) and PETS09 (elevated, every third frame) by default, both
+PETS09 (elevated, every third frame) and TUD-Campus (eye level, every frame) by default, both
 shared models at the example configs' score threshold, about a minute.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -28,12 +27,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.feet_offset import annotated_frames, scene_options, scenes
 from bench.hidden_recall import pairs
 from edge.detector import Detector
-from footfall_core.assets import assets_dir
-from models.footage import video_frames
 from models.registry import find_model
-from tests.gt import mot_gt
 
 EDGE_PX = 2.0  # a box this close to the frame's side is cut by it
 SCORE = 0.3  # examples/pets09.yaml's score threshold
@@ -55,15 +52,10 @@ def covered_bottoms(xyxy: np.ndarray) -> np.ndarray:
 def offsets(video: Path, gt_txt: Path, model: str, every: int) -> np.ndarray:
     """(P, 4) per pair: bottom offset / annotated height, detected height / annotated height,
     the detection's bottom covered (0/1), the annotated feet behind someone (0/1)."""
-    gt = mot_gt(gt_txt)
     detector = Detector.load(find_model(model).path, score_threshold=SCORE)
     rows_out = []
-    for index, image in enumerate(video_frames(video)):
-        rows = gt[gt["frame"] == index + 1]  # gt frames start at 1
-        if index % every or not len(rows):
-            continue
+    for image, _, boxes in annotated_frames(video, gt_txt, every):
         height, width = image.shape[:2]
-        boxes = np.stack([rows["x"], rows["y"], rows["x"] + rows["w"], rows["y"] + rows["h"]], axis=1)
         detected = detector(image).detections.xyxy.astype(np.float64)
         if not len(detected):
             continue
@@ -96,30 +88,11 @@ def describe(label: str, r: np.ndarray) -> str:
 
 
 def main() -> None:
-    data = assets_dir() / "datasets"
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--scene",
-        nargs=2,
-        action="append",
-        type=Path,
-        metavar=("VIDEO", "GT"),
-        help="a recording and its MOTChallenge gt.txt (default: TUD-Campus and PETS09)",
-    )
-    parser.add_argument("--models", nargs="+", default=["yolox_nano.onnx", "person_detector_192.onnx"])
-    parser.add_argument("--every", type=int, default=3, help="every n-th frame of a scene over 100 frames")
-    args = parser.parse_args()
-    scenes = args.scene or [
-        (data / "tud_campus/TUD-Campus.mp4", data / "tud_campus/gt/gt.txt"),
-        (data / "pets09_s2l1/vtest.avi", data / "pets09_s2l1/gt/gt.txt"),
-    ]
+    args = scene_options(__doc__ or "").parse_args()
     print(f"detections paired with annotated boxes, score >= {SCORE}, off the frame's edges")
-    for video, gt_txt in scenes:
-        every = args.every if len(np.unique(mot_gt(gt_txt)["frame"])) > 100 else 1
+    for video, gt_txt in scenes(args):
         for model in args.models:
-            r = offsets(video, gt_txt, model, every)
+            r = offsets(video, gt_txt, model, args.every)
             covered, behind = r[:, 2] > 0, r[:, 3] > 0
             print(
                 f"{video.name} {model}: {len(r)} pairs, {covered.sum()} covered; feet truly behind "
