@@ -37,9 +37,18 @@ def scores(detector: Detector) -> str:
 
 def with_model(config: StoreConfig, model: str | None, track_score: float | None = None) -> StoreConfig:
     """`config` whose `detector.model` is `model` and `detector.track_score_threshold`
-    `track_score` (None keeps the config's); the threshold, NMS, letterbox and the cameras'
-    tiling stay the config's."""
+    `track_score` (None keeps the config's), in the store's detector and in a camera's own; the
+    threshold, NMS, letterbox and the cameras' tiling stay the config's. A value the store file
+    would refuse (a track score not under the score threshold) raises ValueError naming it."""
     update = {k: v for k, v in (("model", model), ("track_score_threshold", track_score)) if v is not None}
     if not update:
         return config
-    return config.model_copy(update={"detector": config.detector.model_copy(update=update)})
+
+    def changed(detector: Detector) -> Detector:
+        return Detector.model_validate({**detector.model_dump(), **update})
+
+    cameras = [
+        camera.model_copy(update={"detector": changed(camera.detector)}) if camera.detector else camera
+        for camera in config.cameras
+    ]
+    return config.model_copy(update={"detector": changed(config.detector), "cameras": cameras})

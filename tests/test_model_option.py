@@ -21,6 +21,24 @@ def test_another_model_keeps_every_other_setting():
     assert with_model(shipped, None) == shipped
 
 
+def test_another_model_reaches_a_camera_with_its_own_detector():
+    """A camera's own `detector` block replaces the store's: the bench's model reaches it too."""
+    shipped = example("pets09", "view001")
+    camera = shipped.cameras[0].model_copy(update={"detector": shipped.detector})
+    own = shipped.model_copy(update={"cameras": [camera]})
+    other = with_model(own, "person_detector_192.onnx", 0.1)
+    assert other.detector_for(other.cameras[0]).model == "person_detector_192.onnx"
+    assert other.detector_for(other.cameras[0]).track_score_threshold == 0.1
+
+
+@pytest.mark.parametrize("track_score", [0.5, 0.3, -1.0])
+def test_a_track_score_the_store_file_would_refuse_is_refused(track_score):
+    """Not under PETS09's score threshold (0.3) it would pass on no box; the bench would print it
+    as if it had run."""
+    with pytest.raises(ValueError, match="track_score_threshold"):
+        with_model(example("pets09", "view001"), None, track_score)
+
+
 @pytest.mark.parametrize(
     "default, argv, model",
     [
