@@ -12,7 +12,8 @@ What it writes, and where each value comes from (the file's comments say it too)
   then least squares on the inliers); listed with it, a dozen of those feet spread over the
   image among the ones it fits best, so that `calibration solve` reproduces it;
 - the source frame rate from `--fps`, else the `frameRate` of a seqinfo.ini beside gt/, else the
-  video container's (which can be wrong: PETS09's AVI says 10 where the scene was recorded at 7);
+  video container's up to 120 (which can be wrong: PETS09's AVI says 10 where the scene was recorded
+  at 7; some containers give a timestamp tick, such as 1000);
 - the frame size from the video, the floor plan from the annotated positions with a 1 m margin,
   one zone over that floor (so that occupancy is scored) and no lines (the bench draws its own);
 - every analysis and detector setting left at the product's default: nothing is tuned to the scene.
@@ -98,10 +99,15 @@ def frame_rate(video: Path, gt_txt: Path, fps: float | None) -> FrameRate:
             raise Refusal(f"{seqinfo}: [Sequence] frameRate {rate!r} is not a frame rate; give --fps")
         different = says + " (the rate it was recorded at is what counts)" if container_fps != value else ""
         return FrameRate(value, f"{seqinfo} frameRate{different}")
-    if container_fps > 0:
+    if 0 < container_fps <= 120:
         return FrameRate(
             container_fps,
             f"the video container (no --fps, no {seqinfo}): check it is the rate the scene was recorded at",
+        )
+    if container_fps > 120:  # a timestamp tick (1000 is common), which no camera records at
+        raise Refusal(
+            f"{video}: the container says {container_fps:g} frames a second, not a recording's rate, and "
+            f"there is no {seqinfo}; give --fps"
         )
     raise Refusal(f"{video}: the container gives no frame rate and there is no {seqinfo}; give --fps")
 

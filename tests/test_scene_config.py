@@ -147,3 +147,18 @@ def test_seven_other_cameras_fit_as_well(assets):
         fit = fit_floor(view_scene(frames, view), assets / "wildtrack", f"view{view}", (1920, 1080))
         print(f"WILDTRACK view {view}: feet placed median {fit.median_m:.3f} m, p95 {fit.p95_m:.3f} m")
         assert fit.median_m < 0.04 and fit.p95_m < 0.1  # measured 0.013-0.035 m and 0.034-0.095 m
+
+
+def test_a_container_frame_rate_no_camera_records_at_is_refused(tmp_path):
+    """Some containers give 1000 (a timestamp tick, not a rate): the config would not load
+    (a source's fps is at most 120), so it is refused naming the video, asking for --fps."""
+    import cv2
+
+    video, gt_txt = tmp_path / "ticks.avi", tmp_path / "gt/gt.txt"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 1000.0, (64, 48))
+    for _ in range(3):
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+    with pytest.raises(Refusal, match=r"ticks\.avi: the container says 1000 .*give --fps"):
+        frame_rate(video, gt_txt, None)
+    assert frame_rate(video, gt_txt, 25.0).fps == 25.0
