@@ -10,15 +10,24 @@ import numpy as np
 from footfall_core.store import FloorPlan
 
 
+def grid_size(plan: FloorPlan, cell_m: float) -> tuple[int, int]:
+    """Cells across (x) and down (y) the plan, a partial last column and row included; a size
+    within 1e-9 cells of a whole number (3.6 m / 0.3 m is 12.000000000000002) has no sliver."""
+    return int(math.ceil(plan.width_m / cell_m - 1e-9)), int(math.ceil(plan.height_m / cell_m - 1e-9))
+
+
 def cell_indices(floor_xy: np.ndarray, plan: FloorPlan, cell_m: float) -> tuple[np.ndarray, np.ndarray]:
     """Grid cell (ix, iy) of each floor point, cells of `cell_m` metres counted from the plan's
-    `origin_m` (ix along +x, iy along +y). Returns `(cells (K, 2) int64, inside (N,) bool)`:
-    points off the plan (x outside [origin_x, origin_x + width_m), same for y) are dropped."""
+    `origin_m` (ix along +x, iy along +y), within `grid_size` (a point a rounding step inside
+    the plan's far edge can divide out to one past the last cell). Returns `(cells (K, 2)
+    int64, inside (N,) bool)`: points off the plan (x outside [origin_x, origin_x + width_m),
+    same for y) are dropped."""
     floor_xy = np.asarray(floor_xy, dtype=np.float64).reshape(-1, 2)
     rel = floor_xy - np.asarray(plan.origin_m, dtype=np.float64)
     within = (rel >= 0) & (rel < (plan.width_m, plan.height_m))  # (N, 2): x and y on the plan
     inside = within[:, 0] & within[:, 1]
-    return np.floor(rel[inside] / cell_m).astype(np.int64), inside
+    last = np.subtract(grid_size(plan, cell_m), 1)
+    return np.minimum(np.floor(rel[inside] / cell_m).astype(np.int64), last), inside
 
 
 def in_polygon(floor_xy: np.ndarray, polygon_m: Sequence[tuple[float, float]]) -> np.ndarray:
@@ -66,11 +75,17 @@ def cells_of(floor_xy: np.ndarray, plan: FloorPlan, cell_m: float) -> list[tuple
     numpy's calls cost far more than the arithmetic."""
     origin_x, origin_y = plan.origin_m
     width_m, height_m = plan.width_m, plan.height_m
+    cols, rows = grid_size(plan, cell_m)
     cells: list[tuple[int, int] | None] = []
     for x, y in np.asarray(floor_xy, dtype=np.float64).reshape(-1, 2).tolist():
         rel_x, rel_y = x - origin_x, y - origin_y
         on_plan = 0 <= rel_x < width_m and 0 <= rel_y < height_m  # False for NaN
-        cells.append((math.floor(rel_x / cell_m), math.floor(rel_y / cell_m)) if on_plan else None)
+        if on_plan:
+            cells.append(
+                (min(math.floor(rel_x / cell_m), cols - 1), min(math.floor(rel_y / cell_m), rows - 1))
+            )
+        else:
+            cells.append(None)
     return cells
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from footfall_core.floor import cells_of
+from footfall_core.floor import cells_of, grid_size
 from footfall_core.geometry import CalibrationError, CameraGeometry
 from footfall_core.store import FloorPlan, StoreConfig
 
@@ -40,12 +40,7 @@ class FloorGrid:
 
     @classmethod
     def of(cls, plan: FloorPlan, cell_m: float) -> FloorGrid:
-        return cls(
-            plan.origin_m,
-            cell_m,
-            int(np.ceil(plan.width_m / cell_m - 1e-9)),
-            int(np.ceil(plan.height_m / cell_m - 1e-9)),
-        )
+        return cls(plan.origin_m, cell_m, *grid_size(plan, cell_m))
 
     def points_m(self, at: tuple[float, float] = (0.5, 0.5)) -> np.ndarray:
         """(rows*cols, 2) floor m, one point of every cell in row-major order: `at` is its

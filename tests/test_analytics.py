@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from edge.analytics.flows import heading_bin
 from edge.analytics.tracks import TrackStates
 from edge.types import FloorObservation
 from footfall_core.contract import AGGREGATE_KINDS, parse_aggregate
-from footfall_core.floor import ZoneMap, cell_indices, cell_sums
+from footfall_core.floor import ZoneMap, cell_indices, cell_sums, grid_size
 from footfall_core.store import FloorPlan, Line, Zone, parse_config
 
 PLAN = FloorPlan(origin_m=(-5.0, -5.0), width_m=20.0, height_m=10.0)
@@ -287,6 +289,17 @@ def test_cell_sums_count_the_cells_cell_indices_numbers_adding_in_input_order():
     sums = cell_sums(points, plan, 0.5, 0.1)
     assert sums == expected and list(sums) == list(expected) and 0 < on_plan.sum() < len(points)
     assert cell_sums(np.empty((0, 2)), plan, 0.5, 0.1) == {}
+
+
+def test_a_point_a_rounding_step_inside_the_far_edge_falls_in_the_last_cell():
+    """3.6 m / 0.3 m is 12 cells, but just under 3.6 m divides out to 12.0: cell 12 does not
+    exist (ownership indexes its grid with it, heat would send it)."""
+    plan = FloorPlan(width_m=3.6, height_m=3.6)
+    edge_m = float(np.nextafter(3.6, 0.0))
+    assert math.floor(edge_m / 0.3) == 12 and grid_size(plan, 0.3) == (12, 12)
+    cells, on_plan = cell_indices(np.array([[edge_m, edge_m], [0.0, 0.0]]), plan, 0.3)
+    assert cells.tolist() == [[11, 11], [0, 0]] and on_plan.all()
+    assert cell_sums(np.array([[edge_m, 1.0]]), plan, 0.3, 1.0) == {(11, 3): 1.0}
 
 
 def test_track_states_expire_exactly_the_tracks_a_full_scan_would():
