@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from calibration.check import draw_on_frame
 from calibration.frames import first_frame
@@ -63,13 +63,16 @@ class PointPairs(BaseModel):
     floor_points_m: list[Point]
 
 
+MAX_DRAWN = 1000  # zones or lines in one request: more than any floor holds, and a bound on the work
+
+
 class Layout(BaseModel):
-    zones: list[Zone]
-    lines: list[Line]
+    zones: list[Zone] = Field(max_length=MAX_DRAWN)
+    lines: list[Line] = Field(max_length=MAX_DRAWN)
 
 
 class Lines(BaseModel):
-    lines: list[Line]
+    lines: list[Line] = Field(max_length=MAX_DRAWN)
 
 
 def _metres(value: float) -> float | None:

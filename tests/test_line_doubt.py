@@ -117,6 +117,9 @@ def test_the_calibration_page_asks_for_the_lines_as_drawn(tmp_path, assets):
             "/api/cameras/view001/line-doubt", content=endless, headers={"content-type": "application/json"}
         )
         assert refused.status_code == 422 and "end_m" in refused.text
+        walkway_json = lines[0]
+        many = client.post("/api/cameras/view001/line-doubt", json={"lines": [walkway_json] * 1001})
+        assert many.status_code == 422 and many.json()["detail"][0]["loc"] == ["body", "lines"]
 
 
 def test_a_long_line_is_sampled_a_bounded_number_of_times():
