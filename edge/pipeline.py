@@ -97,7 +97,7 @@ class CameraPipeline:
         # boxes under it only continue a track (`detector.track_score_threshold`, `edge.tracker.joined`)
         detector_config = config.detector_for(self.camera)
         self._score_threshold = detector_config.score_threshold
-        self._low_boxes = (detector_config.track_score_threshold or 1.0) < self._score_threshold
+        self._low_boxes = detector_config.track_score_threshold is not None  # always under score_threshold
         # motion gating, adaptive rate and the tiles' rate (edge.gating), on the people inside the image mask
         self.gate = GatedDetector.from_analysis(
             self.detector,
