@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 
 from dashboard.read_models import Store
 from footfall_core.contract import DIRECTION_BINS, LiveMessage
+from footfall_core.floor import grid_size
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 HEAT_SCALE = "YlOrRd"
@@ -124,8 +125,7 @@ def dense_grid(cells: Iterable[Sequence[float]], cell_m: float, geometry: FloorG
 
     Cells outside the plan are dropped (a miscalibrated camera must not stretch the chart).
     """
-    nx = max(1, math.ceil(geometry.width_m / cell_m - 1e-9))
-    ny = max(1, math.ceil(geometry.height_m / cell_m - 1e-9))
+    nx, ny = (max(1, count) for count in grid_size(geometry, cell_m))
     grid = np.zeros((ny, nx), dtype=float)
     for ix, iy, value in cells:
         ix, iy = int(ix), int(iy)

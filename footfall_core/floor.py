@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
 from footfall_core.store import FloorPlan
 
 
-def grid_size(plan: FloorPlan, cell_m: float) -> tuple[int, int]:
+class PlanSize(Protocol):
+    """What the grid's size needs of a plan: a store's `FloorPlan` or a chart's floor geometry."""
+
+    @property
+    def width_m(self) -> float: ...
+
+    @property
+    def height_m(self) -> float: ...
+
+
+def grid_size(plan: PlanSize, cell_m: float) -> tuple[int, int]:
     """Cells across (x) and down (y) the plan, a partial last column and row included; a size
     within 1e-9 cells of a whole number (3.6 m / 0.3 m is 12.000000000000002) has no sliver."""
     return int(math.ceil(plan.width_m / cell_m - 1e-9)), int(math.ceil(plan.height_m / cell_m - 1e-9))

@@ -12,6 +12,8 @@ import pytest
 from dashboard import charts
 from dashboard.charts import FloorGeometry, PlanLayer, ZoneShape
 from footfall_core.contract import LiveMessage, LiveZone
+from footfall_core.floor import grid_size
+from footfall_core.store import FloorPlan
 from tests.pages_data import registry_store
 
 PLAN = FloorGeometry(
@@ -38,6 +40,15 @@ def test_dense_grid_places_cells_and_drops_outside():
     assert grid.shape == (24, 40)
     assert grid[0, 0] == 1.5 and grid[23, 39] == 2.0 and grid[1, 3] == 1.5
     assert grid.sum() == pytest.approx(5.0)
+
+
+def test_dense_grid_has_the_edge_devices_cells():
+    """A plan 3.6 m across in 0.3 m cells is 12 cells on the edge (3.6 / 0.3 is 12.000000000000002):
+    the chart draws those 12, no empty sliver column, and a plan smaller than a cell still one."""
+    plan = FloorPlan(width_m=3.6, height_m=0.1)
+    geometry = FloorGeometry(width_m=plan.width_m, height_m=plan.height_m)
+    assert charts.dense_grid([(11, 0, 1.0)], 0.3, geometry).shape == (1, 12) == grid_size(plan, 0.3)[::-1]
+    assert charts.dense_grid([], 0.3, FloorGeometry(width_m=0.01, height_m=0.01)).shape == (1, 1)
 
 
 def test_heat_layer_is_in_floor_metres_with_y_down():
