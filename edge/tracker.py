@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -359,6 +360,17 @@ FeetOnFloor = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 position's covariance (N, 2, 2) m² (`edge.fusion.feet_covariance`)."""
 
 
+@dataclass(frozen=True)
+class _FrameFeet:
+    """One update's feet on the floor (`_FloorCBIoU._feet_of`): (N, 2) m and (N, 2, 2) m², the
+    rows of each track (by `id` of its tracklet) and of each detection (by its box's xyxy)."""
+
+    xy: np.ndarray
+    cov: np.ndarray
+    track_rows: dict[int, int]
+    detection_rows: dict[tuple[float, ...], int]
+
+
 class _FloorCBIoU(CBIoUTracker):
     """C-BIoU that asks the floor whether a detection can be a track's person: d² is the
     Mahalanobis distance² between the detection's feet and those of the track's predicted box,
@@ -395,6 +407,33 @@ class _FloorCBIoU(CBIoUTracker):
     ) -> None:
         super().__init__(frame_rate=frame_rate, **settings)
         self.feet_on_floor, self.speed_m_s, self.frame_period_s = feet_on_floor, speed_m_s, 1.0 / frame_rate
+        self._frame_xyxy = np.zeros((0, 4), np.float32)  # the detections of the update under way
+        self._feet: _FrameFeet | None = None  # their feet and the tracks', once that update asks
+
+    def update(
+        self, detections: sv.Detections, frame: np.ndarray | None = None, timestamp: float | None = None
+    ) -> sv.Detections:
+        self._frame_xyxy, self._feet = detections.xyxy, None
+        return super().update(detections, frame=frame, timestamp=timestamp)
+
+    def _feet_of(
+        self, tracklets: list[BoTSORTTracklet], boxes: np.ndarray, tracklet_boxes_by_id: dict[int, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The feet on the floor (m) and their covariances (m²) of `tracklets`' predicted boxes and
+        of `boxes` (rows of the update's detections). The library's association stages each ask
+        for some of a frame's tracks and detections; all of them are projected in the first
+        stage's one call of `feet_on_floor`, whose fixed cost (about 60 µs) is most of it for a
+        frame's few dozen people."""
+        if self._feet is None:
+            predicted = np.array(list(tracklet_boxes_by_id.values()), np.float64).reshape(-1, 4)
+            xy, cov = self.feet_on_floor(np.concatenate([predicted, self._frame_xyxy]))
+            rows = {key: row for row, key in enumerate(tracklet_boxes_by_id)}
+            found = {tuple(box): len(predicted) + row for row, box in enumerate(self._frame_xyxy.tolist())}
+            self._feet = _FrameFeet(xy, cov, rows, found)
+        feet = self._feet
+        track = [feet.track_rows[id(t)] for t in tracklets]
+        detection = [feet.detection_rows[tuple(box)] for box in boxes.tolist()]
+        return feet.xy[track], feet.cov[track], feet.xy[detection], feet.cov[detection]
 
     def _biou_matrix(
         self,
@@ -406,10 +445,7 @@ class _FloorCBIoU(CBIoUTracker):
         overlap = super()._biou_matrix(tracklets, boxes, iou, tracklet_boxes_by_id)
         if not len(tracklets) or not len(boxes):
             return overlap
-        predicted = [tracklet_boxes_by_id[id(t)] for t in tracklets]
-        xy, cov = self.feet_on_floor(np.concatenate([predicted, boxes]))  # one call: tracks, then detections
-        n = len(tracklets)
-        track_xy, track_cov, found_xy, found_cov = xy[:n], cov[:n], xy[n:], cov[n:]
+        track_xy, track_cov, found_xy, found_cov = self._feet_of(tracklets, boxes, tracklet_boxes_by_id)
         gap_s = np.array([seconds_unmatched(t, self.frame_period_s) for t in tracklets])
         walked_m2 = ((self.speed_m_s * gap_s) ** 2)[:, None]
         # the (T, D) pairs' summed covariance a, b (= its other off-diagonal), c (m²) and their

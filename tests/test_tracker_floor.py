@@ -135,3 +135,31 @@ def test_a_stranger_whose_box_overlaps_does_not_take_the_track():
     assert len(first) == 1 and stranger and not first & stranger
     first, stranger = people(Tracker(frame_rate=fps))
     assert first == stranger
+
+
+def test_a_frame_asks_the_floor_once_for_all_its_stages():
+    """The association stages of a frame (confident boxes, then low-scored ones for the tracks
+    left, then new tracks) read the feet of one `feet_on_floor` call, and walkers are followed
+    as when each stage asked: two walkers passing, one of them scored under the confident
+    stage's threshold on every other frame once followed, and a third who appears half-way."""
+    calls: list[int] = []
+
+    def counted(xyxy_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(len(xyxy_px))
+        return feet_on_floor(xyxy_px)
+
+    tracker = Tracker(frame_rate=FPS, feet_on_floor=counted)
+    walks = passing()
+    seen: list[set[int]] = [set(), set(), set()]
+    for k, feet in enumerate(walks):
+        feet = feet + [(300.0, 200.0 + 10.0 * k)] if k >= len(walks) // 2 else feet
+        detections = boxes(feet)
+        detections.confidence[1] = 0.3 if k >= 3 and k % 2 else 0.9  # the low stage continues their track
+        calls.clear()
+        tracks = tracker.update(detections, 100.0 + k / FPS)
+        assert len(calls) == (k > 0)  # the first frame has no tracks to match
+        for walker, track_id in enumerate(tracks.track_id.tolist()):
+            if track_id >= 0:
+                seen[walker].add(track_id)
+    assert [len(s) for s in seen] == [1, 1, 1]
+    assert len(set().union(*seen)) == 3
