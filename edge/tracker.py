@@ -361,14 +361,17 @@ position's covariance (N, 2, 2) m² (`edge.fusion.feet_covariance`)."""
 
 
 @dataclass(frozen=True)
-class _FrameFeet:
-    """One update's feet on the floor (`_FloorCBIoU._feet_of`): (N, 2) m and (N, 2, 2) m², the
-    rows of each track (by `id` of its tracklet) and of each detection (by its box's xyxy)."""
+class _FrameFloor:
+    """What the floor says of one update's pairs (`_FloorCBIoU._floor_of`), every track by every
+    detection: `near` (T, D), exp(-d²/2) for a track matched in the previous frame, NaN for
+    others (box overlap alone) and where feet are above the horizon; `beyond` (T, D), d² over
+    `FLOOR_GATE`; the row of each track (by `id` of its tracklet) and the column of each
+    detection (by its box's xyxy)."""
 
-    xy: np.ndarray
-    cov: np.ndarray
+    near: np.ndarray
+    beyond: np.ndarray
     track_rows: dict[int, int]
-    detection_rows: dict[tuple[float, ...], int]
+    detection_columns: dict[tuple[float, ...], int]
 
 
 class _FloorCBIoU(CBIoUTracker):
@@ -408,32 +411,49 @@ class _FloorCBIoU(CBIoUTracker):
         super().__init__(frame_rate=frame_rate, **settings)
         self.feet_on_floor, self.speed_m_s, self.frame_period_s = feet_on_floor, speed_m_s, 1.0 / frame_rate
         self._frame_xyxy = np.zeros((0, 4), np.float32)  # the detections of the update under way
-        self._feet: _FrameFeet | None = None  # their feet and the tracks', once that update asks
+        self._floor: _FrameFloor | None = None  # its pairs on the floor, once that update asks
 
     def update(
         self, detections: sv.Detections, frame: np.ndarray | None = None, timestamp: float | None = None
     ) -> sv.Detections:
-        self._frame_xyxy, self._feet = detections.xyxy, None
+        self._frame_xyxy, self._floor = detections.xyxy, None
         return super().update(detections, frame=frame, timestamp=timestamp)
 
-    def _feet_of(
-        self, tracklets: list[BoTSORTTracklet], boxes: np.ndarray, tracklet_boxes_by_id: dict[int, np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The feet on the floor (m) and their covariances (m²) of `tracklets`' predicted boxes and
-        of `boxes` (rows of the update's detections). The library's association stages each ask
-        for some of a frame's tracks and detections; all of them are projected in the first
-        stage's one call of `feet_on_floor`, whose fixed cost (about 60 µs) is most of it for a
-        frame's few dozen people."""
-        if self._feet is None:
-            predicted = np.array(list(tracklet_boxes_by_id.values()), np.float64).reshape(-1, 4)
-            xy, cov = self.feet_on_floor(np.concatenate([predicted, self._frame_xyxy]))
-            rows = {key: row for row, key in enumerate(tracklet_boxes_by_id)}
-            found = {tuple(box): len(predicted) + row for row, box in enumerate(self._frame_xyxy.tolist())}
-            self._feet = _FrameFeet(xy, cov, rows, found)
-        feet = self._feet
-        track = [feet.track_rows[id(t)] for t in tracklets]
-        detection = [feet.detection_rows[tuple(box)] for box in boxes.tolist()]
-        return feet.xy[track], feet.cov[track], feet.xy[detection], feet.cov[detection]
+    def _floor_of(self, tracks_by_id: dict[int, np.ndarray]) -> _FrameFloor:
+        """The floor's say on every pair of the update's tracks (`tracks_by_id`: the library's
+        predicted box of each, by `id` of its tracklet) and detections. The library's
+        association stages each ask about some of a frame's tracks and detections; the first
+        works it out for all of them at once: a numpy call costs about as much on a frame's few
+        dozen people as on a handful, and `feet_on_floor` about 60 µs a call whatever the
+        number."""
+        if self._floor is not None:
+            return self._floor
+        tracks = [t for t in self.tracks if id(t) in tracks_by_id]
+        predicted = np.array([tracks_by_id[id(t)] for t in tracks], np.float64).reshape(-1, 4)
+        xy, cov = self.feet_on_floor(np.concatenate([predicted, self._frame_xyxy]))
+        n = len(tracks)
+        track_xy, track_cov, found_xy, found_cov = xy[:n], cov[:n], xy[n:], cov[n:]
+        gap_s = np.array([seconds_unmatched(t, self.frame_period_s) for t in tracks])
+        walked_m2 = ((self.speed_m_s * gap_s) ** 2)[:, None]
+        # the (T, D) pairs' summed covariance a, b (= its other off-diagonal), c (m²) and their
+        # feet's distance dx, dy (m), each term on its own: no (T, D, 2, 2) array to build
+        a = track_cov[:, None, 0, 0] + found_cov[None, :, 0, 0] + walked_m2
+        b = track_cov[:, None, 0, 1] + found_cov[None, :, 0, 1]
+        c = track_cov[:, None, 1, 1] + found_cov[None, :, 1, 1] + walked_m2
+        dx = found_xy[None, :, 0] - track_xy[:, None, 0]
+        dy = found_xy[None, :, 1] - track_xy[:, None, 1]
+        with np.errstate(invalid="ignore"):  # NaN: feet above the horizon, neither matched nor gated
+            d2 = (c * dx**2 - 2 * b * dx * dy + a * dy**2) / (a * c - b * b)
+            beyond = d2 > FLOOR_GATE
+        followed = np.array([t.time_since_update <= 1 for t in tracks], bool)
+        near = np.where(followed[:, None], np.exp(-0.5 * d2), np.nan)
+        self._floor = _FrameFloor(
+            near,
+            beyond,
+            {id(t): row for row, t in enumerate(tracks)},
+            {tuple(box): column for column, box in enumerate(self._frame_xyxy.tolist())},
+        )
+        return self._floor
 
     def _biou_matrix(
         self,
@@ -445,22 +465,13 @@ class _FloorCBIoU(CBIoUTracker):
         overlap = super()._biou_matrix(tracklets, boxes, iou, tracklet_boxes_by_id)
         if not len(tracklets) or not len(boxes):
             return overlap
-        track_xy, track_cov, found_xy, found_cov = self._feet_of(tracklets, boxes, tracklet_boxes_by_id)
-        gap_s = np.array([seconds_unmatched(t, self.frame_period_s) for t in tracklets])
-        walked_m2 = ((self.speed_m_s * gap_s) ** 2)[:, None]
-        # the (T, D) pairs' summed covariance a, b (= its other off-diagonal), c (m²) and their
-        # feet's distance dx, dy (m), each term on its own: no (T, D, 2, 2) array to build
-        a = track_cov[:, None, 0, 0] + found_cov[None, :, 0, 0] + walked_m2
-        b = track_cov[:, None, 0, 1] + found_cov[None, :, 0, 1]
-        c = track_cov[:, None, 1, 1] + found_cov[None, :, 1, 1] + walked_m2
-        dx = found_xy[None, :, 0] - track_xy[:, None, 0]
-        dy = found_xy[None, :, 1] - track_xy[:, None, 1]
-        with np.errstate(invalid="ignore"):  # NaN: feet above the horizon, neither matched nor gated
-            d2 = (c * dx**2 - 2 * b * dx * dy + a * dy**2) / (a * c - b * b)
-            followed = np.array([t.time_since_update <= 1 for t in tracklets])
-            near = np.exp(-0.5 * d2[followed])
-            overlap[followed] = np.fmax(overlap[followed], near)  # fmax: NaN gives way
-            overlap[d2 > FLOOR_GATE] = 0.0
+        floor = self._floor_of(tracklet_boxes_by_id)
+        pairs = np.ix_(
+            [floor.track_rows[id(t)] for t in tracklets],
+            [floor.detection_columns[tuple(box)] for box in boxes.tolist()],
+        )
+        np.fmax(overlap, floor.near[pairs], out=overlap)  # fmax: NaN gives way
+        overlap[floor.beyond[pairs]] = 0.0
         return overlap
 
 
