@@ -49,11 +49,12 @@ WALK_SPEED_M_S = 1.5  # doubt about a walker's speed, one sigma per axis (a walk
 JOIN_GATE = 13.8  # chi-square, 2 degrees of freedom, 99.9 %
 LOST_TRACK_S = 1.5  # longest a person may go undetected and keep their image tracker's id
 _FAR = 1e12  # cost of a pair beyond the gate
-# where white-noise acceleration adds to a (x, y, vx, vy) covariance, and which of its terms
-# (0: pos-pos, 1: pos-vel, 2: vel-vel) goes there
+# where white-noise acceleration adds to a (x, y, vx, vy) covariance, and what it adds there:
+# accel² × dt^power × share (pos-pos dt⁴/4, pos-vel dt³/2 both ways, vel-vel dt²)
 _NOISE_ROWS = np.array([0, 1, 0, 1, 2, 3, 2, 3])
 _NOISE_COLS = np.array([0, 1, 2, 3, 0, 1, 2, 3])
-_NOISE_TERMS = np.array([0, 0, 1, 1, 1, 1, 2, 2])
+_NOISE_POWERS = np.array([4.0, 4.0, 3.0, 3.0, 3.0, 3.0, 2.0, 2.0])
+_NOISE_SHARES = np.array([0.25, 0.25, 0.5, 0.5, 0.5, 0.5, 1.0, 1.0])
 
 
 def predict(
@@ -70,10 +71,8 @@ def predict(
     dt_ = dt_s[:, None, None]
     cov[:, :2] += dt_ * cov[:, 2:]
     cov[:, :, :2] += dt_ * cov[:, :, 2:]
-    q = accel_m_s2**2
     # the process noise, pos-pos, pos-vel (both ways) and vel-vel of each axis, in one add
-    noise = np.array([q * dt_s**4 / 4, q * dt_s**3 / 2, q * dt_s**2])
-    cov[:, _NOISE_ROWS, _NOISE_COLS] += noise[_NOISE_TERMS].T
+    cov[:, _NOISE_ROWS, _NOISE_COLS] += dt_s[:, None] ** _NOISE_POWERS * (accel_m_s2**2 * _NOISE_SHARES)
     return state, cov
 
 
@@ -82,9 +81,8 @@ def transition(dt_s: float, accel_m_s2: float) -> tuple[np.ndarray, np.ndarray]:
     process noise Q (4, 4), so that a state moves to F x and its covariance to F P Fᵀ + Q."""
     f = np.eye(4)
     f[0, 2] = f[1, 3] = dt_s
-    q = accel_m_s2**2
     noise = np.zeros((4, 4))
-    noise[_NOISE_ROWS, _NOISE_COLS] = np.array([q * dt_s**4 / 4, q * dt_s**3 / 2, q * dt_s**2])[_NOISE_TERMS]
+    noise[_NOISE_ROWS, _NOISE_COLS] = dt_s**_NOISE_POWERS * (accel_m_s2**2 * _NOISE_SHARES)
     return f, noise
 
 
@@ -212,9 +210,9 @@ class FloorTracks:
         return np.array(slots, np.int64)
 
     def _predict(self, slots: np.ndarray, now_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """State (M, 4) and covariance (M, 4, 4) of the people `slots` moved on to `now_s`."""
-        dt = np.maximum(now_s - self._seen_s[slots], 0.0)
-        return predict(self._state[slots], self._cov[slots], dt, self.accel_m_s2)
+        """State (M, 4) and covariance (M, 4, 4) of the people `slots`, all seen before `now_s`,
+        moved on to `now_s`."""
+        return predict(self._state[slots], self._cov[slots], now_s - self._seen_s[slots], self.accel_m_s2)
 
     def _join(self, now_s: float, xy: np.ndarray, cov: np.ndarray, taken: np.ndarray) -> np.ndarray:
         """Slots for the rows of new tracker ids: a lost person within the gate, else a new one."""

@@ -57,6 +57,7 @@ TAKE_APART_PASSES = 2  # rounds of taking people apart (`_Grouping.take_apart`)
 REGROUP_MEASUREMENTS = 3
 REGROUP_PASSES = 2  # rounds of dissolving people (`_Grouping.regroup`)
 _NEVER = 1e12  # cost of a pair beyond the gate: the solver never picks it when it has another choice
+_ADJUGATE_SIGNS = np.array([[1.0, -1.0], [-1.0, 1.0]])
 
 
 def feet_covariance(
@@ -74,15 +75,16 @@ def feet_covariance(
     for feet at or above the horizon."""
     width, height = frame_size_px
     xyxy = detections.xyxy.astype(np.float64)
-    box_w, box_h = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
-    cut_side = (xyxy[:, 0] <= EDGE_PX) | (xyxy[:, 2] >= width - EDGE_PX)
-    cut_bottom = xyxy[:, 3] >= height - EDGE_PX
-    sigma_x_px = np.hypot(feet_sigma * box_w, np.where(cut_side, box_w / 2, 0.0))
-    sigma_y_px = np.hypot(feet_sigma * box_h, np.where(cut_bottom, box_h / 2, 0.0))
+    size_px = xyxy[:, 2:] - xyxy[:, :2]  # (N, 2) box width, height
+    cut = xyxy[:, 2:] >= (width - EDGE_PX, height - EDGE_PX)  # (N, 2) cut across x, y: right, bottom
+    cut[:, 0] |= xyxy[:, 0] <= EDGE_PX  # or left
+    # the feet's variance (px²) along x and y, both axes in each call (a frame's few boxes: numpy's
+    # calls cost more than their arithmetic)
+    variance_px2 = (feet_sigma * size_px) ** 2 + np.where(cut, size_px / 2, 0.0) ** 2
     jacobian = geometry.image_to_floor_jacobian(detections.feet_xy)  # (N, 2, 2) m per px
-    image_cov = np.zeros((len(xyxy), 2, 2))
-    image_cov[:, 0, 0], image_cov[:, 1, 1] = sigma_x_px**2, sigma_y_px**2
-    return jacobian @ image_cov @ jacobian.transpose(0, 2, 1) + floor_sigma_m**2 * np.eye(2)
+    # J diag(variance) Jᵀ: J with its columns scaled, times Jᵀ
+    cov_m2 = (jacobian * variance_px2[:, None, :]) @ jacobian.transpose(0, 2, 1)
+    return cov_m2 + floor_sigma_m**2 * np.eye(2)
 
 
 def measure(
@@ -129,10 +131,10 @@ class Fused:
 def inverse_2x2(m: np.ndarray) -> np.ndarray:
     """Inverses of (..., 2, 2) matrices, in closed form (numpy's general inverse costs more than
     the rest of the fusion on a store's few dozen people, and more than a floor filter step)."""
-    out = np.empty_like(m)
-    out[..., 0, 0], out[..., 1, 1] = m[..., 1, 1], m[..., 0, 0]
-    out[..., 0, 1], out[..., 1, 0] = -m[..., 0, 1], -m[..., 1, 0]
-    return out / (m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0])[..., None, None]
+    # the adjugate [[d, -b], [-c, a]] as the matrix turned half round ([[d, c], [b, a]]) times
+    # signs: two calls instead of eight assignments, the same values
+    adjugate = m[..., ::-1, ::-1] * _ADJUGATE_SIGNS
+    return adjugate / (m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0])[..., None, None]
 
 
 def _estimates(

@@ -128,3 +128,16 @@ def test_the_model_as_matrices_moves_a_state_as_the_filter_does():
     f, noise = transition(0.3, 1.5)
     moved, spread = predict(state.copy(), cov.copy(), np.array([0.3]), 1.5)
     assert np.allclose(moved[0], f @ state[0]) and np.allclose(spread[0], f @ cov[0] @ f.T + noise)
+
+
+def test_a_step_adds_the_white_noise_accelerations_covariance():
+    """From no doubt at all, a step of dt adds accel² × [[dt⁴/4, dt³/2], [dt³/2, dt²]] to each
+    axis's (position, speed) covariance, and nothing across the axes."""
+    dt_s, accel_m_s2 = np.array([0.5, 2.0]), 1.5
+    _, spread = predict(np.zeros((2, 4)), np.zeros((2, 4, 4)), dt_s, accel_m_s2)
+    for k, dt in enumerate(dt_s.tolist()):
+        axis = accel_m_s2**2 * np.array([[dt**4 / 4, dt**3 / 2], [dt**3 / 2, dt**2]])
+        expected = np.zeros((4, 4))
+        expected[np.ix_([0, 2], [0, 2])] = expected[np.ix_([1, 3], [1, 3])] = axis
+        np.testing.assert_allclose(spread[k], expected, rtol=1e-12)
+        np.testing.assert_allclose(transition(dt, accel_m_s2)[1], expected, rtol=1e-12)

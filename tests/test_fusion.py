@@ -72,6 +72,31 @@ def test_the_floor_is_less_certain_far_away_and_where_a_box_is_cut():
     assert np.linalg.det(covs[0]) > 4 * np.linalg.det(covs[1])
 
 
+def test_the_feet_doubt_is_the_boxes_doubt_through_the_jacobian_with_cut_sides_doubted_more():
+    """Per box, as the docstring says: σx = feet_sigma × width, σy = feet_sigma × height, plus
+    half the width (height) in quadrature where the left or right (bottom) edge cuts the box,
+    mapped by the Jacobian at the feet, plus floor_sigma_m² in every direction."""
+    north = geometries(store())["north"]
+    width, height = SIZE_PX
+    xyxy = np.array(
+        [
+            [300.0, 200.0, 380.0, 400.0],  # whole
+            [0.0, 200.0, 60.0, 400.0],  # cut by the left edge
+            [width - 50.0, 220.0, width, 420.0],  # cut by the right edge
+            [500.0, height - 150.0, 560.0, height],  # cut by the bottom edge
+        ]
+    )
+    boxes = Detections(xyxy, np.full(4, 0.9))
+    cov = feet_covariance(north, boxes, SIZE_PX, FEET_SIGMA, FLOOR_SIGMA_M)
+    for k, (cut_x, cut_y) in enumerate([(False, False), (True, False), (True, False), (False, True)]):
+        box_w, box_h = xyxy[k, 2] - xyxy[k, 0], xyxy[k, 3] - xyxy[k, 1]
+        var_x = (FEET_SIGMA * box_w) ** 2 + (box_w / 2) ** 2 * cut_x
+        var_y = (FEET_SIGMA * box_h) ** 2 + (box_h / 2) ** 2 * cut_y
+        jacobian = north.image_to_floor_jacobian(boxes.feet_xy[k : k + 1])[0]
+        expected = jacobian @ np.diag([var_x, var_y]) @ jacobian.T + FLOOR_SIGMA_M**2 * np.eye(2)
+        np.testing.assert_allclose(cov[k], expected, rtol=1e-12)
+
+
 def test_a_person_cut_by_the_frames_bottom_is_put_beyond_it_within_the_doubt():
     """A person 2 m in front of north, whose box runs 168 px below the 720 px frame: the
     detector's box ends at the frame's edge, which projects 0.9 m behind them; their feet are
