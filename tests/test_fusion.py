@@ -8,7 +8,7 @@ import pytest
 
 from edge.aggregator import Aggregator
 from edge.floor import CameraView
-from edge.fusion import Fused, feet_covariance, fuse, measure
+from edge.fusion import Fused, feet_covariance, fuse, inverse_2x2, measure
 from edge.fusion_stage import FusionStage, Identities, Slot, Slots
 from edge.types import Detections, FloorMeasurements, FloorObservation
 from footfall_core.geometry import CameraGeometry
@@ -70,6 +70,16 @@ def test_the_floor_is_less_certain_far_away_and_where_a_box_is_cut():
         for b in (cut, whole)
     ]
     assert np.linalg.det(covs[0]) > 4 * np.linalg.det(covs[1])
+
+
+def test_the_closed_form_inverse_inverts_any_2x2_matrix():
+    """Not only covariances: a matrix whose off-diagonal terms differ (a Kalman step's covariance
+    drifts from symmetry in its last bits) is inverted too, each of a stack."""
+    matrices = np.random.default_rng(0).normal(size=(50, 2, 2))
+    matrices[:, 0, 1] += 3.0  # far from symmetric
+    identities = np.broadcast_to(np.eye(2), (50, 2, 2))
+    np.testing.assert_allclose(inverse_2x2(matrices) @ matrices, identities, atol=1e-9)
+    np.testing.assert_allclose(inverse_2x2(matrices), np.linalg.inv(matrices), rtol=1e-9)
 
 
 def test_the_feet_doubt_is_the_boxes_doubt_through_the_jacobian_with_cut_sides_doubted_more():
