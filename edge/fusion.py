@@ -132,7 +132,7 @@ def inverse_2x2(m: np.ndarray) -> np.ndarray:
     """Inverses of (..., 2, 2) matrices, in closed form (numpy's general inverse costs more than
     the rest of the fusion on a store's few dozen people, and more than a floor filter step)."""
     # the adjugate [[d, -b], [-c, a]]: the matrix turned half round ([[d, c], [b, a]]) and
-    # transposed ([[d, b], [c, a]]), times signs; two calls instead of eight assignments
+    # transposed ([[d, b], [c, a]]), both views, times signs: one product, not eight assignments
     adjugate = m[..., ::-1, ::-1].swapaxes(-1, -2) * _ADJUGATE_SIGNS
     return adjugate / (m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0])[..., None, None]
 
