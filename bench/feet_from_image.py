@@ -45,11 +45,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.feet_offset import EDGE_PX, LEAST_IOU, SCORE, annotated_frames, iou_matrix, scene_options, scenes
+from bench.feet_offset import SCORE, annotated_frames, frame_pairs, scene_options, scenes
 from edge.detector import Detector
 from models.footage import video_frames
 from models.registry import find_model
@@ -185,27 +184,20 @@ def feet_rows(video: Path, gt_txt: Path, model: str, every: int) -> tuple[np.nda
             continue
         _, gt_rows, boxes = wanted
         wanted = next(annotated, None)
-        height, width = image.shape[:2]
-        inside = (boxes[:, :2] > EDGE_PX).all(axis=1) & (boxes[:, 2] < width - EDGE_PX)
-        inside &= boxes[:, 3] < height - EDGE_PX
-        boxes, gt_rows = boxes[inside], gt_rows[inside]
-        detected = detector(image).detections.xyxy.astype(np.float64)
-        if not len(boxes) or not len(detected):
+        gt_rows, annotated_boxes, detected = frame_pairs(image, gt_rows, boxes, detector)
+        if not len(detected):
             continue
-        iou = iou_matrix(boxes, detected)
-        gi, di = linear_sum_assignment(-iou)
         different = np.abs(image.astype(np.int16) - background).max(axis=2) > DIFF_LEVELS
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        for g, d in zip(gi, di):
-            if iou[g, d] < LEAST_IOU:
-                continue
-            box, bottom = detected[d], detected[d, 3]
+        for g, box in enumerate(detected):
+            bottom = box[3]
             masks = (different, labels[0] == 255, labels[1] == 255, labels[0] > 0)
             found = [lowest_foreground_row(mask, box) for mask in masks]
             median, mog2, knn, mog2_shadows = (bottom if row is None else row for row in found)
             gradient = strongest_gradient_row(gray, box)
             rows.append([bottom, median, mog2, knn, mog2_shadows, gradient, (bottom + median) / 2])
-            truth.append([gt_rows["id"][g], gt_rows["frame"][g], boxes[g, 3], boxes[g, 3] - boxes[g, 1]])
+            top, bottom_true = annotated_boxes[g, 1], annotated_boxes[g, 3]
+            truth.append([gt_rows["id"][g], gt_rows["frame"][g], bottom_true, bottom_true - top])
     truth_array, rows_array = np.array(truth).reshape(-1, 4), np.array(rows).reshape(-1, len(METHODS) - 1)
     fitted = fit_over_time(truth_array[:, 0], truth_array[:, 1], rows_array[:, 0])
     return truth_array, np.column_stack([rows_array, fitted])

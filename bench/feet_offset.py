@@ -96,23 +96,36 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return overlap / (area_a[:, None] + area_b[None] - overlap)
 
 
+def frame_pairs(
+    image: np.ndarray, rows: np.ndarray, boxes: np.ndarray, detector: Detector
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One frame's annotated boxes (K, 4) xyxy px, those off the frame's edges (`EDGE_PX`: a box
+    cut by the edge does not end at the feet), each paired with the detection that overlaps it
+    most (Hungarian method, IoU at least `LEAST_IOU`): the pairs' gt rows, annotated boxes (P, 4)
+    and detected boxes (P, 4), in the order of the annotated rows."""
+    height, width = image.shape[:2]
+    inside = (boxes[:, :2] > EDGE_PX).all(axis=1) & (boxes[:, 2] < width - EDGE_PX)
+    inside &= boxes[:, 3] < height - EDGE_PX
+    boxes, rows = boxes[inside], rows[inside]
+    detected = detector(image).detections.xyxy.astype(np.float64)
+    if not len(boxes) or not len(detected):
+        return rows[:0], boxes[:0], detected.reshape(-1, 4)[:0]
+    iou = iou_matrix(boxes, detected)
+    gi, di = linear_sum_assignment(-iou)
+    keep = iou[gi, di] >= LEAST_IOU
+    return rows[gi[keep]], boxes[gi[keep]], detected[di[keep]]
+
+
 def offsets(video: Path, gt_txt: Path, model: str, every: int) -> np.ndarray:
     """(P, 5) per pair: bottom offset / annotated height, centre offset / annotated width,
     detected height / annotated height, top offset / annotated height, annotated person id."""
     detector = Detector.load(find_model(model).path, score_threshold=SCORE)
     pairs = []
     for image, rows, boxes in annotated_frames(video, gt_txt, every):
-        height, width = image.shape[:2]
-        inside = (boxes[:, :2] > EDGE_PX).all(axis=1) & (boxes[:, 2] < width - EDGE_PX)
-        inside &= boxes[:, 3] < height - EDGE_PX
-        boxes, person = boxes[inside], np.asarray(rows["id"], np.float64)[inside]
-        detected = detector(image).detections.xyxy.astype(np.float64)
-        if not len(boxes) or not len(detected):
+        paired_rows, g, d = frame_pairs(image, rows, boxes, detector)
+        if not len(g):
             continue
-        iou = iou_matrix(boxes, detected)
-        gi, di = linear_sum_assignment(-iou)
-        keep = iou[gi, di] >= LEAST_IOU
-        g, d, p = boxes[gi[keep]], detected[di[keep]], person[gi[keep]]
+        p = np.asarray(paired_rows["id"], np.float64)
         g_h, g_w = g[:, 3] - g[:, 1], g[:, 2] - g[:, 0]
         pairs.append(
             np.stack(

@@ -22,11 +22,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.feet_offset import EDGE_PX, LEAST_IOU, SCORE, annotated_frames, iou_matrix, scene_options, scenes
+from bench.feet_offset import (
+    LEAST_IOU,
+    SCORE,
+    annotated_frames,
+    frame_pairs,
+    iou_matrix,
+    scene_options,
+    scenes,
+)
 from edge.detector import Detector
 from edge.model import PersonModel
 from models.letterbox import PAD_VALUE, as_blob, stride_ceil
@@ -83,17 +90,9 @@ def main() -> None:
             side_px = detector.model.input_size_px
             errors: dict[str, list[float]] = {"first box": [], **{f"zoom {z}": [] for z in args.zoom}}
             lost = dict.fromkeys(args.zoom, 0)
-            for image, _, boxes in annotated_frames(video, gt_txt, args.every):
-                height, width = image.shape[:2]
-                inside = (boxes[:, :2] > EDGE_PX).all(axis=1) & (boxes[:, 2] < width - EDGE_PX)
-                boxes = boxes[inside & (boxes[:, 3] < height - EDGE_PX)]
-                detected = detector(image).detections.xyxy.astype(np.float64)
-                if not len(boxes) or not len(detected):
-                    continue
-                overlap = iou_matrix(boxes, detected)
-                gi, di = linear_sum_assignment(-overlap)
-                keep = overlap[gi, di] >= LEAST_IOU
-                for annotated, first in zip(boxes[gi[keep]], detected[di[keep]], strict=True):
+            for image, rows, boxes in annotated_frames(video, gt_txt, args.every):
+                _, annotated_boxes, detected = frame_pairs(image, rows, boxes, detector)
+                for annotated, first in zip(annotated_boxes, detected, strict=True):
                     annotated_h = annotated[3] - annotated[1]
                     errors["first box"].append((first[3] - annotated[3]) / annotated_h)
                     for zoom in args.zoom:
