@@ -28,11 +28,24 @@ sparse scene where few people are hidden, where the estimate should change littl
 prints the estimate's cost a frame (median wall µs). `--cell` and `--apart` take several values,
 each run in turn; PETS09's boxes are cached in `--cache` too.
 
+`--shipped`: the same estimate on top of the shipped pipeline instead (the example as shipped:
+its tiles every `tiles_every` frames, the tracker, and the people it holds behind someone in
+front, `analysis.hidden_hold_s`, `edge.hidden`), whose occupancy already counts the held people.
+Each frame's boxes found and held are taken from the replay (kept in `--cache`), and the
+occupancy is printed as shipped (found + held), with the expected hidden added as they are
+(the held counted twice), and with each rule that keeps the held from being counted twice:
+(a) the zone's expected hidden less the held people in the zone, at least 0; (b) the floor
+cells within `--apart` of a held person's feet are theirs, not hidden, and the held people count
+as found in the zone's density. Mall prints the pipeline's own 10 s figure beside them (the
+acceptance test's), PETS09 (`--pets09`) each zone against its annotated floor positions on the
+frames analysed.
+
     .venv/bin/python bench/occupancy_hidden_area.py [--cache DIR] [--pets09] [--union]
-        [--cell M ...] [--apart M ...] [--frames N]
+        [--cell M ...] [--apart M ...] [--frames N] [--shipped]
 
 About a minute for Mall's 800 frames without a cache (the detector), a few seconds with one;
-PETS09 adds half a minute without.
+PETS09 adds half a minute without. `--shipped` replays the pipeline once per dataset (about a
+minute for Mall, half a minute for PETS09) and then takes a few seconds with `--cache`.
 """
 
 from __future__ import annotations
@@ -42,27 +55,45 @@ import pickle
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import NamedTuple
+from unittest import mock
 
 import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.edge_runs import decoding_reader, run_pipeline
 from bench.occupancy_misses import bucket_errors, people
 from bench.occupancy_variants import Scene
 from edge.detector import Detector
+from edge.pipeline import CameraPipeline
 from edge.tiles import standing_height_px
+from edge.types import FloorObservation, Frame, Tracks
 from footfall_core.assets import REPO_ROOT, assets_dir
 from footfall_core.floor import ZoneMap
 from footfall_core.geometry import CameraGeometry
-from footfall_core.store import Tiling, load_config
+from footfall_core.store import StoreConfig, Tiling, load_config
+from tests.pipeline_runs import START, example
+from tests.test_accuracy_mall import bucket_errors as test_bucket_errors
 
 WIDTH_SHARE = 0.4  # a standing person's box width as a share of their height
 COVERED = 0.6  # a standing box more than this share inside one box in front: mostly hidden
 FOUND_HIDDEN = 0.35  # share of people more than 60 % hidden a detector finds (TUD-Campus)
 APART_M = 0.5  # a body's width: nearer than this to someone's feet is their own spot
 BUCKET_S = 10
+
+
+class Recorded(NamedTuple):
+    """One analysed frame of the shipped pipeline: its 0-based index in the recording, the boxes
+    found (M, 4) px and the boxes of the people held as hidden (H, 4) px."""
+
+    index: int
+    found: np.ndarray
+    held: np.ndarray
 
 
 class HiddenFloor:
@@ -145,15 +176,34 @@ class HiddenFloor:
         return hidden
 
     def expected(
-        self, xyxy: np.ndarray, found_share: float = FOUND_HIDDEN
+        self,
+        xyxy: np.ndarray,
+        found_share: float = FOUND_HIDDEN,
+        held_xyxy: np.ndarray | None = None,
+        rule: str = "minus",
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(Z,) people found in each zone, (Z,) its hidden floor m² and (Z,) the people expected
-        hidden there, for the frame's boxes `xyxy` (M, 4) px."""
+        hidden there, for the frame's boxes `xyxy` (M, 4) px. With the tracker's held people
+        `held_xyxy` (H, 4) px, who are counted already, `rule` keeps them from being counted
+        twice: "minus", the expected hidden less the held people in the zone, at least 0;
+        "spot", the cells within `apart_m` of a held person's feet are theirs, not hidden floor,
+        and the held people count as found in the zone's density. The found people returned
+        never include the held."""
         feet_m = self.feet_m(xyxy)
-        hidden_m2 = self.hidden_cells(xyxy, feet_m) @ self.member * self.cell_m2
+        cells = self.hidden_cells(xyxy, feet_m)
         found = self.zones.inside(feet_m).sum(axis=0).astype(np.float64)
+        held = np.zeros_like(found)
+        if held_xyxy is not None and len(held_xyxy):
+            held_m = self.feet_m(held_xyxy)
+            held = self.zones.inside(held_m).sum(axis=0).astype(np.float64)
+            if rule == "spot":
+                near = ((self.floor[:, None, :] - held_m[None, :, :]) ** 2).sum(axis=2) <= self.apart_m2
+                cells = cells & ~near.any(axis=1)
+        hidden_m2 = cells @ self.member * self.cell_m2
         visible = np.maximum(self.seen_m2 - hidden_m2, self.cell_m2)
-        return found, hidden_m2, found / visible * hidden_m2 * (1 - found_share)
+        if rule == "spot":
+            return found, hidden_m2, (found + held) / visible * hidden_m2 * (1 - found_share)
+        return found, hidden_m2, np.maximum(found / visible * hidden_m2 * (1 - found_share) - held, 0.0)
 
     def feet_m(self, xyxy: np.ndarray) -> np.ndarray:
         if len(xyxy) == 0:
@@ -218,6 +268,155 @@ def mall(args: argparse.Namespace) -> None:
                     f"{len(halves[0]) * per_bucket + 1}-{len(errors) * per_bucket} {summary(halves[1])}, "
                     f"all {summary(errors)}; {slope(errors, truth)}"
                 )
+
+
+LABELS = {"shipped": "shipped", "twice": "expected added, held counted twice"}
+SHORT = {"shipped": "shipped", "twice": "held counted twice", "minus": "(a)", "spot": "(b)"}
+RULES = {
+    "minus": "(a) expected less the held in the zone, at least 0",
+    "spot": "(b) held people's spots not hidden, the held in the density",
+}
+
+
+def shipped_run(
+    name: str, camera: str, cache: Path | None, count: int | None = None
+) -> tuple[StoreConfig, list[Recorded], np.ndarray]:
+    """examples/<name>.yaml as shipped (its tiles and `tiles_every`, its tracker and the people
+    it holds, `analysis.hidden_hold_s`) replayed through the whole pipeline: each analysed
+    frame's boxes found and the boxes of the people held, and the pipeline's own 10 s occupancy
+    errors of the first zone against `counts.csv` when the dataset has one (Mall); the first
+    `count` frames only when given (a cache holds every frame: only a run over every frame
+    writes one)."""
+    config = example(name, camera, bucket_s=BUCKET_S)
+    path = cache / f"shipped-pipeline-{name}.pkl" if cache is not None and count is None else None
+    if path is not None and path.exists():
+        frames, errors = pickle.loads(path.read_bytes())
+        return config, frames, errors
+    cam = config.camera(camera)
+    start_s = datetime.fromisoformat(START.replace("Z", "+00:00")).timestamp()
+    frames = []
+    found_n: list[int] = []
+    with_hidden, to_floor = CameraPipeline._with_hidden, CameraPipeline._to_floor
+
+    def record_hidden(self: CameraPipeline, tracks: Tracks) -> Tracks:
+        found_n.append(len(tracks))
+        return with_hidden(self, tracks)
+
+    def record_floor(self: CameraPipeline, tracks: Tracks, frame: Frame) -> FloorObservation:
+        n, xyxy = found_n.pop(), tracks.detections.xyxy
+        index = round((frame.timestamp_s - start_s) * (cam.fps or 1.0))
+        frames.append(Recorded(index, xyxy[:n].copy(), xyxy[n:].copy()))
+        return to_floor(self, tracks, frame)
+
+    with (
+        mock.patch.object(CameraPipeline, "_with_hidden", record_hidden),
+        mock.patch.object(CameraPipeline, "_to_floor", record_floor),
+    ):
+        reader = decoding_reader(config, camera, count or 10**9)
+        run = run_pipeline(config, camera, reader, Detector.for_camera(cam, config), stages=False)
+    counts = assets_dir() / f"datasets/{name}_dev/counts.csv"
+    errors = (
+        test_bucket_errors(SimpleNamespace(config=config, messages=run.messages), counts)
+        if counts.exists()
+        else np.zeros(0)
+    )
+    if path is not None:
+        path.write_bytes(pickle.dumps((frames, errors)))
+    return config, frames, errors
+
+
+def with_rules(
+    floor: HiddenFloor, frames: list[Recorded], length: int
+) -> tuple[dict[str, np.ndarray], float]:
+    """(frames, Z) people a frame in each zone: "shipped" (found and held), each rule's
+    occupancy, and "twice" (the expected hidden added with the held counted again); the
+    median µs of the estimate with the held people ("spot")."""
+    zones = floor.member.shape[1]
+    out = {key: np.full((length, zones), np.nan) for key in ("shipped", "twice", *RULES)}
+    cost_us = []
+    for frame in frames:
+        held = floor.zones.inside(floor.feet_m(frame.held)).sum(axis=0)
+        found, _, plain = floor.expected(frame.found)
+        shipped = found + held
+        out["shipped"][frame.index] = shipped
+        out["twice"][frame.index] = shipped + plain
+        for rule in RULES:
+            started = time.perf_counter()
+            _, _, extra = floor.expected(frame.found, held_xyxy=frame.held, rule=rule)
+            cost_us.append((time.perf_counter() - started) * 1e6)
+            out[rule][frame.index] = shipped + extra
+    return out, float(np.median(cost_us))
+
+
+def mall_shipped(args: argparse.Namespace) -> None:
+    config, frames, pipeline_errors = shipped_run("mall", "cam1", args.cache, args.frames)
+    cam = config.camera("cam1")
+    annotated = np.loadtxt(args.dataset / "counts.csv", delimiter=",", skiprows=1)
+    counts = np.full(int(annotated[:, 0].max()), np.nan)
+    counts[annotated[:, 0].astype(int) - 1] = annotated[:, 1]
+    length = max(f.index for f in frames) + 1
+    assert sorted(f.index for f in frames) == list(range(length)), "every frame analysed, in order"
+    counts = counts[:length]
+    polygon = next(z.polygon_m for z in config.zones if z.name == "roi")
+    height_m = (cam.tiling or Tiling()).person_height_m
+    per_bucket = round(BUCKET_S * (cam.fps or 1.0))
+    held = np.mean([len(f.held) for f in frames])
+    print(
+        f"mall roi, shipped pipeline ({len(frames)} frames, tiles every "
+        f"{cam.tiling.tiles_every if cam.tiling else '-'} frames, tracker, held people up to "
+        f"{config.analysis.hidden_hold_s} s: {held:.2f} held a frame); the pipeline's own 10 s "
+        f"buckets: {summary(pipeline_errors)}"
+    )
+    for cell_m in args.cell:
+        for apart_m in args.apart:
+            geometry = CameraGeometry.from_config(cam)
+            floor = HiddenFloor(geometry, [polygon], (640, 480), height_m, cell_m, apart_m, union=args.union)
+            series, cost_us = with_rules(floor, frames, length)
+            print(f"cells {cell_m} m, apart {apart_m} m: the estimate with the held {cost_us:.0f} µs a frame")
+            for key, counted in series.items():
+                errors = bucket_errors(counted[:, 0], counts, per_bucket)
+                halves = np.array_split(errors, 2)
+                name = RULES.get(key) or LABELS[key]
+                print(
+                    f"  {name}: frames 1-{len(halves[0]) * per_bucket} {summary(halves[0])}, "
+                    f"{len(halves[0]) * per_bucket + 1}-{len(errors) * per_bucket} {summary(halves[1])}, "
+                    f"all {summary(errors)}"
+                )
+
+
+def pets09_shipped(args: argparse.Namespace) -> None:
+    config, frames, _ = shipped_run("pets09", "view001", args.cache, args.frames)
+    cam = config.camera("view001")
+    dataset = assets_dir() / "datasets/pets09_s2l1"
+    gt = np.loadtxt(dataset / "gt/gt.txt", delimiter=",")
+    gt = gt[gt[:, 6] == 1]
+    names = [z.name for z in config.zones]
+    polygons = [z.polygon_m for z in config.zones]
+    zones = ZoneMap(polygons)
+    length = max(f.index for f in frames) + 1
+    truth = np.zeros((length, len(names)))
+    for i in range(length):
+        truth[i] = zones.inside(gt[gt[:, 0] == i + 1][:, 7:9]).sum(axis=0)
+    per_bucket = round(BUCKET_S * (cam.fps or 1.0))
+    print(
+        f"pets09, shipped pipeline ({len(frames)} of {length} frames analysed, tracker, held people up "
+        f"to {config.analysis.hidden_hold_s} s: {np.mean([len(f.held) for f in frames]):.3f} held a frame); "
+        f"each zone's frames analysed against its annotated floor positions"
+    )
+    height_m = (cam.tiling or Tiling()).person_height_m
+    for cell_m in args.cell:
+        for apart_m in args.apart:
+            geometry = CameraGeometry.from_config(cam)
+            floor = HiddenFloor(geometry, polygons, (768, 576), height_m, cell_m, apart_m, union=args.union)
+            series, cost_us = with_rules(floor, frames, length)
+            print(f"cells {cell_m} m, apart {apart_m} m: the estimate with the held {cost_us:.0f} µs a frame")
+            analysed = ~np.isnan(series["shipped"][:, 0])
+            for k, name in enumerate(names):
+                figures = []
+                for key, counted in series.items():
+                    errors = bucket_errors(counted[analysed, k], truth[analysed, k], per_bucket)
+                    figures.append(f"{SHORT[key]} {summary(errors)}")
+                print(f"  {name} (annotated {truth[:, k].mean():.2f} a frame): " + "; ".join(figures))
 
 
 def pets09(args: argparse.Namespace) -> None:
@@ -295,14 +494,19 @@ def main() -> None:
         "--union", action="store_true", help="a cell is hidden when the boxes in front cover it together"
     )
     parser.add_argument("--pets09", action="store_true", help="also the PETS09 zones")
+    parser.add_argument(
+        "--shipped",
+        action="store_true",
+        help="on the shipped pipeline (tiles_every, tracker, held people), each rule against counting twice",
+    )
     parser.add_argument("--no-mall", action="store_true", help="PETS09 only")
     args = parser.parse_args()
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
     if not args.no_mall:
-        mall(args)
+        mall_shipped(args) if args.shipped else mall(args)
     if args.pets09:
-        pets09(args)
+        pets09_shipped(args) if args.shipped else pets09(args)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,79 @@ def test_a_box_covering_the_floor_behind_only_together_with_another_hides_it_in_
     assert hidden_at(union, pair, (12.0, 38.0))
 
 
+def test_held_people_are_taken_from_the_people_expected_hidden_in_their_zone_at_least_0(mall):
+    geometry, floor = mall
+    crowd = np.concatenate(
+        [standing(geometry, (x, y)) for x in (9.0, 12.0, 15.0) for y in (20.0, 35.0, 48.0)]
+    )
+    _, _, plain = floor.expected(crowd)
+    held = standing(geometry, (12.0, 34.0))  # just behind someone found
+    found, _, minus = floor.expected(crowd, held_xyxy=held, rule="minus")
+    assert found[0] == 9  # the held are not among the found
+    assert 0 < plain[0] < 1
+    assert minus[0] == 0.0  # one held, fewer than one expected: nobody more
+    outside = standing(geometry, (12.0, 60.0))  # feet beyond the zone
+    assert floor.expected(crowd, held_xyxy=outside, rule="minus")[2][0] == pytest.approx(plain[0])
+
+
+def test_a_held_persons_spot_is_not_hidden_floor_and_counts_in_the_density(mall):
+    geometry, floor = mall
+    crowd = np.concatenate(
+        [standing(geometry, (x, y)) for x in (9.0, 12.0, 15.0) for y in (20.0, 35.0, 48.0)]
+    )
+    _, hidden_m2, _ = floor.expected(crowd)
+    spot_m = (12.0, 34.0)  # just behind the person at (12, 35), on hidden floor
+    assert hidden_at(floor, crowd, spot_m)
+    held = standing(geometry, spot_m)
+    found, spot_m2, spot = floor.expected(crowd, held_xyxy=held, rule="spot")
+    near = ((floor.floor - floor.feet_m(held)[0]) ** 2).sum(axis=1) <= floor.apart_m2
+    theirs = (floor.hidden_cells(crowd, floor.feet_m(crowd)) & near).sum() * floor.cell_m2
+    assert theirs > 0
+    assert spot_m2[0] == pytest.approx(hidden_m2[0] - theirs)
+    assert found[0] == 9
+    density = (9 + 1) / (floor.seen_m2[0] - spot_m2[0])
+    assert spot[0] == pytest.approx(density * spot_m2[0] * (1 - FOUND_HIDDEN))
+
+
+@pytest.mark.slow
+def test_the_bench_on_the_shipped_pipeline_prints_its_own_figure_and_each_rule(assets):
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "bench/occupancy_hidden_area.py"),
+            "--shipped",
+            "--frames",
+            "140",
+            "--pets09",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+    ).stdout
+    print(out)
+    figure = r"MAE (\d+\.\d\d) \(bias ([+-]\d+\.\d\d)\)"
+    [own] = re.findall(rf"the pipeline's own 10 s buckets: {figure}", out)
+    halves = {}
+    for key, name in (
+        ("shipped", "shipped"),
+        ("twice", "expected added, held counted twice"),
+        ("minus", "\\(a\\) [^:]+"),
+        ("spot", "\\(b\\) [^:]+"),
+    ):
+        [halves[key]] = re.findall(rf"  {name}: frames 1-80 {figure}, 81-140 {figure}, all {figure}", out)
+    # the count a frame is the pipeline's (whose first frame stands for a little less time)
+    assert np.allclose([float(v) for v in halves["shipped"][4:]], [float(v) for v in own], atol=0.02)
+    bias = {key: float(found[5]) for key, found in halves.items()}
+    assert bias["shipped"] < bias["minus"] <= bias["twice"]  # (a) adds, less than counting twice
+    for zone in ("path", "crossroad"):
+        assert re.search(
+            rf"  {zone} \(annotated \d\.\d\d a frame\): shipped {figure}; held counted twice {figure}; "
+            rf"\(a\) {figure}; \(b\) {figure}",
+            out,
+        )
+
+
 @pytest.mark.slow
 def test_the_bench_prints_each_half_the_slope_and_pets09(assets):
     out = subprocess.run(
