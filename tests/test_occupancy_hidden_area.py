@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from bench.occupancy_hidden_area import FOUND_HIDDEN, HiddenFloor
+from bench.occupancy_hidden_area import FOUND_HIDDEN, HiddenFloor, Recorded, head_found, missed_spots
 from edge.tiles import standing_height_px
 from footfall_core.assets import REPO_ROOT
 from footfall_core.geometry import CameraGeometry
@@ -125,6 +125,39 @@ def test_a_held_persons_spot_is_not_hidden_floor_and_counts_in_the_density(mall)
     assert spot[0] == pytest.approx(density * spot_m2[0] * (1 - FOUND_HIDDEN))
 
 
+def test_a_head_is_found_in_the_top_third_of_a_box_only():
+    box = np.array([[100.0, 100.0, 130.0, 190.0]])  # 30 px top third: rows 100-130
+    heads = np.array([[115.0, 110.0], [115.0, 97.0], [115.0, 150.0], [140.0, 110.0]])
+    assert head_found(heads, box).tolist() == [True, True, False, False]
+    assert head_found(heads, np.zeros((0, 4))).tolist() == [False] * 4
+
+
+def test_missed_heads_are_tallied_on_the_spots_where_someone_stays_missed(tmp_path):
+    """24 frames: a walker found in each, a sitter at (300, 200) missed in every frame but the
+    first, and a passer-by missed every 4th frame, at a new spot each time."""
+    rows = ["frame,x,y"]
+    frames = []
+    for index in range(24):
+        walker = (20.0 + 25 * index, 50.0)
+        rows += [f"{index + 1},{walker[0]},{walker[1]}", f"{index + 1},300.0,200.0"]
+        found = [[walker[0] - 10, walker[1] - 5, walker[0] + 10, walker[1] + 55]]
+        if index == 0:
+            found.append([290.0, 195.0, 310.0, 255.0])  # the sitter, found once
+        if index % 4 == 0:
+            rows.append(f"{index + 1},{100.0 + 20 * index},400.0")
+        frames.append(Recorded(index, np.array(found), np.zeros((0, 4))))
+    heads = tmp_path / "heads.csv"
+    heads.write_text("\n".join(rows) + "\n")
+    line = missed_spots(frames, heads)
+    # 29 of 54 heads missed: the sitter's 23 on the one spot missed on 3 frames or more (11 in
+    # the first 12 frames, 12 in the last), and the 6 passers-by, each on a spot of their own
+    assert line.startswith(
+        "heads missed (1.2 a frame of 2.2): 79% of them (1.0 a frame; 0.9 and 1.0 in each half)"
+    )
+    assert "on 1 spots of 10 px" in line
+    assert line.endswith("heads found there 4%, elsewhere 80%")
+
+
 @pytest.mark.slow
 def test_the_bench_on_the_shipped_pipeline_prints_its_own_figure_and_each_rule(assets):
     out = subprocess.run(
@@ -144,6 +177,8 @@ def test_the_bench_on_the_shipped_pipeline_prints_its_own_figure_and_each_rule(a
     print(out)
     figure = r"MAE (\d+\.\d\d) \(bias ([+-]\d+\.\d\d)\)"
     [own] = re.findall(rf"the pipeline's own 10 s buckets: {figure}", out)
+    [(there, elsewhere)] = re.findall(r"heads missed .* heads found there (\d+)%, elsewhere (\d+)%", out)
+    assert int(there) < int(elsewhere)
     halves = {}
     for key, name in (
         ("shipped", "shipped"),
