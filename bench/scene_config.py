@@ -5,6 +5,10 @@ bench/line_accuracy.py measures it with.
     .venv/bin/python bench/scene_config.py VIDEO GT_TXT --out STORE.yaml [--fps F] [--camera NAME]
     .venv/bin/python bench/line_accuracy.py --config STORE.yaml --camera NAME --gt GT_TXT
 
+VIDEO is a video file or an image sequence: its pattern counted from 1 (`img1/%06d.jpg`), the
+folder of its images (000001.jpg on), or a MOTChallenge sequence folder (the images from its
+seqinfo.ini's imDir and imExt).
+
 What it writes, and where each value comes from (the file's comments say it too):
 - the camera's image→floor homography, fitted to every annotated foot (box bottom centre
   x + w/2, y + h, of the rows with flag = 1) paired with its (wx, wy), by the calibration's own
@@ -82,9 +86,11 @@ class FloorFit:
 def frame_rate(video: Path, gt_txt: Path, fps: float | None) -> FrameRate:
     """The recording's frame rate: `fps` if given, else seqinfo.ini's frameRate in the sequence
     folder (the one holding gt/), else the container's. A container that disagrees is named."""
-    capture = cv2.VideoCapture(str(video))
-    container_fps = capture.get(cv2.CAP_PROP_FPS) if capture.isOpened() else 0.0
-    capture.release()
+    container_fps = 0.0  # an image sequence has no container, whatever OpenCV reports for it
+    if video.is_file():
+        capture = cv2.VideoCapture(str(video))
+        container_fps = capture.get(cv2.CAP_PROP_FPS) if capture.isOpened() else 0.0
+        capture.release()
     says = f"; the container says {container_fps:g}" if container_fps > 0 else ""
     if fps is not None:
         return FrameRate(fps, f"--fps {fps:g}{says if container_fps != fps else ''}")
@@ -97,7 +103,9 @@ def frame_rate(video: Path, gt_txt: Path, fps: float | None) -> FrameRate:
             value = 0.0
         if not (0 < value <= 120):
             raise Refusal(f"{seqinfo}: [Sequence] frameRate {rate!r} is not a frame rate; give --fps")
-        different = says + " (the rate it was recorded at is what counts)" if container_fps != value else ""
+        different = (
+            says + " (the rate it was recorded at is what counts)" if 0 < container_fps != value else ""
+        )
         return FrameRate(value, f"{seqinfo} frameRate{different}")
     if 0 < container_fps <= 120:
         return FrameRate(
@@ -182,10 +190,41 @@ def name_from(text: str, fallback: str) -> str:
     return name if re.match(NAME_PATTERN, name) else fallback
 
 
+def recording(video: Path) -> Path:
+    """The recording as a source the edge reads: a video file, or an image sequence as a
+    pattern counted from 1 (`img1/%06d.jpg`), given as the pattern, as the folder of the images,
+    or as a MOTChallenge sequence folder (its seqinfo.ini's imDir and imExt, the images named
+    000001.jpg on). Refuses what is none of these, naming it."""
+    if "%" in video.name:
+        try:
+            first = Path(str(video) % 1)
+        except (TypeError, ValueError):
+            raise Refusal(f"{video}: not an image pattern such as img1/%06d.jpg") from None
+        if not first.is_file():
+            raise Refusal(f"{video}: no first image {first} (image sequences are counted from 1)")
+        return video
+    if video.is_file():
+        return video
+    if not video.is_dir():
+        raise Refusal(f"{video}: no such file")
+    seqinfo = configparser.ConfigParser()
+    try:
+        seqinfo.read(video / "seqinfo.ini")
+    except configparser.Error as exc:
+        raise Refusal(f"{video / 'seqinfo.ini'}: not a MOTChallenge seqinfo.ini: {exc}") from None
+    if seqinfo.has_section("Sequence"):
+        info = seqinfo["Sequence"]
+        return recording(video / info.get("imDir", "img1") / f"%06d{info.get('imExt', '.jpg')}")
+    firsts = sorted(video.glob("000001.*"))
+    if not firsts:
+        raise Refusal(f"{video}: a folder with neither seqinfo.ini nor images 000001.jpg on")
+    return video / f"%06d{firsts[0].suffix}"
+
+
 def source_text(video: Path) -> str:
-    """The video as the config's source: under the assets folder through ${FOOTFALL_ASSETS}, so
-    that the file works on another checkout; elsewhere its absolute path."""
-    path = video.resolve()
+    """The recording as the config's source: under the assets folder through ${FOOTFALL_ASSETS},
+    so that the file works on another checkout; elsewhere its absolute path."""
+    path = video.parent.resolve() / video.name  # an image pattern is no file to resolve
     if path.is_relative_to(assets_dir()):
         return "${FOOTFALL_ASSETS}/" + str(path.relative_to(assets_dir()))
     return str(path)
@@ -283,8 +322,7 @@ def store_yaml(
 def write_scene_config(video: Path, gt_txt: Path, out: Path, fps: float | None, camera: str | None) -> str:
     """Write the store config for `video` and its `gt_txt` to `out`; returns what it found, to
     print. Raises Refusal naming the file when the inputs cannot make one."""
-    if not video.is_file():
-        raise Refusal(f"{video}: no such file")
+    video = recording(video)
     try:
         gt = mot_gt(gt_txt, floor=True)
     except OSError as exc:
@@ -293,7 +331,9 @@ def write_scene_config(video: Path, gt_txt: Path, out: Path, fps: float | None, 
         raise Refusal(str(exc)) from None
     if len(gt) < 4:
         raise Refusal(f"{gt_txt}: {len(gt)} annotated rows with flag = 1; a homography needs at least 4")
-    camera = camera or name_from(video.stem, "camera")
+    # an image sequence is named after its sequence's folder (MOTChallenge: the one holding gt/)
+    named_after = video.stem if video.is_file() else gt_txt.resolve().parent.parent.name
+    camera = camera or name_from(named_after, "camera")
     rate = frame_rate(video, gt_txt, fps)
     size_px = frame_size(video, gt_txt)
     fit = fit_floor(gt, gt_txt, camera, size_px)
@@ -328,7 +368,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("video", type=Path, help="the recording")
+    parser.add_argument(
+        "video",
+        type=Path,
+        help="the recording: a video file, an image pattern counted from 1 (img1/%%06d.jpg), the "
+        "images' folder or a MOTChallenge sequence folder",
+    )
     parser.add_argument("gt", type=Path, help="its MOTChallenge 2015 gt.txt with wx, wy in metres")
     parser.add_argument("--out", type=Path, required=True, help="the store YAML to write")
     parser.add_argument(

@@ -162,3 +162,59 @@ def test_a_container_frame_rate_no_camera_records_at_is_refused(tmp_path):
     with pytest.raises(Refusal, match=r"ticks\.avi: the container says 1000 .*give --fps"):
         frame_rate(video, gt_txt, None)
     assert frame_rate(video, gt_txt, 25.0).fps == 25.0
+
+
+@pytest.fixture(scope="module")
+def pets09_sequence(assets, tmp_path_factory):
+    """PETS09's first 30 frames as a MOTChallenge sequence folder: img1/000001.jpg on, gt/gt.txt
+    (those frames' rows) and seqinfo.ini, as MOTChallenge ships its recordings."""
+    import cv2
+
+    folder = tmp_path_factory.mktemp("mot") / "PETS09-S2L1"
+    (folder / "img1").mkdir(parents=True)
+    (folder / "gt").mkdir()
+    capture = cv2.VideoCapture(str(assets / PETS / "vtest.avi"))
+    for index in range(1, 31):
+        ok, image = capture.read()
+        assert ok
+        cv2.imwrite(str(folder / "img1" / f"{index:06d}.jpg"), image)
+    capture.release()
+    rows = (assets / PETS / "gt/gt.txt").read_text().splitlines()
+    (folder / "gt/gt.txt").write_text("".join(row + "\n" for row in rows if int(row.split(",")[0]) <= 30))
+    shutil.copy(assets / PETS / "seqinfo.ini", folder / "seqinfo.ini")
+    return folder
+
+
+def test_an_image_sequence_is_read_as_its_pattern_from_the_folder_or_the_pattern(
+    pets09_sequence, assets, tmp_path
+):
+    """MOTChallenge ships recordings as images: the sequence folder, its images' folder and
+    their pattern give the same config, whose source the edge reads (counted from 1), at
+    seqinfo.ini's rate, with the homography the video gives on the same annotation."""
+    from calibration.frames import source_frame_size
+
+    gt_txt = pets09_sequence / "gt/gt.txt"
+    texts = []
+    for given in (pets09_sequence, pets09_sequence / "img1", pets09_sequence / "img1/%06d.jpg"):
+        out = tmp_path / "seq.yaml"
+        assert main([str(given), str(gt_txt), "--out", str(out)]) == 0
+        texts.append(out.read_text())
+    assert texts[0] == texts[1] == texts[2]
+    config = load_config(tmp_path / "seq.yaml")
+    (camera,) = config.cameras
+    assert camera.name == "pets09-s2l1" and camera.fps == 7 and camera.start_index == 1
+    assert camera.source == str(pets09_sequence.resolve() / "img1/%06d.jpg")
+    assert source_frame_size(config, camera.name) == (768, 576)
+    write_scene_config(assets / PETS / "vtest.avi", gt_txt, tmp_path / "video.yaml", None, None)
+    from_video = load_config(tmp_path / "video.yaml").cameras[0].calibration
+    np.testing.assert_allclose(camera.calibration.homography, from_video.homography)
+
+
+def test_an_image_sequence_without_its_first_image_is_refused_naming_it(pets09_sequence, tmp_path, capsys):
+    gt_txt, out = pets09_sequence / "gt/gt.txt", tmp_path / "out.yaml"
+    assert main([str(pets09_sequence / "img1/%05d.jpg"), str(gt_txt), "--out", str(out)]) == 2
+    assert f"no first image {pets09_sequence / 'img1/00001.jpg'}" in capsys.readouterr().err
+    assert main([str(pets09_sequence / "gt"), str(gt_txt), "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert f"{pets09_sequence / 'gt'}: a folder with neither seqinfo.ini nor images" in error
+    assert not out.exists()
