@@ -20,7 +20,7 @@ each zone's occupancy error per bucket, heat r (over the cells either side has).
     .venv/bin/python bench/line_accuracy.py --model person_detector_192.onnx  # another model
     .venv/bin/python bench/line_accuracy.py --track-score 0.1  # low boxes continue tracks
     .venv/bin/python bench/scene_config.py VIDEO gt/gt.txt --out STORE.yaml  # a recording of your own
-    .venv/bin/python bench/line_accuracy.py --config STORE.yaml --camera NAME --gt gt/gt.txt [--video FILE]
+    .venv/bin/python bench/line_accuracy.py --config STORE.yaml --camera NAME --gt gt/gt.txt [--video REC]
 
 `--half first|second` scores only the buckets of that half of the recording (the replay is
 the same), for choosing settings on one half and reporting on the other. About 30-60 s for
@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.edge_runs import decoding_reader, run_pipeline
 from bench.library_trackers import KINDS, image_tracker
 from bench.model_option import add_model_option, scores, with_model
+from bench.scene_config import Refusal, recording
 from edge.detector import Detector
 from edge.pipeline import LOST_TRACK_S, recording_config
 from footfall_core.assets import REPO_ROOT, assets_dir
@@ -75,7 +76,12 @@ def arguments() -> argparse.Namespace:
         default=assets_dir() / "datasets/pets09_s2l1/gt/gt.txt",
         help="MOTChallenge 2015 gt.txt with wx, wy in the config's floor frame",
     )
-    parser.add_argument("--video", help="the recording (default: the camera's source in the config)")
+    parser.add_argument(
+        "--video",
+        type=Path,
+        help="the recording, a video file or an image sequence as bench/scene_config.py takes it "
+        "(default: the camera's source in the config)",
+    )
     parser.add_argument("--lines", type=int, default=30, help="random lines per seed (default 30)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds (default 1 2 3)")
     parser.add_argument(
@@ -123,7 +129,11 @@ def main() -> None:
         sys.exit(f"{args.config}: no camera named {args.camera!r} (--camera)")
     families = {seed: random_lines(gt, args.lines, seed, tuple(args.length_m)) for seed in args.seeds}
     lines = list(base.lines) + [line for family in families.values() for line in family]
-    config = recording_config(base, args.camera, source=args.video, start=START)
+    try:
+        source = None if args.video is None else str(recording(args.video))
+    except Refusal as exc:
+        sys.exit(f"error: {exc}")
+    config = recording_config(base, args.camera, source=source, start=START)
     analysis = {"bucket_s": args.bucket_s} | ({"fps": args.fps} if args.fps else {})
     config = config.model_copy(
         update={"lines": lines, "analysis": config.analysis.model_copy(update=analysis)}

@@ -218,3 +218,25 @@ def test_an_image_sequence_without_its_first_image_is_refused_naming_it(pets09_s
     error = capsys.readouterr().err
     assert f"{pets09_sequence / 'gt'}: a folder with neither seqinfo.ini nor images" in error
     assert not out.exists()
+
+
+def test_line_accuracy_replays_an_image_sequence_given_as_its_folder(pets09_sequence, tmp_path):
+    import subprocess
+    import sys
+
+    from footfall_core.assets import REPO_ROOT
+
+    gt_txt, out = pets09_sequence / "gt/gt.txt", tmp_path / "seq.yaml"
+    assert main([str(pets09_sequence), str(gt_txt), "--out", str(out)]) == 0
+    bench = [sys.executable, str(REPO_ROOT / "bench/line_accuracy.py"), "--config", str(out)]
+    bench += ["--gt", str(gt_txt)]
+    run = subprocess.run(
+        [*bench, "--video", str(pets09_sequence), "--seeds", "1", "--lines", "5"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "all 30 frames" in run.stdout and "seed 1: 5 lines, line accuracy" in run.stdout
+    missing = subprocess.run([*bench, "--video", str(tmp_path / "none")], capture_output=True, text=True)
+    assert missing.returncode == 1 and f"error: {tmp_path / 'none'}: no such file" in missing.stderr
