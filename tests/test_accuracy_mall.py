@@ -18,10 +18,14 @@ pytestmark = pytest.mark.slow
 BUCKET_S = 10
 
 
-def bucket_errors(run, counts_csv) -> np.ndarray:
-    counts = np.loadtxt(counts_csv, delimiter=",", skiprows=1)
+def bucket_errors(run, counts_csv, first_frame: int = 1, last_frame: int | None = None) -> np.ndarray:
+    """Each zones bucket's `roi` mean occupancy less the mean annotated count over its frames;
+    the replay's first frame is counts.csv's `first_frame` (at START), none after `last_frame`."""
+    counts = np.loadtxt(counts_csv, delimiter=",", skiprows=1, ndmin=2)
+    counts = counts[(counts[:, 0] >= first_frame) & (counts[:, 0] <= (last_frame or counts[:, 0].max()))]
     fps = run.config.cameras[0].fps
-    frame_s = datetime.fromisoformat(START.replace("Z", "+00:00")).timestamp() + (counts[:, 0] - 1) / fps
+    start_s = datetime.fromisoformat(START.replace("Z", "+00:00")).timestamp()
+    frame_s = start_s + (counts[:, 0] - first_frame) / fps
     errors = []
     for message in run.messages:
         if getattr(message, "kind", None) != "zones":
