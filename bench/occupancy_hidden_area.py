@@ -221,6 +221,16 @@ def summary(errors: np.ndarray) -> str:
     return f"MAE {np.abs(errors).mean():.2f} (bias {errors.mean():+.2f})"
 
 
+def by_half(errors: np.ndarray, per_bucket: int) -> str:
+    """The buckets' errors on each half of the frames and on all of them."""
+    first, second = np.array_split(errors, 2)
+    middle = len(first) * per_bucket
+    return (
+        f"frames 1-{middle} {summary(first)}, {middle + 1}-{len(errors) * per_bucket} {summary(second)}, "
+        f"all {summary(errors)}"
+    )
+
+
 def slope(errors: np.ndarray, truth: np.ndarray) -> str:
     fit = np.polyfit(truth, errors, 1)
     r = np.corrcoef(truth, errors)[0, 1]
@@ -266,12 +276,7 @@ def mall(args: argparse.Namespace) -> None:
             )
             for name, counted in (("found", found_a), ("found + expected hidden", found_a + extra_a)):
                 errors = bucket_errors(counted, counts, per_bucket)
-                halves = np.array_split(errors, 2)
-                print(
-                    f"  {name}: frames 1-{len(halves[0]) * per_bucket} {summary(halves[0])}, "
-                    f"{len(halves[0]) * per_bucket + 1}-{len(errors) * per_bucket} {summary(halves[1])}, "
-                    f"all {summary(errors)}; {slope(errors, truth)}"
-                )
+                print(f"  {name}: {by_half(errors, per_bucket)}; {slope(errors, truth)}")
 
 
 LABELS = {"shipped": "shipped", "twice": "expected added, held counted twice"}
@@ -427,13 +432,7 @@ def mall_shipped(args: argparse.Namespace) -> None:
             print(f"cells {cell_m} m, apart {apart_m} m: the estimate with the held {cost_us:.0f} µs a frame")
             for key, counted in series.items():
                 errors = bucket_errors(counted[:, 0], counts, per_bucket)
-                halves = np.array_split(errors, 2)
-                name = RULES.get(key) or LABELS[key]
-                print(
-                    f"  {name}: frames 1-{len(halves[0]) * per_bucket} {summary(halves[0])}, "
-                    f"{len(halves[0]) * per_bucket + 1}-{len(errors) * per_bucket} {summary(halves[1])}, "
-                    f"all {summary(errors)}"
-                )
+                print(f"  {RULES.get(key) or LABELS[key]}: {by_half(errors, per_bucket)}")
 
 
 def pets09_shipped(args: argparse.Namespace) -> None:
