@@ -158,23 +158,22 @@ def test_missed_heads_are_tallied_on_the_spots_where_someone_stays_missed(tmp_pa
     assert line.endswith("heads found there 4%, elsewhere 80%")
 
 
-@pytest.mark.slow
-def test_the_bench_on_the_shipped_pipeline_prints_its_own_figure_and_each_rule(assets):
+def bench_output(*args: str) -> str:
+    """What bench/occupancy_hidden_area.py prints with `args` (printed too, for the report)."""
     out = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "bench/occupancy_hidden_area.py"),
-            "--shipped",
-            "--frames",
-            "140",
-            "--pets09",
-        ],
+        [sys.executable, str(REPO_ROOT / "bench/occupancy_hidden_area.py"), *args],
         capture_output=True,
         text=True,
         check=True,
         cwd=REPO_ROOT,
     ).stdout
     print(out)
+    return out
+
+
+@pytest.mark.slow
+def test_the_bench_on_the_shipped_pipeline_prints_its_own_figure_and_each_rule(assets):
+    out = bench_output("--shipped", "--frames", "140", "--pets09")
     figure = r"MAE (\d+\.\d\d) \(bias ([+-]\d+\.\d\d)\)"
     [own] = re.findall(rf"the pipeline's own 10 s buckets: {figure}", out)
     [(there, elsewhere)] = re.findall(r"heads missed .* heads found there (\d+)%, elsewhere (\d+)%", out)
@@ -201,14 +200,7 @@ def test_the_bench_on_the_shipped_pipeline_prints_its_own_figure_and_each_rule(a
 
 @pytest.mark.slow
 def test_the_bench_prints_each_half_the_slope_and_pets09(assets):
-    out = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "bench/occupancy_hidden_area.py"), "--frames", "140", "--pets09"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO_ROOT,
-    ).stdout
-    print(out)
+    out = bench_output("--frames", "140", "--pets09")
     figure = r"MAE \d+\.\d\d \(bias [+-]\d+\.\d\d\)"
     for name in ("found", "found \\+ expected hidden"):
         assert re.search(
